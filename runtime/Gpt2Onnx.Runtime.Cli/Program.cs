@@ -1,0 +1,9 @@
+using System.CommandLine;
+using Gpt2Onnx.Cli;
+using Gpt2Onnx.Runtime.Cli;
+
+var root = new RootCommand("gpt2-run: run exported GPT-2 ONNX models and their tokenizers from .NET")
+{
+    InfoCommand.Create(),
+};
+return CliHost.Run(root, args);
