@@ -15,6 +15,9 @@ public static class CliHost
 
     public static int Run(RootCommand root, string[] args)
     {
+        // Numbers in output and JSON read the same on every machine, whatever its locale.
+        System.Globalization.CultureInfo.DefaultThreadCurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
+        System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -27,11 +30,26 @@ public static class CliHost
         {
             return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
+        catch (BadUsageException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"run '{root.Name} {parsed.CommandResult.Command.Name} --help' for usage");
+            return BadUsage;
+        }
         catch (Gpt2OnnxException e)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return UserError;
         }
+    }
+
+    /// <summary>Options that contradict each other or are out of range: exit code 2, like a parse error.</summary>
+    public sealed class BadUsageException(string message) : Exception(message);
+
+    /// <summary>Throws a usage error when <paramref name="condition"/> is false.</summary>
+    public static void Require(bool condition, string message)
+    {
+        if (!condition) throw new BadUsageException(message);
     }
 
     /// <summary>An option whose value must be given.</summary>

@@ -5,5 +5,6 @@ using Gpt2Onnx.Runtime.Cli;
 var root = new RootCommand("gpt2-run: run exported GPT-2 ONNX models and their tokenizers from .NET")
 {
     InfoCommand.Create(),
+    TokenizeCommand.Create(),
 };
 return CliHost.Run(root, args);

@@ -1,0 +1,186 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Gpt2Onnx.Runtime.Tokenizers;
+
+/// <summary>
+/// Reading and writing the Hugging Face tokenizer files, with one clear error for each way a file can
+/// be wrong. Files are size-capped before they are read, so a hostile file cannot exhaust memory.
+/// </summary>
+public static class TokenizerFiles
+{
+    private const long MaxFileBytes = 256L << 20;
+
+    /// <summary>vocab.json: one JSON object, token → id.</summary>
+    public static Dictionary<string, int> ReadVocabJson(string path)
+    {
+        byte[] bytes = ReadCapped(path, "the tokenizer's vocabulary");
+        var vocab = new Dictionary<string, int>();
+        try
+        {
+            var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+                throw new Gpt2OnnxException($"{path}: expected a JSON object of token → id: is this a vocab.json?");
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
+            {
+                string token = reader.GetString()!;
+                if (!reader.Read() || reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out int id))
+                    throw new Gpt2OnnxException($"{path}: the token '{token}' has no integer id: the file is damaged; reinstall or regenerate it");
+                if (!vocab.TryAdd(token, id))
+                    throw new Gpt2OnnxException($"{path}: the token '{token}' appears twice: the file is damaged; reinstall or regenerate it");
+            }
+            if (reader.TokenType != JsonTokenType.EndObject)
+                throw new Gpt2OnnxException($"{path}: the JSON object is not closed (the file is truncated): reinstall or regenerate it");
+        }
+        catch (JsonException e)
+        {
+            throw new Gpt2OnnxException($"{path}: not valid JSON (line {e.LineNumber + 1}; the file may be truncated): reinstall or regenerate it");
+        }
+        if (vocab.Count == 0)
+            throw new Gpt2OnnxException($"{path}: the vocabulary is empty: reinstall or regenerate it");
+        return vocab;
+    }
+
+    /// <summary>merges.txt: an optional "#version" line, then one "left right" pair per line, in rank order.</summary>
+    public static List<(string Left, string Right)> ReadMerges(string path)
+    {
+        byte[] bytes = ReadCapped(path, "the tokenizer's merge rules");
+        string text;
+        try
+        {
+            text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new Gpt2OnnxException($"{path}: not UTF-8 text: the file is damaged; reinstall or regenerate it");
+        }
+        var merges = new List<(string, string)>();
+        var lines = text.Split('\n');
+        for (int i = 0; i < lines.Length; i++)
+        {
+            string line = lines[i].TrimEnd('\r');
+            if (i == 0 && line.StartsWith("#version")) continue;
+            if (line.Length == 0)
+            {
+                if (lines.Skip(i + 1).Any(l => l.TrimEnd('\r').Length > 0))
+                    throw new Gpt2OnnxException($"{path}:{i + 1}: an empty line among the merges: the file is damaged; reinstall or regenerate it");
+                continue;
+            }
+            var parts = line.Split(' ');
+            if (parts.Length != 2 || parts[0].Length == 0 || parts[1].Length == 0)
+                throw new Gpt2OnnxException($"{path}:{i + 1}: expected two symbols separated by one space, found '{line}': the file is damaged; reinstall or regenerate it");
+            merges.Add((parts[0], parts[1]));
+        }
+        return merges;
+    }
+
+    /// <summary>vocab.txt (WordPiece): one token per line; the line number (from 0) is the id.</summary>
+    public static List<string> ReadVocabTxt(string path)
+    {
+        byte[] bytes = ReadCapped(path, "the WordPiece vocabulary");
+        string text;
+        try
+        {
+            text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new Gpt2OnnxException($"{path}: not UTF-8 text: the file is damaged; reinstall or regenerate it");
+        }
+        var tokens = text.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        if (tokens.Count > 0 && tokens[^1].Length == 0) tokens.RemoveAt(tokens.Count - 1);
+        var seen = new HashSet<string>();
+        for (int i = 0; i < tokens.Count; i++)
+        {
+            if (tokens[i].Length == 0)
+                throw new Gpt2OnnxException($"{path}:{i + 1}: an empty token: the file is damaged; reinstall or regenerate it");
+            if (!seen.Add(tokens[i]))
+                throw new Gpt2OnnxException($"{path}:{i + 1}: the token '{tokens[i]}' appears twice: the file is damaged; reinstall or regenerate it");
+        }
+        if (tokens.Count == 0)
+            throw new Gpt2OnnxException($"{path}: the vocabulary is empty: reinstall or regenerate it");
+        return tokens;
+    }
+
+    /// <summary>
+    /// The special tokens that tokenizer_config.json declares (eos/bos/unk/pad/additional, as strings or
+    /// {"content": ...} objects), resolved to ids by the caller; null when there is no such file.
+    /// </summary>
+    public static TokenizerConfig? ReadConfig(string directory)
+    {
+        string path = Path.Combine(directory, "tokenizer_config.json");
+        if (!File.Exists(path)) return null;
+        byte[] bytes = ReadCapped(path, "the tokenizer configuration");
+        try
+        {
+            using var document = JsonDocument.Parse(bytes);
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                throw new Gpt2OnnxException($"{path}: expected a JSON object: fix or delete the file");
+            string? Token(string name) =>
+                root.TryGetProperty(name, out var value) ? value.ValueKind switch
+                {
+                    JsonValueKind.String => value.GetString(),
+                    JsonValueKind.Object when value.TryGetProperty("content", out var content) => content.GetString(),
+                    JsonValueKind.Null => null,
+                    _ => throw new Gpt2OnnxException($"{path}: '{name}' must be a string or an object with 'content': fix the file"),
+                } : null;
+            var additional = new List<string>();
+            if (root.TryGetProperty("additional_special_tokens", out var list) && list.ValueKind == JsonValueKind.Array)
+                additional.AddRange(list.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Object ? e.GetProperty("content").GetString()! : e.GetString()!));
+            bool lower = root.TryGetProperty("do_lower_case", out var lc) && lc.ValueKind == JsonValueKind.True;
+            return new TokenizerConfig(Token("eos_token"), Token("bos_token"), Token("unk_token"), Token("pad_token"),
+                                       additional, lower);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException)
+        {
+            throw new Gpt2OnnxException($"{path}: not a valid tokenizer configuration ({e.Message}): fix or delete the file");
+        }
+    }
+
+    /// <summary>Writes a file atomically: to a temporary name beside it, then renamed over the target.</summary>
+    public static void WriteAtomically(string path, Action<Stream> write)
+    {
+        string temporary = path + ".tmp-" + Environment.ProcessId;
+        try
+        {
+            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+            {
+                write(stream);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary)) File.Delete(temporary);
+        }
+    }
+
+    /// <summary>Writes a UTF-8 text file (no BOM, "\n" line ends) atomically.</summary>
+    public static void WriteTextAtomically(string path, Action<TextWriter> write) =>
+        WriteAtomically(path, stream =>
+        {
+            using var writer = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" };
+            write(writer);
+        });
+
+    private static byte[] ReadCapped(string path, string what)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists)
+            throw new Gpt2OnnxException($"{path} is missing ({what}): point to a tokenizer folder, or run scripts/setup.sh for the GPT-2 one");
+        if (info.Length > MaxFileBytes)
+            throw new Gpt2OnnxException($"{path} is {info.Length >> 20} MB, more than any real tokenizer file ({MaxFileBytes >> 20} MB): is it the right file?");
+        return File.ReadAllBytes(path);
+    }
+}
+
+/// <summary>The parts of tokenizer_config.json this project reads.</summary>
+public sealed record TokenizerConfig(string? EosToken, string? BosToken, string? UnkToken, string? PadToken,
+                                     IReadOnlyList<string> AdditionalSpecialTokens, bool DoLowerCase)
+{
+    public IEnumerable<string> All =>
+        new[] { EosToken, BosToken, UnkToken, PadToken }.Concat(AdditionalSpecialTokens)
+            .Where(t => !string.IsNullOrEmpty(t)).Distinct()!;
+}
