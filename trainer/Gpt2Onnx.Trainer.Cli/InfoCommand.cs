@@ -10,15 +10,30 @@ internal static class InfoCommand
     public static Command Create()
     {
         var json = new Option<bool>("--json") { Description = "print one JSON object on stdout" };
-        var command = new Command("info", "show the libtorch in use: version and where the shim was loaded from") { json };
+        var command = new Command("info", "show the libtorch in use: version, BLAS, threads, CUDA devices, shim path") { json };
         command.SetAction(parsed =>
         {
-            string version = TorchLibrary.Version;
-            string shim = TorchLibrary.ShimPath;
+            var info = new
+            {
+                libtorch_version = TorchLibrary.Version,
+                shim_path = TorchLibrary.ShimPath,
+                blas = TorchLibrary.Blas,
+                blas_library = TorchLibrary.LoadedBlasLibrary,
+                threads = TorchLibrary.Threads,
+                fused_attention = Functional.HasFusedAttention,
+                cuda_devices = TorchLibrary.CudaDeviceCount,
+            };
             if (parsed.GetValue(json))
-                Console.WriteLine(JsonSerializer.Serialize(new { libtorch_version = version, shim_path = shim }));
+            {
+                Console.WriteLine(JsonSerializer.Serialize(info));
+            }
             else
-                Console.WriteLine($"libtorch {version} (shim {shim})");
+            {
+                Console.WriteLine($"libtorch {info.libtorch_version} (shim {info.shim_path})");
+                Console.WriteLine($"BLAS: {info.blas} ({info.blas_library}), {info.threads} threads");
+                Console.WriteLine($"attention: {(info.fused_attention ? "fused kernel" : "explicit form (libtorch < 2.0)")}; CUDA devices: {info.cuda_devices}");
+            }
+            if (TorchLibrary.BlasWarning is { } warning) Console.Error.WriteLine($"warning: {warning}");
             return 0;
         });
         return command;

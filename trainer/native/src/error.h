@@ -10,10 +10,10 @@ void set_last_error(std::string message);
 void clear_last_error();
 }
 
-#define G2T_GUARD(failure, body)                                          \
+#define G2T_GUARD(failure, ...)                                           \
   try {                                                                   \
     g2t::clear_last_error();                                              \
-    body                                                                  \
+    __VA_ARGS__                                                           \
   } catch (const c10::Error& e) {                                         \
     g2t::set_last_error(e.what_without_backtrace());                      \
     return failure;                                                       \
