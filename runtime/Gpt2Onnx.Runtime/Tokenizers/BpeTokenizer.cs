@@ -1,3 +1,4 @@
+using Gpt2Onnx.Runtime.IO;
 using System.Buffers;
 using System.Text;
 
@@ -112,7 +113,7 @@ public sealed class BpeTokenizer : ITokenizer
     public void Save(string directory)
     {
         Directory.CreateDirectory(directory);
-        TokenizerFiles.WriteAtomically(Path.Combine(directory, "vocab.json"), stream =>
+        AtomicFile.Write(Path.Combine(directory, "vocab.json"), stream =>
         {
             using var writer = new System.Text.Json.Utf8JsonWriter(stream, new System.Text.Json.JsonWriterOptions { Indented = false });
             writer.WriteStartObject();

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Gpt2Onnx.Runtime.IO;
 
 namespace Gpt2Onnx.Runtime.Tokenizers;
 
@@ -138,28 +139,9 @@ public static class TokenizerFiles
         }
     }
 
-    /// <summary>Writes a file atomically: to a temporary name beside it, then renamed over the target.</summary>
-    public static void WriteAtomically(string path, Action<Stream> write)
-    {
-        string temporary = path + ".tmp-" + Environment.ProcessId;
-        try
-        {
-            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write))
-            {
-                write(stream);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temporary)) File.Delete(temporary);
-        }
-    }
-
     /// <summary>Writes a UTF-8 text file (no BOM, "\n" line ends) atomically.</summary>
     public static void WriteTextAtomically(string path, Action<TextWriter> write) =>
-        WriteAtomically(path, stream =>
+        AtomicFile.Write(path, stream =>
         {
             using var writer = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" };
             write(writer);

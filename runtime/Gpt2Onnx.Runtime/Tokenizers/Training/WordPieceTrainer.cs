@@ -1,3 +1,4 @@
+using Gpt2Onnx.Runtime.IO;
 using System.Collections.Concurrent;
 using System.Text;
 
@@ -63,7 +64,7 @@ public static class WordPieceTrainer
         {
             foreach (var token in tokenizer.Tokens) writer.WriteLine(token);
         });
-        TokenizerFiles.WriteAtomically(Path.Combine(directory, "tokenizer_config.json"), stream =>
+        AtomicFile.Write(Path.Combine(directory, "tokenizer_config.json"), stream =>
         {
             using var writer = new System.Text.Json.Utf8JsonWriter(stream, new System.Text.Json.JsonWriterOptions { Indented = true });
             writer.WriteStartObject();

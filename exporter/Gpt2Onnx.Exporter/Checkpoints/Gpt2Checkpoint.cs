@@ -1,0 +1,135 @@
+using Gpt2Onnx.Runtime;
+
+namespace Gpt2Onnx.Exporter.Checkpoints;
+
+/// <summary>
+/// A GPT-2 checkpoint folder in Hugging Face's layout: config.json + model.safetensors (+ tokenizer and
+/// generation config). Tensor names are GPT-2's own (wte.weight, h.0.attn.c_attn.weight, ...); the
+/// "transformer." prefix of GPT2LMHeadModel files is accepted, as are the causal-mask buffers old files
+/// carry and an lm_head.weight equal to wte. Every expected tensor must be there with the shape the config
+/// implies, and nothing else: a mismatch is one clear error before anything is built.
+/// </summary>
+public sealed class Gpt2Checkpoint : IDisposable
+{
+    public const string ModelFile = "model.safetensors";
+    public const string ConfigFile = "config.json";
+    private readonly SafeTensorsFile _file;
+    private readonly Dictionary<string, SafeTensorInfo> _tensors;
+
+    public string Directory { get; }
+    public Gpt2Config Config { get; }
+    public IReadOnlyDictionary<string, string> Metadata => _file.Metadata;
+
+    private Gpt2Checkpoint(string directory, Gpt2Config config, SafeTensorsFile file, Dictionary<string, SafeTensorInfo> tensors)
+    {
+        Directory = directory;
+        Config = config;
+        _file = file;
+        _tensors = tensors;
+    }
+
+    /// <summary>Every tensor of a GPT-2 with this config, in a fixed order, with its shape ([in, out] for Conv1D weights).</summary>
+    public static IEnumerable<(string Name, long[] Shape)> ExpectedTensors(Gpt2Config config)
+    {
+        long c = config.NEmbd, inner = config.InnerSize;
+        yield return ("wte.weight", [config.VocabSize, c]);
+        yield return ("wpe.weight", [config.NPositions, c]);
+        for (int i = 0; i < config.NLayer; i++)
+        {
+            string h = $"h.{i}.";
+            yield return (h + "ln_1.weight", [c]);
+            yield return (h + "ln_1.bias", [c]);
+            yield return (h + "attn.c_attn.weight", [c, 3 * c]);
+            yield return (h + "attn.c_attn.bias", [3 * c]);
+            yield return (h + "attn.c_proj.weight", [c, c]);
+            yield return (h + "attn.c_proj.bias", [c]);
+            yield return (h + "ln_2.weight", [c]);
+            yield return (h + "ln_2.bias", [c]);
+            yield return (h + "mlp.c_fc.weight", [c, inner]);
+            yield return (h + "mlp.c_fc.bias", [inner]);
+            yield return (h + "mlp.c_proj.weight", [inner, c]);
+            yield return (h + "mlp.c_proj.bias", [c]);
+        }
+        yield return ("ln_f.weight", [c]);
+        yield return ("ln_f.bias", [c]);
+    }
+
+    public static Gpt2Checkpoint Open(string directory)
+    {
+        if (!System.IO.Directory.Exists(directory))
+            throw new Gpt2OnnxException($"the checkpoint folder {directory} does not exist: pass a folder with config.json and model.safetensors");
+        var config = Gpt2Config.Load(Path.Combine(directory, ConfigFile));
+        var file = SafeTensorsFile.Open(Path.Combine(directory, ModelFile));
+        try
+        {
+            return new Gpt2Checkpoint(directory, config, file, Match(config, file));
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    private static Dictionary<string, SafeTensorInfo> Match(Gpt2Config config, SafeTensorsFile file)
+    {
+        var byName = new Dictionary<string, SafeTensorInfo>();
+        SafeTensorInfo? lmHead = null;
+        var unexpected = new List<string>();
+        var expected = ExpectedTensors(config).ToDictionary(e => e.Name, e => e.Shape);
+        foreach (var (stored, info) in file.Tensors)
+        {
+            string name = stored.StartsWith("transformer.", StringComparison.Ordinal) ? stored["transformer.".Length..] : stored;
+            if (name == "lm_head.weight")
+            {
+                lmHead = info;
+                continue;
+            }
+            if (name.EndsWith(".attn.bias", StringComparison.Ordinal) && info.Shape.Length == 4) continue; // the causal-mask buffer
+            if (name.EndsWith(".attn.masked_bias", StringComparison.Ordinal)) continue;
+            if (!expected.ContainsKey(name))
+            {
+                unexpected.Add(stored);
+                continue;
+            }
+            if (!byName.TryAdd(name, info))
+                throw new Gpt2OnnxException($"{file.Path}: '{name}' is stored twice (with and without the 'transformer.' prefix): keep one");
+        }
+        string where = Path.GetDirectoryName(file.Path) ?? ".";
+        if (unexpected.Count > 0)
+            throw new Gpt2OnnxException($"{file.Path} has tensors a GPT-2 does not ({Summarize(unexpected)}): is this a GPT-2 checkpoint, and does {ConfigFile} match it?");
+        var missing = expected.Keys.Where(n => !byName.ContainsKey(n)).ToList();
+        if (missing.Count > 0)
+            throw new Gpt2OnnxException($"{file.Path} lacks tensors that {where}/{ConfigFile} implies ({Summarize(missing)}): does n_layer match the checkpoint?");
+        foreach (var (name, shape) in expected)
+        {
+            var info = byName[name];
+            if (!info.Shape.SequenceEqual(shape))
+                throw new Gpt2OnnxException($"{file.Path}: '{name}' has shape [{string.Join(", ", info.Shape)}] but {ConfigFile} implies [{string.Join(", ", shape)}]: the config contradicts the checkpoint");
+        }
+        if (lmHead != null)
+        {
+            var wte = byName["wte.weight"];
+            if (!lmHead.Shape.SequenceEqual(wte.Shape) || !file.ReadFloat32(lmHead).AsSpan().SequenceEqual(file.ReadFloat32(wte)))
+                throw new Gpt2OnnxException($"{file.Path}: lm_head.weight differs from wte.weight; GPT-2 ties them and this tool supports only tied heads");
+        }
+        return byName;
+    }
+
+    private static string Summarize(List<string> names) =>
+        string.Join(", ", names.Take(5)) + (names.Count > 5 ? $" and {names.Count - 5} more" : "");
+
+    public SafeTensorInfo Info(string name) => _tensors[name];
+
+    /// <summary>One tensor as float32, checked for NaN and infinity.</summary>
+    public float[] ReadFloat32(string name)
+    {
+        var values = _file.ReadFloat32(_tensors[name]);
+        for (int i = 0; i < values.Length; i++)
+            if (!float.IsFinite(values[i]))
+                throw new Gpt2OnnxException($"{_file.Path}: '{name}' holds {(float.IsNaN(values[i]) ? "NaN" : "an infinity")} at element {i}: the checkpoint is broken (a diverged training run?)");
+        return values;
+    }
+
+    public void Dispose() => _file.Dispose();
+}

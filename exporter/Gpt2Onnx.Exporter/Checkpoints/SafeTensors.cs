@@ -1,0 +1,244 @@
+using System.Buffers.Binary;
+using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Runtime.IO;
+
+namespace Gpt2Onnx.Exporter.Checkpoints;
+
+/// <summary>Element types a safetensors file may declare, with their sizes in bytes.</summary>
+public enum SafeTensorDType { F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL }
+
+/// <summary>One tensor's entry in a safetensors header: where its bytes lie in the data section.</summary>
+public sealed record SafeTensorInfo(string Name, SafeTensorDType DType, long[] Shape, long Begin, long End)
+{
+    public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
+    public long ByteLength => End - Begin;
+}
+
+/// <summary>
+/// A safetensors file, memory-mapped: an 8-byte little-endian header length, a JSON header (name →
+/// dtype, shape, data_offsets; optional __metadata__), then the raw little-endian data. The header is
+/// validated before any tensor is touched: offsets inside the file, no overlaps, sizes that match the
+/// dtype and shape, a bounded header. Tensors are read one at a time, so weights stream through memory.
+/// </summary>
+public sealed class SafeTensorsFile : IDisposable
+{
+    private const long MaxHeaderBytes = 100L << 20;
+    private readonly MemoryMappedFile? _map;
+    private readonly MemoryMappedViewAccessor? _view;
+    private readonly long _dataStart;
+
+    public string Path { get; }
+    public IReadOnlyDictionary<string, SafeTensorInfo> Tensors { get; }
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    private SafeTensorsFile(string path, MemoryMappedFile? map, MemoryMappedViewAccessor? view, long dataStart,
+                            Dictionary<string, SafeTensorInfo> tensors, Dictionary<string, string> metadata)
+    {
+        Path = path;
+        _map = map;
+        _view = view;
+        _dataStart = dataStart;
+        Tensors = tensors;
+        Metadata = metadata;
+    }
+
+    public static int ElementSize(SafeTensorDType dtype) => dtype switch
+    {
+        SafeTensorDType.F64 or SafeTensorDType.I64 => 8,
+        SafeTensorDType.F32 or SafeTensorDType.I32 => 4,
+        SafeTensorDType.F16 or SafeTensorDType.BF16 or SafeTensorDType.I16 => 2,
+        _ => 1,
+    };
+
+    public static SafeTensorsFile Open(string path)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists) throw new Gpt2OnnxException($"{path} is missing: a checkpoint folder needs model.safetensors");
+        long fileLength = info.Length;
+        if (fileLength < 8) throw new Gpt2OnnxException($"{path} is truncated ({fileLength} bytes, less than the 8-byte header length): the file is damaged; write it again");
+        byte[] header;
+        using (var stream = File.OpenRead(path))
+        {
+            Span<byte> lengthBytes = stackalloc byte[8];
+            stream.ReadExactly(lengthBytes);
+            ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
+            if (headerLength > (ulong)MaxHeaderBytes || 8 + (long)headerLength > fileLength)
+                throw new Gpt2OnnxException($"{path}: the header claims {headerLength} bytes but the file has {fileLength}: the file is truncated or not safetensors");
+            header = new byte[headerLength];
+            stream.ReadExactly(header);
+        }
+        long dataStart = 8 + header.Length;
+        long dataLength = fileLength - dataStart;
+        var (tensors, metadata) = ParseHeader(path, header, dataLength);
+
+        if (dataLength == 0) return new SafeTensorsFile(path, null, null, dataStart, tensors, metadata);
+        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        var view = map.CreateViewAccessor(0, fileLength, MemoryMappedFileAccess.Read);
+        return new SafeTensorsFile(path, map, view, dataStart, tensors, metadata);
+    }
+
+    private static (Dictionary<string, SafeTensorInfo>, Dictionary<string, string>) ParseHeader(string path, byte[] header, long dataLength)
+    {
+        var tensors = new Dictionary<string, SafeTensorInfo>();
+        var metadata = new Dictionary<string, string>();
+        try
+        {
+            using var json = JsonDocument.Parse(header);
+            if (json.RootElement.ValueKind != JsonValueKind.Object)
+                throw new Gpt2OnnxException($"{path}: the header is not a JSON object: the file is not safetensors");
+            foreach (var entry in json.RootElement.EnumerateObject())
+            {
+                if (entry.Name == "__metadata__")
+                {
+                    foreach (var m in entry.Value.EnumerateObject()) metadata[m.Name] = m.Value.GetString() ?? "";
+                    continue;
+                }
+                var value = entry.Value;
+                string dtypeText = value.GetProperty("dtype").GetString() ?? "";
+                if (!Enum.TryParse<SafeTensorDType>(dtypeText, out var dtype) || !Enum.IsDefined(dtype))
+                    throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' has the unknown dtype '{dtypeText}' (known: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL)");
+                var shape = value.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()).ToArray();
+                var offsets = value.GetProperty("data_offsets").EnumerateArray().Select(d => d.GetInt64()).ToArray();
+                if (offsets.Length != 2 || shape.Any(d => d < 0))
+                    throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' has a malformed shape or data_offsets: the file is damaged");
+                var tensor = new SafeTensorInfo(entry.Name, dtype, shape, offsets[0], offsets[1]);
+                if (tensor.Begin < 0 || tensor.End < tensor.Begin || tensor.End > dataLength)
+                    throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' points at bytes {tensor.Begin}..{tensor.End}, outside the {dataLength}-byte data section: the file is truncated or damaged");
+                long elements = 1;
+                foreach (var d in shape) elements = checked(elements * d);
+                if (checked(elements * ElementSize(dtype)) != tensor.ByteLength)
+                    throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' ({dtype} [{string.Join(", ", shape)}]) needs {elements * ElementSize(dtype)} bytes but is given {tensor.ByteLength}: the file is damaged");
+                if (!tensors.TryAdd(entry.Name, tensor))
+                    throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' appears twice in the header: the file is damaged");
+            }
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException or OverflowException)
+        {
+            throw new Gpt2OnnxException($"{path}: the header is not valid safetensors JSON ({e.Message}): the file is damaged; write it again");
+        }
+        var ordered = tensors.Values.OrderBy(t => t.Begin).ToList();
+        for (int i = 1; i < ordered.Count; i++)
+            if (ordered[i].Begin < ordered[i - 1].End)
+                throw new Gpt2OnnxException($"{path}: the tensors '{ordered[i - 1].Name}' and '{ordered[i].Name}' overlap in the file: the file is damaged or hostile");
+        return (tensors, metadata);
+    }
+
+    /// <summary>The raw bytes of one tensor, copied into <paramref name="destination"/> (exactly its size).</summary>
+    public void ReadBytes(SafeTensorInfo tensor, Span<byte> destination)
+    {
+        if (destination.Length != tensor.ByteLength) throw new ArgumentException("destination size differs from the tensor's");
+        if (tensor.ByteLength == 0) return;
+        unsafe
+        {
+            byte* basePointer = null;
+            _view!.SafeMemoryMappedViewHandle.AcquirePointer(ref basePointer);
+            try
+            {
+                new ReadOnlySpan<byte>(basePointer + _view.PointerOffset + _dataStart + tensor.Begin, checked((int)tensor.ByteLength)).CopyTo(destination);
+            }
+            finally
+            {
+                _view.SafeMemoryMappedViewHandle.ReleasePointer();
+            }
+        }
+    }
+
+    /// <summary>One floating-point tensor as float32 (F16 and BF16 widened exactly).</summary>
+    public float[] ReadFloat32(SafeTensorInfo tensor)
+    {
+        var result = new float[tensor.ElementCount];
+        switch (tensor.DType)
+        {
+            case SafeTensorDType.F32:
+                ReadBytes(tensor, MemoryMarshal.AsBytes(result.AsSpan()));
+                break;
+            case SafeTensorDType.F16:
+            {
+                var halves = new Half[result.Length];
+                ReadBytes(tensor, MemoryMarshal.AsBytes(halves.AsSpan()));
+                for (int i = 0; i < result.Length; i++) result[i] = (float)halves[i];
+                break;
+            }
+            case SafeTensorDType.BF16:
+            {
+                var raw = new ushort[result.Length];
+                ReadBytes(tensor, MemoryMarshal.AsBytes(raw.AsSpan()));
+                for (int i = 0; i < result.Length; i++) result[i] = BitConverter.Int32BitsToSingle(raw[i] << 16);
+                break;
+            }
+            case SafeTensorDType.F64:
+            {
+                var doubles = new double[result.Length];
+                ReadBytes(tensor, MemoryMarshal.AsBytes(doubles.AsSpan()));
+                for (int i = 0; i < result.Length; i++) result[i] = (float)doubles[i];
+                break;
+            }
+            default:
+                throw new Gpt2OnnxException($"{Path}: the tensor '{tensor.Name}' is {tensor.DType}, not a floating-point type: is this a model checkpoint?");
+        }
+        return result;
+    }
+
+    public void Dispose()
+    {
+        _view?.Dispose();
+        _map?.Dispose();
+    }
+
+    /// <summary>A tensor to write: its name, dtype, shape and raw little-endian bytes.</summary>
+    public sealed record Entry(string Name, SafeTensorDType DType, long[] Shape, ReadOnlyMemory<byte> Data);
+
+    /// <summary>Writes a safetensors file atomically (temporary name, then rename). Tensors are stored in the order given.</summary>
+    public static void Write(string path, IEnumerable<Entry> entries, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var list = entries.ToList();
+        var header = new StringBuilder();
+        using (var buffer = new MemoryStream())
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            if (metadata is { Count: > 0 })
+            {
+                json.WriteStartObject("__metadata__");
+                foreach (var (k, v) in metadata.OrderBy(p => p.Key, StringComparer.Ordinal)) json.WriteString(k, v);
+                json.WriteEndObject();
+            }
+            long offset = 0;
+            foreach (var e in list)
+            {
+                long expected = e.Shape.Aggregate(1L, (a, b) => a * b) * ElementSize(e.DType);
+                if (expected != e.Data.Length) throw new ArgumentException($"tensor {e.Name}: {e.Data.Length} bytes for a shape that needs {expected}");
+                json.WriteStartObject(e.Name);
+                json.WriteString("dtype", e.DType.ToString());
+                json.WriteStartArray("shape");
+                foreach (var d in e.Shape) json.WriteNumberValue(d);
+                json.WriteEndArray();
+                json.WriteStartArray("data_offsets");
+                json.WriteNumberValue(offset);
+                json.WriteNumberValue(offset + e.Data.Length);
+                json.WriteEndArray();
+                json.WriteEndObject();
+                offset += e.Data.Length;
+            }
+            json.WriteEndObject();
+            json.Flush();
+            header.Append(Encoding.UTF8.GetString(buffer.ToArray()));
+        }
+        // The data section starts 8-byte aligned, padding the header with spaces as the format allows.
+        while ((8 + Encoding.UTF8.GetByteCount(header.ToString())) % 8 != 0) header.Append(' ');
+        byte[] headerBytes = Encoding.UTF8.GetBytes(header.ToString());
+
+        AtomicFile.Write(path, stream =>
+        {
+            Span<byte> length = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)headerBytes.Length);
+            stream.Write(length);
+            stream.Write(headerBytes);
+            foreach (var e in list) stream.Write(e.Data.Span);
+        });
+    }
+}
