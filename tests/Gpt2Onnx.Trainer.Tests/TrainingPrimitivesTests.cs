@@ -4,6 +4,7 @@ using static Gpt2Onnx.Trainer.Torch.Functional;
 
 namespace Gpt2Onnx.Trainer.Tests;
 
+[Collection(ProcessWideCounters.Name)]
 public class TrainingPrimitivesTests
 {
     [Fact]
@@ -129,4 +130,11 @@ public class TrainingPrimitivesTests
         Assert.Equal(liveBefore, Tensor.LiveCount);
         Assert.True(rssGrowth < 32L << 20, $"RSS grew by {rssGrowth >> 20} MB over 10,000 steps");
     }
+}
+
+/// <summary>Tests that read process-wide tensor counters run alone, so other tests' tensors cannot disturb them.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ProcessWideCounters
+{
+    public const string Name = "process-wide tensor counters";
 }

@@ -53,7 +53,11 @@ G2T_API g2t_tensor g2t_causal_attention(g2t_tensor q, g2t_tensor k, g2t_tensor v
     auto causal = torch::ones({t_q, t_k}, torch::TensorOptions().dtype(torch::kBool)).triu(t_k - t_q + 1);
     auto masked = causal.to(scores.device());
     if (key_padding) masked = masked.logical_or(key_padding->view({key_padding->size(0), 1, 1, t_k}));
-    scores = scores.masked_fill(masked, -std::numeric_limits<float>::infinity());
+    // The lowest finite value, not -inf: a padded query that sees no key then gets uniform weights instead
+    // of NaN, which would reach real positions through 0 * NaN in the next layer.
+    const double lowest = scores.scalar_type() == torch::kDouble ? std::numeric_limits<double>::lowest()
+                                                                 : std::numeric_limits<float>::lowest();
+    scores = scores.masked_fill(masked, lowest);
     auto weights = torch::softmax(scores, -1);
     if (dropout_p > 0) weights = torch::dropout(weights, dropout_p, true);
     return g2t::wrap(torch::matmul(weights, *v));                       // (B, nh, T_q, hs)

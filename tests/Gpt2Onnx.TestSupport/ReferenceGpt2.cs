@@ -1,0 +1,149 @@
+using Gpt2Onnx.Exporter.Checkpoints;
+
+namespace Gpt2Onnx.TestSupport;
+
+/// <summary>
+/// GPT-2's forward pass written out in plain loops over float64, independent of libtorch and ONNX Runtime:
+/// the expectation the trainer, exporter and runtime are all tested against. Slow; for tiny models only.
+/// </summary>
+public sealed class ReferenceGpt2
+{
+    private readonly Gpt2Config _c;
+    private readonly Dictionary<string, double[]> _w;
+
+    public ReferenceGpt2(Gpt2Checkpoint checkpoint)
+    {
+        _c = checkpoint.Config;
+        _w = Gpt2Checkpoint.ExpectedTensors(_c).ToDictionary(e => e.Name, e => checkpoint.ReadFloat32(e.Name).Select(v => (double)v).ToArray());
+    }
+
+    public Gpt2Config Config => _c;
+
+    /// <summary>
+    /// Logits [T][V] for one sequence. <paramref name="positions"/> defaults to 0..T-1; positions where
+    /// <paramref name="padding"/> is true are never attended to.
+    /// </summary>
+    public double[][] Forward(int[] ids, int[]? positions = null, bool[]? padding = null)
+    {
+        int t = ids.Length, c = _c.NEmbd, nh = _c.NHead, hs = _c.HeadSize;
+        positions ??= Enumerable.Range(0, t).ToArray();
+        var x = new double[t][];
+        for (int i = 0; i < t; i++)
+        {
+            x[i] = new double[c];
+            for (int j = 0; j < c; j++) x[i][j] = _w["wte.weight"][ids[i] * c + j] + _w["wpe.weight"][positions[i] * c + j];
+        }
+        for (int layer = 0; layer < _c.NLayer; layer++)
+        {
+            string p = $"h.{layer}.";
+            var h = x.Select(row => LayerNorm(row, _w[p + "ln_1.weight"], _w[p + "ln_1.bias"])).ToArray();
+            var qkv = h.Select(row => Conv1D(row, _w[p + "attn.c_attn.weight"], _w[p + "attn.c_attn.bias"], 3 * c)).ToArray();
+            var attended = new double[t][];
+            for (int i = 0; i < t; i++) attended[i] = new double[c];
+            for (int head = 0; head < nh; head++)
+            {
+                for (int i = 0; i < t; i++)
+                {
+                    var scores = new double[i + 1];
+                    double max = double.NegativeInfinity;
+                    for (int j = 0; j <= i; j++)
+                    {
+                        if (padding != null && padding[j])
+                        {
+                            scores[j] = double.NegativeInfinity;
+                            continue;
+                        }
+                        double dot = 0;
+                        for (int d = 0; d < hs; d++) dot += qkv[i][head * hs + d] * qkv[j][c + head * hs + d];
+                        scores[j] = dot / Math.Sqrt(hs);
+                        max = Math.Max(max, scores[j]);
+                    }
+                    if (double.IsNegativeInfinity(max)) continue; // a padded query that sees nothing
+                    double sum = 0;
+                    for (int j = 0; j <= i; j++) sum += scores[j] = Math.Exp(scores[j] - max);
+                    for (int j = 0; j <= i; j++)
+                        for (int d = 0; d < hs; d++)
+                            attended[i][head * hs + d] += scores[j] / sum * qkv[j][2 * c + head * hs + d];
+                }
+            }
+            for (int i = 0; i < t; i++)
+            {
+                var projected = Conv1D(attended[i], _w[p + "attn.c_proj.weight"], _w[p + "attn.c_proj.bias"], c);
+                for (int j = 0; j < c; j++) x[i][j] += projected[j];
+                var m = LayerNorm(x[i], _w[p + "ln_2.weight"], _w[p + "ln_2.bias"]);
+                var fc = Conv1D(m, _w[p + "mlp.c_fc.weight"], _w[p + "mlp.c_fc.bias"], _c.InnerSize).Select(Gelu).ToArray();
+                var down = Conv1D(fc, _w[p + "mlp.c_proj.weight"], _w[p + "mlp.c_proj.bias"], c);
+                for (int j = 0; j < c; j++) x[i][j] += down[j];
+            }
+        }
+        var logits = new double[t][];
+        for (int i = 0; i < t; i++)
+        {
+            var f = LayerNorm(x[i], _w["ln_f.weight"], _w["ln_f.bias"]);
+            logits[i] = new double[_c.VocabSize];
+            for (int v = 0; v < _c.VocabSize; v++)
+            {
+                double dot = 0;
+                for (int j = 0; j < c; j++) dot += f[j] * _w["wte.weight"][v * c + j];
+                logits[i][v] = dot;
+            }
+        }
+        return logits;
+    }
+
+    /// <summary>Greedy continuation of <paramref name="prompt"/> by <paramref name="count"/> tokens (full recompute each step).</summary>
+    public int[] Greedy(int[] prompt, int count)
+    {
+        var ids = prompt.ToList();
+        for (int step = 0; step < count; step++)
+        {
+            var last = Forward(ids.ToArray())[^1];
+            ids.Add(Array.IndexOf(last, last.Max()));
+        }
+        return ids.Skip(prompt.Length).ToArray();
+    }
+
+    private double[] LayerNorm(double[] x, double[] weight, double[] bias)
+    {
+        double mean = x.Average();
+        double variance = x.Select(v => (v - mean) * (v - mean)).Average();
+        double scale = 1 / Math.Sqrt(variance + _c.LayerNormEpsilon);
+        return x.Select((v, i) => (v - mean) * scale * weight[i] + bias[i]).ToArray();
+    }
+
+    /// <summary>x @ W + b with W in GPT-2's Conv1D layout [in, out].</summary>
+    private static double[] Conv1D(double[] x, double[] weight, double[] bias, int outputs)
+    {
+        var y = (double[])bias.Clone();
+        for (int i = 0; i < x.Length; i++)
+        {
+            double xi = x[i];
+            int row = i * outputs;
+            for (int o = 0; o < outputs; o++) y[o] += xi * weight[row + o];
+        }
+        return y;
+    }
+
+    private double Gelu(double x) => _c.TanhGelu
+        ? 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)))
+        : 0.5 * x * (1 + Erf(x / Math.Sqrt(2)));
+
+    // Abramowitz–Stegun 7.1.26 is too coarse for a reference; this series/continued-fraction pair is exact to ~1e-15.
+    private static double Erf(double x)
+    {
+        if (Math.Abs(x) < 2.5)
+        {
+            double sum = 0, term = x;
+            for (int n = 0; n < 80; n++)
+            {
+                sum += term / (2 * n + 1);
+                term *= -x * x / (n + 1);
+            }
+            return 2 / Math.Sqrt(Math.PI) * sum;
+        }
+        double ax = Math.Abs(x), fraction = 0;
+        for (int n = 60; n >= 1; n--) fraction = n / 2.0 / (ax + fraction);
+        double erfc = Math.Exp(-ax * ax) / Math.Sqrt(Math.PI) / (ax + fraction);
+        return Math.Sign(x) * (1 - erfc);
+    }
+}

@@ -1,0 +1,48 @@
+using System.Runtime.InteropServices;
+using Gpt2Onnx.Exporter.Checkpoints;
+
+namespace Gpt2Onnx.TestSupport;
+
+/// <summary>Writes small random GPT-2 checkpoints in Hugging Face's layout for tests.</summary>
+public static class TinyCheckpoint
+{
+    public static Gpt2Config Config(int vocab = 96, int positions = 32, int embd = 32, int layers = 2, int heads = 4,
+                                    string activation = "gelu_new") => new Gpt2Config
+    {
+        VocabSize = vocab, NPositions = positions, NEmbd = embd, NLayer = layers, NHead = heads,
+        ActivationFunction = activation, BosTokenId = vocab - 1, EosTokenId = vocab - 1,
+    }.Validate("test config");
+
+    /// <summary>
+    /// Random weights with every part exercised: non-zero biases, LayerNorm gains around 1, weights large
+    /// enough (std 0.3) that the output depends on all of them. <paramref name="prefix"/> is prepended to
+    /// every name (for example "transformer.") and <paramref name="dtype"/> picks the stored type.
+    /// </summary>
+    public static string Write(string directory, Gpt2Config config, int seed = 0, string prefix = "",
+                               SafeTensorDType dtype = SafeTensorDType.F32)
+    {
+        Directory.CreateDirectory(directory);
+        config.Save(Path.Combine(directory, Gpt2Checkpoint.ConfigFile));
+        var random = new Random(seed);
+        double Normal() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+        var entries = new List<SafeTensorsFile.Entry>();
+        foreach (var (name, shape) in Gpt2Checkpoint.ExpectedTensors(config))
+        {
+            long n = shape.Aggregate(1L, (a, b) => a * b);
+            bool gain = name.Contains("ln_") && name.EndsWith(".weight");
+            var values = new float[n];
+            for (int i = 0; i < n; i++) values[i] = (float)(gain ? 1 + 0.2 * Normal() : 0.3 * Normal());
+            entries.Add(new SafeTensorsFile.Entry(prefix + name, dtype, shape, Encode(values, dtype)));
+        }
+        SafeTensorsFile.Write(Path.Combine(directory, Gpt2Checkpoint.ModelFile), entries);
+        return directory;
+    }
+
+    private static byte[] Encode(float[] values, SafeTensorDType dtype) => dtype switch
+    {
+        SafeTensorDType.F32 => MemoryMarshal.AsBytes(values.AsSpan()).ToArray(),
+        SafeTensorDType.F16 => MemoryMarshal.AsBytes(values.Select(v => (Half)v).ToArray().AsSpan()).ToArray(),
+        SafeTensorDType.BF16 => MemoryMarshal.AsBytes(values.Select(v => (ushort)(BitConverter.SingleToInt32Bits(v) >> 16)).ToArray().AsSpan()).ToArray(),
+        _ => throw new ArgumentException($"no test encoding for {dtype}"),
+    };
+}

@@ -1,0 +1,92 @@
+using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.TestSupport;
+using Gpt2Onnx.Trainer.Model;
+using Gpt2Onnx.Trainer.Torch;
+
+namespace Gpt2Onnx.Trainer.Tests;
+
+public sealed class Gpt2ModelTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory().FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static float[] Flatten(double[][] rows) => rows.SelectMany(r => r.Select(v => (float)v)).ToArray();
+
+    [Theory]
+    [InlineData("gelu_new")]
+    [InlineData("gelu")]
+    public void Forward_matches_the_independent_reference(string activation)
+    {
+        var config = TinyCheckpoint.Config(activation: activation);
+        using var checkpoint = Gpt2Checkpoint.Open(TinyCheckpoint.Write(_dir, config, seed: 3));
+        var reference = new ReferenceGpt2(checkpoint);
+        using var model = Gpt2Model.Load(checkpoint);
+        int[] ids = [5, 17, 3, 90, 42, 42, 0, 11];
+        using var scope = DisposeScope.Enter();
+        using var noGrad = Autograd.NoGrad();
+        var logits = model.Forward(Tensor.From<long>(ids.Select(i => (long)i).ToArray(), 1, ids.Length)).ToArray<float>();
+        var expected = Flatten(reference.Forward(ids));
+        Assert.Equal(expected.Length, logits.Length);
+        for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - logits[i]) < 1e-4, $"logit {i}: {expected[i]} vs {logits[i]}");
+    }
+
+    [Fact]
+    public void Left_padding_with_shifted_positions_gives_the_unpadded_logits()
+    {
+        var config = TinyCheckpoint.Config();
+        using var checkpoint = Gpt2Checkpoint.Open(TinyCheckpoint.Write(_dir, config, seed: 4));
+        using var model = Gpt2Model.Load(checkpoint);
+        using var scope = DisposeScope.Enter();
+        using var noGrad = Autograd.NoGrad();
+        var plain = model.Forward(Tensor.From<long>([7, 8, 9], 1, 3)).ToArray<float>();
+        var padded = model.Forward(Tensor.From<long>([0, 0, 7, 8, 9], 1, 5), Tensor.From<long>([0, 0, 0, 1, 2], 1, 5),
+                                   Tensor.From<bool>([true, true, false, false, false], 1, 5)).ToArray<float>();
+        var tail = padded.AsSpan(2 * config.VocabSize).ToArray();
+        for (int i = 0; i < plain.Length; i++) Assert.True(Math.Abs(plain[i] - tail[i]) < 1e-5);
+    }
+
+    [Fact]
+    public void Initialisation_follows_GPT2()
+    {
+        var config = TinyCheckpoint.Config(vocab: 2000, embd: 64, layers: 4);
+        using var model = Gpt2Model.Create(config, seed: 1);
+        using var scope = DisposeScope.Enter();
+        double Std(string name)
+        {
+            var v = model[name].Detach().ToArray<float>();
+            double mean = v.Average();
+            return Math.Sqrt(v.Select(x => (x - mean) * (x - mean)).Average());
+        }
+        Assert.InRange(Std("wte.weight"), 0.019, 0.021);
+        Assert.InRange(Std("h.0.mlp.c_proj.weight"), 0.02 / Math.Sqrt(8) * 0.9, 0.02 / Math.Sqrt(8) * 1.1);
+        Assert.All(model["h.1.ln_2.weight"].Detach().ToArray<float>(), v => Assert.Equal(1f, v));
+        Assert.All(model["h.1.attn.c_attn.bias"].Detach().ToArray<float>(), v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
+    public void A_checkpoint_round_trips_through_safetensors()
+    {
+        var config = TinyCheckpoint.Config();
+        using var model = Gpt2Model.Create(config, seed: 2);
+        config.Save(Path.Combine(_dir, Gpt2Checkpoint.ConfigFile));
+        SafeTensorsFile.Write(Path.Combine(_dir, Gpt2Checkpoint.ModelFile), model.ToSafeTensors());
+        using var checkpoint = Gpt2Checkpoint.Open(_dir);
+        using var loaded = Gpt2Model.Load(checkpoint);
+        using var scope = DisposeScope.Enter();
+        foreach (var (name, tensor) in model.Parameters)
+            Assert.Equal(tensor.Detach().ToArray<float>(), loaded[name].Detach().ToArray<float>());
+    }
+
+    [Theory]
+    [InlineData(SafeTensorDType.F16)]
+    [InlineData(SafeTensorDType.BF16)]
+    public void Half_precision_checkpoints_with_the_transformer_prefix_load(SafeTensorDType dtype)
+    {
+        var config = TinyCheckpoint.Config();
+        TinyCheckpoint.Write(_dir, config, seed: 5, prefix: "transformer.", dtype: dtype);
+        using var checkpoint = Gpt2Checkpoint.Open(_dir);
+        using var model = Gpt2Model.Load(checkpoint);
+        Assert.Equal(config.NLayer, model.Parameters.Count(p => p.Name.EndsWith("ln_1.weight")));
+    }
+}
