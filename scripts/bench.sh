@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with the peer it must beat, in the same run (these machines are noisy;
-# only ratios hold). Usage: scripts/bench.sh [tokenizer ...]   (no argument: every benchmark)
+# only ratios hold). Usage: scripts/bench.sh [tokenizer|torch ...]   (no argument: every benchmark)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh" >&2
@@ -41,11 +41,42 @@ print(f"  500 documents: {one['mb_per_s']:.1f} MB/s on 1 thread, {all_['mb_per_s
 PY
 }
 
+# PyTorch 1.13 from Debian, the peer of the training benchmarks (not needed by anything else).
+require_python_torch() {
+  /usr/bin/python3 -c 'import torch' 2>/dev/null && return
+  echo "bench: installing Debian's python3-torch (the PyTorch 1.13 peer)" >&2
+  if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq --no-install-recommends python3-torch >/dev/null
+  else sudo apt-get install -y -qq --no-install-recommends python3-torch >/dev/null; fi
+}
+
+bench_torch() {
+  require_python_torch
+  local threads; threads=$(nproc)
+  echo "== libtorch binding: GPT-2 training step (6 layers, 384 wide, 6 heads, context 256, batch 8, vocab 50257), $threads threads"
+  local rows=()
+  for round in 1 2 3; do   # interleaved, so both sides see the same machine state
+    rows+=("$("$ROOT/scripts/gpt2-train" bench --config small-6x384 --batch-size 8 --context 256 --steps 4 --threads "$threads" --json)")
+    rows+=("$(/usr/bin/python3 "$ROOT/scripts/bench/torch_train_step.py" 6 384 6 50257 8 256 4 "$threads")")
+  done
+  python3 - "${rows[@]}" <<'PY'
+import json, sys, statistics
+rows = [json.loads(a) for a in sys.argv[1:]]
+ours, peer = rows[0::2], rows[1::2]
+o = statistics.mean(r["step_ms"] for r in ours); p = statistics.mean(r["step_ms"] for r in peer)
+print(f"  native call overhead: {statistics.mean(r['call_overhead_us'] for r in ours):.3f} us; a small op (add of 1-element tensors): {statistics.mean(r['small_op_us'] for r in ours):.2f} us")
+print(f"  step time, C# through the shim:   {o:8.0f} ms  (" + ", ".join(f"{r['step_ms']:.0f}" for r in ours) + ")")
+print(f"  step time, PyTorch 1.13 (Python): {p:8.0f} ms  (" + ", ".join(f"{r['step_ms']:.0f}" for r in peer) + ")")
+print(f"  ratio C#/PyTorch: {o / p:.3f} (target: at most 1.05)")
+print(f"  {1000 * 8 * 256 / o:.0f} tokens/s; matmul peak {statistics.mean(r['matmul_gflops'] for r in ours):.0f} GFLOP/s; MFU {statistics.mean(r['mfu'] for r in ours):.1%}")
+PY
+}
+
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(tokenizer)
+[ ${#sections[@]} -gt 0 ] || sections=(tokenizer torch)
 for section in "${sections[@]}"; do
   case "$section" in
     tokenizer) bench_tokenizer ;;
-    *) echo "bench: unknown benchmark '$section' (known: tokenizer)" >&2; exit 2 ;;
+    torch) bench_torch ;;
+    *) echo "bench: unknown benchmark '$section' (known: tokenizer torch)" >&2; exit 2 ;;
   esac
 done

@@ -1,0 +1,47 @@
+using System.CommandLine;
+using Gpt2Onnx.Runtime.Generation;
+
+namespace Gpt2Onnx.Cli;
+
+/// <summary>
+/// The sampling options every generating command takes (gpt2-run generate, gpt2-train sample), declared
+/// and read in one place so that both sides sample with identical settings. Linked into both command lines.
+/// </summary>
+public sealed class SamplingFlags
+{
+    public Option<int> MaxNewTokens { get; } = new("--max-new-tokens") { Description = "tokens to generate at most", DefaultValueFactory = _ => 64 };
+    public Option<int> MinNewTokens { get; } = new("--min-new-tokens") { Description = "tokens before a stop token or string may end generation", DefaultValueFactory = _ => 0 };
+    public Option<bool> Greedy { get; } = new("--greedy") { Description = "always take the most likely token" };
+    public Option<double> Temperature { get; } = new("--temperature") { Description = "sampling temperature (0 = greedy)", DefaultValueFactory = _ => 1.0 };
+    public Option<int> TopK { get; } = new("--top-k") { Description = "sample among the k most likely tokens (0 = all)", DefaultValueFactory = _ => 0 };
+    public Option<double> TopP { get; } = new("--top-p") { Description = "sample among the most likely tokens whose probability reaches p", DefaultValueFactory = _ => 1.0 };
+    public Option<double> RepetitionPenalty { get; } = new("--repetition-penalty") { Description = "CTRL repetition penalty (1 = off)", DefaultValueFactory = _ => 1.0 };
+    public Option<double> PresencePenalty { get; } = new("--presence-penalty") { Description = "subtracted from tokens already generated", DefaultValueFactory = _ => 0.0 };
+    public Option<double> FrequencyPenalty { get; } = new("--frequency-penalty") { Description = "subtracted per occurrence of tokens already generated", DefaultValueFactory = _ => 0.0 };
+    public Option<ulong> Seed { get; } = new("--seed") { Description = "random seed; the same seed gives the same text", DefaultValueFactory = _ => 0UL };
+    public Option<int[]> StopIds { get; } = new("--stop-id") { Description = "token ids that end generation (besides end-of-text)", AllowMultipleArgumentsPerToken = true };
+    public Option<string[]> Stop { get; } = new("--stop") { Description = "strings that end generation" };
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { MaxNewTokens, MinNewTokens, Greedy, Temperature, TopK, TopP, RepetitionPenalty, PresencePenalty, FrequencyPenalty, Seed, StopIds, Stop })
+            command.Options.Add(option);
+    }
+
+    /// <summary>The options as given; out-of-range values are reported with one clear error.</summary>
+    public SamplingOptions Read(ParseResult parsed) => new SamplingOptions
+    {
+        MaxNewTokens = parsed.GetValue(MaxNewTokens),
+        MinNewTokens = parsed.GetValue(MinNewTokens),
+        Greedy = parsed.GetValue(Greedy),
+        Temperature = parsed.GetValue(Temperature),
+        TopK = parsed.GetValue(TopK),
+        TopP = parsed.GetValue(TopP),
+        RepetitionPenalty = parsed.GetValue(RepetitionPenalty),
+        PresencePenalty = parsed.GetValue(PresencePenalty),
+        FrequencyPenalty = parsed.GetValue(FrequencyPenalty),
+        Seed = parsed.GetValue(Seed),
+        StopTokenIds = parsed.GetValue(StopIds) ?? [],
+        StopStrings = parsed.GetValue(Stop) ?? [],
+    }.Validate();
+}

@@ -1,0 +1,157 @@
+using System.Text.Json.Nodes;
+using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Runtime.Tokenizers.Training;
+using Gpt2Onnx.TestSupport;
+using Gpt2Onnx.Trainer.Data;
+using Gpt2Onnx.Trainer.Training;
+
+namespace Gpt2Onnx.Trainer.Tests;
+
+/// <summary>Whole training runs on a tiny model: the loss falls, a resumed run continues bit for bit, bad input is refused.</summary>
+public sealed class TrainingRunTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory().FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>A corpus with structure a tiny model can learn: sentences drawn from a small grammar.</summary>
+    private string PrepareData(int documents = 300, string name = "data")
+    {
+        var random = new Random(42);
+        string[] subjects = ["the cat", "a dog", "my friend", "the old man"], verbs = ["sees", "likes", "finds", "draws"],
+                 objects = ["the moon", "a red ball", "the river", "green hills"];
+        var texts = Enumerable.Range(0, documents).Select(_ => string.Join(" ", Enumerable.Range(0, 6).Select(_ =>
+            $"{subjects[random.Next(4)]} {verbs[random.Next(4)]} {objects[random.Next(4)]}."))).ToList();
+        string corpus = Path.Combine(_dir, name + ".jsonl");
+        File.WriteAllLines(corpus, texts.Select(t => new JsonObject { ["text"] = t }.ToJsonString()));
+        string tokenizer = Path.Combine(_dir, name + "-tokenizer");
+        WordPieceTrainer.Save(WordPieceTrainer.Train(texts, vocabSize: 60), tokenizer);
+        string data = Path.Combine(_dir, name);
+        DataPreparer.Prepare(new PrepareOptions { Inputs = [corpus], TokenizerDirectory = tokenizer, OutputDirectory = data });
+        return data;
+    }
+
+    private static TrainOptions Options(string data, string output, int steps) => new()
+    {
+        DataDirectory = data, OutputDirectory = output, Config = "tiny", Steps = steps, BatchSize = 4, Context = 32,
+        LearningRate = 3e-3, EvalEvery = 0, SaveEvery = 0, SampleTokens = 0, Threads = 1, Seed = 7, Noise = 0.02,
+    };
+
+    private static TrainSummary Train(TrainOptions options, bool resume = false) =>
+        new TrainingLoop(TextWriter.Null).Run(options, resume, CancellationToken.None);
+
+    private static double[] Losses(string output) =>
+        File.ReadLines(Path.Combine(output, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!["loss"]!.GetValue<double>()).ToArray();
+
+    [Fact]
+    public void A_tiny_model_learns_its_corpus()
+    {
+        string data = PrepareData();
+        string output = Path.Combine(_dir, "run");
+        Train(Options(data, output, steps: 60) with { EvalEvery = 30, SampleTokens = 8 });
+        var losses = Losses(output);
+        Assert.Equal(60, losses.Length);
+        Assert.True(losses.TakeLast(10).Average() < losses.Take(5).Average() - 1.0,
+                    $"loss went from {losses.Take(5).Average():F3} to {losses.TakeLast(10).Average():F3}");
+        Assert.True(File.Exists(Path.Combine(output, "loss.svg")));
+        Assert.Contains("val_loss", File.ReadAllText(Path.Combine(output, "metrics.jsonl")));
+        using var checkpoint = Gpt2Checkpoint.Open(output); // the result is a valid HF-layout checkpoint
+        Assert.Equal("60", checkpoint.Metadata["step"]);
+    }
+
+    [Fact]
+    public void A_resumed_run_continues_bit_for_bit()
+    {
+        string data = PrepareData();
+        string straight = Path.Combine(_dir, "straight"), split = Path.Combine(_dir, "split");
+        // Dropout and input noise make both random generators matter.
+        var options = Options(data, straight, steps: 16) with { Dropout = 0.1, EvalEvery = 5, SampleTokens = 4 };
+        Train(options);
+        // The same run, stopped after step 9 as Ctrl-C would stop it, then resumed.
+        using var stop = new CancellationTokenSource();
+        var interrupted = new TrainingLoop(TextWriter.Null, (step, _) => { if (step == 9) stop.Cancel(); })
+            .Run(options with { OutputDirectory = split }, resume: false, stop.Token);
+        Assert.True(interrupted.Interrupted);
+        Assert.Equal(9, interrupted.Step);
+        Train(options with { OutputDirectory = split }, resume: true);
+        Assert.Equal(Losses(straight), Losses(split)); // exact equality of every loss, before and after the resume
+    }
+
+    [Fact]
+    public void A_save_interrupted_before_its_commit_leaves_the_last_checkpoint_usable()
+    {
+        string data = PrepareData();
+        string output = Path.Combine(_dir, "run");
+        Train(Options(data, output, steps: 4));
+        // A crash while writing the next checkpoint leaves complete-looking but uncommitted files behind.
+        File.WriteAllText(Path.Combine(output, "model.safetensors.pending"), "half written");
+        File.WriteAllText(Path.Combine(output, "trainer_state", "optimizer.safetensors.pending"), "half written");
+        Train(Options(data, output, steps: 6), resume: true);
+        Assert.False(File.Exists(Path.Combine(output, "model.safetensors.pending")));
+        Assert.Equal(6, Losses(output).Length);
+    }
+
+    [Fact]
+    public void Fine_tuning_starts_from_a_checkpoint_with_transformer_prefixed_names()
+    {
+        string data = PrepareData();
+        var meta = ShardMeta.Load(data);
+        string init = TinyCheckpoint.Write(Path.Combine(_dir, "init"), TinyCheckpoint.Config(vocab: meta.VocabSize, positions: 64), prefix: "transformer.");
+        string output = Path.Combine(_dir, "tuned");
+        Train(Options(data, output, steps: 3) with { InitCheckpoint = init, FreezeEmbeddings = true });
+        using var before = Gpt2Checkpoint.Open(init);
+        using var after = Gpt2Checkpoint.Open(output);
+        Assert.Equal(before.ReadFloat32("wte.weight"), after.ReadFloat32("wte.weight")); // frozen
+        Assert.NotEqual(before.ReadFloat32("h.0.mlp.c_fc.weight"), after.ReadFloat32("h.0.mlp.c_fc.weight"));
+    }
+
+    [Fact]
+    public void A_vocabulary_that_does_not_match_the_data_is_refused()
+    {
+        string data = PrepareData();
+        string init = TinyCheckpoint.Write(Path.Combine(_dir, "init"), TinyCheckpoint.Config(vocab: 500));
+        var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, Path.Combine(_dir, "out"), 2) with { InitCheckpoint = init }));
+        Assert.Contains("vocabulary", error.Message);
+    }
+
+    [Fact]
+    public void A_corpus_shorter_than_one_window_is_refused()
+    {
+        string data = PrepareData(documents: 1);
+        var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, Path.Combine(_dir, "out"), 2) with { Context = 64, Config = "tiny" }));
+        Assert.Contains("fewer than one training window", error.Message);
+    }
+
+    [Fact]
+    public void An_empty_corpus_is_refused()
+    {
+        string corpus = Path.Combine(_dir, "empty.txt");
+        File.WriteAllText(corpus, "");
+        string tokenizer = Path.Combine(_dir, "tok");
+        WordPieceTrainer.Save(WordPieceTrainer.Train(["a b c"], 20), tokenizer);
+        var error = Assert.Throws<Gpt2OnnxException>(() => DataPreparer.Prepare(new PrepareOptions { Inputs = [corpus], TokenizerDirectory = tokenizer, OutputDirectory = Path.Combine(_dir, "d") }));
+        Assert.Contains("empty", error.Message);
+    }
+
+    [Fact]
+    public void Starting_a_new_run_over_an_existing_one_is_refused()
+    {
+        string data = PrepareData();
+        string output = Path.Combine(_dir, "run");
+        Train(Options(data, output, steps: 2));
+        var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, output, steps: 2)));
+        Assert.Contains("--resume", error.Message);
+    }
+
+    [Fact]
+    public void Preparing_is_deterministic_whatever_the_thread_count()
+    {
+        string first = PrepareData(name: "first");
+        string corpus = Path.Combine(_dir, "first.jsonl");
+        string again = Path.Combine(_dir, "again");
+        DataPreparer.Prepare(new PrepareOptions { Inputs = [corpus], TokenizerDirectory = Path.Combine(_dir, "first-tokenizer"), OutputDirectory = again, Threads = 1 });
+        Assert.Equal(File.ReadAllBytes(Path.Combine(first, "train.bin")), File.ReadAllBytes(Path.Combine(again, "train.bin")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(first, "val.bin")), File.ReadAllBytes(Path.Combine(again, "val.bin")));
+    }
+}

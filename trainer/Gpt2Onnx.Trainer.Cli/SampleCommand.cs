@@ -1,0 +1,58 @@
+using System.CommandLine;
+using System.Text.Json;
+using Gpt2Onnx.Cli;
+using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Runtime.Tokenizers;
+using Gpt2Onnx.Trainer.Model;
+using Gpt2Onnx.Trainer.Torch;
+using Gpt2Onnx.Trainer.Training;
+
+namespace Gpt2Onnx.Trainer.Cli;
+
+/// <summary>
+/// <c>gpt2-train sample</c>: text from a checkpoint with the runtime's sampler and options, so that its
+/// tokens can be compared one for one with <c>gpt2-run generate</c> on the exported model.
+/// </summary>
+internal static class SampleCommand
+{
+    public static Command Create()
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "checkpoint folder (with its tokenizer files)", Required = true };
+        var prompt = new Option<string>("--prompt") { Description = "the text to continue (empty: start from end-of-text)", DefaultValueFactory = _ => "" };
+        var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var json = new Option<bool>("--json") { Description = "print {ids, text} as one JSON object" };
+        var sampling = new SamplingFlags();
+        var command = new Command("sample", "generate text from a checkpoint with the runtime's sampler") { checkpoint, prompt, threads, json };
+        sampling.AddTo(command);
+        command.SetAction(parsed =>
+        {
+            var options = sampling.Read(parsed);
+            TorchLibrary.Threads = parsed.GetValue(threads);
+            string dir = parsed.GetValue(checkpoint)!;
+            var tokenizer = Tokenizer.Load(dir);
+            using var ckpt = Gpt2Checkpoint.Open(dir);
+            using var model = Gpt2Model.Load(ckpt);
+            var ids = new List<int>();
+            tokenizer.Encode(parsed.GetValue(prompt)!, ids);
+            if (ids.Count == 0) ids.Add(tokenizer.EndOfTextId);
+            var stops = options.StopTokenIds.Append(tokenizer.EndOfTextId).ToList();
+            var decoder = tokenizer.CreateStreamingDecoder();
+            bool streaming = !parsed.GetValue(json);
+            if (streaming) Console.Write(parsed.GetValue(prompt));
+            var generated = ModelGenerator.Generate(model, ids, options, stops, token =>
+            {
+                if (streaming && token != tokenizer.EndOfTextId) Console.Write(decoder.Append(token));
+            });
+            if (streaming)
+            {
+                Console.WriteLine(decoder.Flush());
+            }
+            else
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new { prompt_ids = ids, ids = generated, text = tokenizer.Decode(generated.Where(t => t != tokenizer.EndOfTextId).ToArray()) }));
+            }
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,52 @@
+using System.CommandLine;
+using Gpt2Onnx.Cli;
+using Gpt2Onnx.Runtime.Tokenizers.Training;
+using Gpt2Onnx.Trainer.Data;
+
+namespace Gpt2Onnx.Trainer.Cli;
+
+/// <summary><c>gpt2-train tokenizer</c>: learn a byte-level BPE or WordPiece vocabulary from a corpus.</summary>
+internal static class TokenizerCommand
+{
+    public static Command Create()
+    {
+        var input = new Option<string[]>("--input") { Description = "corpus files, folders or patterns", Required = true, AllowMultipleArgumentsPerToken = true };
+        var kind = new Option<string>("--kind") { Description = "bpe (GPT-2 byte-level) or wordpiece (BERT style; character-level on Chinese)", DefaultValueFactory = _ => "bpe" };
+        kind.AcceptOnlyFromAmong("bpe", "wordpiece");
+        var vocabSize = new Option<int>("--vocab-size") { Description = "tokens in the vocabulary, special tokens included", Required = true };
+        var minFrequency = new Option<int>("--min-frequency") { Description = "ignore characters (WordPiece) and pairs seen fewer times", DefaultValueFactory = _ => 2 };
+        var lowerCase = new Option<bool>("--lower-case") { Description = "WordPiece: lower-case and strip accents" };
+        var format = new Option<CorpusFormat>("--format") { Description = "how to read the inputs", DefaultValueFactory = _ => CorpusFormat.Auto };
+        var textField = new Option<string>("--text-field") { Description = "the JSONL field that holds the text", DefaultValueFactory = _ => "text" };
+        var output = new Option<string>("--out") { Description = "the folder to write vocab.json + merges.txt, or vocab.txt", Required = true };
+        var command = new Command("tokenizer", "train a byte-level BPE or WordPiece vocabulary from a corpus")
+        {
+            input, kind, vocabSize, minFrequency, lowerCase, format, textField, output,
+        };
+        command.SetAction(parsed =>
+        {
+            CliHost.Require(parsed.GetValue(minFrequency) >= 1, "--min-frequency must be 1 or more");
+            var files = CorpusReader.ExpandPaths(parsed.GetValue(input)!);
+            var documents = files.SelectMany(f => CorpusReader.ReadDocuments(f, parsed.GetValue(format), parsed.GetValue(textField)!)).ToList();
+            if (documents.All(d => d.Length == 0)) throw new Gpt2Onnx.Runtime.Gpt2OnnxException("the corpus is empty: the input files hold no text");
+            string outDir = parsed.GetValue(output)!;
+            Console.Error.WriteLine($"learning a {parsed.GetValue(kind)} vocabulary of {parsed.GetValue(vocabSize)} from {documents.Count:N0} documents in {files.Count} file(s)");
+            int size;
+            if (parsed.GetValue(kind) == "bpe")
+            {
+                var bpe = BpeTrainer.Train(documents, parsed.GetValue(vocabSize), parsed.GetValue(minFrequency));
+                bpe.Save(outDir);
+                size = bpe.VocabSize;
+            }
+            else
+            {
+                var wordPiece = WordPieceTrainer.Train(documents, parsed.GetValue(vocabSize), parsed.GetValue(minFrequency), parsed.GetValue(lowerCase));
+                WordPieceTrainer.Save(wordPiece, outDir);
+                size = wordPiece.VocabSize;
+            }
+            Console.Error.WriteLine($"wrote a vocabulary of {size} tokens to {outDir}");
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,81 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Gpt2Onnx.Cli;
+using Gpt2Onnx.Trainer.Training;
+
+namespace Gpt2Onnx.Trainer.Cli;
+
+/// <summary><c>gpt2-train train</c>: train or fine-tune a GPT-2; Ctrl-C or SIGTERM saves a checkpoint, then exits.</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var defaults = new TrainOptions { DataDirectory = "", OutputDirectory = "" };
+        var data = new Option<string>("--data") { Description = "shard folder from 'gpt2-train prepare'", Required = true };
+        var config = new Option<string>("--config") { Description = "preset (tiny, poetry-small, small-6x384, gpt2, gpt2-medium, gpt2-large, gpt2-xl) or a config.json", DefaultValueFactory = _ => defaults.Config };
+        var output = new Option<string>("--out") { Description = "checkpoint folder (Hugging Face layout)", Required = true };
+        var init = new Option<string?>("--init") { Description = "fine-tune from this HF-layout GPT-2 checkpoint" };
+        var resume = new Option<bool>("--resume") { Description = "continue the run in --out exactly where its last checkpoint left it" };
+        var steps = new Option<int>("--steps") { Description = "optimizer steps in all", DefaultValueFactory = _ => defaults.Steps };
+        var batchSize = new Option<int>("--batch-size") { Description = "windows per step", DefaultValueFactory = _ => defaults.BatchSize };
+        var context = new Option<int?>("--context") { Description = "tokens per window (default: n_positions, at most 256)" };
+        var gradAccum = new Option<int>("--grad-accum") { Description = "micro-batches per optimizer step", DefaultValueFactory = _ => defaults.GradientAccumulation };
+        var lr = new Option<double>("--lr") { Description = "peak learning rate", DefaultValueFactory = _ => defaults.LearningRate };
+        var warmup = new Option<int?>("--warmup") { Description = "warm-up steps (default 10% of --steps, at most 200)" };
+        var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay on matrices", DefaultValueFactory = _ => defaults.WeightDecay };
+        var evalEvery = new Option<int>("--eval-every") { Description = "steps between validation, a sample and the loss curve (0 = never)", DefaultValueFactory = _ => defaults.EvalEvery };
+        var evalBatches = new Option<int>("--eval-batches") { Description = "validation batches per evaluation", DefaultValueFactory = _ => defaults.EvalBatches };
+        var saveEvery = new Option<int>("--save-every") { Description = "steps between checkpoints (0 = only at the end)", DefaultValueFactory = _ => defaults.SaveEvery };
+        var samplePrompt = new Option<string>("--sample-prompt") { Description = "prompt for the samples written at each evaluation", DefaultValueFactory = _ => "" };
+        var sampleTokens = new Option<int>("--sample-tokens") { Description = "tokens per sample (0 = no samples)", DefaultValueFactory = _ => defaults.SampleTokens };
+        var seed = new Option<ulong>("--seed") { Description = "seed for initialisation, data order and dropout", DefaultValueFactory = _ => defaults.Seed };
+        var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => defaults.Threads };
+        var stride = new Option<int?>("--stride") { Description = "use overlapping windows every N tokens, in order, instead of random windows" };
+        var freeze = new Option<bool>("--freeze-embeddings") { Description = "train only the transformer blocks" };
+        var noise = new Option<double>("--noise") { Description = "replace input tokens at random with this probability", DefaultValueFactory = _ => 0 };
+        var dropout = new Option<double?>("--dropout") { Description = "dropout rate (default: the config's)" };
+        var minutes = new Option<double?>("--minutes") { Description = "stop and save after this many minutes" };
+        var command = new Command("train", "train a GPT-2 from scratch, fine-tune one (--init), or resume a run (--resume)")
+        {
+            data, config, output, init, resume, steps, batchSize, context, gradAccum, lr, warmup, weightDecay, evalEvery, evalBatches,
+            saveEvery, samplePrompt, sampleTokens, seed, threads, stride, freeze, noise, dropout, minutes,
+        };
+        command.SetAction(parsed =>
+        {
+            var options = new TrainOptions
+            {
+                DataDirectory = parsed.GetValue(data)!,
+                Config = parsed.GetValue(config)!,
+                OutputDirectory = parsed.GetValue(output)!,
+                InitCheckpoint = parsed.GetValue(init),
+                Steps = parsed.GetValue(steps),
+                BatchSize = parsed.GetValue(batchSize),
+                Context = parsed.GetValue(context),
+                GradientAccumulation = parsed.GetValue(gradAccum),
+                LearningRate = parsed.GetValue(lr),
+                WarmupSteps = parsed.GetValue(warmup),
+                WeightDecay = parsed.GetValue(weightDecay),
+                EvalEvery = parsed.GetValue(evalEvery),
+                EvalBatches = parsed.GetValue(evalBatches),
+                SaveEvery = parsed.GetValue(saveEvery),
+                SamplePrompt = parsed.GetValue(samplePrompt)!,
+                SampleTokens = parsed.GetValue(sampleTokens),
+                Seed = parsed.GetValue(seed),
+                Threads = parsed.GetValue(threads),
+                Stride = parsed.GetValue(stride),
+                FreezeEmbeddings = parsed.GetValue(freeze),
+                Noise = parsed.GetValue(noise),
+                Dropout = parsed.GetValue(dropout),
+                Minutes = parsed.GetValue(minutes),
+            };
+            CliHost.Require(!(options.InitCheckpoint != null && parsed.GetValue(resume)), "--init starts a new run and --resume continues one: give one of them");
+            using var stop = new CancellationTokenSource();
+            // The first Ctrl-C or SIGTERM asks for a checkpoint and a clean exit; the loop saves after the current step.
+            using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; stop.Cancel(); });
+            using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; stop.Cancel(); });
+            var summary = new TrainingLoop(Console.Error).Run(options, parsed.GetValue(resume), stop.Token);
+            return summary.Interrupted ? 130 : 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,49 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Runtime.IO;
+
+namespace Gpt2Onnx.Trainer.Data;
+
+/// <summary>meta.json beside train.bin and val.bin: what the shards hold and which tokenizer made them.</summary>
+public sealed record ShardMeta
+{
+    [JsonPropertyName("format")] public string Format { get; init; } = "gpt2onnx-token-shards";
+    [JsonPropertyName("version")] public int Version { get; init; } = 1;
+    /// <summary>"uint16", or "uint32" when the vocabulary exceeds 65,535 ids.</summary>
+    [JsonPropertyName("dtype")] public string DType { get; init; } = "uint16";
+    [JsonPropertyName("vocab_size")] public int VocabSize { get; init; }
+    [JsonPropertyName("eos_token_id")] public int EosTokenId { get; init; }
+    [JsonPropertyName("train_tokens")] public long TrainTokens { get; init; }
+    [JsonPropertyName("val_tokens")] public long ValTokens { get; init; }
+    [JsonPropertyName("train_documents")] public int TrainDocuments { get; init; }
+    [JsonPropertyName("val_documents")] public int ValDocuments { get; init; }
+    /// <summary>The tokenizer folder, relative to the shard folder (a copy is kept there).</summary>
+    [JsonPropertyName("tokenizer")] public string Tokenizer { get; init; } = "tokenizer";
+    /// <summary>SHA-256 over the tokenizer's files, so a checkpoint can tell whether it was trained with the same one.</summary>
+    [JsonPropertyName("tokenizer_sha256")] public string TokenizerSha256 { get; init; } = "";
+
+    [JsonIgnore] public int BytesPerToken => DType == "uint32" ? 4 : 2;
+
+    public static ShardMeta Load(string directory)
+    {
+        string path = Path.Combine(directory, "meta.json");
+        if (!File.Exists(path))
+            throw new Gpt2OnnxException($"{path} is missing: prepare the data first with 'gpt2-train prepare --input ... --tokenizer ... --out {directory}'");
+        ShardMeta? meta;
+        try
+        {
+            meta = JsonSerializer.Deserialize<ShardMeta>(File.ReadAllText(path));
+        }
+        catch (JsonException e)
+        {
+            throw new Gpt2OnnxException($"{path}: not valid JSON ({e.Message}): prepare the data again");
+        }
+        if (meta == null || meta.VocabSize <= 0 || meta.DType is not ("uint16" or "uint32") || meta.EosTokenId < 0 || meta.EosTokenId >= meta.VocabSize)
+            throw new Gpt2OnnxException($"{path}: not a valid shard description: prepare the data again");
+        return meta;
+    }
+
+    public void Save(string directory) =>
+        AtomicFile.WriteAllText(Path.Combine(directory, "meta.json"), JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+}

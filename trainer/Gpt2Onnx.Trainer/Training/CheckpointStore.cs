@@ -1,0 +1,141 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Trainer.Data;
+using Gpt2Onnx.Trainer.Model;
+using Gpt2Onnx.Trainer.Torch;
+
+namespace Gpt2Onnx.Trainer.Training;
+
+/// <summary>
+/// Saves and restores a training run's checkpoint folder (Hugging Face layout plus trainer_state/).
+/// A save is crash-safe at every instant: the three files that change together (optimizer moments,
+/// weights, state.json) are first written completely as *.pending, state.json.pending last; then they
+/// are renamed over the old ones, state.json last. Opening a folder finishes an interrupted rename
+/// sequence (state.json.pending exists, so every pending file is complete) or discards pending files
+/// that were never completed, so a run always resumes from one consistent step.
+/// </summary>
+public static class CheckpointStore
+{
+    private const string Pending = ".pending";
+    public const string StateFolder = "trainer_state";
+    private static string OptimizerPath(string dir) => Path.Combine(dir, StateFolder, "optimizer.safetensors");
+    private static string StatePath(string dir) => Path.Combine(dir, StateFolder, "state.json");
+    private static string ModelPath(string dir) => Path.Combine(dir, Gpt2Checkpoint.ModelFile);
+    private static string[] CommitOrder(string dir) => [OptimizerPath(dir), ModelPath(dir), StatePath(dir)];
+
+    public static bool HasTrainingState(string directory)
+    {
+        Recover(directory);
+        return File.Exists(StatePath(directory));
+    }
+
+    public static void Save(string directory, Gpt2Model model, AdamW optimizer, TrainingState state, string tokenizerDirectory, int eosTokenId)
+    {
+        Directory.CreateDirectory(Path.Combine(directory, StateFolder));
+        var stepMetadata = new Dictionary<string, string> { ["step"] = state.Step.ToString(), ["format"] = "pt" };
+
+        var moments = new List<SafeTensorsFile.Entry>();
+        var names = model.Parameters.Where(p => !IsFrozen(p.Name, state.Options)).Select(p => p.Name).ToList();
+        for (int i = 0; i < names.Count; i++)
+        {
+            moments.Add(ToEntry("exp_avg." + names[i], optimizer.ExpAvg[i]));
+            moments.Add(ToEntry("exp_avg_sq." + names[i], optimizer.ExpAvgSq[i]));
+        }
+        SafeTensorsFile.Write(OptimizerPath(directory) + Pending, moments, stepMetadata);
+        SafeTensorsFile.Write(ModelPath(directory) + Pending, model.ToSafeTensors(), stepMetadata);
+        AtomicFile.WriteAllText(StatePath(directory) + Pending, JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
+
+        // Files that never change within a run: written atomically, before the commit.
+        model.Config.Save(Path.Combine(directory, Gpt2Checkpoint.ConfigFile));
+        TokenizerFolder.CopyTo(tokenizerDirectory, directory);
+        WriteGenerationConfig(directory, model.Config, eosTokenId);
+
+        foreach (var path in CommitOrder(directory)) File.Move(path + Pending, path, overwrite: true);
+    }
+
+    /// <summary>Restores weights, moments and state saved by <see cref="Save"/> into a model and optimizer of the same shape.</summary>
+    public static TrainingState Load(string directory, Gpt2Model model, AdamW optimizer)
+    {
+        Recover(directory);
+        var state = ReadState(directory);
+        using var file = SafeTensorsFile.Open(OptimizerPath(directory));
+        CheckStep(file.Metadata, state.Step, OptimizerPath(directory));
+        using (var checkpoint = Gpt2Checkpoint.Open(directory))
+        {
+            CheckStep(checkpoint.Metadata, state.Step, ModelPath(directory));
+            foreach (var (name, tensor) in model.Parameters) tensor.CopyFrom<float>(checkpoint.ReadFloat32(name));
+        }
+        var names = model.Parameters.Where(p => !IsFrozen(p.Name, state.Options)).Select(p => p.Name).ToList();
+        for (int i = 0; i < names.Count; i++)
+        {
+            optimizer.ExpAvg[i].CopyFrom<float>(Read(file, "exp_avg." + names[i]));
+            optimizer.ExpAvgSq[i].CopyFrom<float>(Read(file, "exp_avg_sq." + names[i]));
+        }
+        optimizer.Step = state.OptimizerStep;
+        return state;
+    }
+
+    public static TrainingState ReadState(string directory)
+    {
+        Recover(directory);
+        string path = StatePath(directory);
+        if (!File.Exists(path))
+            throw new Gpt2OnnxException($"{path} is missing, so {directory} cannot be resumed: drop --resume to start a new run there, or pass the folder of a run");
+        try
+        {
+            return JsonSerializer.Deserialize<TrainingState>(File.ReadAllText(path))
+                   ?? throw new Gpt2OnnxException($"{path} is empty: the checkpoint cannot be resumed");
+        }
+        catch (JsonException e)
+        {
+            throw new Gpt2OnnxException($"{path}: not valid JSON ({e.Message}): the checkpoint cannot be resumed");
+        }
+    }
+
+    public static bool IsFrozen(string name, TrainOptions options) =>
+        options.FreezeEmbeddings && name is "wte.weight" or "wpe.weight";
+
+    /// <summary>Finishes or discards a save that a crash interrupted.</summary>
+    private static void Recover(string directory)
+    {
+        var order = CommitOrder(directory);
+        bool complete = File.Exists(StatePath(directory) + Pending);
+        foreach (var path in order)
+        {
+            if (!File.Exists(path + Pending)) continue;
+            if (complete) File.Move(path + Pending, path, overwrite: true);
+            else File.Delete(path + Pending);
+        }
+    }
+
+    private static void CheckStep(IReadOnlyDictionary<string, string> metadata, int step, string path)
+    {
+        if (!metadata.TryGetValue("step", out var saved) || saved != step.ToString())
+            throw new Gpt2OnnxException($"{path} is from step {(saved ?? "?")} but trainer_state/state.json is at step {step}: the checkpoint was changed by hand; restore it or start a new run");
+    }
+
+    private static float[] Read(SafeTensorsFile file, string name) =>
+        file.Tensors.TryGetValue(name, out var info) ? file.ReadFloat32(info)
+            : throw new Gpt2OnnxException($"{file.Path} lacks '{name}': the optimizer state does not match the model; start a new run");
+
+    private static SafeTensorsFile.Entry ToEntry(string name, Tensor tensor) =>
+        new(name, SafeTensorDType.F32, tensor.Shape, MemoryMarshal.AsBytes(tensor.ToArray<float>().AsSpan()).ToArray());
+
+    /// <summary>generation_config.json with GPT-2's sampling defaults and this vocabulary's end-of-text id.</summary>
+    public static void WriteGenerationConfig(string directory, Gpt2Config config, int eosTokenId) =>
+        AtomicFile.WriteAllText(Path.Combine(directory, "generation_config.json"), new JsonObject
+        {
+            ["bos_token_id"] = config.BosTokenId,
+            ["eos_token_id"] = eosTokenId,
+            ["pad_token_id"] = eosTokenId,
+            ["do_sample"] = true,
+            ["temperature"] = 0.8,
+            ["top_k"] = 40,
+            ["top_p"] = 1.0,
+            ["max_length"] = config.NPositions,
+        }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+}

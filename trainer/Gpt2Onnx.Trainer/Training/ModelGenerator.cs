@@ -1,0 +1,48 @@
+using Gpt2Onnx.Runtime.Generation;
+using Gpt2Onnx.Trainer.Model;
+using Gpt2Onnx.Trainer.Torch;
+
+namespace Gpt2Onnx.Trainer.Training;
+
+/// <summary>
+/// Generation from a libtorch model with the runtime's own <see cref="Sampler"/>: the whole sequence is
+/// recomputed each step (no cache), which is slow but is the plainest statement of what the model predicts.
+/// </summary>
+public static class ModelGenerator
+{
+    /// <summary>The new token ids after <paramref name="prompt"/> (which must not be empty).</summary>
+    public static List<int> Generate(Gpt2Model model, IReadOnlyList<int> prompt, SamplingOptions options, IReadOnlyList<int> stopTokenIds,
+                                     Action<int>? onToken = null)
+    {
+        if (prompt.Count == 0) throw new ArgumentException("the prompt must hold at least one token (use the end-of-text id for none)");
+        var sampler = new Sampler(model.Config.VocabSize, options, stopTokenIds);
+        var ids = prompt.ToList();
+        sampler.Reset(ids.ToArray());
+        var generated = new List<int>();
+        bool training = model.Training;
+        model.Training = false;
+        try
+        {
+            using var noGrad = Autograd.NoGrad();
+            var logits = new float[model.Config.VocabSize];
+            for (int step = 0; step < options.MaxNewTokens; step++)
+            {
+                using var scope = DisposeScope.Enter();
+                // Keep the most recent context's worth of tokens.
+                var window = ids.Skip(Math.Max(0, ids.Count - model.Config.NPositions)).Select(i => (long)i).ToArray();
+                var output = model.Forward(Tensor.From<long>(window, 1, window.Length));
+                output.Select(1, window.Length - 1).Squeeze(0).CopyTo<float>(logits);
+                int token = sampler.Next(logits);
+                ids.Add(token);
+                generated.Add(token);
+                onToken?.Invoke(token);
+                if (stopTokenIds.Contains(token) && sampler.GeneratedCount >= options.MinNewTokens) break;
+            }
+        }
+        finally
+        {
+            model.Training = training;
+        }
+        return generated;
+    }
+}

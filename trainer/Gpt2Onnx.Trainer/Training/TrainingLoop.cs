@@ -1,0 +1,258 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Runtime.Generation;
+using Gpt2Onnx.Runtime.Tokenizers;
+using Gpt2Onnx.Trainer.Data;
+using Gpt2Onnx.Trainer.Model;
+using Gpt2Onnx.Trainer.Torch;
+
+namespace Gpt2Onnx.Trainer.Training;
+
+/// <summary>How a training run ended.</summary>
+public sealed record TrainSummary(int Step, double LastLoss, double? ValLoss, double TokensPerSecond, bool Interrupted, string OutputDirectory);
+
+/// <summary>
+/// Trains a GPT-2: AdamW with decoupled weight decay on matrices only, warm-up then cosine decay,
+/// gradient accumulation and clipping; evaluation, samples and checkpoints at intervals; a checkpoint on
+/// stop (Ctrl-C, SIGTERM, the time budget). Resuming restores weights, moments, step, both random
+/// generators and the data position, so on the CPU with the same thread count the losses continue bit for bit.
+/// </summary>
+public sealed class TrainingLoop
+{
+    private readonly TextWriter _log;
+    private readonly Action<int, double>? _onStep;
+
+    /// <param name="log">where progress lines go (stderr for the command line)</param>
+    /// <param name="onStep">called after every optimizer step with (step, loss), for live displays</param>
+    public TrainingLoop(TextWriter log, Action<int, double>? onStep = null)
+    {
+        _log = log;
+        _onStep = onStep;
+    }
+
+    public TrainSummary Run(TrainOptions requested, bool resume, CancellationToken stop)
+    {
+        var meta = ShardMeta.Load(requested.DataDirectory);
+        string tokenizerDirectory = Path.Combine(requested.DataDirectory, meta.Tokenizer);
+        string output = requested.OutputDirectory;
+
+        TrainingState? saved = null;
+        TrainOptions options = requested;
+        if (resume)
+        {
+            if (!CheckpointStore.HasTrainingState(output))
+                throw new Gpt2OnnxException($"{output} holds no training run to resume: drop --resume to start one there");
+            saved = CheckpointStore.ReadState(output);
+            // The run continues with its own settings; only its length and time budget may change.
+            options = saved.Options with { Steps = requested.Steps, Minutes = requested.Minutes, DataDirectory = requested.DataDirectory, OutputDirectory = output };
+            if (saved.TokenizerSha256 != meta.TokenizerSha256)
+                throw new Gpt2OnnxException($"{requested.DataDirectory} was prepared with another tokenizer than the run in {output}: resume with the data it was trained on");
+        }
+        else if (CheckpointStore.HasTrainingState(output))
+        {
+            throw new Gpt2OnnxException($"{output} already holds a training run: pass --resume to continue it, or choose another --out");
+        }
+        Validate(options);
+
+        Gpt2Checkpoint? init = !resume && options.InitCheckpoint is { } initPath ? Gpt2Checkpoint.Open(initPath) : null;
+        Gpt2Config config;
+        try
+        {
+            config = resume ? Gpt2Config.Load(Path.Combine(output, Gpt2Checkpoint.ConfigFile))
+                : init?.Config ?? ModelPresets.Resolve(options.Config) with { VocabSize = meta.VocabSize, BosTokenId = meta.EosTokenId, EosTokenId = meta.EosTokenId };
+            if (config.VocabSize != meta.VocabSize)
+                throw new Gpt2OnnxException($"the model's vocabulary has {config.VocabSize} ids but the data's tokenizer has {meta.VocabSize}: prepare the data with the model's tokenizer");
+            if (options.Dropout is double p) config = config with { EmbdPdrop = p, AttnPdrop = p, ResidPdrop = p };
+            config = config.Validate("the model configuration");
+        }
+        catch
+        {
+            init?.Dispose();
+            throw;
+        }
+        int context = options.Context ?? Math.Min(config.NPositions, 256);
+        if (context > config.NPositions)
+            throw new Gpt2OnnxException($"--context {context} is longer than the model's n_positions ({config.NPositions}): lower it");
+
+        TorchLibrary.Threads = options.Threads;
+        using var model = init != null ? LoadAndDispose(init) : Gpt2Model.Create(config, options.Seed);
+        model.Training = true;
+        var trainable = new List<Tensor>();
+        var decay = new List<double>();
+        foreach (var (name, tensor) in model.Parameters)
+        {
+            if (CheckpointStore.IsFrozen(name, options))
+            {
+                tensor.RequiresGrad = false;
+                continue;
+            }
+            trainable.Add(tensor);
+            decay.Add(tensor.Dimensions >= 2 ? options.WeightDecay : 0); // matrices only; biases and norms are not decayed
+        }
+        using var optimizer = new AdamW(trainable, decay);
+        using var trainShard = new TokenShard(Path.Combine(options.DataDirectory, "train.bin"), meta.BytesPerToken, meta.VocabSize);
+        using var valShard = new TokenShard(Path.Combine(options.DataDirectory, "val.bin"), meta.BytesPerToken, meta.VocabSize);
+        var batches = new BatchSampler(trainShard, context, options.Stride, options.Noise, meta.VocabSize, options.Seed);
+
+        int startStep = 0;
+        long tokensSeen = 0;
+        double elapsedBefore = 0;
+        if (saved != null)
+        {
+            var state = CheckpointStore.Load(output, model, optimizer);
+            startStep = state.Step;
+            tokensSeen = state.TokensSeen;
+            elapsedBefore = state.ElapsedSeconds;
+            batches.Random.State = state.DataRng;
+            batches.Cursor = state.DataCursor;
+            TorchRandom.SetState(Convert.FromBase64String(state.TorchRng));
+            _log.WriteLine($"resuming {output} at step {startStep} of {options.Steps}");
+        }
+        else
+        {
+            TorchRandom.Seed(options.Seed);
+            _log.WriteLine($"training a {config.NLayer}-layer, {config.NEmbd}-wide GPT-2 ({config.ParameterCount / 1e6:F2}M parameters) " +
+                           $"on {meta.TrainTokens:N0} tokens, batch {options.BatchSize}×{context}, {options.Steps} steps, {options.Threads} threads");
+            if (TorchLibrary.BlasWarning is { } warning) _log.WriteLine($"warning: {warning}");
+        }
+        Directory.CreateDirectory(output);
+
+        var schedule = new LearningRateSchedule(options.LearningRate, options.LearningRate * options.MinLearningRateRatio,
+                                                options.WarmupSteps ?? Math.Min(200, Math.Max(1, options.Steps / 10)), options.Steps);
+        var tokenizer = Tokenizer.Load(tokenizerDirectory);
+        using var metrics = new MetricsLog(Path.Combine(output, "metrics.jsonl"), startStep);
+        var clock = Stopwatch.StartNew();
+        var lastLog = TimeSpan.Zero;
+        int rows = options.BatchSize;
+        var inputs = new long[rows * context];
+        var targets = new long[rows * context];
+        int step = startStep;
+        double lastLoss = double.NaN, tokensPerSecond = 0;
+        double? lastVal = null;
+        bool interrupted = false;
+
+        void Save()
+        {
+            var state = new TrainingState
+            {
+                Step = step,
+                OptimizerStep = optimizer.Step,
+                DataRng = batches.Random.State,
+                DataCursor = batches.Cursor,
+                TorchRng = Convert.ToBase64String(TorchRandom.GetState()),
+                TokensSeen = tokensSeen,
+                ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds,
+                TokenizerSha256 = meta.TokenizerSha256,
+                Options = options,
+            };
+            CheckpointStore.Save(output, model, optimizer, state, tokenizerDirectory, meta.EosTokenId);
+        }
+
+        while (step < options.Steps)
+        {
+            if (stop.IsCancellationRequested || options.Minutes is double minutes && clock.Elapsed.TotalMinutes >= minutes)
+            {
+                interrupted = stop.IsCancellationRequested;
+                _log.WriteLine(interrupted ? $"stopping at step {step}: saving a checkpoint" : $"the time budget of {options.Minutes} minutes is spent at step {step}: saving a checkpoint");
+                break;
+            }
+            var stepClock = Stopwatch.StartNew();
+            step++;
+            double lr = schedule.At(step);
+            double loss = 0, gradNorm;
+            using (DisposeScope.Enter())
+            {
+                for (int micro = 0; micro < options.GradientAccumulation; micro++)
+                {
+                    batches.Next(rows, inputs, targets);
+                    var microLoss = model.Loss(Tensor.From<long>(inputs, rows, context), Tensor.From<long>(targets, rows, context));
+                    var scaled = microLoss / options.GradientAccumulation;
+                    scaled.Backward();
+                    loss += microLoss.ToDouble() / options.GradientAccumulation;
+                }
+                gradNorm = Autograd.ClipGradNorm(trainable, options.GradientClip);
+                optimizer.Update(lr);
+                Autograd.ZeroGrad(trainable);
+            }
+            if (!double.IsFinite(loss))
+                throw new Gpt2OnnxException($"the loss became {loss} at step {step}: lower --lr (now {options.LearningRate}); the last checkpoint is intact");
+            long stepTokens = (long)rows * context * options.GradientAccumulation;
+            tokensSeen += stepTokens;
+            tokensPerSecond = stepTokens / stepClock.Elapsed.TotalSeconds;
+            lastLoss = loss;
+            var row = new JsonObject
+            {
+                ["step"] = step, ["loss"] = Math.Round(loss, 6), ["lr"] = lr, ["grad_norm"] = Math.Round(gradNorm, 6),
+                ["tokens_per_s"] = Math.Round(tokensPerSecond, 1), ["elapsed"] = Math.Round(elapsedBefore + clock.Elapsed.TotalSeconds, 3),
+            };
+
+            bool last = step == options.Steps;
+            if (options.EvalEvery > 0 && (step % options.EvalEvery == 0 || last) && valShard.Length > 1)
+            {
+                var (valLoss, _) = Evaluator.Evaluate(model, valShard, context, rows, options.EvalBatches);
+                lastVal = valLoss;
+                row["val_loss"] = Math.Round(valLoss, 6);
+                row["val_ppl"] = Math.Round(Math.Exp(valLoss), 3);
+                metrics.Write(row);
+                var (train, val) = MetricsLog.ReadCurves(metrics.Path);
+                LossCurve.Write(Path.Combine(output, "loss.svg"), train, val);
+                _log.WriteLine($"step {step}: val loss {valLoss:F4}, perplexity {Math.Exp(valLoss):F2}");
+                WriteSample(model, tokenizer, options, meta.EosTokenId, step, output);
+            }
+            else
+            {
+                metrics.Write(row);
+            }
+            if (clock.Elapsed - lastLog > TimeSpan.FromSeconds(2) || last || step == startStep + 1)
+            {
+                lastLog = clock.Elapsed;
+                double remaining = (options.Steps - step) * stepClock.Elapsed.TotalSeconds;
+                _log.WriteLine($"step {step}/{options.Steps} | loss {loss:F4} | lr {lr:E2} | {tokensPerSecond:N0} tok/s | ETA {TimeSpan.FromSeconds(Math.Round(remaining)):c}");
+            }
+            if (options.SaveEvery > 0 && step % options.SaveEvery == 0 && !last) Save();
+            _onStep?.Invoke(step, loss);
+        }
+        Save();
+        _log.WriteLine($"checkpoint at step {step} in {output}");
+        return new TrainSummary(step, lastLoss, lastVal, tokensPerSecond, interrupted, output);
+    }
+
+    private static Gpt2Model LoadAndDispose(Gpt2Checkpoint checkpoint)
+    {
+        using (checkpoint) return Gpt2Model.Load(checkpoint);
+    }
+
+    private void WriteSample(Gpt2Model model, ITokenizer tokenizer, TrainOptions options, int eos, int step, string output)
+    {
+        if (options.SampleTokens <= 0) return;
+        var prompt = new List<int>();
+        tokenizer.Encode(options.SamplePrompt, prompt);
+        if (prompt.Count == 0) prompt.Add(eos);
+        // A fixed seed: samples of different steps differ only because the model changed.
+        var sampling = new SamplingOptions { Temperature = 0.8, TopK = 40, Seed = 1, MaxNewTokens = options.SampleTokens };
+        var ids = ModelGenerator.Generate(model, prompt, sampling, [eos]);
+        string text = options.SamplePrompt + tokenizer.Decode(ids.Where(i => i != eos).ToArray());
+        _log.WriteLine($"sample at step {step}: {text.Replace("\n", " / ")}");
+        File.AppendAllText(Path.Combine(output, "samples.jsonl"), new JsonObject { ["step"] = step, ["text"] = text }.ToJsonString() + "\n");
+    }
+
+    private static void Validate(TrainOptions o)
+    {
+        void Require(bool ok, string message)
+        {
+            if (!ok) throw new Gpt2OnnxException(message);
+        }
+        Require(o.Steps > 0, $"--steps must be positive, not {o.Steps}");
+        Require(o.BatchSize > 0, $"--batch-size must be positive, not {o.BatchSize}");
+        Require(o.Context is null or > 0, $"--context must be positive, not {o.Context}");
+        Require(o.GradientAccumulation > 0, $"--grad-accum must be positive, not {o.GradientAccumulation}");
+        Require(o.LearningRate > 0 && double.IsFinite(o.LearningRate), $"--lr must be positive, not {o.LearningRate}");
+        Require(o.Threads > 0, $"--threads must be positive, not {o.Threads}");
+        Require(o.Noise is >= 0 and < 1, $"--noise must be in [0, 1), not {o.Noise}");
+        Require(o.Dropout is null or (>= 0 and < 1), $"--dropout must be in [0, 1), not {o.Dropout}");
+        Require(o.Minutes is null or > 0, $"--minutes must be positive, not {o.Minutes}");
+        Require(o.EvalEvery >= 0 && o.SaveEvery >= 0, "--eval-every and --save-every must be 0 (off) or positive");
+    }
+}
