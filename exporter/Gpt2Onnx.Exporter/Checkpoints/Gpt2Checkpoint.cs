@@ -121,14 +121,31 @@ public sealed class Gpt2Checkpoint : IDisposable
 
     public SafeTensorInfo Info(string name) => _tensors[name];
 
+    /// <summary>One tensor's float32 values as little-endian bytes (ready for an ONNX initializer), checked like <see cref="ReadFloat32"/>.</summary>
+    public byte[] ReadFloat32Bytes(string name)
+    {
+        var info = _tensors[name];
+        if (info.DType != SafeTensorDType.F32)
+            return System.Runtime.InteropServices.MemoryMarshal.AsBytes(ReadFloat32(name).AsSpan()).ToArray();
+        var bytes = new byte[info.ByteLength];
+        _file.ReadBytes(info, bytes);
+        CheckFinite(name, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes));
+        return bytes;
+    }
+
     /// <summary>One tensor as float32, checked for NaN and infinity.</summary>
     public float[] ReadFloat32(string name)
     {
         var values = _file.ReadFloat32(_tensors[name]);
+        CheckFinite(name, values);
+        return values;
+    }
+
+    private void CheckFinite(string name, ReadOnlySpan<float> values)
+    {
         for (int i = 0; i < values.Length; i++)
             if (!float.IsFinite(values[i]))
                 throw new Gpt2OnnxException($"{_file.Path}: '{name}' holds {(float.IsNaN(values[i]) ? "NaN" : "an infinity")} at element {i}: the checkpoint is broken (a diverged training run?)");
-        return values;
     }
 
     public void Dispose() => _file.Dispose();

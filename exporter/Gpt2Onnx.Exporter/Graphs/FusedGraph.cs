@@ -1,0 +1,119 @@
+using System.Runtime.InteropServices;
+using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Exporter.Onnx;
+using Gpt2Onnx.Runtime;
+using static Gpt2Onnx.Exporter.Onnx.GraphBuilder;
+using static Gpt2Onnx.Runtime.Onnx.GraphNames;
+using T = Gpt2Onnx.Runtime.Onnx.TensorElementType;
+
+namespace Gpt2Onnx.Exporter.Graphs;
+
+/// <summary>
+/// GPT-2 built from ONNX Runtime's contrib operators: GroupQueryAttention (causal, packed QKV, with past
+/// and present sharing one preallocated buffer of the maximum length), SkipLayerNormalization (residual
+/// add, bias and LayerNorm in one), FastGelu with its bias, and for int4 MatMulNBits. Inputs differ from
+/// the portable contract, as genai_config.json and the metadata declare: no attention_mask; instead
+/// seqlens_k (B, int32: each sequence's total length - 1) and total_sequence_length (int32 scalar), and
+/// the past buffers are (B, nh, max_sequence_length, hs). Sequences are left-aligned (right padding).
+/// </summary>
+internal static class FusedGraph
+{
+    public const string SeqLensK = "seqlens_k";
+    public const string TotalSequenceLength = "total_sequence_length";
+
+    public static GraphBuilder Build(Gpt2Checkpoint checkpoint, ExportOptions options)
+    {
+        if (options.Precision == Precision.Fp16)
+            throw new Gpt2OnnxException("fp16 is not available for this export yet: use --precision fp32 or int4");
+        var c = checkpoint.Config;
+        var g = new GraphBuilder();
+        long C = c.NEmbd, nh = c.NHead, hs = c.HeadSize;
+        bool int4 = options.Precision == Precision.Int4;
+
+        g.Input(InputIds, T.Int64, "batch_size", "sequence_length");
+        g.Input(PositionIds, T.Int64, "batch_size", "sequence_length");
+        g.Input(SeqLensK, T.Int32, "batch_size");
+        g.Input(TotalSequenceLength, T.Int32);
+        for (int i = 0; i < c.NLayer; i++)
+        {
+            g.Input(PastKey(i), T.Float, "batch_size", nh, "max_sequence_length", hs);
+            g.Input(PastValue(i), T.Float, "batch_size", nh, "max_sequence_length", hs);
+        }
+
+        string W(string name) => g.Initializer(name, T.Float, checkpoint.Info(name).Shape, checkpoint.ReadFloat32Bytes(name));
+        // x @ W without the bias (a following operator adds it), as MatMul or MatMulNBits.
+        string MatMul(string x, string weightName, string name)
+        {
+            if (!int4) return g.Node("MatMul", [x, W(weightName)], name);
+            var shape = checkpoint.Info(weightName).Shape; // Conv1D [in K, out N]
+            var w = checkpoint.ReadFloat32(weightName);
+            int k = (int)shape[0], n = (int)shape[1];
+            return MatMulNBits(g, x, weightName, k, n, options.BlockSize, (row, col) => w[(long)row * n + col], name);
+        }
+
+        string wte = W("wte.weight");
+        var x = g.Node("Add", [g.Node("Gather", [wte, InputIds], "wte_gather"), g.Node("Gather", [W("wpe.weight"), PositionIds], "wpe_gather")], "embeddings");
+        var h = g.Node("LayerNormalization", [x, W("h.0.ln_1.weight"), W("h.0.ln_1.bias")], "h.0.ln_1", Int("axis", -1), FloatAttribute("epsilon", (float)c.LayerNormEpsilon));
+        for (int i = 0; i < c.NLayer; i++)
+        {
+            string p = $"h.{i}.";
+            var qkv = g.Node("Add", [MatMul(h, p + "attn.c_attn.weight", p + "attn.c_attn_matmul"), W(p + "attn.c_attn.bias")], p + "attn.c_attn"); // (B, S, 3C)
+            // The presents are GQA's own outputs (no copy): bound to the same buffers as the pasts, the cache is updated in place.
+            var attention = g.Nodes("GroupQueryAttention", [qkv, "", "", PastKey(i), PastValue(i), SeqLensK, TotalSequenceLength], p + "attn", 3,
+                [Int("num_heads", nh), Int("kv_num_heads", nh), FloatAttribute("scale", (float)(1.0 / Math.Sqrt(hs)))],
+                "com.microsoft", [p + "attn", PresentKey(i), PresentValue(i)]);
+            var projected = MatMul(attention[0], p + "attn.c_proj.weight", p + "attn.c_proj_matmul");
+            // LayerNorm(x + projected + bias), and the new residual x + projected + bias as output 3.
+            var ln2 = g.ContribNode("SkipLayerNormalization", [projected, x, W(p + "ln_2.weight"), W(p + "ln_2.bias"), W(p + "attn.c_proj.bias")],
+                                    p + "ln_2", 4, FloatAttribute("epsilon", (float)c.LayerNormEpsilon));
+            x = ln2[3];
+            var fc = MatMul(ln2[0], p + "mlp.c_fc.weight", p + "mlp.c_fc_matmul");
+            var activated = c.TanhGelu
+                ? g.ContribNode("FastGelu", [fc, W(p + "mlp.c_fc.bias")], p + "mlp.gelu", 1)[0]
+                : g.ContribNode("BiasGelu", [fc, W(p + "mlp.c_fc.bias")], p + "mlp.gelu", 1)[0];
+            var down = MatMul(activated, p + "mlp.c_proj.weight", p + "mlp.c_proj_matmul");
+            bool last = i == c.NLayer - 1;
+            string next = last ? "ln_f" : $"h.{i + 1}.ln_1";
+            var ln = g.ContribNode("SkipLayerNormalization", [down, x, W(next + ".weight"), W(next + ".bias"), W(p + "mlp.c_proj.bias")],
+                                   next, 4, FloatAttribute("epsilon", (float)c.LayerNormEpsilon));
+            h = ln[0];
+            x = ln[3];
+        }
+
+        if (int4)
+        {
+            // The LM head quantized too: MatMulNBits takes its weight as [N, K], which is wte's own layout.
+            var table = checkpoint.ReadFloat32("wte.weight");
+            int v = c.VocabSize, k = c.NEmbd;
+            MatMulNBits(g, h, "lm_head", k, v, options.BlockSize, (row, col) => table[(long)col * k + row], "lm_head", Logits);
+        }
+        else
+        {
+            var flat = g.Node("Reshape", [h, g.Int64s(false, -1, C)], "lm_head.flatten");
+            var logits = g.Node("Gemm", [flat, wte], "lm_head", Int("transB", 1));
+            var outShape = g.Node("Concat", [g.Node("Shape", [InputIds], "input_shape"), g.Int64s(false, c.VocabSize)], "logits_shape", Int("axis", 0));
+            g.Node("Reshape", [logits, outShape], Logits);
+        }
+
+        g.Output(Logits, T.Float, "batch_size", "sequence_length", c.VocabSize);
+        for (int i = 0; i < c.NLayer; i++)
+        {
+            g.Output(PresentKey(i), T.Float, "batch_size", nh, "max_sequence_length", hs);
+            g.Output(PresentValue(i), T.Float, "batch_size", nh, "max_sequence_length", hs);
+        }
+        return g;
+    }
+
+    private static string MatMulNBits(GraphBuilder g, string x, string weightName, int k, int n, int blockSize, Func<int, int, float> weight, string name,
+                                      string? outputName = null)
+    {
+        var q = Int4Quantizer.Quantize(k, n, blockSize, weight);
+        var codes = g.Initializer(weightName + ".q4", T.UInt8, [n, q.Blocks, blockSize / 2], q.Codes);
+        var scales = g.Initializer(weightName + ".scales", T.Float, [(long)n * q.Blocks], MemoryMarshal.AsBytes(q.Scales.AsSpan()).ToArray());
+        var zeros = g.Initializer(weightName + ".zero_points", T.UInt8, [q.ZeroPoints.Length], q.ZeroPoints);
+        // accuracy_level 4: int8 activations inside the kernel, the fast CPU path.
+        return g.Nodes("MatMulNBits", [x, codes, scales, zeros], name, 1,
+            [Int("K", k), Int("N", n), Int("bits", 4), Int("block_size", blockSize), Int("accuracy_level", 4)],
+            "com.microsoft", outputName == null ? null : [outputName])[0];
+    }
+}

@@ -1,0 +1,122 @@
+using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Exporter.Onnx;
+using Gpt2Onnx.Runtime.Onnx;
+using static Gpt2Onnx.Exporter.Onnx.GraphBuilder;
+using static Gpt2Onnx.Runtime.Onnx.GraphNames;
+using T = Gpt2Onnx.Runtime.Onnx.TensorElementType;
+
+namespace Gpt2Onnx.Exporter.Graphs;
+
+/// <summary>
+/// GPT-2 with a key/value cache in standard ONNX (opset 17), as the contract in ARCHITECTURE.md says:
+/// inputs input_ids (B, S), attention_mask (B, P+S), position_ids (B, S) and each layer's past key and
+/// value (B, nh, P, hs); outputs logits (B, S, V) and each layer's present key and value (B, nh, P+S, hs).
+/// Padding and causality both come from one additive mask built from attention_mask; wte is stored once
+/// and serves the embedding (Gather) and the LM head (Gemm with transB).
+/// </summary>
+internal static class PortableGraph
+{
+    public static GraphBuilder Build(Gpt2Checkpoint checkpoint)
+    {
+        var c = checkpoint.Config;
+        var g = new GraphBuilder();
+        long C = c.NEmbd, nh = c.NHead, hs = c.HeadSize;
+
+        g.Input(InputIds, T.Int64, "batch_size", "sequence_length");
+        g.Input(AttentionMask, T.Int64, "batch_size", "total_sequence_length");
+        g.Input(PositionIds, T.Int64, "batch_size", "sequence_length");
+        for (int i = 0; i < c.NLayer; i++)
+        {
+            g.Input(PastKey(i), T.Float, "batch_size", nh, "past_sequence_length", hs);
+            g.Input(PastValue(i), T.Float, "batch_size", nh, "past_sequence_length", hs);
+        }
+
+        string W(string name) => g.Initializer(name, T.Float, checkpoint.Info(name).Shape, checkpoint.ReadFloat32Bytes(name));
+
+        // Embeddings: (B, S, C)
+        string wte = W("wte.weight");
+        var x = g.Node("Add", [g.Node("Gather", [wte, InputIds], "wte_gather"), g.Node("Gather", [W("wpe.weight"), PositionIds], "wpe_gather")], "embeddings");
+
+        string bias = AttentionBias(g);
+        for (int i = 0; i < c.NLayer; i++)
+        {
+            string p = $"h.{i}.";
+            var h = LayerNorm(g, x, W(p + "ln_1.weight"), W(p + "ln_1.bias"), c.LayerNormEpsilon, p + "ln_1");
+            var qkv = Linear(g, h, W(p + "attn.c_attn.weight"), W(p + "attn.c_attn.bias"), p + "attn.c_attn");    // (B, S, 3C)
+            var parts = g.Nodes("Split", [qkv, g.Int64s(false, C, C, C)], p + "attn.split", 3, [Int("axis", 2)]);
+            string Heads(string v, string name) => g.Node("Transpose", [g.Node("Reshape", [v, g.Int64s(false, 0, 0, nh, hs)], name + "_reshape")], name, Ints("perm", 0, 2, 1, 3));
+            var q = Heads(parts[0], p + "attn.q");                                                             // (B, nh, S, hs)
+            // The concatenations are the presents themselves: no copy into separate outputs.
+            var k = g.Node("Concat", [PastKey(i), Heads(parts[1], p + "attn.k")], PresentKey(i), Int("axis", 2));   // (B, nh, T, hs)
+            var v = g.Node("Concat", [PastValue(i), Heads(parts[2], p + "attn.v")], PresentValue(i), Int("axis", 2));
+            var scores = g.Node("MatMul", [q, g.Node("Transpose", [k], p + "attn.kT", Ints("perm", 0, 1, 3, 2))], p + "attn.scores"); // (B, nh, S, T)
+            scores = g.Node("Add", [g.Node("Mul", [scores, g.Float((float)(1.0 / Math.Sqrt(hs)))], p + "attn.scaled"), bias], p + "attn.masked");
+            var weights = g.Node("Softmax", [scores], p + "attn.softmax", Int("axis", -1));
+            var y = g.Node("MatMul", [weights, v], p + "attn.context");                                       // (B, nh, S, hs)
+            y = g.Node("Reshape", [g.Node("Transpose", [y], p + "attn.merge", Ints("perm", 0, 2, 1, 3)), g.Int64s(false, 0, 0, C)], p + "attn.merged"); // (B, S, C)
+            x = g.Node("Add", [x, Linear(g, y, W(p + "attn.c_proj.weight"), W(p + "attn.c_proj.bias"), p + "attn.c_proj")], p + "residual_1");
+
+            h = LayerNorm(g, x, W(p + "ln_2.weight"), W(p + "ln_2.bias"), c.LayerNormEpsilon, p + "ln_2");
+            h = Gelu(g, Linear(g, h, W(p + "mlp.c_fc.weight"), W(p + "mlp.c_fc.bias"), p + "mlp.c_fc"), c.TanhGelu, p + "mlp.gelu"); // (B, S, 4C)
+            x = g.Node("Add", [x, Linear(g, h, W(p + "mlp.c_proj.weight"), W(p + "mlp.c_proj.bias"), p + "mlp.c_proj")], p + "residual_2");
+        }
+        x = LayerNorm(g, x, W("ln_f.weight"), W("ln_f.bias"), c.LayerNormEpsilon, "ln_f");
+        // LM head tied to wte: (B*S, C) × wteᵀ with Gemm's transB, so the table is neither copied nor transposed.
+        var flat = g.Node("Reshape", [x, g.Int64s(false, -1, C)], "lm_head.flatten");
+        var logits = g.Node("Gemm", [flat, wte], "lm_head", Int("transB", 1));
+        var outShape = g.Node("Concat", [g.Node("Shape", [InputIds], "input_shape"), g.Int64s(false, c.VocabSize)], "logits_shape", Int("axis", 0));
+        g.Node("Reshape", [logits, outShape], Logits);
+
+        g.Output(Logits, T.Float, "batch_size", "sequence_length", c.VocabSize);
+        for (int i = 0; i < c.NLayer; i++)
+        {
+            g.Output(PresentKey(i), T.Float, "batch_size", nh, "total_sequence_length", hs);
+            g.Output(PresentValue(i), T.Float, "batch_size", nh, "total_sequence_length", hs);
+        }
+        return g;
+    }
+
+    /// <summary>
+    /// An additive mask (B, 1, S, T): 0 where query i (absolute position T-S+i) may see key j (j ≤ T-S+i and
+    /// attention_mask[j] = 1), the lowest float elsewhere. The lowest finite value rather than -inf keeps a
+    /// fully padded row finite (uniform weights) instead of NaN.
+    /// </summary>
+    private static string AttentionBias(GraphBuilder g)
+    {
+        var total = g.Node("Gather", [g.Node("Shape", [AttentionMask], "mask_shape"), g.Int64s(true, 1)], "total_length", Int("axis", 0));
+        var current = g.Node("Gather", [g.Node("Shape", [InputIds], "ids_shape"), g.Int64s(true, 1)], "current_length", Int("axis", 0));
+        var past = g.Node("Sub", [total, current], "past_length");
+        var queries = g.Node("Range", [past, total, g.Int64s(true, 1)], "query_positions");                 // (S)
+        var keys = g.Node("Range", [g.Int64s(true, 0), total, g.Int64s(true, 1)], "key_positions");        // (T)
+        var causal = g.Node("LessOrEqual", [g.Node("Unsqueeze", [keys, g.Int64s(false, 0)], "keys_row"),
+                                            g.Node("Unsqueeze", [queries, g.Int64s(false, 1)], "queries_column")], "causal"); // (S, T)
+        var notPadded = g.Node("Cast", [g.Node("Unsqueeze", [AttentionMask, g.Int64s(false, 1, 2)], "mask_4d")], "mask_bool", Int("to", (long)T.Bool)); // (B, 1, 1, T)
+        var allowed = g.Node("And", [causal, notPadded], "allowed");                                        // (B, 1, S, T)
+        return g.Node("Where", [allowed, g.Float(0f), g.Float(float.MinValue)], "attention_bias");
+    }
+
+    private static string LayerNorm(GraphBuilder g, string x, string weight, string bias, double eps, string name) =>
+        g.Node("LayerNormalization", [x, weight, bias], name, Int("axis", -1), FloatAttribute("epsilon", (float)eps));
+
+    /// <summary>x @ W + b with W in GPT-2's Conv1D layout [in, out].</summary>
+    private static string Linear(GraphBuilder g, string x, string weight, string bias, string name) =>
+        g.Node("Add", [g.Node("MatMul", [x, weight], name + "_matmul"), bias], name);
+
+    /// <summary>gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))); exact gelu: 0.5·x·(1 + erf(x/√2)).</summary>
+    private static string Gelu(GraphBuilder g, string x, bool tanh, string name)
+    {
+        string inner;
+        if (tanh)
+        {
+            var cube = g.Node("Mul", [g.Node("Mul", [x, x], name + "_x2"), x], name + "_x3");
+            var sum = g.Node("Add", [x, g.Node("Mul", [cube, g.Float(0.044715f)], name + "_cubic")], name + "_sum");
+            inner = g.Node("Tanh", [g.Node("Mul", [sum, g.Float((float)Math.Sqrt(2 / Math.PI))], name + "_scaled")], name + "_tanh");
+        }
+        else
+        {
+            inner = g.Node("Erf", [g.Node("Mul", [x, g.Float((float)(1 / Math.Sqrt(2)))], name + "_scaled")], name + "_erf");
+        }
+        var half = g.Node("Mul", [x, g.Float(0.5f)], name + "_half");
+        return g.Node("Mul", [half, g.Node("Add", [inner, g.Float(1f)], name + "_plus1")], name);
+    }
+}

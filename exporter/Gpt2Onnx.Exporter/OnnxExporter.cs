@@ -1,0 +1,210 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Google.Protobuf;
+using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Exporter.Graphs;
+using Gpt2Onnx.Exporter.Onnx;
+using Gpt2Onnx.Exporter.Onnx.Proto;
+using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Runtime.IO;
+
+namespace Gpt2Onnx.Exporter;
+
+/// <summary>What an export produced.</summary>
+public sealed record ExportResult(string OutputDirectory, long ModelBytes, long DataBytes, int Nodes, double Seconds);
+
+/// <summary>
+/// Writes the ONNX folder of ARCHITECTURE.md from an HF-layout checkpoint: model.onnx (+ model.onnx.data
+/// for large or when asked), config.json, generation_config.json, the tokenizer files and
+/// genai_config.json. The folder is assembled under a temporary name and renamed into place, so a failed
+/// export leaves nothing behind and an existing folder is replaced only with --force.
+/// </summary>
+public static class OnnxExporter
+{
+    public const string ModelFile = "model.onnx";
+    public const string DataFile = "model.onnx.data";
+    public const int IrVersion = 8;
+    public const int Opset = 17;
+    /// <summary>Protobuf cannot serialise a message over 2 GB; stay clear of it.</summary>
+    private const long InlineLimit = 1_800_000_000;
+    private static readonly string[] CopiedFiles = ["generation_config.json", "vocab.json", "merges.txt", "vocab.txt", "tokenizer_config.json"];
+
+    public static ExportResult Export(string checkpointDirectory, string outputDirectory, ExportOptions options)
+    {
+        options = options.Validate();
+        var clock = Stopwatch.StartNew();
+        outputDirectory = Path.GetFullPath(outputDirectory.TrimEnd('/'));
+        if (Directory.Exists(outputDirectory) && Directory.EnumerateFileSystemEntries(outputDirectory).Any() && !options.Force)
+            throw new Gpt2OnnxException($"{outputDirectory} already exists: pass --force to replace it, or choose another --out");
+        using var checkpoint = Gpt2Checkpoint.Open(checkpointDirectory);
+
+        string temporary = outputDirectory + ".tmp-" + Environment.ProcessId;
+        if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
+        Directory.CreateDirectory(temporary);
+        try
+        {
+            var graph = options.Variant == GraphVariant.Portable ? PortableGraph.Build(checkpoint) : FusedGraph.Build(checkpoint, options);
+            var model = new ModelProto
+            {
+                IrVersion = IrVersion,
+                ProducerName = "gpt2onnx",
+                ProducerVersion = "1",
+                Domain = "ai.gpt2onnx",
+                ModelVersion = 1,
+                DocString = $"GPT-2 ({checkpoint.Config.NLayer} layers, {checkpoint.Config.NEmbd} wide) with a key/value cache",
+                Graph = graph.Graph,
+            };
+            model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+            if (options.Variant == GraphVariant.Fused) model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
+            foreach (var (key, value) in Metadata(checkpoint.Config, options))
+                model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
+
+            long dataBytes = 0;
+            if (options.ExternalData || graph.InitializerBytes > InlineLimit)
+                dataBytes = MoveWeightsToDataFile(model.Graph, Path.Combine(temporary, DataFile));
+            using (var stream = File.Create(Path.Combine(temporary, ModelFile)))
+            {
+                model.WriteTo(stream);
+                stream.Flush(flushToDisk: true);
+            }
+            long modelBytes = new FileInfo(Path.Combine(temporary, ModelFile)).Length;
+
+            checkpoint.Config.Save(Path.Combine(temporary, Gpt2Checkpoint.ConfigFile));
+            foreach (var name in CopiedFiles)
+            {
+                string source = Path.Combine(checkpointDirectory, name);
+                if (File.Exists(source)) File.Copy(source, Path.Combine(temporary, name));
+            }
+            File.WriteAllText(Path.Combine(temporary, "genai_config.json"), GenaiConfig(checkpoint.Config, options, ReadEos(checkpointDirectory, checkpoint.Config)).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+
+            if (Directory.Exists(outputDirectory)) Directory.Delete(outputDirectory, recursive: true);
+            Directory.Move(temporary, outputDirectory);
+            return new ExportResult(outputDirectory, modelBytes, dataBytes, model.Graph.Node.Count, clock.Elapsed.TotalSeconds);
+        }
+        catch
+        {
+            if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
+            throw;
+        }
+    }
+
+    /// <summary>The model's custom metadata: the variant and what a runtime must know to drive it.</summary>
+    public static IReadOnlyList<(string Key, string Value)> Metadata(Gpt2Config config, ExportOptions options) =>
+    [
+        ("gpt2onnx.format_version", "1"),
+        ("gpt2onnx.variant", options.Variant.ToString().ToLowerInvariant()),
+        ("gpt2onnx.precision", options.Precision.ToString().ToLowerInvariant()),
+        ("gpt2onnx.num_layers", config.NLayer.ToString()),
+        ("gpt2onnx.num_heads", config.NHead.ToString()),
+        ("gpt2onnx.head_size", config.HeadSize.ToString()),
+        ("gpt2onnx.context_length", config.NPositions.ToString()),
+        ("gpt2onnx.vocab_size", config.VocabSize.ToString()),
+        ("gpt2onnx.past_present_share_buffer", options.Variant == GraphVariant.Fused ? "true" : "false"),
+    ];
+
+    private static int ReadEos(string checkpointDirectory, Gpt2Config config)
+    {
+        string path = Path.Combine(checkpointDirectory, "generation_config.json");
+        try
+        {
+            if (File.Exists(path) && JsonNode.Parse(File.ReadAllText(path))?["eos_token_id"] is JsonValue eos) return eos.GetValue<int>();
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        {
+            throw new Gpt2OnnxException($"{path}: not a valid generation config ({e.Message}): fix or delete it");
+        }
+        return config.EosTokenId;
+    }
+
+    /// <summary>genai_config.json in onnxruntime-genai's schema, plus our own section for the variant.</summary>
+    private static JsonObject GenaiConfig(Gpt2Config config, ExportOptions options, int eos)
+    {
+        bool fused = options.Variant == GraphVariant.Fused;
+        var inputs = new JsonObject { ["input_ids"] = "input_ids" };
+        if (fused)
+        {
+            inputs["seqlens_k"] = "seqlens_k";
+            inputs["total_sequence_length"] = "total_sequence_length";
+        }
+        else
+        {
+            inputs["attention_mask"] = "attention_mask";
+        }
+        inputs["position_ids"] = "position_ids";
+        inputs["past_key_names"] = "past_key_values.%d.key";
+        inputs["past_value_names"] = "past_key_values.%d.value";
+        return new JsonObject
+        {
+            ["model"] = new JsonObject
+            {
+                ["type"] = "gpt2",
+                ["bos_token_id"] = config.BosTokenId,
+                ["eos_token_id"] = eos,
+                ["pad_token_id"] = eos,
+                ["vocab_size"] = config.VocabSize,
+                ["context_length"] = config.NPositions,
+                ["decoder"] = new JsonObject
+                {
+                    ["filename"] = ModelFile,
+                    ["session_options"] = new JsonObject { ["log_id"] = "gpt2onnx", ["provider_options"] = new JsonArray() },
+                    ["head_size"] = config.HeadSize,
+                    ["hidden_size"] = config.NEmbd,
+                    ["num_attention_heads"] = config.NHead,
+                    ["num_key_value_heads"] = config.NHead,
+                    ["num_hidden_layers"] = config.NLayer,
+                    ["inputs"] = inputs,
+                    ["outputs"] = new JsonObject
+                    {
+                        ["logits"] = "logits",
+                        ["present_key_names"] = "present.%d.key",
+                        ["present_value_names"] = "present.%d.value",
+                    },
+                },
+            },
+            ["search"] = new JsonObject
+            {
+                ["do_sample"] = false,
+                ["max_length"] = config.NPositions,
+                ["min_length"] = 0,
+                ["num_beams"] = 1,
+                ["num_return_sequences"] = 1,
+                ["past_present_share_buffer"] = fused,
+                ["repetition_penalty"] = 1.0,
+                ["temperature"] = 1.0,
+                ["top_k"] = 1,
+                ["top_p"] = 1.0,
+            },
+            ["gpt2onnx"] = new JsonObject
+            {
+                ["format_version"] = 1,
+                ["variant"] = options.Variant.ToString().ToLowerInvariant(),
+                ["precision"] = options.Precision.ToString().ToLowerInvariant(),
+                ["int4_block_size"] = options.Precision == Precision.Int4 ? options.BlockSize : null,
+            },
+        };
+    }
+
+    /// <summary>Moves every initializer's bytes into one data file (each 64-byte aligned) and leaves references.</summary>
+    private static long MoveWeightsToDataFile(GraphProto graph, string path)
+    {
+        long offset = 0;
+        using var data = File.Create(path);
+        foreach (var tensor in graph.Initializer)
+        {
+            long padding = (64 - offset % 64) % 64;
+            data.Write(new byte[padding]);
+            offset += padding;
+            var raw = tensor.RawData;
+            data.Write(raw.Span);
+            tensor.DataLocation = TensorProto.Types.DataLocation.External;
+            tensor.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = DataFile });
+            tensor.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = offset.ToString() });
+            tensor.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = raw.Length.ToString() });
+            tensor.RawData = ByteString.Empty;
+            offset += raw.Length;
+        }
+        data.Flush(flushToDisk: true);
+        return offset;
+    }
+}

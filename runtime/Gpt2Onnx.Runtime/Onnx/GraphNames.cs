@@ -1,0 +1,14 @@
+namespace Gpt2Onnx.Runtime.Onnx;
+
+/// <summary>The names of the graph contract in ARCHITECTURE.md, shared by the exporter and what reads its graphs.</summary>
+public static class GraphNames
+{
+    public const string InputIds = "input_ids";
+    public const string AttentionMask = "attention_mask";
+    public const string PositionIds = "position_ids";
+    public const string Logits = "logits";
+    public static string PastKey(int layer) => $"past_key_values.{layer}.key";
+    public static string PastValue(int layer) => $"past_key_values.{layer}.value";
+    public static string PresentKey(int layer) => $"present.{layer}.key";
+    public static string PresentValue(int layer) => $"present.{layer}.value";
+}

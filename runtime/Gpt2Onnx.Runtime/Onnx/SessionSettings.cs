@@ -1,0 +1,12 @@
+namespace Gpt2Onnx.Runtime.Onnx;
+
+/// <summary>How a session is created: threads, optimisation, logging and device.</summary>
+public sealed record SessionSettings
+{
+    /// <summary>Threads inside one operator; 0 lets ONNX Runtime choose (one per core).</summary>
+    public int IntraOpThreads { get; init; }
+    public GraphOptimization Optimization { get; init; } = GraphOptimization.All;
+    public OrtLogLevel LogLevel { get; init; } = OrtLogLevel.Error;
+    /// <summary>"cpu", "cuda:N", or "auto" (CUDA when its provider libraries load, else the CPU, with a warning).</summary>
+    public string Device { get; init; } = "cpu";
+}
