@@ -1,5 +1,80 @@
 using System.CommandLine;
+using System.Text.Json;
 using Gpt2Onnx.Cli;
+using Gpt2Onnx.Exporter;
+using Gpt2Onnx.Exporter.Graphs;
+using Spectre.Console;
 
-var root = new RootCommand("gpt2-export: write a GPT-2 checkpoint as an ONNX graph with a key/value cache");
+var checkpoint = new Option<string>("--checkpoint") { Description = "HF-layout GPT-2 checkpoint folder (config.json + model.safetensors)" };
+var output = new Option<string>("--out") { Description = "the ONNX folder to write" };
+var variant = new Option<GraphVariant>("--variant") { Description = "portable (standard ONNX) or fused (ONNX Runtime contrib operators)", DefaultValueFactory = _ => GraphVariant.Portable };
+var precision = new Option<Precision>("--precision") { Description = "fp32, fp16 or int4 (int4 with --variant fused)", DefaultValueFactory = _ => Precision.Fp32 };
+var blockSize = new Option<int>("--block-size") { Description = "int4: weights per scale", DefaultValueFactory = _ => 32 };
+var externalData = new Option<bool>("--external-data") { Description = "store weights in model.onnx.data (automatic above 2 GB)" };
+var force = new Option<bool>("--force") { Description = "replace --out if it exists" };
+var json = new Option<bool>("--json") { Description = "print one JSON object" };
+
+var root = new RootCommand("gpt2-export: write a GPT-2 checkpoint as an ONNX graph with a key/value cache")
+{
+    checkpoint, output, variant, precision, blockSize, externalData, force, json,
+};
+root.SetAction(parsed =>
+{
+    CliHost.Require(parsed.GetValue(checkpoint) != null && parsed.GetValue(output) != null, "give --checkpoint DIR and --out DIR (or use 'gpt2-export inspect DIR')");
+    var options = new ExportOptions
+    {
+        Variant = parsed.GetValue(variant),
+        Precision = parsed.GetValue(precision),
+        BlockSize = parsed.GetValue(blockSize),
+        ExternalData = parsed.GetValue(externalData),
+        Force = parsed.GetValue(force),
+    };
+    Console.Error.WriteLine($"exporting {parsed.GetValue(checkpoint)} as {options.Variant.ToString().ToLowerInvariant()} {options.Precision.ToString().ToLowerInvariant()}");
+    var result = OnnxExporter.Export(parsed.GetValue(checkpoint)!, parsed.GetValue(output)!, options);
+    if (parsed.GetValue(json))
+        Console.WriteLine(JsonSerializer.Serialize(new { output = result.OutputDirectory, model_bytes = result.ModelBytes, data_bytes = result.DataBytes, nodes = result.Nodes, seconds = result.Seconds }));
+    else
+        Console.Error.WriteLine($"wrote {result.OutputDirectory} ({(result.ModelBytes + result.DataBytes) / 1e6:F1} MB, {result.Nodes} nodes) in {result.Seconds:F1} s");
+    return 0;
+});
+
+var inspectPath = new Argument<string>("path") { Description = "an ONNX folder or .onnx file" };
+var inspect = new Command("inspect", "describe an ONNX model: inputs, outputs, opsets, operators, parameters, files, metadata") { inspectPath, json };
+inspect.SetAction(parsed =>
+{
+    var report = ModelInspector.Inspect(parsed.GetValue(inspectPath)!);
+    if (parsed.GetValue(json))
+    {
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            path = report.Path, ir_version = report.IrVersion,
+            opsets = report.Opsets.ToDictionary(o => o.Domain, o => o.Version),
+            inputs = report.Inputs.Select(i => new { name = i.Name, type = i.Type, shape = i.Shape }),
+            outputs = report.Outputs.Select(i => new { name = i.Name, type = i.Type, shape = i.Shape }),
+            operators = report.Operators.ToDictionary(o => o.Op, o => o.Count),
+            parameters = report.Parameters,
+            files = report.Files.ToDictionary(f => f.File, f => f.Bytes),
+            metadata = report.Metadata.ToDictionary(m => m.Key, m => m.Value),
+        }));
+        return 0;
+    }
+    var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+    console.WriteLine($"{report.Path}: IR {report.IrVersion}, opsets {string.Join(", ", report.Opsets.Select(o => $"{o.Domain} {o.Version}"))}");
+    console.WriteLine($"parameters: {report.Parameters:N0}; files: {string.Join(", ", report.Files.Select(f => $"{f.File} {f.Bytes / 1e6:F1} MB"))}");
+    var io = new Table().AddColumns("", "name", "type", "shape");
+    foreach (var i in report.Inputs.Take(4)) Row(io, "input", i.Name, i.Type, i.Shape);
+    if (report.Inputs.Count > 4) Row(io, "input", $"... and {report.Inputs.Count - 4} more", "", "");
+    foreach (var o in report.Outputs.Take(3)) Row(io, "output", o.Name, o.Type, o.Shape);
+    if (report.Outputs.Count > 3) Row(io, "output", $"... and {report.Outputs.Count - 3} more", "", "");
+    console.Write(io);
+    var ops = new Table().AddColumns("operator", "count");
+    foreach (var (op, count) in report.Operators) Row(ops, op, count.ToString());
+    console.Write(ops);
+    foreach (var (key, value) in report.Metadata) console.WriteLine($"{key} = {value}");
+    return 0;
+});
+root.Subcommands.Add(inspect);
+
+// Cells are plain text: shapes such as "[batch_size, 12]" must not be read as markup.
+static void Row(Table table, params string[] cells) => table.AddRow(cells.Select(c => (Spectre.Console.Rendering.IRenderable)new Text(c)).ToArray());
 return CliHost.Run(root, args);

@@ -5,6 +5,7 @@ using Gpt2Onnx.Runtime.Cli;
 var root = new RootCommand("gpt2-run: run exported GPT-2 ONNX models and their tokenizers from .NET")
 {
     InfoCommand.Create(),
+    GenerateCommand.Create(),
     TokenizeCommand.Create(),
 };
 return CliHost.Run(root, args);

@@ -46,3 +46,28 @@ public static class TinyCheckpoint
         _ => throw new ArgumentException($"no test encoding for {dtype}"),
     };
 }
+
+/// <summary>A tiny checkpoint exported to ONNX, with a byte-level tokenizer whose ids fit its vocabulary.</summary>
+public static class TinyModel
+{
+    /// <summary>
+    /// Writes a random checkpoint with a trained 300-token BPE vocabulary into <paramref name="directory"/>/ckpt
+    /// and exports it (portable, or fused with the given precision) into <paramref name="directory"/>/onnx-*.
+    /// </summary>
+    public static (string Checkpoint, string Portable, string Fused) Export(string directory, int seed = 21, int positions = 64,
+                                                                           Gpt2Onnx.Exporter.Graphs.Precision fusedPrecision = Gpt2Onnx.Exporter.Graphs.Precision.Fp32)
+    {
+        var tokenizer = Gpt2Onnx.Runtime.Tokenizers.Training.BpeTrainer.Train(
+            ["the quick brown fox jumps over the lazy dog", "床前明月光，疑是地上霜。", "hello world, hello model"], vocabSize: 300);
+        var config = TinyCheckpoint.Config(vocab: tokenizer.VocabSize, positions: positions) with { BosTokenId = tokenizer.EndOfTextId, EosTokenId = tokenizer.EndOfTextId };
+        string checkpoint = TinyCheckpoint.Write(Path.Combine(directory, "ckpt"), config, seed);
+        tokenizer.Save(checkpoint);
+        string portable = Path.Combine(directory, "onnx-portable"), fused = Path.Combine(directory, "onnx-fused");
+        Gpt2Onnx.Exporter.OnnxExporter.Export(checkpoint, portable, new Gpt2Onnx.Exporter.Graphs.ExportOptions());
+        Gpt2Onnx.Exporter.OnnxExporter.Export(checkpoint, fused, new Gpt2Onnx.Exporter.Graphs.ExportOptions
+        {
+            Variant = Gpt2Onnx.Exporter.Graphs.GraphVariant.Fused, Precision = fusedPrecision,
+        });
+        return (checkpoint, portable, fused);
+    }
+}

@@ -41,7 +41,7 @@ internal static class SampleCommand
             if (streaming) Console.Write(parsed.GetValue(prompt));
             var generated = ModelGenerator.Generate(model, ids, options, stops, token =>
             {
-                if (streaming && token != tokenizer.EndOfTextId) Console.Write(decoder.Append(token));
+                if (streaming) Console.Write(decoder.Append(token));
             });
             if (streaming)
             {
@@ -49,7 +49,7 @@ internal static class SampleCommand
             }
             else
             {
-                Console.WriteLine(JsonSerializer.Serialize(new { prompt_ids = ids, ids = generated, text = tokenizer.Decode(generated.Where(t => t != tokenizer.EndOfTextId).ToArray()) }));
+                Console.WriteLine(JsonSerializer.Serialize(new { prompt_ids = ids, ids = generated, text = tokenizer.Decode(generated.ToArray()) }));
             }
             return 0;
         });

@@ -30,6 +30,13 @@ internal sealed unsafe class OrtValueHandle() : SafeHandle(IntPtr.Zero, true)
     public override bool IsInvalid => handle == IntPtr.Zero;
     protected override bool ReleaseHandle() { OrtApi.Api.ReleaseValue(handle); return true; }
     public static OrtValueHandle Wrap(IntPtr p) { var h = new OrtValueHandle(); h.SetHandle(p); return h; }
+
+    /// <summary>Releases the current value and takes <paramref name="value"/> in its place (a re-shaped view of the same memory).</summary>
+    public void Replace(IntPtr value)
+    {
+        if (!IsInvalid) OrtApi.Api.ReleaseValue(handle);
+        SetHandle(value);
+    }
 }
 
 internal sealed unsafe class OrtMemoryInfoHandle() : SafeHandle(IntPtr.Zero, true)

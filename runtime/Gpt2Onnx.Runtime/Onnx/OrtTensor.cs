@@ -11,11 +11,17 @@ public sealed unsafe class OrtTensor : IDisposable
 {
     private readonly OrtValueHandle _value;
     private void* _ownedBuffer;
+    private readonly void* _buffer;        // the memory under a tensor made over a buffer, else null
+    private readonly nuint _capacityBytes;
+    private readonly TensorElementType _type;
 
-    private OrtTensor(IntPtr value, void* ownedBuffer)
+    private OrtTensor(IntPtr value, void* ownedBuffer, void* buffer = null, nuint capacityBytes = 0, TensorElementType type = TensorElementType.Undefined)
     {
         _value = OrtValueHandle.Wrap(value);
         _ownedBuffer = ownedBuffer;
+        _buffer = buffer;
+        _capacityBytes = capacityBytes;
+        _type = type;
     }
 
     internal IntPtr Handle => _value.DangerousGetHandle();
@@ -52,7 +58,7 @@ public sealed unsafe class OrtTensor : IDisposable
         void* buffer = NativeMemory.AlignedAlloc(Math.Max(capacityBytes, 64), 64);
         try
         {
-            return new OrtTensor(CreateOver(buffer, capacityBytes, type, shape), buffer);
+            return new OrtTensor(CreateOver(buffer, capacityBytes, type, shape), buffer, buffer, capacityBytes, type);
         }
         catch
         {
@@ -66,7 +72,20 @@ public sealed unsafe class OrtTensor : IDisposable
     /// shape). That memory must outlive this tensor.
     /// </summary>
     public static OrtTensor View(void* data, nuint bytes, TensorElementType type, ReadOnlySpan<long> shape) =>
-        new(CreateOver(data, bytes, type, shape), null);
+        new(CreateOver(data, bytes, type, shape), null, data, bytes, type);
+
+    /// <summary>
+    /// Views this tensor's buffer with a new shape, in place: the elements are read row-major from the
+    /// buffer's start. Only for tensors made with <see cref="CreateOwned"/> or <see cref="View"/>; allocates no managed memory.
+    /// </summary>
+    public void Reshape(ReadOnlySpan<long> shape)
+    {
+        if (_buffer == null) throw new InvalidOperationException("only a tensor over its own buffer can be re-viewed");
+        long bytes = _type.SizeOf();
+        foreach (var d in shape) bytes *= d;
+        if ((nuint)bytes > _capacityBytes) throw new ArgumentException($"a shape of {bytes} bytes does not fit the buffer of {_capacityBytes}");
+        _value.Replace(CreateOver(_buffer, (nuint)bytes, _type, shape));
+    }
 
     private static IntPtr CreateOver(void* data, nuint bytes, TensorElementType type, ReadOnlySpan<long> shape)
     {

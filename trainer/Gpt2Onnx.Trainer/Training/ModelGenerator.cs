@@ -10,7 +10,10 @@ namespace Gpt2Onnx.Trainer.Training;
 /// </summary>
 public static class ModelGenerator
 {
-    /// <summary>The new token ids after <paramref name="prompt"/> (which must not be empty).</summary>
+    /// <summary>
+    /// The new token ids after <paramref name="prompt"/> (which must not be empty); a stop token ends the
+    /// list and is not part of it, as in the runtime's generator.
+    /// </summary>
     public static List<int> Generate(Gpt2Model model, IReadOnlyList<int> prompt, SamplingOptions options, IReadOnlyList<int> stopTokenIds,
                                      Action<int>? onToken = null)
     {
@@ -33,10 +36,10 @@ public static class ModelGenerator
                 var output = model.Forward(Tensor.From<long>(window, 1, window.Length));
                 output.Select(1, window.Length - 1).Squeeze(0).CopyTo<float>(logits);
                 int token = sampler.Next(logits);
+                if (stopTokenIds.Contains(token) && generated.Count >= options.MinNewTokens) break;
                 ids.Add(token);
                 generated.Add(token);
                 onToken?.Invoke(token);
-                if (stopTokenIds.Contains(token) && sampler.GeneratedCount >= options.MinNewTokens) break;
             }
         }
         finally

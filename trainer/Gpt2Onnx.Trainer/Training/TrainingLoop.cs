@@ -233,7 +233,7 @@ public sealed class TrainingLoop
         // A fixed seed: samples of different steps differ only because the model changed.
         var sampling = new SamplingOptions { Temperature = 0.8, TopK = 40, Seed = 1, MaxNewTokens = options.SampleTokens };
         var ids = ModelGenerator.Generate(model, prompt, sampling, [eos]);
-        string text = options.SamplePrompt + tokenizer.Decode(ids.Where(i => i != eos).ToArray());
+        string text = options.SamplePrompt + tokenizer.Decode(ids.ToArray());
         _log.WriteLine($"sample at step {step}: {text.Replace("\n", " / ")}");
         File.AppendAllText(Path.Combine(output, "samples.jsonl"), new JsonObject { ["step"] = step, ["text"] = text }.ToJsonString() + "\n");
     }

@@ -1,0 +1,61 @@
+using System.CommandLine;
+using System.Text.Json;
+using Gpt2Onnx.Cli;
+using Gpt2Onnx.Runtime.Generation;
+
+namespace Gpt2Onnx.Runtime.Cli;
+
+/// <summary><c>gpt2-run generate</c>: continue a prompt, streaming the text (or one JSON object with --json).</summary>
+internal static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var model = new ModelFlags();
+        var prompt = new Option<string?>("--prompt") { Description = "the text to continue (empty: start a new text)" };
+        var promptIds = new Option<string?>("--prompt-ids") { Description = "the prompt as token ids, for example 15496,995" };
+        var truncate = new Option<bool>("--truncate") { Description = "drop the prompt's start when it does not fit the context" };
+        var json = new Option<bool>("--json") { Description = "print {prompt_ids, ids, text, finish_reason, tokens_per_s} as one JSON object" };
+        var sampling = new SamplingFlags();
+        var command = new Command("generate", "continue a prompt with the model") { prompt, promptIds, truncate, json };
+        model.AddTo(command);
+        sampling.AddTo(command);
+        command.SetAction(parsed =>
+        {
+            CliHost.Require(parsed.GetValue(prompt) == null || parsed.GetValue(promptIds) == null, "give --prompt or --prompt-ids, not both");
+            var options = sampling.Read(parsed);
+            int[]? ids = null;
+            if (parsed.GetValue(promptIds) is { } text)
+            {
+                try
+                {
+                    ids = text.Split([',', ' '], StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
+                }
+                catch (FormatException)
+                {
+                    throw new CliHost.BadUsageException($"--prompt-ids takes integers separated by commas, not '{text}'");
+                }
+            }
+            using var languageModel = model.Load(parsed);
+            using var generator = new Generator(languageModel);
+            var request = new GenerationRequest { Prompt = parsed.GetValue(prompt), PromptIds = ids, Options = options, TruncatePromptLeft = parsed.GetValue(truncate) };
+            bool stream = !parsed.GetValue(json);
+            if (stream && parsed.GetValue(prompt) is { } shown) Console.Write(shown);
+            var result = generator.Generate(request, stream ? piece => { Console.Write(piece); Console.Out.Flush(); } : null);
+            if (stream)
+            {
+                Console.WriteLine();
+                Console.Error.WriteLine($"[{result.TokenIds.Length} tokens, {result.FinishReason}, {generator.LastRun.Tokens / Math.Max(generator.LastRun.DecodeSeconds, 1e-9):F1} tokens/s]");
+            }
+            else
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    prompt_ids = result.PromptIds, ids = result.TokenIds, text = result.Text, finish_reason = result.FinishReason,
+                    tokens_per_s = generator.LastRun.Tokens / Math.Max(generator.LastRun.DecodeSeconds, 1e-9), device = languageModel.Session.Device,
+                }));
+            }
+            return 0;
+        });
+        return command;
+    }
+}

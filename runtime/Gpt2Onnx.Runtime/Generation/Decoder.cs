@@ -1,0 +1,107 @@
+using Gpt2Onnx.Runtime.Onnx;
+
+namespace Gpt2Onnx.Runtime.Generation;
+
+/// <summary>
+/// Runs one batch of sequences through the model with a key/value cache: a prefill of the prompts, then
+/// one token per sequence per step. Every buffer is allocated when the decoder is made or at prefill;
+/// a step allocates no managed memory. Subclasses differ in how the cache is kept.
+/// </summary>
+internal abstract unsafe class Decoder : IDisposable
+{
+    protected readonly LanguageModel Model;
+    protected readonly OrtIoBinding Binding;
+    protected readonly int MaxBatch;
+    protected readonly int MaxLength;
+    protected readonly int[] Lengths;           // real tokens in the cache, per sequence
+    protected readonly OrtTensor StepLogits;    // (B, 1, V)
+    protected readonly OrtTensor StepIds;       // (B, 1)
+    protected readonly OrtTensor StepPositions; // (B, 1)
+    private readonly float[] _lastLogits;       // (B, V): each sequence's newest logits
+    protected static readonly OrtName InputIdsName = new(GraphNames.InputIds);
+    protected static readonly OrtName PositionIdsName = new(GraphNames.PositionIds);
+    protected static readonly OrtName LogitsName = new(GraphNames.Logits);
+    protected readonly OrtName[] PastKeyNames, PastValueNames, PresentKeyNames, PresentValueNames;
+
+    protected Decoder(LanguageModel model, int maxBatch, int maxLength)
+    {
+        if (maxLength > model.ContextLength)
+            throw new Gpt2OnnxException($"{maxLength} tokens exceed the model's context of {model.ContextLength}: shorten the prompt or --max-new-tokens");
+        Model = model;
+        MaxBatch = maxBatch;
+        MaxLength = maxLength;
+        Lengths = new int[maxBatch];
+        Binding = model.Session.CreateBinding();
+        _lastLogits = new float[maxBatch * model.VocabSize];
+        StepLogits = OrtTensor.CreateOwned(TensorElementType.Float, [maxBatch, 1, model.VocabSize], (nuint)(maxBatch * model.VocabSize * sizeof(float)));
+        StepIds = OrtTensor.CreateOwned(TensorElementType.Int64, [maxBatch, 1], (nuint)(maxBatch * sizeof(long)));
+        StepPositions = OrtTensor.CreateOwned(TensorElementType.Int64, [maxBatch, 1], (nuint)(maxBatch * sizeof(long)));
+        PastKeyNames = Enumerable.Range(0, model.Layers).Select(i => new OrtName(GraphNames.PastKey(i))).ToArray();
+        PastValueNames = Enumerable.Range(0, model.Layers).Select(i => new OrtName(GraphNames.PastValue(i))).ToArray();
+        PresentKeyNames = Enumerable.Range(0, model.Layers).Select(i => new OrtName(GraphNames.PresentKey(i))).ToArray();
+        PresentValueNames = Enumerable.Range(0, model.Layers).Select(i => new OrtName(GraphNames.PresentValue(i))).ToArray();
+    }
+
+    public int BatchSize { get; protected set; }
+    public int MaxBatchSize => MaxBatch;
+    public int MaxLengthSize => MaxLength;
+
+    /// <summary>Tokens of sequence <paramref name="row"/> in the cache.</summary>
+    public int Length(int row) => Lengths[row];
+
+    /// <summary>The newest logits of sequence <paramref name="row"/> (valid until the next step).</summary>
+    public Span<float> Logits(int row) => _lastLogits.AsSpan(row * Model.VocabSize, Model.VocabSize);
+
+    /// <summary>Processes the prompts (each non-empty) as a fresh batch.</summary>
+    public void Prefill(IReadOnlyList<int[]> prompts)
+    {
+        if (prompts.Count == 0 || prompts.Count > MaxBatch) throw new ArgumentException($"between 1 and {MaxBatch} prompts");
+        int longest = prompts.Max(p => p.Length);
+        if (prompts.Any(p => p.Length == 0)) throw new ArgumentException("every prompt needs at least one token");
+        if (longest > MaxLength) throw new Gpt2OnnxException($"a prompt of {longest} tokens exceeds the {MaxLength} this decoder was made for");
+        BatchSize = prompts.Count;
+        using var logits = RunPrefill(prompts, longest);
+        var all = logits.GetData<float>();
+        for (int b = 0; b < BatchSize; b++)
+        {
+            Lengths[b] = prompts[b].Length;
+            all.Slice((b * longest + PrefillLogitsIndex(prompts[b].Length, longest)) * Model.VocabSize, Model.VocabSize).CopyTo(Logits(b));
+        }
+    }
+
+    /// <summary>Feeds one token per sequence and computes the next logits.</summary>
+    public void Step(ReadOnlySpan<int> tokens)
+    {
+        if (tokens.Length != BatchSize) throw new ArgumentException($"one token per sequence ({BatchSize})");
+        for (int b = 0; b < BatchSize; b++)
+            if (Lengths[b] >= MaxLength) throw new Gpt2OnnxException($"sequence {b} reached the decoder's length of {MaxLength} tokens");
+        var ids = StepIds.GetData<long>();
+        var positions = StepPositions.GetData<long>();
+        for (int b = 0; b < BatchSize; b++)
+        {
+            ids[b] = tokens[b];
+            positions[b] = Lengths[b];
+        }
+        RunStep();
+        var logits = StepLogits.GetData<float>();
+        logits[..(BatchSize * Model.VocabSize)].CopyTo(_lastLogits);
+        for (int b = 0; b < BatchSize; b++) Lengths[b]++;
+    }
+
+    /// <summary>Runs the prompts; returns logits (B, S, V) for the padded batch.</summary>
+    protected abstract OrtTensor RunPrefill(IReadOnlyList<int[]> prompts, int paddedLength);
+
+    /// <summary>Where a prompt of <paramref name="length"/> has its last token in the padded batch.</summary>
+    protected abstract int PrefillLogitsIndex(int length, int paddedLength);
+
+    /// <summary>Runs one step; StepIds and StepPositions are filled, Lengths not yet advanced.</summary>
+    protected abstract void RunStep();
+
+    public virtual void Dispose()
+    {
+        Binding.Dispose();
+        StepLogits.Dispose();
+        StepIds.Dispose();
+        StepPositions.Dispose();
+    }
+}

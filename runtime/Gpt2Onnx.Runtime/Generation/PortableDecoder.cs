@@ -1,0 +1,103 @@
+using Gpt2Onnx.Runtime.Onnx;
+
+namespace Gpt2Onnx.Runtime.Generation;
+
+/// <summary>
+/// Drives the portable graph. Prompts are left-padded (attention_mask 0, position ids counted from the
+/// first real token). The graph concatenates past and new keys into its present, so each layer keeps two
+/// preallocated buffers and alternates: the present written into one is read back as the next step's past
+/// from the same memory, re-viewed with its new length. No cache data passes through managed memory.
+/// </summary>
+internal sealed unsafe class PortableDecoder : Decoder
+{
+    private static readonly OrtName MaskName = new(GraphNames.AttentionMask);
+    private readonly OrtTensor[][] _keys;   // [layer][2] buffers
+    private readonly OrtTensor[][] _values;
+    private readonly OrtTensor _mask;       // (B, T), rewritten each step
+    private readonly long[] _maskRows;      // (B, MaxLength): each row's mask so far
+    private int _total;                     // padded length of every row in the cache
+    private int _current;                   // which buffer of each pair holds the cache
+
+    public PortableDecoder(LanguageModel model, int maxBatch, int maxLength) : base(model, maxBatch, maxLength)
+    {
+        nuint bytes = (nuint)((long)maxBatch * model.Heads * maxLength * model.HeadSize * sizeof(float));
+        OrtTensor Buffer() => OrtTensor.CreateOwned(TensorElementType.Float, [maxBatch, model.Heads, 0, model.HeadSize], bytes);
+        _keys = Enumerable.Range(0, model.Layers).Select(_ => new[] { Buffer(), Buffer() }).ToArray();
+        _values = Enumerable.Range(0, model.Layers).Select(_ => new[] { Buffer(), Buffer() }).ToArray();
+        _mask = OrtTensor.CreateOwned(TensorElementType.Int64, [maxBatch, 1], (nuint)(maxBatch * maxLength * sizeof(long)));
+        _maskRows = new long[maxBatch * maxLength];
+    }
+
+    protected override int PrefillLogitsIndex(int length, int paddedLength) => paddedLength - 1;
+
+    protected override OrtTensor RunPrefill(IReadOnlyList<int[]> prompts, int paddedLength)
+    {
+        int batch = prompts.Count;
+        var ids = new long[batch * paddedLength];
+        var positions = new long[batch * paddedLength];
+        Array.Clear(_maskRows);
+        for (int b = 0; b < batch; b++)
+        {
+            int pad = paddedLength - prompts[b].Length;
+            for (int t = 0; t < paddedLength; t++)
+            {
+                bool real = t >= pad;
+                ids[b * paddedLength + t] = real ? prompts[b][t - pad] : Model.EndOfTextId;
+                positions[b * paddedLength + t] = real ? t - pad : 0;
+                _maskRows[b * MaxLength + t] = real ? 1 : 0;
+            }
+        }
+        _total = 0;
+        using var idTensor = OrtTensor.From<long>(ids, batch, paddedLength);
+        using var positionTensor = OrtTensor.From<long>(positions, batch, paddedLength);
+        var logits = OrtTensor.CreateOwned(TensorElementType.Float, [batch, paddedLength, Model.VocabSize], (nuint)((long)batch * paddedLength * Model.VocabSize * sizeof(float)));
+        Run(idTensor, positionTensor, logits, paddedLength);
+        return logits;
+    }
+
+    protected override void RunStep()
+    {
+        StepIds.Reshape([BatchSize, 1]);
+        StepPositions.Reshape([BatchSize, 1]);
+        StepLogits.Reshape([BatchSize, 1, Model.VocabSize]);
+        for (int b = 0; b < BatchSize; b++) _maskRows[b * MaxLength + _total] = 1;
+        Run(StepIds, StepPositions, StepLogits, 1);
+    }
+
+    /// <summary>Binds everything for a run of <paramref name="newTokens"/> tokens per row and runs it.</summary>
+    private void Run(OrtTensor ids, OrtTensor positions, OrtTensor logits, int newTokens)
+    {
+        int batch = BatchSize, past = _total, total = _total + newTokens;
+        _mask.Reshape([batch, total]);
+        var mask = _mask.GetData<long>();
+        for (int b = 0; b < batch; b++) _maskRows.AsSpan(b * MaxLength, total).CopyTo(mask.Slice(b * total, total));
+
+        Binding.BindInput(InputIdsName, ids);
+        Binding.BindInput(PositionIdsName, positions);
+        Binding.BindInput(MaskName, _mask);
+        Binding.BindOutput(LogitsName, logits);
+        int next = 1 - _current;
+        for (int i = 0; i < Model.Layers; i++)
+        {
+            _keys[i][_current].Reshape([batch, Model.Heads, past, Model.HeadSize]);
+            _values[i][_current].Reshape([batch, Model.Heads, past, Model.HeadSize]);
+            _keys[i][next].Reshape([batch, Model.Heads, total, Model.HeadSize]);
+            _values[i][next].Reshape([batch, Model.Heads, total, Model.HeadSize]);
+            Binding.BindInput(PastKeyNames[i], _keys[i][_current]);
+            Binding.BindInput(PastValueNames[i], _values[i][_current]);
+            Binding.BindOutput(PresentKeyNames[i], _keys[i][next]);
+            Binding.BindOutput(PresentValueNames[i], _values[i][next]);
+        }
+        Binding.Run();
+        _current = next;
+        _total = total;
+    }
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        foreach (var pair in _keys.Concat(_values))
+            foreach (var buffer in pair) buffer.Dispose();
+        _mask.Dispose();
+    }
+}

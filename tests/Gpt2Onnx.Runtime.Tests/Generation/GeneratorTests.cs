@@ -1,0 +1,170 @@
+using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Runtime.Generation;
+using Gpt2Onnx.Runtime.Onnx;
+using Gpt2Onnx.TestSupport;
+
+namespace Gpt2Onnx.Runtime.Tests.Generation;
+
+/// <summary>Generation through ONNX Runtime with IO binding, against the independent reference forward pass.</summary>
+public sealed class GeneratorTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory().FullName;
+    private readonly string _checkpoint, _portable, _fused;
+
+    public GeneratorTests() => (_checkpoint, _portable, _fused) = TinyModel.Export(_dir);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private int[] ReferenceGreedy(int[] prompt, int count)
+    {
+        using var checkpoint = Gpt2Checkpoint.Open(_checkpoint);
+        return new ReferenceGpt2(checkpoint).Greedy(prompt, count);
+    }
+
+    private static LanguageModel Load(string dir) => LanguageModel.Load(dir, new SessionSettings { IntraOpThreads = 1 });
+    private static SamplingOptions Greedy(int n) => new() { Greedy = true, MaxNewTokens = n, StopTokenIds = [] };
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Greedy_output_equals_the_reference_recomputing_everything_each_step(bool fused)
+    {
+        using var model = Load(fused ? _fused : _portable);
+        using var generator = new Generator(model);
+        int[] prompt = [10, 200, 33, 7];
+        // The reference has no cache and no end-of-text rule, so compare the tokens before any end-of-text.
+        var expected = ReferenceGreedy(prompt, 12).TakeWhile(t => t != model.EndOfTextId).ToArray();
+        var actual = generator.Generate(new GenerationRequest { PromptIds = prompt, Options = Greedy(12) }).TokenIds;
+        Assert.Equal(expected, actual.Take(expected.Length));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_batch_of_prompts_of_different_lengths_gives_each_prompts_own_result(bool fused)
+    {
+        using var model = Load(fused ? _fused : _portable);
+        using var generator = new Generator(model);
+        int[][] prompts = [[5], [10, 200, 33, 7, 8, 9, 90], [42, 42, 43]];
+        var alone = prompts.Select(p => generator.Generate(new GenerationRequest { PromptIds = p, Options = Greedy(8) }).TokenIds).ToList();
+        var together = generator.Generate(prompts.Select(p => new GenerationRequest { PromptIds = p, Options = Greedy(8) }).ToList());
+        for (int i = 0; i < prompts.Length; i++) Assert.Equal(alone[i], together[i].TokenIds);
+    }
+
+    [Fact]
+    public void Each_sequence_of_a_batch_stops_on_its_own()
+    {
+        using var model = Load(_portable);
+        using var generator = new Generator(model);
+        var results = generator.Generate([
+            new GenerationRequest { PromptIds = [1, 2], Options = Greedy(3) },
+            new GenerationRequest { PromptIds = [3], Options = Greedy(9) },
+        ]);
+        Assert.Equal(3, results[0].TokenIds.Length);
+        Assert.Equal(FinishReasons.Length, results[0].FinishReason);
+        Assert.Equal(9, results[1].TokenIds.Length);
+    }
+
+    [Fact]
+    public void Sampling_is_reproducible_by_seed_and_the_same_in_both_variants()
+    {
+        using var portable = Load(_portable);
+        using var fused = Load(_fused);
+        var options = new SamplingOptions { Temperature = 1.5, TopK = 50, Seed = 77, MaxNewTokens = 16, StopTokenIds = [] };
+        var request = new GenerationRequest { Prompt = "the quick", Options = options };
+        using var g1 = new Generator(portable);
+        using var g2 = new Generator(fused);
+        var a = g1.Generate(request).TokenIds;
+        Assert.Equal(a, g1.Generate(request).TokenIds);
+        Assert.Equal(a, g2.Generate(request).TokenIds);
+        Assert.NotEqual(a, g1.Generate(request with { Options = options with { Seed = 78 } }).TokenIds);
+    }
+
+    [Fact]
+    public void Streamed_pieces_join_to_the_final_text()
+    {
+        using var model = Load(_portable);
+        using var generator = new Generator(model);
+        var pieces = new List<string>();
+        var result = generator.Generate(new GenerationRequest { Prompt = "床前", Options = new SamplingOptions { Seed = 5, MaxNewTokens = 20 } }, pieces.Add);
+        Assert.Equal(result.Text, string.Concat(pieces));
+        // A random model may emit invalid UTF-8 (shown as U+FFFD), but a piece never ends inside a character.
+        Assert.All(pieces, p => Assert.False(char.IsHighSurrogate(p[^1])));
+    }
+
+    [Fact]
+    public void A_stop_string_ends_generation_and_is_not_returned()
+    {
+        using var model = Load(_portable);
+        using var generator = new Generator(model);
+        var free = generator.Generate(new GenerationRequest { Prompt = "hello", Options = new SamplingOptions { Seed = 9, MaxNewTokens = 30, StopTokenIds = [] } });
+        Assert.True(free.Text.Length >= 4);
+        string stop = free.Text.Substring(2, 2);
+        var stopped = generator.Generate(new GenerationRequest { Prompt = "hello", Options = new SamplingOptions { Seed = 9, MaxNewTokens = 30, StopTokenIds = [], StopStrings = [stop] } });
+        Assert.Equal(FinishReasons.StopString, stopped.FinishReason);
+        Assert.Equal(free.Text[..free.Text.IndexOf(stop, StringComparison.Ordinal)], stopped.Text);
+    }
+
+    [Fact]
+    public void An_empty_prompt_starts_from_end_of_text()
+    {
+        using var model = Load(_portable);
+        using var generator = new Generator(model);
+        var result = generator.Generate(new GenerationRequest { Prompt = "", Options = Greedy(2) });
+        Assert.Equal([model.EndOfTextId], result.PromptIds);
+    }
+
+    [Fact]
+    public void A_prompt_longer_than_the_context_is_an_error_or_truncated_on_request()
+    {
+        using var model = Load(_portable);
+        using var generator = new Generator(model);
+        var ids = Enumerable.Range(1, 80).ToArray(); // the context is 64
+        var error = Assert.Throws<Gpt2OnnxException>(() => generator.Generate(new GenerationRequest { PromptIds = ids, Options = Greedy(4) }));
+        Assert.Contains("context", error.Message);
+        var result = generator.Generate(new GenerationRequest { PromptIds = ids, Options = Greedy(4), TruncatePromptLeft = true });
+        Assert.Equal(ids[^60..], result.PromptIds);
+        Assert.Equal(4, result.TokenIds.Length);
+    }
+
+    [Fact]
+    public void Generation_stops_at_the_context_limit()
+    {
+        using var model = Load(_fused);
+        using var generator = new Generator(model);
+        var result = generator.Generate(new GenerationRequest { PromptIds = Enumerable.Range(1, 60).ToArray(), Options = Greedy(30) });
+        Assert.Equal(FinishReasons.Length, result.FinishReason);
+        Assert.True(result.PromptIds.Length + result.TokenIds.Length <= 64);
+    }
+
+    [Fact]
+    public void A_folder_missing_a_file_is_a_clear_error()
+    {
+        File.Delete(Path.Combine(_portable, "genai_config.json"));
+        var error = Assert.Throws<Gpt2OnnxException>(() => Load(_portable));
+        Assert.Contains("genai_config.json", error.Message);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void After_warm_up_a_decoding_step_allocates_no_managed_memory(bool fused)
+    {
+        using var model = Load(fused ? _fused : _portable);
+        using var decoder = model.CreateDecoder(2, 60);
+        decoder.Prefill([[1, 2, 3], [4]]);
+        var sampler = new Sampler(model.VocabSize, new SamplingOptions { Seed = 1, TopK = 20, TopP = 0.9 });
+        sampler.Reset([1, 2, 3]);
+        int[] tokens = [5, 6];
+        void Step()
+        {
+            tokens[0] = sampler.Next(decoder.Logits(0));
+            decoder.Step(tokens);
+        }
+        for (int i = 0; i < 5; i++) Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 40; i++) Step();
+        long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(bytes < 100, $"{bytes} bytes over 40 steps"); // a one-time runtime allocation at most, nothing per token
+    }
+}
