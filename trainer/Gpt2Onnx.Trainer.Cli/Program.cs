@@ -9,6 +9,7 @@ var root = new RootCommand("gpt2-train: train, evaluate and sample GPT-2 models 
     TrainCommand.Create(),
     EvalCommand.Create(),
     SampleCommand.Create(),
+    ParityCommand.Create(),
     BenchCommand.Create(),
     InfoCommand.Create(),
 };

@@ -52,8 +52,22 @@ internal abstract unsafe class Decoder : IDisposable
     /// <summary>The newest logits of sequence <paramref name="row"/> (valid until the next step).</summary>
     public Span<float> Logits(int row) => _lastLogits.AsSpan(row * Model.VocabSize, Model.VocabSize);
 
+    /// <summary>
+    /// Processes one sequence as a fresh batch and returns the logits of every position, row-major
+    /// (S × V); the cache then holds the sequence, so <see cref="Step"/> can continue it.
+    /// </summary>
+    public float[] PrefillAll(int[] sequence)
+    {
+        Prefill([sequence], keepAll: true);
+        return _allLogits!;
+    }
+
+    private float[]? _allLogits;
+
     /// <summary>Processes the prompts (each non-empty) as a fresh batch.</summary>
-    public void Prefill(IReadOnlyList<int[]> prompts)
+    public void Prefill(IReadOnlyList<int[]> prompts) => Prefill(prompts, keepAll: false);
+
+    private void Prefill(IReadOnlyList<int[]> prompts, bool keepAll)
     {
         if (prompts.Count == 0 || prompts.Count > MaxBatch) throw new ArgumentException($"between 1 and {MaxBatch} prompts");
         int longest = prompts.Max(p => p.Length);
@@ -62,6 +76,7 @@ internal abstract unsafe class Decoder : IDisposable
         BatchSize = prompts.Count;
         using var logits = RunPrefill(prompts, longest);
         var all = logits.GetData<float>();
+        _allLogits = keepAll ? all.ToArray() : null;
         for (int b = 0; b < BatchSize; b++)
         {
             Lengths[b] = prompts[b].Length;

@@ -81,6 +81,31 @@ public sealed class LanguageModel : IDisposable
         }
     }
 
+    /// <summary>The logits of every position of one sequence (S × V, row-major), in one run without a past.</summary>
+    public float[] SequenceLogits(int[] ids)
+    {
+        using var decoder = CreateDecoder(1, ids.Length);
+        return decoder.PrefillAll(ids);
+    }
+
+    /// <summary>
+    /// The logits of every position of one sequence computed through the cache: the first
+    /// <paramref name="prefix"/> tokens in one run, then one token per step (S × V, row-major).
+    /// </summary>
+    public float[] IncrementalLogits(int[] ids, int prefix)
+    {
+        if (prefix < 1 || prefix > ids.Length) throw new ArgumentOutOfRangeException(nameof(prefix));
+        using var decoder = CreateDecoder(1, ids.Length);
+        var result = new float[ids.Length * VocabSize];
+        decoder.PrefillAll(ids[..prefix]).CopyTo(result, 0);
+        for (int t = prefix; t < ids.Length; t++)
+        {
+            decoder.Step([ids[t]]);
+            decoder.Logits(0).CopyTo(result.AsSpan(t * VocabSize));
+        }
+        return result;
+    }
+
     /// <summary>A decoder for up to <paramref name="maxBatch"/> sequences of up to <paramref name="maxLength"/> tokens each.</summary>
     internal Decoder CreateDecoder(int maxBatch, int maxLength) =>
         SharesCacheBuffer ? new FusedDecoder(this, maxBatch, maxLength) : new PortableDecoder(this, maxBatch, maxLength);

@@ -1,0 +1,50 @@
+namespace Gpt2Onnx.Runtime.Generation;
+
+/// <summary>The result of scoring a text: mean negative log-likelihood per predicted token and its exponential.</summary>
+public sealed record PerplexityResult(double Loss, double Perplexity, long Tokens, int Windows);
+
+/// <summary>
+/// Perplexity of a token sequence with a sliding window (as Hugging Face's guide computes it): windows of
+/// the model's context, moved by <c>stride</c>; each window scores only the tokens not scored by the one
+/// before, with everything before them in the window as context.
+/// </summary>
+public static class Perplexity
+{
+    public static PerplexityResult Evaluate(LanguageModel model, IReadOnlyList<int> ids, int window = 0, int stride = 0)
+    {
+        window = window <= 0 ? model.ContextLength : Math.Min(window, model.ContextLength);
+        stride = stride <= 0 ? window / 2 : stride;
+        if (stride > window) throw new Gpt2OnnxException($"the stride ({stride}) must not exceed the window ({window})");
+        if (ids.Count < 2) throw new Gpt2OnnxException("the text has fewer than two tokens, so nothing can be predicted: give a longer text");
+        using var decoder = model.CreateDecoder(1, window);
+        double total = 0;
+        long scored = 0;
+        int windows = 0, previousEnd = 0;
+        for (int begin = 0; previousEnd < ids.Count; begin += stride)
+        {
+            int end = Math.Min(begin + window, ids.Count);
+            var chunk = new int[end - begin];
+            for (int i = 0; i < chunk.Length; i++) chunk[i] = ids[begin + i];
+            var logits = decoder.PrefillAll(chunk);
+            int first = Math.Max(previousEnd, begin + 1); // the first token this window scores
+            for (int target = first; target < end; target++)
+            {
+                var row = logits.AsSpan((target - 1 - begin) * model.VocabSize, model.VocabSize);
+                total += LogSumExp(row) - row[ids[target]];
+                scored++;
+            }
+            windows++;
+            previousEnd = end;
+        }
+        double loss = total / scored;
+        return new PerplexityResult(loss, Math.Exp(loss), scored, windows);
+    }
+
+    private static double LogSumExp(ReadOnlySpan<float> row)
+    {
+        float max = System.Numerics.Tensors.TensorPrimitives.Max(row);
+        double sum = 0;
+        foreach (float v in row) sum += Math.Exp(v - max);
+        return max + Math.Log(sum);
+    }
+}
