@@ -61,6 +61,28 @@ public sealed class TrainingRunTests : IDisposable
     }
 
     [Fact]
+    public void End_to_end_prepare_train_export_and_parity_within_tolerance()
+    {
+        string data = PrepareData();
+        string checkpoint = Path.Combine(_dir, "run");
+        Train(Options(data, checkpoint, steps: 20));
+        foreach (var (name, options) in new[]
+        {
+            ("portable", new Exporter.Graphs.ExportOptions()),
+            ("fused", new Exporter.Graphs.ExportOptions { Variant = Exporter.Graphs.GraphVariant.Fused }),
+        })
+        {
+            string onnx = Path.Combine(_dir, name);
+            Exporter.OnnxExporter.Export(checkpoint, onnx, options);
+            var report = Parity.ParityCheck.Run(checkpoint, onnx, generateTokens: 6);
+            Assert.True(report.Passed, $"{name}: {string.Join("; ", report.Failures)}");
+            Assert.True(report.MaxAbsDiff <= report.Tolerance.MaxAbsDiff);
+            Assert.Equal(1.0, report.Top1Agreement);
+            Assert.True(report.GreedyIdentical && report.BatchIdentical);
+        }
+    }
+
+    [Fact]
     public void A_resumed_run_continues_bit_for_bit()
     {
         string data = PrepareData();

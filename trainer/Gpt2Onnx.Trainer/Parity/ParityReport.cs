@@ -57,6 +57,7 @@ public sealed record ParityTolerance
         ("portable", "fp32") => new() { MaxAbsDiff = 1e-4, MinTop1Agreement = 1.0, GreedyIdenticalRequired = true },
         (_, "fp32") => new() { MaxAbsDiff = 1e-3, MinTop1Agreement = 1.0, GreedyIdenticalRequired = true },
         (_, "fp16") => new() { MinTop1Agreement = 0.99 },
-        _ => new() { MinTop1Agreement = 0.90 },
+        // int4 is reported, not held to a number; the floor only catches a broken quantizer.
+        _ => new() { MinTop1Agreement = 0.50 },
     };
 }
