@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with the peer it must beat, in the same run (these machines are noisy;
-# only ratios hold). Usage: scripts/bench.sh [tokenizer|torch ...]   (no argument: every benchmark)
+# only ratios hold). Usage: scripts/bench.sh [tokenizer|torch|runtime ...]   (no argument: every benchmark)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh" >&2
@@ -71,12 +71,66 @@ print(f"  {1000 * 8 * 256 / o:.0f} tokens/s; matmul peak {statistics.mean(r['mat
 PY
 }
 
+# A GPT-2 124M checkpoint (trained one step from GPT-2's initialisation: no pretrained weights can be
+# downloaded here, and speed does not depend on the values) and its exports, made once.
+gpt2_124m() {
+  local dir="$WORK/gpt2-124m"
+  if [ ! -f "$dir/checkpoint/model.safetensors" ]; then
+    echo "bench: making a GPT-2 124M checkpoint and its exports (once)" >&2
+    rm -rf "$dir"; mkdir -p "$dir"
+    "$ROOT/scripts/gpt2-train" prepare --input "$ROOT/.deps/data/brown" --format brown --tokenizer "$ROOT/models/gpt2-tokenizer" --out "$dir/data" >&2
+    "$ROOT/scripts/gpt2-train" train --data "$dir/data" --config gpt2 --out "$dir/checkpoint" --steps 1 --batch-size 1 --context 64 \
+      --eval-every 0 --sample-tokens 0 >&2
+  fi
+  for variant in portable fused int4; do
+    [ -f "$dir/onnx-$variant/model.onnx" ] && continue
+    case $variant in
+      portable) flags=() ;; fused) flags=(--variant fused) ;; int4) flags=(--variant fused --precision int4) ;;
+    esac
+    "$ROOT/scripts/gpt2-export" --checkpoint "$dir/checkpoint" --out "$dir/onnx-$variant" "${flags[@]}" >&2
+  done
+  if [ ! -f "$dir/onnx-peer/model.onnx" ]; then
+    require_python_torch
+    mkdir -p "$dir/onnx-peer"
+    cp "$dir/onnx-portable"/{genai_config.json,config.json,vocab.json,merges.txt} "$dir/onnx-peer/"
+    /usr/bin/python3 "$ROOT/scripts/bench/torch_export_gpt2.py" "$dir/checkpoint" "$dir/onnx-peer/model.onnx" >&2
+  fi
+  printf '%s' "$dir"
+}
+
+bench_runtime() {
+  local dir; dir=$(gpt2_124m)
+  local threads; threads=$(nproc)
+  echo "== runtime: GPT-2 124M, $threads threads, prompt 32, 128 new tokens (greedy)"
+  local rows=()
+  for batch in 1 16; do
+    rows+=("$("$RUN" bench --model "$dir/onnx-peer" --no-io-binding --batch $batch --threads "$threads" --json)")
+    rows+=("$("$RUN" bench --model "$dir/onnx-portable" --batch $batch --threads "$threads" --json)")
+    rows+=("$("$RUN" bench --model "$dir/onnx-fused" --batch $batch --threads "$threads" --json)")
+    rows+=("$("$RUN" bench --model "$dir/onnx-int4" --batch $batch --threads "$threads" --json)")
+  done
+  python3 - "${rows[@]}" <<'PY'
+import json, sys
+rows = [json.loads(a) for a in sys.argv[1:]]
+names = ["torch.onnx.export + ORT, no IO binding (peer)", "ours: portable fp32 + IO binding", "ours: fused fp32 (GQA, shared cache)", "ours: fused int4 (MatMulNBits)"]
+print(f"  {'':46} {'batch':>5} {'prefill ms':>10} {'p50 ms':>8} {'p90 ms':>8} {'tokens/s':>9} {'host':>6} {'B/step':>7} {'peak RSS':>9}")
+for i, r in enumerate(rows):
+    print(f"  {names[i % 4]:46} {r['batch']:5d} {r['prefill_ms']:10.1f} {r['token_ms_p50']:8.2f} {r['token_ms_p90']:8.2f} {r['tokens_per_s']:9.1f} "
+          f"{r['host_share']:6.1%} {r['allocated_bytes_per_step']:7.0f} {r['peak_rss_bytes'] / 1e6:7.0f}MB")
+for k, batch in ((0, 1), (4, 16)):
+    peer, portable, fused, int4 = rows[k:k + 4]
+    print(f"  batch {batch}: portable/peer {portable['tokens_per_s'] / peer['tokens_per_s']:.2f}x (target 1.3x), fused/peer {fused['tokens_per_s'] / peer['tokens_per_s']:.2f}x, "
+          f"int4/fused fp32 {int4['tokens_per_s'] / fused['tokens_per_s']:.2f}x (target 3x)")
+PY
+}
+
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(tokenizer torch)
+[ ${#sections[@]} -gt 0 ] || sections=(tokenizer torch runtime)
 for section in "${sections[@]}"; do
   case "$section" in
     tokenizer) bench_tokenizer ;;
     torch) bench_torch ;;
-    *) echo "bench: unknown benchmark '$section' (known: tokenizer torch)" >&2; exit 2 ;;
+    runtime) bench_runtime ;;
+    *) echo "bench: unknown benchmark '$section' (known: tokenizer torch runtime)" >&2; exit 2 ;;
   esac
 done

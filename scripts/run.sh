@@ -83,7 +83,7 @@ done
 step "5. generating through the runtime (fused int4 graph, sampled with a fixed seed)"
 seed=1
 for prompt in "${prompts[@]}"; do
-  "$RUN" generate --model "$onnx/$corpus-int4" --prompt "$prompt" --max-new-tokens 48 --temperature 0.8 --top-k 40 --seed $seed
+  "$RUN" generate --model "$onnx/$corpus-int4" --prompt "$prompt" --min-new-tokens 18 --max-new-tokens 48 --temperature 0.8 --top-k 40 --seed $seed
   seed=$((seed + 1))
 done
 

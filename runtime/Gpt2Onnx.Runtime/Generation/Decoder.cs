@@ -43,6 +43,17 @@ internal abstract unsafe class Decoder : IDisposable
     }
 
     public int BatchSize { get; protected set; }
+
+    /// <summary>Stopwatch ticks spent inside ONNX Runtime's Run since the decoder was made (the rest is host work).</summary>
+    public long RunTicks { get; private set; }
+
+    /// <summary>Runs the bound graph, counting the time it takes.</summary>
+    protected void RunBinding()
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        Binding.Run();
+        RunTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start;
+    }
     public int MaxBatchSize => MaxBatch;
     public int MaxLengthSize => MaxLength;
 

@@ -55,7 +55,7 @@ internal sealed unsafe class FusedDecoder : Decoder
         using var positionTensor = OrtTensor.From<long>(positions, batch, paddedLength);
         var logits = OrtTensor.CreateOwned(TensorElementType.Float, [batch, paddedLength, Model.VocabSize], (nuint)((long)batch * paddedLength * Model.VocabSize * sizeof(float)));
         Bind(idTensor, positionTensor, logits, batch);
-        Binding.Run();
+        RunBinding();
         StepIds.Reshape([batch, 1]);
         StepPositions.Reshape([batch, 1]);
         StepLogits.Reshape([batch, 1, Model.VocabSize]);
@@ -73,7 +73,7 @@ internal sealed unsafe class FusedDecoder : Decoder
             longest = Math.Max(longest, Lengths[b] + 1);
         }
         _total.GetData<int>()[0] = longest;
-        Binding.Run(); // every tensor was bound at prefill; only their contents changed
+        RunBinding(); // every tensor was bound at prefill; only their contents changed
     }
 
     private void Bind(OrtTensor ids, OrtTensor positions, OrtTensor logits, int batch)

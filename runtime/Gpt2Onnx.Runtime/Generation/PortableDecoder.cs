@@ -88,7 +88,7 @@ internal sealed unsafe class PortableDecoder : Decoder
             Binding.BindOutput(PresentKeyNames[i], _keys[i][next]);
             Binding.BindOutput(PresentValueNames[i], _values[i][next]);
         }
-        Binding.Run();
+        RunBinding();
         _current = next;
         _total = total;
     }

@@ -1,0 +1,44 @@
+using System.CommandLine;
+using System.Text.Json;
+using Gpt2Onnx.Runtime.Generation;
+
+namespace Gpt2Onnx.Runtime.Cli;
+
+/// <summary><c>gpt2-run bench</c>: prefill time, per-token latency, throughput, host share, allocations and peak RSS.</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var model = new ModelFlags();
+        var batch = new Option<int>("--batch") { Description = "sequences decoded together", DefaultValueFactory = _ => 1 };
+        var promptLength = new Option<int>("--prompt-len") { Description = "prompt tokens per sequence", DefaultValueFactory = _ => 32 };
+        var newTokens = new Option<int>("--new-tokens") { Description = "tokens generated per sequence (timed)", DefaultValueFactory = _ => 128 };
+        var noBinding = new Option<bool>("--no-io-binding") { Description = "measure the plain Run loop an application writes without IO binding (the peer)" };
+        var json = new Option<bool>("--json") { Description = "print one JSON object" };
+        var command = new Command("bench", "measure generation speed on random prompts") { batch, promptLength, newTokens, noBinding, json };
+        model.AddTo(command);
+        command.SetAction(parsed =>
+        {
+            Gpt2Onnx.Cli.CliHost.Require(parsed.GetValue(batch) > 0 && parsed.GetValue(promptLength) > 0 && parsed.GetValue(newTokens) > 0,
+                                         "--batch, --prompt-len and --new-tokens must be positive");
+            using var languageModel = model.Load(parsed);
+            var r = DecodeBenchmark.Run(languageModel, parsed.GetValue(batch), parsed.GetValue(promptLength), parsed.GetValue(newTokens), !parsed.GetValue(noBinding));
+            if (parsed.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    mode = r.Mode, variant = languageModel.Variant, precision = languageModel.Precision, batch = r.Batch, prompt_len = r.PromptLength,
+                    new_tokens = r.NewTokens, prefill_ms = r.PrefillMs, token_ms_p50 = r.StepMsP50, token_ms_p90 = r.StepMsP90,
+                    tokens_per_s = r.TokensPerSecond, host_share = r.HostShare, allocated_bytes_per_step = r.AllocatedBytesPerStep, peak_rss_bytes = r.PeakRssBytes,
+                }));
+            }
+            else
+            {
+                Console.WriteLine($"{languageModel.Variant} {languageModel.Precision}, {r.Mode}, batch {r.Batch}: prefill {r.PrefillMs:F1} ms; step p50 {r.StepMsP50:F2} ms, p90 {r.StepMsP90:F2} ms; " +
+                                  $"{r.TokensPerSecond:F1} tokens/s; host {r.HostShare:P1} of each step; {r.AllocatedBytesPerStep:F0} B allocated per step; peak RSS {r.PeakRssBytes / 1e6:F0} MB");
+            }
+            return 0;
+        });
+        return command;
+    }
+}

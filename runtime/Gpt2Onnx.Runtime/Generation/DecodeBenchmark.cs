@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using Gpt2Onnx.Runtime.Onnx;
+
+namespace Gpt2Onnx.Runtime.Generation;
+
+/// <summary>What <c>gpt2-run bench</c> measures.</summary>
+public sealed record BenchResult(
+    string Mode, int Batch, int PromptLength, int NewTokens, double PrefillMs, double StepMsP50, double StepMsP90,
+    double TokensPerSecond, double HostShare, double AllocatedBytesPerStep, long PeakRssBytes);
+
+/// <summary>
+/// Times generation on random prompts of equal length: the prefill, then each decoding step (greedy).
+/// "io-binding" is this runtime's decoder; "plain-run" is what an application writes without IO binding:
+/// one Run per token with the pasts passed in and every output handed back as a new tensor, the logits
+/// copied to managed memory — the peer the speed targets compare against.
+/// </summary>
+public static class DecodeBenchmark
+{
+    public static BenchResult Run(LanguageModel model, int batch, int promptLength, int newTokens, bool ioBinding, int warmupSteps = 3)
+    {
+        if (promptLength + newTokens + warmupSteps > model.ContextLength)
+            throw new Gpt2OnnxException($"prompt {promptLength} + {newTokens} new tokens exceed the model's context of {model.ContextLength}");
+        var random = new Random(7);
+        var prompts = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, promptLength).Select(_ => random.Next(model.VocabSize)).ToArray()).ToList();
+        return ioBinding ? WithBinding(model, prompts, newTokens, warmupSteps) : WithPlainRun(model, prompts, newTokens, warmupSteps);
+    }
+
+    private static BenchResult WithBinding(LanguageModel model, List<int[]> prompts, int newTokens, int warmup)
+    {
+        int batch = prompts.Count, length = prompts[0].Length;
+        using var decoder = model.CreateDecoder(batch, length + newTokens + warmup);
+        decoder.Prefill(prompts); // warms up the prefill path
+        var clock = Stopwatch.StartNew();
+        decoder.Prefill(prompts);
+        double prefillMs = clock.Elapsed.TotalMilliseconds;
+        var tokens = new int[batch];
+        var samplers = Enumerable.Range(0, batch).Select(_ => new Sampler(model.VocabSize, new SamplingOptions { Greedy = true, MaxNewTokens = newTokens + warmup })).ToArray();
+        void Step()
+        {
+            for (int b = 0; b < batch; b++) tokens[b] = samplers[b].Next(decoder.Logits(b));
+            decoder.Step(tokens);
+        }
+        for (int i = 0; i < warmup; i++) Step();
+        var times = new double[newTokens];
+        long runTicksBefore = decoder.RunTicks, allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+        long start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < newTokens; i++)
+        {
+            long t = Stopwatch.GetTimestamp();
+            Step();
+            times[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+        }
+        long total = Stopwatch.GetTimestamp() - start;
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        double host = 1 - (double)(decoder.RunTicks - runTicksBefore) / total;
+        return Result("io-binding", batch, length, newTokens, prefillMs, times, host, (double)allocated / newTokens);
+    }
+
+    private static BenchResult WithPlainRun(LanguageModel model, List<int[]> prompts, int newTokens, int warmup)
+    {
+        var session = model.Session;
+        int batch = prompts.Count, length = prompts[0].Length, vocab = model.VocabSize;
+        var outputNames = new List<string> { GraphNames.Logits };
+        for (int i = 0; i < model.Layers; i++) outputNames.AddRange([GraphNames.PresentKey(i), GraphNames.PresentValue(i)]);
+        var pasts = new List<OrtTensor>();
+        int total = 0;
+        var next = new long[batch];
+        long runTicks = 0;
+
+        // One step as an application without IO binding writes it: new input tensors, Run, outputs handed back.
+        void RunOnce(long[] ids, int newPerRow)
+        {
+            total += newPerRow;
+            var inputs = new List<(string, OrtTensor)>
+            {
+                (GraphNames.InputIds, OrtTensor.From<long>(ids, batch, newPerRow)),
+                (GraphNames.AttentionMask, OrtTensor.From<long>(Enumerable.Repeat(1L, batch * total).ToArray(), batch, total)),
+                (GraphNames.PositionIds, OrtTensor.From<long>(Enumerable.Range(0, batch).SelectMany(_ => Enumerable.Range(total - newPerRow, newPerRow).Select(p => (long)p)).ToArray(), batch, newPerRow)),
+            };
+            if (pasts.Count == 0)
+                for (int i = 0; i < 2 * model.Layers; i++) pasts.Add(OrtTensor.Allocate(TensorElementType.Float, [batch, model.Heads, 0, model.HeadSize]));
+            for (int i = 0; i < model.Layers; i++)
+            {
+                inputs.Add((GraphNames.PastKey(i), pasts[2 * i]));
+                inputs.Add((GraphNames.PastValue(i), pasts[2 * i + 1]));
+            }
+            long t = Stopwatch.GetTimestamp();
+            var outputs = session.Run(inputs, outputNames);
+            runTicks += Stopwatch.GetTimestamp() - t;
+            foreach (var (_, tensor) in inputs) tensor.Dispose();
+            var logits = outputs[0].GetData<float>().ToArray();
+            for (int b = 0; b < batch; b++)
+                next[b] = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits.AsSpan(((b + 1) * newPerRow - 1) * vocab, vocab));
+            outputs[0].Dispose();
+            pasts = outputs.Skip(1).ToList();
+        }
+
+        var promptIds = prompts.SelectMany(p => p.Select(i => (long)i)).ToArray();
+        RunOnce(promptIds, length);
+        foreach (var p in pasts) p.Dispose();
+        pasts.Clear();
+        total = 0;
+        var clock = Stopwatch.StartNew();
+        RunOnce(promptIds, length);
+        double prefillMs = clock.Elapsed.TotalMilliseconds;
+        for (int i = 0; i < warmup; i++) RunOnce(next.ToArray(), 1);
+        var times = new double[newTokens];
+        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread(), runBefore = runTicks, start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < newTokens; i++)
+        {
+            long t = Stopwatch.GetTimestamp();
+            RunOnce(next.ToArray(), 1);
+            times[i] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+        }
+        long elapsed = Stopwatch.GetTimestamp() - start;
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        foreach (var p in pasts) p.Dispose();
+        return Result("plain-run", batch, length, newTokens, prefillMs, times, 1 - (double)(runTicks - runBefore) / elapsed, (double)allocated / newTokens);
+    }
+
+    private static BenchResult Result(string mode, int batch, int length, int newTokens, double prefillMs, double[] times, double host, double allocatedPerStep)
+    {
+        var sorted = times.Order().ToArray();
+        double P(double q) => sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
+        return new BenchResult(mode, batch, length, newTokens, prefillMs, P(0.5), P(0.9), batch * newTokens / (times.Sum() / 1000), host, allocatedPerStep, PeakRss());
+    }
+
+    /// <summary>The process's peak resident set (VmHWM), in bytes.</summary>
+    public static long PeakRss()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            return line == null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+}
