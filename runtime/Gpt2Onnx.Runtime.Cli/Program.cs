@@ -7,6 +7,7 @@ var root = new RootCommand("gpt2-run: run exported GPT-2 ONNX models and their t
     InfoCommand.Create(),
     GenerateCommand.Create(),
     BenchCommand.Create(),
+    BatchCommand.Create(),
     PerplexityCommand.Create(),
     TokenizeCommand.Create(),
 };

@@ -60,6 +60,9 @@ internal abstract unsafe class Decoder : IDisposable
     /// <summary>Tokens of sequence <paramref name="row"/> in the cache.</summary>
     public int Length(int row) => Lengths[row];
 
+    /// <summary>The most tokens sequence <paramref name="row"/> can reach (less than MaxLength where padding takes room).</summary>
+    public virtual int Capacity(int row) => MaxLength;
+
     /// <summary>The newest logits of sequence <paramref name="row"/> (valid until the next step).</summary>
     public Span<float> Logits(int row) => _lastLogits.AsSpan(row * Model.VocabSize, Model.VocabSize);
 
@@ -96,11 +99,17 @@ internal abstract unsafe class Decoder : IDisposable
     }
 
     /// <summary>Feeds one token per sequence and computes the next logits.</summary>
-    public void Step(ReadOnlySpan<int> tokens)
+    public void Step(ReadOnlySpan<int> tokens) => Step(tokens, default);
+
+    /// <summary>
+    /// Feeds one token per sequence; rows where <paramref name="active"/> is false (an empty span means all
+    /// active) are computed but not advanced, so an idle slot of a continuous batch stays empty.
+    /// </summary>
+    public void Step(ReadOnlySpan<int> tokens, ReadOnlySpan<bool> active)
     {
         if (tokens.Length != BatchSize) throw new ArgumentException($"one token per sequence ({BatchSize})");
         for (int b = 0; b < BatchSize; b++)
-            if (Lengths[b] >= MaxLength) throw new Gpt2OnnxException($"sequence {b} reached the decoder's length of {MaxLength} tokens");
+            if (Lengths[b] >= MaxLength && (active.IsEmpty || active[b])) throw new Gpt2OnnxException($"sequence {b} reached the decoder's length of {MaxLength} tokens");
         var ids = StepIds.GetData<long>();
         var positions = StepPositions.GetData<long>();
         for (int b = 0; b < BatchSize; b++)
@@ -111,7 +120,24 @@ internal abstract unsafe class Decoder : IDisposable
         RunStep();
         var logits = StepLogits.GetData<float>();
         logits[..(BatchSize * Model.VocabSize)].CopyTo(_lastLogits);
-        for (int b = 0; b < BatchSize; b++) Lengths[b]++;
+        for (int b = 0; b < BatchSize; b++)
+            if (active.IsEmpty || active[b]) Lengths[b]++;
+    }
+
+    /// <summary>Whether one slot can be refilled while the others decode (continuous batching).</summary>
+    public virtual bool CanRefillSlots => false;
+
+    /// <summary>Starts a batch of <paramref name="batch"/> empty slots for <see cref="RefillSlot"/> (continuous batching).</summary>
+    public virtual void StartEmpty(int batch) => throw new NotSupportedException("this graph cannot refill slots: export it with --variant fused");
+
+    /// <summary>Replaces slot <paramref name="row"/>'s sequence with <paramref name="prompt"/> and computes its logits.</summary>
+    public virtual void RefillSlot(int row, int[] prompt) => throw new NotSupportedException("this graph cannot refill slots: export it with --variant fused");
+
+    /// <summary>Records slot <paramref name="row"/>'s newest logits and length after a refill.</summary>
+    protected void SetSlot(int row, ReadOnlySpan<float> logits, int length)
+    {
+        logits.CopyTo(Logits(row));
+        Lengths[row] = length;
     }
 
     /// <summary>Runs the prompts; returns logits (B, S, V) for the padded batch.</summary>

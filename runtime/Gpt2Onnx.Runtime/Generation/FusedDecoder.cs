@@ -76,6 +76,64 @@ internal sealed unsafe class FusedDecoder : Decoder
         RunBinding(); // every tensor was bound at prefill; only their contents changed
     }
 
+    public override bool CanRefillSlots => true;
+
+    public override void StartEmpty(int batch)
+    {
+        if (batch < 1 || batch > MaxBatch) throw new ArgumentOutOfRangeException(nameof(batch));
+        BatchSize = batch;
+        RebindCache(batch);
+        _seqLens.Reshape([batch]);
+        StepIds.Reshape([batch, 1]);
+        StepPositions.Reshape([batch, 1]);
+        StepLogits.Reshape([batch, 1, Model.VocabSize]);
+        Array.Clear(Lengths);
+        Bind(StepIds, StepPositions, StepLogits, batch);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="prompt"/> alone, with each layer's cache viewed at row <paramref name="row"/>'s part
+    /// of the shared buffer (rows are contiguous), so the slot is refilled in place while the others keep theirs.
+    /// </summary>
+    public override void RefillSlot(int row, int[] prompt)
+    {
+        if (prompt.Length == 0 || prompt.Length >= MaxLength) throw new ArgumentException($"a prompt of 1 to {MaxLength - 1} tokens");
+        long rowElements = (long)Model.Heads * MaxLength * Model.HeadSize;
+        nuint rowBytes = (nuint)(rowElements * sizeof(float));
+        var views = new List<OrtTensor>();
+        using var binding = Model.Session.CreateBinding();
+        using var ids = OrtTensor.From<long>(prompt.Select(t => (long)t).ToArray(), 1, prompt.Length);
+        using var positions = OrtTensor.From<long>(Enumerable.Range(0, prompt.Length).Select(p => (long)p).ToArray(), 1, prompt.Length);
+        using var seqLens = OrtTensor.From<int>([prompt.Length - 1], 1);
+        using var total = OrtTensor.From<int>([prompt.Length]);
+        using var logits = OrtTensor.CreateOwned(TensorElementType.Float, [1, prompt.Length, Model.VocabSize], (nuint)((long)prompt.Length * Model.VocabSize * sizeof(float)));
+        try
+        {
+            binding.BindInput(InputIdsName, ids);
+            binding.BindInput(PositionIdsName, positions);
+            binding.BindInput(SeqLensName, seqLens);
+            binding.BindInput(TotalName, total);
+            binding.BindOutput(LogitsName, logits);
+            for (int i = 0; i < Model.Layers; i++)
+            {
+                var key = OrtTensor.View((float*)_keys[i].Buffer + row * rowElements, rowBytes, TensorElementType.Float, [1, Model.Heads, MaxLength, Model.HeadSize]);
+                var value = OrtTensor.View((float*)_values[i].Buffer + row * rowElements, rowBytes, TensorElementType.Float, [1, Model.Heads, MaxLength, Model.HeadSize]);
+                views.Add(key);
+                views.Add(value);
+                binding.BindInput(PastKeyNames[i], key);
+                binding.BindInput(PastValueNames[i], value);
+                binding.BindOutput(PresentKeyNames[i], key);
+                binding.BindOutput(PresentValueNames[i], value);
+            }
+            binding.Run();
+            SetSlot(row, logits.GetData<float>().Slice((prompt.Length - 1) * Model.VocabSize, Model.VocabSize), prompt.Length);
+        }
+        finally
+        {
+            foreach (var view in views) view.Dispose();
+        }
+    }
+
     private void Bind(OrtTensor ids, OrtTensor positions, OrtTensor logits, int batch)
     {
         Binding.BindInput(InputIdsName, ids);

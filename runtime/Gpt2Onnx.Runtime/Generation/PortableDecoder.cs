@@ -26,13 +26,22 @@ internal sealed unsafe class PortableDecoder : Decoder
         _values = Enumerable.Range(0, model.Layers).Select(_ => new[] { Buffer(), Buffer() }).ToArray();
         _mask = OrtTensor.CreateOwned(TensorElementType.Int64, [maxBatch, 1], (nuint)(maxBatch * maxLength * sizeof(long)));
         _maskRows = new long[maxBatch * maxLength];
+        _promptLengths = new int[maxBatch];
     }
 
     protected override int PrefillLogitsIndex(int length, int paddedLength) => paddedLength - 1;
 
+    private int _paddedPrompt;
+    private readonly int[] _promptLengths;
+
+    /// <summary>Left padding takes room: a shorter prompt's row ends when the padded batch reaches the maximum.</summary>
+    public override int Capacity(int row) => MaxLength - (_paddedPrompt - _promptLengths[row]);
+
     protected override OrtTensor RunPrefill(IReadOnlyList<int[]> prompts, int paddedLength)
     {
         int batch = prompts.Count;
+        _paddedPrompt = paddedLength;
+        for (int b = 0; b < batch; b++) _promptLengths[b] = prompts[b].Length;
         var ids = new long[batch * paddedLength];
         var positions = new long[batch * paddedLength];
         Array.Clear(_maskRows);

@@ -95,6 +95,9 @@ public sealed unsafe class OrtTensor : IDisposable
         return value;
     }
 
+    /// <summary>The buffer under a tensor made over one (<see cref="CreateOwned"/>, <see cref="View"/>), else null.</summary>
+    internal void* Buffer => _buffer;
+
     /// <summary>The address of the first element.</summary>
     public void* DataPointer
     {

@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Gpt2Onnx.Runtime.Generation;
+
+namespace Gpt2Onnx.Runtime.Batch;
+
+/// <summary>What <c>gpt2-run batch</c> does.</summary>
+public sealed record BatchJobOptions
+{
+    public required string Input { get; init; }
+    public required string Output { get; init; }
+    public int MaxBatch { get; init; } = 16;
+    /// <summary>Tokens per sequence the cache holds (prompt and completion); 0 = the model's context.</summary>
+    public int MaxLength { get; init; }
+    public int ShardIndex { get; init; }
+    public int ShardCount { get; init; } = 1;
+    /// <summary>Skip malformed rows (reported on stderr and counted) instead of stopping before any work.</summary>
+    public bool SkipErrors { get; init; }
+    public bool Continuous { get; init; } = true;
+    public SamplingOptions Defaults { get; init; } = new();
+}
+
+/// <summary>How a batch job went.</summary>
+public sealed record BatchJobSummary(int Rows, int Skipped, int Written, int Errors, long Tokens, double Seconds, bool Continuous)
+{
+    public double TokensPerSecond => Tokens / Math.Max(Seconds, 1e-9);
+}
+
+/// <summary>
+/// A JSONL batch job: every row is checked before any work (duplicate ids, malformed rows, an unwritable
+/// output); rows already in the output are skipped, so a job resumes where it stopped; a torn last line
+/// from a crash is cut off and its row redone; each result is appended and flushed on its own, so nothing
+/// is lost or written twice. <c>--shard i/N</c> picks a fixed subset by a hash of the id.
+/// </summary>
+public static class BatchJob
+{
+    public static BatchJobSummary Run(LanguageModel model, BatchJobOptions options, TextWriter log)
+    {
+        if (options.ShardCount < 1 || options.ShardIndex < 0 || options.ShardIndex >= options.ShardCount)
+            throw new Gpt2OnnxException($"--shard {options.ShardIndex}/{options.ShardCount} is not a shard: use i/N with 0 ≤ i < N");
+        var rows = ReadInput(options, log, out int malformed);
+        var done = ResumeOutput(options.Output);
+        var todo = rows.Where(r => r.InShard(options.ShardIndex, options.ShardCount) && !done.Contains(r.Key)).ToList();
+        int skipped = rows.Count(r => r.InShard(options.ShardIndex, options.ShardCount)) - todo.Count;
+        if (skipped > 0) log.WriteLine($"batch: {skipped} row(s) already in {options.Output}; resuming with {todo.Count}");
+
+        using var output = new FileStream(options.Output, FileMode.Append, FileAccess.Write, FileShare.Read);
+        using var engine = new BatchEngine(model, options.MaxBatch, options.MaxLength);
+        var clock = Stopwatch.StartNew();
+        var lastReport = TimeSpan.Zero;
+        int written = 0, errors = malformed;
+        foreach (var result in engine.Run(todo.Select(r => new BatchItem(r.Key, r.Request)), options.Continuous))
+        {
+            var row = todo[written];
+            JsonObject json;
+            if (result.Error != null)
+            {
+                errors++;
+                log.WriteLine($"batch: line {row.Line} (id {row.Key}): {result.Error}");
+                json = new JsonObject { ["id"] = row.IdJson.DeepClone(), ["error"] = result.Error, ["line"] = row.Line };
+            }
+            else
+            {
+                var r = result.Result!;
+                json = new JsonObject
+                {
+                    ["id"] = row.IdJson.DeepClone(), ["completion"] = r.Text, ["tokens"] = r.TokenIds.Length,
+                    ["finish_reason"] = r.FinishReason, ["seed"] = result.Seed, ["prompt_tokens"] = r.PromptIds.Length,
+                };
+            }
+            output.Write(Encoding.UTF8.GetBytes(json.ToJsonString() + "\n"));
+            output.Flush(); // one row at a time: a crash loses at most the row being written
+            written++;
+            if (clock.Elapsed - lastReport > TimeSpan.FromSeconds(2) || written == todo.Count)
+            {
+                lastReport = clock.Elapsed;
+                double rate = engine.TokensGenerated / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+                double eta = written == 0 ? 0 : clock.Elapsed.TotalSeconds / written * (todo.Count - written);
+                log.WriteLine($"batch: {written}/{todo.Count} rows | {rate:F1} tokens/s | ETA {TimeSpan.FromSeconds(Math.Round(eta)):c}");
+            }
+        }
+        return new BatchJobSummary(todo.Count, skipped, written, errors, engine.TokensGenerated, clock.Elapsed.TotalSeconds, options.Continuous && engine.Continuous);
+    }
+
+    /// <summary>Reads and checks every input row before any work.</summary>
+    private static List<BatchRow> ReadInput(BatchJobOptions options, TextWriter log, out int malformed)
+    {
+        if (!File.Exists(options.Input)) throw new Gpt2OnnxException($"{options.Input} does not exist: pass a JSONL file of {{\"id\", \"prompt\"}} rows");
+        var rows = new List<BatchRow>();
+        var lines = new Dictionary<string, int>();
+        malformed = 0;
+        int number = 0;
+        foreach (var text in File.ReadLines(options.Input, Encoding.UTF8))
+        {
+            number++;
+            if (string.IsNullOrWhiteSpace(text)) continue;
+            BatchRow row;
+            try
+            {
+                row = BatchRow.Parse(number, text, options.Defaults);
+            }
+            catch (Gpt2OnnxException e)
+            {
+                if (!options.SkipErrors) throw new Gpt2OnnxException($"{options.Input}: {e.Message}; fix it, or pass --on-error skip");
+                log.WriteLine($"batch: skipping {options.Input}: {e.Message}");
+                malformed++;
+                continue;
+            }
+            if (lines.TryGetValue(row.Key, out int first))
+                throw new Gpt2OnnxException($"{options.Input}: the id {row.Key} appears on lines {first} and {number}: ids must be unique");
+            lines[row.Key] = number;
+            rows.Add(row);
+        }
+        return rows;
+    }
+
+    /// <summary>The ids already written; cuts off a torn last line (a crash mid-write) so its row is redone.</summary>
+    private static HashSet<string> ResumeOutput(string path)
+    {
+        var done = new HashSet<string>();
+        string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (directory != null && !Directory.Exists(directory))
+            throw new Gpt2OnnxException($"cannot write {path}: the folder {directory} does not exist");
+        try
+        {
+            using var probe = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw new Gpt2OnnxException($"cannot write {path} ({e.Message}): choose a writable --output");
+        }
+        byte[] bytes = File.ReadAllBytes(path);
+        int end = bytes.Length;
+        if (end > 0 && bytes[end - 1] != (byte)'\n') end = Array.LastIndexOf(bytes, (byte)'\n', end - 1) + 1; // torn last line
+        int start = 0;
+        while (start < end)
+        {
+            int newline = Array.IndexOf(bytes, (byte)'\n', start, end - start);
+            string line = Encoding.UTF8.GetString(bytes, start, newline - start);
+            try
+            {
+                if (JsonNode.Parse(line)?["id"] is { } id) done.Add(id.ToJsonString());
+            }
+            catch (JsonException)
+            {
+                // A complete but corrupt line is kept (it is not ours to delete) and its row is redone.
+            }
+            start = newline + 1;
+        }
+        if (end < bytes.Length)
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Write);
+            file.SetLength(end);
+        }
+        return done;
+    }
+}

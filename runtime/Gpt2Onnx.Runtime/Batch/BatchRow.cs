@@ -1,0 +1,88 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Gpt2Onnx.Runtime.Generation;
+
+namespace Gpt2Onnx.Runtime.Batch;
+
+/// <summary>
+/// One input row of a batch job: {"id": ..., "prompt": "...", optional max_new_tokens, temperature, top_k,
+/// top_p, repetition_penalty, seed, stop}. The id keeps its JSON form (string or number) in the output.
+/// </summary>
+public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationRequest Request)
+{
+    /// <summary>Parses one line; throws <see cref="Gpt2OnnxException"/> naming the line for anything malformed.</summary>
+    public static BatchRow Parse(int line, string text, SamplingOptions defaults)
+    {
+        JsonObject row;
+        try
+        {
+            row = JsonNode.Parse(text) as JsonObject ?? throw new Gpt2OnnxException($"line {line}: expected a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw new Gpt2OnnxException($"line {line}: not valid JSON ({e.Message})");
+        }
+        var id = row["id"];
+        if (id == null || id.GetValueKind() is not (JsonValueKind.String or JsonValueKind.Number))
+            throw new Gpt2OnnxException($"line {line}: 'id' is missing or not a string or number");
+        if (row["prompt"] is not JsonValue prompt || prompt.GetValueKind() != JsonValueKind.String)
+            throw new Gpt2OnnxException($"line {line}: 'prompt' is missing or not a string");
+        T Get<T>(string name, T fallback)
+        {
+            var node = row[name];
+            if (node == null || node.GetValueKind() == JsonValueKind.Null) return fallback;
+            try
+            {
+                return node.GetValue<T>();
+            }
+            catch (Exception e) when (e is FormatException or InvalidOperationException)
+            {
+                throw new Gpt2OnnxException($"line {line}: '{name}' must be a {(typeof(T) == typeof(string) ? "string" : "number")}, not {node.ToJsonString()}");
+            }
+        }
+        var stop = row["stop"] switch
+        {
+            null => defaults.StopStrings,
+            JsonValue v when v.GetValueKind() == JsonValueKind.String => [v.GetValue<string>()],
+            JsonArray a when a.All(s => s?.GetValueKind() == JsonValueKind.String) => a.Select(s => s!.GetValue<string>()).ToList(),
+            _ => throw new Gpt2OnnxException($"line {line}: 'stop' must be a string or an array of strings"),
+        };
+        string key = id.ToJsonString();
+        var options = defaults with
+        {
+            MaxNewTokens = Get("max_new_tokens", defaults.MaxNewTokens),
+            Temperature = Get("temperature", defaults.Temperature),
+            TopK = Get("top_k", defaults.TopK),
+            TopP = Get("top_p", defaults.TopP),
+            RepetitionPenalty = Get("repetition_penalty", defaults.RepetitionPenalty),
+            // A seed derived from the id: the row's result depends neither on its shard nor on its batch.
+            Seed = row["seed"] is null ? SeedFor(key) : Get<ulong>("seed", 0),
+            StopStrings = stop,
+        };
+        try
+        {
+            options.Validate();
+        }
+        catch (Gpt2OnnxException e)
+        {
+            throw new Gpt2OnnxException($"line {line}: {e.Message}");
+        }
+        return new BatchRow(line, id.DeepClone(), key, new GenerationRequest { Prompt = prompt.GetValue<string>(), Options = options });
+    }
+
+    /// <summary>FNV-1a (64-bit) of the id's JSON text: stable across machines, processes and .NET versions.</summary>
+    public static ulong SeedFor(string key)
+    {
+        ulong hash = 14695981039346656037UL;
+        foreach (byte b in Encoding.UTF8.GetBytes(key))
+        {
+            hash ^= b;
+            hash *= 1099511628211UL;
+        }
+        return hash;
+    }
+
+    /// <summary>Whether the row belongs to shard <paramref name="index"/> of <paramref name="count"/>.</summary>
+    public bool InShard(int index, int count) => count <= 1 || (int)(SeedFor("shard:" + Key) % (ulong)count) == index;
+}

@@ -1,0 +1,135 @@
+using System.Text;
+using Gpt2Onnx.Runtime.Tokenizers;
+
+namespace Gpt2Onnx.Runtime.Generation;
+
+/// <summary>
+/// One sequence being generated: its sampler, the tokens so far, why it stopped, and (when text is streamed
+/// or stop strings are watched) its text. Shared by <see cref="Generator"/> and <see cref="BatchEngine"/>.
+/// </summary>
+internal sealed class SequenceState
+{
+    private readonly SamplingOptions _options;
+    private readonly HashSet<int> _stops;
+    private readonly Sampler _sampler;
+    private readonly List<int> _generated;
+    private readonly StringBuilder? _text;
+    private readonly StreamingDecoder? _decoder;
+    private readonly ITokenizer _tokenizer;
+    private readonly int _maxTotal;
+    private int _emitted;
+
+    public SequenceState(LanguageModel model, int[] prompt, SamplingOptions options, bool streams, int maxTotal)
+    {
+        _options = options;
+        _tokenizer = model.Tokenizer;
+        Prompt = prompt;
+        _maxTotal = maxTotal;
+        _stops = [.. options.StopTokenIds, model.EndOfTextId];
+        _sampler = new Sampler(model.VocabSize, options, _stops.ToArray());
+        _sampler.Reset(prompt);
+        _generated = new List<int>(options.MaxNewTokens);
+        if (streams || options.StopStrings.Count > 0)
+        {
+            _text = new StringBuilder();
+            _decoder = model.Tokenizer.CreateStreamingDecoder();
+        }
+        if (options.MaxNewTokens == 0) Finish = FinishReasons.Length;
+    }
+
+    public int[] Prompt { get; }
+    public string? Finish { get; private set; }
+    public bool Done => Finish != null;
+
+    /// <summary>Chooses the next token from <paramref name="logits"/>; returns it (to feed back unless <see cref="Done"/>).</summary>
+    public int Next(Span<float> logits, int lengthInCache, Action<string>? onText)
+    {
+        int token = _sampler.Next(logits);
+        if (_stops.Contains(token) && _generated.Count >= _options.MinNewTokens)
+        {
+            Finish = FinishReasons.Stop;
+            return token;
+        }
+        _generated.Add(token);
+        if (_text != null) Finish = AppendText(token, onText);
+        if (Finish == null && _generated.Count >= _options.MaxNewTokens) Finish = FinishReasons.Length;
+        if (Finish == null && lengthInCache + 1 >= _maxTotal) Finish = FinishReasons.Length;
+        return token;
+    }
+
+    public GenerationResult Result(Action<string>? onText)
+    {
+        string text;
+        if (_text != null)
+        {
+            if (Finish != FinishReasons.StopString)
+            {
+                _text.Append(_decoder!.Flush());
+                Emit(_text.Length, onText);
+            }
+            text = _text.ToString();
+        }
+        else
+        {
+            text = _tokenizer.Decode(_generated.ToArray());
+        }
+        return new GenerationResult(Prompt, _generated.ToArray(), text, Finish ?? FinishReasons.Length);
+    }
+
+    /// <summary>Adds a token's text; returns StopString when a stop string appeared (the text is cut before it).</summary>
+    private string? AppendText(int token, Action<string>? onText)
+    {
+        _decoder!.AppendTo(token, _text!);
+        int holdBack = 0;
+        foreach (var stop in _options.StopStrings)
+        {
+            int searchFrom = Math.Max(0, _emitted - stop.Length);
+            int at = _text!.ToString(searchFrom, _text.Length - searchFrom).IndexOf(stop, StringComparison.Ordinal);
+            if (at >= 0)
+            {
+                _text.Length = searchFrom + at;
+                Emit(_text.Length, onText);
+                return FinishReasons.StopString;
+            }
+            holdBack = Math.Max(holdBack, stop.Length - 1); // the text's end may be the start of a stop string
+        }
+        Emit(_text!.Length - holdBack, onText);
+        return null;
+    }
+
+    private void Emit(int upTo, Action<string>? onText)
+    {
+        if (onText == null || upTo <= _emitted) return;
+        onText(_text!.ToString(_emitted, upTo - _emitted));
+        _emitted = upTo;
+    }
+
+    /// <summary>The prompt's ids: the given ids, or the encoded text; empty becomes end-of-text; checked against the context.</summary>
+    public static int[] PromptIds(LanguageModel model, GenerationRequest request)
+    {
+        var ids = new List<int>();
+        if (request.PromptIds != null)
+        {
+            foreach (int id in request.PromptIds)
+                if (id < 0 || id >= model.VocabSize) throw new Gpt2OnnxException($"the prompt id {id} is outside the vocabulary (0..{model.VocabSize - 1})");
+            ids.AddRange(request.PromptIds);
+        }
+        else
+        {
+            model.Tokenizer.Encode(request.Prompt ?? "", ids);
+        }
+        if (ids.Count == 0) ids.Add(model.EndOfTextId); // an empty prompt starts a new text
+        if (request.TruncatePromptLeft)
+        {
+            // Keep the prompt's end, leaving room for the new tokens.
+            int keep = model.ContextLength - Math.Min(request.Options.MaxNewTokens, model.ContextLength - 1);
+            if (ids.Count > keep) ids.RemoveRange(0, ids.Count - keep);
+        }
+        else if (ids.Count >= model.ContextLength)
+        {
+            throw new Gpt2OnnxException($"the prompt has {ids.Count} tokens, which leaves no room in the model's context of {model.ContextLength}: " +
+                                        "shorten it, or allow left truncation (--truncate)");
+        }
+        return ids.ToArray();
+    }
+}

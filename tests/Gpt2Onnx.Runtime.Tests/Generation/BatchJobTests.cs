@@ -1,0 +1,150 @@
+using System.Text.Json.Nodes;
+using Gpt2Onnx.Runtime.Batch;
+using Gpt2Onnx.Runtime.Generation;
+using Gpt2Onnx.Runtime.Onnx;
+using Gpt2Onnx.TestSupport;
+
+namespace Gpt2Onnx.Runtime.Tests.Generation;
+
+/// <summary>Batch jobs: continuous batching, order and ids, resume after a crash, sharding, bad rows.</summary>
+public sealed class BatchJobTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory().FullName;
+    private readonly string _fused, _portable;
+
+    public BatchJobTests() => (_, _portable, _fused) = TinyModel.Export(_dir);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Input(int rows, Func<int, string>? extra = null)
+    {
+        string path = Path.Combine(_dir, "in.jsonl");
+        string[] prompts = ["the quick", "床前明月光，", "hello", "", "the lazy dog jumps over the", "fox"];
+        File.WriteAllLines(path, Enumerable.Range(0, rows).Select(i =>
+            $"{{\"id\": {(i % 2 == 0 ? i.ToString() : $"\"row-{i}\"")}, \"prompt\": \"{prompts[i % prompts.Length]}\", \"max_new_tokens\": {3 + i * 7 % 17}{extra?.Invoke(i) ?? ""}}}"));
+        return path;
+    }
+
+    private BatchJobSummary Run(string input, string output, int shard = 0, int shards = 1, bool continuous = true, bool skipErrors = false, string? model = null)
+    {
+        using var languageModel = LanguageModel.Load(model ?? _fused, new SessionSettings { IntraOpThreads = 1 });
+        return BatchJob.Run(languageModel, new BatchJobOptions
+        {
+            Input = input, Output = output, MaxBatch = 4, ShardIndex = shard, ShardCount = shards, Continuous = continuous, SkipErrors = skipErrors,
+        }, TextWriter.Null);
+    }
+
+    private static List<JsonObject> Rows(string path) => File.ReadAllLines(path).Select(l => (JsonObject)JsonNode.Parse(l)!).ToList();
+
+    [Fact]
+    public void Every_row_comes_back_in_input_order_with_its_id_preserved()
+    {
+        string output = Path.Combine(_dir, "out.jsonl");
+        Run(Input(13), output);
+        var rows = Rows(output);
+        Assert.Equal(13, rows.Count);
+        for (int i = 0; i < 13; i++)
+        {
+            Assert.Equal(i % 2 == 0 ? i.ToString() : $"\"row-{i}\"", rows[i]["id"]!.ToJsonString());
+            Assert.True(rows[i]["tokens"]!.GetValue<int>() <= 3 + i * 7 % 17);
+        }
+    }
+
+    [Fact]
+    public void Continuous_batching_gives_each_row_the_result_it_gets_alone()
+    {
+        string input = Input(10);
+        string continuous = Path.Combine(_dir, "c.jsonl"), single = Path.Combine(_dir, "s.jsonl"), portable = Path.Combine(_dir, "p.jsonl");
+        Run(input, continuous);
+        using (var model = LanguageModel.Load(_fused, new SessionSettings { IntraOpThreads = 1 }))
+        {
+            var options = new BatchJobOptions { Input = input, Output = single, MaxBatch = 1 };
+            BatchJob.Run(model, options, TextWriter.Null);
+        }
+        Run(input, portable, continuous: false, model: _portable); // static batches on the portable graph
+        var a = Rows(continuous);
+        var b = Rows(single);
+        var c = Rows(portable);
+        for (int i = 0; i < a.Count; i++)
+        {
+            Assert.Equal(b[i]["completion"]!.GetValue<string>(), a[i]["completion"]!.GetValue<string>());
+            Assert.Equal(b[i]["completion"]!.GetValue<string>(), c[i]["completion"]!.GetValue<string>());
+            Assert.Equal(b[i]["seed"]!.GetValue<ulong>(), a[i]["seed"]!.GetValue<ulong>());
+        }
+    }
+
+    [Fact]
+    public void A_crash_mid_write_is_resumed_with_nothing_lost_or_duplicated()
+    {
+        string input = Input(9);
+        string complete = Path.Combine(_dir, "complete.jsonl"), crashed = Path.Combine(_dir, "crashed.jsonl");
+        Run(input, complete);
+        var lines = File.ReadAllLines(complete);
+        // The crashed run wrote four rows and half of the fifth.
+        File.WriteAllText(crashed, string.Join("\n", lines.Take(4)) + "\n" + lines[4][..(lines[4].Length / 2)]);
+        var summary = Run(input, crashed);
+        Assert.Equal(4, summary.Skipped);
+        Assert.Equal(lines, File.ReadAllLines(crashed));
+        Assert.Equal(0, Run(input, crashed).Written); // a third run finds everything done
+    }
+
+    [Fact]
+    public void Shards_cover_every_row_exactly_once_with_the_same_results()
+    {
+        string input = Input(12);
+        string whole = Path.Combine(_dir, "whole.jsonl");
+        Run(input, whole);
+        var byId = Rows(whole).ToDictionary(r => r["id"]!.ToJsonString(), r => r["completion"]!.GetValue<string>());
+        var seen = new List<string>();
+        for (int shard = 0; shard < 3; shard++)
+        {
+            string part = Path.Combine(_dir, $"shard{shard}.jsonl");
+            Run(input, part, shard, 3);
+            foreach (var row in Rows(part))
+            {
+                string id = row["id"]!.ToJsonString();
+                seen.Add(id);
+                Assert.Equal(byId[id], row["completion"]!.GetValue<string>());
+            }
+        }
+        Assert.Equal(byId.Keys.Order(), seen.Order());
+    }
+
+    [Fact]
+    public void A_malformed_row_stops_the_job_before_any_work_with_its_line_number()
+    {
+        string input = Input(4);
+        File.AppendAllText(input, "{\"id\": 99, \"prompt\": 5}\n");
+        string output = Path.Combine(_dir, "out.jsonl");
+        var error = Assert.Throws<Gpt2OnnxException>(() => Run(input, output));
+        Assert.Contains("line 5", error.Message);
+        Assert.Equal("", File.Exists(output) ? File.ReadAllText(output) : "");
+    }
+
+    [Fact]
+    public void Malformed_rows_can_be_skipped_and_are_counted()
+    {
+        string input = Input(4);
+        File.AppendAllText(input, "not json\n{\"id\": 7, \"prompt\": \"x\", \"temperature\": -1}\n");
+        string output = Path.Combine(_dir, "out.jsonl");
+        var summary = Run(input, output, skipErrors: true);
+        Assert.Equal(2, summary.Errors);
+        Assert.Equal(4, Rows(output).Count);
+    }
+
+    [Fact]
+    public void Duplicate_ids_are_refused_before_any_work()
+    {
+        string input = Input(3);
+        File.AppendAllText(input, "{\"id\": 0, \"prompt\": \"again\"}\n");
+        var error = Assert.Throws<Gpt2OnnxException>(() => Run(input, Path.Combine(_dir, "out.jsonl")));
+        Assert.Contains("appears on lines 1 and 4", error.Message);
+    }
+
+    [Fact]
+    public void An_unwritable_output_is_refused_before_any_work()
+    {
+        var error = Assert.Throws<Gpt2OnnxException>(() => Run(Input(3), Path.Combine(_dir, "missing-folder", "out.jsonl")));
+        Assert.Contains("does not exist", error.Message);
+    }
+}
