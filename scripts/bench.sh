@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with the peer it must beat, in the same run (these machines are noisy;
-# only ratios hold). Usage: scripts/bench.sh [tokenizer|torch|runtime ...]   (no argument: every benchmark)
+# only ratios hold). Usage: scripts/bench.sh [tokenizer|torch|runtime|batch ...]   (no argument: every benchmark)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh" >&2
@@ -124,13 +124,42 @@ for k, batch in ((0, 1), (4, 16)):
 PY
 }
 
+bench_batch() {
+  local dir; dir=$(gpt2_124m)
+  local threads; threads=$(nproc)
+  local input="$WORK/batch-256.jsonl" small="$WORK/batch-32.jsonl"
+  python3 - "$input" "$small" <<'PY'
+import json, random, sys
+random.seed(5)
+words = "the of and to a in that is was he for it with as his on be at by i this had not are but from or have an they which".split()
+rows = [{"id": i, "prompt": " ".join(random.choice(words) for _ in range(random.randint(4, 48))),
+         "max_new_tokens": random.randint(8, 64), "temperature": 0} for i in range(256)]
+with open(sys.argv[1], "w") as f: f.writelines(json.dumps(r) + "\n" for r in rows)
+with open(sys.argv[2], "w") as f: f.writelines(json.dumps(r) + "\n" for r in rows[:32])
+PY
+  echo "== batch: GPT-2 124M fused fp32, 256 prompts of 4-48 words, 8-64 new tokens each, $threads threads"
+  local continuous static single
+  rm -f "$WORK"/batch-out-*.jsonl
+  continuous=$("$RUN" batch --model "$dir/onnx-fused" --input "$input" --output "$WORK/batch-out-continuous.jsonl" --max-batch 16 --threads "$threads" --json 2>/dev/null)
+  static=$("$RUN" batch --model "$dir/onnx-fused" --input "$input" --output "$WORK/batch-out-static.jsonl" --max-batch 16 --static --threads "$threads" --json 2>/dev/null)
+  single=$("$RUN" batch --model "$dir/onnx-fused" --input "$small" --output "$WORK/batch-out-single.jsonl" --max-batch 1 --threads "$threads" --json 2>/dev/null)
+  python3 - "$continuous" "$static" "$single" <<'PY'
+import json, sys
+c, s, one = (json.loads(a) for a in sys.argv[1:])
+for name, r in (("continuous batching, batch 16", c), ("static batching, batch 16", s), ("one prompt at a time (first 32 rows)", one)):
+    print(f"  {name:38} {r['written']:4d} rows {r['tokens']:6d} tokens {r['seconds']:7.1f} s {r['tokens_per_s']:7.1f} tokens/s  peak RSS {r['peak_rss_bytes'] / 1e6:.0f} MB")
+print(f"  continuous/static {c['tokens_per_s'] / s['tokens_per_s']:.2f}x (target 1.5x); continuous/one-at-a-time {c['tokens_per_s'] / one['tokens_per_s']:.2f}x (target 8x)")
+PY
+}
+
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(tokenizer torch runtime)
+[ ${#sections[@]} -gt 0 ] || sections=(tokenizer torch runtime batch)
 for section in "${sections[@]}"; do
   case "$section" in
     tokenizer) bench_tokenizer ;;
     torch) bench_torch ;;
     runtime) bench_runtime ;;
-    *) echo "bench: unknown benchmark '$section' (known: tokenizer torch runtime)" >&2; exit 2 ;;
+    batch) bench_batch ;;
+    *) echo "bench: unknown benchmark '$section' (known: tokenizer torch runtime batch)" >&2; exit 2 ;;
   esac
 done

@@ -185,13 +185,18 @@ public static class OnnxExporter
         };
     }
 
-    /// <summary>Moves every initializer's bytes into one data file (each 64-byte aligned) and leaves references.</summary>
+    /// <summary>
+    /// Moves every weight's bytes into one data file (each 64-byte aligned) and leaves references. Small
+    /// initializers (shape constants) stay inline: ONNX Runtime's shape inference reads them before it loads external data.
+    /// </summary>
     private static long MoveWeightsToDataFile(GraphProto graph, string path)
     {
+        const int InlineBelow = 1024;
         long offset = 0;
         using var data = File.Create(path);
         foreach (var tensor in graph.Initializer)
         {
+            if (tensor.RawData.Length < InlineBelow) continue;
             long padding = (64 - offset % 64) % 64;
             data.Write(new byte[padding]);
             offset += padding;

@@ -1,0 +1,102 @@
+using System.Runtime.InteropServices;
+using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Exporter.Graphs;
+using Gpt2Onnx.Runtime;
+using Gpt2Onnx.TestSupport;
+
+namespace Gpt2Onnx.Exporter.Tests;
+
+/// <summary>The exporter's promises about its output folder, and its errors.</summary>
+public sealed class ExportErrorTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory().FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Checkpoint() => TinyCheckpoint.Write(Path.Combine(_dir, "ckpt"), TinyCheckpoint.Config(), seed: 3);
+
+    [Fact]
+    public void An_existing_output_folder_needs_force()
+    {
+        string checkpoint = Checkpoint(), output = Path.Combine(_dir, "onnx");
+        OnnxExporter.Export(checkpoint, output, new ExportOptions());
+        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, output, new ExportOptions()));
+        Assert.Contains("--force", error.Message);
+        OnnxExporter.Export(checkpoint, output, new ExportOptions { Force = true, Variant = GraphVariant.Fused });
+        Assert.Equal("fused", ModelInspector.Inspect(output).Metadata.Single(m => m.Key == "gpt2onnx.variant").Value);
+    }
+
+    [Fact]
+    public void A_failed_export_leaves_no_partial_output()
+    {
+        var config = TinyCheckpoint.Config();
+        string checkpoint = Path.Combine(_dir, "nan");
+        Directory.CreateDirectory(checkpoint);
+        config.Save(Path.Combine(checkpoint, Gpt2Checkpoint.ConfigFile));
+        SafeTensorsFile.Write(Path.Combine(checkpoint, Gpt2Checkpoint.ModelFile), Gpt2Checkpoint.ExpectedTensors(config).Select(e =>
+        {
+            var values = new float[e.Shape.Aggregate(1L, (a, b) => a * b)];
+            if (e.Name == "h.1.mlp.c_fc.weight") values[0] = float.PositiveInfinity;
+            return new SafeTensorsFile.Entry(e.Name, SafeTensorDType.F32, e.Shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+        }));
+        string output = Path.Combine(_dir, "onnx");
+        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, output, new ExportOptions()));
+        Assert.Contains("infinity", error.Message);
+        Assert.False(Directory.Exists(output));
+        Assert.Empty(Directory.GetDirectories(_dir, "onnx*"));
+    }
+
+    [Fact]
+    public void The_same_checkpoint_exports_to_the_same_bytes()
+    {
+        string checkpoint = Checkpoint();
+        foreach (var options in new[] { new ExportOptions(), new ExportOptions { Variant = GraphVariant.Fused, Precision = Precision.Int4 } })
+        {
+            OnnxExporter.Export(checkpoint, Path.Combine(_dir, "a"), options with { Force = true });
+            OnnxExporter.Export(checkpoint, Path.Combine(_dir, "b"), options with { Force = true });
+            Assert.Equal(File.ReadAllBytes(Path.Combine(_dir, "a", OnnxExporter.ModelFile)), File.ReadAllBytes(Path.Combine(_dir, "b", OnnxExporter.ModelFile)));
+        }
+    }
+
+    [Fact]
+    public void External_data_holds_every_weight_and_the_model_still_runs()
+    {
+        string checkpoint = Checkpoint(), output = Path.Combine(_dir, "onnx");
+        OnnxExporter.Export(checkpoint, output, new ExportOptions { ExternalData = true });
+        var report = ModelInspector.Inspect(output);
+        Assert.Contains(report.Files, f => f.File == OnnxExporter.DataFile && f.Bytes > 0);
+        Assert.True(new FileInfo(Path.Combine(output, OnnxExporter.ModelFile)).Length < 200_000);
+        using var runner = new ExportedGraphRunner(output, TinyCheckpoint.Config());
+        Assert.Equal(3, runner.RunPortable([1, 2, 3]).Count);
+    }
+
+    [Fact]
+    public void The_portable_graph_follows_the_contract_and_opset_17()
+    {
+        string output = Path.Combine(_dir, "onnx");
+        OnnxExporter.Export(Checkpoint(), output, new ExportOptions());
+        var report = ModelInspector.Inspect(output);
+        Assert.Equal(8, report.IrVersion);
+        Assert.Equal([("ai.onnx", 17L)], report.Opsets);
+        Assert.Equal(["input_ids", "attention_mask", "position_ids", "past_key_values.0.key", "past_key_values.0.value"], report.Inputs.Take(5).Select(i => i.Name));
+        Assert.Equal(["logits", "present.0.key", "present.0.value"], report.Outputs.Take(3).Select(o => o.Name));
+        Assert.DoesNotContain(report.Operators, o => o.Op.Contains('.')); // no contrib domain
+        // wte is stored once: the parameter count is the model's, not the model's plus a copied LM head.
+        Assert.Equal(TinyCheckpoint.Config().ParameterCount, report.Parameters);
+    }
+
+    [Fact]
+    public void Int4_needs_the_fused_variant()
+    {
+        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(Checkpoint(), Path.Combine(_dir, "o"), new ExportOptions { Precision = Precision.Int4 }));
+        Assert.Contains("--variant fused", error.Message);
+    }
+
+    [Fact]
+    public void Inspecting_a_file_that_is_not_onnx_is_a_clear_error()
+    {
+        string path = Path.Combine(_dir, "model.onnx");
+        File.WriteAllBytes(path, [0xFF, 0xFF, 0xFF, 0x01, 0x02]);
+        Assert.Contains("not a valid ONNX model", Assert.Throws<Gpt2OnnxException>(() => ModelInspector.Inspect(path)).Message);
+    }
+}
