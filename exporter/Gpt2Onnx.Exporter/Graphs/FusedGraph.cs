@@ -52,7 +52,7 @@ internal static class FusedGraph
         }
 
         string wte = W("wte.weight");
-        var x = g.Node("Add", [g.Node("Gather", [wte, InputIds], "wte_gather"), g.Node("Gather", [W("wpe.weight"), PositionIds], "wpe_gather")], "embeddings");
+        var x = Gpt2GraphParts.Embeddings(g, wte, W("wpe.weight"));
         var h = g.Node("LayerNormalization", [x, W("h.0.ln_1.weight"), W("h.0.ln_1.bias")], "h.0.ln_1", Int("axis", -1), FloatAttribute("epsilon", (float)c.LayerNormEpsilon));
         for (int i = 0; i < c.NLayer; i++)
         {
@@ -89,18 +89,9 @@ internal static class FusedGraph
         }
         else
         {
-            var flat = g.Node("Reshape", [h, g.Int64s(false, -1, C)], "lm_head.flatten");
-            var logits = g.Node("Gemm", [flat, wte], "lm_head", Int("transB", 1));
-            var outShape = g.Node("Concat", [g.Node("Shape", [InputIds], "input_shape"), g.Int64s(false, c.VocabSize)], "logits_shape", Int("axis", 0));
-            g.Node("Reshape", [logits, outShape], Logits);
+            Gpt2GraphParts.TiedLmHead(g, h, wte, c);
         }
-
-        g.Output(Logits, T.Float, "batch_size", "sequence_length", c.VocabSize);
-        for (int i = 0; i < c.NLayer; i++)
-        {
-            g.Output(PresentKey(i), T.Float, "batch_size", nh, "max_sequence_length", hs);
-            g.Output(PresentValue(i), T.Float, "batch_size", nh, "max_sequence_length", hs);
-        }
+        Gpt2GraphParts.Outputs(g, c, "max_sequence_length");
         return g;
     }
 

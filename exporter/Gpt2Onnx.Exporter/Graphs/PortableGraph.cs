@@ -35,7 +35,7 @@ internal static class PortableGraph
 
         // Embeddings: (B, S, C)
         string wte = W("wte.weight");
-        var x = g.Node("Add", [g.Node("Gather", [wte, InputIds], "wte_gather"), g.Node("Gather", [W("wpe.weight"), PositionIds], "wpe_gather")], "embeddings");
+        var x = Gpt2GraphParts.Embeddings(g, wte, W("wpe.weight"));
 
         string bias = AttentionBias(g);
         for (int i = 0; i < c.NLayer; i++)
@@ -61,18 +61,8 @@ internal static class PortableGraph
             x = g.Node("Add", [x, Linear(g, h, W(p + "mlp.c_proj.weight"), W(p + "mlp.c_proj.bias"), p + "mlp.c_proj")], p + "residual_2");
         }
         x = LayerNorm(g, x, W("ln_f.weight"), W("ln_f.bias"), c.LayerNormEpsilon, "ln_f");
-        // LM head tied to wte: (B*S, C) × wteᵀ with Gemm's transB, so the table is neither copied nor transposed.
-        var flat = g.Node("Reshape", [x, g.Int64s(false, -1, C)], "lm_head.flatten");
-        var logits = g.Node("Gemm", [flat, wte], "lm_head", Int("transB", 1));
-        var outShape = g.Node("Concat", [g.Node("Shape", [InputIds], "input_shape"), g.Int64s(false, c.VocabSize)], "logits_shape", Int("axis", 0));
-        g.Node("Reshape", [logits, outShape], Logits);
-
-        g.Output(Logits, T.Float, "batch_size", "sequence_length", c.VocabSize);
-        for (int i = 0; i < c.NLayer; i++)
-        {
-            g.Output(PresentKey(i), T.Float, "batch_size", nh, "total_sequence_length", hs);
-            g.Output(PresentValue(i), T.Float, "batch_size", nh, "total_sequence_length", hs);
-        }
+        Gpt2GraphParts.TiedLmHead(g, x, wte, c);
+        Gpt2GraphParts.Outputs(g, c, "total_sequence_length");
         return g;
     }
 

@@ -50,16 +50,8 @@ public sealed class WordPieceTokenizer : ITokenizer
 
     public void Encode(ReadOnlySpan<char> text, List<int> ids, bool allowSpecialTokens = false)
     {
-        if (allowSpecialTokens)
-        {
-            while (_special.Matcher.FindNext(text, out int at, out int length, out int id))
-            {
-                EncodeOrdinary(text[..at], ids);
-                ids.Add(id);
-                text = text[(at + length)..];
-            }
-        }
-        EncodeOrdinary(text, ids);
+        if (allowSpecialTokens) _special.Matcher.Encode(text, ids, EncodeOrdinary);
+        else EncodeOrdinary(text, ids);
     }
 
     private void EncodeOrdinary(ReadOnlySpan<char> text, List<int> ids)

@@ -1,0 +1,38 @@
+using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Exporter.Onnx;
+using static Gpt2Onnx.Exporter.Onnx.GraphBuilder;
+using static Gpt2Onnx.Runtime.Onnx.GraphNames;
+using T = Gpt2Onnx.Runtime.Onnx.TensorElementType;
+
+namespace Gpt2Onnx.Exporter.Graphs;
+
+/// <summary>The parts both graph variants build the same way: embeddings, the tied LM head, and the outputs.</summary>
+internal static class Gpt2GraphParts
+{
+    /// <summary>wte[input_ids] + wpe[position_ids]: (B, S, C).</summary>
+    public static string Embeddings(GraphBuilder g, string wte, string wpe) =>
+        g.Node("Add", [g.Node("Gather", [wte, InputIds], "wte_gather"), g.Node("Gather", [wpe, PositionIds], "wpe_gather")], "embeddings");
+
+    /// <summary>
+    /// The LM head tied to wte: (B*S, C) × wteᵀ with Gemm's transB, so the table is neither copied nor
+    /// transposed; reshaped to logits (B, S, V).
+    /// </summary>
+    public static void TiedLmHead(GraphBuilder g, string x, string wte, Gpt2Config c)
+    {
+        var flat = g.Node("Reshape", [x, g.Int64s(false, -1, c.NEmbd)], "lm_head.flatten");
+        var logits = g.Node("Gemm", [flat, wte], "lm_head", Int("transB", 1));
+        var outShape = g.Node("Concat", [g.Node("Shape", [InputIds], "input_shape"), g.Int64s(false, c.VocabSize)], "logits_shape", Int("axis", 0));
+        g.Node("Reshape", [logits, outShape], Logits);
+    }
+
+    /// <summary>logits (B, S, V) and each layer's present key and value (B, nh, <paramref name="cacheLength"/>, hs).</summary>
+    public static void Outputs(GraphBuilder g, Gpt2Config c, string cacheLength)
+    {
+        g.Output(Logits, T.Float, "batch_size", "sequence_length", c.VocabSize);
+        for (int i = 0; i < c.NLayer; i++)
+        {
+            g.Output(PresentKey(i), T.Float, "batch_size", c.NHead, cacheLength, c.HeadSize);
+            g.Output(PresentValue(i), T.Float, "batch_size", c.NHead, cacheLength, c.HeadSize);
+        }
+    }
+}
