@@ -4,7 +4,6 @@ using static Gpt2Onnx.Trainer.Torch.Functional;
 
 namespace Gpt2Onnx.Trainer.Tests;
 
-[Collection(ProcessWideCounters.Name)]
 public class TrainingPrimitivesTests
 {
     [Fact]
@@ -132,9 +131,3 @@ public class TrainingPrimitivesTests
     }
 }
 
-/// <summary>Tests that read process-wide tensor counters run alone, so other tests' tensors cannot disturb them.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class ProcessWideCounters
-{
-    public const string Name = "process-wide tensor counters";
-}
