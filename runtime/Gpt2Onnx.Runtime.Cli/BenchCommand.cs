@@ -30,12 +30,14 @@ internal static class BenchCommand
                     mode = r.Mode, variant = languageModel.Variant, precision = languageModel.Precision, batch = r.Batch, prompt_len = r.PromptLength,
                     new_tokens = r.NewTokens, prefill_ms = r.PrefillMs, token_ms_p50 = r.StepMsP50, token_ms_p90 = r.StepMsP90,
                     tokens_per_s = r.TokensPerSecond, host_share = r.HostShare, allocated_bytes_per_step = r.AllocatedBytesPerStep, peak_rss_bytes = r.PeakRssBytes,
+                    rss_growth_bytes = r.RssGrowthBytes,
                 }));
             }
             else
             {
                 Console.WriteLine($"{languageModel.Variant} {languageModel.Precision}, {r.Mode}, batch {r.Batch}: prefill {r.PrefillMs:F1} ms; step p50 {r.StepMsP50:F2} ms, p90 {r.StepMsP90:F2} ms; " +
-                                  $"{r.TokensPerSecond:F1} tokens/s; host {r.HostShare:P1} of each step; {r.AllocatedBytesPerStep:F0} B allocated per step; peak RSS {r.PeakRssBytes / 1e6:F0} MB");
+                                  $"{r.TokensPerSecond:F1} tokens/s; host {r.HostShare:P1} of each step; {r.AllocatedBytesPerStep:F0} B allocated per step; peak RSS {r.PeakRssBytes / 1e6:F0} MB, " +
+                                  $"RSS growth over the timed steps {r.RssGrowthBytes / 1e6:F1} MB");
             }
             return 0;
         });

@@ -77,6 +77,17 @@ public class TrainingPrimitivesTests
     }
 
     [Fact]
+    public void Bf16_autocast_runs_matrix_products_in_bf16_only_inside_its_scope()
+    {
+        using var scope = DisposeScope.Enter();
+        var a = Tensor.Randn([4, 8]);
+        var b = Tensor.Randn([8, 2]);
+        using (new Autocast(ScalarType.BFloat16))
+            Assert.Equal(ScalarType.BFloat16, a.MatMul(b).DType);
+        Assert.Equal(ScalarType.Float32, a.MatMul(b).DType);
+    }
+
+    [Fact]
     public void A_dispose_scope_frees_every_temporary_and_keeps_what_is_moved_out()
     {
         long before = Tensor.LiveCount;

@@ -101,6 +101,17 @@ public sealed class TrainingRunTests : IDisposable
     }
 
     [Fact]
+    public void Bf16_mixed_precision_trains_with_a_falling_loss()
+    {
+        string data = PrepareData();
+        string output = Path.Combine(_dir, "bf16");
+        Train(Options(data, output, steps: 30) with { Bf16 = true });
+        var losses = Losses(output);
+        Assert.All(losses, l => Assert.True(double.IsFinite(l)));
+        Assert.True(losses.TakeLast(5).Average() < losses.Take(5).Average() - 0.5);
+    }
+
+    [Fact]
     public void A_save_interrupted_before_its_commit_leaves_the_last_checkpoint_usable()
     {
         string data = PrepareData();

@@ -35,10 +35,11 @@ internal static class TrainCommand
         var noise = new Option<double>("--noise") { Description = "replace input tokens at random with this probability", DefaultValueFactory = _ => 0 };
         var dropout = new Option<double?>("--dropout") { Description = "dropout rate (default: the config's)" };
         var minutes = new Option<double?>("--minutes") { Description = "stop and save after this many minutes" };
+        var bf16 = new Option<bool>("--bf16") { Description = "mixed precision: the forward pass under bf16 autocast (fp32 weights and optimizer)" };
         var command = new Command("train", "train a GPT-2 from scratch, fine-tune one (--init), or resume a run (--resume)")
         {
             data, config, output, init, resume, steps, batchSize, context, gradAccum, lr, warmup, weightDecay, evalEvery, evalBatches,
-            saveEvery, samplePrompt, sampleTokens, seed, threads, stride, freeze, noise, dropout, minutes,
+            saveEvery, samplePrompt, sampleTokens, seed, threads, stride, freeze, noise, dropout, minutes, bf16,
         };
         command.SetAction(parsed =>
         {
@@ -67,6 +68,7 @@ internal static class TrainCommand
                 Noise = parsed.GetValue(noise),
                 Dropout = parsed.GetValue(dropout),
                 Minutes = parsed.GetValue(minutes),
+                Bf16 = parsed.GetValue(bf16),
             };
             CliHost.Require(!(options.InitCheckpoint != null && parsed.GetValue(resume)), "--init starts a new run and --resume continues one: give one of them");
             using var stop = new CancellationTokenSource();

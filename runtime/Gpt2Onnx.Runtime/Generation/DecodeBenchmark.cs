@@ -6,7 +6,7 @@ namespace Gpt2Onnx.Runtime.Generation;
 /// <summary>What <c>gpt2-run bench</c> measures.</summary>
 public sealed record BenchResult(
     string Mode, int Batch, int PromptLength, int NewTokens, double PrefillMs, double StepMsP50, double StepMsP90,
-    double TokensPerSecond, double HostShare, double AllocatedBytesPerStep, long PeakRssBytes);
+    double TokensPerSecond, double HostShare, double AllocatedBytesPerStep, long PeakRssBytes, long RssGrowthBytes);
 
 /// <summary>
 /// Times generation on random prompts of equal length: the prefill, then each decoding step (greedy).
@@ -42,6 +42,7 @@ public static class DecodeBenchmark
         }
         for (int i = 0; i < warmup; i++) Step();
         var times = new double[newTokens];
+        long rssBefore = CurrentRss();
         long runTicksBefore = decoder.RunTicks, allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
         long start = Stopwatch.GetTimestamp();
         for (int i = 0; i < newTokens; i++)
@@ -53,7 +54,7 @@ public static class DecodeBenchmark
         long total = Stopwatch.GetTimestamp() - start;
         long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
         double host = 1 - (double)(decoder.RunTicks - runTicksBefore) / total;
-        return Result("io-binding", batch, length, newTokens, prefillMs, times, host, (double)allocated / newTokens);
+        return Result("io-binding", batch, length, newTokens, prefillMs, times, host, (double)allocated / newTokens, CurrentRss() - rssBefore);
     }
 
     private static BenchResult WithPlainRun(LanguageModel model, List<int[]> prompts, int newTokens, int warmup)
@@ -105,6 +106,7 @@ public static class DecodeBenchmark
         double prefillMs = clock.Elapsed.TotalMilliseconds;
         for (int i = 0; i < warmup; i++) RunOnce(next.ToArray(), 1);
         var times = new double[newTokens];
+        long rssBefore = CurrentRss();
         long allocatedBefore = GC.GetAllocatedBytesForCurrentThread(), runBefore = runTicks, start = Stopwatch.GetTimestamp();
         for (int i = 0; i < newTokens; i++)
         {
@@ -115,22 +117,30 @@ public static class DecodeBenchmark
         long elapsed = Stopwatch.GetTimestamp() - start;
         long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
         foreach (var p in pasts) p.Dispose();
-        return Result("plain-run", batch, length, newTokens, prefillMs, times, 1 - (double)(runTicks - runBefore) / elapsed, (double)allocated / newTokens);
+        return Result("plain-run", batch, length, newTokens, prefillMs, times, 1 - (double)(runTicks - runBefore) / elapsed, (double)allocated / newTokens,
+                      CurrentRss() - rssBefore);
     }
 
-    private static BenchResult Result(string mode, int batch, int length, int newTokens, double prefillMs, double[] times, double host, double allocatedPerStep)
+    private static BenchResult Result(string mode, int batch, int length, int newTokens, double prefillMs, double[] times, double host, double allocatedPerStep,
+                                      long rssGrowth)
     {
         var sorted = times.Order().ToArray();
         double P(double q) => sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
-        return new BenchResult(mode, batch, length, newTokens, prefillMs, P(0.5), P(0.9), batch * newTokens / (times.Sum() / 1000), host, allocatedPerStep, PeakRss());
+        return new BenchResult(mode, batch, length, newTokens, prefillMs, P(0.5), P(0.9), batch * newTokens / (times.Sum() / 1000), host, allocatedPerStep, PeakRss(),
+                               rssGrowth);
     }
 
     /// <summary>The process's peak resident set (VmHWM), in bytes.</summary>
-    public static long PeakRss()
+    public static long PeakRss() => ProcStatus("VmHWM:");
+
+    /// <summary>The process's resident set now (VmRSS), in bytes.</summary>
+    public static long CurrentRss() => ProcStatus("VmRSS:");
+
+    private static long ProcStatus(string field)
     {
         try
         {
-            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
             return line == null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
         }
         catch (IOException)

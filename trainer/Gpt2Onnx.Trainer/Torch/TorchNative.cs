@@ -155,6 +155,9 @@ internal static unsafe class TorchNative
     [DllImport(Shim)] internal static extern int g2t_set_grad_enabled(int enabled);
     [DllImport(Shim)] internal static extern double g2t_clip_grad_norm(IntPtr* parameters, int count, double maxNorm);
 
+    // autocast.cpp
+    [DllImport(Shim)] internal static extern int g2t_set_autocast(int enabled, int dtype);
+
     // optim.cpp
     [DllImport(Shim)] internal static extern int g2t_adamw_step(IntPtr* parameters, IntPtr* expAvg, IntPtr* expAvgSq, double* decay,
                                                                 int count, long step, double lr, double beta1, double beta2, double eps);

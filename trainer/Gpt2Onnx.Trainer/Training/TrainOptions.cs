@@ -37,6 +37,8 @@ public sealed record TrainOptions
     [JsonPropertyName("noise")] public double Noise { get; init; }
     /// <summary>Dropout for embeddings, attention and residuals; null keeps the config's.</summary>
     [JsonPropertyName("dropout")] public double? Dropout { get; init; }
+    /// <summary>Mixed precision: the forward pass under bf16 autocast (weights, gradients and AdamW stay fp32).</summary>
+    [JsonPropertyName("bf16")] public bool Bf16 { get; init; }
     /// <summary>Stop (saving a checkpoint) after this much wall time; null for no limit.</summary>
     [JsonPropertyName("minutes")] public double? Minutes { get; init; }
 }

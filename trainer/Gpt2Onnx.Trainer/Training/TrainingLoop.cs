@@ -116,6 +116,8 @@ public sealed class TrainingLoop
             _log.WriteLine($"training a {config.NLayer}-layer, {config.NEmbd}-wide GPT-2 ({config.ParameterCount / 1e6:F2}M parameters) " +
                            $"on {meta.TrainTokens:N0} tokens, batch {options.BatchSize}×{context}, {options.Steps} steps, {options.Threads} threads");
             if (TorchLibrary.BlasWarning is { } warning) _log.WriteLine($"warning: {warning}");
+            if (options.Bf16 && !Autocast.CpuHasNativeBf16)
+                _log.WriteLine("warning: this CPU has no native bf16 (AVX-512 BF16 or AMX): --bf16 is emulated and slower than fp32 here");
         }
         Directory.CreateDirectory(output);
 
@@ -167,7 +169,9 @@ public sealed class TrainingLoop
                 for (int micro = 0; micro < options.GradientAccumulation; micro++)
                 {
                     batches.Next(rows, inputs, targets);
-                    var microLoss = model.Loss(Tensor.From<long>(inputs, rows, context), Tensor.From<long>(targets, rows, context));
+                    Tensor microLoss;
+                    using (options.Bf16 ? new Autocast(ScalarType.BFloat16) : default(Autocast?))
+                        microLoss = model.Loss(Tensor.From<long>(inputs, rows, context), Tensor.From<long>(targets, rows, context));
                     var scaled = microLoss / options.GradientAccumulation;
                     scaled.Backward();
                     loss += microLoss.ToDouble() / options.GradientAccumulation;

@@ -55,8 +55,14 @@ G2T_API g2t_tensor g2t_causal_attention(g2t_tensor q, g2t_tensor k, g2t_tensor v
     if (key_padding) masked = masked.logical_or(key_padding->view({key_padding->size(0), 1, 1, t_k}));
     // The lowest finite value, not -inf: a padded query that sees no key then gets uniform weights instead
     // of NaN, which would reach real positions through 0 * NaN in the next layer.
-    const double lowest = scores.scalar_type() == torch::kDouble ? std::numeric_limits<double>::lowest()
-                                                                 : std::numeric_limits<float>::lowest();
+    // The scores' own dtype's lowest: float's overflows bf16 and fp16 under autocast.
+    double lowest;
+    switch (scores.scalar_type()) {
+      case torch::kDouble: lowest = std::numeric_limits<double>::lowest(); break;
+      case torch::kBFloat16: lowest = static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest()); break;
+      case torch::kHalf: lowest = static_cast<double>(std::numeric_limits<c10::Half>::lowest()); break;
+      default: lowest = std::numeric_limits<float>::lowest(); break;
+    }
     scores = scores.masked_fill(masked, lowest);
     auto weights = torch::softmax(scores, -1);
     if (dropout_p > 0) weights = torch::dropout(weights, dropout_p, true);
