@@ -85,6 +85,17 @@ public sealed class ExportErrorTests : IDisposable
         Assert.Equal(TinyCheckpoint.Config().ParameterCount, report.Parameters);
     }
 
+    [Theory]
+    [InlineData(GraphVariant.Portable)]
+    [InlineData(GraphVariant.Fused)]
+    public void Fp16_is_refused_rather_than_mislabelled(GraphVariant variant)
+    {
+        string output = Path.Combine(_dir, "o");
+        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(Checkpoint(), output, new ExportOptions { Variant = variant, Precision = Precision.Fp16 }));
+        Assert.Contains("fp16", error.Message);
+        Assert.False(Directory.Exists(output));
+    }
+
     [Fact]
     public void Int4_needs_the_fused_variant()
     {

@@ -28,6 +28,8 @@ public sealed record ExportOptions
     {
         if (BlockSize < 16 || (BlockSize & (BlockSize - 1)) != 0)
             throw new Gpt2OnnxException($"--block-size must be a power of two of at least 16, not {BlockSize}");
+        if (Precision == Precision.Fp16)
+            throw new Gpt2OnnxException("fp16 export is not available yet: use --precision fp32, or int4 with --variant fused");
         if (Precision == Precision.Int4 && Variant == GraphVariant.Portable)
             throw new Gpt2OnnxException("int4 needs --variant fused: its MatMulNBits operator is ONNX Runtime's, not standard ONNX");
         return this;

@@ -23,8 +23,6 @@ internal static class FusedGraph
 
     public static GraphBuilder Build(Gpt2Checkpoint checkpoint, ExportOptions options)
     {
-        if (options.Precision == Precision.Fp16)
-            throw new Gpt2OnnxException("fp16 is not available for this export yet: use --precision fp32 or int4");
         var c = checkpoint.Config;
         var g = new GraphBuilder();
         long C = c.NEmbd, nh = c.NHead, hs = c.HeadSize;
