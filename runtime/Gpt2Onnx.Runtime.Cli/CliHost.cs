@@ -51,12 +51,4 @@ public static class CliHost
     {
         if (!condition) throw new BadUsageException(message);
     }
-
-    /// <summary>An option whose value must be given.</summary>
-    public static Option<T> Required<T>(string name, string description) =>
-        new(name) { Description = description, Required = true };
-
-    /// <summary>An option with a default value that help shows.</summary>
-    public static Option<T> Optional<T>(string name, string description, T defaultValue) =>
-        new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
 }

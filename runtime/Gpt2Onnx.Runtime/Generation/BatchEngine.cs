@@ -145,8 +145,9 @@ public sealed class BatchEngine : IDisposable
                 try
                 {
                     group[i].Request.Options.Validate();
-                    SequenceState.PromptIds(_model, group[i].Request);
-                    runnable.Add((i, group[i]));
+                    // Encoded once here, to catch bad prompts; the generator then takes the ids as they are.
+                    var ids = SequenceState.PromptIds(_model, group[i].Request);
+                    runnable.Add((i, group[i] with { Request = group[i].Request with { Prompt = null, PromptIds = ids, TruncatePromptLeft = false } }));
                 }
                 catch (Gpt2OnnxException e)
                 {

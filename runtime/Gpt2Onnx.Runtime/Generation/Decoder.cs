@@ -11,8 +11,9 @@ internal abstract unsafe class Decoder : IDisposable
 {
     protected readonly LanguageModel Model;
     protected readonly OrtIoBinding Binding;
-    protected readonly int MaxBatch;
-    protected readonly int MaxLength;
+    /// <summary>The most sequences, and tokens per sequence, this decoder's buffers hold.</summary>
+    public int MaxBatch { get; }
+    public int MaxLength { get; }
     protected readonly int[] Lengths;           // real tokens in the cache, per sequence
     protected readonly OrtTensor StepLogits;    // (B, 1, V)
     protected readonly OrtTensor StepIds;       // (B, 1)
@@ -54,8 +55,6 @@ internal abstract unsafe class Decoder : IDisposable
         Binding.Run();
         RunTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start;
     }
-    public int MaxBatchSize => MaxBatch;
-    public int MaxLengthSize => MaxLength;
 
     /// <summary>Tokens of sequence <paramref name="row"/> in the cache.</summary>
     public int Length(int row) => Lengths[row];

@@ -54,12 +54,12 @@ internal sealed unsafe class FusedDecoder : Decoder
         using var idTensor = OrtTensor.From<long>(ids, batch, paddedLength);
         using var positionTensor = OrtTensor.From<long>(positions, batch, paddedLength);
         var logits = OrtTensor.CreateOwned(TensorElementType.Float, [batch, paddedLength, Model.VocabSize], (nuint)((long)batch * paddedLength * Model.VocabSize * sizeof(float)));
-        Bind(idTensor, positionTensor, logits, batch);
+        Bind(idTensor, positionTensor, logits);
         RunBinding();
         StepIds.Reshape([batch, 1]);
         StepPositions.Reshape([batch, 1]);
         StepLogits.Reshape([batch, 1, Model.VocabSize]);
-        Bind(StepIds, StepPositions, StepLogits, batch);
+        Bind(StepIds, StepPositions, StepLogits);
         return logits;
     }
 
@@ -88,7 +88,7 @@ internal sealed unsafe class FusedDecoder : Decoder
         StepPositions.Reshape([batch, 1]);
         StepLogits.Reshape([batch, 1, Model.VocabSize]);
         Array.Clear(Lengths);
-        Bind(StepIds, StepPositions, StepLogits, batch);
+        Bind(StepIds, StepPositions, StepLogits);
     }
 
     /// <summary>
@@ -109,22 +109,16 @@ internal sealed unsafe class FusedDecoder : Decoder
         using var logits = OrtTensor.CreateOwned(TensorElementType.Float, [1, prompt.Length, Model.VocabSize], (nuint)((long)prompt.Length * Model.VocabSize * sizeof(float)));
         try
         {
-            binding.BindInput(InputIdsName, ids);
-            binding.BindInput(PositionIdsName, positions);
-            binding.BindInput(SeqLensName, seqLens);
-            binding.BindInput(TotalName, total);
-            binding.BindOutput(LogitsName, logits);
+            var keys = new OrtTensor[Model.Layers];
+            var values = new OrtTensor[Model.Layers];
             for (int i = 0; i < Model.Layers; i++)
             {
-                var key = OrtTensor.View((float*)_keys[i].Buffer + row * rowElements, rowBytes, TensorElementType.Float, [1, Model.Heads, MaxLength, Model.HeadSize]);
-                var value = OrtTensor.View((float*)_values[i].Buffer + row * rowElements, rowBytes, TensorElementType.Float, [1, Model.Heads, MaxLength, Model.HeadSize]);
-                views.Add(key);
-                views.Add(value);
-                binding.BindInput(PastKeyNames[i], key);
-                binding.BindInput(PastValueNames[i], value);
-                binding.BindOutput(PresentKeyNames[i], key);
-                binding.BindOutput(PresentValueNames[i], value);
+                keys[i] = OrtTensor.View((float*)_keys[i].Buffer + row * rowElements, rowBytes, TensorElementType.Float, [1, Model.Heads, MaxLength, Model.HeadSize]);
+                views.Add(keys[i]);
+                values[i] = OrtTensor.View((float*)_values[i].Buffer + row * rowElements, rowBytes, TensorElementType.Float, [1, Model.Heads, MaxLength, Model.HeadSize]);
+                views.Add(values[i]);
             }
+            Bind(binding, ids, positions, seqLens, total, logits, keys, values);
             binding.Run();
             SetSlot(row, logits.GetData<float>().Slice((prompt.Length - 1) * Model.VocabSize, Model.VocabSize), prompt.Length);
         }
@@ -134,19 +128,24 @@ internal sealed unsafe class FusedDecoder : Decoder
         }
     }
 
-    private void Bind(OrtTensor ids, OrtTensor positions, OrtTensor logits, int batch)
+    private void Bind(OrtTensor ids, OrtTensor positions, OrtTensor logits) =>
+        Bind(Binding, ids, positions, _seqLens, _total, logits, _keys, _values);
+
+    /// <summary>Binds every input and output; each layer's cache is bound as both its past and its present.</summary>
+    private void Bind(OrtIoBinding binding, OrtTensor ids, OrtTensor positions, OrtTensor seqLens, OrtTensor total, OrtTensor logits,
+                      OrtTensor[] keys, OrtTensor[] values)
     {
-        Binding.BindInput(InputIdsName, ids);
-        Binding.BindInput(PositionIdsName, positions);
-        Binding.BindInput(SeqLensName, _seqLens);
-        Binding.BindInput(TotalName, _total);
-        Binding.BindOutput(LogitsName, logits);
+        binding.BindInput(InputIdsName, ids);
+        binding.BindInput(PositionIdsName, positions);
+        binding.BindInput(SeqLensName, seqLens);
+        binding.BindInput(TotalName, total);
+        binding.BindOutput(LogitsName, logits);
         for (int i = 0; i < Model.Layers; i++)
         {
-            Binding.BindInput(PastKeyNames[i], _keys[i]);
-            Binding.BindInput(PastValueNames[i], _values[i]);
-            Binding.BindOutput(PresentKeyNames[i], _keys[i]);
-            Binding.BindOutput(PresentValueNames[i], _values[i]);
+            binding.BindInput(PastKeyNames[i], keys[i]);
+            binding.BindInput(PastValueNames[i], values[i]);
+            binding.BindOutput(PresentKeyNames[i], keys[i]);
+            binding.BindOutput(PresentValueNames[i], values[i]);
         }
     }
 

@@ -61,7 +61,7 @@ public sealed class Generator : IDisposable
 
     private Decoder DecoderFor(int batch, int maxLength)
     {
-        if (_decoder == null || _decoder.MaxBatchSize < batch || _decoder.MaxLengthSize < maxLength)
+        if (_decoder == null || _decoder.MaxBatch < batch || _decoder.MaxLength < maxLength)
         {
             _decoder?.Dispose();
             _decoder = _model.CreateDecoder(batch, maxLength);

@@ -95,14 +95,13 @@ public sealed class Gpt2Model : IDisposable
     }
 
     /// <summary>The weights as float32 safetensors entries, in checkpoint order.</summary>
-    public IEnumerable<SafeTensorsFile.Entry> ToSafeTensors()
+    public IEnumerable<SafeTensorsFile.Entry> ToSafeTensors() => Parameters.Select(p => ToEntry(p.Name, p.Tensor));
+
+    /// <summary>A float32 tensor's values as a safetensors entry (detached first, so trainable weights serialise too).</summary>
+    internal static SafeTensorsFile.Entry ToEntry(string name, Tensor tensor)
     {
-        foreach (var (name, tensor) in Parameters)
-        {
-            using var values = tensor.Detach();
-            yield return new SafeTensorsFile.Entry(name, SafeTensorDType.F32, tensor.Shape,
-                                                   MemoryMarshal.AsBytes(values.ToArray<float>().AsSpan()).ToArray());
-        }
+        using var values = tensor.Detach();
+        return new SafeTensorsFile.Entry(name, SafeTensorDType.F32, tensor.Shape, MemoryMarshal.AsBytes(values.ToArray<float>().AsSpan()).ToArray());
     }
 
     /// <summary>

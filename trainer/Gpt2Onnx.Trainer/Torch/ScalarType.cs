@@ -16,15 +16,6 @@ public enum ScalarType
 
 public static class ScalarTypes
 {
-    public static int ElementSize(this ScalarType type) => type switch
-    {
-        ScalarType.UInt8 or ScalarType.Int8 or ScalarType.Bool => 1,
-        ScalarType.Float16 or ScalarType.BFloat16 => 2,
-        ScalarType.Int32 or ScalarType.Float32 => 4,
-        ScalarType.Int64 or ScalarType.Float64 => 8,
-        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "unknown scalar type"),
-    };
-
     /// <summary>The scalar type that holds a .NET element type.</summary>
     public static ScalarType Of<T>() where T : unmanaged =>
         typeof(T) == typeof(float) ? ScalarType.Float32

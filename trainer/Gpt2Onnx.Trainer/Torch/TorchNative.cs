@@ -20,12 +20,6 @@ internal static unsafe class TorchNative
 
     static TorchNative() => Locator.Register(typeof(TorchNative).Assembly);
 
-    /// <summary>Throws the pending shim error when <paramref name="failed"/>.</summary>
-    internal static void Check(bool failed)
-    {
-        if (failed) throw LastError();
-    }
-
     internal static IntPtr Check(IntPtr handle)
     {
         if (handle == IntPtr.Zero) throw LastError();

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Gpt2Onnx.Exporter.Checkpoints;
@@ -42,8 +41,8 @@ public static class CheckpointStore
         var names = model.Parameters.Where(p => !IsFrozen(p.Name, state.Options)).Select(p => p.Name).ToList();
         for (int i = 0; i < names.Count; i++)
         {
-            moments.Add(ToEntry("exp_avg." + names[i], optimizer.ExpAvg[i]));
-            moments.Add(ToEntry("exp_avg_sq." + names[i], optimizer.ExpAvgSq[i]));
+            moments.Add(Gpt2Model.ToEntry("exp_avg." + names[i], optimizer.ExpAvg[i]));
+            moments.Add(Gpt2Model.ToEntry("exp_avg_sq." + names[i], optimizer.ExpAvgSq[i]));
         }
         SafeTensorsFile.Write(OptimizerPath(directory) + Pending, moments, stepMetadata);
         SafeTensorsFile.Write(ModelPath(directory) + Pending, model.ToSafeTensors(), stepMetadata);
@@ -121,9 +120,6 @@ public static class CheckpointStore
     private static float[] Read(SafeTensorsFile file, string name) =>
         file.Tensors.TryGetValue(name, out var info) ? file.ReadFloat32(info)
             : throw new Gpt2OnnxException($"{file.Path} lacks '{name}': the optimizer state does not match the model; start a new run");
-
-    private static SafeTensorsFile.Entry ToEntry(string name, Tensor tensor) =>
-        new(name, SafeTensorDType.F32, tensor.Shape, MemoryMarshal.AsBytes(tensor.ToArray<float>().AsSpan()).ToArray());
 
     /// <summary>generation_config.json with GPT-2's sampling defaults and this vocabulary's end-of-text id.</summary>
     public static void WriteGenerationConfig(string directory, Gpt2Config config, int eosTokenId) =>
