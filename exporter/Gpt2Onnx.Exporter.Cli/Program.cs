@@ -8,7 +8,7 @@ using Spectre.Console;
 var checkpoint = new Option<string>("--checkpoint") { Description = "HF-layout GPT-2 checkpoint folder (config.json + model.safetensors)" };
 var output = new Option<string>("--out") { Description = "the ONNX folder to write" };
 var variant = new Option<GraphVariant>("--variant") { Description = "portable (standard ONNX) or fused (ONNX Runtime contrib operators)", DefaultValueFactory = _ => GraphVariant.Portable };
-var precision = new Option<Precision>("--precision") { Description = "fp32, or int4 (with --variant fused); fp16 is not available yet", DefaultValueFactory = _ => Precision.Fp32 };
+var precision = new Option<Precision>("--precision") { Description = "fp32, fp16 (float16 weights, compute and cache; float logits), or int4 (with --variant fused)", DefaultValueFactory = _ => Precision.Fp32 };
 var blockSize = new Option<int>("--block-size") { Description = "int4: weights per scale", DefaultValueFactory = _ => 32 };
 var externalData = new Option<bool>("--external-data") { Description = "store weights in model.onnx.data (automatic above 2 GB)" };
 var force = new Option<bool>("--force") { Description = "replace --out if it exists" };

@@ -44,7 +44,7 @@ public static class OnnxExporter
         Directory.CreateDirectory(temporary);
         try
         {
-            var graph = options.Variant == GraphVariant.Portable ? PortableGraph.Build(checkpoint) : FusedGraph.Build(checkpoint, options);
+            var graph = options.Variant == GraphVariant.Portable ? PortableGraph.Build(checkpoint, options) : FusedGraph.Build(checkpoint, options);
             var model = new ModelProto
             {
                 IrVersion = IrVersion,

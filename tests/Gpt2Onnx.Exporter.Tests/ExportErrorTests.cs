@@ -85,15 +85,25 @@ public sealed class ExportErrorTests : IDisposable
         Assert.Equal(TinyCheckpoint.Config().ParameterCount, report.Parameters);
     }
 
-    [Theory]
-    [InlineData(GraphVariant.Portable)]
-    [InlineData(GraphVariant.Fused)]
-    public void Fp16_is_refused_rather_than_mislabelled(GraphVariant variant)
+    [Fact]
+    public void A_weight_beyond_float16_range_is_refused_for_fp16_rather_than_written_as_infinity()
     {
+        var config = TinyCheckpoint.Config();
+        string checkpoint = Path.Combine(_dir, "large");
+        Directory.CreateDirectory(checkpoint);
+        config.Save(Path.Combine(checkpoint, Gpt2Checkpoint.ConfigFile));
+        SafeTensorsFile.Write(Path.Combine(checkpoint, Gpt2Checkpoint.ModelFile), Gpt2Checkpoint.ExpectedTensors(config).Select(e =>
+        {
+            var values = new float[e.Shape.Aggregate(1L, (a, b) => a * b)];
+            if (e.Name == "h.0.attn.c_proj.bias") values[3] = -70000f;
+            return new SafeTensorsFile.Entry(e.Name, SafeTensorDType.F32, e.Shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+        }));
         string output = Path.Combine(_dir, "o");
-        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(Checkpoint(), output, new ExportOptions { Variant = variant, Precision = Precision.Fp16 }));
-        Assert.Contains("fp16", error.Message);
+        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, output, new ExportOptions { Precision = Precision.Fp16 }));
+        Assert.Contains("'h.0.attn.c_proj.bias' holds -70000 at element 3, beyond float16's range", error.Message);
+        Assert.Contains("--precision fp32", error.Message);
         Assert.False(Directory.Exists(output));
+        OnnxExporter.Export(checkpoint, output, new ExportOptions()); // fp32 takes it
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Exporter.Graphs;
+using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.TestSupport;
 
 namespace Gpt2Onnx.Exporter.Tests;
@@ -75,6 +76,26 @@ public sealed class ExportTests : IDisposable
         var expected = reference.Forward(Prompt);
         double agreement = Top1Agreement(expected, runner.RunFused(config.NPositions, Prompt[..5], Prompt[5..6], Prompt[6..]));
         Assert.True(agreement >= 0.7, $"int4 top-1 agreement {agreement:P0}");
+    }
+
+    [Theory]
+    [InlineData(GraphVariant.Portable)]
+    [InlineData(GraphVariant.Fused)]
+    public void Fp16_declares_a_float16_cache_and_float_logits_and_agrees_with_the_reference(GraphVariant variant)
+    {
+        var (config, reference, onnx) = Export(new ExportOptions { Variant = variant, Precision = Precision.Fp16 });
+        using var runner = new ExportedGraphRunner(onnx, config);
+        Assert.Equal(TensorElementType.Float16, runner.Session.Input(GraphNames.PastKey(0))!.ElementType);
+        Assert.Equal(TensorElementType.Float16, runner.Session.Outputs.Single(o => o.Name == GraphNames.PresentValue(1)).ElementType);
+        Assert.Equal(TensorElementType.Float, runner.Session.Outputs.Single(o => o.Name == GraphNames.Logits).ElementType);
+        var expected = reference.Forward(Prompt);
+        var logits = variant == GraphVariant.Portable
+            ? runner.RunPortable(Prompt[..6], Prompt[6..7], Prompt[7..])
+            : runner.RunFused(config.NPositions, Prompt[..6], Prompt[6..7], Prompt[7..]);
+        double agreement = Top1Agreement(expected, logits), diff = MaxAbsDiff(expected, logits);
+        Assert.True(agreement == 1.0, $"fp16 top-1 agreement {agreement:P0}");
+        Assert.True(diff < 2e-2, $"fp16 max |Δlogit| {diff:E2}");
+        Assert.True(diff > 0, "an fp16 graph cannot match a float64 reference exactly: were the weights rounded at all?");
     }
 
     [Theory]

@@ -11,6 +11,9 @@ internal sealed class ExportedGraphRunner(string onnxDirectory, Gpt2Config confi
 
     public OrtSession Session => _session;
 
+    /// <summary>The cache's element type as the graph declares it (float16 for fp16 exports).</summary>
+    private TensorElementType CacheType => _session.Input(PastKey(0))!.ElementType;
+
     /// <summary>
     /// Portable graph: logits [S][V] of <paramref name="chunks"/> fed one after another with the cache
     /// (the presents of each chunk are the next chunk's pasts).
@@ -19,7 +22,7 @@ internal sealed class ExportedGraphRunner(string onnxDirectory, Gpt2Config confi
     {
         int nh = config.NHead, hs = config.HeadSize;
         var pasts = new List<OrtTensor>();
-        for (int i = 0; i < 2 * config.NLayer; i++) pasts.Add(OrtTensor.Allocate(TensorElementType.Float, [1, nh, 0, hs]));
+        for (int i = 0; i < 2 * config.NLayer; i++) pasts.Add(OrtTensor.Allocate(CacheType, [1, nh, 0, hs]));
         var rows = new List<float[]>();
         int done = 0;
         foreach (var chunk in chunks)
@@ -56,8 +59,9 @@ internal sealed class ExportedGraphRunner(string onnxDirectory, Gpt2Config confi
         var buffers = new List<OrtTensor>();
         for (int i = 0; i < 2 * config.NLayer; i++)
         {
-            var buffer = OrtTensor.Allocate(TensorElementType.Float, [1, nh, maxLength, hs]);
-            buffer.GetData<float>().Clear();
+            var buffer = OrtTensor.Allocate(CacheType, [1, nh, maxLength, hs]);
+            if (CacheType == TensorElementType.Float16) buffer.GetData<Half>().Clear();
+            else buffer.GetData<float>().Clear();
             buffers.Add(buffer);
         }
         using var binding = _session.CreateBinding();

@@ -1,4 +1,7 @@
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Runtime.Onnx;
 
 namespace Gpt2Onnx.Exporter.Checkpoints;
 
@@ -121,15 +124,37 @@ public sealed class Gpt2Checkpoint : IDisposable
 
     public SafeTensorInfo Info(string name) => _tensors[name];
 
+    /// <summary>
+    /// One tensor's values as little-endian bytes of <paramref name="type"/> (float or float16), ready for an
+    /// ONNX initializer. F16 tensors are taken as they are; wider ones are rounded to nearest, and a value
+    /// beyond float16's range is an error rather than an infinity in the graph.
+    /// </summary>
+    public byte[] ReadBytes(string name, TensorElementType type)
+    {
+        if (type == TensorElementType.Float) return ReadFloat32Bytes(name);
+        if (type != TensorElementType.Float16) throw new ArgumentOutOfRangeException(nameof(type), type, "weights are float or float16");
+        var info = _tensors[name];
+        var values = ReadFloat32(name);
+        if (info.DType != SafeTensorDType.F16)
+        {
+            int i = TensorPrimitives.IndexOfMaxMagnitude<float>(values);
+            if (i >= 0 && Math.Abs(values[i]) > (float)Half.MaxValue)
+                throw new Gpt2OnnxException($"{_file.Path}: '{name}' holds {values[i]} at element {i}, beyond float16's range (±65504): export this checkpoint with --precision fp32");
+        }
+        var halves = new Half[values.Length];
+        TensorPrimitives.ConvertToHalf(values, halves);
+        return MemoryMarshal.AsBytes(halves.AsSpan()).ToArray();
+    }
+
     /// <summary>One tensor's float32 values as little-endian bytes (ready for an ONNX initializer), checked like <see cref="ReadFloat32"/>.</summary>
     public byte[] ReadFloat32Bytes(string name)
     {
         var info = _tensors[name];
         if (info.DType != SafeTensorDType.F32)
-            return System.Runtime.InteropServices.MemoryMarshal.AsBytes(ReadFloat32(name).AsSpan()).ToArray();
+            return MemoryMarshal.AsBytes(ReadFloat32(name).AsSpan()).ToArray();
         var bytes = new byte[info.ByteLength];
         _file.ReadBytes(info, bytes);
-        CheckFinite(name, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes));
+        CheckFinite(name, MemoryMarshal.Cast<byte, float>(bytes));
         return bytes;
     }
 

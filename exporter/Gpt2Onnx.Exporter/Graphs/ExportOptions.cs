@@ -1,4 +1,5 @@
 using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Runtime.Onnx;
 
 namespace Gpt2Onnx.Exporter.Graphs;
 
@@ -24,12 +25,13 @@ public sealed record ExportOptions
     /// <summary>Replace an existing output folder.</summary>
     public bool Force { get; init; }
 
+    /// <summary>The type of the weights, activations and cache: float16 for fp16, float otherwise (int4 quantizes weights only). Logits are always float.</summary>
+    public TensorElementType ComputeType => Precision == Precision.Fp16 ? TensorElementType.Float16 : TensorElementType.Float;
+
     public ExportOptions Validate()
     {
         if (BlockSize < 16 || (BlockSize & (BlockSize - 1)) != 0)
             throw new Gpt2OnnxException($"--block-size must be a power of two of at least 16, not {BlockSize}");
-        if (Precision == Precision.Fp16)
-            throw new Gpt2OnnxException("fp16 export is not available yet: use --precision fp32, or int4 with --variant fused");
         if (Precision == Precision.Int4 && Variant == GraphVariant.Portable)
             throw new Gpt2OnnxException("int4 needs --variant fused: its MatMulNBits operator is ONNX Runtime's, not standard ONNX");
         return this;

@@ -15,6 +15,7 @@ namespace Gpt2Onnx.Exporter.Graphs;
 /// the portable contract, as genai_config.json and the metadata declare: no attention_mask; instead
 /// seqlens_k (B, int32: each sequence's total length - 1) and total_sequence_length (int32 scalar), and
 /// the past buffers are (B, nh, max_sequence_length, hs). Sequences are left-aligned (right padding).
+/// In fp16 the weights, activations and cache are float16 and the logits are cast to float.
 /// </summary>
 internal static class FusedGraph
 {
@@ -27,6 +28,7 @@ internal static class FusedGraph
         var g = new GraphBuilder();
         long C = c.NEmbd, nh = c.NHead, hs = c.HeadSize;
         bool int4 = options.Precision == Precision.Int4;
+        var F = options.ComputeType;
 
         g.Input(InputIds, T.Int64, "batch_size", "sequence_length");
         g.Input(PositionIds, T.Int64, "batch_size", "sequence_length");
@@ -34,11 +36,11 @@ internal static class FusedGraph
         g.Input(TotalSequenceLength, T.Int32);
         for (int i = 0; i < c.NLayer; i++)
         {
-            g.Input(PastKey(i), T.Float, "batch_size", nh, "max_sequence_length", hs);
-            g.Input(PastValue(i), T.Float, "batch_size", nh, "max_sequence_length", hs);
+            g.Input(PastKey(i), F, "batch_size", nh, "max_sequence_length", hs);
+            g.Input(PastValue(i), F, "batch_size", nh, "max_sequence_length", hs);
         }
 
-        string W(string name) => g.Initializer(name, T.Float, checkpoint.Info(name).Shape, checkpoint.ReadFloat32Bytes(name));
+        string W(string name) => g.Initializer(name, F, checkpoint.Info(name).Shape, checkpoint.ReadBytes(name, F));
         // x @ W without the bias (a following operator adds it), as MatMul or MatMulNBits.
         string MatMul(string x, string weightName, string name)
         {
@@ -87,9 +89,9 @@ internal static class FusedGraph
         }
         else
         {
-            Gpt2GraphParts.TiedLmHead(g, h, wte, c);
+            Gpt2GraphParts.TiedLmHead(g, h, wte, c, F);
         }
-        Gpt2GraphParts.Outputs(g, c, "max_sequence_length");
+        Gpt2GraphParts.Outputs(g, c, "max_sequence_length", F);
         return g;
     }
 

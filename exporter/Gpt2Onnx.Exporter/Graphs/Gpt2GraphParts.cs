@@ -15,24 +15,24 @@ internal static class Gpt2GraphParts
 
     /// <summary>
     /// The LM head tied to wte: (B*S, C) × wteᵀ with Gemm's transB, so the table is neither copied nor
-    /// transposed; reshaped to logits (B, S, V).
+    /// transposed; cast to float when the graph computes in float16; reshaped to logits (B, S, V).
     /// </summary>
-    public static void TiedLmHead(GraphBuilder g, string x, string wte, Gpt2Config c)
+    public static void TiedLmHead(GraphBuilder g, string x, string wte, Gpt2Config c, T type)
     {
         var flat = g.Node("Reshape", [x, g.Int64s(false, -1, c.NEmbd)], "lm_head.flatten");
-        var logits = g.Node("Gemm", [flat, wte], "lm_head", Int("transB", 1));
+        var logits = g.Cast(g.Node("Gemm", [flat, wte], "lm_head", Int("transB", 1)), type, T.Float, "lm_head.float");
         var outShape = g.Node("Concat", [g.Node("Shape", [InputIds], "input_shape"), g.Int64s(false, c.VocabSize)], "logits_shape", Int("axis", 0));
         g.Node("Reshape", [logits, outShape], Logits);
     }
 
-    /// <summary>logits (B, S, V) and each layer's present key and value (B, nh, <paramref name="cacheLength"/>, hs).</summary>
-    public static void Outputs(GraphBuilder g, Gpt2Config c, string cacheLength)
+    /// <summary>logits (B, S, V, float) and each layer's present key and value (B, nh, <paramref name="cacheLength"/>, hs) of <paramref name="type"/>.</summary>
+    public static void Outputs(GraphBuilder g, Gpt2Config c, string cacheLength, T type)
     {
         g.Output(Logits, T.Float, "batch_size", "sequence_length", c.VocabSize);
         for (int i = 0; i < c.NLayer; i++)
         {
-            g.Output(PresentKey(i), T.Float, "batch_size", c.NHead, cacheLength, c.HeadSize);
-            g.Output(PresentValue(i), T.Float, "batch_size", c.NHead, cacheLength, c.HeadSize);
+            g.Output(PresentKey(i), type, "batch_size", c.NHead, cacheLength, c.HeadSize);
+            g.Output(PresentValue(i), type, "batch_size", c.NHead, cacheLength, c.HeadSize);
         }
     }
 }

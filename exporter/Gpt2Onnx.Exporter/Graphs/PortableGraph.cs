@@ -12,13 +12,16 @@ namespace Gpt2Onnx.Exporter.Graphs;
 /// inputs input_ids (B, S), attention_mask (B, P+S), position_ids (B, S) and each layer's past key and
 /// value (B, nh, P, hs); outputs logits (B, S, V) and each layer's present key and value (B, nh, P+S, hs).
 /// Padding and causality both come from one additive mask built from attention_mask; wte is stored once
-/// and serves the embedding (Gather) and the LM head (Gemm with transB).
+/// and serves the embedding (Gather) and the LM head (Gemm with transB). In fp16 the weights, activations
+/// and cache are float16; the attention scores are masked and normalised in float (float16's lowest value
+/// would overflow to -inf under the mask), and the logits are cast to float.
 /// </summary>
 internal static class PortableGraph
 {
-    public static GraphBuilder Build(Gpt2Checkpoint checkpoint)
+    public static GraphBuilder Build(Gpt2Checkpoint checkpoint, ExportOptions options)
     {
         var c = checkpoint.Config;
+        var F = options.ComputeType;
         var g = new GraphBuilder();
         long C = c.NEmbd, nh = c.NHead, hs = c.HeadSize;
 
@@ -27,11 +30,11 @@ internal static class PortableGraph
         g.Input(PositionIds, T.Int64, "batch_size", "sequence_length");
         for (int i = 0; i < c.NLayer; i++)
         {
-            g.Input(PastKey(i), T.Float, "batch_size", nh, "past_sequence_length", hs);
-            g.Input(PastValue(i), T.Float, "batch_size", nh, "past_sequence_length", hs);
+            g.Input(PastKey(i), F, "batch_size", nh, "past_sequence_length", hs);
+            g.Input(PastValue(i), F, "batch_size", nh, "past_sequence_length", hs);
         }
 
-        string W(string name) => g.Initializer(name, T.Float, checkpoint.Info(name).Shape, checkpoint.ReadFloat32Bytes(name));
+        string W(string name) => g.Initializer(name, F, checkpoint.Info(name).Shape, checkpoint.ReadBytes(name, F));
 
         // Embeddings: (B, S, C)
         string wte = W("wte.weight");
@@ -50,19 +53,20 @@ internal static class PortableGraph
             var k = g.Node("Concat", [PastKey(i), Heads(parts[1], p + "attn.k")], PresentKey(i), Int("axis", 2));   // (B, nh, T, hs)
             var v = g.Node("Concat", [PastValue(i), Heads(parts[2], p + "attn.v")], PresentValue(i), Int("axis", 2));
             var scores = g.Node("MatMul", [q, g.Node("Transpose", [k], p + "attn.kT", Ints("perm", 0, 1, 3, 2))], p + "attn.scores"); // (B, nh, S, T)
+            scores = g.Cast(scores, F, T.Float, p + "attn.scores_float");
             scores = g.Node("Add", [g.Node("Mul", [scores, g.Float((float)(1.0 / Math.Sqrt(hs)))], p + "attn.scaled"), bias], p + "attn.masked");
-            var weights = g.Node("Softmax", [scores], p + "attn.softmax", Int("axis", -1));
+            var weights = g.Cast(g.Node("Softmax", [scores], p + "attn.softmax", Int("axis", -1)), T.Float, F, p + "attn.weights");
             var y = g.Node("MatMul", [weights, v], p + "attn.context");                                       // (B, nh, S, hs)
             y = g.Node("Reshape", [g.Node("Transpose", [y], p + "attn.merge", Ints("perm", 0, 2, 1, 3)), g.Int64s(false, 0, 0, C)], p + "attn.merged"); // (B, S, C)
             x = g.Node("Add", [x, Linear(g, y, W(p + "attn.c_proj.weight"), W(p + "attn.c_proj.bias"), p + "attn.c_proj")], p + "residual_1");
 
             h = LayerNorm(g, x, W(p + "ln_2.weight"), W(p + "ln_2.bias"), c.LayerNormEpsilon, p + "ln_2");
-            h = Gelu(g, Linear(g, h, W(p + "mlp.c_fc.weight"), W(p + "mlp.c_fc.bias"), p + "mlp.c_fc"), c.TanhGelu, p + "mlp.gelu"); // (B, S, 4C)
+            h = Gelu(g, Linear(g, h, W(p + "mlp.c_fc.weight"), W(p + "mlp.c_fc.bias"), p + "mlp.c_fc"), c.TanhGelu, F, p + "mlp.gelu"); // (B, S, 4C)
             x = g.Node("Add", [x, Linear(g, h, W(p + "mlp.c_proj.weight"), W(p + "mlp.c_proj.bias"), p + "mlp.c_proj")], p + "residual_2");
         }
         x = LayerNorm(g, x, W("ln_f.weight"), W("ln_f.bias"), c.LayerNormEpsilon, "ln_f");
-        Gpt2GraphParts.TiedLmHead(g, x, wte, c);
-        Gpt2GraphParts.Outputs(g, c, "total_sequence_length");
+        Gpt2GraphParts.TiedLmHead(g, x, wte, c, F);
+        Gpt2GraphParts.Outputs(g, c, "total_sequence_length", F);
         return g;
     }
 
@@ -93,20 +97,20 @@ internal static class PortableGraph
         g.Node("Add", [g.Node("MatMul", [x, weight], name + "_matmul"), bias], name);
 
     /// <summary>gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))); exact gelu: 0.5·x·(1 + erf(x/√2)).</summary>
-    private static string Gelu(GraphBuilder g, string x, bool tanh, string name)
+    private static string Gelu(GraphBuilder g, string x, bool tanh, T type, string name)
     {
         string inner;
         if (tanh)
         {
             var cube = g.Node("Mul", [g.Node("Mul", [x, x], name + "_x2"), x], name + "_x3");
-            var sum = g.Node("Add", [x, g.Node("Mul", [cube, g.Float(0.044715f)], name + "_cubic")], name + "_sum");
-            inner = g.Node("Tanh", [g.Node("Mul", [sum, g.Float((float)Math.Sqrt(2 / Math.PI))], name + "_scaled")], name + "_tanh");
+            var sum = g.Node("Add", [x, g.Node("Mul", [cube, g.Float(0.044715f, type)], name + "_cubic")], name + "_sum");
+            inner = g.Node("Tanh", [g.Node("Mul", [sum, g.Float((float)Math.Sqrt(2 / Math.PI), type)], name + "_scaled")], name + "_tanh");
         }
         else
         {
-            inner = g.Node("Erf", [g.Node("Mul", [x, g.Float((float)(1 / Math.Sqrt(2)))], name + "_scaled")], name + "_erf");
+            inner = g.Node("Erf", [g.Node("Mul", [x, g.Float((float)(1 / Math.Sqrt(2)), type)], name + "_scaled")], name + "_erf");
         }
-        var half = g.Node("Mul", [x, g.Float(0.5f)], name + "_half");
-        return g.Node("Mul", [half, g.Node("Add", [inner, g.Float(1f)], name + "_plus1")], name);
+        var half = g.Node("Mul", [x, g.Float(0.5f, type)], name + "_half");
+        return g.Node("Mul", [half, g.Node("Add", [inner, g.Float(1f, type)], name + "_plus1")], name);
     }
 }

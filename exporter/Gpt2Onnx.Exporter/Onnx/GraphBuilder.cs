@@ -59,7 +59,17 @@ internal sealed class GraphBuilder
     public string Int64s(bool scalar = false, params long[] values) => SharedConstant(TensorElementType.Int64, scalar,
         System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray(), "i64_" + string.Join("_", values).Replace('-', 'm'));
 
-    public string Float(float value) => SharedConstant(TensorElementType.Float, true, BitConverter.GetBytes(value), "f32_" + BitConverter.SingleToInt32Bits(value).ToString("x8"));
+    /// <summary>A shared floating-point scalar of <paramref name="type"/> (float, or float16 for fp16 graphs).</summary>
+    public string Float(float value, TensorElementType type = TensorElementType.Float) => type switch
+    {
+        TensorElementType.Float => SharedConstant(type, true, BitConverter.GetBytes(value), "f32_" + BitConverter.SingleToInt32Bits(value).ToString("x8")),
+        TensorElementType.Float16 => SharedConstant(type, true, BitConverter.GetBytes((Half)value), "f16_" + BitConverter.HalfToInt16Bits((Half)value).ToString("x4")),
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "a float constant is float or float16"),
+    };
+
+    /// <summary><paramref name="x"/> cast to <paramref name="type"/>; no node when <paramref name="from"/> is already that type.</summary>
+    public string Cast(string x, TensorElementType from, TensorElementType type, string name) =>
+        from == type ? x : Node("Cast", [x], name, Int("to", (long)type));
 
     private string SharedConstant(TensorElementType type, bool scalar, byte[] bytes, string key)
     {

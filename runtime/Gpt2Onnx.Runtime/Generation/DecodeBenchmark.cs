@@ -79,7 +79,7 @@ public static class DecodeBenchmark
                 (GraphNames.PositionIds, OrtTensor.From<long>(Enumerable.Range(0, batch).SelectMany(_ => Enumerable.Range(total - newPerRow, newPerRow).Select(p => (long)p)).ToArray(), batch, newPerRow)),
             };
             if (pasts.Count == 0)
-                for (int i = 0; i < 2 * model.Layers; i++) pasts.Add(OrtTensor.Allocate(TensorElementType.Float, [batch, model.Heads, 0, model.HeadSize]));
+                for (int i = 0; i < 2 * model.Layers; i++) pasts.Add(OrtTensor.Allocate(model.CacheType, [batch, model.Heads, 0, model.HeadSize]));
             for (int i = 0; i < model.Layers; i++)
             {
                 inputs.Add((GraphNames.PastKey(i), pasts[2 * i]));

@@ -21,8 +21,9 @@ internal sealed unsafe class FusedDecoder : Decoder
         long elements = (long)maxBatch * model.Heads * maxLength * model.HeadSize;
         OrtTensor Buffer()
         {
-            var buffer = OrtTensor.CreateOwned(TensorElementType.Float, [maxBatch, model.Heads, maxLength, model.HeadSize], (nuint)(elements * sizeof(float)));
-            buffer.GetData<float>().Clear();
+            nuint bytes = (nuint)(elements * model.CacheType.SizeOf());
+            var buffer = OrtTensor.CreateOwned(model.CacheType, [maxBatch, model.Heads, maxLength, model.HeadSize], bytes);
+            System.Runtime.InteropServices.NativeMemory.Clear(buffer.Buffer, bytes);
             return buffer;
         }
         _keys = Enumerable.Range(0, model.Layers).Select(_ => Buffer()).ToArray();
@@ -99,7 +100,7 @@ internal sealed unsafe class FusedDecoder : Decoder
     {
         if (prompt.Length == 0 || prompt.Length >= MaxLength) throw new ArgumentException($"a prompt of 1 to {MaxLength - 1} tokens");
         long rowElements = (long)Model.Heads * MaxLength * Model.HeadSize;
-        nuint rowBytes = (nuint)(rowElements * sizeof(float));
+        long rowBytes = rowElements * Model.CacheType.SizeOf();
         var views = new List<OrtTensor>();
         using var binding = Model.Session.CreateBinding();
         using var ids = OrtTensor.From<long>(prompt.Select(t => (long)t).ToArray(), 1, prompt.Length);
@@ -113,9 +114,9 @@ internal sealed unsafe class FusedDecoder : Decoder
             var values = new OrtTensor[Model.Layers];
             for (int i = 0; i < Model.Layers; i++)
             {
-                keys[i] = OrtTensor.View((float*)_keys[i].Buffer + row * rowElements, rowBytes, TensorElementType.Float, [1, Model.Heads, MaxLength, Model.HeadSize]);
+                keys[i] = OrtTensor.View((byte*)_keys[i].Buffer + row * rowBytes, (nuint)rowBytes, Model.CacheType, [1, Model.Heads, MaxLength, Model.HeadSize]);
                 views.Add(keys[i]);
-                values[i] = OrtTensor.View((float*)_values[i].Buffer + row * rowElements, rowBytes, TensorElementType.Float, [1, Model.Heads, MaxLength, Model.HeadSize]);
+                values[i] = OrtTensor.View((byte*)_values[i].Buffer + row * rowBytes, (nuint)rowBytes, Model.CacheType, [1, Model.Heads, MaxLength, Model.HeadSize]);
                 views.Add(values[i]);
             }
             Bind(binding, ids, positions, seqLens, total, logits, keys, values);

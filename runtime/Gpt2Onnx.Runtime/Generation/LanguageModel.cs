@@ -23,6 +23,8 @@ public sealed class LanguageModel : IDisposable
     public int EndOfTextId { get; }
     /// <summary>True for graphs whose past and present share one buffer (the fused variant).</summary>
     public bool SharesCacheBuffer { get; }
+    /// <summary>The element type of the key/value cache (float, or float16 for fp16 exports), read from the graph's first past input.</summary>
+    public TensorElementType CacheType { get; }
     /// <summary>"portable" or "fused", and "fp32", "fp16" or "int4", as the export declared them.</summary>
     public string Variant { get; }
     public string Precision { get; }
@@ -44,6 +46,14 @@ public sealed class LanguageModel : IDisposable
         SharesCacheBuffer = session.Input("seqlens_k") != null;
         if (!SharesCacheBuffer && session.Input(GraphNames.AttentionMask) == null)
             throw new Gpt2OnnxException($"{session.ModelPath} has neither attention_mask nor seqlens_k among its inputs: it is not a graph this runtime can drive");
+        var past = session.Input(GraphNames.PastKey(0))
+                   ?? throw new Gpt2OnnxException($"{session.ModelPath} has no input {GraphNames.PastKey(0)}: it is not a graph with a key/value cache (export it with gpt2-export)");
+        CacheType = past.ElementType;
+        if (CacheType is not (TensorElementType.Float or TensorElementType.Float16))
+            throw new Gpt2OnnxException($"{session.ModelPath}: its cache is {CacheType}; this runtime drives float or float16 caches (export with --precision fp32, fp16 or int4)");
+        var logits = session.Outputs.FirstOrDefault(o => o.Name == GraphNames.Logits);
+        if (logits?.ElementType != TensorElementType.Float)
+            throw new Gpt2OnnxException($"{session.ModelPath}: its logits output is {(logits == null ? "missing" : logits.ElementType.ToString())}, not float: export the model again with gpt2-export");
         if (tokenizer.VocabSize > VocabSize)
             throw new Gpt2OnnxException($"{directory}: the tokenizer has {tokenizer.VocabSize} ids but the model only {VocabSize}: the folder mixes two models");
     }

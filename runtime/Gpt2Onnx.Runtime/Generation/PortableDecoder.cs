@@ -20,8 +20,8 @@ internal sealed unsafe class PortableDecoder : Decoder
 
     public PortableDecoder(LanguageModel model, int maxBatch, int maxLength) : base(model, maxBatch, maxLength)
     {
-        nuint bytes = (nuint)((long)maxBatch * model.Heads * maxLength * model.HeadSize * sizeof(float));
-        OrtTensor Buffer() => OrtTensor.CreateOwned(TensorElementType.Float, [maxBatch, model.Heads, 0, model.HeadSize], bytes);
+        nuint bytes = (nuint)((long)maxBatch * model.Heads * maxLength * model.HeadSize * model.CacheType.SizeOf());
+        OrtTensor Buffer() => OrtTensor.CreateOwned(model.CacheType, [maxBatch, model.Heads, 0, model.HeadSize], bytes);
         _keys = Enumerable.Range(0, model.Layers).Select(_ => new[] { Buffer(), Buffer() }).ToArray();
         _values = Enumerable.Range(0, model.Layers).Select(_ => new[] { Buffer(), Buffer() }).ToArray();
         _mask = OrtTensor.CreateOwned(TensorElementType.Int64, [maxBatch, 1], (nuint)(maxBatch * maxLength * sizeof(long)));

@@ -1,4 +1,6 @@
+using Gpt2Onnx.Exporter;
 using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Exporter.Graphs;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.TestSupport;
@@ -49,6 +51,29 @@ public sealed class GeneratorTests : IDisposable
         var alone = prompts.Select(p => generator.Generate(new GenerationRequest { PromptIds = p, Options = Greedy(8) }).TokenIds).ToList();
         var together = generator.Generate(prompts.Select(p => new GenerationRequest { PromptIds = p, Options = Greedy(8) }).ToList());
         for (int i = 0; i < prompts.Length; i++) Assert.Equal(alone[i], together[i].TokenIds);
+    }
+
+    [Theory]
+    [InlineData(GraphVariant.Portable)]
+    [InlineData(GraphVariant.Fused)]
+    public void Fp16_exports_keep_a_float16_cache_and_generate_what_fp32_generates(GraphVariant variant)
+    {
+        string fp16 = Path.Combine(_dir, "fp16-" + variant);
+        OnnxExporter.Export(_checkpoint, fp16, new ExportOptions { Variant = variant, Precision = Precision.Fp16 });
+        using var half = Load(fp16);
+        using var full = Load(variant == GraphVariant.Fused ? _fused : _portable);
+        Assert.Equal(TensorElementType.Float16, half.CacheType);
+        Assert.Equal(TensorElementType.Float, full.CacheType);
+        int[][] prompts = [[5], [10, 200, 33, 7, 8, 9, 90], [42, 42, 43]];
+        var requests = prompts.Select(p => new GenerationRequest { PromptIds = p, Options = Greedy(10) }).ToList();
+        using var halfGenerator = new Generator(half);
+        using var fullGenerator = new Generator(full);
+        var expected = fullGenerator.Generate(requests).Select(r => r.TokenIds).ToList();
+        Assert.Equal(expected, halfGenerator.Generate(requests).Select(r => r.TokenIds));
+        // Continuous batching refills a slot through a view of its row of the float16 cache.
+        using var engine = new BatchEngine(half, maxBatch: 2, maxLength: 32);
+        var items = requests.Select((r, i) => new BatchItem(i.ToString(), r)).ToList();
+        Assert.Equal(expected, engine.Run(items).OrderBy(o => o.Id).Select(o => o.Result!.TokenIds));
     }
 
     [Fact]
