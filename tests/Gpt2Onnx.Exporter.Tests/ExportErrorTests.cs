@@ -70,11 +70,14 @@ public sealed class ExportErrorTests : IDisposable
         Assert.Equal(3, runner.RunPortable([1, 2, 3]).Count);
     }
 
-    [Fact]
-    public void The_portable_graph_follows_the_contract_and_opset_17()
+    [Theory]
+    [InlineData(Precision.Fp32)]
+    [InlineData(Precision.Fp16)]
+    public void The_portable_graph_follows_the_contract_and_the_checker_rules_of_opset_17(Precision precision)
     {
         string output = Path.Combine(_dir, "onnx");
-        OnnxExporter.Export(Checkpoint(), output, new ExportOptions());
+        OnnxExporter.Export(Checkpoint(), output, new ExportOptions { Precision = precision });
+        OnnxCheckerRules.Check(Path.Combine(output, OnnxExporter.ModelFile));
         var report = ModelInspector.Inspect(output);
         Assert.Equal(8, report.IrVersion);
         Assert.Equal([("ai.onnx", 17L)], report.Opsets);
