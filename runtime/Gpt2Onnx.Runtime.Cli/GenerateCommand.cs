@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Gpt2Onnx.Cli;
 using Gpt2Onnx.Runtime.Generation;
+using Gpt2Onnx.Runtime.IO;
 
 namespace Gpt2Onnx.Runtime.Cli;
 
@@ -52,7 +53,7 @@ internal static class GenerateCommand
                 {
                     prompt_ids = result.PromptIds, ids = result.TokenIds, text = result.Text, finish_reason = result.FinishReason,
                     tokens_per_s = generator.LastRun.Tokens / Math.Max(generator.LastRun.DecodeSeconds, 1e-9), device = languageModel.Session.Device,
-                }));
+                }, JsonText.Readable));
             }
             return 0;
         });

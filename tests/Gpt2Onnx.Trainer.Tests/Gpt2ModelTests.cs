@@ -1,7 +1,9 @@
 using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Trainer.Model;
 using Gpt2Onnx.Trainer.Torch;
+using Gpt2Onnx.Trainer.Training;
 
 namespace Gpt2Onnx.Trainer.Tests;
 
@@ -44,6 +46,21 @@ public sealed class Gpt2ModelTests : IDisposable
                                    Tensor.From<bool>([true, true, false, false, false], 1, 5)).ToArray<float>();
         var tail = padded.AsSpan(2 * config.VocabSize).ToArray();
         for (int i = 0; i < plain.Length; i++) Assert.True(Math.Abs(plain[i] - tail[i]) < 1e-5);
+    }
+
+    [Fact]
+    public void Sampling_from_the_model_ends_where_the_token_callback_says_and_at_stop_tokens()
+    {
+        var config = TinyCheckpoint.Config();
+        using var model = Gpt2Model.Create(config, seed: 4);
+        var greedy = new SamplingOptions { Greedy = true, MaxNewTokens = 8, StopTokenIds = [] };
+        var free = ModelGenerator.Generate(model, [1, 2, 3], greedy, []);
+        Assert.Equal(8, free.Count);
+        int seen = 0;
+        Assert.Equal(free.Take(3), ModelGenerator.Generate(model, [1, 2, 3], greedy, [], _ => ++seen < 3));
+        var stopAt = free[4];
+        var stopped = ModelGenerator.Generate(model, [1, 2, 3], greedy, [stopAt]);
+        Assert.Equal(free.TakeWhile(t => t != stopAt), stopped);
     }
 
     [Fact]

@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Text.Json;
 using Gpt2Onnx.Cli;
 using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Runtime.Generation;
+using Gpt2Onnx.Runtime.IO;
 using Gpt2Onnx.Runtime.Tokenizers;
 using Gpt2Onnx.Trainer.Model;
 using Gpt2Onnx.Trainer.Torch;
@@ -36,21 +38,19 @@ internal static class SampleCommand
             tokenizer.Encode(parsed.GetValue(prompt)!, ids);
             if (ids.Count == 0) ids.Add(tokenizer.EndOfTextId);
             var stops = options.StopTokenIds.Append(tokenizer.EndOfTextId).ToList();
-            var decoder = tokenizer.CreateStreamingDecoder();
             bool streaming = !parsed.GetValue(json);
+            Action<string>? onText = streaming ? Console.Write : null;
             if (streaming) Console.Write(parsed.GetValue(prompt));
-            var generated = ModelGenerator.Generate(model, ids, options, stops, token =>
-            {
-                if (streaming) Console.Write(decoder.Append(token));
-            });
+            // Stop strings end the text as in the runtime: from the minimum length on, cut before the stop string.
+            var text = new GeneratedText(tokenizer, options.StopStrings);
+            int count = 0;
+            var generated = ModelGenerator.Generate(model, ids, options, stops,
+                token => !text.Append(token, onText, watchStops: ++count >= options.MinNewTokens));
+            string completion = text.Complete(onText);
             if (streaming)
-            {
-                Console.WriteLine(decoder.Flush());
-            }
+                Console.WriteLine();
             else
-            {
-                Console.WriteLine(JsonSerializer.Serialize(new { prompt_ids = ids, ids = generated, text = tokenizer.Decode(generated.ToArray()) }));
-            }
+                Console.WriteLine(JsonSerializer.Serialize(new { prompt_ids = ids, ids = generated, text = completion }, JsonText.Readable));
             return 0;
         });
         return command;

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Gpt2Onnx.Runtime.Generation;
+using Gpt2Onnx.Runtime.IO;
 
 namespace Gpt2Onnx.Runtime.Batch;
 
@@ -70,7 +71,7 @@ public static class BatchJob
                     ["finish_reason"] = r.FinishReason, ["seed"] = result.Seed, ["prompt_tokens"] = r.PromptIds.Length,
                 };
             }
-            output.Write(Encoding.UTF8.GetBytes(json.ToJsonString() + "\n"));
+            output.Write(Encoding.UTF8.GetBytes(json.ToJsonString(JsonText.Readable) + "\n"));
             output.Flush(); // one row at a time: a crash loses at most the row being written
             written++;
             if (clock.Elapsed - lastReport > TimeSpan.FromSeconds(2) || written == todo.Count)

@@ -1,4 +1,3 @@
-using System.Text;
 using Gpt2Onnx.Runtime.Tokenizers;
 
 namespace Gpt2Onnx.Runtime.Generation;
@@ -13,11 +12,9 @@ internal sealed class SequenceState
     private readonly HashSet<int> _stops;
     private readonly Sampler _sampler;
     private readonly List<int> _generated;
-    private readonly StringBuilder? _text;
-    private readonly StreamingDecoder? _decoder;
+    private readonly GeneratedText? _text;
     private readonly ITokenizer _tokenizer;
     private readonly int _maxTotal;
-    private int _emitted;
 
     public SequenceState(LanguageModel model, int[] prompt, SamplingOptions options, bool streams, int maxTotal)
     {
@@ -29,11 +26,7 @@ internal sealed class SequenceState
         _sampler = new Sampler(model.VocabSize, options, _stops.ToArray());
         _sampler.Reset(prompt);
         _generated = new List<int>(options.MaxNewTokens);
-        if (streams || options.StopStrings.Count > 0)
-        {
-            _text = new StringBuilder();
-            _decoder = model.Tokenizer.CreateStreamingDecoder();
-        }
+        if (streams || options.StopStrings.Count > 0) _text = new GeneratedText(model.Tokenizer, options.StopStrings);
         if (options.MaxNewTokens == 0) Finish = FinishReasons.Length;
     }
 
@@ -51,7 +44,8 @@ internal sealed class SequenceState
             return token;
         }
         _generated.Add(token);
-        if (_text != null) Finish = AppendText(token, onText);
+        // Stop strings count only from the minimum length on, like stop tokens.
+        if (_text != null && _text.Append(token, onText, watchStops: _generated.Count >= _options.MinNewTokens)) Finish = FinishReasons.StopString;
         if (Finish == null && _generated.Count >= _options.MaxNewTokens) Finish = FinishReasons.Length;
         if (Finish == null && lengthInCache + 1 >= _maxTotal) Finish = FinishReasons.Length;
         return token;
@@ -59,49 +53,8 @@ internal sealed class SequenceState
 
     public GenerationResult Result(Action<string>? onText)
     {
-        string text;
-        if (_text != null)
-        {
-            if (Finish != FinishReasons.StopString)
-            {
-                _text.Append(_decoder!.Flush());
-                Emit(_text.Length, onText);
-            }
-            text = _text.ToString();
-        }
-        else
-        {
-            text = _tokenizer.Decode(_generated.ToArray());
-        }
+        string text = _text?.Complete(onText) ?? _tokenizer.Decode(_generated.ToArray());
         return new GenerationResult(Prompt, _generated.ToArray(), text, Finish ?? FinishReasons.Length);
-    }
-
-    /// <summary>Adds a token's text; returns StopString when a stop string appeared (the text is cut before it).</summary>
-    private string? AppendText(int token, Action<string>? onText)
-    {
-        _decoder!.AppendTo(token, _text!);
-        int holdBack = 0;
-        foreach (var stop in _options.StopStrings)
-        {
-            int searchFrom = Math.Max(0, _emitted - stop.Length);
-            int at = _text!.ToString(searchFrom, _text.Length - searchFrom).IndexOf(stop, StringComparison.Ordinal);
-            if (at >= 0)
-            {
-                _text.Length = searchFrom + at;
-                Emit(_text.Length, onText);
-                return FinishReasons.StopString;
-            }
-            holdBack = Math.Max(holdBack, stop.Length - 1); // the text's end may be the start of a stop string
-        }
-        Emit(_text!.Length - holdBack, onText);
-        return null;
-    }
-
-    private void Emit(int upTo, Action<string>? onText)
-    {
-        if (onText == null || upTo <= _emitted) return;
-        onText(_text!.ToString(_emitted, upTo - _emitted));
-        _emitted = upTo;
     }
 
     /// <summary>The prompt's ids: the given ids, or the encoded text; empty becomes end-of-text; checked against the context.</summary>

@@ -51,6 +51,17 @@ public sealed class BatchJobTests : IDisposable
     }
 
     [Fact]
+    public void Output_rows_keep_non_ascii_text_readable_and_valid()
+    {
+        string input = Path.Combine(_dir, "poem.jsonl"), output = Path.Combine(_dir, "poem-out.jsonl");
+        File.WriteAllText(input, "{\"id\": \"詩-\\\"1\\\"\", \"prompt\": \"床前明月光\", \"max_new_tokens\": 2}\n");
+        Run(input, output);
+        string line = File.ReadAllLines(output).Single();
+        Assert.StartsWith("{\"id\":\"詩-\\\"1\\\"\",", line); // as written, not \u8A69; the quotes still escaped
+        Assert.Equal("詩-\"1\"", Rows(output)[0]["id"]!.GetValue<string>());
+    }
+
+    [Fact]
     public void Continuous_batching_gives_each_row_the_result_it_gets_alone()
     {
         string input = Input(10);

@@ -12,10 +12,11 @@ public static class ModelGenerator
 {
     /// <summary>
     /// The new token ids after <paramref name="prompt"/> (which must not be empty); a stop token ends the
-    /// list and is not part of it, as in the runtime's generator.
+    /// list and is not part of it, as in the runtime's generator. <paramref name="onToken"/> sees each new
+    /// token and may end the list after it by returning false (a stop string in its text, say).
     /// </summary>
     public static List<int> Generate(Gpt2Model model, IReadOnlyList<int> prompt, SamplingOptions options, IReadOnlyList<int> stopTokenIds,
-                                     Action<int>? onToken = null)
+                                     Func<int, bool>? onToken = null)
     {
         if (prompt.Count == 0) throw new ArgumentException("the prompt must hold at least one token (use the end-of-text id for none)");
         var sampler = new Sampler(model.Config.VocabSize, options, stopTokenIds);
@@ -39,7 +40,7 @@ public static class ModelGenerator
                 if (stopTokenIds.Contains(token) && generated.Count >= options.MinNewTokens) break;
                 ids.Add(token);
                 generated.Add(token);
-                onToken?.Invoke(token);
+                if (onToken != null && !onToken(token)) break;
             }
         }
         finally

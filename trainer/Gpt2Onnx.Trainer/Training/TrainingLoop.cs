@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.Generation;
+using Gpt2Onnx.Runtime.IO;
 using Gpt2Onnx.Runtime.Tokenizers;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Model;
@@ -240,7 +241,7 @@ public sealed class TrainingLoop
         var ids = ModelGenerator.Generate(model, prompt, sampling, [eos]);
         string text = options.SamplePrompt + tokenizer.Decode(ids.ToArray());
         _log.WriteLine($"sample at step {step}: {text.Replace("\n", " / ")}");
-        File.AppendAllText(Path.Combine(output, "samples.jsonl"), new JsonObject { ["step"] = step, ["text"] = text }.ToJsonString() + "\n");
+        File.AppendAllText(Path.Combine(output, "samples.jsonl"), new JsonObject { ["step"] = step, ["text"] = text }.ToJsonString(JsonText.Readable) + "\n");
     }
 
     private static void Validate(TrainOptions o)
