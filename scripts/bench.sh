@@ -117,6 +117,9 @@ print(f"  {'':46} {'batch':>5} {'prefill ms':>10} {'p50 ms':>8} {'p90 ms':>8} {'
 for i, r in enumerate(rows):
     print(f"  {names[i % 4]:46} {r['batch']:5d} {r['prefill_ms']:10.1f} {r['token_ms_p50']:8.2f} {r['token_ms_p90']:8.2f} {r['tokens_per_s']:9.1f} "
           f"{r['host_share']:6.1%} {r['allocated_bytes_per_step']:7.0f} {r['peak_rss_bytes'] / 1e6:7.0f}MB")
+portable = rows[1]
+print(f"  memory floor at batch 1: {portable['weight_bytes'] / 1e6:.0f} MB of fp32 weights read once per step at the {portable['memory_bytes_per_s'] / 1e9:.1f} GB/s "
+      f"measured here = {portable['weights_read_ms']:.1f} ms; the portable step's p50 is {portable['token_ms_p50']:.1f} ms, the peer's {rows[0]['token_ms_p50']:.1f} ms")
 for k, batch in ((0, 1), (4, 16)):
     peer, portable, fused, int4 = rows[k:k + 4]
     print(f"  batch {batch}: portable/peer {portable['tokens_per_s'] / peer['tokens_per_s']:.2f}x (target 1.3x), fused/peer {fused['tokens_per_s'] / peer['tokens_per_s']:.2f}x, "
