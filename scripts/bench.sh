@@ -82,12 +82,14 @@ gpt2_124m() {
     "$ROOT/scripts/gpt2-train" train --data "$dir/data" --config gpt2 --out "$dir/checkpoint" --steps 1 --batch-size 1 --context 64 \
       --eval-every 0 --sample-tokens 0 >&2
   fi
+  # Exports older than the exporter are redone: a changed graph must be measured, not a stale one.
+  local exporter="$ROOT/exporter/Gpt2Onnx.Exporter.Cli/bin/Release/net10.0/Gpt2Onnx.Exporter.dll"
   for variant in portable fused int4; do
-    [ -f "$dir/onnx-$variant/model.onnx" ] && continue
+    [ "$dir/onnx-$variant/model.onnx" -nt "$exporter" ] && continue
     case $variant in
       portable) flags=() ;; fused) flags=(--variant fused) ;; int4) flags=(--variant fused --precision int4) ;;
     esac
-    "$ROOT/scripts/gpt2-export" --checkpoint "$dir/checkpoint" --out "$dir/onnx-$variant" "${flags[@]}" >&2
+    "$ROOT/scripts/gpt2-export" --checkpoint "$dir/checkpoint" --out "$dir/onnx-$variant" "${flags[@]}" --force >&2
   done
   if [ ! -f "$dir/onnx-peer/model.onnx" ]; then
     require_python_torch

@@ -36,7 +36,8 @@ public static class ModelInspector
             "[" + string.Join(", ", v.Type?.TensorType?.Shape?.Dim.Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue ? d.DimValue.ToString() : d.DimParam) ?? []) + "]");
         var operators = model.Graph.Node.GroupBy(n => string.IsNullOrEmpty(n.Domain) ? n.OpType : $"{n.Domain}.{n.OpType}")
             .Select(g => (g.Key, g.Count())).OrderByDescending(p => p.Item2).ThenBy(p => p.Key, StringComparer.Ordinal).ToList();
-        long parameters = model.Graph.Initializer.Where(t => !t.Name.StartsWith("const_", StringComparison.Ordinal))
+        var inputNames = model.Graph.Input.Select(i => i.Name).ToHashSet(); // an initializer named like an input is its default, not a weight
+        long parameters = model.Graph.Initializer.Where(t => !t.Name.StartsWith("const_", StringComparison.Ordinal) && !inputNames.Contains(t.Name))
             .Sum(t => t.DataType == (int)TensorElementType.UInt8 && t.Name.EndsWith(".q4", StringComparison.Ordinal)
                 ? t.Dims.Aggregate(1L, (a, b) => a * b) * 2 // two 4-bit weights per byte
                 : t.Dims.Aggregate(1L, (a, b) => a * b));

@@ -99,6 +99,37 @@ public sealed class ExportTests : IDisposable
     }
 
     [Theory]
+    [InlineData(GraphVariant.Portable, Precision.Fp32)]
+    [InlineData(GraphVariant.Fused, Precision.Fp32)]
+    [InlineData(GraphVariant.Fused, Precision.Int4)]
+    public void Logits_to_keep_is_optional_and_limits_the_logits_to_the_last_positions(GraphVariant variant, Precision precision)
+    {
+        var (config, _, onnx) = Export(new ExportOptions { Variant = variant, Precision = precision });
+        using var runner = new ExportedGraphRunner(onnx, config);
+        Assert.Null(runner.Session.Inputs.FirstOrDefault(i => i.Name == GraphNames.LogitsToKeep)); // not required ...
+        Assert.Equal(TensorElementType.Int64, runner.Session.Input(GraphNames.LogitsToKeep)!.ElementType); // ... but there
+        List<float[]> Run() => variant == GraphVariant.Portable ? runner.RunPortable(Prompt[..7], Prompt[7..]) : runner.RunFused(config.NPositions, Prompt[..7], Prompt[7..]);
+        // fp32 rows are computed the same way whatever else is computed; int4's kernel quantizes its input
+        // per call, so rows differ in the last bits.
+        double tolerance = precision == Precision.Int4 ? 1e-4 : 0;
+        void Same(List<float[]> expected, List<float[]> actual)
+        {
+            Assert.Equal(expected.Count, actual.Count);
+            Assert.True(MaxAbsDiff(expected.Select(r => r.Select(v => (double)v).ToArray()).ToArray(), actual) <= tolerance);
+        }
+        var all = Run();
+        Assert.Equal(Prompt.Length, all.Count);
+        runner.LogitsToKeep = 0;
+        Same(all, Run());
+        runner.LogitsToKeep = 1; // the last position of each chunk
+        Same([all[6], all[9]], Run());
+        runner.LogitsToKeep = 2;
+        Same([all[5], all[6], all[8], all[9]], Run());
+        runner.LogitsToKeep = 100; // more than there are: all
+        Same(all, Run());
+    }
+
+    [Theory]
     [InlineData(SafeTensorDType.F16)]
     [InlineData(SafeTensorDType.BF16)]
     public void Half_precision_checkpoints_with_the_transformer_prefix_export(SafeTensorDType dtype)

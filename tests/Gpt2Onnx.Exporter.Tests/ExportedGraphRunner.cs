@@ -11,12 +11,16 @@ internal sealed class ExportedGraphRunner(string onnxDirectory, Gpt2Config confi
 
     public OrtSession Session => _session;
 
+    /// <summary>Fed as logits_to_keep when set; left to the graph's default (all positions) when null.</summary>
+    public long? LogitsToKeep { get; set; }
+
     /// <summary>The cache's element type as the graph declares it (float16 for fp16 exports).</summary>
     private TensorElementType CacheType => _session.Input(PastKey(0))!.ElementType;
 
     /// <summary>
     /// Portable graph: logits [S][V] of <paramref name="chunks"/> fed one after another with the cache
-    /// (the presents of each chunk are the next chunk's pasts).
+    /// (the presents of each chunk are the next chunk's pasts). With <see cref="LogitsToKeep"/> set, each
+    /// chunk contributes the rows the graph returns for it.
     /// </summary>
     public List<float[]> RunPortable(params int[][] chunks)
     {
@@ -33,6 +37,7 @@ internal sealed class ExportedGraphRunner(string onnxDirectory, Gpt2Config confi
                 (AttentionMask, OrtTensor.From<long>(Enumerable.Repeat(1L, done + chunk.Length).ToArray(), 1, done + chunk.Length)),
                 (PositionIds, OrtTensor.From<long>(Enumerable.Range(done, chunk.Length).Select(p => (long)p).ToArray(), 1, chunk.Length)),
             };
+            if (LogitsToKeep is long keep) inputs.Add((GraphNames.LogitsToKeep, OrtTensor.From<long>([keep])));
             for (int i = 0; i < config.NLayer; i++)
             {
                 inputs.Add((PastKey(i), pasts[2 * i]));
@@ -43,7 +48,7 @@ internal sealed class ExportedGraphRunner(string onnxDirectory, Gpt2Config confi
             var outputs = _session.Run(inputs, names);
             foreach (var (_, t) in inputs) t.Dispose();
             var logits = outputs[0].GetData<float>().ToArray();
-            for (int s = 0; s < chunk.Length; s++) rows.Add(logits.AsSpan(s * config.VocabSize, config.VocabSize).ToArray());
+            for (int s = 0; s < logits.Length / config.VocabSize; s++) rows.Add(logits.AsSpan(s * config.VocabSize, config.VocabSize).ToArray());
             outputs[0].Dispose();
             pasts = outputs.Skip(1).ToList();
             done += chunk.Length;
@@ -80,6 +85,8 @@ internal sealed class ExportedGraphRunner(string onnxDirectory, Gpt2Config confi
             binding.BindInput(new OrtName(PositionIds), positions);
             binding.BindInput(new OrtName("seqlens_k"), seqlens);
             binding.BindInput(new OrtName("total_sequence_length"), totalLength);
+            using var keepTensor = OrtTensor.From<long>([LogitsToKeep ?? 0]);
+            if (LogitsToKeep != null) binding.BindInput(new OrtName(GraphNames.LogitsToKeep), keepTensor);
             for (int i = 0; i < config.NLayer; i++)
             {
                 binding.BindInput(new OrtName(PastKey(i)), buffers[2 * i]);
@@ -92,7 +99,7 @@ internal sealed class ExportedGraphRunner(string onnxDirectory, Gpt2Config confi
             var outputs = binding.TakeOutputs();
             var logits = outputs.First(o => o.Shape.Length == 3 && o.Shape[2] == config.VocabSize).GetData<float>().ToArray();
             foreach (var o in outputs) o.Dispose();
-            for (int s = 0; s < chunk.Length; s++) rows.Add(logits.AsSpan(s * config.VocabSize, config.VocabSize).ToArray());
+            for (int s = 0; s < logits.Length / config.VocabSize; s++) rows.Add(logits.AsSpan(s * config.VocabSize, config.VocabSize).ToArray());
             done = total;
         }
         foreach (var b in buffers) b.Dispose();

@@ -5,14 +5,15 @@ namespace Gpt2Onnx.Exporter.Tests;
 /// <summary>
 /// The structural rules of the ONNX checker that a graph builder can break: every value named and typed,
 /// every node input defined before the node (a graph input, an initializer or an earlier output), each
-/// name produced once, every graph output produced, and only the standard operators of opset 17.
+/// name produced once (an initializer may share an input's name: the input's default), every graph output
+/// produced, and only the standard operators of opset 17.
 /// </summary>
 internal static class OnnxCheckerRules
 {
     private static readonly HashSet<string> Opset17 =
     [
         "Add", "And", "Cast", "Concat", "Div", "Erf", "Gather", "Gemm", "LayerNormalization", "LessOrEqual", "MatMul", "Mul",
-        "Range", "Reshape", "Shape", "Softmax", "Split", "Sub", "Tanh", "Transpose", "Unsqueeze", "Where",
+        "Neg", "Range", "Reshape", "Shape", "Slice", "Softmax", "Split", "Sub", "Tanh", "Transpose", "Unsqueeze", "Where",
     ];
 
     public static void Check(string modelPath)
@@ -30,9 +31,10 @@ internal static class OnnxCheckerRules
             Define(input.Name, "graph input");
             Assert.NotEqual(0, input.Type.TensorType.ElemType);
         }
+        var inputs = graph.Input.Select(i => i.Name).ToHashSet();
         foreach (var initializer in graph.Initializer)
         {
-            Define(initializer.Name, "initializer");
+            if (!inputs.Contains(initializer.Name)) Define(initializer.Name, "initializer"); // else the input's default value
             Assert.NotEqual(0, initializer.DataType);
         }
         foreach (var node in graph.Node)

@@ -80,6 +80,7 @@ internal static class FusedGraph
             x = ln[3];
         }
 
+        h = Gpt2GraphParts.KeptPositions(g, h);
         if (int4)
         {
             // The LM head quantized too: MatMulNBits takes its weight as [N, K], which is wte's own layout.

@@ -14,21 +14,33 @@ internal static class Gpt2GraphParts
         g.Node("Add", [g.Node("Gather", [wte, InputIds], "wte_gather"), g.Node("Gather", [wpe, PositionIds], "wpe_gather")], "embeddings");
 
     /// <summary>
+    /// The final hidden states (B, S, C) of the last logits_to_keep positions only, (B, K, C): an optional
+    /// input whose default 0 keeps them all, so a reader that does not know it gets every position's logits.
+    /// A prefill that only samples the next token asks for 1 and skips the LM head for the rest.
+    /// </summary>
+    public static string KeptPositions(GraphBuilder g, string x)
+    {
+        var keep = g.OptionalScalarInput(LogitsToKeep, 0);
+        var start = g.Node("Neg", [g.Node("Unsqueeze", [keep, g.Int64s(false, 0)], "logits_to_keep_1d")], "kept_start");
+        return g.Node("Slice", [x, start, g.Int64s(false, long.MaxValue), g.Int64s(false, 1)], "kept_positions");
+    }
+
+    /// <summary>
     /// The LM head tied to wte: (B*S, C) × wteᵀ with Gemm's transB, so the table is neither copied nor
-    /// transposed; cast to float when the graph computes in float16; reshaped to logits (B, S, V).
+    /// transposed; cast to float when the graph computes in float16; reshaped to logits (B, K, V).
     /// </summary>
     public static void TiedLmHead(GraphBuilder g, string x, string wte, Gpt2Config c, T type)
     {
         var flat = g.Node("Reshape", [x, g.Int64s(false, -1, c.NEmbd)], "lm_head.flatten");
         var logits = g.Cast(g.Node("Gemm", [flat, wte], "lm_head", Int("transB", 1)), type, T.Float, "lm_head.float");
-        var outShape = g.Node("Concat", [g.Node("Shape", [InputIds], "input_shape"), g.Int64s(false, c.VocabSize)], "logits_shape", Int("axis", 0));
+        var outShape = g.Node("Concat", [g.Node("Shape", [x], "kept_shape", Int("end", 2)), g.Int64s(false, c.VocabSize)], "logits_shape", Int("axis", 0));
         g.Node("Reshape", [logits, outShape], Logits);
     }
 
-    /// <summary>logits (B, S, V, float) and each layer's present key and value (B, nh, <paramref name="cacheLength"/>, hs) of <paramref name="type"/>.</summary>
+    /// <summary>logits (B, K, V, float) and each layer's present key and value (B, nh, <paramref name="cacheLength"/>, hs) of <paramref name="type"/>.</summary>
     public static void Outputs(GraphBuilder g, Gpt2Config c, string cacheLength, T type)
     {
-        g.Output(Logits, T.Float, "batch_size", "sequence_length", c.VocabSize);
+        g.Output(Logits, T.Float, "batch_size", "kept_sequence_length", c.VocabSize);
         for (int i = 0; i < c.NLayer; i++)
         {
             g.Output(PresentKey(i), type, "batch_size", c.NHead, cacheLength, c.HeadSize);

@@ -65,7 +65,7 @@ internal static class PortableGraph
             x = g.Node("Add", [x, Linear(g, h, W(p + "mlp.c_proj.weight"), W(p + "mlp.c_proj.bias"), p + "mlp.c_proj")], p + "residual_2");
         }
         x = LayerNorm(g, x, W("ln_f.weight"), W("ln_f.bias"), c.LayerNormEpsilon, "ln_f");
-        Gpt2GraphParts.TiedLmHead(g, x, wte, c, F);
+        Gpt2GraphParts.TiedLmHead(g, Gpt2GraphParts.KeptPositions(g, x), wte, c, F);
         Gpt2GraphParts.Outputs(g, c, "total_sequence_length", F);
         return g;
     }

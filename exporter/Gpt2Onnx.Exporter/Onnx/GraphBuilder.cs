@@ -81,6 +81,13 @@ internal sealed class GraphBuilder
     }
 
     public void Input(string name, TensorElementType type, params object[] dims) => Graph.Input.Add(Value(name, type, dims));
+
+    /// <summary>An int64 scalar input with a default value (an initializer of the same name), so a run may leave it out.</summary>
+    public string OptionalScalarInput(string name, long defaultValue)
+    {
+        Input(name, TensorElementType.Int64);
+        return Initializer(name, TensorElementType.Int64, [], BitConverter.GetBytes(defaultValue));
+    }
     public void Output(string name, TensorElementType type, params object[] dims) => Graph.Output.Add(Value(name, type, dims));
 
     private static ValueInfoProto Value(string name, TensorElementType type, object[] dims)

@@ -22,7 +22,11 @@ internal abstract unsafe class Decoder : IDisposable
     protected static readonly OrtName InputIdsName = new(GraphNames.InputIds);
     protected static readonly OrtName PositionIdsName = new(GraphNames.PositionIds);
     protected static readonly OrtName LogitsName = new(GraphNames.Logits);
+    protected static readonly OrtName LogitsToKeepName = new(GraphNames.LogitsToKeep);
     protected readonly OrtName[] PastKeyNames, PastValueNames, PresentKeyNames, PresentValueNames;
+    /// <summary>Whether the graph takes logits_to_keep, so a prefill can skip the LM head where no token is sampled.</summary>
+    protected readonly bool KeepsLastLogits;
+    private readonly OrtTensor _logitsToKeep; // () int64
 
     protected Decoder(LanguageModel model, int maxBatch, int maxLength)
     {
@@ -41,6 +45,19 @@ internal abstract unsafe class Decoder : IDisposable
         PastValueNames = Enumerable.Range(0, model.Layers).Select(i => new OrtName(GraphNames.PastValue(i))).ToArray();
         PresentKeyNames = Enumerable.Range(0, model.Layers).Select(i => new OrtName(GraphNames.PresentKey(i))).ToArray();
         PresentValueNames = Enumerable.Range(0, model.Layers).Select(i => new OrtName(GraphNames.PresentValue(i))).ToArray();
+        KeepsLastLogits = model.Session.Input(GraphNames.LogitsToKeep) != null;
+        _logitsToKeep = OrtTensor.CreateOwned(TensorElementType.Int64, [], sizeof(long));
+    }
+
+    /// <summary>
+    /// Asks for logits of the last <paramref name="rows"/> positions only (when the graph allows it). The
+    /// value stays bound: a step has one position, which any count of at least one keeps.
+    /// </summary>
+    protected void BindLogitsToKeep(int rows)
+    {
+        if (!KeepsLastLogits) return;
+        _logitsToKeep.GetData<long>()[0] = rows;
+        Binding.BindInput(LogitsToKeepName, _logitsToKeep);
     }
 
     public int BatchSize { get; protected set; }
@@ -87,13 +104,16 @@ internal abstract unsafe class Decoder : IDisposable
         if (prompts.Any(p => p.Length == 0)) throw new ArgumentException("every prompt needs at least one token");
         if (longest > MaxLength) throw new Gpt2OnnxException($"a prompt of {longest} tokens exceeds the {MaxLength} this decoder was made for");
         BatchSize = prompts.Count;
-        using var logits = RunPrefill(prompts, longest);
+        // Only the positions from the earliest last token on need logits (all of them for keepAll).
+        int rows = keepAll || !KeepsLastLogits ? longest : longest - prompts.Min(p => PrefillLogitsIndex(p.Length, longest));
+        using var logits = RunPrefill(prompts, longest, rows);
         var all = logits.GetData<float>();
         _allLogits = keepAll ? all.ToArray() : null;
         for (int b = 0; b < BatchSize; b++)
         {
             Lengths[b] = prompts[b].Length;
-            all.Slice((b * longest + PrefillLogitsIndex(prompts[b].Length, longest)) * Model.VocabSize, Model.VocabSize).CopyTo(Logits(b));
+            int row = PrefillLogitsIndex(prompts[b].Length, longest) - (longest - rows);
+            all.Slice((b * rows + row) * Model.VocabSize, Model.VocabSize).CopyTo(Logits(b));
         }
     }
 
@@ -139,8 +159,11 @@ internal abstract unsafe class Decoder : IDisposable
         Lengths[row] = length;
     }
 
-    /// <summary>Runs the prompts; returns logits (B, S, V) for the padded batch.</summary>
-    protected abstract OrtTensor RunPrefill(IReadOnlyList<int[]> prompts, int paddedLength);
+    /// <summary>
+    /// Runs the prompts; returns logits (B, <paramref name="logitsRows"/>, V) of the padded batch's last
+    /// positions (after <see cref="BindLogitsToKeep"/>; all <paramref name="paddedLength"/> when the graph cannot limit them).
+    /// </summary>
+    protected abstract OrtTensor RunPrefill(IReadOnlyList<int[]> prompts, int paddedLength, int logitsRows);
 
     /// <summary>Where a prompt of <paramref name="length"/> has its last token in the padded batch.</summary>
     protected abstract int PrefillLogitsIndex(int length, int paddedLength);
@@ -154,5 +177,6 @@ internal abstract unsafe class Decoder : IDisposable
         StepLogits.Dispose();
         StepIds.Dispose();
         StepPositions.Dispose();
+        _logitsToKeep.Dispose();
     }
 }

@@ -34,7 +34,7 @@ internal sealed unsafe class FusedDecoder : Decoder
 
     protected override int PrefillLogitsIndex(int length, int paddedLength) => length - 1;
 
-    protected override OrtTensor RunPrefill(IReadOnlyList<int[]> prompts, int paddedLength)
+    protected override OrtTensor RunPrefill(IReadOnlyList<int[]> prompts, int paddedLength, int logitsRows)
     {
         int batch = prompts.Count;
         RebindCache(batch);
@@ -54,7 +54,8 @@ internal sealed unsafe class FusedDecoder : Decoder
         _total.GetData<int>()[0] = paddedLength;
         using var idTensor = OrtTensor.From<long>(ids, batch, paddedLength);
         using var positionTensor = OrtTensor.From<long>(positions, batch, paddedLength);
-        var logits = OrtTensor.CreateOwned(TensorElementType.Float, [batch, paddedLength, Model.VocabSize], (nuint)((long)batch * paddedLength * Model.VocabSize * sizeof(float)));
+        var logits = OrtTensor.CreateOwned(TensorElementType.Float, [batch, logitsRows, Model.VocabSize], (nuint)((long)batch * logitsRows * Model.VocabSize * sizeof(float)));
+        BindLogitsToKeep(logitsRows);
         Bind(idTensor, positionTensor, logits);
         RunBinding();
         StepIds.Reshape([batch, 1]);
@@ -107,7 +108,10 @@ internal sealed unsafe class FusedDecoder : Decoder
         using var positions = OrtTensor.From<long>(Enumerable.Range(0, prompt.Length).Select(p => (long)p).ToArray(), 1, prompt.Length);
         using var seqLens = OrtTensor.From<int>([prompt.Length - 1], 1);
         using var total = OrtTensor.From<int>([prompt.Length]);
-        using var logits = OrtTensor.CreateOwned(TensorElementType.Float, [1, prompt.Length, Model.VocabSize], (nuint)((long)prompt.Length * Model.VocabSize * sizeof(float)));
+        // Only the last position's logits are needed (where the graph can limit them).
+        int rows = KeepsLastLogits ? 1 : prompt.Length;
+        using var keep = OrtTensor.From<long>([rows]);
+        using var logits = OrtTensor.CreateOwned(TensorElementType.Float, [1, rows, Model.VocabSize], (nuint)((long)rows * Model.VocabSize * sizeof(float)));
         try
         {
             var keys = new OrtTensor[Model.Layers];
@@ -120,8 +124,9 @@ internal sealed unsafe class FusedDecoder : Decoder
                 views.Add(values[i]);
             }
             Bind(binding, ids, positions, seqLens, total, logits, keys, values);
+            if (KeepsLastLogits) binding.BindInput(LogitsToKeepName, keep);
             binding.Run();
-            SetSlot(row, logits.GetData<float>().Slice((prompt.Length - 1) * Model.VocabSize, Model.VocabSize), prompt.Length);
+            SetSlot(row, logits.GetData<float>().Slice((rows - 1) * Model.VocabSize, Model.VocabSize), prompt.Length);
         }
         finally
         {

@@ -37,7 +37,7 @@ internal sealed unsafe class PortableDecoder : Decoder
     /// <summary>Left padding takes room: a shorter prompt's row ends when the padded batch reaches the maximum.</summary>
     public override int Capacity(int row) => MaxLength - (_paddedPrompt - _promptLengths[row]);
 
-    protected override OrtTensor RunPrefill(IReadOnlyList<int[]> prompts, int paddedLength)
+    protected override OrtTensor RunPrefill(IReadOnlyList<int[]> prompts, int paddedLength, int logitsRows)
     {
         int batch = prompts.Count;
         _paddedPrompt = paddedLength;
@@ -59,7 +59,8 @@ internal sealed unsafe class PortableDecoder : Decoder
         _total = 0;
         using var idTensor = OrtTensor.From<long>(ids, batch, paddedLength);
         using var positionTensor = OrtTensor.From<long>(positions, batch, paddedLength);
-        var logits = OrtTensor.CreateOwned(TensorElementType.Float, [batch, paddedLength, Model.VocabSize], (nuint)((long)batch * paddedLength * Model.VocabSize * sizeof(float)));
+        var logits = OrtTensor.CreateOwned(TensorElementType.Float, [batch, logitsRows, Model.VocabSize], (nuint)((long)batch * logitsRows * Model.VocabSize * sizeof(float)));
+        BindLogitsToKeep(logitsRows);
         Run(idTensor, positionTensor, logits, paddedLength);
         return logits;
     }

@@ -44,13 +44,13 @@ internal unsafe struct OrtApiTable
     public void* RegisterCustomOpsLibrary; // 29
     public delegate* unmanaged<IntPtr, nuint*, IntPtr> SessionGetInputCount; // 30
     public delegate* unmanaged<IntPtr, nuint*, IntPtr> SessionGetOutputCount; // 31
-    public void* SessionGetOverridableInitializerCount; // 32
+    public delegate* unmanaged<IntPtr, nuint*, IntPtr> SessionGetOverridableInitializerCount; // 32
     public delegate* unmanaged<IntPtr, nuint, IntPtr*, IntPtr> SessionGetInputTypeInfo; // 33
     public delegate* unmanaged<IntPtr, nuint, IntPtr*, IntPtr> SessionGetOutputTypeInfo; // 34
-    public void* SessionGetOverridableInitializerTypeInfo; // 35
+    public delegate* unmanaged<IntPtr, nuint, IntPtr*, IntPtr> SessionGetOverridableInitializerTypeInfo; // 35
     public delegate* unmanaged<IntPtr, nuint, IntPtr, byte**, IntPtr> SessionGetInputName; // 36
     public delegate* unmanaged<IntPtr, nuint, IntPtr, byte**, IntPtr> SessionGetOutputName; // 37
-    public void* SessionGetOverridableInitializerName; // 38
+    public delegate* unmanaged<IntPtr, nuint, IntPtr, byte**, IntPtr> SessionGetOverridableInitializerName; // 38
     public delegate* unmanaged<IntPtr*, IntPtr> CreateRunOptions; // 39
     public void* RunOptionsSetRunLogVerbosityLevel; // 40
     public void* RunOptionsSetRunLogSeverityLevel; // 41

@@ -10,6 +10,8 @@ public sealed unsafe class OrtSession : IDisposable
     public string ModelPath { get; }
     public IReadOnlyList<OrtNodeInfo> Inputs { get; }
     public IReadOnlyList<OrtNodeInfo> Outputs { get; }
+    /// <summary>Inputs with a default value in the graph (overridable initializers): a run may feed them or leave them.</summary>
+    public IReadOnlyList<OrtNodeInfo> OptionalInputs { get; }
     /// <summary>The model's custom metadata (ModelProto.metadata_props).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
     /// <summary>"cpu" or "cuda:N": where the session actually runs.</summary>
@@ -44,14 +46,16 @@ public sealed unsafe class OrtSession : IDisposable
             }
         }
         _session = OrtSessionHandle.Wrap(session);
-        Inputs = ReadNodes(input: true);
-        Outputs = ReadNodes(input: false);
+        Inputs = ReadNodes(NodeKind.Input);
+        Outputs = ReadNodes(NodeKind.Output);
+        OptionalInputs = ReadNodes(NodeKind.OverridableInitializer);
         Metadata = ReadMetadata();
     }
 
     internal IntPtr Handle => _session.DangerousGetHandle();
 
-    public OrtNodeInfo? Input(string name) => Inputs.FirstOrDefault(i => i.Name == name);
+    /// <summary>The input called <paramref name="name"/>, required or optional; null when the graph has none.</summary>
+    public OrtNodeInfo? Input(string name) => Inputs.FirstOrDefault(i => i.Name == name) ?? OptionalInputs.FirstOrDefault(i => i.Name == name);
 
     /// <summary>
     /// Runs the model on named inputs and returns the named outputs in ONNX Runtime's memory (dispose
@@ -86,19 +90,36 @@ public sealed unsafe class OrtSession : IDisposable
 
     public OrtIoBinding CreateBinding() => new(this);
 
-    private List<OrtNodeInfo> ReadNodes(bool input)
+    private enum NodeKind { Input, Output, OverridableInitializer }
+
+    private List<OrtNodeInfo> ReadNodes(NodeKind kind)
     {
+        ref readonly var api = ref OrtApi.Api;
         nuint count;
-        OrtApi.Check(input ? OrtApi.Api.SessionGetInputCount(Handle, &count) : OrtApi.Api.SessionGetOutputCount(Handle, &count));
+        OrtApi.Check(kind switch
+        {
+            NodeKind.Input => api.SessionGetInputCount(Handle, &count),
+            NodeKind.Output => api.SessionGetOutputCount(Handle, &count),
+            _ => api.SessionGetOverridableInitializerCount(Handle, &count),
+        });
         var nodes = new List<OrtNodeInfo>();
         for (nuint i = 0; i < count; i++)
         {
             byte* name;
             IntPtr typeInfo;
-            OrtApi.Check(input ? OrtApi.Api.SessionGetInputName(Handle, i, OrtApi.DefaultAllocator, &name)
-                               : OrtApi.Api.SessionGetOutputName(Handle, i, OrtApi.DefaultAllocator, &name));
+            OrtApi.Check(kind switch
+            {
+                NodeKind.Input => api.SessionGetInputName(Handle, i, OrtApi.DefaultAllocator, &name),
+                NodeKind.Output => api.SessionGetOutputName(Handle, i, OrtApi.DefaultAllocator, &name),
+                _ => api.SessionGetOverridableInitializerName(Handle, i, OrtApi.DefaultAllocator, &name),
+            });
             string text = OrtApi.TakeString(name);
-            OrtApi.Check(input ? OrtApi.Api.SessionGetInputTypeInfo(Handle, i, &typeInfo) : OrtApi.Api.SessionGetOutputTypeInfo(Handle, i, &typeInfo));
+            OrtApi.Check(kind switch
+            {
+                NodeKind.Input => api.SessionGetInputTypeInfo(Handle, i, &typeInfo),
+                NodeKind.Output => api.SessionGetOutputTypeInfo(Handle, i, &typeInfo),
+                _ => api.SessionGetOverridableInitializerTypeInfo(Handle, i, &typeInfo),
+            });
             nodes.Add(OrtTypeInfo.Describe(text, typeInfo));
         }
         return nodes;
