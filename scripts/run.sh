@@ -70,11 +70,14 @@ else
   step "3. training: reusing $checkpoint (--fresh to train again)"
 fi
 
+# An export is redone when it is older than the checkpoint or than the exporter that writes it.
+exporter="$ROOT/exporter/Gpt2Onnx.Exporter.Cli/bin/Release/net10.0/Gpt2Onnx.Exporter.dll"
 for variant in portable int4; do
-  if [ ! -f "$onnx/$corpus-$variant/model.onnx" ]; then
+  model="$onnx/$corpus-$variant/model.onnx"
+  if [ ! "$model" -nt "$checkpoint/model.safetensors" ] || [ ! "$model" -nt "$exporter" ]; then
     if [ $variant = portable ]; then flags=(--variant portable); else flags=(--variant fused --precision int4); fi
     step "4. export: $variant"
-    "$EXPORT" --checkpoint "$checkpoint" --out "$onnx/$corpus-$variant" "${flags[@]}"
+    "$EXPORT" --checkpoint "$checkpoint" --out "$onnx/$corpus-$variant" "${flags[@]}" --force
   else
     step "4. export: reusing $onnx/$corpus-$variant"
   fi

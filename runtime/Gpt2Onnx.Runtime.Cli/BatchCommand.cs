@@ -15,7 +15,7 @@ internal static class BatchCommand
         var input = new Option<string>("--input") { Description = "JSONL rows {\"id\", \"prompt\", optional max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed, stop}", Required = true };
         var output = new Option<string>("--output") { Description = "JSONL results, appended; rerunning skips ids already there", Required = true };
         var maxBatch = new Option<int>("--max-batch") { Description = "sequences decoded together", DefaultValueFactory = _ => 16 };
-        var maxLength = new Option<int>("--max-length") { Description = "tokens per sequence the cache holds (0 = the model's context)", DefaultValueFactory = _ => 0 };
+        var maxLength = new Option<int>("--max-length") { Description = "tokens per sequence the cache holds (0 = what the longest row needs: its prompt and new tokens)", DefaultValueFactory = _ => 0 };
         var shard = new Option<string>("--shard") { Description = "i/N: process only the rows of shard i of N (by a hash of the id)", DefaultValueFactory = _ => "0/1" };
         var onError = new Option<string>("--on-error") { Description = "skip: report malformed rows and go on; stop: refuse to start", DefaultValueFactory = _ => "stop" };
         onError.AcceptOnlyFromAmong("skip", "stop");

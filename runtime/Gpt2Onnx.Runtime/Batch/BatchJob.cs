@@ -13,7 +13,7 @@ public sealed record BatchJobOptions
     public required string Input { get; init; }
     public required string Output { get; init; }
     public int MaxBatch { get; init; } = 16;
-    /// <summary>Tokens per sequence the cache holds (prompt and completion); 0 = the model's context.</summary>
+    /// <summary>Tokens per sequence the cache holds (prompt and completion); 0 = what the longest row needs.</summary>
     public int MaxLength { get; init; }
     public int ShardIndex { get; init; }
     public int ShardCount { get; init; } = 1;
@@ -48,7 +48,7 @@ public static class BatchJob
         if (skipped > 0) log.WriteLine($"batch: {skipped} row(s) already in {options.Output}; resuming with {todo.Count}");
 
         using var output = new FileStream(options.Output, FileMode.Append, FileAccess.Write, FileShare.Read);
-        using var engine = new BatchEngine(model, options.MaxBatch, options.MaxLength);
+        using var engine = new BatchEngine(model, options.MaxBatch, options.MaxLength > 0 ? options.MaxLength : LongestNeed(model, todo));
         var clock = Stopwatch.StartNew();
         var lastReport = TimeSpan.Zero;
         int written = 0, errors = malformed;
@@ -86,6 +86,28 @@ public static class BatchJob
     }
 
     /// <summary>Reads and checks every input row before any work.</summary>
+    /// <summary>
+    /// The cache length the rows need: the longest prompt plus its new tokens (within the context), so the
+    /// cache, allocated once for every slot, is no larger than the job uses. A row whose prompt cannot be
+    /// encoded is left out here; the engine reports it.
+    /// </summary>
+    private static int LongestNeed(LanguageModel model, List<BatchRow> rows)
+    {
+        int longest = 2;
+        foreach (var row in rows)
+        {
+            try
+            {
+                longest = Math.Max(longest, SequenceState.PromptIds(model, row.Request).Length + row.Request.Options.MaxNewTokens);
+            }
+            catch (Gpt2OnnxException)
+            {
+                // the engine reports this row's error when it reaches it
+            }
+        }
+        return Math.Min(longest, model.ContextLength);
+    }
+
     private static List<BatchRow> ReadInput(BatchJobOptions options, TextWriter log, out int malformed)
     {
         if (!File.Exists(options.Input)) throw new Gpt2OnnxException($"{options.Input} does not exist: pass a JSONL file of {{\"id\", \"prompt\"}} rows");
