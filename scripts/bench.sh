@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with the peer it must beat, in the same run (these machines are noisy;
-# only ratios hold). Usage: scripts/bench.sh [tokenizer|torch|runtime|batch ...]   (no argument: every benchmark)
+# only ratios hold). Usage: scripts/bench.sh [tokenizer|torch|runtime|batch ...]   (no argument: every benchmark;
+# BENCH_BATCH=N sets the batch job's batch size, 64 by default)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh" >&2
@@ -142,16 +143,18 @@ rows = [{"id": i, "prompt": " ".join(random.choice(words) for _ in range(random.
 with open(sys.argv[1], "w") as f: f.writelines(json.dumps(r) + "\n" for r in rows)
 with open(sys.argv[2], "w") as f: f.writelines(json.dumps(r) + "\n" for r in rows[:32])
 PY
-  echo "== batch: GPT-2 124M fused fp32, 256 prompts of 4-48 words, 8-64 new tokens each, $threads threads"
+  local batch=${BENCH_BATCH:-64}
+  echo "== batch: GPT-2 124M fused fp32, 256 prompts of 4-48 words, 8-64 new tokens each, batch $batch, $threads threads"
   local continuous static single
   rm -f "$WORK"/batch-out-*.jsonl
-  continuous=$("$RUN" batch --model "$dir/onnx-fused" --input "$input" --output "$WORK/batch-out-continuous.jsonl" --max-batch 16 --threads "$threads" --json 2>/dev/null)
-  static=$("$RUN" batch --model "$dir/onnx-fused" --input "$input" --output "$WORK/batch-out-static.jsonl" --max-batch 16 --static --threads "$threads" --json 2>/dev/null)
+  continuous=$("$RUN" batch --model "$dir/onnx-fused" --input "$input" --output "$WORK/batch-out-continuous.jsonl" --max-batch "$batch" --threads "$threads" --json 2>/dev/null)
+  static=$("$RUN" batch --model "$dir/onnx-fused" --input "$input" --output "$WORK/batch-out-static.jsonl" --max-batch "$batch" --static --threads "$threads" --json 2>/dev/null)
   single=$("$RUN" batch --model "$dir/onnx-fused" --input "$small" --output "$WORK/batch-out-single.jsonl" --max-batch 1 --threads "$threads" --json 2>/dev/null)
-  python3 - "$continuous" "$static" "$single" <<'PY'
+  python3 - "$batch" "$continuous" "$static" "$single" <<'PY'
 import json, sys
-c, s, one = (json.loads(a) for a in sys.argv[1:])
-for name, r in (("continuous batching, batch 16", c), ("static batching, batch 16", s), ("one prompt at a time (first 32 rows)", one)):
+batch = sys.argv[1]
+c, s, one = (json.loads(a) for a in sys.argv[2:])
+for name, r in ((f"continuous batching, batch {batch}", c), (f"static batching, batch {batch}", s), ("one prompt at a time (first 32 rows)", one)):
     print(f"  {name:38} {r['written']:4d} rows {r['tokens']:6d} tokens {r['seconds']:7.1f} s {r['tokens_per_s']:7.1f} tokens/s  peak RSS {r['peak_rss_bytes'] / 1e6:.0f} MB")
 print(f"  continuous/static {c['tokens_per_s'] / s['tokens_per_s']:.2f}x (target 1.5x); continuous/one-at-a-time {c['tokens_per_s'] / one['tokens_per_s']:.2f}x (target 8x)")
 PY

@@ -88,6 +88,23 @@ public sealed class BatchEngine : IDisposable
             }
         }
 
+        // Once no request is left, the busy slots are gathered at the front and only those are stepped,
+        // so the tail of a job does not pay for a full batch.
+        void Compact()
+        {
+            int busy = slots.Count(s => s != null);
+            if (busy == 0 || busy == _decoder.BatchSize) return;
+            int free = 0;
+            for (int row = busy; row < _decoder.BatchSize; row++)
+            {
+                if (slots[row] == null) continue;
+                while (slots[free] != null) free++;
+                _decoder.MoveSlot(row, free);
+                (slots[free], slots[row]) = (slots[row], null);
+            }
+            _decoder.ShrinkBatch(busy);
+        }
+
         Refill();
         while (true)
         {
@@ -97,7 +114,8 @@ public sealed class BatchEngine : IDisposable
                 nextToYield++;
             }
             bool any = false;
-            for (int row = 0; row < _maxBatch; row++)
+            int batch = _decoder.BatchSize;
+            for (int row = 0; row < batch; row++)
             {
                 active[row] = false;
                 if (slots[row] is not { } slot)
@@ -118,8 +136,9 @@ public sealed class BatchEngine : IDisposable
                     any = true;
                 }
             }
-            if (any) _decoder.Step(tokens, active);
+            if (any) _decoder.Step(tokens.AsSpan(0, batch), active.AsSpan(0, batch));
             Refill();
+            if (exhausted) Compact();
             if (!any && slots.All(s => s == null) && exhausted)
             {
                 while (done.Remove(nextToYield, out var ready))

@@ -152,6 +152,15 @@ internal abstract unsafe class Decoder : IDisposable
     /// <summary>Replaces slot <paramref name="row"/>'s sequence with <paramref name="prompt"/> and computes its logits.</summary>
     public virtual void RefillSlot(int row, int[] prompt) => throw new NotSupportedException("this graph cannot refill slots: export it with --variant fused");
 
+    /// <summary>
+    /// Moves the sequence in slot <paramref name="from"/> (its cache, length and logits) into the free slot
+    /// <paramref name="to"/>, so that the busy slots can be gathered at the front and the batch shrunk.
+    /// </summary>
+    public virtual void MoveSlot(int from, int to) => throw new NotSupportedException("this graph cannot move slots: export it with --variant fused");
+
+    /// <summary>Keeps the first <paramref name="batch"/> slots only: later steps compute no others.</summary>
+    public virtual void ShrinkBatch(int batch) => throw new NotSupportedException("this graph cannot shrink its batch: export it with --variant fused");
+
     /// <summary>Records slot <paramref name="row"/>'s newest logits and length after a refill.</summary>
     protected void SetSlot(int row, ReadOnlySpan<float> logits, int length)
     {

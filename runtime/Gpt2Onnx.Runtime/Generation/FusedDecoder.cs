@@ -82,6 +82,19 @@ internal sealed unsafe class FusedDecoder : Decoder
 
     public override void StartEmpty(int batch)
     {
+        Array.Clear(Lengths);
+        Resize(batch);
+    }
+
+    public override void ShrinkBatch(int batch)
+    {
+        if (batch > BatchSize) throw new ArgumentOutOfRangeException(nameof(batch), "a batch can only shrink");
+        Resize(batch);
+    }
+
+    /// <summary>Steps <paramref name="batch"/> slots from now on: the tensors view the front of their buffers.</summary>
+    private void Resize(int batch)
+    {
         if (batch < 1 || batch > MaxBatch) throw new ArgumentOutOfRangeException(nameof(batch));
         BatchSize = batch;
         RebindCache(batch);
@@ -89,8 +102,23 @@ internal sealed unsafe class FusedDecoder : Decoder
         StepIds.Reshape([batch, 1]);
         StepPositions.Reshape([batch, 1]);
         StepLogits.Reshape([batch, 1, Model.VocabSize]);
-        Array.Clear(Lengths);
         Bind(StepIds, StepPositions, StepLogits);
+    }
+
+    public override void MoveSlot(int from, int to)
+    {
+        if (from == to) return;
+        long rowBytes = (long)Model.Heads * MaxLength * Model.HeadSize * Model.CacheType.SizeOf();
+        // Only the positions in use are copied: each head's first Length(from) keys and values.
+        long headBytes = (long)MaxLength * Model.HeadSize * Model.CacheType.SizeOf();
+        long usedBytes = (long)Lengths[from] * Model.HeadSize * Model.CacheType.SizeOf();
+        foreach (var buffer in _keys.Concat(_values))
+        {
+            byte* source = (byte*)buffer.Buffer + from * rowBytes, target = (byte*)buffer.Buffer + to * rowBytes;
+            for (int h = 0; h < Model.Heads; h++)
+                Buffer.MemoryCopy(source + h * headBytes, target + h * headBytes, headBytes, usedBytes);
+        }
+        SetSlot(to, Logits(from), Lengths[from]);
     }
 
     /// <summary>

@@ -77,6 +77,23 @@ public sealed class GeneratorTests : IDisposable
     }
 
     [Fact]
+    public void The_tail_of_a_continuous_batch_gathers_busy_slots_forward_without_changing_any_result()
+    {
+        using var model = Load(_fused);
+        using var generator = new Generator(model);
+        // Slot 0 ends first while slots 1 and 2 run on: with nothing left to read, slot 2 moves to slot 0
+        // and the batch shrinks to two; later slot 1 ends and the batch shrinks to one.
+        int[][] prompts = [[5, 6], [10, 200, 33, 7, 8], [42, 42, 43]];
+        int[] lengths = [2, 9, 14];
+        var requests = prompts.Select((p, i) => new GenerationRequest { PromptIds = p, Options = Greedy(lengths[i]) }).ToList();
+        var alone = requests.Select(r => generator.Generate(r).TokenIds).ToList();
+        using var engine = new BatchEngine(model, maxBatch: 3, maxLength: 32);
+        var results = engine.Run(requests.Select((r, i) => new BatchItem(i.ToString(), r))).Select(o => o.Result!.TokenIds).ToList();
+        Assert.Equal(alone, results);
+        Assert.Equal(lengths, results.Select(r => r.Length));
+    }
+
+    [Fact]
     public void Each_sequence_of_a_batch_stops_on_its_own()
     {
         using var model = Load(_portable);
