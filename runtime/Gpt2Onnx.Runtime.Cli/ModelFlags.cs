@@ -18,6 +18,6 @@ internal sealed class ModelFlags
         command.Options.Add(Threads);
     }
 
-    public LanguageModel Load(ParseResult parsed) => LanguageModel.Load(parsed.GetValue(Model)!,
-        new SessionSettings { Device = parsed.GetValue(Device)!, IntraOpThreads = parsed.GetValue(Threads) });
+    public LanguageModel Load(ParseResult parsed, string? profilePrefix = null) => LanguageModel.Load(parsed.GetValue(Model)!,
+        new SessionSettings { Device = parsed.GetValue(Device)!, IntraOpThreads = parsed.GetValue(Threads), ProfilePrefix = profilePrefix });
 }

@@ -26,7 +26,7 @@ internal unsafe struct OrtApiTable
     public void* SetOptimizedModelFilePath; // 11
     public void* CloneSessionOptions; // 12
     public void* SetSessionExecutionMode; // 13
-    public void* EnableProfiling; // 14
+    public delegate* unmanaged<IntPtr, byte*, IntPtr> EnableProfiling; // 14
     public void* DisableProfiling; // 15
     public void* EnableMemPattern; // 16
     public void* DisableMemPattern; // 17

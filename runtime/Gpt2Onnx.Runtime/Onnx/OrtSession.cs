@@ -31,6 +31,9 @@ public sealed unsafe class OrtSession : IDisposable
         OrtApi.Check(OrtApi.Api.SetSessionGraphOptimizationLevel(options, (int)settings.Optimization));
         OrtApi.Check(OrtApi.Api.SetSessionLogSeverityLevel(options, (int)settings.LogLevel));
         Device = CudaProvider.Append(options, settings.Device);
+        if (settings.ProfilePrefix != null)
+            fixed (byte* prefix = OrtApi.Utf8(settings.ProfilePrefix))
+                OrtApi.Check(OrtApi.Api.EnableProfiling(options, prefix));
 
         IntPtr session;
         IntPtr env = OrtEnvironment.Handle;

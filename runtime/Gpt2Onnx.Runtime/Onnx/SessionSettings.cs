@@ -9,4 +9,6 @@ public sealed record SessionSettings
     public OrtLogLevel LogLevel { get; init; } = OrtLogLevel.Error;
     /// <summary>"cpu", "cuda:N", or "auto" (CUDA when its provider libraries load, else the CPU, with a warning).</summary>
     public string Device { get; init; } = "cpu";
+    /// <summary>When set, ONNX Runtime traces every operator's run into PREFIX_DATE.json (Chrome trace format), written when the session closes.</summary>
+    public string? ProfilePrefix { get; init; }
 }

@@ -94,6 +94,18 @@ public sealed class GeneratorTests : IDisposable
     }
 
     [Fact]
+    public void A_profiled_session_writes_a_trace_of_every_operator_when_it_closes()
+    {
+        string prefix = Path.Combine(_dir, "trace");
+        using (var model = LanguageModel.Load(_fused, new SessionSettings { IntraOpThreads = 1, ProfilePrefix = prefix }))
+        using (var generator = new Generator(model))
+            generator.Generate(new GenerationRequest { PromptIds = [1, 2, 3], Options = Greedy(3) });
+        var events = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Directory.GetFiles(_dir, "trace_*.json").Single()))!.AsArray();
+        Assert.Contains(events, e => (string?)e!["name"] == "model_run");
+        Assert.Contains(events, e => (string?)e!["args"]?["op_name"] == "GroupQueryAttention");
+    }
+
+    [Fact]
     public void Each_sequence_of_a_batch_stops_on_its_own()
     {
         using var model = Load(_portable);
