@@ -15,6 +15,22 @@ public sealed class ExportErrorTests : IDisposable
 
     private string Checkpoint() => TinyCheckpoint.Write(Path.Combine(_dir, "ckpt"), TinyCheckpoint.Config(), seed: 3);
 
+    /// <summary>A zero checkpoint in <paramref name="name"/> whose <paramref name="tensor"/> holds <paramref name="value"/> at <paramref name="index"/>.</summary>
+    private string CheckpointWith(string name, string tensor, int index, float value)
+    {
+        var config = TinyCheckpoint.Config();
+        string checkpoint = Path.Combine(_dir, name);
+        Directory.CreateDirectory(checkpoint);
+        config.Save(Path.Combine(checkpoint, Gpt2Checkpoint.ConfigFile));
+        SafeTensorsFile.Write(Path.Combine(checkpoint, Gpt2Checkpoint.ModelFile), Gpt2Checkpoint.ExpectedTensors(config).Select(e =>
+        {
+            var values = new float[e.Shape.Aggregate(1L, (a, b) => a * b)];
+            if (e.Name == tensor) values[index] = value;
+            return new SafeTensorsFile.Entry(e.Name, SafeTensorDType.F32, e.Shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+        }));
+        return checkpoint;
+    }
+
     [Fact]
     public void An_existing_output_folder_needs_force()
     {
@@ -29,16 +45,7 @@ public sealed class ExportErrorTests : IDisposable
     [Fact]
     public void A_failed_export_leaves_no_partial_output()
     {
-        var config = TinyCheckpoint.Config();
-        string checkpoint = Path.Combine(_dir, "nan");
-        Directory.CreateDirectory(checkpoint);
-        config.Save(Path.Combine(checkpoint, Gpt2Checkpoint.ConfigFile));
-        SafeTensorsFile.Write(Path.Combine(checkpoint, Gpt2Checkpoint.ModelFile), Gpt2Checkpoint.ExpectedTensors(config).Select(e =>
-        {
-            var values = new float[e.Shape.Aggregate(1L, (a, b) => a * b)];
-            if (e.Name == "h.1.mlp.c_fc.weight") values[0] = float.PositiveInfinity;
-            return new SafeTensorsFile.Entry(e.Name, SafeTensorDType.F32, e.Shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
-        }));
+        string checkpoint = CheckpointWith("inf", "h.1.mlp.c_fc.weight", 0, float.PositiveInfinity);
         string output = Path.Combine(_dir, "onnx");
         var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, output, new ExportOptions()));
         Assert.Contains("infinity", error.Message);
@@ -91,16 +98,7 @@ public sealed class ExportErrorTests : IDisposable
     [Fact]
     public void A_weight_beyond_float16_range_is_refused_for_fp16_rather_than_written_as_infinity()
     {
-        var config = TinyCheckpoint.Config();
-        string checkpoint = Path.Combine(_dir, "large");
-        Directory.CreateDirectory(checkpoint);
-        config.Save(Path.Combine(checkpoint, Gpt2Checkpoint.ConfigFile));
-        SafeTensorsFile.Write(Path.Combine(checkpoint, Gpt2Checkpoint.ModelFile), Gpt2Checkpoint.ExpectedTensors(config).Select(e =>
-        {
-            var values = new float[e.Shape.Aggregate(1L, (a, b) => a * b)];
-            if (e.Name == "h.0.attn.c_proj.bias") values[3] = -70000f;
-            return new SafeTensorsFile.Entry(e.Name, SafeTensorDType.F32, e.Shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
-        }));
+        string checkpoint = CheckpointWith("large", "h.0.attn.c_proj.bias", 3, -70000f);
         string output = Path.Combine(_dir, "o");
         var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, output, new ExportOptions { Precision = Precision.Fp16 }));
         Assert.Contains("'h.0.attn.c_proj.bias' holds -70000 at element 3, beyond float16's range", error.Message);
