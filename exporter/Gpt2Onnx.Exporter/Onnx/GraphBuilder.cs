@@ -88,6 +88,7 @@ internal sealed class GraphBuilder
         Input(name, TensorElementType.Int64);
         return Initializer(name, TensorElementType.Int64, [], BitConverter.GetBytes(defaultValue));
     }
+
     public void Output(string name, TensorElementType type, params object[] dims) => Graph.Output.Add(Value(name, type, dims));
 
     private static ValueInfoProto Value(string name, TensorElementType type, object[] dims)

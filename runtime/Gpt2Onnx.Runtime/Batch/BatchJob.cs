@@ -85,7 +85,6 @@ public static class BatchJob
         return new BatchJobSummary(todo.Count, skipped, written, errors, engine.TokensGenerated, clock.Elapsed.TotalSeconds, options.Continuous && engine.Continuous);
     }
 
-    /// <summary>Reads and checks every input row before any work.</summary>
     /// <summary>
     /// The cache length the rows need: the longest prompt plus its new tokens (within the context), so the
     /// cache, allocated once for every slot, is no larger than the job uses. A row whose prompt cannot be
@@ -108,6 +107,7 @@ public static class BatchJob
         return Math.Min(longest, model.ContextLength);
     }
 
+    /// <summary>Reads and checks every input row before any work.</summary>
     private static List<BatchRow> ReadInput(BatchJobOptions options, TextWriter log, out int malformed)
     {
         if (!File.Exists(options.Input)) throw new Gpt2OnnxException($"{options.Input} does not exist: pass a JSONL file of {{\"id\", \"prompt\"}} rows");
