@@ -34,7 +34,9 @@ public sealed class LanguageModel : IDisposable
         Directory = directory;
         Session = session;
         Tokenizer = tokenizer;
-        int Int(JsonObject o, string key) => o[key]?.GetValue<int>() ?? throw new Gpt2OnnxException($"{directory}/genai_config.json lacks '{key}': export the model again");
+        int Int(JsonObject o, string key) => o[key] is JsonValue value && value.TryGetValue<int>(out int number)
+            ? number
+            : throw new Gpt2OnnxException($"{directory}/genai_config.json {(o[key] == null ? "lacks" : "has no whole number for")} '{key}': export the model again");
         Layers = Int(decoder, "num_hidden_layers");
         Heads = Int(decoder, "num_attention_heads");
         HeadSize = Int(decoder, "head_size");
@@ -54,8 +56,40 @@ public sealed class LanguageModel : IDisposable
         var logits = session.Outputs.FirstOrDefault(o => o.Name == GraphNames.Logits);
         if (logits?.ElementType != TensorElementType.Float)
             throw new Gpt2OnnxException($"{session.ModelPath}: its logits output is {(logits == null ? "missing" : logits.ElementType.ToString())}, not float: export the model again with gpt2-export");
+        CheckAgainstGraph(session, past, logits);
         if (tokenizer.VocabSize > VocabSize)
             throw new Gpt2OnnxException($"{directory}: the tokenizer has {tokenizer.VocabSize} ids but the model only {VocabSize}: the folder mixes two models");
+    }
+
+    /// <summary>Largest context a model may declare: the cache is sized from it, so a hostile config must not pick it freely.</summary>
+    public const int MaxContextLength = 1 << 20;
+
+    /// <summary>
+    /// genai_config.json against the graph itself: the layers its cache inputs count, the heads and head
+    /// size its cache dimensions fix, the vocabulary its logits declare, and sane bounds on the rest. A
+    /// config that contradicts its graph (edited, or from another model) could size buffers wrongly.
+    /// </summary>
+    private void CheckAgainstGraph(OrtSession session, OrtNodeInfo past, OrtNodeInfo logits)
+    {
+        string config = $"{Directory}/genai_config.json";
+        int pastKeys = session.Inputs.Concat(session.OptionalInputs).Count(i => i.Name.StartsWith("past_key_values.", StringComparison.Ordinal) && i.Name.EndsWith(".key", StringComparison.Ordinal));
+        if (Layers != pastKeys)
+            throw new Gpt2OnnxException($"{config} says {Layers} layers, but the graph has {pastKeys} past key inputs: the folder mixes two models (export it again)");
+        void Dimension(OrtNodeInfo value, int axis, int expected, string what)
+        {
+            var dims = value.Dimensions;
+            if (dims.Length <= axis || (dims[axis] >= 0 && dims[axis] != expected))
+                throw new Gpt2OnnxException($"{config} gives {what} as {expected}, but the graph's {value.Name} has shape [{string.Join(", ", dims)}]: the folder mixes two models (export it again)");
+        }
+        Dimension(past, 1, Heads, "the attention heads");
+        Dimension(past, 3, HeadSize, "the head size");
+        Dimension(logits, 2, VocabSize, "the vocabulary size");
+        if (Heads < 1 || HeadSize < 1 || VocabSize < 1)
+            throw new Gpt2OnnxException($"{config} declares no heads, head size or vocabulary: export the model again");
+        if (ContextLength < 2 || ContextLength > MaxContextLength)
+            throw new Gpt2OnnxException($"{config} says a context of {ContextLength} tokens; a model's context is 2 to {MaxContextLength:N0}: export the model again");
+        if (EndOfTextId < 0 || EndOfTextId >= VocabSize)
+            throw new Gpt2OnnxException($"{config} says end-of-text is id {EndOfTextId}, outside the vocabulary of {VocabSize}: export the model again");
     }
 
     /// <summary>Loads an ONNX folder written by gpt2-export.</summary>

@@ -200,6 +200,27 @@ public sealed class GeneratorTests : IDisposable
     }
 
     [Theory]
+    [InlineData("num_hidden_layers", "3", "3 layers, but the graph has 2 past key inputs")]
+    [InlineData("num_attention_heads", "8", "gives the attention heads as 8")]
+    [InlineData("head_size", "32", "gives the head size as 32")]
+    [InlineData("vocab_size", "1000000", "gives the vocabulary size as 1000000")]
+    [InlineData("context_length", "2000000000", "a context of 2000000000 tokens")]
+    [InlineData("eos_token_id", "-4", "end-of-text is id -4")]
+    [InlineData("num_hidden_layers", "\"2\"", "has no whole number for 'num_hidden_layers'")]
+    [InlineData("head_size", "1e99", "has no whole number for 'head_size'")]
+    public void A_config_that_contradicts_its_graph_or_is_hostile_is_refused_before_anything_is_allocated(string key, string value, string expected)
+    {
+        string path = Path.Combine(_portable, "genai_config.json");
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+        var owner = config["model"]![key] != null ? config["model"]! : config["model"]!["decoder"]!;
+        owner[key] = System.Text.Json.Nodes.JsonNode.Parse(value);
+        File.WriteAllText(path, config.ToJsonString());
+        var error = Assert.Throws<Gpt2OnnxException>(() => Load(_portable));
+        Assert.Contains(expected, error.Message);
+        Assert.Contains("genai_config.json", error.Message);
+    }
+
+    [Theory]
     [InlineData(true)]
     [InlineData(false)]
     public void After_warm_up_a_decoding_step_allocates_no_managed_memory(bool fused)
