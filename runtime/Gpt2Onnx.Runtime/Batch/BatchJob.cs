@@ -85,6 +85,9 @@ public static class BatchJob
         return new BatchJobSummary(todo.Count, skipped, written, errors, engine.TokensGenerated, clock.Elapsed.TotalSeconds, options.Continuous && engine.Continuous);
     }
 
+    /// <summary>The longest input line read: far more than a GPT-2 context of text, and a bound on what one row can allocate.</summary>
+    public const int MaxLineChars = 1 << 20;
+
     /// <summary>
     /// The cache length the rows need: the longest prompt plus its new tokens (within the context), so the
     /// cache, allocated once for every slot, is no larger than the job uses. A row whose prompt cannot be
@@ -114,15 +117,15 @@ public static class BatchJob
         var rows = new List<BatchRow>();
         var lines = new Dictionary<string, int>();
         malformed = 0;
-        int number = 0;
-        foreach (var text in File.ReadLines(options.Input, Encoding.UTF8))
+        foreach (var (number, text) in BoundedLines.Read(options.Input, MaxLineChars))
         {
-            number++;
-            if (string.IsNullOrWhiteSpace(text)) continue;
+            if (text != null && string.IsNullOrWhiteSpace(text)) continue;
             BatchRow row;
             try
             {
-                row = BatchRow.Parse(number, text, options.Defaults);
+                row = text != null
+                    ? BatchRow.Parse(number, text, options.Defaults)
+                    : throw new Gpt2OnnxException($"line {number} is longer than {MaxLineChars:N0} characters, more than any prompt a model's context holds");
             }
             catch (Gpt2OnnxException e)
             {

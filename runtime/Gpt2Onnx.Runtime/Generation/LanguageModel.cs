@@ -100,10 +100,13 @@ public sealed class LanguageModel : IDisposable
         foreach (var required in new[] { "model.onnx", "genai_config.json" })
             if (!File.Exists(Path.Combine(directory, required)))
                 throw new Gpt2OnnxException($"{directory} lacks {required}: is it a folder written by gpt2-export? (export it again)");
+        string configPath = Path.Combine(directory, "genai_config.json");
+        if (new FileInfo(configPath).Length > 1 << 20)
+            throw new Gpt2OnnxException($"{configPath} is over 1 MB, far more than any model's config: is it the right file? (export the model again)");
         JsonObject genai;
         try
         {
-            genai = JsonNode.Parse(File.ReadAllText(Path.Combine(directory, "genai_config.json"))) as JsonObject
+            genai = JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject
                     ?? throw new Gpt2OnnxException($"{directory}/genai_config.json is not a JSON object: export the model again");
         }
         catch (JsonException e)

@@ -144,6 +144,19 @@ public sealed class BatchJobTests : IDisposable
     }
 
     [Fact]
+    public void A_line_too_long_for_any_prompt_is_reported_by_number_without_being_read_whole()
+    {
+        string input = Path.Combine(_dir, "long.jsonl"), output = Path.Combine(_dir, "long-out.jsonl");
+        File.WriteAllText(input, "{\"id\": 1, \"prompt\": \"hello\", \"max_new_tokens\": 2}\n{\"id\": 2, \"prompt\": \"" +
+                                 new string('a', BatchJob.MaxLineChars + 10) + "\"}\n{\"id\": 3, \"prompt\": \"fox\", \"max_new_tokens\": 2}\n");
+        var error = Assert.Throws<Gpt2OnnxException>(() => Run(input, output));
+        Assert.Contains("line 2 is longer than", error.Message);
+        var summary = Run(input, output, skipErrors: true);
+        Assert.Equal(1, summary.Errors);
+        Assert.Equal(["1", "3"], Rows(output).Select(r => r["id"]!.ToJsonString()));
+    }
+
+    [Fact]
     public void Duplicate_ids_are_refused_before_any_work()
     {
         string input = Input(3);

@@ -199,6 +199,13 @@ public sealed class GeneratorTests : IDisposable
         Assert.Contains("genai_config.json", error.Message);
     }
 
+    [Fact]
+    public void An_oversized_config_is_refused_before_it_is_read()
+    {
+        File.WriteAllText(Path.Combine(_portable, "genai_config.json"), "{\"model\": \"" + new string('x', 2 << 20) + "\"}");
+        Assert.Contains("over 1 MB", Assert.Throws<Gpt2OnnxException>(() => Load(_portable)).Message);
+    }
+
     [Theory]
     [InlineData("num_hidden_layers", "3", "3 layers, but the graph has 2 past key inputs")]
     [InlineData("num_attention_heads", "8", "gives the attention heads as 8")]
