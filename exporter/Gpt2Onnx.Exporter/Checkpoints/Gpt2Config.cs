@@ -114,6 +114,24 @@ public sealed record Gpt2Config
                 throw new Gpt2OnnxException($"{source}: '{key}' must be a number, not {node.ToJsonString()}");
             }
         }
+        string? Text(string key)
+        {
+            var node = root[key];
+            if (node == null || node.GetValueKind() == JsonValueKind.Null) return null;
+            return node.GetValueKind() == JsonValueKind.String ? node.GetValue<string>()
+                : throw new Gpt2OnnxException($"{source}: '{key}' must be a string, not {node.ToJsonString()}");
+        }
+        // Variants of GPT-2's arithmetic that Hugging Face's GPT2Config can switch on; computing the plain
+        // arithmetic for them would give wrong logits silently, so they are refused by name.
+        foreach (var (key, plain) in new[] { ("scale_attn_weights", true), ("scale_attn_by_inverse_layer_idx", false), ("add_cross_attention", false) })
+        {
+            var node = root[key];
+            if (node == null || node.GetValueKind() == JsonValueKind.Null) continue;
+            if (node.GetValueKind() is not (JsonValueKind.True or JsonValueKind.False))
+                throw new Gpt2OnnxException($"{source}: '{key}' must be true or false, not {node.ToJsonString()}");
+            if (node.GetValue<bool>() != plain)
+                throw new Gpt2OnnxException($"{source}: {key} = {(!plain).ToString().ToLowerInvariant()} changes GPT-2's attention, which this project does not implement; only {key} = {plain.ToString().ToLowerInvariant()} checkpoints are supported");
+        }
         if (root["model_type"] is { } type && type.GetValueKind() == JsonValueKind.String && type.GetValue<string>() != "gpt2")
             throw new Gpt2OnnxException($"{source}: model_type is '{type.GetValue<string>()}', not gpt2: this tool handles GPT-2 checkpoints");
         var innerNode = root["n_inner"];
@@ -126,7 +144,7 @@ public sealed record Gpt2Config
             NHead = Int("n_head", defaults.NHead),
             NInner = innerNode == null || innerNode.GetValueKind() == JsonValueKind.Null ? null : Int("n_inner", 0),
             LayerNormEpsilon = Double("layer_norm_epsilon", defaults.LayerNormEpsilon),
-            ActivationFunction = root["activation_function"]?.GetValue<string>() ?? defaults.ActivationFunction,
+            ActivationFunction = Text("activation_function") ?? defaults.ActivationFunction,
             BosTokenId = Int("bos_token_id", defaults.BosTokenId),
             EosTokenId = Int("eos_token_id", defaults.EosTokenId),
             EmbdPdrop = Double("embd_pdrop", defaults.EmbdPdrop),

@@ -1,0 +1,42 @@
+using System.Text.Json.Nodes;
+using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Runtime;
+
+namespace Gpt2Onnx.Exporter.Tests;
+
+public class Gpt2ConfigTests
+{
+    // The config.json Hugging Face publishes with GPT-2 (124M), keys and values as they are there.
+    private const string HuggingFaceGpt2 = """
+        {"activation_function": "gelu_new", "architectures": ["GPT2LMHeadModel"], "attn_pdrop": 0.1, "bos_token_id": 50256,
+         "embd_pdrop": 0.1, "eos_token_id": 50256, "initializer_range": 0.02, "layer_norm_epsilon": 1e-05, "model_type": "gpt2",
+         "n_ctx": 1024, "n_embd": 768, "n_head": 12, "n_layer": 12, "n_positions": 1024, "resid_pdrop": 0.1,
+         "summary_activation": null, "summary_first_dropout": 0.1, "summary_proj_to_labels": true, "summary_type": "cls_index",
+         "summary_use_proj": true, "task_specific_params": {"text-generation": {"do_sample": true, "max_length": 50}},
+         "vocab_size": 50257, "scale_attn_weights": true, "scale_attn_by_inverse_layer_idx": false, "reorder_and_upcast_attn": false}
+        """;
+
+    private static Gpt2Config Parse(string json) => Gpt2Config.FromJson((JsonObject)JsonNode.Parse(json)!, "config.json").Validate("config.json");
+
+    [Fact]
+    public void The_published_GPT2_config_reads_as_GPT2_124M()
+    {
+        var config = Parse(HuggingFaceGpt2);
+        Assert.Equal((50257, 1024, 768, 12, 12), (config.VocabSize, config.NPositions, config.NEmbd, config.NLayer, config.NHead));
+        Assert.True(config.TanhGelu);
+        Assert.Equal(124_439_808, config.ParameterCount);
+    }
+
+    [Theory]
+    [InlineData("\"scale_attn_by_inverse_layer_idx\": true", "scale_attn_by_inverse_layer_idx = true changes GPT-2's attention")]
+    [InlineData("\"scale_attn_weights\": false", "scale_attn_weights = false changes GPT-2's attention")]
+    [InlineData("\"add_cross_attention\": true", "add_cross_attention = true")]
+    [InlineData("\"scale_attn_weights\": \"yes\"", "'scale_attn_weights' must be true or false")]
+    [InlineData("\"activation_function\": 5", "'activation_function' must be a string, not 5")]
+    [InlineData("\"activation_function\": \"relu\"", "activation_function 'relu' is not supported")]
+    public void Arithmetic_this_project_does_not_implement_is_refused_by_name(string entry, string expected)
+    {
+        var error = Assert.Throws<Gpt2OnnxException>(() => Parse("{\"n_layer\": 2, " + entry + "}"));
+        Assert.Contains(expected, error.Message);
+    }
+}
