@@ -94,6 +94,23 @@ public sealed class GeneratorTests : IDisposable
     }
 
     [Fact]
+    public void Continuous_batching_of_random_lengths_and_options_gives_every_request_its_own_result()
+    {
+        using var model = Load(_fused);
+        using var generator = new Generator(model);
+        var random = new Random(12);
+        var requests = Enumerable.Range(0, 14).Select(i => new GenerationRequest
+        {
+            PromptIds = Enumerable.Range(0, random.Next(1, 12)).Select(_ => random.Next(model.VocabSize)).ToArray(),
+            Options = new SamplingOptions { MaxNewTokens = random.Next(1, 20), Temperature = i % 3 == 0 ? 0 : 0.9, TopK = 30, Seed = (ulong)i, StopTokenIds = [] },
+        }).ToList();
+        var alone = requests.Select(r => generator.Generate(r).TokenIds).ToList();
+        using var engine = new BatchEngine(model, maxBatch: 5, maxLength: 40);
+        var together = engine.Run(requests.Select((r, i) => new BatchItem(i.ToString(), r))).Select(o => o.Result!.TokenIds).ToList();
+        Assert.Equal(alone, together);
+    }
+
+    [Fact]
     public void A_profiled_session_writes_a_trace_of_every_operator_when_it_closes()
     {
         string prefix = Path.Combine(_dir, "trace");
