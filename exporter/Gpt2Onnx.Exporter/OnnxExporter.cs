@@ -8,6 +8,7 @@ using Gpt2Onnx.Exporter.Onnx;
 using Gpt2Onnx.Exporter.Onnx.Proto;
 using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Runtime.Onnx;
 
 namespace Gpt2Onnx.Exporter;
 
@@ -90,18 +91,28 @@ public static class OnnxExporter
     }
 
     /// <summary>The model's custom metadata: the variant and what a runtime must know to drive it.</summary>
-    public static IReadOnlyList<(string Key, string Value)> Metadata(Gpt2Config config, ExportOptions options) =>
-    [
-        ("gpt2onnx.format_version", "1"),
-        ("gpt2onnx.variant", options.Variant.ToString().ToLowerInvariant()),
-        ("gpt2onnx.precision", options.Precision.ToString().ToLowerInvariant()),
-        ("gpt2onnx.num_layers", config.NLayer.ToString()),
-        ("gpt2onnx.num_heads", config.NHead.ToString()),
-        ("gpt2onnx.head_size", config.HeadSize.ToString()),
-        ("gpt2onnx.context_length", config.NPositions.ToString()),
-        ("gpt2onnx.vocab_size", config.VocabSize.ToString()),
-        ("gpt2onnx.past_present_share_buffer", options.Variant == GraphVariant.Fused ? "true" : "false"),
-    ];
+    public static IReadOnlyList<(string Key, string Value)> Metadata(Gpt2Config config, ExportOptions options)
+    {
+        bool fused = options.Variant == GraphVariant.Fused;
+        var entries = new List<(string, string)>
+        {
+            ("gpt2onnx.format_version", "2"),
+            ("gpt2onnx.variant", options.Variant.ToString().ToLowerInvariant()),
+            ("gpt2onnx.precision", options.Precision.ToString().ToLowerInvariant()),
+            ("gpt2onnx.num_layers", config.NLayer.ToString()),
+            ("gpt2onnx.num_heads", config.NHead.ToString()),
+            ("gpt2onnx.head_size", config.HeadSize.ToString()),
+            ("gpt2onnx.context_length", config.NPositions.ToString()),
+            ("gpt2onnx.vocab_size", config.VocabSize.ToString()),
+            // The fused graph's pasts are one buffer of the maximum length per layer, shared with the presents,
+            // and its rows are right-padded; the portable graph concatenates, and takes left padding.
+            ("gpt2onnx.past_present_share_buffer", fused ? "true" : "false"),
+            ("gpt2onnx.padding", fused ? "right" : "left"),
+            ("gpt2onnx.optional_inputs", $"{GraphNames.LogitsToKeep}: int64 scalar, default 0; logits for the last N positions only (0: all)"),
+        };
+        if (options.Precision == Precision.Int4) entries.Add(("gpt2onnx.int4_block_size", options.BlockSize.ToString()));
+        return entries;
+    }
 
     private static int ReadEos(string checkpointDirectory, Gpt2Config config)
     {
@@ -117,23 +128,21 @@ public static class OnnxExporter
         return config.EosTokenId;
     }
 
-    /// <summary>genai_config.json in onnxruntime-genai's schema, plus our own section for the variant.</summary>
+    /// <summary>
+    /// genai_config.json in onnxruntime-genai's schema and nothing else (its reader refuses keys it does
+    /// not know); what is ours (variant, precision, block size) is in the model's metadata.
+    /// </summary>
     private static JsonObject GenaiConfig(Gpt2Config config, ExportOptions options, int eos)
     {
         bool fused = options.Variant == GraphVariant.Fused;
-        var inputs = new JsonObject { ["input_ids"] = "input_ids" };
-        if (fused)
+        var inputs = new JsonObject
         {
-            inputs["seqlens_k"] = "seqlens_k";
-            inputs["total_sequence_length"] = "total_sequence_length";
-        }
-        else
-        {
-            inputs["attention_mask"] = "attention_mask";
-        }
-        inputs["position_ids"] = "position_ids";
-        inputs["past_key_names"] = "past_key_values.%d.key";
-        inputs["past_value_names"] = "past_key_values.%d.value";
+            ["input_ids"] = "input_ids",
+            ["attention_mask"] = "attention_mask",
+            ["position_ids"] = "position_ids",
+            ["past_key_names"] = "past_key_values.%d.key",
+            ["past_value_names"] = "past_key_values.%d.value",
+        };
         return new JsonObject
         {
             ["model"] = new JsonObject
@@ -174,13 +183,6 @@ public static class OnnxExporter
                 ["temperature"] = 1.0,
                 ["top_k"] = 1,
                 ["top_p"] = 1.0,
-            },
-            ["gpt2onnx"] = new JsonObject
-            {
-                ["format_version"] = 1,
-                ["variant"] = options.Variant.ToString().ToLowerInvariant(),
-                ["precision"] = options.Precision.ToString().ToLowerInvariant(),
-                ["int4_block_size"] = options.Precision == Precision.Int4 ? options.BlockSize : null,
             },
         };
     }

@@ -77,14 +77,12 @@ internal sealed class ExportedGraphRunner(string onnxDirectory, Gpt2Config confi
             int total = done + chunk.Length;
             using var ids = OrtTensor.From<long>(chunk.Select(t => (long)t).ToArray(), 1, chunk.Length);
             using var positions = OrtTensor.From<long>(Enumerable.Range(done, chunk.Length).Select(p => (long)p).ToArray(), 1, chunk.Length);
-            using var seqlens = OrtTensor.From<int>([total - 1], 1);
-            using var totalLength = OrtTensor.From<int>([total]);
+            using var mask = OrtTensor.From<long>(Enumerable.Repeat(1L, total).ToArray(), 1, total);
             binding.ClearInputs();
             binding.ClearOutputs();
             binding.BindInput(new OrtName(InputIds), ids);
             binding.BindInput(new OrtName(PositionIds), positions);
-            binding.BindInput(new OrtName("seqlens_k"), seqlens);
-            binding.BindInput(new OrtName("total_sequence_length"), totalLength);
+            binding.BindInput(new OrtName(AttentionMask), mask);
             using var keepTensor = OrtTensor.From<long>([LogitsToKeep ?? 0]);
             if (LogitsToKeep != null) binding.BindInput(new OrtName(GraphNames.LogitsToKeep), keepTensor);
             for (int i = 0; i < config.NLayer; i++)

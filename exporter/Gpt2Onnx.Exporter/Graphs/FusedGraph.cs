@@ -11,17 +11,15 @@ namespace Gpt2Onnx.Exporter.Graphs;
 /// <summary>
 /// GPT-2 built from ONNX Runtime's contrib operators: GroupQueryAttention (causal, packed QKV, with past
 /// and present sharing one preallocated buffer of the maximum length), SkipLayerNormalization (residual
-/// add, bias and LayerNorm in one), FastGelu with its bias, and for int4 MatMulNBits. Inputs differ from
-/// the portable contract, as genai_config.json and the metadata declare: no attention_mask; instead
-/// seqlens_k (B, int32: each sequence's total length - 1) and total_sequence_length (int32 scalar), and
-/// the past buffers are (B, nh, max_sequence_length, hs). Sequences are left-aligned (right padding).
-/// In fp16 the weights, activations and cache are float16 and the logits are cast to float.
+/// add, bias and LayerNorm in one), FastGelu with its bias, and for int4 MatMulNBits. The inputs are the
+/// portable contract's, so onnxruntime-genai drives it as it drives its own GQA models; what differs is
+/// declared in genai_config.json and the metadata: the past buffers are (B, nh, max_sequence_length, hs),
+/// shared with the presents, and sequences are left-aligned (right padding). GroupQueryAttention's
+/// seqlens_k (each row's total length - 1) and total_sequence_length are derived from attention_mask in
+/// the graph. In fp16 the weights, activations and cache are float16 and the logits are cast to float.
 /// </summary>
 internal static class FusedGraph
 {
-    public const string SeqLensK = "seqlens_k";
-    public const string TotalSequenceLength = "total_sequence_length";
-
     public static GraphBuilder Build(Gpt2Checkpoint checkpoint, ExportOptions options)
     {
         var c = checkpoint.Config;
@@ -31,9 +29,8 @@ internal static class FusedGraph
         var F = options.ComputeType;
 
         g.Input(InputIds, T.Int64, "batch_size", "sequence_length");
+        g.Input(AttentionMask, T.Int64, "batch_size", "total_sequence_length");
         g.Input(PositionIds, T.Int64, "batch_size", "sequence_length");
-        g.Input(SeqLensK, T.Int32, "batch_size");
-        g.Input(TotalSequenceLength, T.Int32);
         for (int i = 0; i < c.NLayer; i++)
         {
             g.Input(PastKey(i), F, "batch_size", nh, "max_sequence_length", hs);
@@ -51,6 +48,7 @@ internal static class FusedGraph
             return MatMulNBits(g, x, weightName, k, n, options.BlockSize, (row, col) => w[(long)row * n + col], name);
         }
 
+        var (seqLensK, totalLength) = AttentionLengths(g);
         string wte = W("wte.weight");
         var x = Gpt2GraphParts.Embeddings(g, wte, W("wpe.weight"));
         var h = g.Node("LayerNormalization", [x, W("h.0.ln_1.weight"), W("h.0.ln_1.bias")], "h.0.ln_1", Int("axis", -1), FloatAttribute("epsilon", (float)c.LayerNormEpsilon));
@@ -59,7 +57,7 @@ internal static class FusedGraph
             string p = $"h.{i}.";
             var qkv = g.Node("Add", [MatMul(h, p + "attn.c_attn.weight", p + "attn.c_attn_matmul"), W(p + "attn.c_attn.bias")], p + "attn.c_attn"); // (B, S, 3C)
             // The presents are GQA's own outputs (no copy): bound to the same buffers as the pasts, the cache is updated in place.
-            var attention = g.Nodes("GroupQueryAttention", [qkv, "", "", PastKey(i), PastValue(i), SeqLensK, TotalSequenceLength], p + "attn", 3,
+            var attention = g.Nodes("GroupQueryAttention", [qkv, "", "", PastKey(i), PastValue(i), seqLensK, totalLength], p + "attn", 3,
                 [Int("num_heads", nh), Int("kv_num_heads", nh), FloatAttribute("scale", (float)(1.0 / Math.Sqrt(hs)))],
                 "com.microsoft", [p + "attn", PresentKey(i), PresentValue(i)]);
             var projected = MatMul(attention[0], p + "attn.c_proj.weight", p + "attn.c_proj_matmul");
@@ -94,6 +92,18 @@ internal static class FusedGraph
         }
         Gpt2GraphParts.Outputs(g, c, "max_sequence_length", F);
         return g;
+    }
+
+    /// <summary>
+    /// GroupQueryAttention's lengths from attention_mask (B, T), ones then zeros per row: seqlens_k, each
+    /// row's ones less one (int32, B), and total_sequence_length, T (int32 scalar).
+    /// </summary>
+    private static (string SeqLensK, string TotalLength) AttentionLengths(GraphBuilder g)
+    {
+        var ones = g.Node("ReduceSum", [AttentionMask, g.Int64s(false, 1)], "mask_row_sums", Int("keepdims", 0));
+        var seqLensK = g.Node("Cast", [g.Node("Sub", [ones, g.Int64s(true, 1)], "seqlens_k_int64")], "seqlens_k", Int("to", (long)T.Int32));
+        var total = g.Node("Gather", [g.Node("Shape", [AttentionMask], "mask_shape"), g.Int64s(true, 1)], "total_length", Int("axis", 0));
+        return (seqLensK, g.Node("Cast", [total], "total_sequence_length", Int("to", (long)T.Int32)));
     }
 
     private static string MatMulNBits(GraphBuilder g, string x, string weightName, int k, int n, int blockSize, Func<int, int, float> weight, string name,

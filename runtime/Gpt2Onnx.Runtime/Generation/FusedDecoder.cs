@@ -4,17 +4,17 @@ namespace Gpt2Onnx.Runtime.Generation;
 
 /// <summary>
 /// Drives the fused graph. Each layer's past and present are one buffer of the maximum length, bound once
-/// as both input and output: GroupQueryAttention writes each new key and value in place, at the position
-/// seqlens_k gives, so nothing is copied per step. Prompts are right-padded (each sequence starts at
-/// position 0); a sequence's new token is written right after its own last one.
+/// as both input and output: GroupQueryAttention writes each new key and value in place, right after the
+/// row's own last one (the graph counts each row's length from attention_mask), so nothing is copied per
+/// step. Prompts are right-padded: each sequence starts at position 0, and its mask row is ones for its
+/// tokens, then zeros.
 /// </summary>
 internal sealed unsafe class FusedDecoder : Decoder
 {
-    private static readonly OrtName SeqLensName = new("seqlens_k");
-    private static readonly OrtName TotalName = new("total_sequence_length");
+    private static readonly OrtName MaskName = new(GraphNames.AttentionMask);
     private readonly OrtTensor[] _keys, _values;  // (B, nh, MaxLength, hs)
-    private readonly OrtTensor _seqLens;           // (B) int32
-    private readonly OrtTensor _total;             // () int32
+    private readonly OrtTensor _mask;              // (B, T) int64, rewritten each run
+    private readonly int[] _rowLengths;            // each row's tokens in the cache after the run
 
     public FusedDecoder(LanguageModel model, int maxBatch, int maxLength) : base(model, maxBatch, maxLength)
     {
@@ -28,8 +28,25 @@ internal sealed unsafe class FusedDecoder : Decoder
         }
         _keys = Enumerable.Range(0, model.Layers).Select(_ => Buffer()).ToArray();
         _values = Enumerable.Range(0, model.Layers).Select(_ => Buffer()).ToArray();
-        _seqLens = OrtTensor.CreateOwned(TensorElementType.Int32, [maxBatch], (nuint)(maxBatch * sizeof(int)));
-        _total = OrtTensor.CreateOwned(TensorElementType.Int32, [], sizeof(int));
+        _mask = OrtTensor.CreateOwned(TensorElementType.Int64, [maxBatch, 1], (nuint)((long)maxBatch * maxLength * sizeof(long)));
+        _rowLengths = new int[maxBatch];
+    }
+
+    /// <summary>
+    /// Rewrites <paramref name="mask"/> as (<paramref name="batch"/>, the longest of <paramref name="lengths"/>):
+    /// row b is lengths[b] ones, then zeros. Allocates no managed memory.
+    /// </summary>
+    private static void WriteMask(OrtTensor mask, int batch, ReadOnlySpan<int> lengths)
+    {
+        int total = 0;
+        for (int b = 0; b < batch; b++) total = Math.Max(total, lengths[b]);
+        mask.Reshape([batch, total]);
+        var data = mask.GetData<long>();
+        for (int b = 0; b < batch; b++)
+        {
+            data.Slice(b * total, lengths[b]).Fill(1);
+            data.Slice(b * total + lengths[b], total - lengths[b]).Clear();
+        }
     }
 
     protected override int PrefillLogitsIndex(int length, int paddedLength) => length - 1;
@@ -40,8 +57,6 @@ internal sealed unsafe class FusedDecoder : Decoder
         RebindCache(batch);
         var ids = new long[batch * paddedLength];
         var positions = new long[batch * paddedLength];
-        _seqLens.Reshape([batch]);
-        var seqLens = _seqLens.GetData<int>();
         for (int b = 0; b < batch; b++)
         {
             for (int t = 0; t < paddedLength; t++)
@@ -49,9 +64,9 @@ internal sealed unsafe class FusedDecoder : Decoder
                 ids[b * paddedLength + t] = t < prompts[b].Length ? prompts[b][t] : Model.EndOfTextId;
                 positions[b * paddedLength + t] = Math.Min(t, Model.ContextLength - 1);
             }
-            seqLens[b] = prompts[b].Length - 1;
+            _rowLengths[b] = prompts[b].Length;
         }
-        _total.GetData<int>()[0] = paddedLength;
+        WriteMask(_mask, batch, _rowLengths);
         using var idTensor = OrtTensor.From<long>(ids, batch, paddedLength);
         using var positionTensor = OrtTensor.From<long>(positions, batch, paddedLength);
         var logits = OrtTensor.CreateOwned(TensorElementType.Float, [batch, logitsRows, Model.VocabSize], (nuint)((long)batch * logitsRows * Model.VocabSize * sizeof(float)));
@@ -67,15 +82,10 @@ internal sealed unsafe class FusedDecoder : Decoder
 
     protected override void RunStep()
     {
-        var seqLens = _seqLens.GetData<int>();
-        int longest = 0;
-        for (int b = 0; b < BatchSize; b++)
-        {
-            seqLens[b] = Lengths[b]; // the new total length - 1
-            longest = Math.Max(longest, Lengths[b] + 1);
-        }
-        _total.GetData<int>()[0] = longest;
-        RunBinding(); // every tensor was bound at prefill; only their contents changed
+        for (int b = 0; b < BatchSize; b++) _rowLengths[b] = Lengths[b] + 1; // each row's length after this token
+        WriteMask(_mask, BatchSize, _rowLengths);
+        Binding.BindInput(MaskName, _mask); // re-viewed with its new length; every other tensor is bound already
+        RunBinding();
     }
 
     public override bool CanRefillSlots => true;
@@ -98,7 +108,6 @@ internal sealed unsafe class FusedDecoder : Decoder
         if (batch < 1 || batch > MaxBatch) throw new ArgumentOutOfRangeException(nameof(batch));
         BatchSize = batch;
         RebindCache(batch);
-        _seqLens.Reshape([batch]);
         StepIds.Reshape([batch, 1]);
         StepPositions.Reshape([batch, 1]);
         StepLogits.Reshape([batch, 1, Model.VocabSize]);
@@ -134,8 +143,7 @@ internal sealed unsafe class FusedDecoder : Decoder
         using var binding = Model.Session.CreateBinding();
         using var ids = OrtTensor.From<long>(prompt.Select(t => (long)t).ToArray(), 1, prompt.Length);
         using var positions = OrtTensor.From<long>(Enumerable.Range(0, prompt.Length).Select(p => (long)p).ToArray(), 1, prompt.Length);
-        using var seqLens = OrtTensor.From<int>([prompt.Length - 1], 1);
-        using var total = OrtTensor.From<int>([prompt.Length]);
+        using var mask = OrtTensor.From<long>(Enumerable.Repeat(1L, prompt.Length).ToArray(), 1, prompt.Length);
         // Only the last position's logits are needed (where the graph can limit them).
         int rows = KeepsLastLogits ? 1 : prompt.Length;
         using var keep = OrtTensor.From<long>([rows]);
@@ -151,7 +159,7 @@ internal sealed unsafe class FusedDecoder : Decoder
                 values[i] = OrtTensor.View((byte*)_values[i].Buffer + row * rowBytes, (nuint)rowBytes, Model.CacheType, [1, Model.Heads, MaxLength, Model.HeadSize]);
                 views.Add(values[i]);
             }
-            Bind(binding, ids, positions, seqLens, total, logits, keys, values);
+            Bind(binding, ids, positions, mask, logits, keys, values);
             if (KeepsLastLogits) binding.BindInput(LogitsToKeepName, keep);
             binding.Run();
             SetSlot(row, logits.GetData<float>().Slice((rows - 1) * Model.VocabSize, Model.VocabSize), prompt.Length);
@@ -163,16 +171,14 @@ internal sealed unsafe class FusedDecoder : Decoder
     }
 
     private void Bind(OrtTensor ids, OrtTensor positions, OrtTensor logits) =>
-        Bind(Binding, ids, positions, _seqLens, _total, logits, _keys, _values);
+        Bind(Binding, ids, positions, _mask, logits, _keys, _values);
 
     /// <summary>Binds every input and output; each layer's cache is bound as both its past and its present.</summary>
-    private void Bind(OrtIoBinding binding, OrtTensor ids, OrtTensor positions, OrtTensor seqLens, OrtTensor total, OrtTensor logits,
-                      OrtTensor[] keys, OrtTensor[] values)
+    private void Bind(OrtIoBinding binding, OrtTensor ids, OrtTensor positions, OrtTensor mask, OrtTensor logits, OrtTensor[] keys, OrtTensor[] values)
     {
         binding.BindInput(InputIdsName, ids);
         binding.BindInput(PositionIdsName, positions);
-        binding.BindInput(SeqLensName, seqLens);
-        binding.BindInput(TotalName, total);
+        binding.BindInput(MaskName, mask);
         binding.BindOutput(LogitsName, logits);
         for (int i = 0; i < Model.Layers; i++)
         {
@@ -193,7 +199,6 @@ internal sealed unsafe class FusedDecoder : Decoder
     {
         base.Dispose();
         foreach (var t in _keys.Concat(_values)) t.Dispose();
-        _seqLens.Dispose();
-        _total.Dispose();
+        _mask.Dispose();
     }
 }

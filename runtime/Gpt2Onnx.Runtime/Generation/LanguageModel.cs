@@ -7,8 +7,8 @@ namespace Gpt2Onnx.Runtime.Generation;
 
 /// <summary>
 /// An exported GPT-2 folder, ready to generate: the ONNX session, the tokenizer, and the facts a decoder
-/// needs (layers, heads, context, end-of-text), read from genai_config.json. Which decoder drives it
-/// follows from the graph's declared inputs: attention_mask (portable) or seqlens_k (fused, shared cache).
+/// needs (layers, heads, context, end-of-text), read from genai_config.json and checked against the graph.
+/// Which decoder drives it follows from the model's metadata: a shared past/present buffer (fused) or not.
 /// </summary>
 public sealed class LanguageModel : IDisposable
 {
@@ -29,7 +29,7 @@ public sealed class LanguageModel : IDisposable
     public string Variant { get; }
     public string Precision { get; }
 
-    private LanguageModel(string directory, OrtSession session, ITokenizer tokenizer, JsonObject decoder, JsonObject model, JsonObject? ours)
+    private LanguageModel(string directory, OrtSession session, ITokenizer tokenizer, JsonObject decoder, JsonObject model)
     {
         Directory = directory;
         Session = session;
@@ -43,11 +43,12 @@ public sealed class LanguageModel : IDisposable
         ContextLength = Int(model, "context_length");
         VocabSize = Int(model, "vocab_size");
         EndOfTextId = Int(model, "eos_token_id");
-        Variant = ours?["variant"]?.GetValue<string>() ?? "portable";
-        Precision = ours?["precision"]?.GetValue<string>() ?? "fp32";
-        SharesCacheBuffer = session.Input("seqlens_k") != null;
-        if (!SharesCacheBuffer && session.Input(GraphNames.AttentionMask) == null)
-            throw new Gpt2OnnxException($"{session.ModelPath} has neither attention_mask nor seqlens_k among its inputs: it is not a graph this runtime can drive");
+        // Graphs from elsewhere (a torch.onnx.export, say) carry no metadata of ours: the portable contract.
+        Variant = session.Metadata.GetValueOrDefault("gpt2onnx.variant", "portable");
+        Precision = session.Metadata.GetValueOrDefault("gpt2onnx.precision", "fp32");
+        SharesCacheBuffer = session.Metadata.GetValueOrDefault("gpt2onnx.past_present_share_buffer") == "true";
+        if (session.Input(GraphNames.AttentionMask) == null)
+            throw new Gpt2OnnxException($"{session.ModelPath} has no attention_mask input: it is not a graph this runtime drives (export it again with gpt2-export)");
         var past = session.Input(GraphNames.PastKey(0))
                    ?? throw new Gpt2OnnxException($"{session.ModelPath} has no input {GraphNames.PastKey(0)}: it is not a graph with a key/value cache (export it with gpt2-export)");
         CacheType = past.ElementType;
@@ -119,7 +120,7 @@ public sealed class LanguageModel : IDisposable
         var session = new OrtSession(Path.Combine(directory, "model.onnx"), settings);
         try
         {
-            return new LanguageModel(directory, session, tokenizer, decoder, model, genai["gpt2onnx"] as JsonObject);
+            return new LanguageModel(directory, session, tokenizer, decoder, model);
         }
         catch
         {
