@@ -4,20 +4,34 @@ using Gpt2Onnx.Runtime.Onnx;
 
 namespace Gpt2Onnx.Runtime.Cli;
 
-/// <summary>The options every verb that loads a model takes: the folder, device and threads.</summary>
+/// <summary>The options every verb that loads a model takes: the folder, device, threads, optimisation and logging.</summary>
 internal sealed class ModelFlags
 {
     public Option<string> Model { get; } = new("--model") { Description = "ONNX folder written by gpt2-export", Required = true };
     public Option<string> Device { get; } = new("--device") { Description = "cpu, cuda:N, or auto (CUDA when available)", DefaultValueFactory = _ => "cpu" };
     public Option<int> Threads { get; } = new("--threads") { Description = "ONNX Runtime threads (0 = one per core)", DefaultValueFactory = _ => 0 };
+    public Option<GraphOptimization> Optimization { get; } = new("--graph-optimization")
+    {
+        Description = "ONNX Runtime's graph optimisation level: none, basic, extended or all", DefaultValueFactory = _ => GraphOptimization.All,
+    };
+    public Option<OrtLogLevel> LogLevel { get; } = new("--ort-log-level")
+    {
+        Description = "ONNX Runtime's log level: verbose, info, warning, error or fatal", DefaultValueFactory = _ => OrtLogLevel.Error,
+    };
 
     public void AddTo(Command command)
     {
         command.Options.Add(Model);
         command.Options.Add(Device);
         command.Options.Add(Threads);
+        command.Options.Add(Optimization);
+        command.Options.Add(LogLevel);
     }
 
     public LanguageModel Load(ParseResult parsed, string? profilePrefix = null) => LanguageModel.Load(parsed.GetValue(Model)!,
-        new SessionSettings { Device = parsed.GetValue(Device)!, IntraOpThreads = parsed.GetValue(Threads), ProfilePrefix = profilePrefix });
+        new SessionSettings
+        {
+            Device = parsed.GetValue(Device)!, IntraOpThreads = parsed.GetValue(Threads), Optimization = parsed.GetValue(Optimization),
+            LogLevel = parsed.GetValue(LogLevel), ProfilePrefix = profilePrefix,
+        });
 }
