@@ -73,7 +73,7 @@ public sealed class LanguageModel : IDisposable
     private void CheckAgainstGraph(OrtSession session, OrtNodeInfo past, OrtNodeInfo logits)
     {
         string config = $"{Directory}/genai_config.json";
-        int pastKeys = session.Inputs.Concat(session.OptionalInputs).Count(i => i.Name.StartsWith("past_key_values.", StringComparison.Ordinal) && i.Name.EndsWith(".key", StringComparison.Ordinal));
+        int pastKeys = session.Inputs.Count(i => i.Name.StartsWith("past_key_values.", StringComparison.Ordinal) && i.Name.EndsWith(".key", StringComparison.Ordinal));
         if (Layers != pastKeys)
             throw new Gpt2OnnxException($"{config} says {Layers} layers, but the graph has {pastKeys} past key inputs: the folder mixes two models (export it again)");
         void Dimension(OrtNodeInfo value, int axis, int expected, string what)
