@@ -217,6 +217,22 @@ public sealed class GeneratorTests : IDisposable
     }
 
     [Fact]
+    public void A_CUDA_device_without_the_provider_libraries_names_them_and_auto_falls_back_to_the_CPU()
+    {
+        string folder = Path.GetDirectoryName(Path.GetFullPath(OrtLibrary.LoadedFrom))!;
+        if (File.Exists(Path.Combine(folder, "libonnxruntime_providers_cuda.so"))) return; // this check is about CPU-only installs
+        var error = Assert.Throws<Gpt2OnnxException>(() => LanguageModel.Load(_fused, new SessionSettings { Device = "cuda:0" }));
+        Assert.Contains("libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so", error.Message);
+        Assert.Contains(folder, error.Message);
+        Assert.Contains("--device cpu", error.Message);
+        using var model = LanguageModel.Load(_fused, new SessionSettings { Device = "auto", IntraOpThreads = 1 });
+        Assert.Equal("cpu", model.Session.Device);
+        using var generator = new Generator(model);
+        Assert.Equal(3, generator.Generate(new GenerationRequest { PromptIds = [1, 2], Options = Greedy(3) }).TokenIds.Length);
+        Assert.Contains("not a device", Assert.Throws<Gpt2OnnxException>(() => LanguageModel.Load(_fused, new SessionSettings { Device = "gpu" })).Message);
+    }
+
+    [Fact]
     public void An_oversized_config_is_refused_before_it_is_read()
     {
         File.WriteAllText(Path.Combine(_portable, "genai_config.json"), "{\"model\": \"" + new string('x', 2 << 20) + "\"}");
