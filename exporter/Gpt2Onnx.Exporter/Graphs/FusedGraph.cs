@@ -28,14 +28,7 @@ internal static class FusedGraph
         bool int4 = options.Precision == Precision.Int4;
         var F = options.ComputeType;
 
-        g.Input(InputIds, T.Int64, "batch_size", "sequence_length");
-        g.Input(AttentionMask, T.Int64, "batch_size", "total_sequence_length");
-        g.Input(PositionIds, T.Int64, "batch_size", "sequence_length");
-        for (int i = 0; i < c.NLayer; i++)
-        {
-            g.Input(PastKey(i), F, "batch_size", nh, "max_sequence_length", hs);
-            g.Input(PastValue(i), F, "batch_size", nh, "max_sequence_length", hs);
-        }
+        Gpt2GraphParts.Inputs(g, c, "max_sequence_length", F);
 
         string W(string name) => g.Initializer(name, F, checkpoint.Info(name).Shape, checkpoint.ReadBytes(name, F));
         // x @ W without the bias (a following operator adds it), as MatMul or MatMulNBits.

@@ -9,6 +9,22 @@ namespace Gpt2Onnx.Exporter.Graphs;
 /// <summary>The parts both graph variants build the same way: embeddings, the tied LM head, and the outputs.</summary>
 internal static class Gpt2GraphParts
 {
+    /// <summary>
+    /// The contract's inputs: input_ids and position_ids (B, S), attention_mask (B, T), and each layer's past
+    /// key and value (B, nh, <paramref name="pastLength"/>, hs) of <paramref name="type"/>.
+    /// </summary>
+    public static void Inputs(GraphBuilder g, Gpt2Config c, string pastLength, T type)
+    {
+        g.Input(InputIds, T.Int64, "batch_size", "sequence_length");
+        g.Input(AttentionMask, T.Int64, "batch_size", "total_sequence_length");
+        g.Input(PositionIds, T.Int64, "batch_size", "sequence_length");
+        for (int i = 0; i < c.NLayer; i++)
+        {
+            g.Input(PastKey(i), type, "batch_size", c.NHead, pastLength, c.HeadSize);
+            g.Input(PastValue(i), type, "batch_size", c.NHead, pastLength, c.HeadSize);
+        }
+    }
+
     /// <summary>wte[input_ids] + wpe[position_ids]: (B, S, C).</summary>
     public static string Embeddings(GraphBuilder g, string wte, string wpe) =>
         g.Node("Add", [g.Node("Gather", [wte, InputIds], "wte_gather"), g.Node("Gather", [wpe, PositionIds], "wpe_gather")], "embeddings");

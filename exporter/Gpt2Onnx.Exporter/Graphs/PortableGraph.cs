@@ -25,14 +25,7 @@ internal static class PortableGraph
         var g = new GraphBuilder();
         long C = c.NEmbd, nh = c.NHead, hs = c.HeadSize;
 
-        g.Input(InputIds, T.Int64, "batch_size", "sequence_length");
-        g.Input(AttentionMask, T.Int64, "batch_size", "total_sequence_length");
-        g.Input(PositionIds, T.Int64, "batch_size", "sequence_length");
-        for (int i = 0; i < c.NLayer; i++)
-        {
-            g.Input(PastKey(i), F, "batch_size", nh, "past_sequence_length", hs);
-            g.Input(PastValue(i), F, "batch_size", nh, "past_sequence_length", hs);
-        }
+        Gpt2GraphParts.Inputs(g, c, "past_sequence_length", F);
 
         string W(string name) => g.Initializer(name, F, checkpoint.Info(name).Shape, checkpoint.ReadBytes(name, F));
 
