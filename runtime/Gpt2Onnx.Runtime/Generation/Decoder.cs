@@ -149,8 +149,11 @@ internal abstract unsafe class Decoder : IDisposable
     /// <summary>Starts a batch of <paramref name="batch"/> empty slots for <see cref="RefillSlot"/> (continuous batching).</summary>
     public virtual void StartEmpty(int batch) => throw new NotSupportedException("this graph cannot refill slots: export it with --variant fused");
 
-    /// <summary>Replaces slot <paramref name="row"/>'s sequence with <paramref name="prompt"/> and computes its logits.</summary>
-    public virtual void RefillSlot(int row, int[] prompt) => throw new NotSupportedException("this graph cannot refill slots: export it with --variant fused");
+    /// <summary>
+    /// Replaces the sequences in slots <paramref name="firstRow"/> to firstRow + prompts.Count - 1 with
+    /// <paramref name="prompts"/> and computes their logits.
+    /// </summary>
+    public virtual void RefillSlots(int firstRow, IReadOnlyList<int[]> prompts) => throw new NotSupportedException("this graph cannot refill slots: export it with --variant fused");
 
     /// <summary>
     /// Moves the sequence in slot <paramref name="from"/> (its cache, length and logits) into the free slot

@@ -131,38 +131,63 @@ internal sealed unsafe class FusedDecoder : Decoder
     }
 
     /// <summary>
-    /// Runs <paramref name="prompt"/> alone, with each layer's cache viewed at row <paramref name="row"/>'s part
-    /// of the shared buffer (rows are contiguous), so the slot is refilled in place while the others keep theirs.
+    /// Runs <paramref name="prompts"/> as one right-padded batch with each layer's cache viewed at rows
+    /// <paramref name="firstRow"/> onwards of the shared buffer (rows are contiguous), so those slots are
+    /// refilled in place while the others keep theirs. One run for several prompts reads the weights once.
     /// </summary>
-    public override void RefillSlot(int row, int[] prompt)
+    public override void RefillSlots(int firstRow, IReadOnlyList<int[]> prompts)
     {
-        if (prompt.Length == 0 || prompt.Length >= MaxLength) throw new ArgumentException($"a prompt of 1 to {MaxLength - 1} tokens");
-        long rowElements = (long)Model.Heads * MaxLength * Model.HeadSize;
-        long rowBytes = rowElements * Model.CacheType.SizeOf();
+        int count = prompts.Count;
+        if (count == 0 || firstRow < 0 || firstRow + count > BatchSize) throw new ArgumentOutOfRangeException(nameof(firstRow), $"rows {firstRow} to {firstRow + count - 1} of {BatchSize}");
+        if (prompts.Any(p => p.Length == 0 || p.Length >= MaxLength)) throw new ArgumentException($"prompts of 1 to {MaxLength - 1} tokens");
+        int longest = prompts.Max(p => p.Length), shortest = prompts.Min(p => p.Length);
+        long rowBytes = (long)Model.Heads * MaxLength * Model.HeadSize * Model.CacheType.SizeOf();
+        var ids = new long[count * longest];
+        var positions = new long[count * longest];
+        var lengths = new int[count];
+        for (int b = 0; b < count; b++)
+        {
+            for (int t = 0; t < longest; t++)
+            {
+                ids[b * longest + t] = t < prompts[b].Length ? prompts[b][t] : Model.EndOfTextId;
+                positions[b * longest + t] = t;
+            }
+            lengths[b] = prompts[b].Length;
+        }
+        // Logits from the earliest last token on (every position where the graph cannot limit them).
+        int rows = KeepsLastLogits ? longest - shortest + 1 : longest;
         var views = new List<OrtTensor>();
         using var binding = Model.Session.CreateBinding();
-        using var ids = OrtTensor.From<long>(prompt.Select(t => (long)t).ToArray(), 1, prompt.Length);
-        using var positions = OrtTensor.From<long>(Enumerable.Range(0, prompt.Length).Select(p => (long)p).ToArray(), 1, prompt.Length);
-        using var mask = OrtTensor.From<long>(Enumerable.Repeat(1L, prompt.Length).ToArray(), 1, prompt.Length);
-        // Only the last position's logits are needed (where the graph can limit them).
-        int rows = KeepsLastLogits ? 1 : prompt.Length;
+        using var idTensor = OrtTensor.From<long>(ids, count, longest);
+        using var positionTensor = OrtTensor.From<long>(positions, count, longest);
+        using var mask = OrtTensor.CreateOwned(TensorElementType.Int64, [count, longest], (nuint)((long)count * longest * sizeof(long)));
+        WriteMask(mask, count, lengths);
         using var keep = OrtTensor.From<long>([rows]);
-        using var logits = OrtTensor.CreateOwned(TensorElementType.Float, [1, rows, Model.VocabSize], (nuint)((long)rows * Model.VocabSize * sizeof(float)));
+        using var logits = OrtTensor.CreateOwned(TensorElementType.Float, [count, rows, Model.VocabSize], (nuint)((long)count * rows * Model.VocabSize * sizeof(float)));
         try
         {
             var keys = new OrtTensor[Model.Layers];
             var values = new OrtTensor[Model.Layers];
+            OrtTensor View(OrtTensor buffer)
+            {
+                var view = OrtTensor.View((byte*)buffer.Buffer + firstRow * rowBytes, (nuint)(count * rowBytes), Model.CacheType, [count, Model.Heads, MaxLength, Model.HeadSize]);
+                views.Add(view);
+                return view;
+            }
             for (int i = 0; i < Model.Layers; i++)
             {
-                keys[i] = OrtTensor.View((byte*)_keys[i].Buffer + row * rowBytes, (nuint)rowBytes, Model.CacheType, [1, Model.Heads, MaxLength, Model.HeadSize]);
-                views.Add(keys[i]);
-                values[i] = OrtTensor.View((byte*)_values[i].Buffer + row * rowBytes, (nuint)rowBytes, Model.CacheType, [1, Model.Heads, MaxLength, Model.HeadSize]);
-                views.Add(values[i]);
+                keys[i] = View(_keys[i]);
+                values[i] = View(_values[i]);
             }
-            Bind(binding, ids, positions, mask, logits, keys, values);
+            Bind(binding, idTensor, positionTensor, mask, logits, keys, values);
             if (KeepsLastLogits) binding.BindInput(LogitsToKeepName, keep);
             binding.Run();
-            SetSlot(row, logits.GetData<float>().Slice((rows - 1) * Model.VocabSize, Model.VocabSize), prompt.Length);
+            var all = logits.GetData<float>();
+            for (int b = 0; b < count; b++)
+            {
+                int row = lengths[b] - 1 - (longest - rows);
+                SetSlot(firstRow + b, all.Slice((b * rows + row) * Model.VocabSize, Model.VocabSize), lengths[b]);
+            }
         }
         finally
         {

@@ -111,6 +111,27 @@ public sealed class GeneratorTests : IDisposable
     }
 
     [Fact]
+    public void Refills_that_wait_for_free_slots_and_prefill_similar_prompts_together_change_no_result_or_order()
+    {
+        using var model = Load(_fused);
+        using var generator = new Generator(model);
+        var random = new Random(31);
+        // A batch of 16 refills once 2 slots are free, gathering busy slots forward mid-job, in groups of prompts
+        // 2 tokens apart at most, taken out of order from a lookahead of 32.
+        int[] promptLengths = [3, 4, 5, 9, 10, 17];
+        var requests = Enumerable.Range(0, 48).Select(i => new GenerationRequest
+        {
+            PromptIds = Enumerable.Range(0, promptLengths[random.Next(promptLengths.Length)]).Select(_ => random.Next(model.VocabSize)).ToArray(),
+            Options = new SamplingOptions { MaxNewTokens = random.Next(1, 12), Temperature = i % 2 == 0 ? 0 : 0.8, TopP = 0.9, Seed = (ulong)i, StopTokenIds = [] },
+        }).ToList();
+        var alone = requests.Select(r => generator.Generate(r).TokenIds).ToList();
+        using var engine = new BatchEngine(model, maxBatch: 16, maxLength: 32);
+        var outputs = engine.Run(requests.Select((r, i) => new BatchItem(i.ToString(), r))).ToList();
+        Assert.Equal(Enumerable.Range(0, 48).Select(i => i.ToString()), outputs.Select(o => o.Id));
+        Assert.Equal(alone, outputs.Select(o => o.Result!.TokenIds));
+    }
+
+    [Fact]
     public void A_profiled_session_writes_a_trace_of_every_operator_when_it_closes()
     {
         string prefix = Path.Combine(_dir, "trace");
