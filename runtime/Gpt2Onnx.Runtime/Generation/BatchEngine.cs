@@ -51,7 +51,6 @@ public sealed class BatchEngine : IDisposable
         using var source = items.GetEnumerator();
         bool exhausted = false;
         var tokens = new int[_maxBatch];
-        var active = new bool[_maxBatch];
         _decoder.StartEmpty(_maxBatch);
         // Refills wait until this many slots are free (or nothing else runs), so one prefill serves several prompts.
         int refillAt = Math.Max(1, _maxBatch / 8), lookahead = 2 * _maxBatch;
@@ -85,7 +84,7 @@ public sealed class BatchEngine : IDisposable
             }
         }
 
-        // Gathers the busy slots at the front (their caches move) and returns how many there are.
+        // Gathers the busy slots at the front (their caches, and their next tokens, move) and returns how many there are.
         int GatherBusy()
         {
             int busy = 0;
@@ -96,6 +95,7 @@ public sealed class BatchEngine : IDisposable
                 {
                     _decoder.MoveSlot(row, busy);
                     (slots[busy], slots[row]) = (slots[row], null);
+                    tokens[busy] = tokens[row];
                 }
                 busy++;
             }
@@ -107,10 +107,11 @@ public sealed class BatchEngine : IDisposable
         void Refill()
         {
             ReadAhead();
-            int busy = slots.Count(s => s != null), free = _decoder.BatchSize - busy;
+            int busy = slots.Count(s => s != null), free = _maxBatch - busy;
             if (pending.Count == 0 || free == 0) return;
             if (busy > 0 && free < refillAt && pending.Count > free) return;
             int row = GatherBusy();
+            _decoder.ResizeBatch(Math.Min(_maxBatch, row + pending.Count));
             while (row < _decoder.BatchSize && pending.Count > 0)
             {
                 var group = TakeSimilar(pending, _decoder.BatchSize - row);
@@ -128,16 +129,9 @@ public sealed class BatchEngine : IDisposable
                 yield return ready;
                 nextToYield++;
             }
-            bool any = false;
-            int batch = _decoder.BatchSize;
-            for (int row = 0; row < batch; row++)
+            for (int row = 0; row < _decoder.BatchSize; row++)
             {
-                active[row] = false;
-                if (slots[row] is not { } slot)
-                {
-                    tokens[row] = _model.EndOfTextId;
-                    continue;
-                }
+                if (slots[row] is not { } slot) continue;
                 tokens[row] = slot.State.Next(_decoder.Logits(row), _decoder.Length(row), null);
                 TokensGenerated++;
                 if (slot.State.Done)
@@ -145,18 +139,17 @@ public sealed class BatchEngine : IDisposable
                     done[slot.Index] = new BatchOutput(slot.Item.Id, slot.State.Result(null), slot.Item.Request.Options.Seed, null);
                     slots[row] = null;
                 }
-                else
-                {
-                    active[row] = true;
-                    any = true;
-                }
             }
-            if (any) _decoder.Step(tokens.AsSpan(0, batch), active.AsSpan(0, batch));
+            // Only live sequences are stepped: the finished ones leave and the rest gather at the front, so
+            // neither a slot waiting for its refill nor a job's tail pays for a full batch.
+            int busy = GatherBusy();
+            if (busy > 0)
+            {
+                if (busy < _decoder.BatchSize) _decoder.ResizeBatch(busy);
+                _decoder.Step(tokens.AsSpan(0, busy));
+            }
             Refill();
-            // Once no request is left, only the busy slots (gathered at the front) are stepped, so the tail
-            // of a job does not pay for a full batch.
-            if (exhausted && pending.Count == 0 && GatherBusy() is var busy && busy > 0 && busy < _decoder.BatchSize) _decoder.ShrinkBatch(busy);
-            if (!any && slots.All(s => s == null) && exhausted && pending.Count == 0)
+            if (exhausted && pending.Count == 0 && slots.All(s => s == null))
             {
                 while (done.Remove(nextToYield, out var ready))
                 {
@@ -168,25 +161,21 @@ public sealed class BatchEngine : IDisposable
         }
     }
 
-    /// <summary>How far in length a group's prompts may be from its first (GPT-2 124M, 256 mixed prompts: 2 beat 0, 4 and 8).</summary>
-    private const int LengthSpread = 2;
-    /// <summary>The most prompts one refill prefills together (8 was slower; more gained nothing).</summary>
-    private const int GroupLimit = 16;
-
     /// <summary>A request read and encoded, waiting for a slot or running in one.</summary>
     private sealed record Waiting(int Index, BatchItem Item, int[] Prompt, SequenceState State);
 
     /// <summary>
     /// Takes from <paramref name="pending"/> its first request and up to <paramref name="most"/> - 1 others
-    /// whose prompts are at most <see cref="LengthSpread"/> tokens longer or shorter, closest first: a group
-    /// shares one right-padded prefill, whose padding and extra logits rows then cost little.
+    /// whose prompts are at most <see cref="FusedDecoder.GroupLengthSpread"/> tokens longer or shorter, closest
+    /// first: a group shares one right-padded prefill, whose padding and extra logits rows then cost little
+    /// (GPT-2 124M, 256 mixed prompts: a spread of 2 beat 0, 4 and 8; groups of 16 beat 8).
     /// </summary>
     private static List<Waiting> TakeSimilar(List<Waiting> pending, int most)
     {
         int length = pending[0].Prompt.Length;
         var group = pending.Take(1)
-            .Concat(pending.Skip(1).Where(w => Math.Abs(w.Prompt.Length - length) <= LengthSpread).OrderBy(w => Math.Abs(w.Prompt.Length - length)).ThenBy(w => w.Index))
-            .Take(Math.Min(most, GroupLimit)).ToList();
+            .Concat(pending.Skip(1).Where(w => Math.Abs(w.Prompt.Length - length) <= FusedDecoder.GroupLengthSpread).OrderBy(w => Math.Abs(w.Prompt.Length - length)).ThenBy(w => w.Index))
+            .Take(Math.Min(most, FusedDecoder.GroupLimit)).ToList();
         foreach (var waiting in group) pending.Remove(waiting);
         return group;
     }

@@ -95,14 +95,21 @@ internal abstract unsafe class Decoder : IDisposable
     private float[]? _allLogits;
 
     /// <summary>Processes the prompts (each non-empty) as a fresh batch.</summary>
-    public void Prefill(IReadOnlyList<int[]> prompts) => Prefill(prompts, keepAll: false);
+    public virtual void Prefill(IReadOnlyList<int[]> prompts) => Prefill(prompts, keepAll: false);
+
+    /// <summary>Checks a fresh batch of prompts against this decoder's size.</summary>
+    protected void CheckPrompts(IReadOnlyList<int[]> prompts)
+    {
+        if (prompts.Count == 0 || prompts.Count > MaxBatch) throw new ArgumentException($"between 1 and {MaxBatch} prompts");
+        if (prompts.Any(p => p.Length == 0)) throw new ArgumentException("every prompt needs at least one token");
+        int longest = prompts.Max(p => p.Length);
+        if (longest > MaxLength) throw new Gpt2OnnxException($"a prompt of {longest} tokens exceeds the {MaxLength} this decoder was made for");
+    }
 
     private void Prefill(IReadOnlyList<int[]> prompts, bool keepAll)
     {
-        if (prompts.Count == 0 || prompts.Count > MaxBatch) throw new ArgumentException($"between 1 and {MaxBatch} prompts");
+        CheckPrompts(prompts);
         int longest = prompts.Max(p => p.Length);
-        if (prompts.Any(p => p.Length == 0)) throw new ArgumentException("every prompt needs at least one token");
-        if (longest > MaxLength) throw new Gpt2OnnxException($"a prompt of {longest} tokens exceeds the {MaxLength} this decoder was made for");
         BatchSize = prompts.Count;
         // Only the positions from the earliest last token on need logits (all of them for keepAll).
         int rows = keepAll || !KeepsLastLogits ? longest : longest - prompts.Min(p => PrefillLogitsIndex(p.Length, longest));
@@ -161,8 +168,11 @@ internal abstract unsafe class Decoder : IDisposable
     /// </summary>
     public virtual void MoveSlot(int from, int to) => throw new NotSupportedException("this graph cannot move slots: export it with --variant fused");
 
-    /// <summary>Keeps the first <paramref name="batch"/> slots only: later steps compute no others.</summary>
-    public virtual void ShrinkBatch(int batch) => throw new NotSupportedException("this graph cannot shrink its batch: export it with --variant fused");
+    /// <summary>
+    /// Steps the first <paramref name="batch"/> slots from now on (up to MaxBatch): a slot beyond the old
+    /// batch is empty until it is refilled, and one beyond the new batch is no longer computed.
+    /// </summary>
+    public virtual void ResizeBatch(int batch) => throw new NotSupportedException("this graph cannot resize its batch: export it with --variant fused");
 
     /// <summary>Records slot <paramref name="row"/>'s newest logits and length after a refill.</summary>
     protected void SetSlot(int row, ReadOnlySpan<float> logits, int length)

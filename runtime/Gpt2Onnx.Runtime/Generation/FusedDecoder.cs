@@ -49,6 +49,29 @@ internal sealed unsafe class FusedDecoder : Decoder
         }
     }
 
+    /// <summary>How far in length (±) prompts prefilled together may be from the first of their group.</summary>
+    internal const int GroupLengthSpread = 2;
+    /// <summary>The most prompts one run prefills together.</summary>
+    internal const int GroupLimit = 16;
+
+    /// <summary>
+    /// Prefills consecutive prompts of similar length together (each group one run into its rows of the
+    /// cache): right padding makes a run compute every row up to its longest prompt, and the logits from its
+    /// shortest prompt's last token on, so one run for prompts of very different lengths wastes more than
+    /// the extra runs cost.
+    /// </summary>
+    public override void Prefill(IReadOnlyList<int[]> prompts)
+    {
+        CheckPrompts(prompts);
+        StartEmpty(prompts.Count);
+        for (int first = 0, end; first < prompts.Count; first = end)
+        {
+            for (end = first + 1; end < prompts.Count && end - first < GroupLimit; end++)
+                if (Math.Abs(prompts[end].Length - prompts[first].Length) > GroupLengthSpread) break;
+            RefillSlots(first, prompts.Skip(first).Take(end - first).ToList());
+        }
+    }
+
     protected override int PrefillLogitsIndex(int length, int paddedLength) => length - 1;
 
     protected override OrtTensor RunPrefill(IReadOnlyList<int[]> prompts, int paddedLength, int logitsRows)
@@ -96,11 +119,7 @@ internal sealed unsafe class FusedDecoder : Decoder
         Resize(batch);
     }
 
-    public override void ShrinkBatch(int batch)
-    {
-        if (batch > BatchSize) throw new ArgumentOutOfRangeException(nameof(batch), "a batch can only shrink");
-        Resize(batch);
-    }
+    public override void ResizeBatch(int batch) => Resize(batch);
 
     /// <summary>Steps <paramref name="batch"/> slots from now on: the tensors view the front of their buffers.</summary>
     private void Resize(int batch)
@@ -139,7 +158,7 @@ internal sealed unsafe class FusedDecoder : Decoder
     {
         int count = prompts.Count;
         if (count == 0 || firstRow < 0 || firstRow + count > BatchSize) throw new ArgumentOutOfRangeException(nameof(firstRow), $"rows {firstRow} to {firstRow + count - 1} of {BatchSize}");
-        if (prompts.Any(p => p.Length == 0 || p.Length >= MaxLength)) throw new ArgumentException($"prompts of 1 to {MaxLength - 1} tokens");
+        if (prompts.Any(p => p.Length == 0 || p.Length > MaxLength)) throw new ArgumentException($"prompts of 1 to {MaxLength} tokens");
         int longest = prompts.Max(p => p.Length), shortest = prompts.Min(p => p.Length);
         long rowBytes = (long)Model.Heads * MaxLength * Model.HeadSize * Model.CacheType.SizeOf();
         var ids = new long[count * longest];

@@ -111,13 +111,13 @@ public sealed class GeneratorTests : IDisposable
     }
 
     [Fact]
-    public void Refills_that_wait_for_free_slots_and_prefill_similar_prompts_together_change_no_result_or_order()
+    public void Prefilling_prompts_of_similar_length_together_and_stepping_live_slots_only_change_no_result_or_order()
     {
         using var model = Load(_fused);
         using var generator = new Generator(model);
         var random = new Random(31);
-        // A batch of 16 refills once 2 slots are free, gathering busy slots forward mid-job, in groups of prompts
-        // 2 tokens apart at most, taken out of order from a lookahead of 32.
+        // A batch of 16 steps only its live slots (gathered forward), refills once 2 slots are free, in groups of
+        // prompts 2 tokens apart at most, taken out of order from a lookahead of 32.
         int[] promptLengths = [3, 4, 5, 9, 10, 17];
         var requests = Enumerable.Range(0, 48).Select(i => new GenerationRequest
         {
@@ -129,6 +129,8 @@ public sealed class GeneratorTests : IDisposable
         var outputs = engine.Run(requests.Select((r, i) => new BatchItem(i.ToString(), r))).ToList();
         Assert.Equal(Enumerable.Range(0, 48).Select(i => i.ToString()), outputs.Select(o => o.Id));
         Assert.Equal(alone, outputs.Select(o => o.Result!.TokenIds));
+        // A static batch on the fused graph prefills its consecutive prompts of similar length together.
+        Assert.Equal(alone.Take(16), generator.Generate(requests.Take(16).ToList()).Select(r => r.TokenIds));
     }
 
     [Fact]
