@@ -123,7 +123,7 @@ public static class OnnxExporter
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
         {
-            throw new Gpt2OnnxException($"{path}: not a valid generation config ({e.Message}): fix or delete it");
+            throw new Gpt2OnnxException($"{path}: not a valid generation config ({JsonText.Describe(e)}): fix or delete it");
         }
         return config.EosTokenId;
     }

@@ -39,4 +39,21 @@ public class Gpt2ConfigTests
         var error = Assert.Throws<Gpt2OnnxException>(() => Parse("{\"n_layer\": 2, " + entry + "}"));
         Assert.Contains(expected, error.Message);
     }
+
+    [Fact]
+    public void A_damaged_config_is_one_line_that_says_where_without_quoting_the_file()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"gpt2onnx-config-{Guid.NewGuid():N}.json");
+        // A flipped byte turns "[" into "f": the parser reads an invalid literal running through the rest of the file.
+        File.WriteAllText(path, "{\"architectures\": f  \"GPT2LMHeadModel\"\n  ],\n \"n_layer\": 4,\n \"n_head\": 4\n}");
+        try
+        {
+            var error = Assert.Throws<Gpt2OnnxException>(() => Gpt2Config.Load(path));
+            Assert.Equal($"{path}: not valid JSON (line 1, byte 20): fix the file", error.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }

@@ -80,7 +80,7 @@ public sealed record Gpt2Config
         }
         catch (JsonException e)
         {
-            throw new Gpt2OnnxException($"{path}: not valid JSON ({e.Message}): fix the file");
+            throw new Gpt2OnnxException($"{path}: not valid JSON ({JsonText.Describe(e)}): fix the file");
         }
         return FromJson(root, path);
     }

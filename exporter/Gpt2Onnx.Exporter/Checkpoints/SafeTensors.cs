@@ -114,7 +114,7 @@ public sealed class SafeTensorsFile : IDisposable
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException or OverflowException)
         {
-            throw new Gpt2OnnxException($"{path}: the header is not valid safetensors JSON ({e.Message}): the file is damaged; write it again");
+            throw new Gpt2OnnxException($"{path}: the header is not valid safetensors JSON ({JsonText.Describe(e)}): the file is damaged; write it again");
         }
         var ordered = tensors.Values.OrderBy(t => t.Begin).ToList();
         for (int i = 1; i < ordered.Count; i++)

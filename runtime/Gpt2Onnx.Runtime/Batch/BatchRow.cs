@@ -21,7 +21,7 @@ public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationR
         }
         catch (JsonException e)
         {
-            throw new Gpt2OnnxException($"line {line}: not valid JSON ({e.Message})");
+            throw new Gpt2OnnxException($"line {line}: not valid JSON ({Gpt2Onnx.Runtime.IO.JsonText.Describe(e)})");
         }
         var id = row["id"];
         if (id == null || id.GetValueKind() is not (JsonValueKind.String or JsonValueKind.Number))

@@ -112,7 +112,7 @@ public sealed class LanguageModel : IDisposable
         }
         catch (JsonException e)
         {
-            throw new Gpt2OnnxException($"{directory}/genai_config.json is not valid JSON ({e.Message}): export the model again");
+            throw new Gpt2OnnxException($"{directory}/genai_config.json is not valid JSON ({Gpt2Onnx.Runtime.IO.JsonText.Describe(e)}): export the model again");
         }
         var model = genai["model"] as JsonObject ?? throw new Gpt2OnnxException($"{directory}/genai_config.json lacks 'model': export the model again");
         var decoder = model["decoder"] as JsonObject ?? throw new Gpt2OnnxException($"{directory}/genai_config.json lacks 'model.decoder': export the model again");

@@ -135,7 +135,7 @@ public static class TokenizerFiles
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException)
         {
-            throw new Gpt2OnnxException($"{path}: not a valid tokenizer configuration ({e.Message}): fix or delete the file");
+            throw new Gpt2OnnxException($"{path}: not a valid tokenizer configuration ({JsonText.Describe(e)}): fix or delete the file");
         }
     }
 

@@ -1,3 +1,4 @@
+using Gpt2Onnx.Runtime.IO;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -113,7 +114,7 @@ public static class CorpusReader
             }
             catch (JsonException e)
             {
-                throw new Gpt2OnnxException($"{path}:{line}: not valid JSON ({e.Message}): fix the line");
+                throw new Gpt2OnnxException($"{path}:{line}: not valid JSON ({JsonText.Describe(e)}): fix the line");
             }
             if (document == null) throw new Gpt2OnnxException($"{path}:{line}: no string field '{field}': pass --text-field with the right name");
             yield return document;
@@ -129,7 +130,7 @@ public static class CorpusReader
         }
         catch (JsonException e)
         {
-            throw new Gpt2OnnxException($"{path}: not valid JSON ({e.Message}): is it a chinese-poetry file?");
+            throw new Gpt2OnnxException($"{path}: not valid JSON ({JsonText.Describe(e)}): is it a chinese-poetry file?");
         }
         using (json)
         {

@@ -37,7 +37,7 @@ public sealed record ShardMeta
         }
         catch (JsonException e)
         {
-            throw new Gpt2OnnxException($"{path}: not valid JSON ({e.Message}): prepare the data again");
+            throw new Gpt2OnnxException($"{path}: not valid JSON ({JsonText.Describe(e)}): prepare the data again");
         }
         if (meta == null || meta.VocabSize <= 0 || meta.DType is not ("uint16" or "uint32") || meta.EosTokenId < 0 || meta.EosTokenId >= meta.VocabSize)
             throw new Gpt2OnnxException($"{path}: not a valid shard description: prepare the data again");

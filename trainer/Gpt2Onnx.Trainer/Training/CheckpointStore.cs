@@ -91,7 +91,7 @@ public static class CheckpointStore
         }
         catch (JsonException e)
         {
-            throw new Gpt2OnnxException($"{path}: not valid JSON ({e.Message}): the checkpoint cannot be resumed");
+            throw new Gpt2OnnxException($"{path}: not valid JSON ({JsonText.Describe(e)}): the checkpoint cannot be resumed");
         }
     }
 
