@@ -115,9 +115,12 @@ bench_runtime() {
     rows+=("$("$RUN" bench --model "$dir/onnx-fused" --batch $batch --threads "$threads" --json)")
     rows+=("$("$RUN" bench --model "$dir/onnx-int4" --batch $batch --threads "$threads" --json)")
   done
+  # Memory over a long run: 16 sequences × 640 tokens = 10,240 generated tokens after warm-up.
+  rows+=("$("$RUN" bench --model "$dir/onnx-fused" --batch 16 --new-tokens 640 --threads "$threads" --json)")
   python3 - "${rows[@]}" <<'PY'
 import json, sys
 rows = [json.loads(a) for a in sys.argv[1:]]
+long_run = rows.pop()
 names = ["peer: transformers GPT-2, torch.onnx.export, ORT", "  the same written lean, torch.onnx.export, ORT",
          "ours: portable fp32 + IO binding", "ours: fused fp32 (GQA, shared cache)", "ours: fused int4 (MatMulNBits)"]
 print(f"  {'':48} {'batch':>5} {'prefill ms':>10} {'p50 ms':>8} {'p90 ms':>8} {'tokens/s':>9} {'host':>6} {'B/step':>7} {'peak RSS':>9}")
@@ -132,6 +135,8 @@ for k, batch in ((0, 1), (5, 16)):
     peer, lean, portable, fused, int4 = rows[k:k + 5]
     print(f"  batch {batch}: portable/peer {portable['tokens_per_s'] / peer['tokens_per_s']:.2f}x (target 1.3x; {portable['tokens_per_s'] / lean['tokens_per_s']:.2f}x the lean export), "
           f"fused/peer {fused['tokens_per_s'] / peer['tokens_per_s']:.2f}x, int4/fused fp32 {int4['tokens_per_s'] / fused['tokens_per_s']:.2f}x" + (" (target 3x)" if batch == 1 else ""))
+print(f"  {long_run['batch'] * long_run['new_tokens']:,} tokens (fused fp32, batch {long_run['batch']} x {long_run['new_tokens']}): RSS grew {long_run['rss_growth_bytes'] / 1e6:.1f} MB "
+      f"over the timed steps; {long_run['allocated_bytes_per_step']:.0f} managed bytes allocated per step")
 PY
 }
 
