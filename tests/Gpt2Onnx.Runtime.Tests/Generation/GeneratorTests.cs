@@ -305,4 +305,27 @@ public sealed class GeneratorTests : IDisposable
         long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.True(bytes < 100, $"{bytes} bytes over 40 steps"); // a one-time runtime allocation at most, nothing per token
     }
+
+    [Fact]
+    public void A_group_refill_gives_each_prompt_the_logits_it_gets_alone_bit_for_bit()
+    {
+        using var model = Load(_fused);
+        int[][] prompts = [[7, 8, 9, 10, 11], [1, 2, 3, 4, 5, 6, 7], [40, 41, 42, 43, 44, 45]];
+        using var together = model.CreateDecoder(4, 32);
+        together.StartEmpty(4);
+        together.RefillSlots(1, prompts); // rows 1-3 in one right-padded run, row 0 left empty
+        together.ResizeBatch(4);
+        for (int b = 0; b < prompts.Length; b++)
+        {
+            using var alone = model.CreateDecoder(1, 32);
+            alone.Prefill([prompts[b]]);
+            Assert.Equal(alone.Logits(0).ToArray(), together.Logits(b + 1).ToArray());
+            Assert.Equal(prompts[b].Length, together.Length(b + 1));
+            alone.Step([99]);
+            together.Step([99, 99, 99, 99]);
+            Assert.Equal(alone.Logits(0).ToArray(), together.Logits(b + 1).ToArray());
+            together.StartEmpty(4);
+            together.RefillSlots(1, prompts);
+        }
+    }
 }
