@@ -44,7 +44,7 @@ public sealed class BatchEngine : IDisposable
 
     private IEnumerable<BatchOutput> RunContinuous(IEnumerable<BatchItem> items)
     {
-        var slots = new Waiting?[_maxBatch];
+        var slots = new (int Index, BatchItem Item, SequenceState State)?[_maxBatch];
         var done = new Dictionary<int, BatchOutput>();
         var pending = new List<Waiting>(); // read ahead, prompts encoded, in input order
         int nextToYield = 0, read = 0;
@@ -73,9 +73,9 @@ public sealed class BatchEngine : IDisposable
                     var prompt = SequenceState.PromptIds(_model, item.Request);
                     if (prompt.Length >= _maxLength)
                         throw new Gpt2OnnxException($"the prompt has {prompt.Length} tokens, more than the engine's maximum length of {_maxLength - 1}");
-                    var state = new SequenceState(_model, prompt, options, streams: false, Math.Min(_maxLength, prompt.Length + options.MaxNewTokens));
-                    if (state.Done) done[index] = new BatchOutput(item.Id, state.Result(null), options.Seed, null);
-                    else pending.Add(new Waiting(index, item, prompt, state));
+                    var waiting = new Waiting(index, item, prompt, options, Math.Min(_maxLength, prompt.Length + options.MaxNewTokens));
+                    if (options.MaxNewTokens == 0) done[index] = new BatchOutput(item.Id, waiting.Start(_model).Result(null), options.Seed, null);
+                    else pending.Add(waiting);
                 }
                 catch (Gpt2OnnxException e)
                 {
@@ -116,7 +116,7 @@ public sealed class BatchEngine : IDisposable
             {
                 var group = TakeSimilar(pending, _decoder.BatchSize - row);
                 _decoder.RefillSlots(row, group.Select(w => w.Prompt).ToList());
-                foreach (var waiting in group) slots[row++] = waiting;
+                foreach (var waiting in group) slots[row++] = (waiting.Index, waiting.Item, waiting.Start(_model));
                 ReadAhead();
             }
         }
@@ -161,8 +161,12 @@ public sealed class BatchEngine : IDisposable
         }
     }
 
-    /// <summary>A request read and encoded, waiting for a slot or running in one.</summary>
-    private sealed record Waiting(int Index, BatchItem Item, int[] Prompt, SequenceState State);
+    /// <summary>A request read, checked and encoded, waiting for a slot.</summary>
+    private sealed record Waiting(int Index, BatchItem Item, int[] Prompt, SamplingOptions Options, int MaxTotal)
+    {
+        /// <summary>Its sequence state (with a sampler of a few vocabulary-sized buffers), made only when it gets a slot.</summary>
+        public SequenceState Start(LanguageModel model) => new(model, Prompt, Options, streams: false, MaxTotal);
+    }
 
     /// <summary>
     /// Takes from <paramref name="pending"/> its first request and up to <paramref name="most"/> - 1 others
