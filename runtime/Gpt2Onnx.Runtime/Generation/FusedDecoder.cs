@@ -78,20 +78,11 @@ internal sealed unsafe class FusedDecoder : Decoder
     {
         int batch = prompts.Count;
         RebindCache(batch);
-        var ids = new long[batch * paddedLength];
-        var positions = new long[batch * paddedLength];
-        for (int b = 0; b < batch; b++)
-        {
-            for (int t = 0; t < paddedLength; t++)
-            {
-                ids[b * paddedLength + t] = t < prompts[b].Length ? prompts[b][t] : Model.EndOfTextId;
-                positions[b * paddedLength + t] = Math.Min(t, Model.ContextLength - 1);
-            }
-            _rowLengths[b] = prompts[b].Length;
-        }
+        for (int b = 0; b < batch; b++) _rowLengths[b] = prompts[b].Length;
         WriteMask(_mask, batch, _rowLengths);
-        using var idTensor = OrtTensor.From<long>(ids, batch, paddedLength);
-        using var positionTensor = OrtTensor.From<long>(positions, batch, paddedLength);
+        var (ids, positions) = RightPadded(prompts, paddedLength);
+        using var idTensor = ids;
+        using var positionTensor = positions;
         var logits = OrtTensor.CreateOwned(TensorElementType.Float, [batch, logitsRows, Model.VocabSize], (nuint)((long)batch * logitsRows * Model.VocabSize * sizeof(float)));
         BindLogitsToKeep(logitsRows);
         Bind(idTensor, positionTensor, logits);
@@ -161,24 +152,14 @@ internal sealed unsafe class FusedDecoder : Decoder
         if (prompts.Any(p => p.Length == 0 || p.Length > MaxLength)) throw new ArgumentException($"prompts of 1 to {MaxLength} tokens");
         int longest = prompts.Max(p => p.Length), shortest = prompts.Min(p => p.Length);
         long rowBytes = (long)Model.Heads * MaxLength * Model.HeadSize * Model.CacheType.SizeOf();
-        var ids = new long[count * longest];
-        var positions = new long[count * longest];
-        var lengths = new int[count];
-        for (int b = 0; b < count; b++)
-        {
-            for (int t = 0; t < longest; t++)
-            {
-                ids[b * longest + t] = t < prompts[b].Length ? prompts[b][t] : Model.EndOfTextId;
-                positions[b * longest + t] = t;
-            }
-            lengths[b] = prompts[b].Length;
-        }
+        var lengths = prompts.Select(p => p.Length).ToArray();
         // Logits from the earliest last token on (every position where the graph cannot limit them).
         int rows = KeepsLastLogits ? longest - shortest + 1 : longest;
         var views = new List<OrtTensor>();
         using var binding = Model.Session.CreateBinding();
-        using var idTensor = OrtTensor.From<long>(ids, count, longest);
-        using var positionTensor = OrtTensor.From<long>(positions, count, longest);
+        var (idTensor, positionTensor) = RightPadded(prompts, longest);
+        using var ids = idTensor;
+        using var positions = positionTensor;
         using var mask = OrtTensor.CreateOwned(TensorElementType.Int64, [count, longest], (nuint)((long)count * longest * sizeof(long)));
         WriteMask(mask, count, lengths);
         using var keep = OrtTensor.From<long>([rows]);
@@ -198,7 +179,7 @@ internal sealed unsafe class FusedDecoder : Decoder
                 keys[i] = View(_keys[i]);
                 values[i] = View(_values[i]);
             }
-            Bind(binding, idTensor, positionTensor, mask, logits, keys, values);
+            Bind(binding, ids, positions, mask, logits, keys, values);
             if (KeepsLastLogits) binding.BindInput(LogitsToKeepName, keep);
             binding.Run();
             var all = logits.GetData<float>();
@@ -212,6 +193,23 @@ internal sealed unsafe class FusedDecoder : Decoder
         {
             foreach (var view in views) view.Dispose();
         }
+    }
+
+    /// <summary>
+    /// input_ids and position_ids (B, <paramref name="paddedLength"/>) for right-padded prompts: each starts at
+    /// position 0; the padding is end-of-text tokens, which the mask keeps out of every real token's attention.
+    /// </summary>
+    private (OrtTensor Ids, OrtTensor Positions) RightPadded(IReadOnlyList<int[]> prompts, int paddedLength)
+    {
+        var ids = new long[prompts.Count * paddedLength];
+        var positions = new long[prompts.Count * paddedLength];
+        for (int b = 0; b < prompts.Count; b++)
+            for (int t = 0; t < paddedLength; t++)
+            {
+                ids[b * paddedLength + t] = t < prompts[b].Length ? prompts[b][t] : Model.EndOfTextId;
+                positions[b * paddedLength + t] = t;
+            }
+        return (OrtTensor.From<long>(ids, prompts.Count, paddedLength), OrtTensor.From<long>(positions, prompts.Count, paddedLength));
     }
 
     private void Bind(OrtTensor ids, OrtTensor positions, OrtTensor logits) =>
