@@ -153,7 +153,7 @@ internal abstract unsafe class Decoder : IDisposable
     /// <summary>Whether one slot can be refilled while the others decode (continuous batching).</summary>
     public virtual bool CanRefillSlots => false;
 
-    /// <summary>Starts a batch of <paramref name="batch"/> empty slots for <see cref="RefillSlot"/> (continuous batching).</summary>
+    /// <summary>Starts a batch of <paramref name="batch"/> empty slots for <see cref="RefillSlots"/> (continuous batching).</summary>
     public virtual void StartEmpty(int batch) => throw new NotSupportedException("this graph cannot refill slots: export it with --variant fused");
 
     /// <summary>
