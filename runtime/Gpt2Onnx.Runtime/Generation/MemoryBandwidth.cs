@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
+using Gpt2Onnx.Runtime.Native;
 
 namespace Gpt2Onnx.Runtime.Generation;
 
@@ -15,7 +16,11 @@ public static unsafe class MemoryBandwidth
     {
         if (threads < 1) threads = Environment.ProcessorCount;
         long count = (long)megabytes << 18; // floats
-        var data = (float*)NativeMemory.AlignedAlloc((nuint)(count * sizeof(float)), 64);
+        nuint bytes = (nuint)(count * sizeof(float));
+        // On 2 MB pages where the system has them, as the runtime's weights are: the fastest this machine streams.
+        var data = (float*)HugePages.Allocate(bytes);
+        bool huge = data != null;
+        if (!huge) data = (float*)NativeMemory.AlignedAlloc(bytes, 64);
         try
         {
             new Span<float>(data, (int)count).Fill(1f);
@@ -34,7 +39,8 @@ public static unsafe class MemoryBandwidth
         }
         finally
         {
-            NativeMemory.AlignedFree(data);
+            if (huge) HugePages.Free(data, bytes);
+            else NativeMemory.AlignedFree(data);
         }
     }
 }

@@ -188,7 +188,7 @@ internal unsafe struct OrtApiTable
     public void* GetTensorRTProviderOptionsAsString; // 173
     public void* ReleaseTensorRTProviderOptions; // 174
     public void* EnableOrtCustomOps; // 175
-    public void* RegisterAllocator; // 176
+    public delegate* unmanaged<IntPtr, IntPtr, IntPtr> RegisterAllocator; // 176
     public void* UnregisterAllocator; // 177
     public void* IsSparseTensor; // 178
     public void* CreateSparseTensorAsOrtValue; // 179

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Gpt2Onnx.Runtime.Native;
 
 namespace Gpt2Onnx.Runtime.Onnx;
 
@@ -31,6 +32,7 @@ public sealed unsafe class OrtSession : IDisposable
         OrtApi.Check(OrtApi.Api.SetSessionGraphOptimizationLevel(options, (int)settings.Optimization));
         OrtApi.Check(OrtApi.Api.SetSessionLogSeverityLevel(options, (int)settings.LogLevel));
         Device = CudaProvider.Append(options, settings.Device);
+        if (settings.HugePages && Device == "cpu") HugePageAllocator.UseFor(options);
         if (settings.ProfilePrefix != null)
             fixed (byte* prefix = OrtApi.Utf8(settings.ProfilePrefix))
                 OrtApi.Check(OrtApi.Api.EnableProfiling(options, prefix));
@@ -41,6 +43,7 @@ public sealed unsafe class OrtSession : IDisposable
         {
             try
             {
+                using var loading = HugePageAllocator.Loading();
                 OrtApi.Check(OrtApi.Api.CreateSession(env, path, options, &session));
             }
             catch (OrtException e)
@@ -49,6 +52,7 @@ public sealed unsafe class OrtSession : IDisposable
             }
         }
         _session = OrtSessionHandle.Wrap(session);
+        NativeHeap.Trim(); // the weights ONNX Runtime copied while loading are freed by now
         Inputs = ReadNodes(NodeKind.Input);
         Outputs = ReadNodes(NodeKind.Output);
         OptionalInputs = ReadNodes(NodeKind.OverridableInitializer);

@@ -11,4 +11,9 @@ public sealed record SessionSettings
     public string Device { get; init; } = "cpu";
     /// <summary>When set, ONNX Runtime traces every operator's run into PREFIX_DATE.json (Chrome trace format), written when the session closes.</summary>
     public string? ProfilePrefix { get; init; }
+    /// <summary>
+    /// Put the weights the session prepares while loading on 2 MB pages (Linux; CPU sessions), so streaming them
+    /// once per token misses the TLB 512 times less often. On by default; false leaves ONNX Runtime's own allocator.
+    /// </summary>
+    public bool HugePages { get; init; } = true;
 }
