@@ -36,12 +36,23 @@ public static class CliHost
             Console.Error.WriteLine($"run '{root.Name} {parsed.CommandResult.Command.Name} --help' for usage");
             return BadUsage;
         }
-        catch (Gpt2OnnxException e)
+        catch (Exception e) when (UserErrorIn(e) is { } userError)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"error: {userError.Message}");
             return UserError;
         }
     }
+
+    /// <summary>
+    /// The user error behind <paramref name="e"/>: itself, or the one a type initializer threw (a native
+    /// library that cannot be loaded surfaces on first use, wrapped in a TypeInitializationException).
+    /// </summary>
+    private static Gpt2OnnxException? UserErrorIn(Exception e) => e switch
+    {
+        Gpt2OnnxException userError => userError,
+        TypeInitializationException { InnerException: { } inner } => UserErrorIn(inner),
+        _ => null,
+    };
 
     /// <summary>Options that contradict each other or are out of range: exit code 2, like a parse error.</summary>
     public sealed class BadUsageException(string message) : Exception(message);

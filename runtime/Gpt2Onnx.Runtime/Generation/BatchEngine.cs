@@ -84,20 +84,22 @@ public sealed class BatchEngine : IDisposable
             }
         }
 
-        // Gathers the busy slots at the front (their caches, and their next tokens, move) and returns how many there are.
+        // Gathers the busy slots at the front and returns how many there are: each free row among the first
+        // `busy` takes the last busy slot (its cache and next token move), so a finished sequence costs one
+        // move, not a shift of every row behind it. Rows are independent, so their order does not matter.
         int GatherBusy()
         {
             int busy = 0;
             for (int row = 0; row < _decoder.BatchSize; row++)
+                if (slots[row] != null) busy++;
+            for (int row = 0, last = _decoder.BatchSize - 1; row < busy; row++)
             {
-                if (slots[row] == null) continue;
-                if (row != busy)
-                {
-                    _decoder.MoveSlot(row, busy);
-                    (slots[busy], slots[row]) = (slots[row], null);
-                    tokens[busy] = tokens[row];
-                }
-                busy++;
+                if (slots[row] != null) continue;
+                while (slots[last] == null) last--;
+                _decoder.MoveSlot(last, row);
+                (slots[row], slots[last]) = (slots[last], null);
+                tokens[row] = tokens[last];
+                last--;
             }
             return busy;
         }
