@@ -32,10 +32,10 @@ internal static unsafe class HugePageAllocator
     /// <summary>How many buffers sessions loading on this thread have put on huge pages.</summary>
     public static int HugeBuffersLoadedOnThisThread => _hugeBuffersLoaded;
 
-    /// <summary>Makes the session created with <paramref name="sessionOptions"/> allocate through this allocator; false where huge pages are unavailable.</summary>
-    public static bool UseFor(IntPtr sessionOptions)
+    /// <summary>Makes the session created with <paramref name="sessionOptions"/> allocate through this allocator (where huge pages are available).</summary>
+    public static void UseFor(IntPtr sessionOptions)
     {
-        if (!HugePages.Available) return false;
+        if (!HugePages.Available) return;
         lock (Gate)
         {
             if (!_registered)
@@ -54,7 +54,6 @@ internal static unsafe class HugePageAllocator
         }
         fixed (byte* key = OrtApi.Utf8("session.use_env_allocators"), value = OrtApi.Utf8("1"))
             OrtApi.Check(OrtApi.Api.AddSessionConfigEntry(sessionOptions, key, value));
-        return true;
     }
 
     /// <summary>While the returned scope lives, this thread's large allocations (a session loading) go on huge pages.</summary>
