@@ -7,7 +7,7 @@ namespace Gpt2Onnx.Runtime.Onnx;
 /// through: a failure becomes one <see cref="OrtException"/> with ORT's code and message, and the status
 /// is released in all cases.
 /// </summary>
-internal static unsafe class OrtApi
+internal static unsafe partial class OrtApi
 {
     /// <summary>The API version this binding asks for: ONNX Runtime 1.30.</summary>
     public const uint Version = 30;
@@ -33,13 +33,29 @@ internal static unsafe class OrtApi
         {
             var code = (OrtErrorCode)Api.GetErrorCode(status);
             string message = Marshal.PtrToStringUTF8((IntPtr)Api.GetErrorMessage(status)) ?? "(no message)";
-            throw new OrtException(code, message);
+            throw new OrtException(code, OneLine(message));
         }
         finally
         {
             Api.ReleaseStatus(status);
         }
     }
+
+    /// <summary>
+    /// ORT's message as one line: line breaks become spaces, and a source location with the C++ function's
+    /// signature (<c>/onnxruntime_src/…/model.cc:187 onnxruntime::Model::Model(…) </c>) is dropped.
+    /// </summary>
+    internal static string OneLine(string message)
+    {
+        message = SourceLocation().Replace(message.Trim(), "", 1);
+        return LineBreaks().Replace(message, " ");
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"/\S+\.(?:cc|cpp|h):\d+ \S+\(.*?\) (?=\S)")]
+    private static partial System.Text.RegularExpressions.Regex SourceLocation();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\s*[\r\n]+\s*")]
+    private static partial System.Text.RegularExpressions.Regex LineBreaks();
 
     /// <summary>The default CPU allocator (owned by ONNX Runtime, never released).</summary>
     public static IntPtr DefaultAllocator

@@ -239,6 +239,21 @@ public sealed class GeneratorTests : IDisposable
         Assert.Contains("genai_config.json", error.Message);
     }
 
+    [Theory]
+    [InlineData(0, "ModelProto does not have a graph")]
+    [InlineData(1000, "Protobuf parsing failed")]
+    public void A_damaged_graph_is_one_line_naming_the_file(int keptBytes, string expected)
+    {
+        string graph = Path.Combine(_portable, "model.onnx");
+        var bytes = File.ReadAllBytes(graph);
+        File.WriteAllBytes(graph, bytes[..keptBytes]);
+        var error = Assert.Throws<Gpt2OnnxException>(() => Load(_portable));
+        Assert.Contains(graph, error.Message);
+        Assert.Contains(expected, error.Message);
+        Assert.DoesNotContain("\n", error.Message);
+        Assert.DoesNotContain(".cc:", error.Message); // ORT's source location and C++ signature are left out
+    }
+
     [Fact]
     public void A_CUDA_device_without_the_provider_libraries_names_them_and_auto_falls_back_to_the_CPU()
     {
