@@ -93,6 +93,15 @@ public sealed class CheckpointErrorTests : IDisposable
     }
 
     [Fact]
+    public void A_shape_whose_size_overflows()
+    {
+        var config = TinyCheckpoint.Config(vocab: 4, positions: 4, embd: 4, layers: 1, heads: 1);
+        config.Save(Path.Combine(_dir, Gpt2Checkpoint.ConfigFile));
+        WriteRaw("{\"wte.weight\":{\"dtype\":\"F32\",\"shape\":[1099511627776,1099511627776],\"data_offsets\":[0,8]}}", new byte[8]);
+        Assert.Contains("'wte.weight' has the shape [1099511627776, 1099511627776], more bytes than any file holds", Error());
+    }
+
+    [Fact]
     public void A_config_with_impossible_numbers()
     {
         File.WriteAllText(Path.Combine(_dir, Gpt2Checkpoint.ConfigFile), "{\"n_embd\": 100, \"n_head\": 3}");

@@ -105,8 +105,11 @@ public sealed class SafeTensorsFile : IDisposable
                 if (tensor.Begin < 0 || tensor.End < tensor.Begin || tensor.End > dataLength)
                     throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' points at bytes {tensor.Begin}..{tensor.End}, outside the {dataLength}-byte data section: the file is truncated or damaged");
                 long elements = 1;
-                foreach (var d in shape) elements = checked(elements * d);
-                if (checked(elements * ElementSize(dtype)) != tensor.ByteLength)
+                foreach (var d in shape)
+                    if (d != 0 && elements > long.MaxValue / ElementSize(dtype) / d)
+                        throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' has the shape [{string.Join(", ", shape)}], more bytes than any file holds: the file is damaged or hostile");
+                    else elements *= d;
+                if (elements * ElementSize(dtype) != tensor.ByteLength)
                     throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' ({dtype} [{string.Join(", ", shape)}]) needs {elements * ElementSize(dtype)} bytes but is given {tensor.ByteLength}: the file is damaged");
                 if (!tensors.TryAdd(entry.Name, tensor))
                     throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' appears twice in the header: the file is damaged");
