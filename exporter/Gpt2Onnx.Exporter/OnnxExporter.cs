@@ -41,6 +41,7 @@ public static class OnnxExporter
         using var checkpoint = Gpt2Checkpoint.Open(checkpointDirectory);
 
         string temporary = outputDirectory + ".tmp-" + Environment.ProcessId;
+        AtomicFile.RemoveAbandoned(Path.GetDirectoryName(outputDirectory)!, Path.GetFileName(outputDirectory)); // an earlier export killed midway
         if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
         Directory.CreateDirectory(temporary);
         try

@@ -54,6 +54,22 @@ public sealed class ExportErrorTests : IDisposable
     }
 
     [Fact]
+    public void An_export_removes_what_a_killed_export_to_the_same_folder_left_behind()
+    {
+        string checkpoint = Checkpoint(), output = Path.Combine(_dir, "onnx");
+        using var ended = System.Diagnostics.Process.Start("true")!;
+        ended.WaitForExit();
+        string abandoned = Directory.CreateDirectory(output + ".tmp-" + ended.Id).FullName;
+        File.WriteAllText(Path.Combine(abandoned, "model.onnx"), "half written");
+        string running = Directory.CreateDirectory(output + ".tmp-1").FullName;      // process 1 is running
+        string other = Directory.CreateDirectory(output + "2.tmp-" + ended.Id).FullName; // another output's
+        OnnxExporter.Export(checkpoint, output, new ExportOptions());
+        Assert.False(Directory.Exists(abandoned));
+        Assert.True(Directory.Exists(running));
+        Assert.True(Directory.Exists(other));
+    }
+
+    [Fact]
     public void The_same_checkpoint_exports_to_the_same_bytes()
     {
         string checkpoint = Checkpoint();

@@ -121,8 +121,14 @@ public sealed class TrainingRunTests : IDisposable
         // A crash while writing the next checkpoint leaves complete-looking but uncommitted files behind.
         File.WriteAllText(Path.Combine(output, "model.safetensors.pending"), "half written");
         File.WriteAllText(Path.Combine(output, "trainer_state", "optimizer.safetensors.pending"), "half written");
+        // ...and the temporary file its killed process was writing (named after that process, which has ended).
+        using var ended = System.Diagnostics.Process.Start("true")!;
+        ended.WaitForExit();
+        string abandoned = Path.Combine(output, "trainer_state", "optimizer.safetensors.pending.tmp-" + ended.Id);
+        File.WriteAllText(abandoned, "half written");
         Train(Options(data, output, steps: 6), resume: true);
         Assert.False(File.Exists(Path.Combine(output, "model.safetensors.pending")));
+        Assert.False(File.Exists(abandoned));
         Assert.Equal(6, Losses(output).Length);
     }
 

@@ -15,7 +15,8 @@ namespace Gpt2Onnx.Trainer.Training;
 /// weights, state.json) are first written completely as *.pending, state.json.pending last; then they
 /// are renamed over the old ones, state.json last. Opening a folder finishes an interrupted rename
 /// sequence (state.json.pending exists, so every pending file is complete) or discards pending files
-/// that were never completed, so a run always resumes from one consistent step.
+/// that were never completed, so a run always resumes from one consistent step; the temporary files of
+/// a write that a crash cut short are deleted too.
 /// </summary>
 public static class CheckpointStore
 {
@@ -98,9 +99,11 @@ public static class CheckpointStore
     public static bool IsFrozen(string name, TrainOptions options) =>
         options.FreezeEmbeddings && name is "wte.weight" or "wpe.weight";
 
-    /// <summary>Finishes or discards a save that a crash interrupted.</summary>
+    /// <summary>Finishes or discards a save that a crash interrupted, and deletes the files it was still writing.</summary>
     private static void Recover(string directory)
     {
+        AtomicFile.RemoveAbandoned(directory);
+        AtomicFile.RemoveAbandoned(Path.Combine(directory, StateFolder));
         var order = CommitOrder(directory);
         bool complete = File.Exists(StatePath(directory) + Pending);
         foreach (var path in order)
