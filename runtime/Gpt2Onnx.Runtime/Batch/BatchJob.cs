@@ -117,15 +117,18 @@ public static class BatchJob
         var rows = new List<BatchRow>();
         var lines = new Dictionary<string, int>();
         malformed = 0;
-        foreach (var (number, text) in BoundedLines.Read(options.Input, MaxLineChars))
+        foreach (var (number, text, problem) in BoundedLines.Read(options.Input, MaxLineChars))
         {
             if (text != null && string.IsNullOrWhiteSpace(text)) continue;
             BatchRow row;
             try
             {
-                row = text != null
-                    ? BatchRow.Parse(number, text, options.Defaults)
-                    : throw new Gpt2OnnxException($"line {number} is longer than {MaxLineChars:N0} characters, more than any prompt a model's context holds");
+                row = problem switch
+                {
+                    LineProblem.None => BatchRow.Parse(number, text!, options.Defaults),
+                    LineProblem.TooLong => throw new Gpt2OnnxException($"line {number} is longer than {MaxLineChars:N0} characters, more than any prompt a model's context holds"),
+                    _ => throw new Gpt2OnnxException($"line {number} is not valid UTF-8 (a file in another encoding, or damaged)"),
+                };
             }
             catch (Gpt2OnnxException e)
             {

@@ -14,10 +14,23 @@ public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationR
     /// <summary>Parses one line; throws <see cref="Gpt2OnnxException"/> naming the line for anything malformed.</summary>
     public static BatchRow Parse(int line, string text, SamplingOptions defaults)
     {
+        try
+        {
+            return ParseObject(line, text, defaults);
+        }
+        catch (InvalidOperationException e) // a string escaping half a surrogate pair ("\ud800"), which is no text
+        {
+            throw new Gpt2OnnxException($"line {line}: {e.Message}");
+        }
+    }
+
+    private static BatchRow ParseObject(int line, string text, SamplingOptions defaults)
+    {
         JsonObject row;
         try
         {
-            row = JsonNode.Parse(text) as JsonObject ?? throw new Gpt2OnnxException($"line {line}: expected a JSON object");
+            row = JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
+                  ?? throw new Gpt2OnnxException($"line {line}: expected a JSON object");
         }
         catch (JsonException e)
         {
@@ -38,7 +51,14 @@ public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationR
             }
             catch (Exception e) when (e is FormatException or InvalidOperationException)
             {
-                throw new Gpt2OnnxException($"line {line}: '{name}' must be a {(typeof(T) == typeof(string) ? "string" : "number")}, not {node.ToJsonString()}");
+                string expected = fallback switch
+                {
+                    int => $"a whole number from {int.MinValue} to {int.MaxValue}",
+                    ulong => $"a whole number from 0 to {ulong.MaxValue}",
+                    string => "a string",
+                    _ => "a number",
+                };
+                throw new Gpt2OnnxException($"line {line}: '{name}' must be {expected}, not {node.ToJsonString()}");
             }
         }
         var stop = row["stop"] switch

@@ -2,53 +2,85 @@ using System.Text;
 
 namespace Gpt2Onnx.Runtime.IO;
 
+/// <summary>What kept a line from being read.</summary>
+public enum LineProblem { None, TooLong, NotUtf8 }
+
+/// <summary>One line of a file: its number, and its text unless <see cref="Problem"/> kept it from being read.</summary>
+public readonly record struct BoundedLine(int Number, string? Text, LineProblem Problem);
+
 /// <summary>
-/// The lines of a UTF-8 text file, each at most a given length: a longer line comes back as null (with its
-/// number) without ever being held whole, so a hostile or broken file cannot make a reader allocate
-/// without bound. A line ends at '\n'; a '\r' before it is dropped.
+/// The lines of a UTF-8 text file, each at most a given length: a longer line comes back as
+/// <see cref="LineProblem.TooLong"/> (with its number) without ever being held whole, so a hostile or broken
+/// file cannot make a reader allocate without bound; a line that is not valid UTF-8 comes back as
+/// <see cref="LineProblem.NotUtf8"/> rather than with replacement characters in it. A line ends at '\n'; a
+/// '\r' before it is dropped, and so is a UTF-8 byte-order mark before the first. A UTF-16 or UTF-32 file is
+/// refused as a whole.
 /// </summary>
 public static class BoundedLines
 {
-    public static IEnumerable<(int Number, string? Text)> Read(string path, int maxChars)
+    private static readonly UTF8Encoding Strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    public static IEnumerable<BoundedLine> Read(string path, int maxChars)
     {
-        using var reader = new StreamReader(path, new UTF8Encoding(false), detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
-        var buffer = new char[1 << 16];
-        var line = new StringBuilder();
-        bool tooLong = false;
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+        var buffer = new byte[1 << 16];
+        int maxBytes = checked(4 * maxChars + 1); // a character is at most 4 bytes; + 1: room for a '\r' before the '\n'
+        var line = new MemoryStream();
+        bool tooLong = false, first = true;
         int number = 0, read;
-        while ((read = reader.Read(buffer, 0, buffer.Length)) > 0)
+        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
         {
             int start = 0;
-            for (int i = 0; i < read; i++)
+            if (first)
             {
-                if (buffer[i] != '\n') continue;
+                first = false;
+                if (read >= 2 && (buffer[0], buffer[1]) is (0xFF, 0xFE) or (0xFE, 0xFF) || read >= 4 && buffer[..4] is [0, 0, 0xFE, 0xFF])
+                    throw new Gpt2OnnxException($"{path} is UTF-16 or UTF-32 text: save it as UTF-8");
+                if (read >= 3 && buffer[0] == 0xEF && buffer[1] == 0xBB && buffer[2] == 0xBF) start = 3;
+            }
+            for (int i = start; i < read; i++)
+            {
+                if (buffer[i] != (byte)'\n') continue;
                 Append(buffer.AsSpan(start, i - start));
-                yield return (++number, Finish());
+                yield return Finish(++number);
                 start = i + 1;
             }
             Append(buffer.AsSpan(start, read - start));
         }
-        if (line.Length > 0 || tooLong) yield return (++number, Finish());
+        if (line.Length > 0 || tooLong) yield return Finish(++number);
 
-        void Append(ReadOnlySpan<char> part)
+        void Append(ReadOnlySpan<byte> part)
         {
             if (tooLong) return;
-            if (line.Length + part.Length > maxChars + 1) // + 1: room for a '\r' before the '\n'
+            if (line.Length + part.Length > maxBytes)
             {
                 tooLong = true;
-                line.Clear();
+                line.SetLength(0);
                 return;
             }
-            line.Append(part);
+            line.Write(part);
         }
 
-        string? Finish()
+        BoundedLine Finish(int lineNumber)
         {
-            if (line.Length > 0 && line[^1] == '\r') line.Length--;
-            string? text = tooLong || line.Length > maxChars ? null : line.ToString();
-            line.Clear();
+            var bytes = line.GetBuffer().AsSpan(0, (int)line.Length);
+            if (bytes.Length > 0 && bytes[^1] == (byte)'\r') bytes = bytes[..^1];
+            var result = new BoundedLine(lineNumber, null, LineProblem.TooLong);
+            if (!tooLong)
+            {
+                try
+                {
+                    string text = Strict.GetString(bytes);
+                    if (text.Length <= maxChars) result = new BoundedLine(lineNumber, text, LineProblem.None);
+                }
+                catch (DecoderFallbackException)
+                {
+                    result = new BoundedLine(lineNumber, null, LineProblem.NotUtf8);
+                }
+            }
+            line.SetLength(0);
             tooLong = false;
-            return text;
+            return result;
         }
     }
 }

@@ -25,13 +25,14 @@ public sealed class BatchJobTests : IDisposable
         return path;
     }
 
-    private BatchJobSummary Run(string input, string output, int shard = 0, int shards = 1, bool continuous = true, bool skipErrors = false, string? model = null)
+    private BatchJobSummary Run(string input, string output, int shard = 0, int shards = 1, bool continuous = true, bool skipErrors = false, string? model = null,
+                                TextWriter? log = null)
     {
         using var languageModel = LanguageModel.Load(model ?? _fused, new SessionSettings { IntraOpThreads = 1 });
         return BatchJob.Run(languageModel, new BatchJobOptions
         {
             Input = input, Output = output, MaxBatch = 4, ShardIndex = shard, ShardCount = shards, Continuous = continuous, SkipErrors = skipErrors,
-        }, TextWriter.Null);
+        }, log ?? TextWriter.Null);
     }
 
     private static List<JsonObject> Rows(string path) => File.ReadAllLines(path).Select(l => (JsonObject)JsonNode.Parse(l)!).ToList();
@@ -136,10 +137,16 @@ public sealed class BatchJobTests : IDisposable
     public void Malformed_rows_can_be_skipped_and_are_counted()
     {
         string input = Input(4);
-        File.AppendAllText(input, "not json\n{\"id\": 7, \"prompt\": \"x\", \"temperature\": -1}\n");
+        File.AppendAllText(input, "not json\n{\"id\": 7, \"prompt\": \"x\", \"temperature\": -1}\n{\"id\": 8, \"prompt\": \"x\", \"prompt\": \"y\"}\n{\"id\": 10, \"prompt\": \"\\ud800\"}\n");
+        File.AppendAllText(input, "{\"id\": 9, \"prompt\": \"");
+        using (var stream = new FileStream(input, FileMode.Append)) stream.Write([0xFF, (byte)'"', (byte)'}', (byte)'\n']); // not UTF-8
         string output = Path.Combine(_dir, "out.jsonl");
-        var summary = Run(input, output, skipErrors: true);
-        Assert.Equal(2, summary.Errors);
+        var log = new StringWriter();
+        var summary = Run(input, output, skipErrors: true, log: log);
+        Assert.Equal(5, summary.Errors);
+        Assert.Contains("line 7: not valid JSON", log.ToString()); // a repeated property
+        Assert.Contains("line 8: Cannot read incomplete UTF-16", log.ToString()); // half a surrogate pair
+        Assert.Contains("line 9 is not valid UTF-8", log.ToString());
         Assert.Equal(4, Rows(output).Count);
     }
 
