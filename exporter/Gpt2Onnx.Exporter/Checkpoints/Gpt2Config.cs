@@ -75,7 +75,7 @@ public sealed record Gpt2Config
         JsonObject root;
         try
         {
-            root = JsonNode.Parse(File.ReadAllText(path)) as JsonObject
+            root = JsonText.Parse(File.ReadAllBytes(path)) as JsonObject
                    ?? throw new Gpt2OnnxException($"{path}: expected a JSON object of GPT2Config keys");
         }
         catch (JsonException e)

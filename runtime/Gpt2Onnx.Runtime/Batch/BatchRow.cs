@@ -14,22 +14,10 @@ public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationR
     /// <summary>Parses one line; throws <see cref="Gpt2OnnxException"/> naming the line for anything malformed.</summary>
     public static BatchRow Parse(int line, string text, SamplingOptions defaults)
     {
-        try
-        {
-            return ParseObject(line, text, defaults);
-        }
-        catch (InvalidOperationException e) // a string escaping half a surrogate pair ("\ud800"), which is no text
-        {
-            throw new Gpt2OnnxException($"line {line}: {e.Message}");
-        }
-    }
-
-    private static BatchRow ParseObject(int line, string text, SamplingOptions defaults)
-    {
         JsonObject row;
         try
         {
-            row = JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
+            row = Gpt2Onnx.Runtime.IO.JsonText.Parse(Encoding.UTF8.GetBytes(text)) as JsonObject
                   ?? throw new Gpt2OnnxException($"line {line}: expected a JSON object");
         }
         catch (JsonException e)

@@ -107,7 +107,7 @@ public sealed class LanguageModel : IDisposable
         JsonObject genai;
         try
         {
-            genai = JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject
+            genai = Gpt2Onnx.Runtime.IO.JsonText.Parse(File.ReadAllBytes(configPath)) as JsonObject
                     ?? throw new Gpt2OnnxException($"{directory}/genai_config.json is not a JSON object: export the model again");
         }
         catch (JsonException e)

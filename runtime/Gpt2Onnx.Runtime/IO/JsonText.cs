@@ -1,5 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace Gpt2Onnx.Runtime.IO;
 
@@ -12,13 +13,77 @@ public static class JsonText
     public static readonly JsonSerializerOptions Readable = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>
+    /// <paramref name="utf8"/> without a leading UTF-8 byte-order mark, checked (<see cref="Check"/>) and parsed.
+    /// Throws <see cref="JsonException"/> for anything wrong with it.
+    /// </summary>
+    public static JsonNode? Parse(ReadOnlySpan<byte> utf8)
+    {
+        utf8 = WithoutByteOrderMark(utf8);
+        Check(utf8);
+        return JsonNode.Parse(utf8);
+    }
+
+    /// <summary>The bytes after a leading UTF-8 byte-order mark (which some editors write), if any.</summary>
+    public static ReadOnlySpan<byte> WithoutByteOrderMark(ReadOnlySpan<byte> utf8) =>
+        utf8.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? utf8[3..] : utf8;
+
+    /// <summary>
+    /// Checks a JSON document strictly enough that reading it afterwards cannot fail: valid syntax, no property
+    /// given twice in one object, and every string text: no bytes that are not UTF-8 and no escaped half of a
+    /// surrogate pair ("\ud800"), which the JSON readers let through until the string is read. Throws
+    /// <see cref="JsonException"/> with the line and byte of the first problem.
+    /// </summary>
+    public static void Check(ReadOnlySpan<byte> utf8)
+    {
+        var reader = new Utf8JsonReader(utf8);
+        var names = new Stack<HashSet<string>?>(); // per open container: the object's property names (null for an array)
+        while (reader.Read())
+        {
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.StartObject: names.Push([]); break;
+                case JsonTokenType.StartArray: names.Push(null); break;
+                case JsonTokenType.EndObject or JsonTokenType.EndArray: names.Pop(); break;
+                case JsonTokenType.PropertyName:
+                    if (!names.Peek()!.Add(Text(ref reader, utf8)))
+                        throw At(utf8, reader.TokenStartIndex, $"the property '{reader.GetString()}' is given twice");
+                    break;
+                case JsonTokenType.String: Text(ref reader, utf8); break;
+            }
+        }
+
+        static string Text(ref Utf8JsonReader reader, ReadOnlySpan<byte> utf8)
+        {
+            try
+            {
+                return reader.GetString()!;
+            }
+            catch (InvalidOperationException)
+            {
+                throw At(utf8, reader.TokenStartIndex, "a string is not text (bytes that are not UTF-8, or an escaped half of a surrogate pair)");
+            }
+        }
+    }
+
+    private static StrictnessException At(ReadOnlySpan<byte> utf8, long offset, string problem)
+    {
+        var before = utf8[..(int)offset];
+        return new StrictnessException(problem, before.Count((byte)'\n'), offset - (before.LastIndexOf((byte)'\n') + 1));
+    }
+
+    /// <summary>Valid JSON syntax, but not what <see cref="Check"/> accepts; its message is ours, short and safe to show.</summary>
+    private sealed class StrictnessException(string message, long line, long byteInLine)
+        : JsonException(message, path: null, lineNumber: line, bytePositionInLine: byteInLine);
+
+    /// <summary>
     /// Why a JSON document could not be read, for a one-line error: for a parse error, where ("line L, byte
     /// B", 1-based) without the parser's own message, which quotes the offending token (in a damaged file,
     /// possibly the rest of the file); otherwise the first line of the message, at most 160 characters.
     /// </summary>
     public static string Describe(Exception e)
     {
-        if (e is JsonException { LineNumber: { } line } json) return $"line {line + 1}, byte {json.BytePositionInLine + 1}";
+        if (e is JsonException { LineNumber: { } line } json)
+            return (e is StrictnessException ? e.Message + " at " : "") + $"line {line + 1}, byte {json.BytePositionInLine + 1}";
         string first = e.Message.Split('\n', 2)[0].TrimEnd();
         return first.Length <= 160 ? first : first[..160] + "…";
     }

@@ -19,7 +19,9 @@ public static class TokenizerFiles
         var vocab = new Dictionary<string, int>();
         try
         {
-            var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
+            var json = JsonText.WithoutByteOrderMark(bytes);
+            JsonText.Check(json); // so reading each token below cannot fail
+            var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
                 throw new Gpt2OnnxException($"{path}: expected a JSON object of token → id: is this a vocab.json?");
             while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
@@ -27,15 +29,14 @@ public static class TokenizerFiles
                 string token = reader.GetString()!;
                 if (!reader.Read() || reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out int id))
                     throw new Gpt2OnnxException($"{path}: the token '{token}' has no integer id: the file is damaged; reinstall or regenerate it");
-                if (!vocab.TryAdd(token, id))
-                    throw new Gpt2OnnxException($"{path}: the token '{token}' appears twice: the file is damaged; reinstall or regenerate it");
+                vocab.Add(token, id); // a token given twice is caught by the check
             }
             if (reader.TokenType != JsonTokenType.EndObject)
                 throw new Gpt2OnnxException($"{path}: the JSON object is not closed (the file is truncated): reinstall or regenerate it");
         }
         catch (JsonException e)
         {
-            throw new Gpt2OnnxException($"{path}: not valid JSON (line {e.LineNumber + 1}; the file may be truncated): reinstall or regenerate it");
+            throw new Gpt2OnnxException($"{path}: not valid JSON ({JsonText.Describe(e)}): the file is truncated or damaged; reinstall or regenerate it");
         }
         if (vocab.Count == 0)
             throw new Gpt2OnnxException($"{path}: the vocabulary is empty: reinstall or regenerate it");
@@ -114,7 +115,9 @@ public static class TokenizerFiles
         byte[] bytes = ReadCapped(path, "the tokenizer configuration");
         try
         {
-            using var document = JsonDocument.Parse(bytes);
+            var json = bytes.AsMemory(bytes.Length - JsonText.WithoutByteOrderMark(bytes).Length);
+            JsonText.Check(json.Span); // so reading the values below cannot fail
+            using var document = JsonDocument.Parse(json);
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
                 throw new Gpt2OnnxException($"{path}: expected a JSON object: fix or delete the file");

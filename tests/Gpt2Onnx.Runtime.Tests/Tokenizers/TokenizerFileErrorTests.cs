@@ -25,6 +25,13 @@ public sealed class TokenizerFileErrorTests : IDisposable
     }
 
     [Fact]
+    public void A_vocab_json_token_that_is_not_text_is_reported()
+    {
+        CopyGpt2(vocab: "{\"\\ud800\": 0}");
+        Assert.Contains("vocab.json: not valid JSON (a string is not text", LoadError());
+    }
+
+    [Fact]
     public void A_vocab_json_that_is_not_an_object_is_reported()
     {
         CopyGpt2(vocab: "[1, 2, 3]");
