@@ -27,10 +27,12 @@ internal static class TokenizerCommand
         {
             CliHost.Require(parsed.GetValue(minFrequency) >= 1, "--min-frequency must be 1 or more");
             var files = CorpusReader.ExpandPaths(parsed.GetValue(input)!);
-            var documents = files.SelectMany(f => CorpusReader.ReadDocuments(f, parsed.GetValue(format), parsed.GetValue(textField)!)).ToList();
+            // Pieces, not whole documents: they are cut between words, so the words counted are the same.
+            var pieces = files.SelectMany(f => CorpusReader.ReadPieces(f, parsed.GetValue(format), parsed.GetValue(textField)!)).ToList();
+            var documents = pieces.Select(p => p.Text).ToList();
             if (documents.All(d => d.Length == 0)) throw new Gpt2Onnx.Runtime.Gpt2OnnxException("the corpus is empty: the input files hold no text");
             string outDir = parsed.GetValue(output)!;
-            Console.Error.WriteLine($"learning a {parsed.GetValue(kind)} vocabulary of {parsed.GetValue(vocabSize)} from {documents.Count:N0} documents in {files.Count} file(s)");
+            Console.Error.WriteLine($"learning a {parsed.GetValue(kind)} vocabulary of {parsed.GetValue(vocabSize)} from {pieces.Count(p => p.EndsDocument):N0} documents in {files.Count} file(s)");
             int size;
             if (parsed.GetValue(kind) == "bpe")
             {

@@ -5,19 +5,41 @@ public static class AtomicFile
 {
     public static void Write(string path, Action<Stream> write)
     {
-        string temporary = path + ".tmp-" + Environment.ProcessId;
-        try
+        using var file = Begin(path);
+        write(file.Stream);
+        file.Commit();
+    }
+
+    /// <summary>Starts writing <paramref name="path"/> under a temporary name, for writers that keep several files open.</summary>
+    public static PendingFile Begin(string path) => new(path);
+
+    /// <summary>A file being written under a temporary name: <see cref="Commit"/> puts it in place; disposing it uncommitted deletes it.</summary>
+    public sealed class PendingFile : IDisposable
+    {
+        private readonly string _path, _temporary;
+        private readonly FileStream _stream;
+
+        internal PendingFile(string path)
         {
-            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                write(stream);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, path, overwrite: true);
+            _path = path;
+            _temporary = path + ".tmp-" + Environment.ProcessId;
+            _stream = new FileStream(_temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
         }
-        finally
+
+        public Stream Stream => _stream;
+
+        /// <summary>Flushes the file to disk and renames it over <c>path</c>.</summary>
+        public void Commit()
         {
-            if (File.Exists(temporary)) File.Delete(temporary);
+            _stream.Flush(flushToDisk: true);
+            _stream.Dispose();
+            File.Move(_temporary, _path, overwrite: true);
+        }
+
+        public void Dispose()
+        {
+            _stream.Dispose();
+            if (File.Exists(_temporary)) File.Delete(_temporary);
         }
     }
 

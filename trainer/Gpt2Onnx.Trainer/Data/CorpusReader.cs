@@ -1,10 +1,14 @@
 using Gpt2Onnx.Runtime.IO;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Gpt2Onnx.Runtime;
 
 namespace Gpt2Onnx.Trainer.Data;
+
+/// <summary>A stretch of a document's text; the last one of each document ends it.</summary>
+public readonly record struct CorpusPiece(string Text, bool EndsDocument);
 
 /// <summary>How a corpus file is read into documents.</summary>
 public enum CorpusFormat
@@ -61,8 +65,12 @@ public static class CorpusReader
         return files.Distinct().ToList();
     }
 
-    /// <summary>The documents of one file.</summary>
-    public static IEnumerable<string> ReadDocuments(string path, CorpusFormat format = CorpusFormat.Auto, string textField = "text")
+    /// <summary>
+    /// The text of one file as pieces, in order; the last piece of each document has EndsDocument set. A
+    /// document longer than <see cref="PieceChars"/> comes in several pieces, so no text is held whole (a text
+    /// file may be larger than any string) and long documents tokenize in parallel.
+    /// </summary>
+    public static IEnumerable<CorpusPiece> ReadPieces(string path, CorpusFormat format = CorpusFormat.Auto, string textField = "text")
     {
         if (format == CorpusFormat.Auto)
             format = Path.GetExtension(path).ToLowerInvariant() switch
@@ -73,44 +81,104 @@ public static class CorpusReader
             };
         return format switch
         {
-            CorpusFormat.Text => [ReadText(path)],
-            CorpusFormat.Brown => [StripBrownTags(ReadText(path))],
-            CorpusFormat.Jsonl => ReadJsonl(path, textField),
-            CorpusFormat.Poetry => ReadPoetry(path),
+            CorpusFormat.Text => Split(TextChunks(path), PieceChars),
+            CorpusFormat.Brown => Split(TextChunks(path), PieceChars).Select(p => p with { Text = StripBrownTags(p.Text) }),
+            CorpusFormat.Jsonl => ReadJsonl(path, textField).SelectMany(document => Split([document], PieceChars)),
+            CorpusFormat.Poetry => ReadPoetry(path).Select(poem => new CorpusPiece(poem, EndsDocument: true)),
             _ => throw new ArgumentOutOfRangeException(nameof(format)),
         };
     }
+
+    /// <summary>About how long a piece of a document is, in characters.</summary>
+    public const int PieceChars = 1 << 20;
+
+    /// <summary>The most characters read in one go from a JSONL line, and kept looking for a place to cut a text.</summary>
+    public const int MaxUncutChars = 1 << 28;
 
     private static readonly Regex BrownTag = new(@"(\S)/[^\s/]+(?=\s|$)", RegexOptions.Compiled);
 
     /// <summary>"The/at jury/nn said/vbd" → "The jury said".</summary>
     public static string StripBrownTags(string tagged) => BrownTag.Replace(tagged, "$1");
 
-    private static string ReadText(string path)
+    /// <summary>
+    /// One document's text (given in <paramref name="chunks"/>, cut anywhere) as pieces of at least
+    /// <paramref name="pieceChars"/> characters (but the last), each cut where no tokenizer of this project
+    /// joins the text on either side into one token: before a space that precedes a character that is not
+    /// whitespace, or after a line break that stands alone between two such characters. GPT-2's pre-tokenizer
+    /// starts a token there whatever comes before (a token takes at most one leading space, a run of
+    /// whitespace leaves its last space to the word after it, and nothing takes a line break in front of a
+    /// word), and WordPiece splits at whitespace, so the pieces' ids, joined, are the whole text's ids.
+    /// </summary>
+    public static IEnumerable<CorpusPiece> Split(IEnumerable<string> chunks, int pieceChars)
     {
-        try
+        var pending = new StringBuilder();
+        int searched = pieceChars; // cuts before this index of `pending` were looked for already
+        foreach (var chunk in chunks)
         {
-            return File.ReadAllText(path, new UTF8Encoding(false, throwOnInvalidBytes: true));
+            pending.Append(chunk);
+            while (pending.Length > searched + 1)
+            {
+                int cut = FindCut(pending, searched, pending.Length - 1);
+                if (cut < 0)
+                {
+                    searched = pending.Length - 1;
+                    if (pending.Length > MaxUncutChars)
+                        throw new Gpt2OnnxException($"a stretch of over {MaxUncutChars:N0} characters has no space or line break between words: is it text?");
+                    break;
+                }
+                yield return new CorpusPiece(pending.ToString(0, cut), EndsDocument: false);
+                pending.Remove(0, cut);
+                searched = pieceChars;
+            }
         }
-        catch (DecoderFallbackException)
+        yield return new CorpusPiece(pending.ToString(), EndsDocument: true);
+    }
+
+    /// <summary>The first index in [<paramref name="from"/>, <paramref name="to"/>) to cut <paramref name="text"/> before, or -1.</summary>
+    private static int FindCut(StringBuilder text, int from, int to)
+    {
+        for (int k = Math.Max(from, 2); k < to; k++)
         {
-            throw new Gpt2OnnxException($"{path} is not UTF-8 text: convert it to UTF-8 first");
+            char c = text[k];
+            if (c == ' ' && !char.IsWhiteSpace(text[k + 1])) return k;
+            if (text[k - 1] == '\n' && !char.IsWhiteSpace(c) && !char.IsWhiteSpace(text[k - 2])) return k;
+        }
+        return -1;
+    }
+
+    /// <summary>A text file's characters in chunks (UTF-8, or UTF-16/32 with a byte-order mark), never held whole.</summary>
+    private static IEnumerable<string> TextChunks(string path)
+    {
+        using var reader = new StreamReader(path, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+        var buffer = new char[1 << 16];
+        while (true)
+        {
+            int read;
+            try
+            {
+                read = reader.Read(buffer, 0, buffer.Length);
+            }
+            catch (DecoderFallbackException)
+            {
+                throw new Gpt2OnnxException($"{path} is not UTF-8 text: convert it to UTF-8 first");
+            }
+            if (read == 0) yield break;
+            yield return new string(buffer, 0, read);
         }
     }
 
     private static IEnumerable<string> ReadJsonl(string path, string field)
     {
-        int line = 0;
-        foreach (var text in File.ReadLines(path, Encoding.UTF8))
+        foreach (var (line, text, problem) in BoundedLines.Read(path, MaxUncutChars))
         {
-            line++;
+            if (problem == LineProblem.TooLong) throw new Gpt2OnnxException($"{path}:{line}: longer than {MaxUncutChars:N0} characters: split the document");
+            if (problem == LineProblem.NotUtf8) throw new Gpt2OnnxException($"{path}:{line}: not UTF-8 text: convert the file to UTF-8 first");
             if (string.IsNullOrWhiteSpace(text)) continue;
             string? document;
             try
             {
-                using var json = JsonDocument.Parse(text);
-                document = json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty(field, out var value)
-                           && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+                document = JsonText.Parse(Encoding.UTF8.GetBytes(text)) is JsonObject row && row[field] is JsonValue value
+                           && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
             }
             catch (JsonException e)
             {
@@ -123,10 +191,15 @@ public static class CorpusReader
 
     private static IEnumerable<string> ReadPoetry(string path)
     {
+        if (new FileInfo(path).Length > MaxUncutChars)
+            throw new Gpt2OnnxException($"{path} is over {MaxUncutChars / (1 << 20)} MB, more than a chinese-poetry file: split it, or pass --format jsonl for JSON lines");
         JsonDocument json;
         try
         {
-            json = JsonDocument.Parse(File.ReadAllBytes(path));
+            var bytes = File.ReadAllBytes(path);
+            var utf8 = bytes.AsMemory(bytes.Length - JsonText.WithoutByteOrderMark(bytes).Length);
+            JsonText.Check(utf8.Span);
+            json = JsonDocument.Parse(utf8);
         }
         catch (JsonException e)
         {
@@ -141,7 +214,9 @@ public static class CorpusReader
             {
                 if (poem.ValueKind != JsonValueKind.Object || !poem.TryGetProperty("paragraphs", out var paragraphs) || paragraphs.ValueKind != JsonValueKind.Array)
                     throw new Gpt2OnnxException($"{path}: a poem without a 'paragraphs' array: is it a chinese-poetry file?");
-                var text = string.Join("\n", paragraphs.EnumerateArray().Select(p => p.GetString() ?? ""));
+                if (paragraphs.EnumerateArray().Any(p => p.ValueKind != JsonValueKind.String))
+                    throw new Gpt2OnnxException($"{path}: a poem's 'paragraphs' holds something other than strings: is it a chinese-poetry file?");
+                var text = string.Join("\n", paragraphs.EnumerateArray().Select(p => p.GetString()));
                 if (text.Length > 0) poems.Add(text);
             }
             return poems;

@@ -20,38 +20,68 @@ public sealed record PrepareOptions
 
 /// <summary>
 /// Tokenizes a corpus in parallel into train.bin / val.bin (documents separated by the end-of-text id,
-/// split by document) with meta.json and a copy of the tokenizer. Deterministic: the same corpus and
-/// tokenizer give byte-identical shards, whatever the thread count.
+/// split by document) with meta.json and a copy of the tokenizer. Streams: the corpus is read and encoded
+/// a batch of pieces at a time (<see cref="BatchChars"/>), so memory does not grow with its size.
+/// Deterministic: the same corpus and tokenizer give byte-identical shards, whatever the thread count.
 /// </summary>
 public static class DataPreparer
 {
+    /// <summary>About how many characters are encoded together (in parallel) before their ids are written.</summary>
+    public const int BatchChars = 16 << 20;
+
     public static ShardMeta Prepare(PrepareOptions options, IProgress<(string Stage, int Done, int Total)>? progress = null)
     {
         if (!(options.ValFraction >= 0 && options.ValFraction < 1))
             throw new Gpt2OnnxException($"the validation fraction must be in [0, 1), not {options.ValFraction}");
         var tokenizer = Tokenizer.Load(options.TokenizerDirectory);
         var files = CorpusReader.ExpandPaths(options.Inputs);
-        var documents = new List<string>();
-        for (int i = 0; i < files.Count; i++)
-        {
-            documents.AddRange(CorpusReader.ReadDocuments(files[i], options.Format, options.TextField).Where(d => d.Length > 0));
-            progress?.Report(("reading", i + 1, files.Count));
-        }
-        if (documents.Count == 0)
-            throw new Gpt2OnnxException($"the corpus is empty: none of the {files.Count} input file(s) holds any text");
-
-        var ids = ParallelEncoder.EncodeAll(tokenizer, documents, options.Threads, done => progress?.Report(("tokenizing", done, documents.Count)));
         int eos = tokenizer.EndOfTextId;
         string dtype = tokenizer.VocabSize > 65535 ? "uint32" : "uint16";
-        int width = dtype == "uint32" ? 4 : 2;
 
         Directory.CreateDirectory(options.OutputDirectory);
+        using var train = new ShardWriter(Path.Combine(options.OutputDirectory, "train.bin"), dtype == "uint32" ? 4 : 2);
+        using var val = new ShardWriter(Path.Combine(options.OutputDirectory, "val.bin"), dtype == "uint32" ? 4 : 2);
         // Document i goes to validation when the running count of val documents, i·f, crosses an integer:
         // evenly spread, deterministic, and exactly round(n·f) of them.
-        bool IsVal(int i) => Math.Floor((i + 1) * options.ValFraction) > Math.Floor(i * options.ValFraction);
-        var (trainTokens, trainDocs) = WriteShard(Path.Combine(options.OutputDirectory, "train.bin"), ids, i => !IsVal(i), eos, width);
-        var (valTokens, valDocs) = WriteShard(Path.Combine(options.OutputDirectory, "val.bin"), ids, IsVal, eos, width);
-        if (trainTokens == 0) throw new Gpt2OnnxException("no document was left for training: lower --val-fraction");
+        bool IsVal(long i) => Math.Floor((i + 1) * options.ValFraction) > Math.Floor(i * options.ValFraction);
+
+        long document = 0; // the index of the document the next piece belongs to, among those with text
+        bool started = false; // whether that document has shown any text yet
+        var batch = new List<CorpusPiece>();
+        long batchChars = 0;
+        void Flush()
+        {
+            var ids = ParallelEncoder.EncodeAll(tokenizer, batch.Select(p => p.Text).ToList(), options.Threads);
+            for (int i = 0; i < batch.Count; i++)
+            {
+                if (batch[i].Text.Length > 0) started = true;
+                if (!started) continue; // an empty document is no document
+                var shard = IsVal(document) ? val : train;
+                shard.Write(ids[i]);
+                if (!batch[i].EndsDocument) continue;
+                shard.EndDocument(eos);
+                document++;
+                started = false;
+            }
+            batch.Clear();
+            batchChars = 0;
+        }
+        for (int f = 0; f < files.Count; f++)
+        {
+            foreach (var piece in CorpusReader.ReadPieces(files[f], options.Format, options.TextField))
+            {
+                batch.Add(piece);
+                batchChars += piece.Text.Length;
+                if (batchChars >= BatchChars) Flush();
+            }
+            progress?.Report(("tokenizing", f + 1, files.Count));
+        }
+        Flush();
+        if (document == 0)
+            throw new Gpt2OnnxException($"the corpus is empty: none of the {files.Count} input file(s) holds any text");
+        if (train.Tokens == 0) throw new Gpt2OnnxException("no document was left for training: lower --val-fraction");
+        train.Commit();
+        val.Commit();
 
         string tokenizerCopy = Path.Combine(options.OutputDirectory, "tokenizer");
         TokenizerFolder.CopyTo(options.TokenizerDirectory, tokenizerCopy);
@@ -60,10 +90,10 @@ public static class DataPreparer
             DType = dtype,
             VocabSize = tokenizer.VocabSize,
             EosTokenId = eos,
-            TrainTokens = trainTokens,
-            ValTokens = valTokens,
-            TrainDocuments = trainDocs,
-            ValDocuments = valDocs,
+            TrainTokens = train.Tokens,
+            ValTokens = val.Tokens,
+            TrainDocuments = train.Documents,
+            ValDocuments = val.Documents,
             Tokenizer = "tokenizer",
             TokenizerSha256 = TokenizerFolder.Hash(tokenizerCopy),
         };
@@ -71,36 +101,48 @@ public static class DataPreparer
         return meta;
     }
 
-    /// <summary>Writes the chosen documents, each followed by the end-of-text id.</summary>
-    private static (long Tokens, int Documents) WriteShard(string path, int[][] documents, Func<int, bool> include, int eos, int width)
+    /// <summary>A shard being written (under a temporary name until committed): little-endian ids of one width.</summary>
+    private sealed class ShardWriter(string path, int width) : IDisposable
     {
-        long tokens = 0;
-        int count = 0;
-        AtomicFile.Write(path, stream =>
+        private readonly AtomicFile.PendingFile _file = AtomicFile.Begin(path);
+        private readonly byte[] _buffer = new byte[1 << 16];
+        private int _used;
+
+        public long Tokens { get; private set; }
+        public int Documents { get; private set; }
+
+        public void Write(int[] ids)
         {
-            var buffer = new byte[1 << 16];
-            int used = 0;
-            void Put(int id)
+            foreach (int id in ids) Put(id);
+        }
+
+        /// <summary>Ends a document with the end-of-text id.</summary>
+        public void EndDocument(int eos)
+        {
+            Put(eos);
+            Documents++;
+        }
+
+        private void Put(int id)
+        {
+            if (_used + width > _buffer.Length)
             {
-                if (used + width > buffer.Length)
-                {
-                    stream.Write(buffer, 0, used);
-                    used = 0;
-                }
-                if (width == 2) BinaryPrimitives.WriteUInt16LittleEndian(buffer.AsSpan(used), (ushort)id);
-                else BinaryPrimitives.WriteUInt32LittleEndian(buffer.AsSpan(used), (uint)id);
-                used += width;
+                _file.Stream.Write(_buffer, 0, _used);
+                _used = 0;
             }
-            for (int i = 0; i < documents.Length; i++)
-            {
-                if (!include(i)) continue;
-                foreach (int id in documents[i]) Put(id);
-                Put(eos);
-                tokens += documents[i].Length + 1;
-                count++;
-            }
-            stream.Write(buffer, 0, used);
-        });
-        return (tokens, count);
+            if (width == 2) BinaryPrimitives.WriteUInt16LittleEndian(_buffer.AsSpan(_used), (ushort)id);
+            else BinaryPrimitives.WriteUInt32LittleEndian(_buffer.AsSpan(_used), (uint)id);
+            _used += width;
+            Tokens++;
+        }
+
+        public void Commit()
+        {
+            _file.Stream.Write(_buffer, 0, _used);
+            _used = 0;
+            _file.Commit();
+        }
+
+        public void Dispose() => _file.Dispose();
     }
 }

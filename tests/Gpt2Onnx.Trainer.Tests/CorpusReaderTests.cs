@@ -1,0 +1,87 @@
+using System.Buffers.Binary;
+using System.Text;
+using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Runtime.Tokenizers;
+using Gpt2Onnx.Runtime.Tokenizers.Training;
+using Gpt2Onnx.Trainer.Data;
+
+namespace Gpt2Onnx.Trainer.Tests;
+
+/// <summary>Corpus files read as pieces cut between words: the same ids as the whole text, in bounded memory.</summary>
+public sealed class CorpusReaderTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory().FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static string Root()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Gpt2Onnx.sln"))) return dir.FullName;
+        throw new InvalidOperationException("cannot find the repository root above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>Brown corpus text joined by every kind of whitespace, with poems, contractions, digits and emoji between.</summary>
+    private static string Sample()
+    {
+        string[] joins = [" ", "  ", "\n", "\n\n", "\r\n", "\t", " \n ", "\n \n", "\u3000", "\u00a0", "x\ny", " 's ", "don't it's 1,000 3.14 😀 "];
+        var text = new StringBuilder();
+        var files = Directory.GetFiles(Path.Combine(Root(), ".deps", "data", "brown"), "c*").Order(StringComparer.Ordinal).Take(12).ToList();
+        for (int i = 0; i < files.Count; i++)
+        {
+            text.Append(CorpusReader.StripBrownTags(File.ReadAllText(files[i])));
+            text.Append(joins[i % joins.Length]).Append("床前明月光，\n疑是地上霜。").Append(joins[(i + 5) % joins.Length]);
+        }
+        return text.ToString();
+    }
+
+    private static IEnumerable<string> Chunks(string text, int size)
+    {
+        for (int i = 0; i < text.Length; i += size) yield return text.Substring(i, Math.Min(size, text.Length - i));
+    }
+
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("wordpiece")]
+    public void Pieces_cut_between_words_encode_to_the_ids_of_the_whole_text(string kind)
+    {
+        string text = Sample();
+        ITokenizer tokenizer = kind == "gpt2"
+            ? BpeTokenizer.Load(Path.Combine(Root(), "models", "gpt2-tokenizer"))
+            : WordPieceTrainer.Train([text], vocabSize: 400);
+        var pieces = CorpusReader.Split(Chunks(text, 777), pieceChars: 1000).ToList();
+        Assert.True(pieces.Count > 100, $"{pieces.Count} pieces");
+        Assert.Equal(text, string.Concat(pieces.Select(p => p.Text)));
+        Assert.True(pieces[^1].EndsDocument);
+        Assert.DoesNotContain(pieces.SkipLast(1), p => p.EndsDocument);
+        Assert.Equal(tokenizer.Encode(text), pieces.SelectMany(p => tokenizer.Encode(p.Text)));
+    }
+
+    [Fact]
+    public void A_text_file_larger_than_a_piece_prepares_to_the_ids_of_the_whole_file()
+    {
+        string text = Sample();
+        while (text.Length <= CorpusReader.PieceChars) text += "\n" + text;
+        string corpus = Path.Combine(_dir, "big.txt"), tokenizer = Path.Combine(Root(), "models", "gpt2-tokenizer");
+        File.WriteAllText(corpus, text);
+        var meta = DataPreparer.Prepare(new PrepareOptions { Inputs = [corpus], TokenizerDirectory = tokenizer, OutputDirectory = Path.Combine(_dir, "data"), ValFraction = 0 });
+        var gpt2 = BpeTokenizer.Load(tokenizer);
+        var expected = gpt2.Encode(text).Append(gpt2.EndOfTextId).ToArray();
+        var bytes = File.ReadAllBytes(Path.Combine(_dir, "data", "train.bin"));
+        var written = Enumerable.Range(0, bytes.Length / 2).Select(i => (int)BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(2 * i))).ToArray();
+        Assert.Equal(expected, written);
+        Assert.Equal(1, meta.TrainDocuments);
+        Assert.Equal(expected.Length, meta.TrainTokens);
+    }
+
+    [Fact]
+    public void A_JSONL_line_that_is_not_UTF8_and_a_poem_with_a_number_for_a_line_are_errors_naming_them()
+    {
+        string jsonl = Path.Combine(_dir, "c.jsonl");
+        File.WriteAllBytes(jsonl, [.. "{\"text\": \"ok\"}\n{\"text\": \""u8, 0xFF, .. "\"}\n"u8]);
+        Assert.Contains("c.jsonl:2: not UTF-8", Assert.Throws<Gpt2OnnxException>(() => CorpusReader.ReadPieces(jsonl).ToList()).Message);
+        string poems = Path.Combine(_dir, "p.json");
+        File.WriteAllText(poems, "[{\"title\": \"t\", \"paragraphs\": [\"床前明月光，\", 5]}]");
+        Assert.Contains("other than strings", Assert.Throws<Gpt2OnnxException>(() => CorpusReader.ReadPieces(poems).ToList()).Message);
+    }
+}
