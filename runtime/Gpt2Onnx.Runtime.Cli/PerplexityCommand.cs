@@ -1,7 +1,7 @@
 using System.CommandLine;
-using System.Text;
 using System.Text.Json;
 using Gpt2Onnx.Runtime.Generation;
+using Gpt2Onnx.Runtime.IO;
 
 namespace Gpt2Onnx.Runtime.Cli;
 
@@ -19,17 +19,7 @@ internal static class PerplexityCommand
         model.AddTo(command);
         command.SetAction(parsed =>
         {
-            string path = parsed.GetValue(input)!;
-            if (!File.Exists(path)) throw new Gpt2OnnxException($"{path} does not exist: pass a text file to --input");
-            string text;
-            try
-            {
-                text = File.ReadAllText(path, new UTF8Encoding(false, throwOnInvalidBytes: true));
-            }
-            catch (DecoderFallbackException)
-            {
-                throw new Gpt2OnnxException($"{path} is not UTF-8 text: convert it first");
-            }
+            string text = TextFile.Read(parsed.GetValue(input)!, 256L << 20, "take a sample (a run over that many tokens would take days on a CPU)");
             using var languageModel = model.Load(parsed);
             var ids = new List<int>();
             languageModel.Tokenizer.Encode(text, ids);

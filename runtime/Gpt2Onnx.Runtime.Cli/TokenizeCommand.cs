@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Gpt2Onnx.Cli;
+using Gpt2Onnx.Runtime.IO;
 using Gpt2Onnx.Runtime.Tokenizers;
 
 namespace Gpt2Onnx.Runtime.Cli;
@@ -45,18 +46,8 @@ internal static class TokenizeCommand
         return command;
     }
 
-    private static string ReadDocument(string path)
-    {
-        if (!File.Exists(path)) throw new Gpt2OnnxException($"{path} does not exist: pass an existing text file to --input");
-        try
-        {
-            return File.ReadAllText(path, new UTF8Encoding(false, throwOnInvalidBytes: true));
-        }
-        catch (DecoderFallbackException)
-        {
-            throw new Gpt2OnnxException($"{path} is not UTF-8 text: convert it to UTF-8 first");
-        }
-    }
+    private static string ReadDocument(string path) =>
+        TextFile.Read(path, 512L << 20, "split it, or tokenize a corpus into shards with 'gpt2-train prepare'");
 
     /// <param name="fresh">a new tokenizer for each repeat, so every timed run starts with an empty cache</param>
     private static int Encode(Func<ITokenizer> fresh, ITokenizer tokenizer, List<string> documents, bool allowSpecial, int threads, bool json, int repeat)
