@@ -11,9 +11,9 @@ namespace Gpt2Onnx.Exporter.Graphs;
 /// <summary>
 /// GPT-2 built from ONNX Runtime's contrib operators: GroupQueryAttention (causal, packed QKV, with past
 /// and present sharing one preallocated buffer of the maximum length), SkipLayerNormalization (residual
-/// add, bias and LayerNorm in one), FastGelu with its bias, and for int4 MatMulNBits. The inputs are the
-/// portable contract's, so onnxruntime-genai drives it as it drives its own GQA models; what differs is
-/// declared in genai_config.json and the metadata: the past buffers are (B, nh, max_sequence_length, hs),
+/// add, bias and LayerNorm in one), FastGelu with its bias, FusedMatMul for the fp32 LM head, and for int4
+/// MatMulNBits. The inputs are the portable contract's, so onnxruntime-genai drives it as it drives its own
+/// GQA models; what differs is declared in genai_config.json and the metadata: the past buffers are (B, nh, max_sequence_length, hs),
 /// shared with the presents, and sequences are left-aligned (right padding). GroupQueryAttention's
 /// seqlens_k (each row's total length - 1) and total_sequence_length are derived from attention_mask in
 /// the graph. In fp16 the weights, activations and cache are float16 and the logits are cast to float.
@@ -78,6 +78,11 @@ internal static class FusedGraph
             var table = checkpoint.ReadFloat32("wte.weight");
             int v = c.VocabSize, k = c.NEmbd;
             MatMulNBits(g, h, "lm_head", k, v, options.BlockSize, (row, col) => table[(long)col * k + row], "lm_head", Logits);
+        }
+        else if (F == T.Float)
+        {
+            // (B, K, C) × wteᵀ straight into logits (B, K, V): FusedMatMul transposes the tied table as it packs it.
+            g.Nodes("FusedMatMul", [h, wte], "lm_head", 1, [Int("transB", 1)], "com.microsoft", [Logits]);
         }
         else
         {
