@@ -46,7 +46,7 @@ public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationR
                     string => "a string",
                     _ => "a number",
                 };
-                throw new Gpt2OnnxException($"line {line}: '{name}' must be {expected}, not {node.ToJsonString()}");
+                throw new Gpt2OnnxException($"line {line}: '{name}' must be {expected}, not {Gpt2Onnx.Runtime.IO.JsonText.Excerpt(node.ToJsonString())}");
             }
         }
         var stop = row["stop"] switch

@@ -46,7 +46,7 @@ public static class JsonText
                 case JsonTokenType.EndObject or JsonTokenType.EndArray: names.Pop(); break;
                 case JsonTokenType.PropertyName:
                     if (!names.Peek()!.Add(Text(ref reader, utf8)))
-                        throw At(utf8, reader.TokenStartIndex, $"the property '{reader.GetString()}' is given twice");
+                        throw At(utf8, reader.TokenStartIndex, $"the property {Excerpt(JsonSerializer.Serialize(reader.GetString()))} is given twice");
                     break;
                 case JsonTokenType.String: Text(ref reader, utf8); break;
             }
@@ -65,6 +65,9 @@ public static class JsonText
         }
     }
 
+    /// <summary>JSON text for an error line: as it is up to 60 characters, cut with "…" beyond.</summary>
+    public static string Excerpt(string json) => json.Length <= 60 ? json : json[..59] + "…";
+
     private static StrictnessException At(ReadOnlySpan<byte> utf8, long offset, string problem)
     {
         var before = utf8[..(int)offset];
@@ -78,7 +81,8 @@ public static class JsonText
     /// <summary>
     /// Why a JSON document could not be read, for a one-line error: for a parse error, where ("line L, byte
     /// B", 1-based) without the parser's own message, which quotes the offending token (in a damaged file,
-    /// possibly the rest of the file); otherwise the first line of the message, at most 160 characters.
+    /// possibly the rest of the file), after <see cref="Check"/>'s own short message when it was Check's;
+    /// otherwise the first line of the message, at most 160 characters.
     /// </summary>
     public static string Describe(Exception e)
     {

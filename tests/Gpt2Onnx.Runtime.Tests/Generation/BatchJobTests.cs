@@ -144,7 +144,7 @@ public sealed class BatchJobTests : IDisposable
         var log = new StringWriter();
         var summary = Run(input, output, skipErrors: true, log: log);
         Assert.Equal(5, summary.Errors);
-        Assert.Contains("line 7: not valid JSON (the property 'prompt' is given twice", log.ToString());
+        Assert.Contains("line 7: not valid JSON (the property \"prompt\" is given twice", log.ToString());
         Assert.Contains("line 8: not valid JSON (a string is not text", log.ToString()); // half a surrogate pair
         Assert.Contains("line 9 is not valid UTF-8", log.ToString());
         Assert.Equal(4, Rows(output).Count);

@@ -11,8 +11,12 @@ public class JsonTextTests
     [Fact]
     public void A_property_given_twice_in_one_object_is_refused_with_where()
     {
-        Assert.Equal("the property 'a' is given twice at line 2, byte 2", Problem("{\"a\": 1,\n \"a\": 2}"));
-        Assert.Equal("the property 'k' is given twice at line 1, byte 27", Problem("[{\"k\": 1}, {\"k\": {\"k\": 2, \"k\": 3}}]"));
+        Assert.Equal("the property \"a\" is given twice at line 2, byte 2", Problem("{\"a\": 1,\n \"a\": 2}"));
+        Assert.Equal("the property \"k\" is given twice at line 1, byte 27", Problem("[{\"k\": 1}, {\"k\": {\"k\": 2, \"k\": 3}}]"));
+        // A name is quoted escaped and cut short, so the error stays one short line.
+        string name = "line\n" + new string('x', 1000);
+        Assert.Equal("the property \"line\\n" + new string('x', 52) + "… is given twice at line 1, byte 1015",
+                     Problem($"{{\"{name.Replace("\n", "\\n")}\": 1, \"{name.Replace("\n", "\\n")}\": 2}}"));
         // The same name in different objects is fine.
         Assert.NotNull(JsonText.Parse("[{\"k\": 1}, {\"k\": {\"k\": 2}}]"u8));
     }
