@@ -38,9 +38,19 @@ public static class CliHost
         }
         catch (Exception e) when (UserErrorIn(e) is { } userError)
         {
-            Console.Error.WriteLine($"error: {userError.Message}");
+            Console.Error.WriteLine($"error: {OneLine(userError.Message)}");
             return UserError;
         }
+    }
+
+    /// <summary>
+    /// An error message as one line of at most 1,000 characters: messages quote names and lines from the
+    /// user's files, which a damaged or hostile file can make long or break across lines.
+    /// </summary>
+    public static string OneLine(string message)
+    {
+        message = message.ReplaceLineEndings(" ");
+        return message.Length <= 1000 ? message : message[..999] + "…";
     }
 
     /// <summary>
