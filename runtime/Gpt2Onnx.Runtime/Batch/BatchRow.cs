@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Gpt2Onnx.Runtime.Generation;
+using Gpt2Onnx.Runtime.IO;
 
 namespace Gpt2Onnx.Runtime.Batch;
 
@@ -17,12 +18,12 @@ public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationR
         JsonObject row;
         try
         {
-            row = Gpt2Onnx.Runtime.IO.JsonText.Parse(Encoding.UTF8.GetBytes(text)) as JsonObject
+            row = JsonText.Parse(Encoding.UTF8.GetBytes(text)) as JsonObject
                   ?? throw new Gpt2OnnxException($"line {line}: expected a JSON object");
         }
         catch (JsonException e)
         {
-            throw new Gpt2OnnxException($"line {line}: not valid JSON ({Gpt2Onnx.Runtime.IO.JsonText.Describe(e)})");
+            throw new Gpt2OnnxException($"line {line}: not valid JSON ({JsonText.Describe(e)})");
         }
         var id = row["id"];
         if (id == null || id.GetValueKind() is not (JsonValueKind.String or JsonValueKind.Number))
@@ -46,7 +47,7 @@ public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationR
                     string => "a string",
                     _ => "a number",
                 };
-                throw new Gpt2OnnxException($"line {line}: '{name}' must be {expected}, not {Gpt2Onnx.Runtime.IO.JsonText.Excerpt(node.ToJsonString())}");
+                throw new Gpt2OnnxException($"line {line}: '{name}' must be {expected}, not {JsonText.Excerpt(node.ToJsonString())}");
             }
         }
         var stop = row["stop"] switch

@@ -27,6 +27,9 @@ public static class JsonText
     public static ReadOnlySpan<byte> WithoutByteOrderMark(ReadOnlySpan<byte> utf8) =>
         utf8.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? utf8[3..] : utf8;
 
+    /// <summary>A file's bytes after a leading UTF-8 byte-order mark, if any, for readers that take memory.</summary>
+    public static ReadOnlyMemory<byte> WithoutByteOrderMark(byte[] utf8) => utf8.AsMemory(utf8.Length - WithoutByteOrderMark(utf8.AsSpan()).Length);
+
     /// <summary>
     /// Checks a JSON document strictly enough that reading it afterwards cannot fail: valid syntax, no property
     /// given twice in one object, and every string text: no bytes that are not UTF-8 and no escaped half of a

@@ -19,7 +19,7 @@ public static class TokenizerFiles
         var vocab = new Dictionary<string, int>();
         try
         {
-            var json = JsonText.WithoutByteOrderMark(bytes);
+            var json = JsonText.WithoutByteOrderMark(bytes).Span;
             JsonText.Check(json); // so reading each token below cannot fail
             var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -115,7 +115,7 @@ public static class TokenizerFiles
         byte[] bytes = ReadCapped(path, "the tokenizer configuration");
         try
         {
-            var json = bytes.AsMemory(bytes.Length - JsonText.WithoutByteOrderMark(bytes).Length);
+            var json = JsonText.WithoutByteOrderMark(bytes);
             JsonText.Check(json.Span); // so reading the values below cannot fail
             using var document = JsonDocument.Parse(json);
             var root = document.RootElement;

@@ -196,8 +196,7 @@ public static class CorpusReader
         JsonDocument json;
         try
         {
-            var bytes = File.ReadAllBytes(path);
-            var utf8 = bytes.AsMemory(bytes.Length - JsonText.WithoutByteOrderMark(bytes).Length);
+            var utf8 = JsonText.WithoutByteOrderMark(File.ReadAllBytes(path));
             JsonText.Check(utf8.Span);
             json = JsonDocument.Parse(utf8);
         }
