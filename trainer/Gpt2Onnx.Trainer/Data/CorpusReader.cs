@@ -81,9 +81,9 @@ public static class CorpusReader
             };
         return format switch
         {
-            CorpusFormat.Text => Split(TextChunks(path), PieceChars),
-            CorpusFormat.Brown => Split(TextChunks(path), PieceChars).Select(p => p with { Text = StripBrownTags(p.Text) }),
-            CorpusFormat.Jsonl => ReadJsonl(path, textField).SelectMany(document => Split([document], PieceChars)),
+            CorpusFormat.Text => Split(TextChunks(path), PieceChars, path),
+            CorpusFormat.Brown => Split(TextChunks(path), PieceChars, path).Select(p => p with { Text = StripBrownTags(p.Text) }),
+            CorpusFormat.Jsonl => ReadJsonl(path, textField).SelectMany(document => Split([document], PieceChars, path)),
             CorpusFormat.Poetry => ReadPoetry(path).Select(poem => new CorpusPiece(poem, EndsDocument: true)),
             _ => throw new ArgumentOutOfRangeException(nameof(format)),
         };
@@ -92,7 +92,7 @@ public static class CorpusReader
     /// <summary>About how long a piece of a document is, in characters.</summary>
     public const int PieceChars = 1 << 20;
 
-    /// <summary>The most characters read in one go from a JSONL line, and kept looking for a place to cut a text.</summary>
+    /// <summary>The longest JSONL line read, and the longest stretch of text without a place to cut it (256 Mi characters).</summary>
     public const int MaxUncutChars = 1 << 28;
 
     private static readonly Regex BrownTag = new(@"(\S)/[^\s/]+(?=\s|$)", RegexOptions.Compiled);
@@ -109,10 +109,10 @@ public static class CorpusReader
     /// whitespace leaves its last space to the word after it, and nothing takes a line break in front of a
     /// word), and WordPiece splits at whitespace, so the pieces' ids, joined, are the whole text's ids.
     /// </summary>
-    public static IEnumerable<CorpusPiece> Split(IEnumerable<string> chunks, int pieceChars)
+    public static IEnumerable<CorpusPiece> Split(IEnumerable<string> chunks, int pieceChars, string source = "a document")
     {
         var pending = new StringBuilder();
-        int searched = pieceChars; // cuts before this index of `pending` were looked for already
+        int searched = pieceChars; // where the search for the next cut resumes: none lies between pieceChars and here
         foreach (var chunk in chunks)
         {
             pending.Append(chunk);
@@ -123,7 +123,7 @@ public static class CorpusReader
                 {
                     searched = pending.Length - 1;
                     if (pending.Length > MaxUncutChars)
-                        throw new Gpt2OnnxException($"a stretch of over {MaxUncutChars:N0} characters has no space or line break between words: is it text?");
+                        throw new Gpt2OnnxException($"{source}: a stretch of over {MaxUncutChars:N0} characters has no space or line break between words: is it text?");
                     break;
                 }
                 yield return new CorpusPiece(pending.ToString(0, cut), EndsDocument: false);

@@ -37,10 +37,11 @@ public static class DataPreparer
         var files = CorpusReader.ExpandPaths(options.Inputs);
         int eos = tokenizer.EndOfTextId;
         string dtype = tokenizer.VocabSize > 65535 ? "uint32" : "uint16";
+        int width = dtype == "uint32" ? 4 : 2;
 
         Directory.CreateDirectory(options.OutputDirectory);
-        using var train = new ShardWriter(Path.Combine(options.OutputDirectory, "train.bin"), dtype == "uint32" ? 4 : 2);
-        using var val = new ShardWriter(Path.Combine(options.OutputDirectory, "val.bin"), dtype == "uint32" ? 4 : 2);
+        using var train = new ShardWriter(Path.Combine(options.OutputDirectory, "train.bin"), width);
+        using var val = new ShardWriter(Path.Combine(options.OutputDirectory, "val.bin"), width);
         // Document i goes to validation when the running count of val documents, i·f, crosses an integer:
         // evenly spread, deterministic, and exactly round(n·f) of them.
         bool IsVal(long i) => Math.Floor((i + 1) * options.ValFraction) > Math.Floor(i * options.ValFraction);
