@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Gpt2Onnx.Runtime.IO;
 
 namespace Gpt2Onnx.Trainer.Training;
 
@@ -17,7 +18,7 @@ public sealed class MetricsLog : IDisposable
         if (File.Exists(path))
         {
             var kept = File.ReadLines(path).Where(line => StepOf(line) is int step && step <= keepUpToStep).ToList();
-            File.WriteAllLines(path, kept);
+            AtomicFile.WriteAllText(path, string.Concat(kept.Select(line => line + "\n"))); // a crash now keeps the old log whole
         }
         _writer = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true, NewLine = "\n" };
     }
