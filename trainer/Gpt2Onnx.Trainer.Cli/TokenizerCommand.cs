@@ -27,26 +27,37 @@ internal static class TokenizerCommand
         {
             CliHost.Require(parsed.GetValue(minFrequency) >= 1, "--min-frequency must be 1 or more");
             var files = CorpusReader.ExpandPaths(parsed.GetValue(input)!);
-            // Pieces, not whole documents: they are cut between words, so the words counted are the same.
-            var pieces = files.SelectMany(f => CorpusReader.ReadPieces(f, parsed.GetValue(format), parsed.GetValue(textField)!)).ToList();
-            var documents = pieces.Select(p => p.Text).ToList();
-            if (documents.All(d => d.Length == 0)) throw new Gpt2Onnx.Runtime.Gpt2OnnxException("the corpus is empty: the input files hold no text");
+            // The corpus streams through the trainer's word count, never held whole: pieces, not documents,
+            // which are cut between words, so the words counted are the same.
+            long documents = 0;
+            bool anyText = false;
+            IEnumerable<string> Texts()
+            {
+                foreach (var file in files)
+                    foreach (var piece in CorpusReader.ReadPieces(file, parsed.GetValue(format), parsed.GetValue(textField)!))
+                    {
+                        if (piece.EndsDocument) documents++;
+                        anyText |= piece.Text.Length > 0;
+                        yield return piece.Text;
+                    }
+            }
             string outDir = parsed.GetValue(output)!;
-            Console.Error.WriteLine($"learning a {parsed.GetValue(kind)} vocabulary of {parsed.GetValue(vocabSize)} from {pieces.Count(p => p.EndsDocument):N0} documents in {files.Count} file(s)");
+            Console.Error.WriteLine($"learning a {parsed.GetValue(kind)} vocabulary of {parsed.GetValue(vocabSize)} from {files.Count} file(s)");
+            Action save;
             int size;
             if (parsed.GetValue(kind) == "bpe")
             {
-                var bpe = BpeTrainer.Train(documents, parsed.GetValue(vocabSize), parsed.GetValue(minFrequency));
-                bpe.Save(outDir);
-                size = bpe.VocabSize;
+                var bpe = BpeTrainer.Train(Texts(), parsed.GetValue(vocabSize), parsed.GetValue(minFrequency));
+                (save, size) = (() => bpe.Save(outDir), bpe.VocabSize);
             }
             else
             {
-                var wordPiece = WordPieceTrainer.Train(documents, parsed.GetValue(vocabSize), parsed.GetValue(minFrequency), parsed.GetValue(lowerCase));
-                WordPieceTrainer.Save(wordPiece, outDir);
-                size = wordPiece.VocabSize;
+                var wordPiece = WordPieceTrainer.Train(Texts(), parsed.GetValue(vocabSize), parsed.GetValue(minFrequency), parsed.GetValue(lowerCase));
+                (save, size) = (() => WordPieceTrainer.Save(wordPiece, outDir), wordPiece.VocabSize);
             }
-            Console.Error.WriteLine($"wrote a vocabulary of {size} tokens to {outDir}");
+            if (!anyText) throw new Gpt2Onnx.Runtime.Gpt2OnnxException("the corpus is empty: the input files hold no text");
+            save();
+            Console.Error.WriteLine($"wrote a vocabulary of {size} tokens, learned from {documents:N0} documents, to {outDir}");
             return 0;
         });
         return command;
