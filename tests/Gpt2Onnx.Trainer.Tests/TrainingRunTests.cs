@@ -133,6 +133,23 @@ public sealed class TrainingRunTests : IDisposable
     }
 
     [Fact]
+    public void The_context_a_checkpoint_was_trained_with_is_read_without_touching_the_folder()
+    {
+        string data = PrepareData();
+        string output = Path.Combine(_dir, "run");
+        Train(Options(data, output, steps: 2));
+        Assert.Equal(32, CheckpointStore.TrainedContext(output));
+        // A save in progress (another process) is left as it is.
+        string pending = Path.Combine(output, "model.safetensors.pending");
+        File.WriteAllText(pending, "being written");
+        Assert.Equal(32, CheckpointStore.TrainedContext(output));
+        Assert.True(File.Exists(pending));
+        File.WriteAllText(Path.Combine(output, CheckpointStore.StateFolder, "state.json"), "{ damaged");
+        Assert.Null(CheckpointStore.TrainedContext(output));
+        Assert.Null(CheckpointStore.TrainedContext(data)); // no training state at all
+    }
+
+    [Fact]
     public void Fine_tuning_starts_from_a_checkpoint_with_transformer_prefixed_names()
     {
         string data = PrepareData();

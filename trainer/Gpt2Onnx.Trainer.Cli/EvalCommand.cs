@@ -18,7 +18,7 @@ internal static class EvalCommand
         var data = new Option<string>("--data") { Description = "shard folder from 'gpt2-train prepare'", Required = true };
         var split = new Option<string>("--split") { Description = "val or train", DefaultValueFactory = _ => "val" };
         split.AcceptOnlyFromAmong("val", "train");
-        var context = new Option<int?>("--context") { Description = "tokens per window (default: n_positions, at most 256)" };
+        var context = new Option<int?>("--context") { Description = "tokens per window (default: the context the checkpoint was trained with, else n_positions, at most 256)" };
         var batchSize = new Option<int>("--batch-size") { Description = "windows per batch", DefaultValueFactory = _ => 8 };
         var batches = new Option<int>("--batches") { Description = "batches to score at most", DefaultValueFactory = _ => 50 };
         var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => Environment.ProcessorCount };
@@ -33,7 +33,8 @@ internal static class EvalCommand
                 throw new Gpt2OnnxException($"the checkpoint's vocabulary has {ckpt.Config.VocabSize} ids but the data's has {meta.VocabSize}: evaluate on data prepared with the checkpoint's tokenizer");
             using var model = Gpt2Model.Load(ckpt);
             using var shard = new TokenShard(Path.Combine(parsed.GetValue(data)!, parsed.GetValue(split) + ".bin"), meta.BytesPerToken, meta.VocabSize);
-            int ctx = parsed.GetValue(context) ?? Math.Min(ckpt.Config.NPositions, 256);
+            // By default the windows the model was trained on: positions it never saw would score it on untrained embeddings.
+            int ctx = parsed.GetValue(context) ?? CheckpointStore.TrainedContext(parsed.GetValue(checkpoint)!) ?? Math.Min(ckpt.Config.NPositions, 256);
             var (loss, tokens) = Evaluator.Evaluate(model, shard, ctx, parsed.GetValue(batchSize), parsed.GetValue(batches));
             if (tokens == 0) throw new Gpt2OnnxException($"the {parsed.GetValue(split)} shard holds too few tokens to score");
             if (parsed.GetValue(json))

@@ -96,6 +96,22 @@ public static class CheckpointStore
         }
     }
 
+    /// <summary>
+    /// The window length the checkpoint in <paramref name="directory"/> was trained with, when its state says;
+    /// read only (no recovery of an interrupted save), so a run still writing the folder is left alone.
+    /// </summary>
+    public static int? TrainedContext(string directory)
+    {
+        try
+        {
+            return File.Exists(StatePath(directory)) ? JsonSerializer.Deserialize<TrainingState>(File.ReadAllText(StatePath(directory)))?.Options.Context : null;
+        }
+        catch (JsonException)
+        {
+            return null; // a damaged state says nothing; the caller falls back
+        }
+    }
+
     public static bool IsFrozen(string name, TrainOptions options) =>
         options.FreezeEmbeddings && name is "wte.weight" or "wpe.weight";
 
