@@ -15,6 +15,10 @@ public static class Tokenizer
             return BpeTokenizer.Load(directory);
         if (File.Exists(Path.Combine(directory, "vocab.txt")))
             return WordPieceTokenizer.Load(directory);
+        if (File.Exists(Path.Combine(directory, "tokenizer.json")))
+            throw new Gpt2OnnxException($"{directory} holds only tokenizer.json (Hugging Face's fast-tokenizer file), which this tool does not read: " +
+                                        "write the vocabulary files beside it with transformers' tokenizer.save_pretrained(folder, legacy_format=True) " +
+                                        "(vocab.json + merges.txt, or vocab.txt)");
         throw new Gpt2OnnxException($"{directory} holds no tokenizer (vocab.json + merges.txt, or vocab.txt): pass a tokenizer folder, or train one with 'gpt2-train tokenizer'");
     }
 }

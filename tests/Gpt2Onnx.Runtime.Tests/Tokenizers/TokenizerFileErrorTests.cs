@@ -75,6 +75,13 @@ public sealed class TokenizerFileErrorTests : IDisposable
         Assert.Contains("holds no tokenizer", LoadError());
 
     [Fact]
+    public void A_folder_with_only_tokenizer_json_says_how_to_write_the_files_read()
+    {
+        File.WriteAllText(Path.Combine(_dir, "tokenizer.json"), "{\"model\": {\"type\": \"BPE\"}}");
+        Assert.Contains("save_pretrained(folder, legacy_format=True)", LoadError());
+    }
+
+    [Fact]
     public void A_missing_merges_file_is_reported()
     {
         CopyGpt2();
