@@ -62,6 +62,9 @@ public sealed class Gpt2Checkpoint : IDisposable
         if (!System.IO.Directory.Exists(directory))
             throw new Gpt2OnnxException($"the checkpoint folder {directory} does not exist: pass a folder with config.json and model.safetensors");
         var config = Gpt2Config.Load(Path.Combine(directory, ConfigFile));
+        if (!File.Exists(Path.Combine(directory, ModelFile)) && File.Exists(Path.Combine(directory, "pytorch_model.bin")))
+            throw new Gpt2OnnxException($"{directory} holds pytorch_model.bin (a pickle, which this tool does not read) and no {ModelFile}: " +
+                                        "write it with transformers' model.save_pretrained(folder, safe_serialization=True)");
         var file = SafeTensorsFile.Open(Path.Combine(directory, ModelFile));
         try
         {
