@@ -15,14 +15,13 @@ internal static class BenchCommand
         var newTokens = new Option<int>("--new-tokens") { Description = "tokens generated per sequence (timed)", DefaultValueFactory = _ => 128 };
         var noBinding = new Option<bool>("--no-io-binding") { Description = "measure the plain Run loop an application writes without IO binding (the peer)" };
         var json = new Option<bool>("--json") { Description = "print one JSON object" };
-        var profile = new Option<string?>("--profile") { Description = "also write ONNX Runtime's per-operator trace to PREFIX_DATE.json (Chrome trace format)" };
-        var command = new Command("bench", "measure generation speed on random prompts") { batch, promptLength, newTokens, noBinding, json, profile };
+        var command = new Command("bench", "measure generation speed on random prompts") { batch, promptLength, newTokens, noBinding, json };
         model.AddTo(command);
         command.SetAction(parsed =>
         {
             Gpt2Onnx.Cli.CliHost.Require(parsed.GetValue(batch) > 0 && parsed.GetValue(promptLength) > 0 && parsed.GetValue(newTokens) > 0,
                                          "--batch, --prompt-len and --new-tokens must be positive");
-            using var languageModel = model.Load(parsed, parsed.GetValue(profile));
+            using var languageModel = model.Load(parsed);
             var r = DecodeBenchmark.Run(languageModel, parsed.GetValue(batch), parsed.GetValue(promptLength), parsed.GetValue(newTokens), !parsed.GetValue(noBinding));
             // The roofline at batch 1: every step reads every weight once, so no step can beat this.
             long weightBytes = Directory.EnumerateFiles(languageModel.Directory, "model.onnx*").Sum(f => new FileInfo(f).Length);

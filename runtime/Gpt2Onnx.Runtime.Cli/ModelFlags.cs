@@ -4,7 +4,7 @@ using Gpt2Onnx.Runtime.Onnx;
 
 namespace Gpt2Onnx.Runtime.Cli;
 
-/// <summary>The options every verb that loads a model takes: the folder, device, threads, optimisation, logging and pages.</summary>
+/// <summary>The options every verb that loads a model takes: the folder, device, threads, optimisation, logging, pages and profiling.</summary>
 internal sealed class ModelFlags
 {
     public Option<string> Model { get; } = new("--model") { Description = "ONNX folder written by gpt2-export", Required = true };
@@ -23,6 +23,10 @@ internal sealed class ModelFlags
     {
         Description = "leave the weights on ONNX Runtime's own allocator (4 KB pages) instead of 2 MB pages",
     };
+    public Option<string?> Profile { get; } = new("--profile")
+    {
+        Description = "also write ONNX Runtime's per-operator trace to PREFIX_DATE.json (Chrome trace format) when the model closes",
+    };
 
     public void AddTo(Command command)
     {
@@ -32,12 +36,13 @@ internal sealed class ModelFlags
         command.Options.Add(Optimization);
         command.Options.Add(LogLevel);
         command.Options.Add(NoHugePages);
+        command.Options.Add(Profile);
     }
 
-    public LanguageModel Load(ParseResult parsed, string? profilePrefix = null) => LanguageModel.Load(parsed.GetValue(Model)!,
+    public LanguageModel Load(ParseResult parsed) => LanguageModel.Load(parsed.GetValue(Model)!,
         new SessionSettings
         {
             Device = parsed.GetValue(Device)!, IntraOpThreads = parsed.GetValue(Threads), Optimization = parsed.GetValue(Optimization),
-            LogLevel = parsed.GetValue(LogLevel), ProfilePrefix = profilePrefix, HugePages = !parsed.GetValue(NoHugePages),
+            LogLevel = parsed.GetValue(LogLevel), ProfilePrefix = parsed.GetValue(Profile), HugePages = !parsed.GetValue(NoHugePages),
         });
 }
