@@ -13,7 +13,7 @@ internal static class OnnxCheckerRules
     private static readonly HashSet<string> Opset17 =
     [
         "Add", "And", "Cast", "Concat", "Div", "Erf", "Gather", "Gemm", "LayerNormalization", "LessOrEqual", "MatMul", "Mul",
-        "Neg", "Range", "Reshape", "Shape", "Slice", "Softmax", "Split", "Sub", "Tanh", "Transpose", "Unsqueeze", "Where",
+        "Neg", "Pow", "Range", "Reshape", "Shape", "Slice", "Softmax", "Split", "Sub", "Tanh", "Transpose", "Unsqueeze", "Where",
     ];
 
     public static void Check(string modelPath)
