@@ -3,6 +3,7 @@ using System.Text.Json;
 using Gpt2Onnx.Cli;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Runtime.Tokenizers;
 
 namespace Gpt2Onnx.Runtime.Cli;
 
@@ -27,14 +28,8 @@ internal static class GenerateCommand
             int[]? ids = null;
             if (parsed.GetValue(promptIds) is { } text)
             {
-                try
-                {
-                    ids = text.Split([',', ' '], StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
-                }
-                catch (FormatException)
-                {
-                    throw new CliHost.BadUsageException($"--prompt-ids takes integers separated by commas, not '{text}'");
-                }
+                try { ids = TokenIdList.Parse(text); }
+                catch (Gpt2OnnxException e) { throw new CliHost.BadUsageException("--prompt-ids: " + e.Message); }
             }
             using var languageModel = model.Load(parsed);
             using var generator = new Generator(languageModel);
