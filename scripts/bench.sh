@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with the peer it must beat, in the same run (these machines are noisy;
 # only ratios hold). Usage: scripts/bench.sh [tokenizer|torch|runtime|batch ...]   (no argument: every benchmark;
-# BENCH_BATCH=N sets the batch job's batch size, 64 by default)
+# BENCH_BATCH=N sets the batch job's batch size, 64 by default; BENCH_ROUNDS=N the runtime benchmark's rounds, 3)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh" >&2
@@ -106,40 +106,55 @@ gpt2_124m() {
 bench_runtime() {
   local dir; dir=$(gpt2_124m)
   local threads; threads=$(nproc)
-  echo "== runtime: GPT-2 124M, $threads threads, prompt 32, 128 new tokens (greedy)"
+  local rounds=${BENCH_ROUNDS:-3}
+  echo "== runtime: GPT-2 124M, $threads threads, prompt 32, 128 new tokens (greedy); each row the median of $rounds interleaved rounds"
   local rows=()
-  for batch in 1 16; do
-    # The peers run as plain ONNX Runtime does: no IO binding, and its own allocator (4 KB pages).
-    rows+=("$("$RUN" bench --model "$dir/onnx-peer-transformers" --no-io-binding --no-huge-pages --batch $batch --threads "$threads" --json)")
-    rows+=("$("$RUN" bench --model "$dir/onnx-peer-lean" --no-io-binding --no-huge-pages --batch $batch --threads "$threads" --json)")
-    rows+=("$("$RUN" bench --model "$dir/onnx-portable" --no-huge-pages --batch $batch --threads "$threads" --json)")
-    rows+=("$("$RUN" bench --model "$dir/onnx-portable" --batch $batch --threads "$threads" --json)")
-    rows+=("$("$RUN" bench --model "$dir/onnx-fused" --batch $batch --threads "$threads" --json)")
-    rows+=("$("$RUN" bench --model "$dir/onnx-int4" --batch $batch --threads "$threads" --json)")
+  # Rounds interleave every row with its peers, so a minute when the machine is slow falls on all of them.
+  for round in $(seq "$rounds"); do
+    for batch in 1 16; do
+      # The peers run as plain ONNX Runtime does: no IO binding, and its own allocator (4 KB pages).
+      rows+=("$("$RUN" bench --model "$dir/onnx-peer-transformers" --no-io-binding --no-huge-pages --batch $batch --threads "$threads" --json)")
+      rows+=("$("$RUN" bench --model "$dir/onnx-peer-lean" --no-io-binding --no-huge-pages --batch $batch --threads "$threads" --json)")
+      rows+=("$("$RUN" bench --model "$dir/onnx-portable" --no-huge-pages --batch $batch --threads "$threads" --json)")
+      rows+=("$("$RUN" bench --model "$dir/onnx-portable" --batch $batch --threads "$threads" --json)")
+      rows+=("$("$RUN" bench --model "$dir/onnx-fused" --batch $batch --threads "$threads" --json)")
+      rows+=("$("$RUN" bench --model "$dir/onnx-int4" --batch $batch --threads "$threads" --json)")
+    done
   done
   # Memory over a long run: 16 sequences × 640 tokens = 10,240 generated tokens after warm-up.
   rows+=("$("$RUN" bench --model "$dir/onnx-fused" --batch 16 --new-tokens 640 --threads "$threads" --json)")
   python3 - "${rows[@]}" <<'PY'
-import json, sys
+import json, statistics, sys
 rows = [json.loads(a) for a in sys.argv[1:]]
 long_run = rows.pop()
 names = ["peer: transformers GPT-2, torch.onnx.export, ORT", "  the same written lean, torch.onnx.export, ORT",
          "ours: portable fp32 + IO binding, 4 KB pages", "ours: portable fp32 + IO binding", "ours: fused fp32 (GQA, shared cache)",
          "ours: fused int4 (MatMulNBits)"]
+# rounds[r][b][i]: round r, batch index b (batch 1, batch 16), row i of names.
+rounds = [[rows[r * 12 + b * 6:r * 12 + b * 6 + 6] for b in range(2)] for r in range(len(rows) // 12)]
+def median_row(b, i):
+    runs = sorted((rnd[b][i] for rnd in rounds), key=lambda r: r["tokens_per_s"])
+    return runs[len(runs) // 2]
 print(f"  {'':48} {'batch':>5} {'prefill ms':>10} {'p50 ms':>8} {'p90 ms':>8} {'tokens/s':>9} {'host':>6} {'B/step':>7} {'peak RSS':>9}")
-for i, r in enumerate(rows):
-    print(f"  {names[i % 6]:48} {r['batch']:5d} {r['prefill_ms']:10.1f} {r['token_ms_p50']:8.2f} {r['token_ms_p90']:8.2f} {r['tokens_per_s']:9.1f} "
-          f"{r['host_share']:6.1%} {r['allocated_bytes_per_step']:7.0f} {r['peak_rss_bytes'] / 1e6:7.0f}MB")
+for b in range(2):
+    for i, name in enumerate(names):
+        r = median_row(b, i)
+        print(f"  {name:48} {r['batch']:5d} {r['prefill_ms']:10.1f} {r['token_ms_p50']:8.2f} {r['token_ms_p90']:8.2f} {r['tokens_per_s']:9.1f} "
+              f"{r['host_share']:6.1%} {r['allocated_bytes_per_step']:7.0f} {r['peak_rss_bytes'] / 1e6:7.0f}MB")
 print("  (the peers run as plain ONNX Runtime: a new input tensor per Run, ONNX Runtime allocating every output, weights on its own 4 KB pages;")
 print("   ours put the weights on 2 MB pages unless --no-huge-pages)")
-portable = rows[3]
-print(f"  memory floor at batch 1: {portable['weight_bytes'] / 1e6:.0f} MB of fp32 weights read once per step at the {portable['memory_bytes_per_s'] / 1e9:.1f} GB/s "
-      f"measured here = {portable['weights_read_ms']:.1f} ms; the portable step's p50 is {portable['token_ms_p50']:.1f} ms, the peer's {rows[0]['token_ms_p50']:.1f} ms")
-for k, batch in ((0, 1), (6, 16)):
-    peer, lean, small_pages, portable, fused, int4 = rows[k:k + 6]
-    print(f"  batch {batch}: portable/peer {portable['tokens_per_s'] / peer['tokens_per_s']:.2f}x (target 1.3x; {portable['tokens_per_s'] / lean['tokens_per_s']:.2f}x the lean export; "
-          f"{small_pages['tokens_per_s'] / peer['tokens_per_s']:.2f}x on 4 KB pages), "
-          f"fused/peer {fused['tokens_per_s'] / peer['tokens_per_s']:.2f}x, int4/fused fp32 {int4['tokens_per_s'] / fused['tokens_per_s']:.2f}x" + (" (target 3x)" if batch == 1 else ""))
+portables = [rnd[0][3] for rnd in rounds]
+def each(values, digits=1): return ", ".join(f"{v:.{digits}f}" for v in values)
+print(f"  memory floor at batch 1, by round: {portables[0]['weight_bytes'] / 1e6:.0f} MB of fp32 weights read once per step at "
+      f"{each(p['memory_bytes_per_s'] / 1e9 for p in portables)} GB/s = {each(p['weights_read_ms'] for p in portables)} ms; "
+      f"step p50: portable {each(p['token_ms_p50'] for p in portables)} ms, peer {each(rnd[0][0]['token_ms_p50'] for rnd in rounds)} ms")
+def ratio(b, i, j):
+    values = [rnd[b][i]["tokens_per_s"] / rnd[b][j]["tokens_per_s"] for rnd in rounds]
+    return f"{statistics.median(values):.2f}x ({each(values, 2)})"
+print("  ratios: the median of the rounds' ratios (each round's in brackets)")
+for b, batch in enumerate((1, 16)):
+    print(f"  batch {batch}: portable/peer {ratio(b, 3, 0)} (target 1.3x); portable/lean export {ratio(b, 3, 1)}; on 4 KB pages/peer {ratio(b, 2, 0)}")
+    print(f"  {'':9}fused/peer {ratio(b, 4, 0)}; int4/fused fp32 {ratio(b, 5, 4)}" + (" (target 3x)" if batch == 1 else ""))
 print(f"  {long_run['batch'] * long_run['new_tokens']:,} tokens (fused fp32, batch {long_run['batch']} x {long_run['new_tokens']}): RSS grew {long_run['rss_growth_bytes'] / 1e6:.1f} MB "
       f"over the timed steps; {long_run['allocated_bytes_per_step']:.0f} managed bytes allocated per step")
 PY
@@ -158,13 +173,15 @@ rows = [{"id": i, "prompt": " ".join(random.choice(words) for _ in range(random.
 with open(sys.argv[1], "w") as f: f.writelines(json.dumps(r) + "\n" for r in rows)
 with open(sys.argv[2], "w") as f: f.writelines(json.dumps(r) + "\n" for r in rows[:32])
 PY
-  local batch=${BENCH_BATCH:-64}
-  echo "== batch: GPT-2 124M fused fp32, 256 prompts of 4-48 words, 8-64 new tokens each, batch $batch, $threads threads"
-  local continuous static single
-  rm -f "$WORK"/batch-out-*.jsonl
-  continuous=$("$RUN" batch --model "$dir/onnx-fused" --input "$input" --output "$WORK/batch-out-continuous.jsonl" --max-batch "$batch" --threads "$threads" --json 2>/dev/null)
-  static=$("$RUN" batch --model "$dir/onnx-fused" --input "$input" --output "$WORK/batch-out-static.jsonl" --max-batch "$batch" --static --threads "$threads" --json 2>/dev/null)
-  single=$("$RUN" batch --model "$dir/onnx-fused" --input "$small" --output "$WORK/batch-out-single.jsonl" --max-batch 1 --threads "$threads" --json 2>/dev/null)
+  local batch=${BENCH_BATCH:-64} rounds=${BENCH_ROUNDS:-3}
+  echo "== batch: GPT-2 124M fused fp32, 256 prompts of 4-48 words, 8-64 new tokens each, batch $batch, $threads threads; each row the median of $rounds interleaved rounds"
+  local runs=()
+  for round in $(seq "$rounds"); do
+    rm -f "$WORK"/batch-out-*.jsonl
+    runs+=("$("$RUN" batch --model "$dir/onnx-fused" --input "$input" --output "$WORK/batch-out-continuous.jsonl" --max-batch "$batch" --threads "$threads" --json 2>/dev/null)")
+    runs+=("$("$RUN" batch --model "$dir/onnx-fused" --input "$input" --output "$WORK/batch-out-static.jsonl" --max-batch "$batch" --static --threads "$threads" --json 2>/dev/null)")
+    runs+=("$("$RUN" batch --model "$dir/onnx-fused" --input "$small" --output "$WORK/batch-out-single.jsonl" --max-batch 1 --threads "$threads" --json 2>/dev/null)")
+  done
   # This CPU's fp32 matrix-product peak (PyTorch's sgemm, large square matrices), to bound what any schedule can reach.
   require_python_torch
   local peak; peak=$(/usr/bin/python3 - "$threads" <<'PY'
@@ -176,14 +193,19 @@ for _ in range(5):
 print(best)
 PY
 )
-  python3 - "$batch" "$continuous" "$static" "$single" "$peak" "$dir/onnx-fused/config.json" "$WORK/batch-out-continuous.jsonl" <<'PY'
-import json, sys
-batch = sys.argv[1]
-c, s, one = (json.loads(a) for a in sys.argv[2:5])
-peak, config, rows = float(sys.argv[5]), json.load(open(sys.argv[6])), [json.loads(l) for l in open(sys.argv[7])]
+  python3 - "$batch" "$peak" "$dir/onnx-fused/config.json" "$WORK/batch-out-continuous.jsonl" "${runs[@]}" <<'PY'
+import json, statistics, sys
+batch, peak, config, rows = sys.argv[1], float(sys.argv[2]), json.load(open(sys.argv[3])), [json.loads(l) for l in open(sys.argv[4])]
+runs = [json.loads(a) for a in sys.argv[5:]]
+rounds = [runs[k:k + 3] for k in range(0, len(runs), 3)]
+def median_run(i): return sorted((rnd[i] for rnd in rounds), key=lambda r: r["tokens_per_s"])[len(rounds) // 2]
+c, s, one = median_run(0), median_run(1), median_run(2)
 for name, r in ((f"continuous batching, batch {batch}", c), (f"static batching, batch {batch}", s), ("one prompt at a time (first 32 rows)", one)):
     print(f"  {name:38} {r['written']:4d} rows {r['tokens']:6d} tokens {r['seconds']:7.1f} s {r['tokens_per_s']:7.1f} tokens/s  peak RSS {r['peak_rss_bytes'] / 1e6:.0f} MB")
-print(f"  continuous/static {c['tokens_per_s'] / s['tokens_per_s']:.2f}x (target 1.5x); continuous/one-at-a-time {c['tokens_per_s'] / one['tokens_per_s']:.2f}x (target 8x)")
+def ratio(i, j):
+    values = [rnd[i]["tokens_per_s"] / rnd[j]["tokens_per_s"] for rnd in rounds]
+    return f"{statistics.median(values):.2f}x (" + ", ".join(f"{v:.2f}" for v in values) + ")"
+print(f"  the median of the rounds' ratios (each round's in brackets): continuous/static {ratio(0, 1)} (target 1.5x); continuous/one-at-a-time {ratio(0, 2)} (target 8x)")
 # The job's arithmetic: each prompt token and each generated token but the last goes through the blocks once
 # (12 d^2 multiply-adds per layer, plus attention over the positions before it); each generated token needs the LM head.
 d, layers, vocab = config["n_embd"], config["n_layer"], config["vocab_size"]
