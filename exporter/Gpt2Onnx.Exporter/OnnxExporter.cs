@@ -59,7 +59,7 @@ public static class OnnxExporter
             };
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
             if (options.Variant == GraphVariant.Fused) model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
-            foreach (var (key, value) in Metadata(checkpoint.Config, options))
+            foreach (var (key, value) in Metadata(checkpoint.Config, options, TrainingRecord.TrainedContext(checkpoint.Directory)))
                 model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
 
             long dataBytes = 0;
@@ -91,8 +91,11 @@ public static class OnnxExporter
         }
     }
 
-    /// <summary>The model's custom metadata: the variant and what a runtime must know to drive it.</summary>
-    public static IReadOnlyList<(string Key, string Value)> Metadata(Gpt2Config config, ExportOptions options)
+    /// <summary>
+    /// The model's custom metadata: the variant and what a runtime must know to drive it, and the window the
+    /// weights were trained on when the checkpoint's training state says (positions past it were never trained).
+    /// </summary>
+    public static IReadOnlyList<(string Key, string Value)> Metadata(Gpt2Config config, ExportOptions options, int? trainedContext = null)
     {
         bool fused = options.Variant == GraphVariant.Fused;
         var entries = new List<(string, string)>
@@ -112,6 +115,7 @@ public static class OnnxExporter
             ("gpt2onnx.optional_inputs", $"{GraphNames.LogitsToKeep}: int64 scalar, default 0; logits for the last N positions only (0: all)"),
         };
         if (options.Precision == Precision.Int4) entries.Add(("gpt2onnx.int4_block_size", options.BlockSize.ToString()));
+        if (trainedContext is int trained && trained <= config.NPositions) entries.Add(("gpt2onnx.trained_context", trained.ToString()));
         return entries;
     }
 

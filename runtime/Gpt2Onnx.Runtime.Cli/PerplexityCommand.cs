@@ -12,7 +12,7 @@ internal static class PerplexityCommand
     {
         var model = new ModelFlags();
         var input = new Option<string>("--input") { Description = "a UTF-8 text file", Required = true };
-        var window = new Option<int>("--window") { Description = "tokens per window (0 = the model's context)", DefaultValueFactory = _ => 0 };
+        var window = new Option<int>("--window") { Description = "tokens per window (0 = the window the model was trained on, recorded at export; else its context)", DefaultValueFactory = _ => 0 };
         var stride = new Option<int>("--stride") { Description = "tokens the window moves by (0 = half the window)", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "print {loss, perplexity, tokens, windows} as one JSON object" };
         var command = new Command("perplexity", "perplexity of the model on a text file (sliding window)") { input, window, stride, json };

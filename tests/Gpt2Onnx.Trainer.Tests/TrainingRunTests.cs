@@ -138,15 +138,15 @@ public sealed class TrainingRunTests : IDisposable
         string data = PrepareData();
         string output = Path.Combine(_dir, "run");
         Train(Options(data, output, steps: 2));
-        Assert.Equal(32, CheckpointStore.TrainedContext(output));
+        Assert.Equal(32, TrainingRecord.TrainedContext(output));
         // A save in progress (another process) is left as it is.
         string pending = Path.Combine(output, "model.safetensors.pending");
         File.WriteAllText(pending, "being written");
-        Assert.Equal(32, CheckpointStore.TrainedContext(output));
+        Assert.Equal(32, TrainingRecord.TrainedContext(output));
         Assert.True(File.Exists(pending));
         File.WriteAllText(Path.Combine(output, CheckpointStore.StateFolder, "state.json"), "{ damaged");
-        Assert.Null(CheckpointStore.TrainedContext(output));
-        Assert.Null(CheckpointStore.TrainedContext(data)); // no training state at all
+        Assert.Null(TrainingRecord.TrainedContext(output));
+        Assert.Null(TrainingRecord.TrainedContext(data)); // no training state at all
     }
 
     [Fact]

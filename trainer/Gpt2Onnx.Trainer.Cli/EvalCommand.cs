@@ -34,7 +34,7 @@ internal static class EvalCommand
             using var model = Gpt2Model.Load(ckpt);
             using var shard = new TokenShard(Path.Combine(parsed.GetValue(data)!, parsed.GetValue(split) + ".bin"), meta.BytesPerToken, meta.VocabSize);
             // By default the windows the model was trained on: positions it never saw would score it on untrained embeddings.
-            int ctx = parsed.GetValue(context) ?? CheckpointStore.TrainedContext(parsed.GetValue(checkpoint)!) ?? Math.Min(ckpt.Config.NPositions, 256);
+            int ctx = parsed.GetValue(context) ?? TrainingRecord.TrainedContext(parsed.GetValue(checkpoint)!) ?? Math.Min(ckpt.Config.NPositions, 256);
             var (loss, tokens) = Evaluator.Evaluate(model, shard, ctx, parsed.GetValue(batchSize), parsed.GetValue(batches));
             if (tokens == 0) throw new Gpt2OnnxException($"the {parsed.GetValue(split)} shard holds too few tokens to score");
             if (parsed.GetValue(json))

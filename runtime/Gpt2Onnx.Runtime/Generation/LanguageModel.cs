@@ -19,6 +19,11 @@ public sealed class LanguageModel : IDisposable
     public int Heads { get; }
     public int HeadSize { get; }
     public int ContextLength { get; }
+    /// <summary>
+    /// The window the weights were trained on, when the export recorded it (metadata gpt2onnx.trained_context)
+    /// and it is shorter than <see cref="ContextLength"/>: positions past it were never trained.
+    /// </summary>
+    public int? TrainedContext { get; }
     public int VocabSize { get; }
     public int EndOfTextId { get; }
     /// <summary>True for graphs whose past and present share one buffer (the fused variant).</summary>
@@ -47,6 +52,9 @@ public sealed class LanguageModel : IDisposable
         Variant = session.Metadata.GetValueOrDefault("gpt2onnx.variant", "portable");
         Precision = session.Metadata.GetValueOrDefault("gpt2onnx.precision", "fp32");
         SharesCacheBuffer = session.Metadata.GetValueOrDefault("gpt2onnx.past_present_share_buffer") == "true";
+        if (int.TryParse(session.Metadata.GetValueOrDefault("gpt2onnx.trained_context"), System.Globalization.NumberStyles.None,
+                         System.Globalization.CultureInfo.InvariantCulture, out int trained) && trained >= 2 && trained < ContextLength)
+            TrainedContext = trained;
         if (session.Input(GraphNames.AttentionMask) == null)
             throw new Gpt2OnnxException($"{session.ModelPath} has no attention_mask input: it is not a graph this runtime drives (export it again with gpt2-export)");
         var past = session.Input(GraphNames.PastKey(0))

@@ -5,14 +5,15 @@ public sealed record PerplexityResult(double Loss, double Perplexity, long Token
 
 /// <summary>
 /// Perplexity of a token sequence with a sliding window (as Hugging Face's guide computes it): windows of
-/// the model's context, moved by <c>stride</c>; each window scores only the tokens not scored by the one
-/// before, with everything before them in the window as context.
+/// the context the model was trained on (its full context when the export does not say), moved by
+/// <c>stride</c>; each window scores only the tokens not scored by the one before, with everything before
+/// them in the window as context.
 /// </summary>
 public static class Perplexity
 {
     public static PerplexityResult Evaluate(LanguageModel model, IReadOnlyList<int> ids, int window = 0, int stride = 0)
     {
-        window = window <= 0 ? model.ContextLength : Math.Min(window, model.ContextLength);
+        window = window <= 0 ? model.TrainedContext ?? model.ContextLength : Math.Min(window, model.ContextLength);
         stride = stride <= 0 ? window / 2 : stride;
         if (stride > window) throw new Gpt2OnnxException($"the stride ({stride}) must not exceed the window ({window})");
         if (ids.Count < 2) throw new Gpt2OnnxException("the text has fewer than two tokens, so nothing can be predicted: give a longer text");

@@ -21,9 +21,9 @@ namespace Gpt2Onnx.Trainer.Training;
 public static class CheckpointStore
 {
     private const string Pending = ".pending";
-    public const string StateFolder = "trainer_state";
+    public const string StateFolder = TrainingRecord.StateFolder;
     private static string OptimizerPath(string dir) => Path.Combine(dir, StateFolder, "optimizer.safetensors");
-    private static string StatePath(string dir) => Path.Combine(dir, StateFolder, "state.json");
+    private static string StatePath(string dir) => TrainingRecord.StatePath(dir);
     private static string ModelPath(string dir) => Path.Combine(dir, Gpt2Checkpoint.ModelFile);
     private static string[] CommitOrder(string dir) => [OptimizerPath(dir), ModelPath(dir), StatePath(dir)];
 
@@ -93,22 +93,6 @@ public static class CheckpointStore
         catch (JsonException e)
         {
             throw new Gpt2OnnxException($"{path}: not valid JSON ({JsonText.Describe(e)}): the checkpoint cannot be resumed");
-        }
-    }
-
-    /// <summary>
-    /// The window length the checkpoint in <paramref name="directory"/> was trained with, when its state says;
-    /// read only (no recovery of an interrupted save), so a run still writing the folder is left alone.
-    /// </summary>
-    public static int? TrainedContext(string directory)
-    {
-        try
-        {
-            return File.Exists(StatePath(directory)) ? JsonSerializer.Deserialize<TrainingState>(File.ReadAllText(StatePath(directory)))?.Options.Context : null;
-        }
-        catch (JsonException)
-        {
-            return null; // a damaged state says nothing; the caller falls back
         }
     }
 
