@@ -38,21 +38,19 @@ internal static class FusedGraph
         // x @ W + b for flat x (rows, in): Gemm, or MatMulNBits with its bias input.
         string Linear(string x, string layer, string name)
         {
-            if (!int4) return g.Node("Gemm", [x, W(layer + ".weight"), W(layer + ".bias")], name);
+            if (!int4) return Gpt2GraphParts.Linear(g, x, W(layer + ".weight"), W(layer + ".bias"), name);
             var shape = checkpoint.Info(layer + ".weight").Shape; // Conv1D [in K, out N]
             var w = checkpoint.ReadFloat32(layer + ".weight");
             int k = (int)shape[0], n = (int)shape[1];
             return MatMulNBits(g, x, layer + ".weight", k, n, options.BlockSize, (row, col) => w[(long)row * n + col], name, bias: W(layer + ".bias"));
         }
-        string LayerNorm(string x, string layer) =>
-            g.Node("LayerNormalization", [x, W(layer + ".weight"), W(layer + ".bias")], layer, Int("axis", -1), FloatAttribute("epsilon", (float)c.LayerNormEpsilon));
+        string LayerNorm(string x, string layer) => Gpt2GraphParts.LayerNorm(g, x, W(layer + ".weight"), W(layer + ".bias"), c.LayerNormEpsilon, layer);
 
         var (seqLensK, totalLength) = AttentionLengths(g);
-        var batchAndLength = g.Node("Shape", [InputIds], "ids_shape");
+        var batchAndLength = Gpt2GraphParts.BatchAndLength(g);
         var packedShape = g.Node("Concat", [batchAndLength, g.Int64s(false, 3 * C)], "qkv_shape", Int("axis", 0));
         string wte = W("wte.weight");
-        // The residual stream is flat, (B·S, C); GroupQueryAttention alone takes (B, S, ·).
-        var x = g.Node("Reshape", [Gpt2GraphParts.Embeddings(g, wte, W("wpe.weight")), g.Int64s(false, -1, C)], "embeddings_flat");
+        var x = Gpt2GraphParts.FlatEmbeddings(g, wte, W("wpe.weight"), C); // (B·S, C); GroupQueryAttention alone takes (B, S, ·)
         for (int i = 0; i < c.NLayer; i++)
         {
             string p = $"h.{i}.";
@@ -69,8 +67,7 @@ internal static class FusedGraph
                 : g.ContribNode("Gelu", [fc], p + "mlp.gelu", 1)[0];
             x = g.Node("Add", [x, Linear(activated, p + "mlp.c_proj", p + "mlp.c_proj")], p + "residual_2");
         }
-        var h = g.Node("Reshape", [LayerNorm(x, "ln_f"), g.Node("Concat", [batchAndLength, g.Int64s(false, C)], "hidden_shape", Int("axis", 0))], "ln_f_3d"); // (B, S, C)
-        h = Gpt2GraphParts.KeptPositions(g, h);
+        var h = Gpt2GraphParts.KeptPositions(g, Gpt2GraphParts.Unflatten(g, LayerNorm(x, "ln_f"), batchAndLength, C));
         if (int4)
         {
             // The LM head quantized too: MatMulNBits takes its weight as [N, K], which is wte's own layout.

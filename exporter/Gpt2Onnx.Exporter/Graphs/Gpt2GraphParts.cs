@@ -30,6 +30,28 @@ internal static class Gpt2GraphParts
         g.Node("Add", [g.Node("Gather", [wte, InputIds], "wte_gather"), g.Node("Gather", [wpe, PositionIds], "wpe_gather")], "embeddings");
 
     /// <summary>
+    /// (B, S), input_ids' shape. Both graphs keep the residual stream flat, (B·S, C), so that each
+    /// projection is one Gemm with its bias; the operators that need the batch and positions apart
+    /// (attention, the kept positions) get them back from this.
+    /// </summary>
+    public static string BatchAndLength(GraphBuilder g) => g.Node("Shape", [InputIds], "ids_shape");
+
+    /// <summary>The embeddings flat: (B·S, C).</summary>
+    public static string FlatEmbeddings(GraphBuilder g, string wte, string wpe, long width) =>
+        g.Node("Reshape", [Embeddings(g, wte, wpe), g.Int64s(false, -1, width)], "embeddings_flat");
+
+    /// <summary>Flat hidden states (B·S, C) back to (B, S, C).</summary>
+    public static string Unflatten(GraphBuilder g, string x, string batchAndLength, long width) =>
+        g.Node("Reshape", [x, g.Node("Concat", [batchAndLength, g.Int64s(false, width)], "hidden_shape", Int("axis", 0))], "hidden_3d");
+
+    /// <summary>x @ W + b for flat x (rows, in), with W in GPT-2's Conv1D layout [in, out]: one Gemm.</summary>
+    public static string Linear(GraphBuilder g, string x, string weight, string bias, string name) =>
+        g.Node("Gemm", [x, weight, bias], name);
+
+    public static string LayerNorm(GraphBuilder g, string x, string weight, string bias, double eps, string name) =>
+        g.Node("LayerNormalization", [x, weight, bias], name, Int("axis", -1), FloatAttribute("epsilon", (float)eps));
+
+    /// <summary>
     /// The final hidden states (B, S, C) of the last logits_to_keep positions only, (B, K, C): an optional
     /// input whose default 0 keeps them all, so a reader that does not know it gets every position's logits.
     /// A prefill that only samples the next token asks for 1 and skips the LM head for the rest.

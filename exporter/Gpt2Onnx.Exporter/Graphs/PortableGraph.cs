@@ -2,6 +2,7 @@ using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Exporter.Onnx;
 using Gpt2Onnx.Runtime.Onnx;
 using static Gpt2Onnx.Exporter.Onnx.GraphBuilder;
+using static Gpt2Onnx.Exporter.Graphs.Gpt2GraphParts;
 using static Gpt2Onnx.Runtime.Onnx.GraphNames;
 using T = Gpt2Onnx.Runtime.Onnx.TensorElementType;
 
@@ -29,11 +30,9 @@ internal static class PortableGraph
 
         string W(string name) => g.Initializer(name, F, checkpoint.Info(name).Shape, checkpoint.ReadBytes(name, F));
 
-        // The residual stream is kept flat, (B·S, C), so every projection is one Gemm with its bias; only
-        // attention needs the batch and the positions apart: (B, S) is input_ids' shape.
-        var batchAndLength = g.Node("Shape", [InputIds], "ids_shape");
+        var batchAndLength = Gpt2GraphParts.BatchAndLength(g);
         string wte = W("wte.weight");
-        var x = g.Node("Reshape", [Gpt2GraphParts.Embeddings(g, wte, W("wpe.weight")), g.Int64s(false, -1, C)], "embeddings_flat");
+        var x = Gpt2GraphParts.FlatEmbeddings(g, wte, W("wpe.weight"), C);                                   // (B·S, C)
         var headsShape = g.Node("Concat", [batchAndLength, g.Int64s(false, 3 * nh, hs)], "qkv_heads_shape", Int("axis", 0));
 
         string bias = AttentionBias(g, batchAndLength);
@@ -61,8 +60,7 @@ internal static class PortableGraph
             x = g.Node("Add", [x, Linear(g, h, W(p + "mlp.c_proj.weight"), W(p + "mlp.c_proj.bias"), p + "mlp.c_proj")], p + "residual_2");
         }
         x = LayerNorm(g, x, W("ln_f.weight"), W("ln_f.bias"), c.LayerNormEpsilon, "ln_f");
-        x = g.Node("Reshape", [x, g.Node("Concat", [batchAndLength, g.Int64s(false, C)], "hidden_shape", Int("axis", 0))], "ln_f_3d"); // (B, S, C)
-        Gpt2GraphParts.TiedLmHead(g, Gpt2GraphParts.KeptPositions(g, x), wte, c, F);
+        Gpt2GraphParts.TiedLmHead(g, Gpt2GraphParts.KeptPositions(g, Gpt2GraphParts.Unflatten(g, x, batchAndLength, C)), wte, c, F);
         Gpt2GraphParts.Outputs(g, c, "total_sequence_length", F);
         return g;
     }
@@ -85,13 +83,6 @@ internal static class PortableGraph
         var allowed = g.Node("And", [causal, notPadded], "allowed");                                        // (B, 1, S, T)
         return g.Node("Where", [allowed, g.Float(0f), g.Float(float.MinValue)], "attention_bias");
     }
-
-    private static string LayerNorm(GraphBuilder g, string x, string weight, string bias, double eps, string name) =>
-        g.Node("LayerNormalization", [x, weight, bias], name, Int("axis", -1), FloatAttribute("epsilon", (float)eps));
-
-    /// <summary>x @ W + b for flat x (rows, in), with W in GPT-2's Conv1D layout [in, out]: one Gemm.</summary>
-    private static string Linear(GraphBuilder g, string x, string weight, string bias, string name) =>
-        g.Node("Gemm", [x, weight, bias], name);
 
     /// <summary>
     /// gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))); exact gelu: 0.5·x·(1 + erf(x/√2)). The cube is
