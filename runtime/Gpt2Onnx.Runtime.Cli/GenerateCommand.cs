@@ -50,6 +50,10 @@ internal static class GenerateCommand
                     tokens_per_s = generator.LastRun.Tokens / Math.Max(generator.LastRun.DecodeSeconds, 1e-9), device = languageModel.Session.Device,
                 }, JsonText.Readable));
             }
+            // The model's positions past the window it was trained on never learned anything: say so, once.
+            int total = result.PromptIds.Length + result.TokenIds.Length;
+            if (languageModel.TrainedContext is int trained && total > trained)
+                Console.Error.WriteLine($"note: the model was trained on {trained}-token windows and this text is {total} tokens long; past position {trained} its predictions are untrained");
             return 0;
         });
         return command;
