@@ -59,7 +59,7 @@ public static class OnnxExporter
             };
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
             if (options.Variant == GraphVariant.Fused) model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
-            foreach (var (key, value) in Metadata(checkpoint.Config, options, TrainingRecord.TrainedContext(checkpoint.Directory)))
+            foreach (var (key, value) in Metadata(checkpoint.Config, options, TrainingRecord.TrainedPositions(checkpoint.Directory)))
                 model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
 
             long dataBytes = 0;

@@ -39,7 +39,7 @@ public sealed class TrainedContextTests : IDisposable
     [InlineData(GraphVariant.Fused)]
     public void An_export_records_the_trained_window_and_perplexity_defaults_to_it(GraphVariant variant)
     {
-        using var model = Export(Checkpoint("trained", """{"step": 10, "options": {"context": 8, "batch_size": 4}}"""), variant);
+        using var model = Export(Checkpoint("trained", """{"step": 10, "options": {"context": 8, "batch_size": 4, "init": null}}"""), variant);
         Assert.Equal(8, model.TrainedContext);
         var ids = Enumerable.Range(0, 40).Select(i => (i * 7 + 3) % 90).ToArray();
         var byDefault = Perplexity.Evaluate(model, ids);
@@ -55,11 +55,20 @@ public sealed class TrainedContextTests : IDisposable
     [InlineData("""{"options": {"context": 0}}""")]
     [InlineData("""{"options": {"context": 8}, "options": {}}""")]  // a property twice: damaged
     [InlineData("{ damaged")]
+    [InlineData("""{"options": {"context": 8, "init": "gpt2"}}""")]  // fine-tuned: the starting weights saw more
     public void Without_a_believable_trained_window_perplexity_uses_the_whole_context(string? state)
     {
         using var model = Export(Checkpoint("other", state));
         Assert.Null(model.TrainedContext);
         var ids = Enumerable.Range(0, 40).Select(i => (i * 5 + 1) % 90).ToArray();
         Assert.Equal(Perplexity.Evaluate(model, ids, window: 32), Perplexity.Evaluate(model, ids));
+    }
+
+    [Fact]
+    public void A_fine_tune_keeps_its_window_for_evaluation_but_claims_no_untrained_positions()
+    {
+        string checkpoint = Checkpoint("fine-tuned", """{"options": {"context": 8, "init": "models/gpt2"}}""");
+        Assert.Equal(8, TrainingRecord.TrainedContext(checkpoint));
+        Assert.Null(TrainingRecord.TrainedPositions(checkpoint));
     }
 }

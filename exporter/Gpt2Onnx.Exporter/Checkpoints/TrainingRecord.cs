@@ -18,12 +18,24 @@ public static class TrainingRecord
     public static string StatePath(string checkpointDirectory) => Path.Combine(checkpointDirectory, StateFolder, StateFile);
 
     /// <summary>
-    /// The window length (tokens) the checkpoint in <paramref name="checkpointDirectory"/> was trained on,
-    /// when its state says so: positions past it were never trained, so scoring defaults to it. Read only (no
-    /// recovery of an interrupted save), so a run still writing the folder is left alone; a missing, damaged
-    /// or oversized state, or a value that is not a positive whole number, says nothing (null).
+    /// The window length (tokens) the checkpoint in <paramref name="checkpointDirectory"/> was trained with,
+    /// when its state says so: what its evaluation scores by default. Read only (no recovery of an interrupted
+    /// save), so a run still writing the folder is left alone; a missing, damaged or oversized state, or a
+    /// value that is not a positive whole number, says nothing (null).
     /// </summary>
-    public static int? TrainedContext(string checkpointDirectory)
+    public static int? TrainedContext(string checkpointDirectory) => ReadOptions(checkpointDirectory)?.Context;
+
+    /// <summary>
+    /// How many positions the weights have been trained on, where that is known: the training window of a run
+    /// that started from scratch. A run that started from another checkpoint (<c>--init</c>, fine-tuning GPT-2,
+    /// say) inherits whatever that one was trained on, so it says nothing (null), as does a missing state.
+    /// </summary>
+    public static int? TrainedPositions(string checkpointDirectory) =>
+        ReadOptions(checkpointDirectory) is { InitCheckpoint: false } options ? options.Context : null;
+
+    private sealed record Options(int? Context, bool InitCheckpoint);
+
+    private static Options? ReadOptions(string checkpointDirectory)
     {
         var path = StatePath(checkpointDirectory);
         try
@@ -31,8 +43,11 @@ public static class TrainingRecord
             var file = new FileInfo(path);
             if (!file.Exists || file.Length > MaxStateBytes) return null;
             var options = JsonText.Parse(File.ReadAllBytes(path))?["options"];
-            return options?["context"] is { } context && context.GetValueKind() == JsonValueKind.Number
-                   && context.AsValue().TryGetValue<int>(out int tokens) && tokens > 0 ? tokens : null;
+            if (options == null) return null;
+            int? context = options["context"] is { } value && value.GetValueKind() == JsonValueKind.Number
+                           && value.AsValue().TryGetValue<int>(out int tokens) && tokens > 0 ? tokens : null;
+            bool init = options["init"] is { } from && from.GetValueKind() != JsonValueKind.Null;
+            return new Options(context, init);
         }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException or InvalidOperationException)
         {
