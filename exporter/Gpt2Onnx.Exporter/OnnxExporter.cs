@@ -92,10 +92,11 @@ public static class OnnxExporter
     }
 
     /// <summary>
-    /// The model's custom metadata: the variant and what a runtime must know to drive it, and the window the
-    /// weights were trained on when the checkpoint's training state says (positions past it were never trained).
+    /// The model's custom metadata: the variant and what a runtime must know to drive it, and how many positions
+    /// the weights were trained on when that is known and short of the model's context (positions past it
+    /// were never trained).
     /// </summary>
-    public static IReadOnlyList<(string Key, string Value)> Metadata(Gpt2Config config, ExportOptions options, int? trainedContext = null)
+    public static IReadOnlyList<(string Key, string Value)> Metadata(Gpt2Config config, ExportOptions options, int? trainedPositions = null)
     {
         bool fused = options.Variant == GraphVariant.Fused;
         var entries = new List<(string, string)>
@@ -115,7 +116,7 @@ public static class OnnxExporter
             ("gpt2onnx.optional_inputs", $"{GraphNames.LogitsToKeep}: int64 scalar, default 0; logits for the last N positions only (0: all)"),
         };
         if (options.Precision == Precision.Int4) entries.Add(("gpt2onnx.int4_block_size", options.BlockSize.ToString()));
-        if (trainedContext is int trained && trained <= config.NPositions) entries.Add(("gpt2onnx.trained_context", trained.ToString()));
+        if (trainedPositions is int trained && trained < config.NPositions) entries.Add(("gpt2onnx.trained_context", trained.ToString()));
         return entries;
     }
 
