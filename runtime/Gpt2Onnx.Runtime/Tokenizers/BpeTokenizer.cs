@@ -13,6 +13,7 @@ namespace Gpt2Onnx.Runtime.Tokenizers;
 public sealed class BpeTokenizer : ITokenizer
 {
     private const int MaxStackPiece = 256;
+    private const int MaxScannedPiece = 64; // bytes; longer pieces merge through a priority queue
     private const int CacheLimit = 1 << 18; // pieces; about 25 MB per thread when full
 
     private readonly Dictionary<string, int> _vocab;
@@ -183,7 +184,7 @@ public sealed class BpeTokenizer : ITokenizer
                 else
                 {
                     int[] merged = MergePiece(piece);
-                    if (cache.Count < CacheLimit) cache[new string(chars)] = merged; // a full cache stops growing: bounded memory
+                    if (cache.Count < CacheLimit && piece.Length <= MaxScannedPiece) cache[new string(chars)] = merged; // bounded memory: a full cache stops growing, and long pieces (rarely repeated) stay out
 
                     ids.AddRange(merged);
                 }
@@ -196,10 +197,15 @@ public sealed class BpeTokenizer : ITokenizer
     }
 
     /// <summary>
-    /// Applies merges to one piece, lowest rank first. <c>ranks[i]</c> caches the rank of the pair
-    /// (parts[i], parts[i+1]), so each merge costs a scan of ints and two lookups.
+    /// Applies merges to one piece, lowest rank first (the leftmost of equal ranks). Short pieces, nearly
+    /// all of them, scan for the next merge; long ones take it from a priority queue, so a hostile piece
+    /// (a 200,000-letter word, a megabyte of spaces) costs n log n, not n².
     /// </summary>
-    private int[] MergePiece(ReadOnlySpan<byte> piece)
+    private int[] MergePiece(ReadOnlySpan<byte> piece) =>
+        piece.Length <= MaxScannedPiece ? MergeByScan(piece) : MergeByQueue(piece);
+
+    /// <summary><c>ranks[i]</c> caches the rank of the pair (parts[i], parts[i+1]), so each merge costs a scan of ints and two lookups.</summary>
+    internal int[] MergeByScan(ReadOnlySpan<byte> piece)
     {
         int n = piece.Length;
         int[] parts = ArrayPool<int>.Shared.Rent(n);
@@ -221,7 +227,7 @@ public sealed class BpeTokenizer : ITokenizer
                     }
                 }
                 if (best < 0) break;
-                parts[best] = (int)(bestRank & 0xFFFFFFFF);
+                parts[best] = MergedId(bestRank);
                 Array.Copy(parts, best + 2, parts, best + 1, n - best - 2);
                 Array.Copy(ranks, best + 2, ranks, best + 1, n - best - 2);
                 n--;
@@ -236,6 +242,61 @@ public sealed class BpeTokenizer : ITokenizer
             ArrayPool<long>.Shared.Return(ranks);
         }
     }
+
+    /// <summary>
+    /// The parts form a linked list over the piece's byte positions; the queue holds (rank, position) of
+    /// every pair, and an entry whose pair has since changed is skipped when it comes out (a pair's span
+    /// only grows, so its rank tells whether it is still the same pair).
+    /// </summary>
+    internal int[] MergeByQueue(ReadOnlySpan<byte> piece)
+    {
+        int n = piece.Length;
+        int[] parts = ArrayPool<int>.Shared.Rent(n);
+        int[] next = ArrayPool<int>.Shared.Rent(n);
+        int[] previous = ArrayPool<int>.Shared.Rent(n);
+        long[] ranks = ArrayPool<long>.Shared.Rent(n);
+        var queue = new PriorityQueue<int, long>(n);
+        try
+        {
+            for (int i = 0; i < n; i++)
+            {
+                parts[i] = _byteToId[piece[i]];
+                next[i] = i + 1;
+                previous[i] = i - 1;
+            }
+            void Rank(int at)
+            {
+                ranks[at] = next[at] < n ? PairRank(parts[at], parts[next[at]]) : long.MaxValue;
+                if (ranks[at] != long.MaxValue) queue.Enqueue(at, (ranks[at] >> 32 << 32) | (uint)at);
+            }
+            for (int i = 0; i < n; i++) Rank(i);
+            int count = n;
+            while (queue.TryDequeue(out int at, out long key))
+            {
+                if (ranks[at] == long.MaxValue || ranks[at] >> 32 != key >> 32) continue; // merged away, or a different pair now
+                int right = next[at];
+                parts[at] = MergedId(ranks[at]);
+                ranks[right] = long.MaxValue;
+                next[at] = next[right];
+                if (next[at] < n) previous[next[at]] = at;
+                count--;
+                Rank(at);
+                if (previous[at] >= 0) Rank(previous[at]);
+            }
+            var result = new int[count];
+            for (int i = 0, at = 0; at < n; at = next[at]) result[i++] = parts[at];
+            return result;
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(parts);
+            ArrayPool<int>.Shared.Return(next);
+            ArrayPool<int>.Shared.Return(previous);
+            ArrayPool<long>.Shared.Return(ranks);
+        }
+    }
+
+    private static int MergedId(long rank) => (int)(rank & 0xFFFFFFFF);
 
     /// <summary>(rank << 32 | merged id) of a pair, or long.MaxValue when no merge joins it.</summary>
     private long PairRank(int left, int right) =>

@@ -83,6 +83,40 @@ public class Gpt2BpeTests
             AssertSameIdsAsTiktoken(chunk);
     }
 
+    /// <summary>Pieces far longer than a word, of every kind the pre-tokenizer makes: these merge through the priority queue.</summary>
+    private static string[] LongPieceTexts()
+    {
+        var random = new Random(77);
+        string Run(int length, string alphabet) => new(Enumerable.Range(0, length).Select(_ => alphabet[random.Next(alphabet.Length)]).ToArray());
+        string words = string.Concat(Enumerable.Repeat("thequickbrownfoxjumpsoverthelazydog", 60));
+        string cjk = string.Concat(Enumerable.Range(0, 1000).Select(_ => (char)random.Next(0x4E00, 0x9FFF)));
+        string emoji = string.Concat(Enumerable.Range(0, 400).Select(_ => char.ConvertFromUtf32(random.Next(0x1F600, 0x1F650))));
+        return
+        [
+            Run(3000, "ab"), Run(3000, "abcdefghijklmnopqrstuvwxyz"), " " + words, words.ToUpperInvariant(),
+            Run(2000, "0123456789"), Run(2000, "!?.,-_=*#/"), Run(2000, "  \t\n") + "x", new string(' ', 2000) + "end",
+            cjk, emoji, "a" + new string('a', 4000),
+        ];
+    }
+
+    [Fact]
+    public void Long_pieces_encode_to_the_same_ids_as_tiktoken() => AssertSameIdsAsTiktoken(LongPieceTexts());
+
+    [Fact]
+    public void The_queue_merges_every_piece_as_the_scan_does()
+    {
+        var random = new Random(5);
+        var tokenizer = Gpt2.Value;
+        for (int trial = 0; trial < 3000; trial++)
+        {
+            var piece = new byte[random.Next(1, 200)];
+            string alphabet = (trial % 3) switch { 0 => "ab", 1 => "etaoin shrdlu", _ => "0123456789" };
+            for (int i = 0; i < piece.Length; i++) piece[i] = (byte)alphabet[random.Next(alphabet.Length)];
+            if (trial % 5 == 0) random.NextBytes(piece);
+            Assert.Equal(tokenizer.MergeByScan(piece), tokenizer.MergeByQueue(piece));
+        }
+    }
+
     [Fact]
     public void Random_byte_strings_round_trip_exactly()
     {
