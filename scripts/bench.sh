@@ -28,9 +28,15 @@ bench_tokenizer() {
   peer=$(NODE_PATH="$ROOT/.deps/node/node_modules" node "$ROOT/scripts/bench/tiktoken-throughput.js" "$text" 5)
   one=$("$RUN" tokenize --tokenizer "$ROOT/models/gpt2-tokenizer" --input "${files[@]}" --json --repeat 5 --threads 1)
   all=$("$RUN" tokenize --tokenizer "$ROOT/models/gpt2-tokenizer" --input "${files[@]}" --json --repeat 5 --threads 0)
-  python3 - "$cold" "$ours" "$peer" "$one" "$all" <<'PY'
+  # A hostile prompt: one 50,000-letter word is one pre-tokenizer piece, which a scan-per-merge BPE takes in n² time.
+  local word="$WORK/long-word.txt" long_ours long_peer
+  [ -f "$word" ] || python3 -c "import random; random.seed(1); print(''.join(random.choice('abcdefghijklmnopqrstuvwxyz') for _ in range(50000)), end='')" >"$word"
+  long_ours=$("$RUN" tokenize --tokenizer "$ROOT/models/gpt2-tokenizer" --input "$word" --json --repeat 3)
+  long_peer=$(NODE_PATH="$ROOT/.deps/node/node_modules" node "$ROOT/scripts/bench/tiktoken-throughput.js" "$word" 1)
+  python3 - "$cold" "$ours" "$peer" "$one" "$all" "$long_ours" "$long_peer" <<'PY'
 import json, sys
-cold, ours, peer, one, all_ = (json.loads(a) for a in sys.argv[1:])
+cold, ours, peer, one, all_, long_ours, long_peer = (json.loads(a) for a in sys.argv[1:])
+assert long_ours["tokens"] == long_peer["tokens"], f"token counts differ on the long word: ours {long_ours['tokens']}, tiktoken {long_peer['tokens']}"
 assert ours["tokens"] == peer["tokens"], f"token counts differ: ours {ours['tokens']}, tiktoken {peer['tokens']}"
 print(f"  {'':34} {'MB/s':>8} {'tokens':>10}")
 print(f"  {'Gpt2Onnx, 1 thread (first run)':34} {cold['mb_per_s']:8.1f} {cold['tokens']:10d}")
@@ -39,6 +45,8 @@ print(f"  {'tiktoken (npm, WASM), 1 thread':34} {peer['mb_per_s']:8.1f} {peer['t
 print(f"  ratio Gpt2Onnx / tiktoken: {ours['mb_per_s'] / peer['mb_per_s']:.1f}x (target: at least 10 MB/s)")
 print(f"  500 documents: {one['mb_per_s']:.1f} MB/s on 1 thread, {all_['mb_per_s']:.1f} MB/s on {all_['threads']} threads "
       f"({all_['mb_per_s'] / one['mb_per_s']:.2f}x)")
+print(f"  one 50,000-letter word ({long_ours['tokens']} tokens): {long_ours['seconds'] * 1000:.0f} ms, tiktoken {long_peer['seconds'] * 1000:.0f} ms "
+      f"({long_peer['seconds'] / long_ours['seconds']:.0f}x)")
 PY
 }
 
