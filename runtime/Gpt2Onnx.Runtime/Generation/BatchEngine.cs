@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+
 namespace Gpt2Onnx.Runtime.Generation;
 
 /// <summary>One request of a batch job, with its identity and its sampling seed.</summary>
@@ -39,34 +42,88 @@ public sealed class BatchEngine : IDisposable
     public long TokensGenerated { get; private set; }
 
     /// <summary>Runs every item; yields each output in input order as soon as it and all before it are done.</summary>
-    public IEnumerable<BatchOutput> Run(IEnumerable<BatchItem> items, bool continuous = true) =>
-        continuous && Continuous ? RunContinuous(items) : RunStatic(items);
+    public IEnumerable<BatchOutput> Run(IEnumerable<BatchItem> items, bool continuous = true) => Run(RequestSource.Of(items), continuous);
 
-    private IEnumerable<BatchOutput> RunContinuous(IEnumerable<BatchItem> items)
+    /// <summary>
+    /// Runs requests as an asynchronous producer supplies them (an app's queue, a channel, a network
+    /// stream), on a thread of the engine's own: while it waits for more it keeps stepping the sequences it
+    /// has, and it yields each output in input order. Cancelling, or leaving the loop early, stops the
+    /// engine (it can run again after); an error of the producer or the engine ends the loop with that error.
+    /// </summary>
+    public async IAsyncEnumerable<BatchOutput> RunAsync(IAsyncEnumerable<BatchItem> items, bool continuous = true,
+                                                         [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var options = new BoundedChannelOptions(2 * _maxBatch) { SingleReader = true, SingleWriter = true };
+        var requests = Channel.CreateBounded<BatchItem>(options);
+        var outputs = Channel.CreateBounded<BatchOutput>(options);
+        var producer = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var item in items.WithCancellation(stop.Token)) await requests.Writer.WriteAsync(item, stop.Token);
+                requests.Writer.Complete();
+            }
+            catch (Exception e)
+            {
+                requests.Writer.Complete(e);
+            }
+        }, CancellationToken.None);
+        var engine = Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                foreach (var output in Run(RequestSource.Of(requests.Reader, stop.Token), continuous))
+                    outputs.Writer.WriteAsync(output, stop.Token).AsTask().GetAwaiter().GetResult();
+                outputs.Writer.Complete();
+            }
+            catch (Exception e)
+            {
+                outputs.Writer.Complete(e);
+            }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        try
+        {
+            await foreach (var output in outputs.Reader.ReadAllAsync(cancellationToken)) yield return output;
+        }
+        finally
+        {
+            stop.Cancel();
+            await Task.WhenAll(producer, engine); // neither throws: their errors went into the channels
+        }
+    }
+
+    private IEnumerable<BatchOutput> Run(RequestSource source, bool continuous) =>
+        continuous && Continuous ? RunContinuous(source) : RunStatic(source);
+
+    private IEnumerable<BatchOutput> RunContinuous(RequestSource source)
     {
         var slots = new (int Index, BatchItem Item, SequenceState State)?[_maxBatch];
         var done = new Dictionary<int, BatchOutput>();
         var pending = new List<Waiting>(); // read ahead, prompts encoded, in input order
         int nextToYield = 0, read = 0;
-        using var source = items.GetEnumerator();
+        using var _ = source;
         bool exhausted = false;
         var tokens = new int[_maxBatch];
         _decoder.StartEmpty(_maxBatch);
         // Refills wait until this many slots are free (or nothing else runs), so one prefill serves several prompts.
         int refillAt = Math.Max(1, _maxBatch / 8), lookahead = 2 * _maxBatch;
 
-        // Reads requests until the lookahead is full; a request that cannot run is done at once, with its error.
-        void ReadAhead()
+        // Reads the requests that have arrived until the lookahead is full (waiting for the first one only when
+        // asked); a request that cannot run is done at once, with its error.
+        void ReadAhead(bool waitForOne)
         {
             while (!exhausted && pending.Count < lookahead)
             {
-                if (!source.MoveNext())
+                var outcome = source.TryRead(waitForOne, out var item);
+                waitForOne = false;
+                if (outcome == RequestSource.Read.NotYet) break;
+                if (outcome == RequestSource.Read.End)
                 {
                     exhausted = true;
                     break;
                 }
                 int index = read++;
-                var item = source.Current;
                 try
                 {
                     var options = item.Request.Options.Validate();
@@ -106,9 +163,9 @@ public sealed class BatchEngine : IDisposable
 
         // Fills the free slots from the lookahead, in groups of prompts of similar length (each group one
         // prefill): the oldest waiting request always goes first, so none waits for ever.
-        void Refill()
+        void Refill(bool waitForOne = false)
         {
-            ReadAhead();
+            ReadAhead(waitForOne);
             int busy = slots.Count(s => s != null), free = _maxBatch - busy;
             if (pending.Count == 0 || free == 0) return;
             if (busy > 0 && free < refillAt && pending.Count > free) return;
@@ -119,7 +176,7 @@ public sealed class BatchEngine : IDisposable
                 var group = TakeSimilar(pending, _decoder.BatchSize - row);
                 _decoder.RefillSlots(row, group.Select(w => w.Prompt).ToList());
                 foreach (var waiting in group) slots[row++] = (waiting.Index, waiting.Item, waiting.Start(_model));
-                ReadAhead();
+                ReadAhead(waitForOne: false);
             }
         }
 
@@ -130,6 +187,12 @@ public sealed class BatchEngine : IDisposable
             {
                 yield return ready;
                 nextToYield++;
+            }
+            if (pending.Count == 0 && slots.All(s => s == null))
+            {
+                if (exhausted) yield break; // every request read is done and yielded
+                Refill(waitForOne: true); // idle until a request arrives (only a producer that is slower than the engine gets here)
+                continue;
             }
             for (int row = 0; row < _decoder.BatchSize; row++)
             {
@@ -151,15 +214,6 @@ public sealed class BatchEngine : IDisposable
                 _decoder.Step(tokens.AsSpan(0, busy));
             }
             Refill();
-            if (exhausted && pending.Count == 0 && slots.All(s => s == null))
-            {
-                while (done.Remove(nextToYield, out var ready))
-                {
-                    yield return ready;
-                    nextToYield++;
-                }
-                yield break;
-            }
         }
     }
 
@@ -187,14 +241,25 @@ public sealed class BatchEngine : IDisposable
     }
 
     /// <summary>Static batching: groups of up to maxBatch requests, each group running until its last sequence ends.</summary>
-    private IEnumerable<BatchOutput> RunStatic(IEnumerable<BatchItem> items)
+    private IEnumerable<BatchOutput> RunStatic(RequestSource source)
     {
+        using var _ = source;
         using var generator = new Generator(_model);
-        foreach (var group in items.Chunk(_maxBatch))
+        bool exhausted = false;
+        while (!exhausted)
         {
+            // A batch takes the requests that have arrived, up to maxBatch, waiting only for its first.
+            var group = new List<BatchItem>(_maxBatch);
+            while (group.Count < _maxBatch)
+            {
+                var outcome = source.TryRead(wait: group.Count == 0, out var item);
+                exhausted = outcome == RequestSource.Read.End;
+                if (outcome != RequestSource.Read.Item) break;
+                group.Add(item);
+            }
             var runnable = new List<(int Index, BatchItem Item)>();
-            var outputs = new BatchOutput?[group.Length];
-            for (int i = 0; i < group.Length; i++)
+            var outputs = new BatchOutput?[group.Count];
+            for (int i = 0; i < group.Count; i++)
             {
                 try
                 {

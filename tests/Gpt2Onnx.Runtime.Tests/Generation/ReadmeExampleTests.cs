@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.TestSupport;
 
@@ -60,5 +61,28 @@ public sealed class ReadmeBatchExampleTests : IDisposable
         // ---- end of the README example ----
         Assert.Equal(["0", "1", "2"], lines.Select(l => l[..1]));
         Assert.True(engine.Continuous);
+    }
+
+    [Fact]
+    public async Task The_asynchronous_example_answers_requests_written_to_a_channel()
+    {
+        var (_, _, folder) = TinyModel.Export(_dir);
+        using var model = LanguageModel.Load(folder);
+        using var engine = new BatchEngine(model, maxBatch: 16);
+        var lines = new List<string>();
+        var cancellationToken = CancellationToken.None;
+        // ---- README: "Batch jobs", asynchronous ----
+        var queue = Channel.CreateUnbounded<BatchItem>(); // the app writes requests here as they arrive
+        var serving = Task.Run(async () =>
+        {
+            await foreach (var output in engine.RunAsync(queue.Reader.ReadAllAsync(cancellationToken), cancellationToken: cancellationToken))
+                lines.Add($"{output.Id}: {output.Result?.Text ?? output.Error}");
+        });
+        await queue.Writer.WriteAsync(new BatchItem("a", new GenerationRequest { Prompt = "床前明月光，" }));
+        // ---- end of the README example ----
+        await queue.Writer.WriteAsync(new BatchItem("b", new GenerationRequest { Prompt = "hello" }));
+        queue.Writer.Complete();
+        await serving.WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.Equal(["a", "b"], lines.Select(l => l[..1]));
     }
 }
