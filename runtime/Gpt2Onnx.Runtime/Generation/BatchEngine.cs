@@ -49,6 +49,7 @@ public sealed class BatchEngine : IDisposable
     /// stream), on a thread of the engine's own: while it waits for more it keeps stepping the sequences it
     /// has, and it yields each output in input order. Cancelling, or leaving the loop early, stops the
     /// engine (it can run again after); an error of the producer or the engine ends the loop with that error.
+    /// An engine does one run at a time, synchronous or not.
     /// </summary>
     public async IAsyncEnumerable<BatchOutput> RunAsync(IAsyncEnumerable<BatchItem> items, bool continuous = true,
                                                          [EnumeratorCancellation] CancellationToken cancellationToken = default)
