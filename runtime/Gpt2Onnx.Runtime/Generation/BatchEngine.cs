@@ -74,7 +74,7 @@ public sealed class BatchEngine : IDisposable
         {
             try
             {
-                foreach (var output in Run(RequestSource.Of(requests.Reader, stop.Token), continuous))
+                foreach (var output in Run(RequestSource.Of(requests.Reader, stop.Token), continuous, stop.Token))
                     outputs.Writer.WriteAsync(output, stop.Token).AsTask().GetAwaiter().GetResult();
                 outputs.Writer.Complete();
             }
@@ -94,10 +94,11 @@ public sealed class BatchEngine : IDisposable
         }
     }
 
-    private IEnumerable<BatchOutput> Run(RequestSource source, bool continuous) =>
-        continuous && Continuous ? RunContinuous(source) : RunStatic(source);
+    private IEnumerable<BatchOutput> Run(RequestSource source, bool continuous, CancellationToken cancellation = default) =>
+        continuous && Continuous ? RunContinuous(source, cancellation) : RunStatic(source, cancellation);
 
-    private IEnumerable<BatchOutput> RunContinuous(RequestSource source)
+    /// <summary>Cancellation is checked before each step (static batches: before each batch).</summary>
+    private IEnumerable<BatchOutput> RunContinuous(RequestSource source, CancellationToken cancellation)
     {
         var slots = new (int Index, BatchItem Item, SequenceState State)?[_maxBatch];
         var done = new Dictionary<int, BatchOutput>();
@@ -189,6 +190,7 @@ public sealed class BatchEngine : IDisposable
                 yield return ready;
                 nextToYield++;
             }
+            cancellation.ThrowIfCancellationRequested();
             if (pending.Count == 0 && slots.All(s => s == null))
             {
                 if (exhausted) yield break; // every request read is done and yielded
@@ -242,13 +244,14 @@ public sealed class BatchEngine : IDisposable
     }
 
     /// <summary>Static batching: groups of up to maxBatch requests, each group running until its last sequence ends.</summary>
-    private IEnumerable<BatchOutput> RunStatic(RequestSource source)
+    private IEnumerable<BatchOutput> RunStatic(RequestSource source, CancellationToken cancellation)
     {
         using var _ = source;
         using var generator = new Generator(_model);
         bool exhausted = false;
         while (!exhausted)
         {
+            cancellation.ThrowIfCancellationRequested();
             // A batch takes the requests that have arrived, up to maxBatch, waiting only for its first.
             var group = new List<BatchItem>(_maxBatch);
             while (group.Count < _maxBatch)

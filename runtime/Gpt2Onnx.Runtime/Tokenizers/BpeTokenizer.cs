@@ -14,7 +14,7 @@ public sealed class BpeTokenizer : ITokenizer
 {
     private const int MaxStackPiece = 256;
     private const int MaxScannedPiece = 64; // bytes; longer pieces merge through a priority queue
-    private const int CacheLimit = 1 << 18; // pieces; about 25 MB per thread when full
+    private const int CacheLimit = 1 << 18; // pieces of at most MaxScannedPiece bytes; about 25 MB per thread when full of words, 120 MB at most
 
     private readonly Dictionary<string, int> _vocab;
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocabBySpan;
