@@ -55,7 +55,7 @@ internal static class Int4Quantizer
     /// worse than plain min-max quantization. For codes d = q - zero the error of a scale s is
     /// Σv² - 2s·Σvd + s²·Σd², so each candidate costs one pass, and the best s for its codes is Σvd / Σd².
     /// </summary>
-    internal static (float Scale, int Zero) BestBlock(ReadOnlySpan<float> values, float min, float max, Span<byte> codes)
+    private static (float Scale, int Zero) BestBlock(ReadOnlySpan<float> values, float min, float max, Span<byte> codes)
     {
         if (max - min == 0)
         {
