@@ -42,12 +42,12 @@ public static class BatchJob
         if (options.ShardCount < 1 || options.ShardIndex < 0 || options.ShardIndex >= options.ShardCount)
             throw new Gpt2OnnxException($"--shard {options.ShardIndex}/{options.ShardCount} is not a shard: use i/N with 0 ≤ i < N");
         var rows = ReadInput(options, log, out int malformed);
-        var done = ResumeOutput(options.Output);
+        using var output = OpenOutput(options.Output);
+        var done = ResumeOutput(output, options.Output);
         var todo = rows.Where(r => r.InShard(options.ShardIndex, options.ShardCount) && !done.Contains(r.Key)).ToList();
         int skipped = rows.Count(r => r.InShard(options.ShardIndex, options.ShardCount)) - todo.Count;
         if (skipped > 0) log.WriteLine($"batch: {skipped} row(s) already in {options.Output}; resuming with {todo.Count}");
 
-        using var output = new FileStream(options.Output, FileMode.Append, FileAccess.Write, FileShare.Read);
         using var engine = new BatchEngine(model, options.MaxBatch, options.MaxLength > 0 ? options.MaxLength : LongestNeed(model, todo));
         var clock = Stopwatch.StartNew();
         var lastReport = TimeSpan.Zero;
@@ -145,44 +145,72 @@ public static class BatchJob
         return rows;
     }
 
-    /// <summary>The ids already written; cuts off a torn last line (a crash mid-write) so its row is redone.</summary>
-    private static HashSet<string> ResumeOutput(string path)
+    /// <summary>
+    /// The output, opened for this job alone: a second job on the same file (a restarted pod whose old copy
+    /// still runs, a command given twice) is refused instead of writing rows twice.
+    /// </summary>
+    private static FileStream OpenOutput(string path)
     {
-        var done = new HashSet<string>();
         string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (directory != null && !Directory.Exists(directory))
             throw new Gpt2OnnxException($"cannot write {path}: the folder {directory} does not exist");
         try
         {
-            using var probe = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e) when (e.HResult is EWOULDBLOCK or SharingViolation)
+        {
+            throw new Gpt2OnnxException($"{path} is open in another process (another batch job writing it?): wait for that job to end, or choose another --output");
         }
         catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {
             throw new Gpt2OnnxException($"cannot write {path} ({e.Message}): choose a writable --output");
         }
-        byte[] bytes = File.ReadAllBytes(path);
-        int end = bytes.Length;
-        if (end > 0 && bytes[end - 1] != (byte)'\n') end = Array.LastIndexOf(bytes, (byte)'\n', end - 1) + 1; // torn last line
-        int start = 0;
-        while (start < end)
+    }
+
+    private const int EWOULDBLOCK = 11; // Linux: the lock is held elsewhere
+    private const int SharingViolation = unchecked((int)0x80070020); // Windows
+
+    /// <summary>
+    /// The ids already written. A torn last line (a crash mid-write) is cut off so its row is redone; a
+    /// complete line that cannot be read as a row is kept (it is not ours to delete) and its row redone.
+    /// Reads line by line, so an output of any size resumes; leaves the stream at its end, for appending.
+    /// </summary>
+    private static HashSet<string> ResumeOutput(FileStream output, string path)
+    {
+        long complete = CompleteLinesLength(output);
+        if (complete < output.Length) output.SetLength(complete);
+        var done = new HashSet<string>();
+        output.Position = 0;
+        foreach (var (_, text, _) in BoundedLines.Read(output, path, MaxLineChars))
         {
-            int newline = Array.IndexOf(bytes, (byte)'\n', start, end - start);
-            string line = Encoding.UTF8.GetString(bytes, start, newline - start);
             try
             {
-                if (JsonNode.Parse(line)?["id"] is { } id) done.Add(id.ToJsonString());
+                if (text != null && JsonNode.Parse(text)?["id"] is { } id) done.Add(id.ToJsonString());
             }
             catch (JsonException)
             {
-                // A complete but corrupt line is kept (it is not ours to delete) and its row is redone.
+                // kept as it is; its row is redone
             }
-            start = newline + 1;
         }
-        if (end < bytes.Length)
-        {
-            using var file = new FileStream(path, FileMode.Open, FileAccess.Write);
-            file.SetLength(end);
-        }
+        output.Seek(0, SeekOrigin.End);
         return done;
+    }
+
+    /// <summary>The length of the stream up to and including its last '\n' (0 when it has none), read backwards from the end.</summary>
+    private static long CompleteLinesLength(FileStream stream)
+    {
+        var buffer = new byte[1 << 16];
+        long end = stream.Length;
+        while (end > 0)
+        {
+            int count = (int)Math.Min(buffer.Length, end);
+            stream.Position = end - count;
+            stream.ReadExactly(buffer, 0, count);
+            int newline = Array.LastIndexOf(buffer, (byte)'\n', count - 1);
+            if (newline >= 0) return end - count + newline + 1;
+            end -= count;
+        }
+        return 0;
     }
 }

@@ -23,6 +23,12 @@ public static class BoundedLines
     public static IEnumerable<BoundedLine> Read(string path, int maxChars)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+        foreach (var line in Read(stream, path, maxChars)) yield return line;
+    }
+
+    /// <summary>The lines from the stream's position to its end (the stream stays open); <paramref name="path"/> names it in errors.</summary>
+    public static IEnumerable<BoundedLine> Read(Stream stream, string path, int maxChars)
+    {
         var buffer = new byte[1 << 16];
         int maxBytes = checked(4 * maxChars + 1); // a character is at most 4 bytes; + 1: room for a '\r' before the '\n'
         var line = new MemoryStream();

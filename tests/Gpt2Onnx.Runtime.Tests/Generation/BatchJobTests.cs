@@ -173,6 +173,51 @@ public sealed class BatchJobTests : IDisposable
     }
 
     [Fact]
+    public void An_output_another_job_is_writing_is_refused_and_left_as_it_is()
+    {
+        string output = Path.Combine(_dir, "busy.jsonl");
+        File.WriteAllText(output, "{\"id\":0,\"completion\":\"x\"}\n{\"id\":\"row-1\",\"compl");
+        using (new FileStream(output, FileMode.Open, FileAccess.ReadWrite, FileShare.None)) // the other job
+        {
+            var error = Assert.Throws<Gpt2OnnxException>(() => Run(Input(3), output));
+            Assert.Contains("open in another process", error.Message);
+        }
+        Assert.Equal("{\"id\":0,\"completion\":\"x\"}\n{\"id\":\"row-1\",\"compl", File.ReadAllText(output)); // its torn line is not ours to cut
+        Assert.Equal(1, Run(Input(3), output).Skipped); // once it has ended, the job resumes
+        Assert.Equal(3, Rows(output).Count);
+    }
+
+    /// <summary>A log that, on each progress line, tries to open the output as a second job would.</summary>
+    private sealed class SecondOpener(string path) : StringWriter
+    {
+        public int Tries, Refusals;
+
+        public override void WriteLine(string? value)
+        {
+            Tries++;
+            try
+            {
+                using var second = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            }
+            catch (IOException)
+            {
+                Refusals++;
+            }
+        }
+    }
+
+    [Fact]
+    public void While_a_job_writes_its_output_no_other_job_can_open_it()
+    {
+        string output = Path.Combine(_dir, "locked.jsonl");
+        var log = new SecondOpener(output);
+        Run(Input(5), output, log: log);
+        Assert.True(log.Tries > 0);
+        Assert.Equal(log.Tries, log.Refusals);
+        using var after = new FileStream(output, FileMode.Open, FileAccess.Read, FileShare.ReadWrite); // and after it, anyone can
+    }
+
+    [Fact]
     public void An_unwritable_output_is_refused_before_any_work()
     {
         var error = Assert.Throws<Gpt2OnnxException>(() => Run(Input(3), Path.Combine(_dir, "missing-folder", "out.jsonl")));
