@@ -41,20 +41,38 @@ public static class BatchJob
     {
         if (options.ShardCount < 1 || options.ShardIndex < 0 || options.ShardIndex >= options.ShardCount)
             throw new Gpt2OnnxException($"--shard {options.ShardIndex}/{options.ShardCount} is not a shard: use i/N with 0 ≤ i < N");
-        var rows = ReadInput(options, log, out int malformed);
+        var (shard, malformed) = CheckInput(model, options, log);
         using var output = OpenOutput(options.Output);
         var done = ResumeOutput(output, options.Output);
-        var todo = rows.Where(r => r.InShard(options.ShardIndex, options.ShardCount) && !done.Contains(r.Key)).ToList();
-        int skipped = rows.Count(r => r.InShard(options.ShardIndex, options.ShardCount)) - todo.Count;
+        var todo = shard.Where(r => !done.Contains(r.Key)).ToList();
+        int skipped = shard.Count - todo.Count;
         if (skipped > 0) log.WriteLine($"batch: {skipped} row(s) already in {options.Output}; resuming with {todo.Count}");
+        int longestNeed = Math.Min(model.ContextLength, todo.Select(r => r.Need).Append(2).Max());
 
-        using var engine = new BatchEngine(model, options.MaxBatch, options.MaxLength > 0 ? options.MaxLength : LongestNeed(model, todo));
+        // The rows are read a second time, one at a time, as the engine takes them: a job of millions of rows
+        // holds their ids, not their prompts. Outputs come back in input order, so the rows in flight form a queue.
+        var inFlight = new Queue<BatchRow>();
+        IEnumerable<BatchItem> Requests()
+        {
+            int next = 0;
+            foreach (var row in ShardRows(options))
+            {
+                if (done.Contains(row.Key)) continue;
+                if (next == todo.Count || todo[next].Key != row.Key) throw InputChanged(options, row.Line);
+                next++;
+                inFlight.Enqueue(row);
+                yield return new BatchItem(row.Key, row.Request);
+            }
+            if (next < todo.Count) throw InputChanged(options, null);
+        }
+
+        using var engine = new BatchEngine(model, options.MaxBatch, options.MaxLength > 0 ? options.MaxLength : longestNeed);
         var clock = Stopwatch.StartNew();
         var lastReport = TimeSpan.Zero;
         int written = 0, errors = malformed;
-        foreach (var result in engine.Run(todo.Select(r => new BatchItem(r.Key, r.Request)), options.Continuous))
+        foreach (var result in engine.Run(Requests(), options.Continuous))
         {
-            var row = todo[written];
+            var row = inFlight.Dequeue();
             JsonObject json;
             if (result.Error != null)
             {
@@ -89,61 +107,78 @@ public static class BatchJob
     public const int MaxLineChars = 1 << 20;
 
     /// <summary>
-    /// The cache length the rows need: the longest prompt plus its new tokens (within the context), so the
-    /// cache, allocated once for every slot, is no larger than the job uses. A row whose prompt cannot be
-    /// encoded is left out here; the engine reports it.
+    /// Checks every input row before any work (a malformed row stops the job, or is reported and counted
+    /// with <c>--on-error skip</c>; an id given twice always stops it) and keeps, for the rows of this shard
+    /// in input order, each id and the cache length it needs: its prompt plus its new tokens (a prompt that
+    /// cannot be encoded needs nothing here; the engine reports it).
     /// </summary>
-    private static int LongestNeed(LanguageModel model, List<BatchRow> rows)
-    {
-        int longest = 2;
-        foreach (var row in rows)
-        {
-            try
-            {
-                longest = Math.Max(longest, SequenceState.PromptIds(model, row.Request).Length + row.Request.Options.MaxNewTokens);
-            }
-            catch (Gpt2OnnxException)
-            {
-                // the engine reports this row's error when it reaches it
-            }
-        }
-        return Math.Min(longest, model.ContextLength);
-    }
-
-    /// <summary>Reads and checks every input row before any work.</summary>
-    private static List<BatchRow> ReadInput(BatchJobOptions options, TextWriter log, out int malformed)
+    private static (List<(string Key, int Need)> Shard, int Malformed) CheckInput(LanguageModel model, BatchJobOptions options, TextWriter log)
     {
         if (!File.Exists(options.Input)) throw new Gpt2OnnxException($"{options.Input} does not exist: pass a JSONL file of {{\"id\", \"prompt\"}} rows");
-        var rows = new List<BatchRow>();
+        var shard = new List<(string, int)>();
         var lines = new Dictionary<string, int>();
-        malformed = 0;
-        foreach (var (number, text, problem) in BoundedLines.Read(options.Input, MaxLineChars))
+        int malformed = 0;
+        foreach (var (number, row, error) in ParseRows(options))
         {
-            if (text != null && string.IsNullOrWhiteSpace(text)) continue;
-            BatchRow row;
-            try
+            if (row == null)
             {
-                row = problem switch
-                {
-                    LineProblem.None => BatchRow.Parse(number, text!, options.Defaults),
-                    LineProblem.TooLong => throw new Gpt2OnnxException($"line {number} is longer than {MaxLineChars:N0} characters, more than any prompt a model's context holds"),
-                    _ => throw new Gpt2OnnxException($"line {number} is not valid UTF-8 (a file in another encoding, or damaged)"),
-                };
-            }
-            catch (Gpt2OnnxException e)
-            {
-                if (!options.SkipErrors) throw new Gpt2OnnxException($"{options.Input}: {e.Message}; fix it, or pass --on-error skip");
-                log.WriteLine($"batch: skipping {options.Input}: {e.Message}");
+                if (!options.SkipErrors) throw new Gpt2OnnxException($"{options.Input}: {error}; fix it, or pass --on-error skip");
+                log.WriteLine($"batch: skipping {options.Input}: {error}");
                 malformed++;
                 continue;
             }
             if (lines.TryGetValue(row.Key, out int first))
                 throw new Gpt2OnnxException($"{options.Input}: the id {row.Key} appears on lines {first} and {number}: ids must be unique");
             lines[row.Key] = number;
-            rows.Add(row);
+            if (!row.InShard(options.ShardIndex, options.ShardCount)) continue;
+            int need = 2;
+            try
+            {
+                need = SequenceState.PromptIds(model, row.Request).Length + row.Request.Options.MaxNewTokens;
+            }
+            catch (Gpt2OnnxException)
+            {
+                // the engine reports this row's error when it reaches it
+            }
+            shard.Add((row.Key, need));
         }
-        return rows;
+        return (shard, malformed);
     }
+
+    /// <summary>The well-formed rows of this shard, read again one at a time (the first read reported the others).</summary>
+    private static IEnumerable<BatchRow> ShardRows(BatchJobOptions options) =>
+        ParseRows(options).Select(r => r.Row).OfType<BatchRow>().Where(row => row.InShard(options.ShardIndex, options.ShardCount));
+
+    /// <summary>Each non-blank input line as a row, or the reason it is not one.</summary>
+    private static IEnumerable<(int Line, BatchRow? Row, string? Error)> ParseRows(BatchJobOptions options)
+    {
+        foreach (var (number, text, problem) in BoundedLines.Read(options.Input, MaxLineChars))
+        {
+            if (text != null && string.IsNullOrWhiteSpace(text)) continue;
+            string? error = problem switch
+            {
+                LineProblem.TooLong => $"line {number} is longer than {MaxLineChars:N0} characters, more than any prompt a model's context holds",
+                LineProblem.NotUtf8 => $"line {number} is not valid UTF-8 (a file in another encoding, or damaged)",
+                _ => null,
+            };
+            BatchRow? row = null;
+            if (error == null)
+            {
+                try
+                {
+                    row = BatchRow.Parse(number, text!, options.Defaults);
+                }
+                catch (Gpt2OnnxException e)
+                {
+                    error = e.Message;
+                }
+            }
+            yield return (number, row, error);
+        }
+    }
+
+    private static Gpt2OnnxException InputChanged(BatchJobOptions options, int? line) =>
+        new($"{options.Input} changed while the job ran{(line == null ? "" : $" (line {line})")}: run the job again; the rows already written are kept");
 
     /// <summary>
     /// The output, opened for this job alone: a second job on the same file (a restarted pod whose old copy

@@ -187,6 +187,43 @@ public sealed class BatchJobTests : IDisposable
         Assert.Equal(3, Rows(output).Count);
     }
 
+    /// <summary>A log that calls <paramref name="onFirstLine"/> when the job first writes to it.</summary>
+    private sealed class FirstLineHook(Action onFirstLine) : StringWriter
+    {
+        private bool _called;
+
+        public override void WriteLine(string? value)
+        {
+            if (!_called) onFirstLine();
+            _called = true;
+        }
+    }
+
+    [Fact]
+    public void An_input_changed_while_the_job_runs_stops_it_with_the_rows_written_so_far_kept()
+    {
+        string input = Input(12), output = Path.Combine(_dir, "changed.jsonl");
+        var lines = File.ReadAllLines(input);
+        File.WriteAllLines(input, lines.Take(6).Append("{not json").Concat(lines.Skip(6)));
+        // While the rows are first checked (the malformed line is reported), the file is replaced by one
+        // whose last rows are in another order.
+        var log = new FirstLineHook(() =>
+        {
+            string replacement = input + ".new";
+            File.WriteAllLines(replacement, lines.Take(10).Append(lines[11]).Append(lines[10]));
+            File.Move(replacement, input, overwrite: true);
+        });
+        var error = Assert.Throws<Gpt2OnnxException>(() => Run(input, output, skipErrors: true, log: log));
+        Assert.Contains("changed while the job ran", error.Message);
+        var written = Rows(output).Select(r => r["id"]!.ToJsonString()).ToList();
+        Assert.Equal(written.Distinct(), written);
+        Assert.DoesNotContain("\"row-11\"", written);
+        var rerun = Run(input, output); // a rerun finishes the job: every row once
+        Assert.Equal(12, rerun.Skipped + rerun.Written);
+        Assert.Equal(12, Rows(output).Select(r => r["id"]!.ToJsonString()).Distinct().Count());
+        Assert.Equal(12, Rows(output).Count);
+    }
+
     /// <summary>A log that, on each progress line, tries to open the output as a second job would.</summary>
     private sealed class SecondOpener(string path) : StringWriter
     {
