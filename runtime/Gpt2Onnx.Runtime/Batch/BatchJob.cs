@@ -117,6 +117,7 @@ public static class BatchJob
         if (!File.Exists(options.Input)) throw new Gpt2OnnxException($"{options.Input} does not exist: pass a JSONL file of {{\"id\", \"prompt\"}} rows");
         var shard = new List<(string, int)>();
         var lines = new Dictionary<string, int>();
+        var otherKeys = new HashSet<string>();
         int malformed = 0;
         foreach (var (number, row, error) in ParseRows(options))
         {
@@ -130,6 +131,9 @@ public static class BatchJob
             if (lines.TryGetValue(row.Key, out int first))
                 throw new Gpt2OnnxException($"{options.Input}: the id {row.Key} appears on lines {first} and {number}: ids must be unique");
             lines[row.Key] = number;
+            foreach (string key in row.OtherKeys)
+                if (otherKeys.Count < 100 && otherKeys.Add(key))
+                    log.WriteLine($"batch: line {number} has '{key}', which is not an option and is left out of generation (the options: {string.Join(", ", BatchRow.OptionNames)})");
             if (!row.InShard(options.ShardIndex, options.ShardCount)) continue;
             int need = 2;
             try

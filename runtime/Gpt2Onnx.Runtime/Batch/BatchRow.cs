@@ -7,11 +7,21 @@ using Gpt2Onnx.Runtime.IO;
 namespace Gpt2Onnx.Runtime.Batch;
 
 /// <summary>
-/// One input row of a batch job: {"id": ..., "prompt": "...", optional max_new_tokens, temperature, top_k,
-/// top_p, repetition_penalty, seed, stop}. The id keeps its JSON form (string or number) in the output.
+/// One input row of a batch job: {"id": ..., "prompt": "...", optional max_new_tokens, min_new_tokens,
+/// temperature, top_k, top_p, repetition_penalty, presence_penalty, frequency_penalty, seed, stop}. The id
+/// keeps its JSON form (string or number) in the output. <see cref="OtherKeys"/> are the row's properties
+/// that are none of these: kept out of generation (rows may carry metadata), and named so a misspelt
+/// option does not pass unnoticed.
 /// </summary>
-public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationRequest Request)
+public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationRequest Request, IReadOnlyList<string> OtherKeys)
 {
+    /// <summary>The optional properties of a row, besides its id and prompt.</summary>
+    public static readonly IReadOnlyList<string> OptionNames =
+    [
+        "max_new_tokens", "min_new_tokens", "temperature", "top_k", "top_p", "repetition_penalty",
+        "presence_penalty", "frequency_penalty", "seed", "stop",
+    ];
+
     /// <summary>Parses one line; throws <see cref="Gpt2OnnxException"/> naming the line for anything malformed.</summary>
     public static BatchRow Parse(int line, string text, SamplingOptions defaults)
     {
@@ -61,10 +71,13 @@ public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationR
         var options = defaults with
         {
             MaxNewTokens = Get("max_new_tokens", defaults.MaxNewTokens),
+            MinNewTokens = Get("min_new_tokens", defaults.MinNewTokens),
             Temperature = Get("temperature", defaults.Temperature),
             TopK = Get("top_k", defaults.TopK),
             TopP = Get("top_p", defaults.TopP),
             RepetitionPenalty = Get("repetition_penalty", defaults.RepetitionPenalty),
+            PresencePenalty = Get("presence_penalty", defaults.PresencePenalty),
+            FrequencyPenalty = Get("frequency_penalty", defaults.FrequencyPenalty),
             // A seed derived from the id: the row's result depends neither on its shard nor on its batch.
             Seed = row["seed"] is null ? SeedFor(key) : Get<ulong>("seed", 0),
             StopStrings = stop,
@@ -77,7 +90,8 @@ public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationR
         {
             throw new Gpt2OnnxException($"line {line}: {e.Message}");
         }
-        return new BatchRow(line, id.DeepClone(), key, new GenerationRequest { Prompt = prompt.GetValue<string>(), Options = options });
+        var others = row.Select(p => p.Key).Where(k => k is not ("id" or "prompt") && !OptionNames.Contains(k)).ToList();
+        return new BatchRow(line, id.DeepClone(), key, new GenerationRequest { Prompt = prompt.GetValue<string>(), Options = options }, others);
     }
 
     /// <summary>FNV-1a (64-bit) of the id's JSON text: stable across machines, processes and .NET versions.</summary>

@@ -164,6 +164,43 @@ public sealed class BatchJobTests : IDisposable
     }
 
     [Fact]
+    public void A_row_sets_every_sampling_option_the_runtime_has()
+    {
+        const string text = """{"id": "a", "prompt": "p", "max_new_tokens": 9, "min_new_tokens": 3, "temperature": 0.5, "top_k": 7, "top_p": 0.9, "repetition_penalty": 1.2, "presence_penalty": 0.25, "frequency_penalty": 0.5, "seed": 11, "stop": ["x", "y"]}""";
+        var row = BatchRow.Parse(1, text, new SamplingOptions());
+        var expected = new SamplingOptions
+        {
+            MaxNewTokens = 9, MinNewTokens = 3, Temperature = 0.5, TopK = 7, TopP = 0.9, RepetitionPenalty = 1.2,
+            PresencePenalty = 0.25, FrequencyPenalty = 0.5, Seed = 11, StopStrings = row.Request.Options.StopStrings,
+        };
+        Assert.Equal(expected, row.Request.Options);
+        Assert.Equal(["x", "y"], row.Request.Options.StopStrings);
+        Assert.Empty(row.OtherKeys);
+        var error = Assert.Throws<Gpt2OnnxException>(() => BatchRow.Parse(4, """{"id": 1, "prompt": "p", "min_new_tokens": 5, "max_new_tokens": 2}""", new SamplingOptions()));
+        Assert.Contains("line 4", error.Message);
+        Assert.Contains("min new tokens", error.Message);
+    }
+
+    [Fact]
+    public void Properties_that_are_not_options_are_named_once_and_left_out()
+    {
+        string input = Path.Combine(_dir, "extra.jsonl");
+        File.WriteAllLines(input,
+        [
+            """{"id": 1, "prompt": "the", "max_tokens": 3, "source": "web"}""",
+            """{"id": 2, "prompt": "fox", "max_tokens": 3}""",
+        ]);
+        var log = new StringWriter();
+        var summary = Run(input, Path.Combine(_dir, "extra-out.jsonl"), log: log);
+        Assert.Equal(2, summary.Written);
+        var notes = log.ToString().Split('\n').Where(l => l.Contains("not an option")).ToList();
+        Assert.Equal(2, notes.Count);
+        Assert.Contains("line 1 has 'max_tokens'", notes[0]);
+        Assert.Contains("max_new_tokens", notes[0]); // the option it probably meant is listed
+        Assert.Contains("line 1 has 'source'", notes[1]);
+    }
+
+    [Fact]
     public void Duplicate_ids_are_refused_before_any_work()
     {
         string input = Input(3);
