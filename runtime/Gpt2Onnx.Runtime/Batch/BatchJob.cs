@@ -138,7 +138,7 @@ public static class BatchJob
             int need = 2;
             try
             {
-                need = SequenceState.PromptIds(model, row.Request).Length + row.Request.Options.MaxNewTokens;
+                if (options.MaxLength <= 0) need = SequenceState.PromptIds(model, row.Request).Length + row.Request.Options.MaxNewTokens; // else --max-length decides
             }
             catch (Gpt2OnnxException)
             {
