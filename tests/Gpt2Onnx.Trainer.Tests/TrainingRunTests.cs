@@ -144,7 +144,7 @@ public sealed class TrainingRunTests : IDisposable
         File.WriteAllText(pending, "being written");
         Assert.Equal(32, TrainingRecord.TrainedContext(output));
         Assert.True(File.Exists(pending));
-        File.WriteAllText(Path.Combine(output, CheckpointStore.StateFolder, "state.json"), "{ damaged");
+        File.WriteAllText(TrainingRecord.StatePath(output), "{ damaged");
         Assert.Null(TrainingRecord.TrainedContext(output));
         Assert.Null(TrainingRecord.TrainedContext(data)); // no training state at all
     }

@@ -21,21 +21,19 @@ namespace Gpt2Onnx.Trainer.Training;
 public static class CheckpointStore
 {
     private const string Pending = ".pending";
-    public const string StateFolder = TrainingRecord.StateFolder;
-    private static string OptimizerPath(string dir) => Path.Combine(dir, StateFolder, "optimizer.safetensors");
-    private static string StatePath(string dir) => TrainingRecord.StatePath(dir);
+    private static string OptimizerPath(string dir) => Path.Combine(dir, TrainingRecord.StateFolder, "optimizer.safetensors");
     private static string ModelPath(string dir) => Path.Combine(dir, Gpt2Checkpoint.ModelFile);
-    private static string[] CommitOrder(string dir) => [OptimizerPath(dir), ModelPath(dir), StatePath(dir)];
+    private static string[] CommitOrder(string dir) => [OptimizerPath(dir), ModelPath(dir), TrainingRecord.StatePath(dir)];
 
     public static bool HasTrainingState(string directory)
     {
         Recover(directory);
-        return File.Exists(StatePath(directory));
+        return File.Exists(TrainingRecord.StatePath(directory));
     }
 
     public static void Save(string directory, Gpt2Model model, AdamW optimizer, TrainingState state, string tokenizerDirectory, int eosTokenId)
     {
-        Directory.CreateDirectory(Path.Combine(directory, StateFolder));
+        Directory.CreateDirectory(Path.Combine(directory, TrainingRecord.StateFolder));
         var stepMetadata = new Dictionary<string, string> { ["step"] = state.Step.ToString(), ["format"] = "pt" };
 
         var moments = new List<SafeTensorsFile.Entry>();
@@ -47,7 +45,7 @@ public static class CheckpointStore
         }
         SafeTensorsFile.Write(OptimizerPath(directory) + Pending, moments, stepMetadata);
         SafeTensorsFile.Write(ModelPath(directory) + Pending, model.ToSafeTensors(), stepMetadata);
-        AtomicFile.WriteAllText(StatePath(directory) + Pending, JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllText(TrainingRecord.StatePath(directory) + Pending, JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
 
         // Files that never change within a run: written atomically, before the commit.
         model.Config.Save(Path.Combine(directory, Gpt2Checkpoint.ConfigFile));
@@ -82,7 +80,7 @@ public static class CheckpointStore
     public static TrainingState ReadState(string directory)
     {
         Recover(directory);
-        string path = StatePath(directory);
+        string path = TrainingRecord.StatePath(directory);
         if (!File.Exists(path))
             throw new Gpt2OnnxException($"{path} is missing, so {directory} cannot be resumed: drop --resume to start a new run there, or pass the folder of a run");
         try
@@ -103,9 +101,9 @@ public static class CheckpointStore
     private static void Recover(string directory)
     {
         AtomicFile.RemoveAbandoned(directory);
-        AtomicFile.RemoveAbandoned(Path.Combine(directory, StateFolder));
+        AtomicFile.RemoveAbandoned(Path.Combine(directory, TrainingRecord.StateFolder));
         var order = CommitOrder(directory);
-        bool complete = File.Exists(StatePath(directory) + Pending);
+        bool complete = File.Exists(TrainingRecord.StatePath(directory) + Pending);
         foreach (var path in order)
         {
             if (!File.Exists(path + Pending)) continue;
