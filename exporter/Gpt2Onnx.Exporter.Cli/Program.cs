@@ -5,7 +5,7 @@ using Gpt2Onnx.Exporter;
 using Gpt2Onnx.Exporter.Graphs;
 using Spectre.Console;
 
-var checkpoint = new Option<string>("--checkpoint") { Description = "HF-layout GPT-2 checkpoint folder (config.json + model.safetensors)" };
+var checkpoint = new Option<string>("--checkpoint") { Description = "HF-layout GPT-2 checkpoint folder (config.json + model.safetensors, or pytorch_model.bin)" };
 var output = new Option<string>("--out") { Description = "the ONNX folder to write" };
 var variant = new Option<GraphVariant>("--variant") { Description = "portable (standard ONNX) or fused (ONNX Runtime contrib operators)", DefaultValueFactory = _ => GraphVariant.Portable };
 var precision = new Option<Precision>("--precision") { Description = "fp32, fp16 (float16 weights, compute and cache; float logits), or int4 (with --variant fused)", DefaultValueFactory = _ => Precision.Fp32 };

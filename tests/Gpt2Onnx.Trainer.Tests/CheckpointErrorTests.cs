@@ -93,14 +93,6 @@ public sealed class CheckpointErrorTests : IDisposable
     }
 
     [Fact]
-    public void A_folder_with_only_pytorch_model_bin_says_how_to_write_safetensors()
-    {
-        TinyCheckpoint.Config(vocab: 4, positions: 4, embd: 4, layers: 1, heads: 1).Save(Path.Combine(_dir, Gpt2Checkpoint.ConfigFile));
-        File.WriteAllBytes(Path.Combine(_dir, "pytorch_model.bin"), [0x80, 0x02]);
-        Assert.Contains("save_pretrained(folder, safe_serialization=True)", Error());
-    }
-
-    [Fact]
     public void A_shape_whose_size_overflows()
     {
         var config = TinyCheckpoint.Config(vocab: 4, positions: 4, embd: 4, layers: 1, heads: 1);

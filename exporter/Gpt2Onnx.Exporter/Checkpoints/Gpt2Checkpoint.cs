@@ -6,8 +6,8 @@ using Gpt2Onnx.Runtime.Onnx;
 namespace Gpt2Onnx.Exporter.Checkpoints;
 
 /// <summary>
-/// A GPT-2 checkpoint folder in Hugging Face's layout: config.json + model.safetensors (+ tokenizer and
-/// generation config). Tensor names are GPT-2's own (wte.weight, h.0.attn.c_attn.weight, ...); the
+/// A GPT-2 checkpoint folder in Hugging Face's layout: config.json + model.safetensors, or pytorch_model.bin
+/// when there is no safetensors file (+ tokenizer and generation config). Tensor names are GPT-2's own (wte.weight, h.0.attn.c_attn.weight, ...); the
 /// "transformer." prefix of GPT2LMHeadModel files is accepted, as are the causal-mask buffers old files
 /// carry and an lm_head.weight equal to wte. Every expected tensor must be there with the shape the config
 /// implies, and nothing else: a mismatch is one clear error before anything is built.
@@ -15,15 +15,17 @@ namespace Gpt2Onnx.Exporter.Checkpoints;
 public sealed class Gpt2Checkpoint : IDisposable
 {
     public const string ModelFile = "model.safetensors";
+    /// <summary>The weights as torch.save wrote them, read when there is no model.safetensors.</summary>
+    public const string TorchModelFile = "pytorch_model.bin";
     public const string ConfigFile = "config.json";
-    private readonly SafeTensorsFile _file;
+    private readonly ITensorFile _file;
     private readonly Dictionary<string, SafeTensorInfo> _tensors;
 
     public string Directory { get; }
     public Gpt2Config Config { get; }
     public IReadOnlyDictionary<string, string> Metadata => _file.Metadata;
 
-    private Gpt2Checkpoint(string directory, Gpt2Config config, SafeTensorsFile file, Dictionary<string, SafeTensorInfo> tensors)
+    private Gpt2Checkpoint(string directory, Gpt2Config config, ITensorFile file, Dictionary<string, SafeTensorInfo> tensors)
     {
         Directory = directory;
         Config = config;
@@ -62,10 +64,8 @@ public sealed class Gpt2Checkpoint : IDisposable
         if (!System.IO.Directory.Exists(directory))
             throw new Gpt2OnnxException($"the checkpoint folder {directory} does not exist: pass a folder with config.json and model.safetensors");
         var config = Gpt2Config.Load(Path.Combine(directory, ConfigFile));
-        if (!File.Exists(Path.Combine(directory, ModelFile)) && File.Exists(Path.Combine(directory, "pytorch_model.bin")))
-            throw new Gpt2OnnxException($"{directory} holds pytorch_model.bin (a pickle, which this tool does not read) and no {ModelFile}: " +
-                                        "write it with transformers' model.save_pretrained(folder, safe_serialization=True)");
-        var file = SafeTensorsFile.Open(Path.Combine(directory, ModelFile));
+        string safetensors = Path.Combine(directory, ModelFile), torch = Path.Combine(directory, TorchModelFile);
+        ITensorFile file = File.Exists(safetensors) || !File.Exists(torch) ? SafeTensorsFile.Open(safetensors) : TorchCheckpointFile.Open(torch);
         try
         {
             return new Gpt2Checkpoint(directory, config, file, Match(config, file));
@@ -77,7 +77,7 @@ public sealed class Gpt2Checkpoint : IDisposable
         }
     }
 
-    private static Dictionary<string, SafeTensorInfo> Match(Gpt2Config config, SafeTensorsFile file)
+    private static Dictionary<string, SafeTensorInfo> Match(Gpt2Config config, ITensorFile file)
     {
         var byName = new Dictionary<string, SafeTensorInfo>();
         SafeTensorInfo? lmHead = null;
@@ -116,7 +116,9 @@ public sealed class Gpt2Checkpoint : IDisposable
         if (lmHead != null)
         {
             var wte = byName["wte.weight"];
-            if (!lmHead.Shape.SequenceEqual(wte.Shape) || !file.ReadFloat32(lmHead).AsSpan().SequenceEqual(file.ReadFloat32(wte)))
+            // A torch.save file stores a tied head as a second view of wte's storage: nothing to compare then.
+            bool sameView = file is TorchCheckpointFile torch && torch.SameView(lmHead, wte);
+            if (!sameView && (!lmHead.Shape.SequenceEqual(wte.Shape) || !file.ReadFloat32(lmHead).AsSpan().SequenceEqual(file.ReadFloat32(wte))))
                 throw new Gpt2OnnxException($"{file.Path}: lm_head.weight differs from wte.weight; GPT-2 ties them and this tool supports only tied heads");
         }
         return byName;

@@ -25,7 +25,7 @@ public sealed record SafeTensorInfo(string Name, SafeTensorDType DType, long[] S
 /// map, whose pages would stay resident beside the copies), so weights stream through memory: exporting
 /// GPT-2 124M peaked at 2.05× the checkpoint's size with a map.
 /// </summary>
-public sealed class SafeTensorsFile : IDisposable
+public sealed class SafeTensorsFile : ITensorFile
 {
     private const long MaxHeaderBytes = 100L << 20;
     private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _file;
@@ -56,7 +56,7 @@ public sealed class SafeTensorsFile : IDisposable
     public static SafeTensorsFile Open(string path)
     {
         var info = new FileInfo(path);
-        if (!info.Exists) throw new Gpt2OnnxException($"{path} is missing: a checkpoint folder needs model.safetensors");
+        if (!info.Exists) throw new Gpt2OnnxException($"{path} is missing: a checkpoint folder needs model.safetensors (or pytorch_model.bin, as torch.save writes it)");
         long fileLength = info.Length;
         if (fileLength < 8) throw new Gpt2OnnxException($"{path} is truncated ({fileLength} bytes, less than the 8-byte header length): the file is damaged; write it again");
         byte[] header;
@@ -138,42 +138,6 @@ public sealed class SafeTensorsFile : IDisposable
             destination = destination[read..];
             offset += read;
         }
-    }
-
-    /// <summary>One floating-point tensor as float32 (F16 and BF16 widened exactly).</summary>
-    public float[] ReadFloat32(SafeTensorInfo tensor)
-    {
-        var result = new float[tensor.ElementCount];
-        switch (tensor.DType)
-        {
-            case SafeTensorDType.F32:
-                ReadBytes(tensor, MemoryMarshal.AsBytes(result.AsSpan()));
-                break;
-            case SafeTensorDType.F16:
-            {
-                var halves = new Half[result.Length];
-                ReadBytes(tensor, MemoryMarshal.AsBytes(halves.AsSpan()));
-                for (int i = 0; i < result.Length; i++) result[i] = (float)halves[i];
-                break;
-            }
-            case SafeTensorDType.BF16:
-            {
-                var raw = new ushort[result.Length];
-                ReadBytes(tensor, MemoryMarshal.AsBytes(raw.AsSpan()));
-                for (int i = 0; i < result.Length; i++) result[i] = BitConverter.Int32BitsToSingle(raw[i] << 16);
-                break;
-            }
-            case SafeTensorDType.F64:
-            {
-                var doubles = new double[result.Length];
-                ReadBytes(tensor, MemoryMarshal.AsBytes(doubles.AsSpan()));
-                for (int i = 0; i < result.Length; i++) result[i] = (float)doubles[i];
-                break;
-            }
-            default:
-                throw new Gpt2OnnxException($"{Path}: the tensor '{tensor.Name}' is {tensor.DType}, not a floating-point type: is this a model checkpoint?");
-        }
-        return result;
     }
 
     public void Dispose() => _file.Dispose();

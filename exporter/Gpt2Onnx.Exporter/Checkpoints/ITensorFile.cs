@@ -1,0 +1,55 @@
+using System.Runtime.InteropServices;
+using Gpt2Onnx.Runtime;
+
+namespace Gpt2Onnx.Exporter.Checkpoints;
+
+/// <summary>A file of named tensors a checkpoint's weights come from: model.safetensors or pytorch_model.bin.</summary>
+public interface ITensorFile : IDisposable
+{
+    string Path { get; }
+    IReadOnlyDictionary<string, SafeTensorInfo> Tensors { get; }
+    /// <summary>The file's own key/value notes (safetensors' __metadata__; none in a torch.save file).</summary>
+    IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <summary>One tensor's values as contiguous little-endian bytes of its dtype, copied into <paramref name="destination"/> (exactly its size).</summary>
+    void ReadBytes(SafeTensorInfo tensor, Span<byte> destination);
+}
+
+public static class TensorFileReading
+{
+    /// <summary>One floating-point tensor as float32 (F16 and BF16 widened exactly, F64 rounded).</summary>
+    public static float[] ReadFloat32(this ITensorFile file, SafeTensorInfo tensor)
+    {
+        var result = new float[tensor.ElementCount];
+        switch (tensor.DType)
+        {
+            case SafeTensorDType.F32:
+                file.ReadBytes(tensor, MemoryMarshal.AsBytes(result.AsSpan()));
+                break;
+            case SafeTensorDType.F16:
+            {
+                var halves = new Half[result.Length];
+                file.ReadBytes(tensor, MemoryMarshal.AsBytes(halves.AsSpan()));
+                for (int i = 0; i < result.Length; i++) result[i] = (float)halves[i];
+                break;
+            }
+            case SafeTensorDType.BF16:
+            {
+                var raw = new ushort[result.Length];
+                file.ReadBytes(tensor, MemoryMarshal.AsBytes(raw.AsSpan()));
+                for (int i = 0; i < result.Length; i++) result[i] = BitConverter.Int32BitsToSingle(raw[i] << 16);
+                break;
+            }
+            case SafeTensorDType.F64:
+            {
+                var doubles = new double[result.Length];
+                file.ReadBytes(tensor, MemoryMarshal.AsBytes(doubles.AsSpan()));
+                for (int i = 0; i < result.Length; i++) result[i] = (float)doubles[i];
+                break;
+            }
+            default:
+                throw new Gpt2OnnxException($"{file.Path}: the tensor '{tensor.Name}' is {tensor.DType}, not a floating-point type: is this a model checkpoint?");
+        }
+        return result;
+    }
+}
