@@ -7,7 +7,7 @@ namespace Gpt2Onnx.Exporter.Checkpoints;
 
 /// <summary>
 /// A GPT-2 checkpoint folder in Hugging Face's layout: config.json + model.safetensors, or pytorch_model.bin
-/// when there is no safetensors file (+ tokenizer and generation config). Tensor names are GPT-2's own (wte.weight, h.0.attn.c_attn.weight, ...); the
+/// when there is no safetensors file, either one possibly split into shards (+ tokenizer and generation config). Tensor names are GPT-2's own (wte.weight, h.0.attn.c_attn.weight, ...); the
 /// "transformer." prefix of GPT2LMHeadModel files is accepted, as are the causal-mask buffers old files
 /// carry and an lm_head.weight equal to wte. Every expected tensor must be there with the shape the config
 /// implies, and nothing else: a mismatch is one clear error before anything is built.
@@ -17,6 +17,8 @@ public sealed class Gpt2Checkpoint : IDisposable
     public const string ModelFile = "model.safetensors";
     /// <summary>The weights as torch.save wrote them, read when there is no model.safetensors.</summary>
     public const string TorchModelFile = "pytorch_model.bin";
+    /// <summary>Appended to either name, the index of a checkpoint save_pretrained split into shards.</summary>
+    public const string IndexSuffix = ".index.json";
     public const string ConfigFile = "config.json";
     private readonly ITensorFile _file;
     private readonly Dictionary<string, SafeTensorInfo> _tensors;
@@ -64,8 +66,7 @@ public sealed class Gpt2Checkpoint : IDisposable
         if (!System.IO.Directory.Exists(directory))
             throw new Gpt2OnnxException($"the checkpoint folder {directory} does not exist: pass a folder with config.json and model.safetensors");
         var config = Gpt2Config.Load(Path.Combine(directory, ConfigFile));
-        string safetensors = Path.Combine(directory, ModelFile), torch = Path.Combine(directory, TorchModelFile);
-        ITensorFile file = File.Exists(safetensors) || !File.Exists(torch) ? SafeTensorsFile.Open(safetensors) : TorchCheckpointFile.Open(torch);
+        var file = OpenWeights(directory);
         try
         {
             return new Gpt2Checkpoint(directory, config, file, Match(config, file));
@@ -75,6 +76,20 @@ public sealed class Gpt2Checkpoint : IDisposable
             file.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The weights, in the order save_pretrained's loader prefers them: model.safetensors, its shard index,
+    /// pytorch_model.bin, its shard index. With none of them, the error names model.safetensors.
+    /// </summary>
+    private static ITensorFile OpenWeights(string directory)
+    {
+        string Beside(string name) => Path.Combine(directory, name);
+        if (File.Exists(Beside(ModelFile))) return SafeTensorsFile.Open(Beside(ModelFile));
+        if (File.Exists(Beside(ModelFile + IndexSuffix))) return ShardedTensorFile.Open(Beside(ModelFile + IndexSuffix), SafeTensorsFile.Open);
+        if (File.Exists(Beside(TorchModelFile))) return TorchCheckpointFile.Open(Beside(TorchModelFile));
+        if (File.Exists(Beside(TorchModelFile + IndexSuffix))) return ShardedTensorFile.Open(Beside(TorchModelFile + IndexSuffix), TorchCheckpointFile.Open);
+        return SafeTensorsFile.Open(Beside(ModelFile));
     }
 
     private static Dictionary<string, SafeTensorInfo> Match(Gpt2Config config, ITensorFile file)

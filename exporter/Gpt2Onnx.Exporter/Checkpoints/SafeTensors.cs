@@ -56,7 +56,7 @@ public sealed class SafeTensorsFile : ITensorFile
     public static SafeTensorsFile Open(string path)
     {
         var info = new FileInfo(path);
-        if (!info.Exists) throw new Gpt2OnnxException($"{path} is missing: a checkpoint folder needs model.safetensors (or pytorch_model.bin, as torch.save writes it)");
+        if (!info.Exists) throw new Gpt2OnnxException($"{path} is missing: a checkpoint folder needs model.safetensors (or pytorch_model.bin, as torch.save writes it, or the index.json of either one split into shards)");
         long fileLength = info.Length;
         if (fileLength < 8) throw new Gpt2OnnxException($"{path} is truncated ({fileLength} bytes, less than the 8-byte header length): the file is damaged; write it again");
         byte[] header;
