@@ -96,6 +96,6 @@ public sealed class ShardedCheckpointTests : IDisposable
         var (_, sharded) = SplitCheckpoint();
         File.Delete(Path.Combine(sharded, "model-00002-of-00002.safetensors"));
         var error = Assert.ThrowsAny<Gpt2OnnxException>(() => Gpt2Checkpoint.Open(sharded).Dispose()).Message;
-        Assert.Contains("model-00002-of-00002.safetensors is missing", error);
+        Assert.Contains("names the shard model-00002-of-00002.safetensors, which is missing", error);
     }
 }

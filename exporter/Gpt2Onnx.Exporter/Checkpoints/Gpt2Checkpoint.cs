@@ -6,10 +6,11 @@ using Gpt2Onnx.Runtime.Onnx;
 namespace Gpt2Onnx.Exporter.Checkpoints;
 
 /// <summary>
-/// A GPT-2 checkpoint folder in Hugging Face's layout: config.json + model.safetensors, or pytorch_model.bin
-/// when there is no safetensors file, either one possibly split into shards (+ tokenizer and generation config). Tensor names are GPT-2's own (wte.weight, h.0.attn.c_attn.weight, ...); the
-/// "transformer." prefix of GPT2LMHeadModel files is accepted, as are the causal-mask buffers old files
-/// carry and an lm_head.weight equal to wte. Every expected tensor must be there with the shape the config
+/// A GPT-2 checkpoint folder in Hugging Face's layout: config.json + model.safetensors (or pytorch_model.bin
+/// when there is no safetensors file; either one may be split into shards) + tokenizer and generation
+/// config. Tensor names are GPT-2's own (wte.weight, h.0.attn.c_attn.weight, ...); the "transformer." prefix
+/// of GPT2LMHeadModel files is accepted, as are the causal-mask buffers old files carry and an lm_head.weight
+/// equal to wte. Every expected tensor must be there with the shape the config
 /// implies, and nothing else: a mismatch is one clear error before anything is built.
 /// </summary>
 public sealed class Gpt2Checkpoint : IDisposable

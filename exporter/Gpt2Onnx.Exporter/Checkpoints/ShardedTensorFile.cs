@@ -41,7 +41,9 @@ public sealed class ShardedTensorFile : ITensorFile
             {
                 if (shard.Length == 0 || shard != System.IO.Path.GetFileName(shard) || shard is "." or "..")
                     throw new Gpt2OnnxException($"{indexPath} names the shard '{shard}', which is not a file name beside the index: shards must sit in the checkpoint folder");
-                shards[shard] = openShard(System.IO.Path.Combine(folder, shard));
+                string path = System.IO.Path.Combine(folder, shard);
+                if (!File.Exists(path)) throw new Gpt2OnnxException($"{indexPath} names the shard {shard}, which is missing: copy every shard the index names into {folder}");
+                shards[shard] = openShard(path);
             }
             var shardOf = new Dictionary<string, ITensorFile>();
             var tensors = new Dictionary<string, SafeTensorInfo>();
