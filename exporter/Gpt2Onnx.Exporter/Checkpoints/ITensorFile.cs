@@ -52,4 +52,16 @@ public static class TensorFileReading
         }
         return result;
     }
+
+    /// <summary>Fills <paramref name="destination"/> from <paramref name="offset"/> in the file, or fails with the file's name.</summary>
+    internal static void ReadExactly(Microsoft.Win32.SafeHandles.SafeFileHandle file, Span<byte> destination, long offset, string path)
+    {
+        while (!destination.IsEmpty)
+        {
+            int read = RandomAccess.Read(file, destination, offset);
+            if (read == 0) throw new Gpt2OnnxException($"{path} ended early: the file is truncated or changed while being read");
+            destination = destination[read..];
+            offset += read;
+        }
+    }
 }

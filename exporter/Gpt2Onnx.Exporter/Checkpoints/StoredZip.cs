@@ -32,7 +32,7 @@ public static class StoredZip
         // The end-of-directory record sits in the last 22 bytes plus at most a 64 KB comment.
         int tailLength = (int)Math.Min(length, 22 + MaxCommentBytes + 20);
         var tail = new byte[tailLength];
-        ReadExactly(file, tail, length - tailLength, path);
+        TensorFileReading.ReadExactly(file, tail, length - tailLength, path);
         int end = -1;
         for (int i = tailLength - 22; i >= 0; i--)
             if (BinaryPrimitives.ReadUInt32LittleEndian(tail.AsSpan(i)) == EndOfDirectorySignature) { end = i; break; }
@@ -47,7 +47,7 @@ public static class StoredZip
             long recordStart = BinaryPrimitives.ReadInt64LittleEndian(tail.AsSpan(end - 12));
             if (recordStart < 0 || recordStart > length - 56) throw Damaged("the zip64 end record lies outside the file");
             var record = new byte[56];
-            ReadExactly(file, record, recordStart, path);
+            TensorFileReading.ReadExactly(file, record, recordStart, path);
             if (BinaryPrimitives.ReadUInt32LittleEndian(record) != Zip64EndSignature) throw Damaged("no zip64 end record where the locator points");
             entries = BinaryPrimitives.ReadInt64LittleEndian(record.AsSpan(32));
             directorySize = BinaryPrimitives.ReadInt64LittleEndian(record.AsSpan(40));
@@ -58,7 +58,7 @@ public static class StoredZip
         if (entries < 0 || entries > directorySize / 46) throw Damaged($"{entries} members cannot fit in a {directorySize}-byte directory");
 
         var directory = new byte[directorySize];
-        ReadExactly(file, directory, directoryStart, path);
+        TensorFileReading.ReadExactly(file, directory, directoryStart, path);
         var members = new Dictionary<string, ZipMember>(StringComparer.Ordinal);
         int at = 0;
         var localHeader = new byte[30];
@@ -81,7 +81,7 @@ public static class StoredZip
             if (method != 0 || compressed != size)
                 throw new Gpt2OnnxException($"{path}: '{name}' is compressed (method {method}); torch.save stores members uncompressed: unzip and re-save with torch.save, or write model.safetensors");
             if (headerStart < 0 || headerStart > length - 30) throw Damaged($"'{name}' starts outside the file");
-            ReadExactly(file, localHeader, headerStart, path);
+            TensorFileReading.ReadExactly(file, localHeader, headerStart, path);
             if (BinaryPrimitives.ReadUInt32LittleEndian(localHeader) != LocalHeaderSignature) throw Damaged($"no local header where '{name}' should start");
             long dataStart = headerStart + 30 + BinaryPrimitives.ReadUInt16LittleEndian(localHeader.AsSpan(26)) + BinaryPrimitives.ReadUInt16LittleEndian(localHeader.AsSpan(28));
             if (size < 0 || dataStart > length || size > length - dataStart) throw Damaged($"'{name}' ({size} bytes) runs past the end of the file");
@@ -113,17 +113,6 @@ public static class StoredZip
                 return;
             }
             extra = extra[(4 + fieldLength)..];
-        }
-    }
-
-    internal static void ReadExactly(Microsoft.Win32.SafeHandles.SafeFileHandle file, Span<byte> destination, long offset, string path)
-    {
-        while (!destination.IsEmpty)
-        {
-            int read = RandomAccess.Read(file, destination, offset);
-            if (read == 0) throw new Gpt2OnnxException($"{path} ended early: the file is truncated or changed while being read");
-            destination = destination[read..];
-            offset += read;
         }
     }
 }

@@ -70,7 +70,7 @@ public sealed class TorchCheckpointFile : ITensorFile
         {
             long length = RandomAccess.GetLength(file);
             var start = new byte[Math.Min(length, 16)];
-            StoredZip.ReadExactly(file, start, 0, path);
+            TensorFileReading.ReadExactly(file, start, 0, path);
             var storages = new Dictionary<string, Storage>(StringComparer.Ordinal);
             object? stateDict;
             if (StoredZip.LooksLikeZip(start))
@@ -99,7 +99,7 @@ public sealed class TorchCheckpointFile : ITensorFile
         if (members.TryGetValue(prefix + "byteorder", out var byteOrder) && byteOrder.Length < 16)
         {
             var order = new byte[byteOrder.Length];
-            StoredZip.ReadExactly(file, order, byteOrder.DataStart, path);
+            TensorFileReading.ReadExactly(file, order, byteOrder.DataStart, path);
             if (Encoding.ASCII.GetString(order).Trim() != "little")
                 throw new Gpt2OnnxException($"{path} was saved on a big-endian machine: load and save it again on a little-endian one, or write model.safetensors");
         }
@@ -122,7 +122,7 @@ public sealed class TorchCheckpointFile : ITensorFile
         if (member.Length > MaxPickleBytes)
             throw new Gpt2OnnxException($"{path}: {member.Name} is {member.Length} bytes, far more than a state dict's pickle: the file is damaged or hostile");
         var bytes = new byte[member.Length];
-        StoredZip.ReadExactly(file, bytes, member.DataStart, path);
+        TensorFileReading.ReadExactly(file, bytes, member.DataStart, path);
         return bytes;
     }
 
@@ -133,7 +133,7 @@ public sealed class TorchCheckpointFile : ITensorFile
         for (long window = 1 << 20; ; window *= 4)
         {
             var head = new byte[Math.Min(length, Math.Min(window, MaxPickleBytes))];
-            StoredZip.ReadExactly(file, head, 0, path);
+            TensorFileReading.ReadExactly(file, head, 0, path);
             storages.Clear();
             try
             {
@@ -167,7 +167,7 @@ public sealed class TorchCheckpointFile : ITensorFile
         {
             if (!storages.TryGetValue(key, out var storage)) throw NotTorch($"the storage '{key}' is listed but no tensor uses it");
             if (at > length - 8) throw new Gpt2OnnxException($"{path} ends before the storage '{key}': the file is truncated; save it again");
-            StoredZip.ReadExactly(file, count, at, path);
+            TensorFileReading.ReadExactly(file, count, at, path);
             long elements = BinaryPrimitives.ReadInt64LittleEndian(count);
             int size = SafeTensorsFile.ElementSize(storage.DType);
             if (elements != storage.Elements)
@@ -296,7 +296,7 @@ public sealed class TorchCheckpointFile : ITensorFile
         var layout = _layouts[tensor.Name];
         if (layout.Strides == null)
         {
-            StoredZip.ReadExactly(_file, destination, layout.Start, Path);
+            TensorFileReading.ReadExactly(_file, destination, layout.Start, Path);
             return;
         }
         // A strided view (a transposed tensor saved as it was): read the storage span it covers, then gather.
@@ -305,7 +305,7 @@ public sealed class TorchCheckpointFile : ITensorFile
         for (int d = 0; d < rank; d++) span += (tensor.Shape[d] - 1) * layout.Strides[d];
         if (tensor.ElementCount == 0) return;
         var source = new byte[span * size];
-        StoredZip.ReadExactly(_file, source, layout.Start, Path);
+        TensorFileReading.ReadExactly(_file, source, layout.Start, Path);
         var index = new long[rank];
         long from = 0;
         for (long i = 0; i < tensor.ElementCount; i++)
