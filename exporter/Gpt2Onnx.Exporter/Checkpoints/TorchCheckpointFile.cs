@@ -300,10 +300,10 @@ public sealed class TorchCheckpointFile : ITensorFile
             return;
         }
         // A strided view (a transposed tensor saved as it was): read the storage span it covers, then gather.
+        if (tensor.ElementCount == 0) return;
         int size = SafeTensorsFile.ElementSize(tensor.DType), rank = tensor.Shape.Length;
         long span = 1;
         for (int d = 0; d < rank; d++) span += (tensor.Shape[d] - 1) * layout.Strides[d];
-        if (tensor.ElementCount == 0) return;
         var source = new byte[span * size];
         TensorFileReading.ReadExactly(_file, source, layout.Start, Path);
         var index = new long[rank];
