@@ -32,6 +32,15 @@ public sealed class ExportErrorTests : IDisposable
     }
 
     [Fact]
+    public void A_fused_export_of_a_head_size_its_attention_kernel_refuses_says_to_use_portable()
+    {
+        string checkpoint = TinyCheckpoint.Write(Path.Combine(_dir, "narrow"), TinyCheckpoint.Config(embd: 16, heads: 8), seed: 3); // head size 2
+        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, Path.Combine(_dir, "onnx"), new ExportOptions { Variant = GraphVariant.Fused }));
+        Assert.Contains("a multiple of 8, and this model's is 2: export it with --variant portable", error.Message);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "onnx")));
+    }
+
+    [Fact]
     public void An_existing_output_folder_needs_force()
     {
         string checkpoint = Checkpoint(), output = Path.Combine(_dir, "onnx");

@@ -29,6 +29,8 @@ internal static class FusedGraph
         var c = checkpoint.Config;
         var g = new GraphBuilder();
         long C = c.NEmbd, nh = c.NHead, hs = c.HeadSize;
+        if (hs % 8 != 0) // ONNX Runtime's CPU kernel refuses it at the first run otherwise
+            throw new Gpt2OnnxException($"the fused graph's GroupQueryAttention needs a head size (n_embd / n_head) that is a multiple of 8, and this model's is {hs}: export it with --variant portable");
         bool int4 = options.Precision == Precision.Int4;
         var F = options.ComputeType;
 
