@@ -12,6 +12,7 @@ public sealed class Sampler
 {
     private readonly SamplingOptions _options;
     private readonly int _vocabSize;
+    private readonly int _decodable;
     private readonly int[] _suppressedWhileShort;
     private readonly int[] _contextCounts;   // prompt + generated, for the repetition penalty
     private readonly int[] _generatedCounts; // generated only, for presence and frequency penalties
@@ -23,10 +24,15 @@ public sealed class Sampler
     private int _generated;
 
     /// <param name="stopTokenIds">ids that end generation; they are forbidden until MinNewTokens tokens exist</param>
-    public Sampler(int vocabSize, SamplingOptions options, IReadOnlyList<int>? stopTokenIds = null)
+    /// <param name="decodableIds">
+    /// ids from this one up are never chosen: the padding rows of a vocabulary padded beyond its tokenizer (nanoGPT
+    /// pads GPT-2's 50257 to 50304), which were never trained on and which no tokenizer can turn into text
+    /// </param>
+    public Sampler(int vocabSize, SamplingOptions options, IReadOnlyList<int>? stopTokenIds = null, int? decodableIds = null)
     {
         _options = options.Validate();
         _vocabSize = vocabSize;
+        _decodable = Math.Clamp(decodableIds ?? vocabSize, 1, vocabSize);
         _suppressedWhileShort = (stopTokenIds ?? options.StopTokenIds).Where(id => id >= 0 && id < vocabSize).Distinct().ToArray();
         _contextCounts = new int[vocabSize];
         _generatedCounts = new int[vocabSize];
@@ -62,6 +68,7 @@ public sealed class Sampler
         if (float.IsNaN(TensorPrimitives.Sum(logits)) && ContainsNaN(logits))
             throw new Gpt2OnnxException("the model produced NaN logits, so no token can be chosen: the model or its export is broken (check it with 'gpt2-train parity')");
         ApplyPenalties(logits);
+        logits[_decodable..].Fill(float.NegativeInfinity);
         if (GeneratedCount < _options.MinNewTokens)
             foreach (int id in _suppressedWhileShort) logits[id] = float.NegativeInfinity;
 

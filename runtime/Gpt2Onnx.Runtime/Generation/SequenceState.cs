@@ -23,7 +23,7 @@ internal sealed class SequenceState
         Prompt = prompt;
         _maxTotal = maxTotal;
         _stops = [.. options.StopTokenIds, model.EndOfTextId];
-        _sampler = new Sampler(model.VocabSize, options, _stops.ToArray());
+        _sampler = new Sampler(model.VocabSize, options, _stops.ToArray(), decodableIds: model.Tokenizer.VocabSize);
         _sampler.Reset(prompt);
         _generated = new List<int>(options.MaxNewTokens);
         if (streams || options.StopStrings.Count > 0) _text = new GeneratedText(model.Tokenizer, options.StopStrings);

@@ -197,6 +197,21 @@ public sealed class GeneratorTests : IDisposable
     }
 
     [Fact]
+    public void A_vocabulary_padded_beyond_the_tokenizer_never_yields_a_padding_id()
+    {
+        // nanoGPT pads GPT-2's vocabulary to 50304 rows; here the tokenizer's ids and random padding rows up to 400.
+        var (_, portable, _) = TinyModel.Export(Path.Combine(_dir, "padded"), vocab: 400);
+        using var model = Load(portable);
+        int decodable = model.Tokenizer.VocabSize;
+        Assert.True(decodable < 300 && model.VocabSize == 400);
+        using var generator = new Generator(model);
+        var options = new SamplingOptions { Temperature = 5, Seed = 3, MaxNewTokens = 56, StopTokenIds = [] };
+        var ids = generator.Generate(new GenerationRequest { Prompt = "the quick", Options = options }).TokenIds;
+        Assert.Equal(56, ids.Length); // the model's 64 positions, less the prompt
+        Assert.All(ids, id => Assert.InRange(id, 0, decodable - 1));
+    }
+
+    [Fact]
     public void Streamed_pieces_join_to_the_final_text()
     {
         using var model = Load(_portable);
