@@ -5,6 +5,8 @@ using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Exporter.Graphs;
 using Gpt2Onnx.Runtime;
 
+using static Gpt2Onnx.Exporter.Tests.PickleBytes;
+
 namespace Gpt2Onnx.Exporter.Tests;
 
 /// <summary>
@@ -158,18 +160,6 @@ public sealed class TorchCheckpointTests : IDisposable
         Assert.True(failures >= 100, $"only {failures} of 300 damaged files were refused"); // every truncation at least
     }
 
-    // A minimal pickle writer for hand-made hostile files (protocol 2).
-    private static class P
-    {
-        public static readonly byte[] EmptyDict = [(byte)'}'], EmptyTuple = [(byte)')'], Mark = [(byte)'('], Tuple = [(byte)'t'],
-                                      Tuple1 = [0x85], Reduce = [(byte)'R'], SetItem = [(byte)'s'], False = [0x89], PersId = [(byte)'Q'], Stop = [(byte)'.'];
-        public static byte[] Global(string module, string name) => Encoding.UTF8.GetBytes($"c{module}\n{name}\n");
-        public static byte[] Str(string s) => [(byte)'X', .. BitConverter.GetBytes(Encoding.UTF8.GetByteCount(s)), .. Encoding.UTF8.GetBytes(s)];
-        public static byte[] Int(int v) => [(byte)'J', .. BitConverter.GetBytes(v)];
-    }
-
-    private static byte[] Pickle(params byte[][] parts) => [0x80, 0x02, .. parts.SelectMany(p => p)];
-
     /// <summary>_rebuild_tensor_v2 of storage '0' (float, <paramref name="storageElements"/> long), offset 0, shape [size], stride [1].</summary>
     private static byte[] Tensor(int storageElements, int size) =>
     [
@@ -188,12 +178,7 @@ public sealed class TorchCheckpointTests : IDisposable
         string folder = Path.Combine(_dir, "handmade");
         Directory.CreateDirectory(folder);
         FixtureConfig.Save(Path.Combine(folder, Gpt2Checkpoint.ConfigFile));
-        using var zip = ZipFile.Open(BinPath(folder), ZipArchiveMode.Create);
-        foreach (var (name, bytes) in members.Prepend(("archive/data.pkl", pickle)))
-        {
-            using var stream = zip.CreateEntry(name, compression).Open();
-            stream.Write(bytes);
-        }
+        PickleBytes.WriteArchive(BinPath(folder), pickle, compression, members);
         return folder;
     }
 }

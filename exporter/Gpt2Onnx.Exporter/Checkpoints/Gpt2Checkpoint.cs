@@ -8,7 +8,7 @@ namespace Gpt2Onnx.Exporter.Checkpoints;
 /// <summary>
 /// A GPT-2 checkpoint folder in Hugging Face's layout: config.json + model.safetensors (or pytorch_model.bin
 /// when there is no safetensors file; either one may be split into shards) + tokenizer and generation
-/// config. Tensor names are GPT-2's own (wte.weight, h.0.attn.c_attn.weight, ...); the "transformer." prefix
+/// config; or nanoGPT's out/ckpt.pt, see <see cref="NanoGptCheckpoint"/>. Tensor names are GPT-2's own (wte.weight, h.0.attn.c_attn.weight, ...); the "transformer." prefix
 /// of GPT2LMHeadModel files is accepted, as are the causal-mask buffers old files carry and an lm_head.weight
 /// equal to wte. Every expected tensor must be there with the shape the config
 /// implies, and nothing else: a mismatch is one clear error before anything is built.
@@ -66,8 +66,17 @@ public sealed class Gpt2Checkpoint : IDisposable
     {
         if (!System.IO.Directory.Exists(directory))
             throw new Gpt2OnnxException($"the checkpoint folder {directory} does not exist: pass a folder with config.json and model.safetensors");
-        var config = Gpt2Config.Load(Path.Combine(directory, ConfigFile));
-        var file = OpenWeights(directory);
+        Gpt2Config config;
+        ITensorFile file;
+        if (!File.Exists(Path.Combine(directory, ConfigFile)) && File.Exists(Path.Combine(directory, NanoGptCheckpoint.FileName)))
+        {
+            (config, file) = NanoGptCheckpoint.Open(Path.Combine(directory, NanoGptCheckpoint.FileName));
+        }
+        else
+        {
+            config = Gpt2Config.Load(Path.Combine(directory, ConfigFile));
+            file = OpenWeights(directory);
+        }
         try
         {
             return new Gpt2Checkpoint(directory, config, file, Match(config, file));

@@ -18,6 +18,9 @@ public sealed class PickleTruncatedException(string message) : Gpt2OnnxException
 public sealed class PickleDict
 {
     public List<(object? Key, object? Value)> Items { get; } = [];
+
+    /// <summary>The value under a string key (the last, if given twice), or null when there is none.</summary>
+    public object? this[string key] => Items.LastOrDefault(i => i.Key is string k && k == key).Value;
 }
 
 /// <summary>

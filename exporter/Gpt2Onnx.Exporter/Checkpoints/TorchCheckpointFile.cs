@@ -62,7 +62,10 @@ public sealed class TorchCheckpointFile : ITensorFile
         _layouts = layouts;
     }
 
-    public static TorchCheckpointFile Open(string path)
+    public static TorchCheckpointFile Open(string path) => Open(path, saved => saved);
+
+    /// <param name="stateDict">Picks the state dict out of what the file holds (a training checkpoint keeps it under a key).</param>
+    public static TorchCheckpointFile Open(string path, Func<object?, object?> stateDict)
     {
         if (!File.Exists(path)) throw new Gpt2OnnxException($"{path} is missing");
         var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
@@ -72,14 +75,14 @@ public sealed class TorchCheckpointFile : ITensorFile
             var start = new byte[Math.Min(length, 16)];
             TensorFileReading.ReadExactly(file, start, 0, path);
             var storages = new Dictionary<string, Storage>(StringComparer.Ordinal);
-            object? stateDict;
+            object? saved;
             if (StoredZip.LooksLikeZip(start))
-                stateDict = ReadZip(path, file, storages);
+                saved = ReadZip(path, file, storages);
             else if (start.Length >= 2 && start[0] == 0x80)
-                stateDict = ReadLegacy(path, file, length, storages);
+                saved = ReadLegacy(path, file, length, storages);
             else
                 throw new Gpt2OnnxException($"{path} is neither a zip archive nor a pickle: it is not a file torch.save wrote");
-            var (tensors, layouts) = Describe(path, stateDict);
+            var (tensors, layouts) = Describe(path, stateDict(saved));
             return new TorchCheckpointFile(path, file, tensors, layouts);
         }
         catch

@@ -1,0 +1,76 @@
+using System.IO.Compression;
+using System.Text.Json;
+using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Exporter.Graphs;
+using Gpt2Onnx.Runtime;
+using static Gpt2Onnx.Exporter.Tests.PickleBytes;
+
+namespace Gpt2Onnx.Exporter.Tests;
+
+/// <summary>
+/// nanoGPT's ckpt.pt (TorchFixtures/write_nanogpt_fixture.py: a tiny model in nanoGPT's architecture, bias=False,
+/// compiled names, GPT-2's vocabulary) exports to graphs that compute what PyTorch computed for it.
+/// </summary>
+public sealed class NanoGptCheckpointTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory().FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Fixture()
+    {
+        string folder = Path.Combine(_dir, "out");
+        Directory.CreateDirectory(folder);
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "TorchFixtures", "nanogpt", NanoGptCheckpoint.FileName), Path.Combine(folder, NanoGptCheckpoint.FileName));
+        return folder;
+    }
+
+    [Fact]
+    public void The_config_comes_from_model_args_with_nanoGPTs_exact_gelu()
+    {
+        using var checkpoint = Gpt2Checkpoint.Open(Fixture());
+        var c = checkpoint.Config;
+        Assert.Equal((50257, 16, 8, 2, 1, "gelu"), (c.VocabSize, c.NPositions, c.NEmbd, c.NLayer, c.NHead, c.ActivationFunction));
+        Assert.All(checkpoint.ReadFloat32("h.1.attn.c_attn.bias"), b => Assert.Equal(0f, b)); // bias=False
+    }
+
+    [Theory]
+    [InlineData(GraphVariant.Portable)]
+    [InlineData(GraphVariant.Fused)]
+    public void The_exported_graph_computes_the_logits_PyTorch_computed(GraphVariant variant)
+    {
+        using var expected = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "TorchFixtures", "nanogpt", "expected_logits.json")));
+        int[] tokens = expected.RootElement.GetProperty("tokens").EnumerateArray().Select(t => t.GetInt32()).ToArray();
+        int[] argmax = expected.RootElement.GetProperty("argmax").EnumerateArray().Select(t => t.GetInt32()).ToArray();
+        int[] ids = expected.RootElement.GetProperty("ids").EnumerateArray().Select(t => t.GetInt32()).ToArray();
+        float[][] logits = expected.RootElement.GetProperty("logits").EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetSingle()).ToArray()).ToArray();
+
+        string onnx = Path.Combine(_dir, "onnx");
+        OnnxExporter.Export(Fixture(), onnx, new ExportOptions { Variant = variant });
+        using var checkpoint = Gpt2Checkpoint.Open(Path.Combine(_dir, "out"));
+        using var runner = new ExportedGraphRunner(onnx, checkpoint.Config);
+        var rows = variant == GraphVariant.Portable ? runner.RunPortable(tokens[..5], tokens[5..]) : runner.RunFused(16, tokens[..5], tokens[5..]);
+        Assert.Equal(tokens.Length, rows.Count);
+        for (int s = 0; s < tokens.Length; s++)
+        {
+            Assert.Equal(argmax[s], Array.IndexOf(rows[s], rows[s].Max()));
+            for (int i = 0; i < ids.Length; i++)
+                Assert.True(Math.Abs(rows[s][ids[i]] - logits[s][i]) <= 1e-4f * (1 + Math.Abs(logits[s][i])),
+                    $"position {s}, id {ids[i]}: {rows[s][ids[i]]}, PyTorch {logits[s][i]}");
+        }
+    }
+
+    [Fact]
+    public void A_character_level_model_is_refused_with_the_reason()
+    {
+        string folder = Path.Combine(_dir, "char");
+        Directory.CreateDirectory(folder);
+        var pickle = Pickle(P.EmptyDict, P.Mark,
+            P.Str("model"), P.EmptyDict,
+            P.Str("model_args"), P.EmptyDict, P.Mark, P.Str("vocab_size"), P.Int(65), P.Str("n_layer"), P.Int(6), P.SetItems,
+            P.SetItems, P.Stop);
+        WriteArchive(Path.Combine(folder, NanoGptCheckpoint.FileName), pickle, CompressionLevel.NoCompression);
+        var error = Assert.ThrowsAny<Gpt2OnnxException>(() => Gpt2Checkpoint.Open(folder).Dispose()).Message;
+        Assert.Contains("a 65-token vocabulary (a character-level model?) cannot use GPT-2's tokenizer", error);
+    }
+}
