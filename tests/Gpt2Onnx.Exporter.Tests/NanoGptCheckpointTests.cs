@@ -1,5 +1,4 @@
 using System.IO.Compression;
-using System.Text.Json;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Exporter.Graphs;
 using Gpt2Onnx.Runtime;
@@ -37,28 +36,8 @@ public sealed class NanoGptCheckpointTests : IDisposable
     [Theory]
     [InlineData(GraphVariant.Portable)]
     [InlineData(GraphVariant.Fused)]
-    public void The_exported_graph_computes_the_logits_PyTorch_computed(GraphVariant variant)
-    {
-        using var expected = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "TorchFixtures", "nanogpt", "expected_logits.json")));
-        int[] tokens = expected.RootElement.GetProperty("tokens").EnumerateArray().Select(t => t.GetInt32()).ToArray();
-        int[] argmax = expected.RootElement.GetProperty("argmax").EnumerateArray().Select(t => t.GetInt32()).ToArray();
-        int[] ids = expected.RootElement.GetProperty("ids").EnumerateArray().Select(t => t.GetInt32()).ToArray();
-        float[][] logits = expected.RootElement.GetProperty("logits").EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetSingle()).ToArray()).ToArray();
-
-        string onnx = Path.Combine(_dir, "onnx");
-        OnnxExporter.Export(Fixture(), onnx, new ExportOptions { Variant = variant });
-        using var checkpoint = Gpt2Checkpoint.Open(Path.Combine(_dir, "out"));
-        using var runner = new ExportedGraphRunner(onnx, checkpoint.Config);
-        var rows = variant == GraphVariant.Portable ? runner.RunPortable(tokens[..5], tokens[5..]) : runner.RunFused(16, tokens[..5], tokens[5..]);
-        Assert.Equal(tokens.Length, rows.Count);
-        for (int s = 0; s < tokens.Length; s++)
-        {
-            Assert.Equal(argmax[s], Array.IndexOf(rows[s], rows[s].Max()));
-            for (int i = 0; i < ids.Length; i++)
-                Assert.True(Math.Abs(rows[s][ids[i]] - logits[s][i]) <= 1e-4f * (1 + Math.Abs(logits[s][i])),
-                    $"position {s}, id {ids[i]}: {rows[s][ids[i]]}, PyTorch {logits[s][i]}");
-        }
-    }
+    public void The_exported_graph_computes_the_logits_PyTorch_computed(GraphVariant variant) =>
+        TrainerInterop.AssertExportMatchesPyTorch(Fixture(), Path.Combine(_dir, "onnx"), "nanogpt", variant);
 
     [Fact]
     public void A_character_level_model_is_refused_with_the_reason()

@@ -8,7 +8,8 @@ namespace Gpt2Onnx.Exporter.Checkpoints;
 /// <summary>
 /// A GPT-2 checkpoint folder in Hugging Face's layout: config.json + model.safetensors (or pytorch_model.bin
 /// when there is no safetensors file; either one may be split into shards) + tokenizer and generation
-/// config; or nanoGPT's out/ckpt.pt, see <see cref="NanoGptCheckpoint"/>. Tensor names are GPT-2's own (wte.weight, h.0.attn.c_attn.weight, ...); the "transformer." prefix
+/// config; or, without config.json, nanoGPT's ckpt.pt (<see cref="NanoGptCheckpoint"/>) or an llm.c model file
+/// (<see cref="LlmcCheckpoint"/>). Tensor names are GPT-2's own (wte.weight, h.0.attn.c_attn.weight, ...); the "transformer." prefix
 /// of GPT2LMHeadModel files is accepted, as are the causal-mask buffers old files carry and an lm_head.weight
 /// equal to wte. Every expected tensor must be there with the shape the config
 /// implies, and nothing else: a mismatch is one clear error before anything is built.
@@ -72,6 +73,10 @@ public sealed class Gpt2Checkpoint : IDisposable
         {
             (config, file) = NanoGptCheckpoint.Open(Path.Combine(directory, NanoGptCheckpoint.FileName));
         }
+        else if (!File.Exists(Path.Combine(directory, ConfigFile)) && LlmcModelFile(directory) is { } llmc)
+        {
+            (config, file) = LlmcCheckpoint.Open(llmc);
+        }
         else
         {
             config = Gpt2Config.Load(Path.Combine(directory, ConfigFile));
@@ -86,6 +91,15 @@ public sealed class Gpt2Checkpoint : IDisposable
             file.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The one llm.c model file in a folder without config.json, or null when there is none.</summary>
+    private static string? LlmcModelFile(string directory)
+    {
+        var files = System.IO.Directory.EnumerateFiles(directory, "*.bin").Where(LlmcCheckpoint.IsModelFile).Order(StringComparer.Ordinal).ToList();
+        if (files.Count > 1)
+            throw new Gpt2OnnxException($"{directory} holds {files.Count} llm.c model files ({string.Join(", ", files.Select(Path.GetFileName).Take(4))}{(files.Count > 4 ? ", ..." : "")}): put the one to use in a folder of its own, with GPT-2's vocab.json and merges.txt");
+        return files.FirstOrDefault();
     }
 
     /// <summary>

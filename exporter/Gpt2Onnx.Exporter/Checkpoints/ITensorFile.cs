@@ -53,6 +53,17 @@ public static class TensorFileReading
         return result;
     }
 
+    /// <summary>
+    /// A row-major [rows, columns] matrix of <paramref name="elementSize"/>-byte elements written as its transpose
+    /// [columns, rows]: nn.Linear's [out, in] weights as GPT-2's Conv1D [in, out].
+    /// </summary>
+    internal static void Transpose(ReadOnlySpan<byte> source, Span<byte> destination, long rows, long columns, int elementSize)
+    {
+        for (long r = 0; r < rows; r++)
+            for (long c = 0; c < columns; c++)
+                source.Slice((int)((r * columns + c) * elementSize), elementSize).CopyTo(destination[(int)((c * rows + r) * elementSize)..]);
+    }
+
     /// <summary>Fills <paramref name="destination"/> from <paramref name="offset"/> in the file, or fails with the file's name.</summary>
     internal static void ReadExactly(Microsoft.Win32.SafeHandles.SafeFileHandle file, Span<byte> destination, long offset, string path)
     {

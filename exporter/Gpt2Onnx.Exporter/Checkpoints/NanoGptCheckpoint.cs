@@ -118,14 +118,9 @@ public static class NanoGptCheckpoint
                 _file.ReadBytes(stored, destination);
                 return;
             }
-            // [out, in] as stored → [in, out], element by element (each element keeps its bytes).
-            int size = SafeTensorsFile.ElementSize(stored.DType);
-            long rows = stored.Shape[0], columns = stored.Shape[1];
             var source = new byte[stored.ByteLength];
             _file.ReadBytes(stored, source);
-            for (long r = 0; r < rows; r++)
-                for (long c = 0; c < columns; c++)
-                    source.AsSpan((int)((r * columns + c) * size), size).CopyTo(destination[(int)((c * rows + r) * size)..]);
+            TensorFileReading.Transpose(source, destination, stored.Shape[0], stored.Shape[1], SafeTensorsFile.ElementSize(stored.DType));
         }
 
         public void Dispose() => _file.Dispose();
