@@ -40,6 +40,15 @@ public class Gpt2ConfigTests
         Assert.Contains(expected, error.Message);
     }
 
+    [Theory]
+    [InlineData("\"n_embd\": 268435456, \"n_head\": 1, \"n_layer\": 16")]   // the parameter count passes long's range
+    [InlineData("\"n_embd\": 1073741825, \"n_head\": 1, \"n_layer\": 1")]   // 4 × n_embd passes int's range
+    public void Sizes_whose_parameter_count_overflows_are_refused_not_wrapped_around(string sizes)
+    {
+        var error = Assert.Throws<Gpt2OnnxException>(() => Parse("{\"vocab_size\": 10, \"n_positions\": 10, \"bos_token_id\": 0, \"eos_token_id\": 0, " + sizes + "}"));
+        Assert.Contains("parameters: is the config right?", error.Message);
+    }
+
     [Fact]
     public void A_damaged_config_is_one_line_that_says_where_without_quoting_the_file()
     {

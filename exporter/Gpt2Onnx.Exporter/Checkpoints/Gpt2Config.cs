@@ -31,15 +31,15 @@ public sealed record Gpt2Config
     /// <summary>The standard deviation of the initial weights.</summary>
     public double InitializerRange { get; init; } = 0.02;
 
-    public int InnerSize => NInner ?? 4 * NEmbd;
+    public int InnerSize => NInner ?? (int)Math.Min(4L * NEmbd, int.MaxValue); // saturating: a hostile n_embd is refused by the parameter count, not wrapped into a small width
     public int HeadSize => NEmbd / NHead;
     public bool TanhGelu => ActivationFunction is "gelu_new" or "gelu_pytorch_tanh" or "gelu_fast";
 
-    /// <summary>Parameters in the model (the LM head is tied to wte and not counted twice).</summary>
-    public long ParameterCount =>
+    /// <summary>Parameters in the model (the LM head is tied to wte and not counted twice); checked, so a hostile config overflows into an exception, not a small number.</summary>
+    public long ParameterCount => checked(
         (long)VocabSize * NEmbd + (long)NPositions * NEmbd + 2L * NEmbd
         + NLayer * (4L * NEmbd + 3L * NEmbd * NEmbd + 3L * NEmbd + (long)NEmbd * NEmbd + NEmbd
-                    + 2L * NEmbd * InnerSize + InnerSize + NEmbd);
+                    + 2L * NEmbd * InnerSize + InnerSize + NEmbd));
 
     /// <summary>Checks that the numbers describe a model that can exist; the message names the key at fault.</summary>
     public Gpt2Config Validate(string source)
@@ -61,7 +61,16 @@ public sealed record Gpt2Config
         foreach (var (name, p) in new[] { ("embd_pdrop", EmbdPdrop), ("attn_pdrop", AttnPdrop), ("resid_pdrop", ResidPdrop) })
             Require(p >= 0 && p < 1, $"{name} must be in [0, 1), not {p}");
         // Sizes that would need more memory than any machine has are a hostile or broken file.
-        Require(ParameterCount < 100_000_000_000L, $"the model would have {ParameterCount} parameters: is the config right?");
+        long parameters;
+        try
+        {
+            parameters = ParameterCount;
+        }
+        catch (OverflowException)
+        {
+            parameters = long.MaxValue;
+        }
+        Require(parameters < 100_000_000_000L, $"the model would have {(parameters == long.MaxValue ? "more than 9.2e18" : parameters.ToString())} parameters: is the config right?");
         return this;
     }
 
