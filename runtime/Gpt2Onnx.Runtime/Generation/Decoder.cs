@@ -28,17 +28,32 @@ internal abstract unsafe class Decoder : IDisposable
     protected readonly bool KeepsLastLogits;
     private readonly OrtTensor _logitsToKeep; // () int64
 
+    /// <summary>
+    /// Refuses a batch whose buffers (the cache of every layer, the logits, the mask) would not fit in this
+    /// machine's memory or in an array, before any is allocated: sizes come from users and from files.
+    /// </summary>
+    private static void CheckMemory(LanguageModel model, int maxBatch, int maxLength)
+    {
+        double cache = 2.0 * model.Layers * maxBatch * model.Heads * maxLength * model.HeadSize * model.CacheType.SizeOf();
+        double bytes = cache + 2.0 * maxBatch * model.VocabSize * sizeof(float) + 2.0 * maxBatch * maxLength * sizeof(long);
+        double available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (bytes > available || (double)maxBatch * model.VocabSize > Array.MaxLength || (double)maxBatch * maxLength > Array.MaxLength)
+            throw new Gpt2OnnxException($"a batch of {maxBatch} sequences of up to {maxLength} tokens needs {bytes / 1e9:F1} GB " +
+                                        $"for its key/value cache and logits, beyond this machine's {available / 1e9:F1} GB: lower the batch (--max-batch) or the length (--max-length)");
+    }
+
     protected Decoder(LanguageModel model, int maxBatch, int maxLength)
     {
         if (maxLength > model.ContextLength)
             throw new Gpt2OnnxException($"{maxLength} tokens exceed the model's context of {model.ContextLength}: shorten the prompt or --max-new-tokens");
+        CheckMemory(model, maxBatch, maxLength);
         Model = model;
         MaxBatch = maxBatch;
         MaxLength = maxLength;
         Lengths = new int[maxBatch];
         Binding = model.Session.CreateBinding();
         _lastLogits = new float[maxBatch * model.VocabSize];
-        StepLogits = OrtTensor.CreateOwned(TensorElementType.Float, [maxBatch, 1, model.VocabSize], (nuint)(maxBatch * model.VocabSize * sizeof(float)));
+        StepLogits = OrtTensor.CreateOwned(TensorElementType.Float, [maxBatch, 1, model.VocabSize], (nuint)((long)maxBatch * model.VocabSize * sizeof(float)));
         StepIds = OrtTensor.CreateOwned(TensorElementType.Int64, [maxBatch, 1], (nuint)(maxBatch * sizeof(long)));
         StepPositions = OrtTensor.CreateOwned(TensorElementType.Int64, [maxBatch, 1], (nuint)(maxBatch * sizeof(long)));
         PastKeyNames = Enumerable.Range(0, model.Layers).Select(i => new OrtName(GraphNames.PastKey(i))).ToArray();

@@ -24,7 +24,7 @@ internal sealed unsafe class PortableDecoder : Decoder
         OrtTensor Buffer() => OrtTensor.CreateOwned(model.CacheType, [maxBatch, model.Heads, 0, model.HeadSize], bytes);
         _keys = Enumerable.Range(0, model.Layers).Select(_ => new[] { Buffer(), Buffer() }).ToArray();
         _values = Enumerable.Range(0, model.Layers).Select(_ => new[] { Buffer(), Buffer() }).ToArray();
-        _mask = OrtTensor.CreateOwned(TensorElementType.Int64, [maxBatch, 1], (nuint)(maxBatch * maxLength * sizeof(long)));
+        _mask = OrtTensor.CreateOwned(TensorElementType.Int64, [maxBatch, 1], (nuint)((long)maxBatch * maxLength * sizeof(long)));
         _maskRows = new long[maxBatch * maxLength];
         _promptLengths = new int[maxBatch];
     }

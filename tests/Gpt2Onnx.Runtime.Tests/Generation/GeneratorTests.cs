@@ -308,6 +308,15 @@ public sealed class GeneratorTests : IDisposable
     }
 
     [Fact]
+    public void A_batch_too_large_for_memory_is_refused_before_anything_is_allocated()
+    {
+        using var model = Load(_fused);
+        var error = Assert.Throws<Gpt2OnnxException>(() => new BatchEngine(model, maxBatch: 100_000_000, maxLength: 64));
+        Assert.Contains("a batch of 100000000 sequences of up to 64 tokens needs", error.Message);
+        Assert.Contains("lower the batch (--max-batch) or the length (--max-length)", error.Message);
+    }
+
+    [Fact]
     public void An_oversized_config_is_refused_before_it_is_read()
     {
         File.WriteAllText(Path.Combine(_portable, "genai_config.json"), "{\"model\": \"" + new string('x', 2 << 20) + "\"}");
