@@ -1,5 +1,6 @@
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Exporter.Graphs;
+using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.TestSupport;
@@ -62,6 +63,29 @@ public sealed class TrainedContextTests : IDisposable
         Assert.Null(model.TrainedContext);
         var ids = Enumerable.Range(0, 40).Select(i => (i * 5 + 1) % 90).ToArray();
         Assert.Equal(Perplexity.Evaluate(model, ids, window: 32), Perplexity.Evaluate(model, ids));
+    }
+
+    [Theory]
+    [InlineData(33, 0, "a window of 33 tokens exceeds the model's context of 32")]
+    [InlineData(1, 0, "must be 0 (the default) or at least 2 tokens")]   // nothing left to predict inside it
+    [InlineData(-4, 0, "must be 0 (the default) or at least 2 tokens")]
+    [InlineData(8, -1, "the stride (-1) 0 (half the window) or more")]
+    [InlineData(8, 9, "the stride (9) must not exceed the window (8)")]
+    public void A_window_or_stride_that_cannot_work_is_refused(int window, int stride, string expected)
+    {
+        using var model = Export(Checkpoint("bounds", null));
+        var ids = Enumerable.Range(0, 40).Select(i => (i * 5 + 1) % 90).ToArray();
+        Assert.Contains(expected, Assert.Throws<Gpt2OnnxException>(() => Perplexity.Evaluate(model, ids, window, stride)).Message);
+    }
+
+    [Fact]
+    public void The_smallest_window_scores_every_token_but_the_first()
+    {
+        using var model = Export(Checkpoint("smallest", null));
+        var ids = Enumerable.Range(0, 40).Select(i => (i * 5 + 1) % 90).ToArray();
+        var result = Perplexity.Evaluate(model, ids, window: 2);   // stride 1: half of 2
+        Assert.Equal((39L, 39), (result.Tokens, result.Windows));
+        Assert.True(double.IsFinite(result.Loss));
     }
 
     [Fact]

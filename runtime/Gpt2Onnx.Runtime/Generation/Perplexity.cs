@@ -13,8 +13,12 @@ public static class Perplexity
 {
     public static PerplexityResult Evaluate(LanguageModel model, IReadOnlyList<int> ids, int window = 0, int stride = 0)
     {
-        window = window <= 0 ? model.TrainedContext ?? model.ContextLength : Math.Min(window, model.ContextLength);
-        stride = stride <= 0 ? window / 2 : stride;
+        if (window < 0 || window == 1 || stride < 0)
+            throw new Gpt2OnnxException($"the window ({window}) must be 0 (the default) or at least 2 tokens, and the stride ({stride}) 0 (half the window) or more");
+        if (window > model.ContextLength)
+            throw new Gpt2OnnxException($"a window of {window} tokens exceeds the model's context of {model.ContextLength}: pass at most {model.ContextLength}, or 0 for the window it was trained on");
+        window = window == 0 ? model.TrainedContext ?? model.ContextLength : window;
+        stride = stride == 0 ? Math.Max(1, window / 2) : stride;
         if (stride > window) throw new Gpt2OnnxException($"the stride ({stride}) must not exceed the window ({window})");
         if (ids.Count < 2) throw new Gpt2OnnxException("the text has fewer than two tokens, so nothing can be predicted: give a longer text");
         using var decoder = model.CreateDecoder(1, window);
