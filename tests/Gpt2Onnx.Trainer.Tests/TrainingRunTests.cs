@@ -173,6 +173,26 @@ public sealed class TrainingRunTests : IDisposable
     }
 
     [Fact]
+    public void A_micro_batch_too_large_for_memory_is_refused_before_anything_is_allocated()
+    {
+        string data = PrepareData();
+        var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, Path.Combine(_dir, "out"), 2) with { BatchSize = int.MaxValue }));
+        Assert.Contains($"--batch-size {int.MaxValue} × --context 32 needs", error.Message); // the product overflowed int before
+        Assert.Contains("reach a larger batch with --grad-accum", error.Message);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "out")));
+    }
+
+    [Theory]
+    [InlineData(-1, 0.1, "--warmup must be 0 or more steps, not -1")]
+    [InlineData(null, -0.5, "--weight-decay must be 0 or more, not -0.5")]
+    public void Negative_schedule_settings_are_refused(int? warmup, double weightDecay, string expected)
+    {
+        string data = PrepareData();
+        var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, Path.Combine(_dir, "out"), 2) with { WarmupSteps = warmup, WeightDecay = weightDecay }));
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
     public void A_corpus_shorter_than_one_window_is_refused()
     {
         string data = PrepareData(documents: 1);

@@ -59,6 +59,7 @@ public sealed class TrainingLoop
 
         Gpt2Checkpoint? init = !resume && options.InitCheckpoint is { } initPath ? Gpt2Checkpoint.Open(initPath) : null;
         Gpt2Config config;
+        int context;
         try
         {
             config = resume ? Gpt2Config.Load(Path.Combine(output, Gpt2Checkpoint.ConfigFile))
@@ -67,15 +68,16 @@ public sealed class TrainingLoop
                 throw new Gpt2OnnxException($"the model's vocabulary has {config.VocabSize} ids but the data's tokenizer has {meta.VocabSize}: prepare the data with the model's tokenizer");
             if (options.Dropout is double p) config = config with { EmbdPdrop = p, AttnPdrop = p, ResidPdrop = p };
             config = config.Validate("the model configuration");
+            context = options.Context ?? Math.Min(config.NPositions, 256);
+            if (context > config.NPositions)
+                throw new Gpt2OnnxException($"--context {context} is longer than the model's n_positions ({config.NPositions}): lower it");
+            CheckBatchMemory(options.BatchSize, context, config);
         }
         catch
         {
             init?.Dispose();
             throw;
         }
-        int context = options.Context ?? Math.Min(config.NPositions, 256);
-        if (context > config.NPositions)
-            throw new Gpt2OnnxException($"--context {context} is longer than the model's n_positions ({config.NPositions}): lower it");
 
         TorchLibrary.Threads = options.Threads;
         using var model = init != null ? LoadAndDispose(init) : Gpt2Model.Create(config, options.Seed);
@@ -244,6 +246,20 @@ public sealed class TrainingLoop
         File.AppendAllText(Path.Combine(output, "samples.jsonl"), new JsonObject { ["step"] = step, ["text"] = text }.ToJsonString(JsonText.Readable) + "\n");
     }
 
+    /// <summary>
+    /// Refuses a micro-batch whose logits alone (and their gradient: B·T·V floats each) would not fit in memory,
+    /// before anything is allocated; a larger effective batch is what --grad-accum is for.
+    /// </summary>
+    private static void CheckBatchMemory(int batchSize, int context, Gpt2Config config)
+    {
+        double tokens = (double)batchSize * context;
+        double logits = 2.0 * tokens * config.VocabSize * sizeof(float);
+        double available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (logits > available || tokens > Array.MaxLength)
+            throw new Gpt2OnnxException($"--batch-size {batchSize} × --context {context} needs {logits / 1e9:F1} GB for the logits and their gradient alone " +
+                                        $"(vocabulary {config.VocabSize}), beyond this machine's {available / 1e9:F1} GB: lower --batch-size, and reach a larger batch with --grad-accum");
+    }
+
     private static void Validate(TrainOptions o)
     {
         void Require(bool ok, string message)
@@ -260,5 +276,9 @@ public sealed class TrainingLoop
         Require(o.Dropout is null or (>= 0 and < 1), $"--dropout must be in [0, 1), not {o.Dropout}");
         Require(o.Minutes is null or > 0, $"--minutes must be positive, not {o.Minutes}");
         Require(o.EvalEvery >= 0 && o.SaveEvery >= 0, "--eval-every and --save-every must be 0 (off) or positive");
+        Require(o.WarmupSteps is null or >= 0, $"--warmup must be 0 or more steps, not {o.WarmupSteps}");
+        Require(o.WeightDecay >= 0 && double.IsFinite(o.WeightDecay), $"--weight-decay must be 0 or more, not {o.WeightDecay}");
+        Require(o.EvalBatches > 0, $"--eval-batches must be positive, not {o.EvalBatches}");
+        Require(o.SampleTokens >= 0, $"--sample-tokens must be 0 (none) or more, not {o.SampleTokens}");
     }
 }
