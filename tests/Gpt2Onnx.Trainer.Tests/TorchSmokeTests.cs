@@ -15,6 +15,14 @@ public class TorchSmokeTests
     }
 
     [Fact]
+    public void A_thread_count_below_one_is_our_error_and_leaves_the_setting_alone()
+    {
+        int before = TorchLibrary.Threads;
+        Assert.Contains("--threads must be positive, not -3", Assert.Throws<Gpt2Onnx.Runtime.Gpt2OnnxException>(() => TorchLibrary.Threads = -3).Message);
+        Assert.Equal(before, TorchLibrary.Threads);
+    }
+
+    [Fact]
     public void A_shape_that_does_not_match_the_data_is_libtorchs_error_not_a_crash()
     {
         var error = Assert.Throws<TorchException>(() => Tensor.From<long>([1L, 2L, 3L], 2, 2));

@@ -21,6 +21,7 @@ public sealed unsafe class OrtSession : IDisposable
     public OrtSession(string modelPath, SessionSettings? settings = null)
     {
         settings ??= new SessionSettings();
+        if (settings.IntraOpThreads < 0) throw new Gpt2OnnxException($"--threads must be 0 (one per core) or more, not {settings.IntraOpThreads}");
         if (!File.Exists(modelPath))
             throw new Gpt2OnnxException($"{modelPath} is missing: export a model with 'gpt2-export --checkpoint DIR --out DIR'");
         ModelPath = modelPath;

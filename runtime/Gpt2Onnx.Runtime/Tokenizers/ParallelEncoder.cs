@@ -11,6 +11,7 @@ public static class ParallelEncoder
     public static int[][] EncodeAll(ITokenizer tokenizer, IReadOnlyList<string> documents, int threads = 0,
                                     Action<int>? progress = null)
     {
+        if (threads < 0) throw new Gpt2OnnxException($"--threads must be 0 (every core) or more, not {threads}");
         var results = new int[documents.Count][];
         int done = 0;
         var options = new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : Environment.ProcessorCount };

@@ -308,6 +308,11 @@ public sealed class GeneratorTests : IDisposable
     }
 
     [Fact]
+    public void A_negative_thread_count_is_refused_before_the_session_is_made() =>
+        Assert.Contains("--threads must be 0 (one per core) or more, not -2",
+            Assert.Throws<Gpt2OnnxException>(() => LanguageModel.Load(_portable, new SessionSettings { IntraOpThreads = -2 })).Message);
+
+    [Fact]
     public void A_batch_too_large_for_memory_is_refused_before_anything_is_allocated()
     {
         using var model = Load(_fused);

@@ -14,4 +14,9 @@ public class ParallelEncoderTests
         for (int i = 0; i < documents.Count; i++)
             Assert.Equal(gpt2.Encode(documents[i]), parallel[i]);
     }
+
+    [Fact]
+    public void A_negative_thread_count_is_refused() =>
+        Assert.Contains("--threads must be 0 (every core) or more, not -1",
+            Assert.Throws<Gpt2OnnxException>(() => ParallelEncoder.EncodeAll(BpeTokenizer.Load(RepositoryPaths.Gpt2Tokenizer), ["a"], threads: -1)).Message);
 }

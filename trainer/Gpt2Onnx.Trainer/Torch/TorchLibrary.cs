@@ -1,3 +1,4 @@
+using Gpt2Onnx.Runtime;
 using System.Text;
 using static Gpt2Onnx.Trainer.Torch.TorchNative;
 
@@ -68,7 +69,7 @@ public static unsafe class TorchLibrary
     public static int Threads
     {
         get => Check(g2t_get_num_threads());
-        set => Check(g2t_set_num_threads(value));
+        set => Check(value > 0 ? g2t_set_num_threads(value) : throw new Gpt2OnnxException($"--threads must be positive, not {value}"));
     }
 
     public static int CudaDeviceCount => Check(g2t_cuda_device_count());
