@@ -54,13 +54,16 @@ public static class CliHost
     }
 
     /// <summary>
-    /// The user error behind <paramref name="e"/>: itself, or the one a type initializer threw (a native
-    /// library that cannot be loaded surfaces on first use, wrapped in a TypeInitializationException).
+    /// The user error behind <paramref name="e"/>: itself, the one a type initializer threw (a native
+    /// library that cannot be loaded surfaces on first use, wrapped in a TypeInitializationException), or a
+    /// file system refusal.
     /// </summary>
     private static Gpt2OnnxException? UserErrorIn(Exception e) => e switch
     {
         Gpt2OnnxException userError => userError,
         TypeInitializationException { InnerException: { } inner } => UserErrorIn(inner),
+        // A path that cannot be read or written (missing folder, permissions, a full disk): the system's words say which.
+        IOException or UnauthorizedAccessException => new Gpt2OnnxException($"{e.Message.TrimEnd('.')}: check the path, its permissions and the free space"),
         _ => null,
     };
 

@@ -41,6 +41,16 @@ public sealed class ExportErrorTests : IDisposable
     }
 
     [Fact]
+    public void An_output_path_that_is_a_file_is_refused_before_any_work()
+    {
+        string file = Path.Combine(_dir, "not-a-folder");
+        File.WriteAllText(file, "keep me");
+        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(Path.Combine(_dir, "no-checkpoint-needed"), file, new ExportOptions()));
+        Assert.Contains("is a file: --out names the folder to write", error.Message);
+        Assert.Equal("keep me", File.ReadAllText(file));
+    }
+
+    [Fact]
     public void An_existing_output_folder_needs_force()
     {
         string checkpoint = Checkpoint(), output = Path.Combine(_dir, "onnx");
