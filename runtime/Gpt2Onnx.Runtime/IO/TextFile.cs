@@ -12,7 +12,8 @@ public static class TextFile
     public static string Read(string path, long maxBytes, string instead)
     {
         var info = new FileInfo(path);
-        if (!info.Exists) throw new Gpt2OnnxException($"{path} does not exist: pass an existing text file");
+        if (!info.Exists)
+            throw new Gpt2OnnxException(Directory.Exists(path) ? $"{path} is a folder: pass a text file" : $"{path} does not exist: pass an existing text file");
         if (info.Length > maxBytes) throw new Gpt2OnnxException($"{path} is {info.Length:N0} bytes, over the {maxBytes:N0} this reads whole: {instead}");
         try
         {

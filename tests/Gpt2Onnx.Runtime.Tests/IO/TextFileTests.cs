@@ -30,4 +30,8 @@ public sealed class TextFileTests : IDisposable
         File.WriteAllBytes(_path, [(byte)'a', 0xFF]);
         Assert.Contains("is not UTF-8 text", Assert.Throws<Gpt2OnnxException>(() => TextFile.Read(_path, 100, "split it")).Message);
     }
+
+    [Fact]
+    public void A_folder_given_as_the_file_is_named_as_a_folder() =>
+        Assert.EndsWith("is a folder: pass a text file", Assert.Throws<Gpt2OnnxException>(() => TextFile.Read(Path.GetTempPath(), 100, "split it")).Message);
 }
