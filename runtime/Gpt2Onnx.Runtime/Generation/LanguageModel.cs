@@ -7,7 +7,8 @@ namespace Gpt2Onnx.Runtime.Generation;
 
 /// <summary>
 /// An exported GPT-2 folder, ready to generate: the ONNX session, the tokenizer, and the facts a decoder
-/// needs (layers, heads, context, end-of-text), read from genai_config.json and checked against the graph.
+/// needs (layers, heads, context, end-of-text), read from genai_config.json (or, in a folder without one, a
+/// Hugging Face config.json) and checked against the graph.
 /// Which decoder drives it follows from the model's metadata: a shared past/present buffer (fused) or not.
 /// </summary>
 public sealed class LanguageModel : IDisposable
@@ -34,14 +35,17 @@ public sealed class LanguageModel : IDisposable
     public string Variant { get; }
     public string Precision { get; }
 
-    private LanguageModel(string directory, OrtSession session, ITokenizer tokenizer, JsonObject decoder, JsonObject model)
+    private readonly string _configFile;
+
+    private LanguageModel(string directory, OrtSession session, ITokenizer tokenizer, JsonObject decoder, JsonObject model, string configFile)
     {
         Directory = directory;
         Session = session;
         Tokenizer = tokenizer;
+        _configFile = configFile;
         int Int(JsonObject o, string key) => o[key] is JsonValue value && value.TryGetValue<int>(out int number)
             ? number
-            : throw new Gpt2OnnxException($"{directory}/genai_config.json {(o[key] == null ? "lacks" : "has no whole number for")} '{key}': export the model again");
+            : throw new Gpt2OnnxException($"{directory}/{configFile} {(o[key] == null ? "lacks" : "has no whole number for")} '{key}': export the model again");
         Layers = Int(decoder, "num_hidden_layers");
         Heads = Int(decoder, "num_attention_heads");
         HeadSize = Int(decoder, "head_size");
@@ -80,7 +84,7 @@ public sealed class LanguageModel : IDisposable
     /// </summary>
     private void CheckAgainstGraph(OrtSession session, OrtNodeInfo past, OrtNodeInfo logits)
     {
-        string config = $"{Directory}/genai_config.json";
+        string config = $"{Directory}/{_configFile}";
         int pastKeys = session.Inputs.Count(i => i.Name.StartsWith("past_key_values.", StringComparison.Ordinal) && i.Name.EndsWith(".key", StringComparison.Ordinal));
         if (Layers != pastKeys)
             throw new Gpt2OnnxException($"{config} says {Layers} layers, but the graph has {pastKeys} past key inputs: the folder mixes two models (export it again)");
@@ -101,40 +105,88 @@ public sealed class LanguageModel : IDisposable
             throw new Gpt2OnnxException($"{config} says end-of-text is id {EndOfTextId}, outside the vocabulary of {VocabSize}: export the model again");
     }
 
-    /// <summary>Loads an ONNX folder written by gpt2-export.</summary>
+    /// <summary>
+    /// Loads an ONNX folder written by gpt2-export, or one with the same graph contract and a Hugging Face
+    /// config.json instead of genai_config.json (as Optimum's GPT-2 export writes it).
+    /// </summary>
     public static LanguageModel Load(string directory, SessionSettings? settings = null)
     {
         if (!System.IO.Directory.Exists(directory))
             throw new Gpt2OnnxException($"the model folder {directory} does not exist: export one with 'gpt2-export --checkpoint DIR --out {directory}'");
-        foreach (var required in new[] { "model.onnx", "genai_config.json" })
-            if (!File.Exists(Path.Combine(directory, required)))
-                throw new Gpt2OnnxException($"{directory} lacks {required}: is it a folder written by gpt2-export? (export it again)");
-        string configPath = Path.Combine(directory, "genai_config.json");
-        if (new FileInfo(configPath).Length > 1 << 20)
-            throw new Gpt2OnnxException($"{configPath} is over 1 MB, far more than any model's config: is it the right file? (export the model again)");
-        JsonObject genai;
-        try
+        if (!File.Exists(Path.Combine(directory, "model.onnx")))
+            throw new Gpt2OnnxException($"{directory} lacks model.onnx: is it a folder written by gpt2-export? (export it again)");
+        JsonObject model, decoder;
+        string configFile;
+        if (File.Exists(Path.Combine(directory, "genai_config.json")) || !File.Exists(Path.Combine(directory, "config.json")))
         {
-            genai = Gpt2Onnx.Runtime.IO.JsonText.Parse(File.ReadAllBytes(configPath)) as JsonObject
-                    ?? throw new Gpt2OnnxException($"{directory}/genai_config.json is not a JSON object: export the model again");
+            configFile = "genai_config.json";
+            var genai = ReadJson(directory, configFile);
+            model = genai["model"] as JsonObject ?? throw new Gpt2OnnxException($"{directory}/genai_config.json lacks 'model': export the model again");
+            decoder = model["decoder"] as JsonObject ?? throw new Gpt2OnnxException($"{directory}/genai_config.json lacks 'model.decoder': export the model again");
         }
-        catch (JsonException e)
+        else
         {
-            throw new Gpt2OnnxException($"{directory}/genai_config.json is not valid JSON ({Gpt2Onnx.Runtime.IO.JsonText.Describe(e)}): export the model again");
+            configFile = "config.json";
+            (model, decoder) = FromHuggingFaceConfig(directory, ReadJson(directory, configFile));
         }
-        var model = genai["model"] as JsonObject ?? throw new Gpt2OnnxException($"{directory}/genai_config.json lacks 'model': export the model again");
-        var decoder = model["decoder"] as JsonObject ?? throw new Gpt2OnnxException($"{directory}/genai_config.json lacks 'model.decoder': export the model again");
         var tokenizer = Tokenizers.Tokenizer.Load(directory);
         var session = new OrtSession(Path.Combine(directory, "model.onnx"), settings);
         try
         {
-            return new LanguageModel(directory, session, tokenizer, decoder, model);
+            return new LanguageModel(directory, session, tokenizer, decoder, model, configFile);
         }
         catch
         {
             session.Dispose();
             throw;
         }
+    }
+
+    private static JsonObject ReadJson(string directory, string name)
+    {
+        string path = Path.Combine(directory, name);
+        if (!File.Exists(path))
+            throw new Gpt2OnnxException($"{directory} lacks {name}: is it a folder written by gpt2-export? (export it again)");
+        if (new FileInfo(path).Length > 1 << 20)
+            throw new Gpt2OnnxException($"{path} is over 1 MB, far more than any model's config: is it the right file? (export the model again)");
+        try
+        {
+            return Gpt2Onnx.Runtime.IO.JsonText.Parse(File.ReadAllBytes(path)) as JsonObject
+                   ?? throw new Gpt2OnnxException($"{directory}/{name} is not a JSON object: export the model again");
+        }
+        catch (JsonException e)
+        {
+            throw new Gpt2OnnxException($"{directory}/{name} is not valid JSON ({Gpt2Onnx.Runtime.IO.JsonText.Describe(e)}): export the model again");
+        }
+    }
+
+    /// <summary>
+    /// The facts genai_config.json would give, from a Hugging Face GPT-2 config.json (GPT2Config's keys, or the
+    /// generic ones); <see cref="CheckAgainstGraph"/> then holds them against the graph as it does genai_config's.
+    /// </summary>
+    private static (JsonObject Model, JsonObject Decoder) FromHuggingFaceConfig(string directory, JsonObject config)
+    {
+        if (config["model_type"] is JsonValue type && type.TryGetValue<string>(out var name) && name != "gpt2")
+            throw new Gpt2OnnxException($"{directory}/config.json describes a '{name}' model; this runtime drives GPT-2 graphs");
+        int Int(params string[] keys)
+        {
+            foreach (var key in keys)
+                if (config[key] is JsonValue value)
+                    return value.TryGetValue<int>(out int number) ? number
+                        : throw new Gpt2OnnxException($"{directory}/config.json has no whole number for '{key}': fix the file");
+            throw new Gpt2OnnxException($"{directory}/config.json lacks '{keys[0]}': it is not a GPT-2 config");
+        }
+        int embd = Int("n_embd", "hidden_size"), heads = Int("n_head", "num_attention_heads");
+        if (heads < 1 || embd % heads != 0)
+            throw new Gpt2OnnxException($"{directory}/config.json: n_embd ({embd}) is not a multiple of n_head ({heads}): fix the file");
+        var decoder = new JsonObject { ["num_hidden_layers"] = Int("n_layer", "num_hidden_layers"), ["num_attention_heads"] = heads, ["head_size"] = embd / heads };
+        var model = new JsonObject
+        {
+            ["context_length"] = Int("n_positions", "n_ctx", "max_position_embeddings"),
+            ["vocab_size"] = Int("vocab_size"),
+            ["eos_token_id"] = config["eos_token_id"] is null ? 50256 : Int("eos_token_id"), // GPT-2's end-of-text when a config leaves it out
+        };
+        return (model, decoder);
     }
 
     /// <summary>The logits of every position of one sequence (S × V, row-major), in one run without a past.</summary>

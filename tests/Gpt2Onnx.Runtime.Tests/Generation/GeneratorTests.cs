@@ -272,8 +272,9 @@ public sealed class GeneratorTests : IDisposable
     public void A_folder_missing_a_file_is_a_clear_error()
     {
         File.Delete(Path.Combine(_portable, "genai_config.json"));
+        File.Delete(Path.Combine(_portable, "config.json")); // with either, the folder loads
         var error = Assert.Throws<Gpt2OnnxException>(() => Load(_portable));
-        Assert.Contains("genai_config.json", error.Message);
+        Assert.Contains("lacks genai_config.json", error.Message);
     }
 
     [Theory]
@@ -305,6 +306,36 @@ public sealed class GeneratorTests : IDisposable
         using var generator = new Generator(model);
         Assert.Equal(3, generator.Generate(new GenerationRequest { PromptIds = [1, 2], Options = Greedy(3) }).TokenIds.Length);
         Assert.Contains("not a device", Assert.Throws<Gpt2OnnxException>(() => LanguageModel.Load(_fused, new SessionSettings { Device = "gpu" })).Message);
+    }
+
+    [Fact]
+    public void A_folder_with_only_a_Hugging_Face_config_as_Optimum_writes_it_generates_the_same_tokens()
+    {
+        string optimum = Path.Combine(_dir, "optimum-style");
+        Directory.CreateDirectory(optimum);
+        foreach (var file in Directory.GetFiles(_portable).Where(f => Path.GetFileName(f) != "genai_config.json"))
+            File.Copy(file, Path.Combine(optimum, Path.GetFileName(file)));
+        using var ours = Load(_portable);
+        using var theirs = Load(optimum);
+        Assert.Equal((ours.Layers, ours.Heads, ours.HeadSize, ours.ContextLength, ours.VocabSize, ours.EndOfTextId),
+                     (theirs.Layers, theirs.Heads, theirs.HeadSize, theirs.ContextLength, theirs.VocabSize, theirs.EndOfTextId));
+        var request = new GenerationRequest { Prompt = "the quick", Options = Greedy(12) };
+        using var a = new Generator(ours);
+        using var b = new Generator(theirs);
+        Assert.Equal(a.Generate(request).TokenIds, b.Generate(request).TokenIds);
+    }
+
+    [Fact]
+    public void A_Hugging_Face_config_that_contradicts_the_graph_is_refused_by_name()
+    {
+        string folder = Path.Combine(_dir, "contradicting");
+        Directory.CreateDirectory(folder);
+        foreach (var file in Directory.GetFiles(_portable).Where(f => Path.GetFileName(f) != "genai_config.json"))
+            File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "config.json")))!.AsObject();
+        config["n_layer"] = 5;
+        File.WriteAllText(Path.Combine(folder, "config.json"), config.ToJsonString());
+        Assert.Contains("config.json says 5 layers, but the graph has 2 past key inputs", Assert.Throws<Gpt2OnnxException>(() => Load(folder)).Message);
     }
 
     [Fact]
