@@ -40,6 +40,14 @@ public class Gpt2ConfigTests
         Assert.Contains(expected, error.Message);
     }
 
+    [Fact]
+    public void Tens_of_millions_of_tiny_layers_are_refused_though_their_parameter_count_is_small()
+    {
+        // 37 million layers of width 8 are 3e10 parameters, under the bound, but 450 million tensors to list.
+        var error = Assert.Throws<Gpt2OnnxException>(() => Parse("{\"vocab_size\": 10, \"n_positions\": 10, \"n_embd\": 8, \"n_head\": 1, \"n_layer\": 37216910, \"bos_token_id\": 0, \"eos_token_id\": 0}"));
+        Assert.Contains("n_layer is 37216910, more than the 1024 this tool accepts", error.Message);
+    }
+
     [Theory]
     [InlineData("\"n_embd\": 268435456, \"n_head\": 1, \"n_layer\": 16")]   // the parameter count passes long's range
     [InlineData("\"n_embd\": 1073741825, \"n_head\": 1, \"n_layer\": 1")]   // 4 × n_embd passes int's range

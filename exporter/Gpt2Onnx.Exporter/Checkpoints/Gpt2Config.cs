@@ -31,6 +31,9 @@ public sealed record Gpt2Config
     /// <summary>The standard deviation of the initial weights.</summary>
     public double InitializerRange { get; init; } = 0.02;
 
+    /// <summary>The most layers a config may declare (GPT-2 XL has 48).</summary>
+    public const int MaxLayers = 1024;
+
     public int InnerSize => NInner ?? (int)Math.Min(4L * NEmbd, int.MaxValue); // saturating: a hostile n_embd is refused by the parameter count, not wrapped into a small width
     public int HeadSize => NEmbd / NHead;
     public bool TanhGelu => ActivationFunction is "gelu_new" or "gelu_pytorch_tanh" or "gelu_fast";
@@ -51,6 +54,8 @@ public sealed record Gpt2Config
         Require(VocabSize > 0, $"vocab_size must be positive, not {VocabSize}");
         Require(NPositions > 0, $"n_positions must be positive, not {NPositions}");
         Require(NEmbd > 0 && NLayer > 0 && NHead > 0, "n_embd, n_layer and n_head must be positive");
+        // Every layer is a dozen named tensors to list and match; far more layers than any GPT-2 has (48) is a hostile or broken file.
+        Require(NLayer <= MaxLayers, $"n_layer is {NLayer}, more than the {MaxLayers} this tool accepts: is the config right?");
         Require(NEmbd % NHead == 0, $"n_embd ({NEmbd}) must be a multiple of n_head ({NHead})");
         Require(InnerSize > 0, $"n_inner must be positive, not {InnerSize}");
         Require(LayerNormEpsilon > 0 && LayerNormEpsilon < 1, $"layer_norm_epsilon must be in (0, 1), not {LayerNormEpsilon}");
