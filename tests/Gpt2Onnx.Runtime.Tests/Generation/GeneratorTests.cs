@@ -308,13 +308,20 @@ public sealed class GeneratorTests : IDisposable
         Assert.Contains("not a device", Assert.Throws<Gpt2OnnxException>(() => LanguageModel.Load(_fused, new SessionSettings { Device = "gpu" })).Message);
     }
 
+    /// <summary>A copy of the portable export without genai_config.json: the graph, config.json and the tokenizer, as Optimum writes a folder.</summary>
+    private string PortableWithoutGenaiConfig(string name)
+    {
+        string folder = Path.Combine(_dir, name);
+        Directory.CreateDirectory(folder);
+        foreach (var file in Directory.GetFiles(_portable).Where(f => Path.GetFileName(f) != "genai_config.json"))
+            File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+        return folder;
+    }
+
     [Fact]
     public void A_folder_with_only_a_Hugging_Face_config_as_Optimum_writes_it_generates_the_same_tokens()
     {
-        string optimum = Path.Combine(_dir, "optimum-style");
-        Directory.CreateDirectory(optimum);
-        foreach (var file in Directory.GetFiles(_portable).Where(f => Path.GetFileName(f) != "genai_config.json"))
-            File.Copy(file, Path.Combine(optimum, Path.GetFileName(file)));
+        string optimum = PortableWithoutGenaiConfig("optimum-style");
         using var ours = Load(_portable);
         using var theirs = Load(optimum);
         Assert.Equal((ours.Layers, ours.Heads, ours.HeadSize, ours.ContextLength, ours.VocabSize, ours.EndOfTextId),
@@ -328,10 +335,7 @@ public sealed class GeneratorTests : IDisposable
     [Fact]
     public void A_Hugging_Face_config_that_contradicts_the_graph_is_refused_by_name()
     {
-        string folder = Path.Combine(_dir, "contradicting");
-        Directory.CreateDirectory(folder);
-        foreach (var file in Directory.GetFiles(_portable).Where(f => Path.GetFileName(f) != "genai_config.json"))
-            File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+        string folder = PortableWithoutGenaiConfig("contradicting");
         var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "config.json")))!.AsObject();
         config["n_layer"] = 5;
         File.WriteAllText(Path.Combine(folder, "config.json"), config.ToJsonString());
