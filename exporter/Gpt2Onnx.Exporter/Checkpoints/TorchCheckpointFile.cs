@@ -17,7 +17,8 @@ namespace Gpt2Onnx.Exporter.Checkpoints;
 /// </summary>
 public sealed class TorchCheckpointFile : ITensorFile
 {
-    private const int MaxPickleBytes = 64 << 20;
+    // A state dict's pickle is kilobytes (GPT-2 124M's: 19 KB); each of its bytes builds at most one small object.
+    private const int MaxPickleBytes = 16 << 20;
     private static readonly BigInteger LegacyMagic = BigInteger.Parse("1950a86a20f9469cfc6c", System.Globalization.NumberStyles.HexNumber);
     private const long LegacyFormatVersion = 1001;
 
