@@ -29,7 +29,7 @@ public static class OnnxExporter
     public const int Opset = 17;
     /// <summary>Protobuf cannot serialise a message over 2 GB; stay clear of it.</summary>
     private const long InlineLimit = 1_800_000_000;
-    private static readonly string[] CopiedFiles = ["generation_config.json", "vocab.json", "merges.txt", "vocab.txt", "tokenizer_config.json"];
+    private static readonly string[] CopiedFiles = ["generation_config.json", "vocab.json", "merges.txt", "vocab.txt", "tokenizer.json", "tokenizer_config.json"];
 
     public static ExportResult Export(string checkpointDirectory, string outputDirectory, ExportOptions options)
     {

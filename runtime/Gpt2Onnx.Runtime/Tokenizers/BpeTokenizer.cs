@@ -61,6 +61,15 @@ public sealed class BpeTokenizer : ITokenizer
         return Create(vocab, mergeLines, config?.All, config?.EosToken, vocabPath, mergesPath);
     }
 
+    /// <summary>Loads GPT-2's tokenizer from tokenizer.json alone (and tokenizer_config.json when present).</summary>
+    public static BpeTokenizer LoadTokenizerJson(string directory)
+    {
+        string path = Path.Combine(directory, "tokenizer.json");
+        var (vocab, merges, special) = TokenizerFiles.ReadTokenizerJson(path);
+        var config = TokenizerFiles.ReadConfig(directory);
+        return Create(vocab, merges, special.Concat(config?.All ?? []).Distinct(), config?.EosToken, path, path);
+    }
+
     /// <summary>Builds a tokenizer from a vocabulary and merges in file order; checks that they fit together.</summary>
     public static BpeTokenizer Create(Dictionary<string, int> vocab, IReadOnlyList<(string Left, string Right)> merges,
                                       IEnumerable<string>? specialTokens = null, string? endOfText = null,

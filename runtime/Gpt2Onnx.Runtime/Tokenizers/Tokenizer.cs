@@ -4,8 +4,8 @@ namespace Gpt2Onnx.Runtime.Tokenizers;
 public static class Tokenizer
 {
     /// <summary>
-    /// vocab.json + merges.txt: GPT-2 byte-level BPE; vocab.txt: WordPiece. Throws a clear error for a
-    /// folder with neither.
+    /// vocab.json + merges.txt: GPT-2 byte-level BPE; vocab.txt: WordPiece; tokenizer.json alone: GPT-2's
+    /// byte-level BPE as Hugging Face's fast tokenizer stores it. Throws a clear error for a folder with none.
     /// </summary>
     public static ITokenizer Load(string directory)
     {
@@ -16,9 +16,7 @@ public static class Tokenizer
         if (File.Exists(Path.Combine(directory, "vocab.txt")))
             return WordPieceTokenizer.Load(directory);
         if (File.Exists(Path.Combine(directory, "tokenizer.json")))
-            throw new Gpt2OnnxException($"{directory} holds only tokenizer.json (Hugging Face's fast-tokenizer file), which this tool does not read: " +
-                                        "write the vocabulary files beside it with transformers' tokenizer.save_pretrained(folder, legacy_format=True) " +
-                                        "(vocab.json + merges.txt, or vocab.txt)");
+            return BpeTokenizer.LoadTokenizerJson(directory);
         throw new Gpt2OnnxException($"{directory} holds no tokenizer (vocab.json + merges.txt, or vocab.txt): pass a tokenizer folder, or train one with 'gpt2-train tokenizer'");
     }
 }

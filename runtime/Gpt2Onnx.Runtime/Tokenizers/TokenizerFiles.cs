@@ -142,6 +142,71 @@ public static class TokenizerFiles
         }
     }
 
+    /// <summary>
+    /// tokenizer.json (Hugging Face's fast-tokenizer file) when it describes GPT-2's tokenizer: a byte-level BPE
+    /// (model.type "BPE", a ByteLevel pre-tokenizer with GPT-2's regex and no prefix space, no normalizer), whose
+    /// model.vocab and model.merges ("left right" strings, or [left, right] pairs in newer files) are what
+    /// vocab.json and merges.txt hold, and whose added_tokens marked special are the special tokens. Any other
+    /// tokenizer is refused by what differs, since encoding it as GPT-2's would give wrong ids.
+    /// </summary>
+    public static (Dictionary<string, int> Vocab, List<(string Left, string Right)> Merges, List<string> Special) ReadTokenizerJson(string path)
+    {
+        byte[] bytes = ReadCapped(path, "the fast-tokenizer file");
+        try
+        {
+            var json = JsonText.WithoutByteOrderMark(bytes);
+            JsonText.Check(json.Span); // so reading the values below cannot fail
+            using var document = JsonDocument.Parse(json);
+            var root = document.RootElement;
+            Exception NotGpt2(string what) => new Gpt2OnnxException($"{path}: {what}, so it is not GPT-2's byte-level BPE tokenizer, the only kind read from tokenizer.json: write vocab.json + merges.txt or vocab.txt instead");
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
+                throw new Gpt2OnnxException($"{path}: no \"model\" object: is this a tokenizer.json?");
+            string? Type(JsonElement e) => e.ValueKind == JsonValueKind.Object && e.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+            if (Type(model) is { } type && type != "BPE") throw NotGpt2($"its model is {type}");
+            if (root.TryGetProperty("normalizer", out var normalizer) && normalizer.ValueKind != JsonValueKind.Null) throw NotGpt2($"it normalizes text ({Type(normalizer)})");
+            if (!root.TryGetProperty("pre_tokenizer", out var pre) || Type(pre) != "ByteLevel") throw NotGpt2("its pre-tokenizer is not ByteLevel");
+            if (pre.TryGetProperty("add_prefix_space", out var prefix) && prefix.ValueKind == JsonValueKind.True) throw NotGpt2("it adds a prefix space");
+            if (pre.TryGetProperty("use_regex", out var regex) && regex.ValueKind == JsonValueKind.False) throw NotGpt2("its pre-tokenizer does not split with GPT-2's pattern");
+
+            if (!model.TryGetProperty("vocab", out var vocabJson) || vocabJson.ValueKind != JsonValueKind.Object)
+                throw new Gpt2OnnxException($"{path}: model.vocab is missing or not an object of token → id: the file is damaged");
+            var vocab = new Dictionary<string, int>();
+            foreach (var entry in vocabJson.EnumerateObject())
+                vocab[entry.Name] = entry.Value.ValueKind == JsonValueKind.Number && entry.Value.TryGetInt32(out int id) ? id
+                    : throw new Gpt2OnnxException($"{path}: the token '{entry.Name}' has no integer id: the file is damaged");
+            if (vocab.Count == 0) throw new Gpt2OnnxException($"{path}: the vocabulary is empty: the file is damaged");
+
+            var merges = new List<(string, string)>();
+            if (model.TryGetProperty("merges", out var mergesJson) && mergesJson.ValueKind == JsonValueKind.Array)
+                foreach (var merge in mergesJson.EnumerateArray())
+                {
+                    string[]? parts = merge.ValueKind switch
+                    {
+                        JsonValueKind.String => merge.GetString()!.Split(' '),
+                        JsonValueKind.Array when merge.GetArrayLength() == 2 && merge.EnumerateArray().All(p => p.ValueKind == JsonValueKind.String)
+                            => merge.EnumerateArray().Select(p => p.GetString()!).ToArray(),
+                        _ => null,
+                    };
+                    if (parts is not [{ Length: > 0 } left, { Length: > 0 } right])
+                        throw new Gpt2OnnxException($"{path}: merge {merges.Count + 1} is {merge.GetRawText()}, not two symbols: the file is damaged");
+                    merges.Add((left, right));
+                }
+            else throw new Gpt2OnnxException($"{path}: model.merges is missing or not a list: the file is damaged");
+
+            var special = new List<string>();
+            if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
+                foreach (var token in added.EnumerateArray())
+                    if (token.ValueKind == JsonValueKind.Object && token.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String
+                        && !(token.TryGetProperty("special", out var isSpecial) && isSpecial.ValueKind == JsonValueKind.False))
+                        special.Add(content.GetString()!);
+            return (vocab, merges, special);
+        }
+        catch (JsonException e)
+        {
+            throw new Gpt2OnnxException($"{path}: not valid JSON ({JsonText.Describe(e)}): the file is truncated or damaged; write it again");
+        }
+    }
+
     /// <summary>Writes a UTF-8 text file (no BOM, "\n" line ends) atomically.</summary>
     public static void WriteTextAtomically(string path, Action<TextWriter> write) =>
         AtomicFile.Write(path, stream =>

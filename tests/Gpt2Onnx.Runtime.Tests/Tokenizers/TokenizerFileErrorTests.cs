@@ -75,10 +75,10 @@ public sealed class TokenizerFileErrorTests : IDisposable
         Assert.Contains("holds no tokenizer", LoadError());
 
     [Fact]
-    public void A_folder_with_only_tokenizer_json_says_how_to_write_the_files_read()
+    public void A_tokenizer_json_without_a_vocabulary_is_reported()
     {
-        File.WriteAllText(Path.Combine(_dir, "tokenizer.json"), "{\"model\": {\"type\": \"BPE\"}}");
-        Assert.Contains("save_pretrained(folder, legacy_format=True)", LoadError());
+        File.WriteAllText(Path.Combine(_dir, "tokenizer.json"), "{\"model\": {\"type\": \"BPE\"}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}");
+        Assert.Contains("model.vocab is missing or not an object of token → id", LoadError());
     }
 
     [Fact]
