@@ -41,6 +41,8 @@ public static class BatchJob
     {
         if (options.ShardCount < 1 || options.ShardIndex < 0 || options.ShardIndex >= options.ShardCount)
             throw new Gpt2OnnxException($"--shard {options.ShardIndex}/{options.ShardCount} is not a shard: use i/N with 0 ≤ i < N");
+        if (options.MaxLength < 0)
+            throw new Gpt2OnnxException($"--max-length must be 0 (what the longest row needs) or more, not {options.MaxLength}");
         var (shard, malformed) = CheckInput(model, options, log);
         using var output = OpenOutput(options.Output);
         var done = ResumeOutput(output, options.Output);

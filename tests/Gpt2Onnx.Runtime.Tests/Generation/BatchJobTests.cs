@@ -297,4 +297,14 @@ public sealed class BatchJobTests : IDisposable
         var error = Assert.Throws<Gpt2OnnxException>(() => Run(Input(3), Path.Combine(_dir, "missing-folder", "out.jsonl")));
         Assert.Contains("does not exist", error.Message);
     }
+
+    [Fact]
+    public void A_negative_max_length_is_refused_before_any_work()
+    {
+        string output = Path.Combine(_dir, "out.jsonl");
+        using var model = LanguageModel.Load(_fused, new SessionSettings { IntraOpThreads = 1 });
+        var error = Assert.Throws<Gpt2OnnxException>(() => BatchJob.Run(model, new BatchJobOptions { Input = Input(3), Output = output, MaxLength = -5 }, TextWriter.Null));
+        Assert.Contains("--max-length must be 0 (what the longest row needs) or more, not -5", error.Message);
+        Assert.False(File.Exists(output));
+    }
 }
