@@ -115,9 +115,7 @@ public static class TokenizerFiles
         byte[] bytes = ReadCapped(path, "the tokenizer configuration");
         try
         {
-            var json = JsonText.WithoutByteOrderMark(bytes);
-            JsonText.Check(json.Span); // so reading the values below cannot fail
-            using var document = JsonDocument.Parse(json);
+            using var document = ParseChecked(bytes);
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
                 throw new Gpt2OnnxException($"{path}: expected a JSON object: fix or delete the file");
@@ -154,9 +152,7 @@ public static class TokenizerFiles
         byte[] bytes = ReadCapped(path, "the fast-tokenizer file");
         try
         {
-            var json = JsonText.WithoutByteOrderMark(bytes);
-            JsonText.Check(json.Span); // so reading the values below cannot fail
-            using var document = JsonDocument.Parse(json);
+            using var document = ParseChecked(bytes);
             var root = document.RootElement;
             Exception NotGpt2(string what) => new Gpt2OnnxException($"{path}: {what}, so it is not GPT-2's byte-level BPE tokenizer, the only kind read from tokenizer.json: write vocab.json + merges.txt or vocab.txt instead");
             if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
@@ -214,6 +210,14 @@ public static class TokenizerFiles
             using var writer = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" };
             write(writer);
         });
+
+    /// <summary>A JSON file's bytes checked strictly (<see cref="JsonText.Check"/>) and parsed, so reading its values cannot fail later.</summary>
+    private static JsonDocument ParseChecked(byte[] bytes)
+    {
+        var json = JsonText.WithoutByteOrderMark(bytes);
+        JsonText.Check(json.Span);
+        return JsonDocument.Parse(json);
+    }
 
     private static byte[] ReadCapped(string path, string what)
     {
