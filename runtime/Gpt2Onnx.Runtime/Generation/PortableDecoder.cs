@@ -62,14 +62,16 @@ internal sealed unsafe class PortableDecoder : Decoder
         var logits = OrtTensor.CreateOwned(TensorElementType.Float, [batch, logitsRows, Model.VocabSize], (nuint)((long)batch * logitsRows * Model.VocabSize * sizeof(float)));
         BindLogitsToKeep(logitsRows);
         Run(idTensor, positionTensor, logits, paddedLength);
+        // The step tensors view this batch from now on: Step writes the next tokens into them before it runs,
+        // and a decoder reused for a larger batch than its last must not keep the smaller view.
+        StepIds.Reshape([batch, 1]);
+        StepPositions.Reshape([batch, 1]);
+        StepLogits.Reshape([batch, 1, Model.VocabSize]);
         return logits;
     }
 
     protected override void RunStep()
     {
-        StepIds.Reshape([BatchSize, 1]);
-        StepPositions.Reshape([BatchSize, 1]);
-        StepLogits.Reshape([BatchSize, 1, Model.VocabSize]);
         for (int b = 0; b < BatchSize; b++) _maskRows[b * MaxLength + _total] = 1;
         Run(StepIds, StepPositions, StepLogits, 1);
     }

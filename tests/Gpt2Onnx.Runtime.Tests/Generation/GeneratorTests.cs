@@ -196,6 +196,21 @@ public sealed class GeneratorTests : IDisposable
         Assert.NotEqual(a, g1.Generate(request with { Options = options with { Seed = 78 } }).TokenIds);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_generator_reused_for_a_smaller_then_a_larger_batch_gives_each_its_own_result(bool fused)
+    {
+        // The decoder is kept while it is big enough: batches of 3, then 1, then 3 again share it.
+        using var model = Load(fused ? _fused : _portable);
+        using var shared = new Generator(model);
+        var three = new[] { "the quick", "hello", "fox" }.Select(p => new GenerationRequest { Prompt = p, Options = Greedy(5) }).ToList();
+        var expected = three.Select(r => { using var alone = new Generator(model); return alone.Generate(r).TokenIds; }).ToList();
+        shared.Generate(three);
+        Assert.Equal(expected[1], shared.Generate([three[1]])[0].TokenIds);
+        Assert.Equal(expected, shared.Generate(three).Select(r => r.TokenIds));
+    }
+
     [Fact]
     public void A_vocabulary_padded_beyond_the_tokenizer_never_yields_a_padding_id()
     {
