@@ -54,15 +54,33 @@ public static class TensorFileReading
     }
 
     /// <summary>
-    /// A row-major [rows, columns] matrix of <paramref name="elementSize"/>-byte elements written as its transpose
-    /// [columns, rows]: nn.Linear's [out, in] weights as GPT-2's Conv1D [in, out].
+    /// Copies the elements of a strided view of <paramref name="source"/> (<paramref name="shape"/>, element
+    /// <paramref name="strides"/>, starting at element 0) into <paramref name="destination"/> in row-major order.
     /// </summary>
-    internal static void Transpose(ReadOnlySpan<byte> source, Span<byte> destination, long rows, long columns, int elementSize)
+    internal static void Gather(ReadOnlySpan<byte> source, Span<byte> destination, long[] shape, long[] strides, int elementSize)
     {
-        for (long r = 0; r < rows; r++)
-            for (long c = 0; c < columns; c++)
-                source.Slice((int)((r * columns + c) * elementSize), elementSize).CopyTo(destination[(int)((c * rows + r) * elementSize)..]);
+        long count = shape.Aggregate(1L, (a, b) => a * b);
+        var index = new long[shape.Length];
+        long from = 0;
+        for (long i = 0; i < count; i++)
+        {
+            source.Slice((int)(from * elementSize), elementSize).CopyTo(destination[(int)(i * elementSize)..]);
+            for (int d = shape.Length - 1; d >= 0; d--)
+            {
+                from += strides[d];
+                if (++index[d] < shape[d]) break;
+                from -= strides[d] * shape[d];
+                index[d] = 0;
+            }
+        }
     }
+
+    /// <summary>
+    /// A row-major [rows, columns] matrix written as its transpose [columns, rows] (a gather with strides
+    /// [1, columns]): nn.Linear's [out, in] weights as GPT-2's Conv1D [in, out].
+    /// </summary>
+    internal static void Transpose(ReadOnlySpan<byte> source, Span<byte> destination, long rows, long columns, int elementSize) =>
+        Gather(source, destination, [columns, rows], [1, columns], elementSize);
 
     /// <summary>Fills <paramref name="destination"/> from <paramref name="offset"/> in the file, or fails with the file's name.</summary>
     internal static void ReadExactly(Microsoft.Win32.SafeHandles.SafeFileHandle file, Span<byte> destination, long offset, string path)

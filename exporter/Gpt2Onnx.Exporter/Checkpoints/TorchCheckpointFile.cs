@@ -310,19 +310,7 @@ public sealed class TorchCheckpointFile : ITensorFile
         for (int d = 0; d < rank; d++) span += (tensor.Shape[d] - 1) * layout.Strides[d];
         var source = new byte[span * size];
         TensorFileReading.ReadExactly(_file, source, layout.Start, Path);
-        var index = new long[rank];
-        long from = 0;
-        for (long i = 0; i < tensor.ElementCount; i++)
-        {
-            source.AsSpan((int)(from * size), size).CopyTo(destination[(int)(i * size)..]);
-            for (int d = rank - 1; d >= 0; d--)
-            {
-                from += layout.Strides[d];
-                if (++index[d] < tensor.Shape[d]) break;
-                from -= layout.Strides[d] * tensor.Shape[d];
-                index[d] = 0;
-            }
-        }
+        TensorFileReading.Gather(source, destination, tensor.Shape, layout.Strides, size);
     }
 
     public void Dispose() => _file.Dispose();
