@@ -16,7 +16,7 @@ internal sealed class ModelFlags
     };
     public Option<OrtLogLevel> LogLevel { get; } = new("--ort-log-level")
     {
-        Description = "ONNX Runtime's log level: verbose, info, warning, error or fatal", DefaultValueFactory = _ => OrtLogLevel.Error,
+        Description = "what ONNX Runtime itself logs on stderr: verbose, info, warning, error or fatal (an error stops the run as one error line either way)", DefaultValueFactory = _ => OrtLogLevel.Fatal,
     };
 
     public Option<bool> NoHugePages { get; } = new("--no-huge-pages")

@@ -9,6 +9,11 @@ namespace Gpt2Onnx.Runtime.Onnx;
 /// all read once per generated token) go on 2 MB pages (<see cref="HugePages"/>); everything else, including
 /// every allocation made while a session runs, is ordinary 64-byte-aligned memory. Registered once with the
 /// environment; a session opts in with the config entry <c>session.use_env_allocators</c>.
+/// ONNX Runtime does not check what a custom allocator returns: a null would crash the process in the kernel
+/// that asked (a damaged or hostile graph asking for terabytes did). So a request this process cannot have, one
+/// larger than the machine's memory or one the system refuses, ends the process at once with one error line
+/// (<see cref="Refuse"/>); sessions with <see cref="SessionSettings.HugePages"/> off keep ONNX Runtime's own
+/// allocator, which reports it as an exception instead.
 /// </summary>
 internal static unsafe class HugePageAllocator
 {
@@ -68,6 +73,7 @@ internal static unsafe class HugePageAllocator
     [UnmanagedCallersOnly]
     private static void* Alloc(OrtAllocatorTable* self, nuint size)
     {
+        if (size > MachineMemory) Refuse(size);
         if (_loading && size >= HugePages.PageSize)
         {
             NativeHeap.Trim(); // the heap's free holes go back first, so loading peaks no higher than on the heap alone
@@ -85,8 +91,22 @@ internal static unsafe class HugePageAllocator
         }
         catch (OutOfMemoryException)
         {
-            return null; // ONNX Runtime reports the failed allocation
+            Refuse(size);
+            return null;
         }
+    }
+
+    /// <summary>The memory this process may use: the machine's, or its container's limit.</summary>
+    private static readonly ulong MachineMemory = (ulong)GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+
+    /// <summary>Ends the process with one error line and exit code 1: the only safe answer to an allocation that cannot be made (see the class summary).</summary>
+    private static void Refuse(nuint size)
+    {
+        Console.Out.Flush();
+        Console.Error.WriteLine($"error: ONNX Runtime asked for {size:N0} bytes at once, {(size > MachineMemory ? "more than this machine's" : "and the system refused; it has")} {MachineMemory:N0} bytes of memory: " +
+                                "the model's graph is damaged or hostile, or the batch is too large (with --no-huge-pages, or SessionSettings.HugePages = false, ONNX Runtime reports it as an error instead)");
+        Console.Error.Flush();
+        NativeExit.Now(1);
     }
 
     [UnmanagedCallersOnly]
