@@ -7,7 +7,7 @@ internal static unsafe class OrtEnvironment
     {
         IntPtr env;
         fixed (byte* id = OrtApi.Utf8("gpt2onnx"))
-            OrtApi.Check(OrtApi.Api.CreateEnv((int)OrtLogLevel.Warning, id, &env));
+            OrtApi.Check(OrtApi.Api.CreateEnv((int)OrtLogLevel.Fatal, id, &env)); // what ONNX Runtime logs outside a session; its errors come back as statuses
         return OrtEnvHandle.Wrap(env);
     });
 
