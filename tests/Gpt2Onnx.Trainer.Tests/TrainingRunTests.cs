@@ -133,6 +133,68 @@ public sealed class TrainingRunTests : IDisposable
     }
 
     [Fact]
+    public void A_damaged_byte_in_the_saved_moments_or_weights_is_refused_on_resume()
+    {
+        string data = PrepareData();
+        string output = Path.Combine(_dir, "run");
+        Train(Options(data, output, steps: 2));
+        foreach (string file in TrainingState.SavedFiles)
+        {
+            string path = Path.Combine(output, file);
+            var original = File.ReadAllBytes(path);
+            var damaged = original.ToArray();
+            damaged[^100] ^= 0x40; // a bit of a float near the end: the file still parses, and the run would resume from wrong numbers
+            File.WriteAllBytes(path, damaged);
+            var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, output, steps: 4), resume: true));
+            Assert.Contains($"{path} does not match the SHA-256 that trainer_state/state.json recorded", error.Message);
+            File.WriteAllBytes(path, original);
+        }
+        Train(Options(data, output, steps: 4), resume: true); // restored, it resumes
+        Assert.Equal(4, Losses(output).Length);
+        // A run saved before the checksums were recorded resumes without them.
+        var state = JsonNode.Parse(File.ReadAllText(TrainingRecord.StatePath(output)))!.AsObject();
+        Assert.True(state.Remove("sha256"));
+        File.WriteAllText(TrainingRecord.StatePath(output), state.ToJsonString());
+        Train(Options(data, output, steps: 6), resume: true);
+        Assert.Equal(6, Losses(output).Length);
+    }
+
+    [Theory]
+    [InlineData("torch_rng", "null", "'torch_rng' is not what a training state holds there")]
+    [InlineData("torch_rng", "\"not base64!\"", "torch_rng must be libtorch's generator state in base64")]
+    [InlineData("torch_rng", "\"AAAA\"", "torch_rng is not a state of this libtorch's generator")]
+    [InlineData("data_rng", "[1, 2, 3]", "data_rng must be the four numbers of a xoshiro256 state")]
+    [InlineData("data_rng", "[0, 0, 0, 0]", "data_rng must be the four numbers of a xoshiro256 state, not all zero")]
+    [InlineData("optimizer_step", "-3", "optimizer_step (-3)")]
+    [InlineData("step", "\"four\"", "'step' is not what a training state holds there")]
+    [InlineData("options", "null", "'options' is not what a training state holds there")]
+    [InlineData("sha256", "{\"model.safetensors\": \"00\"}", "sha256 must give the 64-digit SHA-256")]
+    public void A_state_json_edited_or_damaged_is_one_error_naming_the_entry_before_the_run_resumes(string key, string json, string expected)
+    {
+        string data = PrepareData();
+        string output = Path.Combine(_dir, "run");
+        Train(Options(data, output, steps: 2));
+        var state = JsonNode.Parse(File.ReadAllText(TrainingRecord.StatePath(output)))!.AsObject();
+        state[key] = JsonNode.Parse(json);
+        File.WriteAllText(TrainingRecord.StatePath(output), state.ToJsonString());
+        var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, output, steps: 4), resume: true));
+        Assert.Contains(expected, error.Message);
+        Assert.Contains("cannot be resumed", error.Message);
+    }
+
+    [Fact]
+    public void Saved_options_out_of_range_are_refused_on_resume()
+    {
+        string data = PrepareData();
+        string output = Path.Combine(_dir, "run");
+        Train(Options(data, output, steps: 2));
+        var state = JsonNode.Parse(File.ReadAllText(TrainingRecord.StatePath(output)))!.AsObject();
+        state["options"]!["min_lr_ratio"] = 5;
+        File.WriteAllText(TrainingRecord.StatePath(output), state.ToJsonString());
+        Assert.Contains("min_lr_ratio must be in [0, 1], not 5", Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, output, steps: 4), resume: true)).Message);
+    }
+
+    [Fact]
     public void The_context_a_checkpoint_was_trained_with_is_read_without_touching_the_folder()
     {
         string data = PrepareData();

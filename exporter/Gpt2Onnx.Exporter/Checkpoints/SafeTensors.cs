@@ -81,6 +81,7 @@ public sealed class SafeTensorsFile : ITensorFile
     {
         var tensors = new Dictionary<string, SafeTensorInfo>();
         var metadata = new Dictionary<string, string>();
+        string? current = null; // the entry being read, for the error
         try
         {
             using var json = JsonDocument.Parse(header);
@@ -88,6 +89,7 @@ public sealed class SafeTensorsFile : ITensorFile
                 throw new Gpt2OnnxException($"{path}: the header is not a JSON object: the file is not safetensors");
             foreach (var entry in json.RootElement.EnumerateObject())
             {
+                current = entry.Name;
                 if (entry.Name == "__metadata__")
                 {
                     foreach (var m in entry.Value.EnumerateObject()) metadata[m.Name] = m.Value.GetString() ?? "";
@@ -117,7 +119,8 @@ public sealed class SafeTensorsFile : ITensorFile
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException or OverflowException)
         {
-            throw new Gpt2OnnxException($"{path}: the header is not valid safetensors JSON ({JsonText.Describe(e)}): the file is damaged; write it again");
+            string what = e is KeyNotFoundException ? "dtype, shape or data_offsets is missing" : JsonText.Describe(e);
+            throw new Gpt2OnnxException($"{path}: the header is not valid safetensors JSON{(current == null ? "" : $" at '{current}'")} ({what}): the file is damaged; write it again");
         }
         var ordered = tensors.Values.OrderBy(t => t.Begin).ToList();
         for (int i = 1; i < ordered.Count; i++)

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Gpt2Onnx.Exporter.Checkpoints;
@@ -45,6 +46,7 @@ public static class CheckpointStore
         }
         SafeTensorsFile.Write(OptimizerPath(directory) + Pending, moments, stepMetadata);
         SafeTensorsFile.Write(ModelPath(directory) + Pending, model.ToSafeTensors(), stepMetadata);
+        state = state with { Sha256 = TrainingState.SavedFiles.ToDictionary(f => f, f => Sha256(Path.Combine(directory, f) + Pending)) };
         AtomicFile.WriteAllText(TrainingRecord.StatePath(directory) + Pending, JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
 
         // Files that never change within a run: written atomically, before the commit.
@@ -65,6 +67,7 @@ public static class CheckpointStore
         using (var checkpoint = Gpt2Checkpoint.Open(directory))
         {
             CheckStep(checkpoint.Metadata, state.Step, ModelPath(directory));
+            CheckSha256(directory, state);
             foreach (var (name, tensor) in model.Parameters) tensor.CopyFrom<float>(checkpoint.ReadFloat32(name));
         }
         var names = model.Parameters.Where(p => !IsFrozen(p.Name, state.Options)).Select(p => p.Name).ToList();
@@ -77,20 +80,32 @@ public static class CheckpointStore
         return state;
     }
 
+    /// <summary>A null where the state holds text, numbers or options is an error, not a null the run would trip on later.</summary>
+    private static readonly JsonSerializerOptions StrictState = new() { RespectNullableAnnotations = true };
+
     public static TrainingState ReadState(string directory)
     {
         Recover(directory);
         string path = TrainingRecord.StatePath(directory);
         if (!File.Exists(path))
             throw new Gpt2OnnxException($"{path} is missing, so {directory} cannot be resumed: drop --resume to start a new run there, or pass the folder of a run");
+        JsonNode? root;
         try
         {
-            return JsonSerializer.Deserialize<TrainingState>(File.ReadAllText(path))
-                   ?? throw new Gpt2OnnxException($"{path} is empty: the checkpoint cannot be resumed");
+            root = JsonText.Parse(File.ReadAllBytes(path));
         }
         catch (JsonException e)
         {
             throw new Gpt2OnnxException($"{path}: not valid JSON ({JsonText.Describe(e)}): the checkpoint cannot be resumed");
+        }
+        try
+        {
+            return (root.Deserialize<TrainingState>(StrictState) ?? throw new Gpt2OnnxException($"{path} is empty: the checkpoint cannot be resumed")).Validate(path);
+        }
+        catch (JsonException e)
+        {
+            string entry = e.Path is null or "$" ? "an entry is missing" : $"'{e.Path.TrimStart('$', '.')}' is not what a training state holds there";
+            throw new Gpt2OnnxException($"{path}: {entry}: the checkpoint cannot be resumed; restore it or start a new run");
         }
     }
 
@@ -116,6 +131,21 @@ public static class CheckpointStore
     {
         if (!metadata.TryGetValue("step", out var saved) || saved != step.ToString())
             throw new Gpt2OnnxException($"{path} is from step {(saved ?? "?")} but trainer_state/state.json is at step {step}: the checkpoint was changed by hand; restore it or start a new run");
+    }
+
+    /// <summary>The saved files against the SHA-256 state.json recorded for them: a damaged byte would otherwise resume into a diverging run.</summary>
+    private static void CheckSha256(string directory, TrainingState state)
+    {
+        if (state.Sha256 == null) return; // saved before checksums were recorded
+        foreach (var (file, expected) in state.Sha256)
+            if (Sha256(Path.Combine(directory, file)) != expected)
+                throw new Gpt2OnnxException($"{Path.Combine(directory, file)} does not match the SHA-256 that trainer_state/state.json recorded for it: the file is damaged or was replaced; restore it or start a new run");
+    }
+
+    private static string Sha256(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 
     private static float[] Read(SafeTensorsFile file, string name) =>

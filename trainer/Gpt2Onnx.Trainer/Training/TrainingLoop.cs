@@ -110,7 +110,14 @@ public sealed class TrainingLoop
             elapsedBefore = state.ElapsedSeconds;
             batches.Random.State = state.DataRng;
             batches.Cursor = state.DataCursor;
-            TorchRandom.SetState(Convert.FromBase64String(state.TorchRng));
+            try
+            {
+                TorchRandom.SetState(Convert.FromBase64String(state.TorchRng));
+            }
+            catch (TorchException e)
+            {
+                throw new Gpt2OnnxException($"{TrainingRecord.StatePath(output)}: torch_rng is not a state of this libtorch's generator ({e.Message}): the checkpoint cannot be resumed; restore it or start a new run");
+            }
             _log.WriteLine($"resuming {output} at step {startStep} of {options.Steps}");
         }
         else
@@ -183,8 +190,8 @@ public sealed class TrainingLoop
                 optimizer.Update(lr);
                 Autograd.ZeroGrad(trainable);
             }
-            if (!double.IsFinite(loss))
-                throw new Gpt2OnnxException($"the loss became {loss} at step {step}: lower --lr (now {options.LearningRate}); the last checkpoint is intact");
+            if (!double.IsFinite(loss) || !double.IsFinite(gradNorm))
+                throw new Gpt2OnnxException($"the {(double.IsFinite(loss) ? "gradient norm" : "loss")} became {(double.IsFinite(loss) ? gradNorm : loss)} at step {step}: lower --lr (now {options.LearningRate}); the last checkpoint is intact");
             long stepTokens = (long)rows * context * options.GradientAccumulation;
             tokensSeen += stepTokens;
             tokensPerSecond = stepTokens / stepClock.Elapsed.TotalSeconds;
@@ -280,5 +287,9 @@ public sealed class TrainingLoop
         Require(o.WeightDecay >= 0 && double.IsFinite(o.WeightDecay), $"--weight-decay must be 0 or more, not {o.WeightDecay}");
         Require(o.EvalBatches > 0, $"--eval-batches must be positive, not {o.EvalBatches}");
         Require(o.SampleTokens >= 0, $"--sample-tokens must be 0 (none) or more, not {o.SampleTokens}");
+        Require(o.Stride is null or > 0, $"--stride must be positive, not {o.Stride}");
+        // Not options of the command (a resumed run's state.json carries them): a file edited by hand.
+        Require(o.MinLearningRateRatio is >= 0 and <= 1, $"min_lr_ratio must be in [0, 1], not {o.MinLearningRateRatio}");
+        Require(o.GradientClip > 0 && double.IsFinite(o.GradientClip), $"grad_clip must be positive, not {o.GradientClip}");
     }
 }
