@@ -160,14 +160,14 @@ public sealed class TrainingRunTests : IDisposable
     }
 
     [Theory]
-    [InlineData("torch_rng", "null", "'torch_rng' is not what a training state holds there")]
+    [InlineData("torch_rng", "null", "'torch_rng' is missing or of the wrong type")]
     [InlineData("torch_rng", "\"not base64!\"", "torch_rng must be libtorch's generator state in base64")]
     [InlineData("torch_rng", "\"AAAA\"", "torch_rng is not a state of this libtorch's generator")]
     [InlineData("data_rng", "[1, 2, 3]", "data_rng must be the four numbers of a xoshiro256 state")]
     [InlineData("data_rng", "[0, 0, 0, 0]", "data_rng must be the four numbers of a xoshiro256 state, not all zero")]
     [InlineData("optimizer_step", "-3", "optimizer_step (-3)")]
-    [InlineData("step", "\"four\"", "'step' is not what a training state holds there")]
-    [InlineData("options", "null", "'options' is not what a training state holds there")]
+    [InlineData("step", "\"four\"", "'step' is missing or of the wrong type")]
+    [InlineData("options", "null", "'options' is missing or of the wrong type")]
     [InlineData("sha256", "{\"model.safetensors\": \"00\"}", "sha256 must give the 64-digit SHA-256")]
     public void A_state_json_edited_or_damaged_is_one_error_naming_the_entry_before_the_run_resumes(string key, string json, string expected)
     {
@@ -180,6 +180,24 @@ public sealed class TrainingRunTests : IDisposable
         var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, output, steps: 4), resume: true));
         Assert.Contains(expected, error.Message);
         Assert.Contains("cannot be resumed", error.Message);
+    }
+
+    [Theory]
+    [InlineData("tokenizer", "\"../elsewhere\"", "tokenizer must name a folder inside")]
+    [InlineData("tokenizer", "\"/etc\"", "tokenizer must name a folder inside")]
+    [InlineData("tokenizer", "null", "'tokenizer' is missing or of the wrong type")]
+    [InlineData("vocab_size", "\"many\"", "'vocab_size' is missing or of the wrong type")]
+    [InlineData("dtype", "\"float32\"", "not a valid shard description")]
+    public void A_shard_description_edited_or_damaged_is_one_error_naming_the_entry(string key, string json, string expected)
+    {
+        string data = PrepareData();
+        string path = Path.Combine(data, "meta.json");
+        var meta = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        meta[key] = JsonNode.Parse(json);
+        File.WriteAllText(path, meta.ToJsonString());
+        var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, Path.Combine(_dir, "run"), steps: 2)));
+        Assert.Contains(expected, error.Message);
+        Assert.EndsWith("prepare the data again", error.Message);
     }
 
     [Fact]

@@ -23,6 +23,38 @@ public static class JsonText
         return JsonNode.Parse(utf8);
     }
 
+    /// <summary>
+    /// A JSON file this project wrote, read into <typeparamref name="T"/>, with one-line errors that end with
+    /// <paramref name="remedy"/>: bad syntax is "not valid JSON (line L, byte B)"; a value of the wrong type, a
+    /// null where <typeparamref name="T"/> holds a value, or a missing required entry names the entry. Files
+    /// over 16 MB are refused unread.
+    /// </summary>
+    public static T ReadFile<T>(string path, string remedy) where T : class
+    {
+        if (new FileInfo(path).Length > 16 << 20)
+            throw new Gpt2OnnxException($"{path} is over 16 MB, far more than this file holds: {remedy}");
+        JsonNode? root;
+        try
+        {
+            root = Parse(File.ReadAllBytes(path));
+        }
+        catch (JsonException e)
+        {
+            throw new Gpt2OnnxException($"{path}: not valid JSON ({Describe(e)}): {remedy}");
+        }
+        try
+        {
+            return root.Deserialize<T>(StrictTypes) ?? throw new Gpt2OnnxException($"{path} holds null, not an object: {remedy}");
+        }
+        catch (JsonException e)
+        {
+            string entry = e.Path is null or "$" ? "an entry is missing, or it is not an object" : $"'{e.Path.TrimStart('$', '.')}' is missing or of the wrong type";
+            throw new Gpt2OnnxException($"{path}: {entry}: {remedy}");
+        }
+    }
+
+    private static readonly JsonSerializerOptions StrictTypes = new() { RespectNullableAnnotations = true };
+
     /// <summary>The bytes after a leading UTF-8 byte-order mark (which some editors write), if any.</summary>
     public static ReadOnlySpan<byte> WithoutByteOrderMark(ReadOnlySpan<byte> utf8) =>
         utf8.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? utf8[3..] : utf8;

@@ -30,17 +30,11 @@ public sealed record ShardMeta
         string path = Path.Combine(directory, "meta.json");
         if (!File.Exists(path))
             throw new Gpt2OnnxException($"{path} is missing: prepare the data first with 'gpt2-train prepare --input ... --tokenizer ... --out {directory}'");
-        ShardMeta? meta;
-        try
-        {
-            meta = JsonSerializer.Deserialize<ShardMeta>(File.ReadAllText(path));
-        }
-        catch (JsonException e)
-        {
-            throw new Gpt2OnnxException($"{path}: not valid JSON ({JsonText.Describe(e)}): prepare the data again");
-        }
-        if (meta == null || meta.VocabSize <= 0 || meta.DType is not ("uint16" or "uint32") || meta.EosTokenId < 0 || meta.EosTokenId >= meta.VocabSize)
-            throw new Gpt2OnnxException($"{path}: not a valid shard description: prepare the data again");
+        var meta = JsonText.ReadFile<ShardMeta>(path, "prepare the data again");
+        if (meta.VocabSize <= 0 || meta.DType is not ("uint16" or "uint32") || meta.EosTokenId < 0 || meta.EosTokenId >= meta.VocabSize)
+            throw new Gpt2OnnxException($"{path}: not a valid shard description (vocab_size, dtype uint16 or uint32, eos_token_id below vocab_size): prepare the data again");
+        if (meta.Tokenizer.Length == 0 || Path.IsPathRooted(meta.Tokenizer) || meta.Tokenizer.Split('/', '\\').Any(part => part is "" or "." or ".."))
+            throw new Gpt2OnnxException($"{path}: tokenizer must name a folder inside {directory}, not '{meta.Tokenizer}': prepare the data again");
         return meta;
     }
 

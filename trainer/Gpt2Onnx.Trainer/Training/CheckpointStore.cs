@@ -80,33 +80,13 @@ public static class CheckpointStore
         return state;
     }
 
-    /// <summary>A null where the state holds text, numbers or options is an error, not a null the run would trip on later.</summary>
-    private static readonly JsonSerializerOptions StrictState = new() { RespectNullableAnnotations = true };
-
     public static TrainingState ReadState(string directory)
     {
         Recover(directory);
         string path = TrainingRecord.StatePath(directory);
         if (!File.Exists(path))
             throw new Gpt2OnnxException($"{path} is missing, so {directory} cannot be resumed: drop --resume to start a new run there, or pass the folder of a run");
-        JsonNode? root;
-        try
-        {
-            root = JsonText.Parse(File.ReadAllBytes(path));
-        }
-        catch (JsonException e)
-        {
-            throw new Gpt2OnnxException($"{path}: not valid JSON ({JsonText.Describe(e)}): the checkpoint cannot be resumed");
-        }
-        try
-        {
-            return (root.Deserialize<TrainingState>(StrictState) ?? throw new Gpt2OnnxException($"{path} is empty: the checkpoint cannot be resumed")).Validate(path);
-        }
-        catch (JsonException e)
-        {
-            string entry = e.Path is null or "$" ? "an entry is missing" : $"'{e.Path.TrimStart('$', '.')}' is not what a training state holds there";
-            throw new Gpt2OnnxException($"{path}: {entry}: the checkpoint cannot be resumed; restore it or start a new run");
-        }
+        return JsonText.ReadFile<TrainingState>(path, "the checkpoint cannot be resumed; restore it or start a new run").Validate(path);
     }
 
     public static bool IsFrozen(string name, TrainOptions options) =>
