@@ -41,6 +41,14 @@ public sealed class TrainingRunTests : IDisposable
     private static TrainSummary Train(TrainOptions options, bool resume = false) =>
         new TrainingLoop(TextWriter.Null).Run(options, resume, CancellationToken.None);
 
+    /// <summary>Rewrites a JSON file with one edit, as a user or a damaged disk might.</summary>
+    private static void EditJson(string path, Action<JsonObject> edit)
+    {
+        var root = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        edit(root);
+        File.WriteAllText(path, root.ToJsonString());
+    }
+
     private static double[] Losses(string output) =>
         File.ReadLines(Path.Combine(output, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!["loss"]!.GetValue<double>()).ToArray();
 
@@ -152,9 +160,7 @@ public sealed class TrainingRunTests : IDisposable
         Train(Options(data, output, steps: 4), resume: true); // restored, it resumes
         Assert.Equal(4, Losses(output).Length);
         // A run saved before the checksums were recorded resumes without them.
-        var state = JsonNode.Parse(File.ReadAllText(TrainingRecord.StatePath(output)))!.AsObject();
-        Assert.True(state.Remove("sha256"));
-        File.WriteAllText(TrainingRecord.StatePath(output), state.ToJsonString());
+        EditJson(TrainingRecord.StatePath(output), state => Assert.True(state.Remove("sha256")));
         Train(Options(data, output, steps: 6), resume: true);
         Assert.Equal(6, Losses(output).Length);
     }
@@ -174,9 +180,7 @@ public sealed class TrainingRunTests : IDisposable
         string data = PrepareData();
         string output = Path.Combine(_dir, "run");
         Train(Options(data, output, steps: 2));
-        var state = JsonNode.Parse(File.ReadAllText(TrainingRecord.StatePath(output)))!.AsObject();
-        state[key] = JsonNode.Parse(json);
-        File.WriteAllText(TrainingRecord.StatePath(output), state.ToJsonString());
+        EditJson(TrainingRecord.StatePath(output), state => state[key] = JsonNode.Parse(json));
         var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, output, steps: 4), resume: true));
         Assert.Contains(expected, error.Message);
         Assert.Contains("cannot be resumed", error.Message);
@@ -191,10 +195,7 @@ public sealed class TrainingRunTests : IDisposable
     public void A_shard_description_edited_or_damaged_is_one_error_naming_the_entry(string key, string json, string expected)
     {
         string data = PrepareData();
-        string path = Path.Combine(data, "meta.json");
-        var meta = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
-        meta[key] = JsonNode.Parse(json);
-        File.WriteAllText(path, meta.ToJsonString());
+        EditJson(Path.Combine(data, "meta.json"), meta => meta[key] = JsonNode.Parse(json));
         var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, Path.Combine(_dir, "run"), steps: 2)));
         Assert.Contains(expected, error.Message);
         Assert.EndsWith("prepare the data again", error.Message);
@@ -206,9 +207,7 @@ public sealed class TrainingRunTests : IDisposable
         string data = PrepareData();
         string output = Path.Combine(_dir, "run");
         Train(Options(data, output, steps: 2));
-        var state = JsonNode.Parse(File.ReadAllText(TrainingRecord.StatePath(output)))!.AsObject();
-        state["options"]!["min_lr_ratio"] = 5;
-        File.WriteAllText(TrainingRecord.StatePath(output), state.ToJsonString());
+        EditJson(TrainingRecord.StatePath(output), state => state["options"]!["min_lr_ratio"] = 5);
         Assert.Contains("min_lr_ratio must be in [0, 1], not 5", Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, output, steps: 4), resume: true)).Message);
     }
 
