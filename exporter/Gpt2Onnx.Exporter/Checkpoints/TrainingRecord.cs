@@ -12,7 +12,7 @@ public static class TrainingRecord
     public const string StateFolder = "trainer_state";
     public const string StateFile = "state.json";
 
-    /// <summary>Largest state file read: the trainer's is a few hundred bytes.</summary>
+    /// <summary>Largest state file read: the trainer's is about 8 KB.</summary>
     private const long MaxStateBytes = 1 << 20;
 
     public static string StatePath(string checkpointDirectory) => Path.Combine(checkpointDirectory, StateFolder, StateFile);

@@ -22,7 +22,7 @@ namespace Gpt2Onnx.Trainer.Training;
 public static class CheckpointStore
 {
     private const string Pending = ".pending";
-    private static string OptimizerPath(string dir) => Path.Combine(dir, TrainingRecord.StateFolder, "optimizer.safetensors");
+    private static string OptimizerPath(string dir) => Path.Combine(dir, TrainingState.OptimizerFile);
     private static string ModelPath(string dir) => Path.Combine(dir, Gpt2Checkpoint.ModelFile);
     private static string[] CommitOrder(string dir) => [OptimizerPath(dir), ModelPath(dir), TrainingRecord.StatePath(dir)];
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Runtime;
 
 namespace Gpt2Onnx.Trainer.Training;
@@ -22,8 +23,11 @@ public sealed record TrainingState
     /// </summary>
     [JsonPropertyName("sha256")] public Dictionary<string, string>? Sha256 { get; init; }
 
+    /// <summary>The optimizer's moments, as a path in the run's folder.</summary>
+    public const string OptimizerFile = TrainingRecord.StateFolder + "/optimizer.safetensors";
+
     /// <summary>The files a save writes beside state.json, as paths in the run's folder.</summary>
-    public static readonly string[] SavedFiles = ["model.safetensors", "trainer_state/optimizer.safetensors"];
+    public static readonly string[] SavedFiles = [Gpt2Checkpoint.ModelFile, OptimizerFile];
 
     /// <summary>
     /// Checks what a resume would use before any of it is used: a damaged or edited state is one error naming
