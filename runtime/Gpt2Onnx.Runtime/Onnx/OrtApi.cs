@@ -43,16 +43,26 @@ internal static unsafe partial class OrtApi
 
     /// <summary>
     /// ORT's message as one line: line breaks become spaces, and a source location with the C++ function's
-    /// signature (<c>/onnxruntime_src/…/model.cc:187 onnxruntime::Model::Model(…) </c>) is dropped.
+    /// signature (<c>/onnxruntime_src/…/model.cc:187 onnxruntime::Model::Model(…) </c>, the signature's return
+    /// type included), its short form, and the error-code prefix of a wrapped status (<c>[ONNXRuntimeError] : 1 : FAIL : </c>) are dropped.
     /// </summary>
     internal static string OneLine(string message)
     {
         message = SourceLocation().Replace(message.Trim(), "", 1);
+        message = ErrorCodePrefix().Replace(message, "");
+        message = ShortSourceLocation().Replace(message, "");
         return LineBreaks().Replace(message, " ");
     }
 
-    [System.Text.RegularExpressions.GeneratedRegex(@"/\S+\.(?:cc|cpp|h):\d+ \S+\(.*?\) (?=\S)")]
+    [System.Text.RegularExpressions.GeneratedRegex(@"/\S+\.(?:cc|cpp|h):\d+ [^(]*?\(.*?\) (?=\S)")]
     private static partial System.Text.RegularExpressions.Regex SourceLocation();
+
+    /// <summary>The short form, file:line and function, that some of ORT's messages carry inside them (<c>tensorprotoutils.cc:1469 ValidateEmbeddedTensorProtoDataSizeAndShape </c>).</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"\b\w+\.(?:cc|cpp|h):\d+ \w+ ")]
+    private static partial System.Text.RegularExpressions.Regex ShortSourceLocation();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\[ONNXRuntimeError\] : \d+ : \w+ : ")]
+    private static partial System.Text.RegularExpressions.Regex ErrorCodePrefix();
 
     [System.Text.RegularExpressions.GeneratedRegex(@"\s*[\r\n]+\s*")]
     private static partial System.Text.RegularExpressions.Regex LineBreaks();

@@ -25,6 +25,7 @@ public sealed unsafe class OrtSession : IDisposable
         if (!File.Exists(modelPath))
             throw new Gpt2OnnxException($"{modelPath} is missing: export a model with 'gpt2-export --checkpoint DIR --out DIR'");
         ModelPath = modelPath;
+        IntPtr env = OrtEnvironment.Handle; // first: ONNX Runtime logs through it while it loads an execution provider
         IntPtr options;
         OrtApi.Check(OrtApi.Api.CreateSessionOptions(&options));
         using var optionsHandle = OrtSessionOptionsHandle.Wrap(options);
@@ -39,7 +40,6 @@ public sealed unsafe class OrtSession : IDisposable
                 OrtApi.Check(OrtApi.Api.EnableProfiling(options, prefix));
 
         IntPtr session;
-        IntPtr env = OrtEnvironment.Handle;
         fixed (byte* path = OrtApi.Utf8(modelPath))
         {
             try

@@ -323,6 +323,20 @@ public sealed class GeneratorTests : IDisposable
         Assert.Contains("not a device", Assert.Throws<Gpt2OnnxException>(() => LanguageModel.Load(_fused, new SessionSettings { Device = "gpu" })).Message);
     }
 
+    [Fact]
+    public async Task A_CUDA_device_asked_for_first_in_a_process_names_the_missing_library_not_a_logging_error()
+    {
+        string folder = Path.GetDirectoryName(Path.GetFullPath(OrtLibrary.LoadedFrom))!;
+        if (File.Exists(Path.Combine(folder, "libonnxruntime_providers_cuda.so"))) return; // this check is about CPU-only installs
+        // A fresh process: before, the provider was tried before ONNX Runtime's environment (and its logger) existed.
+        var (exitCode, _, stderr) = await CliProcess.RunAsync("generate", "--model", _fused, "--prompt-ids", "1,2", "--max-new-tokens", "1", "--device", "cuda:0");
+        Assert.Equal(1, exitCode);
+        Assert.Contains("Failed to load library", stderr);
+        Assert.DoesNotContain("DefaultLogger", stderr);
+        Assert.DoesNotContain(".cc:", stderr);
+        Assert.Single(stderr.TrimEnd('\n').Split('\n'));
+    }
+
     /// <summary>A copy of the portable export without genai_config.json: the graph, config.json and the tokenizer, as Optimum writes a folder.</summary>
     private string PortableWithoutGenaiConfig(string name)
     {

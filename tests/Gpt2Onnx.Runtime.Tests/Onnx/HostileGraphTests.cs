@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Gpt2Onnx.Exporter.Onnx.Proto;
 using Gpt2Onnx.TestSupport;
 
@@ -31,18 +30,10 @@ public sealed class HostileGraphTests : IDisposable
         model.Graph.Node.Single(n => n.Name == "hidden_3d").Input[0] = "huge_value";
         File.WriteAllBytes(graph, Google.Protobuf.MessageExtensions.ToByteArray(model));
 
-        var start = new ProcessStartInfo(Path.Combine(RepositoryPaths.Root, "scripts", "gpt2-run"))
-        {
-            ArgumentList = { "generate", "--model", folder, "--prompt-ids", "1,2", "--max-new-tokens", "1" },
-            RedirectStandardOutput = true, RedirectStandardError = true,
-        };
-        if (!hugePages) start.ArgumentList.Add("--no-huge-pages");
-        using var run = Process.Start(start)!;
-        var stdout = run.StandardOutput.ReadToEndAsync();
-        string stderr = await run.StandardError.ReadToEndAsync();
-        await run.WaitForExitAsync();
-        Assert.Equal(1, run.ExitCode);
-        Assert.Equal("", await stdout);
+        string[] arguments = ["generate", "--model", folder, "--prompt-ids", "1,2", "--max-new-tokens", "1", .. (hugePages ? Array.Empty<string>() : ["--no-huge-pages"])];
+        var (exitCode, stdout, stderr) = await CliProcess.RunAsync(arguments);
+        Assert.Equal(1, exitCode);
+        Assert.Equal("", stdout);
         Assert.StartsWith("error: ", stderr);
         Assert.Contains(expected, stderr);
         Assert.Single(stderr.TrimEnd('\n').Split('\n'));
