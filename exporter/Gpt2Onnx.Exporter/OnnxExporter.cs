@@ -127,7 +127,9 @@ public static class OnnxExporter
         string path = Path.Combine(checkpointDirectory, "generation_config.json");
         try
         {
-            if (File.Exists(path) && JsonNode.Parse(File.ReadAllText(path))?["eos_token_id"] is JsonValue eos) return eos.GetValue<int>();
+            if (File.Exists(path) && JsonText.Parse(BoundedFile.ReadAllBytes(path, 1 << 20)
+                    ?? throw new Gpt2OnnxException($"{path} is over 1 MB, far more than a generation config: fix or delete it"))?["eos_token_id"] is JsonValue eos)
+                return eos.GetValue<int>();
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
         {

@@ -29,8 +29,7 @@ internal static class ParityCommand
             IReadOnlyList<(string, string)>? set = null;
             if (parsed.GetValue(prompts) is { } file)
             {
-                if (!File.Exists(file)) throw new Gpt2OnnxException($"{file} does not exist: pass a text file with one prompt per line");
-                set = File.ReadAllLines(file).Where(l => l.Length > 0).Select((l, i) => ($"prompt-{i + 1}", l)).ToList();
+                set = TextFile.Read(file, 16 << 20, "pass fewer prompts").Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0).Select((l, i) => ($"prompt-{i + 1}", l)).ToList();
                 if (set.Count == 0) throw new Gpt2OnnxException($"{file} holds no prompt: write one per line");
             }
             var result = ParityCheck.Run(parsed.GetValue(checkpoint)!, parsed.GetValue(onnx)!, set, parsed.GetValue(tokens));

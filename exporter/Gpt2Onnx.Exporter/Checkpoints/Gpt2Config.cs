@@ -84,12 +84,12 @@ public sealed record Gpt2Config
     {
         if (!File.Exists(path))
             throw new Gpt2OnnxException($"{path} is missing: a checkpoint folder needs config.json (GPT2Config keys)");
-        if (new FileInfo(path).Length > 1 << 20)
-            throw new Gpt2OnnxException($"{path} is over 1 MB, far more than a model configuration: is it the right file?");
+        var bytes = BoundedFile.ReadAllBytes(path, 1 << 20)
+                    ?? throw new Gpt2OnnxException($"{path} is over 1 MB, far more than a model configuration: is it the right file?");
         JsonObject root;
         try
         {
-            root = JsonText.Parse(File.ReadAllBytes(path)) as JsonObject
+            root = JsonText.Parse(bytes) as JsonObject
                    ?? throw new Gpt2OnnxException($"{path}: expected a JSON object of GPT2Config keys");
         }
         catch (JsonException e)

@@ -68,11 +68,11 @@ public sealed class ShardedTensorFile : ITensorFile
 
     private static Dictionary<string, string> ReadWeightMap(string indexPath)
     {
-        if (new FileInfo(indexPath).Length > MaxIndexBytes)
-            throw new Gpt2OnnxException($"{indexPath} is over {MaxIndexBytes >> 20} MB, far more than a shard index: is it the right file?");
+        var bytes = BoundedFile.ReadAllBytes(indexPath, MaxIndexBytes)
+                    ?? throw new Gpt2OnnxException($"{indexPath} is over {MaxIndexBytes >> 20} MB, far more than a shard index: is it the right file?");
         try
         {
-            if (JsonText.Parse(File.ReadAllBytes(indexPath)) is not JsonObject { } root || root["weight_map"] is not JsonObject map)
+            if (JsonText.Parse(bytes) is not JsonObject { } root || root["weight_map"] is not JsonObject map)
                 throw new Gpt2OnnxException($"{indexPath} has no \"weight_map\" object: it is not a shard index save_pretrained wrote");
             var weightMap = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var (name, shard) in map)

@@ -40,9 +40,8 @@ public static class TrainingRecord
         var path = StatePath(checkpointDirectory);
         try
         {
-            var file = new FileInfo(path);
-            if (!file.Exists || file.Length > MaxStateBytes) return null;
-            var options = JsonText.Parse(File.ReadAllBytes(path))?["options"];
+            if (!File.Exists(path) || BoundedFile.ReadAllBytes(path, MaxStateBytes) is not { } bytes) return null;
+            var options = JsonText.Parse(bytes)?["options"];
             if (options == null) return null;
             int? context = options["context"] is { } value && value.GetValueKind() == JsonValueKind.Number
                            && value.AsValue().TryGetValue<int>(out int tokens) && tokens > 0 ? tokens : null;

@@ -147,11 +147,11 @@ public sealed class LanguageModel : IDisposable
         string path = Path.Combine(directory, name);
         if (!File.Exists(path))
             throw new Gpt2OnnxException($"{directory} lacks {name}: is it a folder written by gpt2-export? (export it again)");
-        if (new FileInfo(path).Length > 1 << 20)
-            throw new Gpt2OnnxException($"{path} is over 1 MB, far more than any model's config: is it the right file? (export the model again)");
+        var bytes = Gpt2Onnx.Runtime.IO.BoundedFile.ReadAllBytes(path, 1 << 20)
+                    ?? throw new Gpt2OnnxException($"{path} is over 1 MB, far more than any model's config: is it the right file? (export the model again)");
         try
         {
-            return Gpt2Onnx.Runtime.IO.JsonText.Parse(File.ReadAllBytes(path)) as JsonObject
+            return Gpt2Onnx.Runtime.IO.JsonText.Parse(bytes) as JsonObject
                    ?? throw new Gpt2OnnxException($"{directory}/{name} is not a JSON object: export the model again");
         }
         catch (JsonException e)

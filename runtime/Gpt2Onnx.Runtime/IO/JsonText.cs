@@ -31,12 +31,11 @@ public static class JsonText
     /// </summary>
     public static T ReadFile<T>(string path, string remedy) where T : class
     {
-        if (new FileInfo(path).Length > 16 << 20)
-            throw new Gpt2OnnxException($"{path} is over 16 MB, far more than this file holds: {remedy}");
+        var bytes = BoundedFile.ReadAllBytes(path, 16 << 20) ?? throw new Gpt2OnnxException($"{path} is over 16 MB, far more than this file holds: {remedy}");
         JsonNode? root;
         try
         {
-            root = Parse(File.ReadAllBytes(path));
+            root = Parse(bytes);
         }
         catch (JsonException e)
         {

@@ -15,9 +15,11 @@ public static class TextFile
         if (!info.Exists)
             throw new Gpt2OnnxException(Directory.Exists(path) ? $"{path} is a folder: pass a text file" : $"{path} does not exist: pass an existing text file");
         if (info.Length > maxBytes) throw new Gpt2OnnxException($"{path} is {info.Length:N0} bytes, over the {maxBytes:N0} this reads whole: {instead}");
+        var bytes = BoundedFile.ReadAllBytes(path, maxBytes)
+                    ?? throw new Gpt2OnnxException($"{path} holds over the {maxBytes:N0} bytes this reads whole (a device or a pipe?): {instead}");
         try
         {
-            return File.ReadAllText(path, new UTF8Encoding(false, throwOnInvalidBytes: true));
+            return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(JsonText.WithoutByteOrderMark(bytes).Span);
         }
         catch (DecoderFallbackException)
         {

@@ -10,7 +10,8 @@ namespace Gpt2Onnx.Runtime.Tokenizers;
 /// </summary>
 public static class TokenizerFiles
 {
-    private const long MaxFileBytes = 256L << 20;
+    /// <summary>The largest tokenizer file read: far above any real one (GPT-2's vocab.json is 1 MB).</summary>
+    public const long MaxFileBytes = 256L << 20;
 
     /// <summary>vocab.json: one JSON object, token → id.</summary>
     public static Dictionary<string, int> ReadVocabJson(string path)
@@ -224,9 +225,10 @@ public static class TokenizerFiles
         var info = new FileInfo(path);
         if (!info.Exists)
             throw new Gpt2OnnxException($"{path} is missing ({what}): point to a tokenizer folder, or run scripts/setup.sh for the GPT-2 one");
+        string tooLarge = $"more than any real tokenizer file ({MaxFileBytes >> 20} MB): is it the right file?";
         if (info.Length > MaxFileBytes)
-            throw new Gpt2OnnxException($"{path} is {info.Length >> 20} MB, more than any real tokenizer file ({MaxFileBytes >> 20} MB): is it the right file?");
-        return File.ReadAllBytes(path);
+            throw new Gpt2OnnxException($"{path} is {info.Length >> 20} MB, {tooLarge}");
+        return BoundedFile.ReadAllBytes(path, MaxFileBytes) ?? throw new Gpt2OnnxException($"{path} holds {tooLarge}");
     }
 }
 

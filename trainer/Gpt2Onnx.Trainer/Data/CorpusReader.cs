@@ -191,12 +191,12 @@ public static class CorpusReader
 
     private static IEnumerable<string> ReadPoetry(string path)
     {
-        if (new FileInfo(path).Length > MaxUncutChars)
-            throw new Gpt2OnnxException($"{path} is over {MaxUncutChars / (1 << 20)} MB, more than a chinese-poetry file: split it, or pass --format jsonl for JSON lines");
+        var bytes = BoundedFile.ReadAllBytes(path, MaxUncutChars)
+                    ?? throw new Gpt2OnnxException($"{path} is over {MaxUncutChars / (1 << 20)} MB, more than a chinese-poetry file: split it, or pass --format jsonl for JSON lines");
         JsonDocument json;
         try
         {
-            var utf8 = JsonText.WithoutByteOrderMark(File.ReadAllBytes(path));
+            var utf8 = JsonText.WithoutByteOrderMark(bytes);
             JsonText.Check(utf8.Span);
             json = JsonDocument.Parse(utf8);
         }
