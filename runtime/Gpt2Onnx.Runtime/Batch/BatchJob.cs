@@ -195,9 +195,17 @@ public static class BatchJob
         string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (directory != null && !Directory.Exists(directory))
             throw new Gpt2OnnxException($"cannot write {path}: the folder {directory} does not exist");
+        if (Directory.Exists(path))
+            throw new Gpt2OnnxException($"{path} is a folder: --output names the JSONL file to write");
         try
         {
-            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            if (!stream.CanSeek)
+            {
+                stream.Dispose();
+                throw new Gpt2OnnxException($"{path} is a pipe or a socket, not a file: --output must be a file, which a rerun resumes");
+            }
+            return stream;
         }
         catch (IOException e) when (e.HResult is EWOULDBLOCK or SharingViolation)
         {
@@ -219,9 +227,10 @@ public static class BatchJob
     /// </summary>
     private static HashSet<string> ResumeOutput(FileStream output, string path)
     {
+        var done = new HashSet<string>();
+        if (output.Length == 0) return done; // a new file, or a device (/dev/null, /dev/full) that reads without end
         long complete = CompleteLinesLength(output);
         if (complete < output.Length) output.SetLength(complete);
-        var done = new HashSet<string>();
         output.Position = 0;
         foreach (var (_, text, _) in BoundedLines.Read(output, path, MaxLineChars))
         {

@@ -130,7 +130,7 @@ public sealed class BatchEngine : IDisposable
                 {
                     var options = item.Request.Options.Validate();
                     var prompt = SequenceState.PromptIds(_model, item.Request);
-                    if (prompt.Length >= _maxLength)
+                    if (prompt.Length >= _maxLength && options.MaxNewTokens > 0) // no new token needs no room
                         throw new Gpt2OnnxException($"the prompt has {prompt.Length} tokens, more than the engine's maximum length of {_maxLength - 1}");
                     var waiting = new Waiting(index, item, prompt, options, Math.Min(_maxLength, prompt.Length + options.MaxNewTokens));
                     if (options.MaxNewTokens == 0) done[index] = new BatchOutput(item.Id, waiting.Start(_model).Result(null), options.Seed, null);

@@ -298,6 +298,39 @@ public sealed class BatchJobTests : IDisposable
         Assert.Contains("does not exist", error.Message);
     }
 
+    [Theory]
+    [InlineData("folder", "is a folder: --output names the JSONL file to write")]
+    [InlineData("pipe", "is a pipe or a socket, not a file")]
+    public void An_output_that_is_not_a_file_is_refused_before_any_work(string kind, string expected)
+    {
+        string output = Path.Combine(_dir, kind);
+        if (kind == "folder") Directory.CreateDirectory(output);
+        else System.Diagnostics.Process.Start("mkfifo", [output])!.WaitForExit();
+        Assert.Contains(expected, Assert.Throws<Gpt2OnnxException>(() => Run(Input(3), output)).Message);
+    }
+
+    [Fact]
+    public void An_output_on_a_device_that_reads_without_end_is_not_read_to_resume()
+    {
+        // /dev/null reads as empty but /dev/full and /dev/zero never end; resuming read them for ever. A device is a new output.
+        var summary = Run(Input(3), "/dev/null");
+        Assert.Equal(3, summary.Written);
+        Assert.Contains("No space left on device", Assert.Throws<IOException>(() => Run(Input(3), "/dev/full")).Message);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Rows_asking_for_no_new_token_come_back_empty_even_when_their_prompt_fills_the_cache(bool continuous)
+    {
+        string input = Path.Combine(_dir, "zero.jsonl");
+        File.WriteAllLines(input, ["{\"id\": 1, \"prompt\": \"the lazy dog jumps\", \"max_new_tokens\": 0}", "{\"id\": 2, \"prompt\": \"fox\", \"max_new_tokens\": 0}"]);
+        string output = Path.Combine(_dir, "out.jsonl");
+        var summary = Run(input, output, continuous: continuous);
+        Assert.Equal(0, summary.Errors);
+        Assert.All(Rows(output), row => Assert.Equal(("", 0), (row["completion"]!.GetValue<string>(), row["tokens"]!.GetValue<int>())));
+    }
+
     [Fact]
     public void A_negative_max_length_is_refused_before_any_work()
     {
