@@ -36,8 +36,7 @@ public static class OnnxExporter
         options = options.Validate();
         var clock = Stopwatch.StartNew();
         outputDirectory = Path.GetFullPath(outputDirectory.TrimEnd('/'));
-        if (File.Exists(outputDirectory))
-            throw new Gpt2OnnxException($"{outputDirectory} is a file: --out names the folder to write, so choose another path");
+        OutputFolder.Check(outputDirectory);
         if (Directory.Exists(outputDirectory) && Directory.EnumerateFileSystemEntries(outputDirectory).Any() && !options.Force)
             throw new Gpt2OnnxException($"{outputDirectory} already exists: pass --force to replace it, or choose another --out");
         using var checkpoint = Gpt2Checkpoint.Open(checkpointDirectory);

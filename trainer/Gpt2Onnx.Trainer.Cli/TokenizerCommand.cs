@@ -42,6 +42,7 @@ internal static class TokenizerCommand
                     }
             }
             string outDir = parsed.GetValue(output)!;
+            Gpt2Onnx.Runtime.IO.OutputFolder.Check(outDir); // before the learning, which can take minutes
             Console.Error.WriteLine($"learning a {parsed.GetValue(kind)} vocabulary of {parsed.GetValue(vocabSize)} from {files.Count} file(s)");
             Action save;
             int size;

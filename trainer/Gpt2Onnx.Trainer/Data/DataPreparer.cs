@@ -33,6 +33,7 @@ public static class DataPreparer
     {
         if (!(options.ValFraction >= 0 && options.ValFraction < 1))
             throw new Gpt2OnnxException($"the validation fraction must be in [0, 1), not {options.ValFraction}");
+        OutputFolder.Check(options.OutputDirectory);
         var tokenizer = Tokenizer.Load(options.TokenizerDirectory);
         var files = CorpusReader.ExpandPaths(options.Inputs);
         int eos = tokenizer.EndOfTextId;

@@ -38,6 +38,7 @@ public sealed class TrainingLoop
         var meta = ShardMeta.Load(requested.DataDirectory);
         string tokenizerDirectory = Path.Combine(requested.DataDirectory, meta.Tokenizer);
         string output = requested.OutputDirectory;
+        OutputFolder.Check(output);
 
         TrainingState? saved = null;
         TrainOptions options = requested;
