@@ -40,6 +40,7 @@ public static class OnnxExporter
         if (Directory.Exists(outputDirectory) && Directory.EnumerateFileSystemEntries(outputDirectory).Any() && !options.Force)
             throw new Gpt2OnnxException($"{outputDirectory} already exists: pass --force to replace it, or choose another --out");
         using var checkpoint = Gpt2Checkpoint.Open(checkpointDirectory);
+        int endOfText = ReadEos(checkpointDirectory, checkpoint.Config); // before any work
 
         string temporary = outputDirectory + ".tmp-" + Environment.ProcessId;
         AtomicFile.RemoveAbandoned(Path.GetDirectoryName(outputDirectory)!, Path.GetFileName(outputDirectory)); // an earlier export killed midway
@@ -79,7 +80,7 @@ public static class OnnxExporter
                 string source = Path.Combine(checkpointDirectory, name);
                 if (File.Exists(source)) File.Copy(source, Path.Combine(temporary, name));
             }
-            File.WriteAllText(Path.Combine(temporary, "genai_config.json"), GenaiConfig(checkpoint.Config, options, ReadEos(checkpointDirectory, checkpoint.Config)).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            File.WriteAllText(Path.Combine(temporary, "genai_config.json"), GenaiConfig(checkpoint.Config, options, endOfText).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 
             if (Directory.Exists(outputDirectory)) Directory.Delete(outputDirectory, recursive: true);
             Directory.Move(temporary, outputDirectory);
@@ -121,20 +122,32 @@ public static class OnnxExporter
         return entries;
     }
 
+    /// <summary>
+    /// The end-of-text id: generation_config.json's eos_token_id (a number, or a list whose first id is taken,
+    /// as Hugging Face allows), else config.json's; an id outside the vocabulary is refused here, not at the
+    /// first run of the export.
+    /// </summary>
     private static int ReadEos(string checkpointDirectory, Gpt2Config config)
     {
         string path = Path.Combine(checkpointDirectory, "generation_config.json");
+        int eos = config.EosTokenId;
         try
         {
-            if (File.Exists(path) && JsonText.Parse(BoundedFile.ReadAllBytes(path, 1 << 20)
-                    ?? throw new Gpt2OnnxException($"{path} is over 1 MB, far more than a generation config: fix or delete it"))?["eos_token_id"] is JsonValue eos)
-                return eos.GetValue<int>();
+            if (File.Exists(path))
+            {
+                var node = JsonText.Parse(BoundedFile.ReadAllBytes(path, 1 << 20)
+                                          ?? throw new Gpt2OnnxException($"{path} is over 1 MB, far more than a generation config: fix or delete it"))?["eos_token_id"];
+                if (node is JsonArray { Count: > 0 } ids) node = ids[0];
+                if (node is JsonValue value) eos = value.GetValue<int>();
+            }
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
         {
             throw new Gpt2OnnxException($"{path}: not a valid generation config ({JsonText.Describe(e)}): fix or delete it");
         }
-        return config.EosTokenId;
+        if (eos < 0 || eos >= config.VocabSize)
+            throw new Gpt2OnnxException($"{path}: eos_token_id {eos} is outside the vocabulary (0..{config.VocabSize - 1}): fix or delete it");
+        return eos;
     }
 
     /// <summary>

@@ -40,6 +40,27 @@ public sealed class ExportErrorTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_dir, "onnx")));
     }
 
+    [Theory]
+    [InlineData("999999", "eos_token_id 999999 is outside the vocabulary (0..95)")]
+    [InlineData("-5", "eos_token_id -5 is outside the vocabulary")]
+    [InlineData("\"two\"", "not a valid generation config")]
+    public void A_generation_config_whose_end_of_text_the_model_cannot_have_is_refused_before_any_work(string eos, string expected)
+    {
+        string checkpoint = Checkpoint(), output = Path.Combine(_dir, "onnx");
+        File.WriteAllText(Path.Combine(checkpoint, "generation_config.json"), $"{{\"eos_token_id\": {eos}}}");
+        Assert.Contains(expected, Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, output, new ExportOptions())).Message);
+        Assert.False(Directory.Exists(output));
+    }
+
+    [Fact]
+    public void A_list_of_end_of_text_ids_gives_its_first()
+    {
+        string checkpoint = Checkpoint(), output = Path.Combine(_dir, "onnx");
+        File.WriteAllText(Path.Combine(checkpoint, "generation_config.json"), "{\"eos_token_id\": [7, 9]}");
+        OnnxExporter.Export(checkpoint, output, new ExportOptions());
+        Assert.Equal(7, System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(output, "genai_config.json")))!["model"]!["eos_token_id"]!.GetValue<int>());
+    }
+
     [Fact]
     public void An_output_path_that_is_a_file_is_refused_before_any_work()
     {
