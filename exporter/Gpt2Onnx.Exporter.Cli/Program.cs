@@ -32,9 +32,12 @@ root.SetAction(parsed =>
     Console.Error.WriteLine($"exporting {parsed.GetValue(checkpoint)} as {options.Variant.ToString().ToLowerInvariant()} {options.Precision.ToString().ToLowerInvariant()}");
     var result = OnnxExporter.Export(parsed.GetValue(checkpoint)!, parsed.GetValue(output)!, options);
     if (parsed.GetValue(json))
-        Console.WriteLine(JsonSerializer.Serialize(new { output = result.OutputDirectory, model_bytes = result.ModelBytes, data_bytes = result.DataBytes, nodes = result.Nodes, seconds = result.Seconds }));
+        Console.WriteLine(JsonSerializer.Serialize(new { output = result.OutputDirectory, model_bytes = result.ModelBytes, data_bytes = result.DataBytes, nodes = result.Nodes, seconds = result.Seconds, has_tokenizer = result.HasTokenizer }));
     else
         Console.Error.WriteLine($"wrote {result.OutputDirectory} ({(result.ModelBytes + result.DataBytes) / 1e6:F1} MB, {result.Nodes} nodes) in {result.Seconds:F1} s");
+    if (!result.HasTokenizer)
+        Console.Error.WriteLine($"note: {parsed.GetValue(checkpoint)} holds no tokenizer, so neither does the export, and gpt2-run needs one: copy the model's tokenizer " +
+                                "(models/gpt2-tokenizer/* for GPT-2's) into the checkpoint and export again");
     return 0;
 });
 

@@ -9,11 +9,13 @@ using Gpt2Onnx.Exporter.Onnx.Proto;
 using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.IO;
 using Gpt2Onnx.Runtime.Onnx;
+using Gpt2Onnx.Runtime.Tokenizers;
 
 namespace Gpt2Onnx.Exporter;
 
 /// <summary>What an export produced.</summary>
-public sealed record ExportResult(string OutputDirectory, long ModelBytes, long DataBytes, int Nodes, double Seconds);
+/// <param name="HasTokenizer">whether the checkpoint's tokenizer went with it; without one, gpt2-run cannot load the folder</param>
+public sealed record ExportResult(string OutputDirectory, long ModelBytes, long DataBytes, int Nodes, double Seconds, bool HasTokenizer);
 
 /// <summary>
 /// Writes the ONNX folder of ARCHITECTURE.md from an HF-layout checkpoint: model.onnx (+ model.onnx.data
@@ -41,6 +43,7 @@ public static class OnnxExporter
             throw new Gpt2OnnxException($"{outputDirectory} already exists: pass --force to replace it, or choose another --out");
         using var checkpoint = Gpt2Checkpoint.Open(checkpointDirectory);
         int endOfText = ReadEos(checkpointDirectory, checkpoint.Config); // before any work
+        bool hasTokenizer = CheckTokenizer(checkpointDirectory, checkpoint.Config);
 
         string temporary = outputDirectory + ".tmp-" + Environment.ProcessId;
         AtomicFile.RemoveAbandoned(Path.GetDirectoryName(outputDirectory)!, Path.GetFileName(outputDirectory)); // an earlier export killed midway
@@ -84,7 +87,7 @@ public static class OnnxExporter
 
             if (Directory.Exists(outputDirectory)) Directory.Delete(outputDirectory, recursive: true);
             Directory.Move(temporary, outputDirectory);
-            return new ExportResult(outputDirectory, modelBytes, dataBytes, model.Graph.Node.Count, clock.Elapsed.TotalSeconds);
+            return new ExportResult(outputDirectory, modelBytes, dataBytes, model.Graph.Node.Count, clock.Elapsed.TotalSeconds, hasTokenizer);
         }
         catch
         {
@@ -120,6 +123,19 @@ public static class OnnxExporter
         if (options.Precision == Precision.Int4) entries.Add(("gpt2onnx.int4_block_size", options.BlockSize.ToString()));
         if (trainedPositions is int trained && trained < config.NPositions) entries.Add(("gpt2onnx.trained_context", trained.ToString()));
         return entries;
+    }
+
+    /// <summary>
+    /// Whether the checkpoint holds a tokenizer (which the export copies), checked as the runtime will load it:
+    /// one with more ids than the model is refused now, not when the export is first run.
+    /// </summary>
+    private static bool CheckTokenizer(string checkpointDirectory, Gpt2Config config)
+    {
+        if (!CopiedFiles.Any(name => name != "generation_config.json" && File.Exists(Path.Combine(checkpointDirectory, name)))) return false;
+        var tokenizer = Tokenizer.Load(checkpointDirectory);
+        if (tokenizer.VocabSize > config.VocabSize)
+            throw new Gpt2OnnxException($"{checkpointDirectory}: its tokenizer has {tokenizer.VocabSize} ids but the model only {config.VocabSize}: the folder mixes two models; put the model's own tokenizer beside it");
+        return true;
     }
 
     /// <summary>

@@ -53,6 +53,19 @@ public sealed class ExportErrorTests : IDisposable
     }
 
     [Fact]
+    public void A_tokenizer_with_more_ids_than_the_model_is_refused_before_any_work_and_a_missing_one_is_reported()
+    {
+        string checkpoint = Checkpoint(), output = Path.Combine(_dir, "onnx");
+        Assert.False(OnnxExporter.Export(checkpoint, output, new ExportOptions()).HasTokenizer);
+        // A byte-level tokenizer (over 256 ids) beside a model of 96: the runtime would refuse the export at its first run.
+        var tokenizer = Gpt2Onnx.Runtime.Tokenizers.Training.BpeTrainer.Train(["the quick brown fox jumps over the lazy dog", "hello world"], vocabSize: 300);
+        tokenizer.Save(checkpoint);
+        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, Path.Combine(_dir, "onnx2"), new ExportOptions()));
+        Assert.Contains($"its tokenizer has {tokenizer.VocabSize} ids but the model only 96: the folder mixes two models", error.Message);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "onnx2")));
+    }
+
+    [Fact]
     public void A_list_of_end_of_text_ids_gives_its_first()
     {
         string checkpoint = Checkpoint(), output = Path.Combine(_dir, "onnx");
