@@ -131,7 +131,7 @@ public static class OnnxExporter
     /// </summary>
     private static bool CheckTokenizer(string checkpointDirectory, Gpt2Config config)
     {
-        if (!CopiedFiles.Any(name => name != "generation_config.json" && File.Exists(Path.Combine(checkpointDirectory, name)))) return false;
+        if (!Tokenizer.IsIn(checkpointDirectory)) return false;
         var tokenizer = Tokenizer.Load(checkpointDirectory);
         if (tokenizer.VocabSize > config.VocabSize)
             throw new Gpt2OnnxException($"{checkpointDirectory}: its tokenizer has {tokenizer.VocabSize} ids but the model only {config.VocabSize}: the folder mixes two models; put the model's own tokenizer beside it");

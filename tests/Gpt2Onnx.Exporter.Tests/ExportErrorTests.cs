@@ -56,6 +56,7 @@ public sealed class ExportErrorTests : IDisposable
     public void A_tokenizer_with_more_ids_than_the_model_is_refused_before_any_work_and_a_missing_one_is_reported()
     {
         string checkpoint = Checkpoint(), output = Path.Combine(_dir, "onnx");
+        File.WriteAllText(Path.Combine(checkpoint, "tokenizer_config.json"), "{}"); // a tokenizer's settings, but no tokenizer
         Assert.False(OnnxExporter.Export(checkpoint, output, new ExportOptions()).HasTokenizer);
         // A byte-level tokenizer (over 256 ids) beside a model of 96: the runtime would refuse the export at its first run.
         var tokenizer = Gpt2Onnx.Runtime.Tokenizers.Training.BpeTrainer.Train(["the quick brown fox jumps over the lazy dog", "hello world"], vocabSize: 300);

@@ -19,4 +19,8 @@ public static class Tokenizer
             return BpeTokenizer.LoadTokenizerJson(directory);
         throw new Gpt2OnnxException($"{directory} holds no tokenizer (vocab.json + merges.txt, or vocab.txt): pass a tokenizer folder, or train one with 'gpt2-train tokenizer'");
     }
+
+    /// <summary>Whether <paramref name="directory"/> holds any of the files <see cref="Load"/> reads a tokenizer from.</summary>
+    public static bool IsIn(string directory) =>
+        new[] { "vocab.json", "merges.txt", "vocab.txt", "tokenizer.json" }.Any(name => File.Exists(Path.Combine(directory, name)));
 }
