@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with the peer it must beat, in the same run (these machines are noisy;
 # only ratios hold). Usage: scripts/bench.sh [tokenizer|torch|runtime|batch ...]   (no argument: every benchmark;
-# BENCH_BATCH=N sets the batch job's batch size, 64 by default; BENCH_ROUNDS=N the runtime benchmark's rounds, 3)
+# BENCH_BATCH=N sets the batch job's batch size, 128 by default; BENCH_ROUNDS=N the runtime benchmark's rounds, 3)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh" >&2
@@ -181,7 +181,7 @@ rows = [{"id": i, "prompt": " ".join(random.choice(words) for _ in range(random.
 with open(sys.argv[1], "w") as f: f.writelines(json.dumps(r) + "\n" for r in rows)
 with open(sys.argv[2], "w") as f: f.writelines(json.dumps(r) + "\n" for r in rows[:32])
 PY
-  local batch=${BENCH_BATCH:-64} rounds=${BENCH_ROUNDS:-3}
+  local batch=${BENCH_BATCH:-128} rounds=${BENCH_ROUNDS:-3}
   echo "== batch: GPT-2 124M fused fp32, 256 prompts of 4-48 words, 8-64 new tokens each, batch $batch, $threads threads; each row the median of $rounds interleaved rounds"
   local runs=()
   for round in $(seq "$rounds"); do
