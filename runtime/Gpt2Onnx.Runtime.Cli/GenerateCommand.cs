@@ -35,10 +35,19 @@ internal static class GenerateCommand
             using var generator = new Generator(languageModel);
             var request = new GenerationRequest { Prompt = parsed.GetValue(prompt), PromptIds = ids, Options = options, TruncatePromptLeft = parsed.GetValue(truncate) };
             bool stream = !parsed.GetValue(json);
-            if (stream && parsed.GetValue(prompt) is { } shown) Console.Write(shown);
-            var result = generator.Generate(request, stream ? piece => { Console.Write(piece); Console.Out.Flush(); } : null);
+            // The prompt is echoed once the model has taken it (with its first piece, or at the end), so a prompt
+            // it refuses gives the error line alone, not the prompt followed by it.
+            string? echo = stream ? parsed.GetValue(prompt) : null;
+            void Echo(string piece)
+            {
+                Console.Write(echo + piece);
+                Console.Out.Flush();
+                echo = null;
+            }
+            var result = generator.Generate(request, stream ? Echo : null);
             if (stream)
             {
+                Echo("");
                 Console.WriteLine();
                 Console.Error.WriteLine($"[{result.TokenIds.Length} tokens, {result.FinishReason}, {generator.LastRun.Tokens / Math.Max(generator.LastRun.DecodeSeconds, 1e-9):F1} tokens/s]");
             }

@@ -274,6 +274,19 @@ public sealed class GeneratorTests : IDisposable
     }
 
     [Fact]
+    public async Task The_generate_command_echoes_a_prompt_the_model_took_and_refuses_one_it_cannot_with_the_error_alone()
+    {
+        string tooLong = string.Concat(Enumerable.Repeat(" a", 80)); // the context is 64
+        var (exitCode, stdout, stderr) = await CliProcess.RunAsync("generate", "--model", _portable, "--prompt", tooLong, "--max-new-tokens", "2", "--threads", "1");
+        Assert.NotEqual(0, exitCode);
+        Assert.Equal("", stdout); // before, the prompt was echoed and then refused
+        Assert.Contains("context", Assert.Single(stderr.TrimEnd('\n').Split('\n')));
+        (exitCode, stdout, _) = await CliProcess.RunAsync("generate", "--model", _portable, "--prompt", " a a", "--max-new-tokens", "2", "--threads", "1");
+        Assert.Equal(0, exitCode);
+        Assert.StartsWith(" a a", stdout);
+    }
+
+    [Fact]
     public void Generation_stops_at_the_context_limit()
     {
         using var model = Load(_fused);
