@@ -1,4 +1,5 @@
 using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Trainer.Model;
@@ -61,6 +62,20 @@ public sealed class Gpt2ModelTests : IDisposable
         var stopAt = free[4];
         var stopped = ModelGenerator.Generate(model, [1, 2, 3], greedy, [stopAt]);
         Assert.Equal(free.TakeWhile(t => t != stopAt), stopped);
+    }
+
+    [Fact]
+    public void Sampling_from_the_model_ends_at_the_end_of_its_context_as_the_runtime_does()
+    {
+        var config = TinyCheckpoint.Config(positions: 16);
+        using var model = Gpt2Model.Create(config, seed: 4);
+        var greedy = new SamplingOptions { Greedy = true, MaxNewTokens = 30, StopTokenIds = [] };
+        Assert.Equal(4, ModelGenerator.Generate(model, Enumerable.Range(1, 12).ToArray(), greedy, []).Count); // before, a window slid on for 30
+        Assert.Throws<ArgumentException>(() => ModelGenerator.Generate(model, Enumerable.Range(1, 16).ToArray(), greedy, []));
+        var ids = Enumerable.Range(1, 40).ToList();
+        GenerationRequest.FitPrompt(ids, 16, 6, truncateLeft: true);
+        Assert.Equal(Enumerable.Range(31, 10), ids); // the prompt's end, with room for the 6 new tokens
+        Assert.Contains("--truncate", Assert.Throws<Gpt2OnnxException>(() => GenerationRequest.FitPrompt(Enumerable.Range(1, 16).ToList(), 16, 6, false)).Message);
     }
 
     [Fact]

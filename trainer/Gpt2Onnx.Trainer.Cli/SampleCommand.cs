@@ -22,9 +22,10 @@ internal static class SampleCommand
         var checkpoint = new Option<string>("--checkpoint") { Description = "checkpoint folder (with its tokenizer files)", Required = true };
         var prompt = new Option<string>("--prompt") { Description = "the text to continue (empty: start from end-of-text)", DefaultValueFactory = _ => "" };
         var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var truncate = new Option<bool>("--truncate") { Description = "drop the prompt's start when it does not fit the context" };
         var json = new Option<bool>("--json") { Description = "print {ids, text} as one JSON object" };
         var sampling = new SamplingFlags();
-        var command = new Command("sample", "generate text from a checkpoint with the runtime's sampler") { checkpoint, prompt, threads, json };
+        var command = new Command("sample", "generate text from a checkpoint with the runtime's sampler") { checkpoint, prompt, truncate, threads, json };
         sampling.AddTo(command);
         command.SetAction(parsed =>
         {
@@ -37,6 +38,7 @@ internal static class SampleCommand
             var ids = new List<int>();
             tokenizer.Encode(parsed.GetValue(prompt)!, ids);
             if (ids.Count == 0) ids.Add(tokenizer.EndOfTextId);
+            GenerationRequest.FitPrompt(ids, model.Config.NPositions, options.MaxNewTokens, parsed.GetValue(truncate)); // as gpt2-run generate does
             var stops = options.StopTokenIds.Append(tokenizer.EndOfTextId).ToList();
             bool streaming = !parsed.GetValue(json);
             Action<string>? onText = streaming ? Console.Write : null;

@@ -8,6 +8,25 @@ public sealed record GenerationRequest
     public SamplingOptions Options { get; init; } = new();
     /// <summary>Drop tokens from the prompt's start when it and the new tokens exceed the context, instead of failing.</summary>
     public bool TruncatePromptLeft { get; init; }
+
+    /// <summary>
+    /// Fits prompt ids to a context of <paramref name="contextLength"/> as the runtime does: with
+    /// <paramref name="truncateLeft"/>, the prompt's end is kept, leaving room for the new tokens; without it,
+    /// a prompt that leaves no room for a new token is an error. Generation then stops at the context's end.
+    /// </summary>
+    public static void FitPrompt(List<int> ids, int contextLength, int maxNewTokens, bool truncateLeft)
+    {
+        if (truncateLeft)
+        {
+            int keep = contextLength - Math.Min(maxNewTokens, contextLength - 1);
+            if (ids.Count > keep) ids.RemoveRange(0, ids.Count - keep);
+        }
+        else if (ids.Count >= contextLength)
+        {
+            throw new Gpt2OnnxException($"the prompt has {ids.Count} tokens, which leaves no room in the model's context of {contextLength}: " +
+                                        "shorten it, or allow left truncation (--truncate)");
+        }
+    }
 }
 
 /// <summary>Why generation of a sequence ended.</summary>

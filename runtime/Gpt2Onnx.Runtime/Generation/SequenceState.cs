@@ -72,17 +72,7 @@ internal sealed class SequenceState
             model.Tokenizer.Encode(request.Prompt ?? "", ids);
         }
         if (ids.Count == 0) ids.Add(model.EndOfTextId); // an empty prompt starts a new text
-        if (request.TruncatePromptLeft)
-        {
-            // Keep the prompt's end, leaving room for the new tokens.
-            int keep = model.ContextLength - Math.Min(request.Options.MaxNewTokens, model.ContextLength - 1);
-            if (ids.Count > keep) ids.RemoveRange(0, ids.Count - keep);
-        }
-        else if (ids.Count >= model.ContextLength)
-        {
-            throw new Gpt2OnnxException($"the prompt has {ids.Count} tokens, which leaves no room in the model's context of {model.ContextLength}: " +
-                                        "shorten it, or allow left truncation (--truncate)");
-        }
+        GenerationRequest.FitPrompt(ids, model.ContextLength, request.Options.MaxNewTokens, request.TruncatePromptLeft);
         return ids.ToArray();
     }
 }

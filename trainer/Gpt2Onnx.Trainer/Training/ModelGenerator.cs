@@ -7,6 +7,8 @@ namespace Gpt2Onnx.Trainer.Training;
 /// <summary>
 /// Generation from a libtorch model with the runtime's own <see cref="Sampler"/>: the whole sequence is
 /// recomputed each step (no cache), which is slow but is the plainest statement of what the model predicts.
+/// As in the runtime, generation ends at the end of the model's context (no sliding window, which would
+/// make tokens past it differ from the runtime's).
 /// </summary>
 public static class ModelGenerator
 {
@@ -19,6 +21,8 @@ public static class ModelGenerator
                                      Func<int, bool>? onToken = null)
     {
         if (prompt.Count == 0) throw new ArgumentException("the prompt must hold at least one token (use the end-of-text id for none)");
+        int context = model.Config.NPositions;
+        if (prompt.Count >= context) throw new ArgumentException($"the prompt has {prompt.Count} tokens, which leaves no room in the model's context of {context}");
         var sampler = new Sampler(model.Config.VocabSize, options, stopTokenIds);
         var ids = prompt.ToList();
         sampler.Reset(ids.ToArray());
@@ -29,11 +33,10 @@ public static class ModelGenerator
         {
             using var noGrad = Autograd.NoGrad();
             var logits = new float[model.Config.VocabSize];
-            for (int step = 0; step < options.MaxNewTokens; step++)
+            for (int step = 0; step < options.MaxNewTokens && ids.Count < context; step++)
             {
                 using var scope = DisposeScope.Enter();
-                // Keep the most recent context's worth of tokens.
-                var window = ids.Skip(Math.Max(0, ids.Count - model.Config.NPositions)).Select(i => (long)i).ToArray();
+                var window = ids.Select(i => (long)i).ToArray();
                 var output = model.Forward(Tensor.From<long>(window, 1, window.Length));
                 output.Select(1, window.Length - 1).Squeeze(0).CopyTo<float>(logits);
                 int token = sampler.Next(logits);

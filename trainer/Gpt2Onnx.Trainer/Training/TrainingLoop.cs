@@ -246,6 +246,7 @@ public sealed class TrainingLoop
         var prompt = new List<int>();
         tokenizer.Encode(options.SamplePrompt, prompt);
         if (prompt.Count == 0) prompt.Add(eos);
+        GenerationRequest.FitPrompt(prompt, model.Config.NPositions, options.SampleTokens, truncateLeft: true); // a long prompt's end
         // A fixed seed: samples of different steps differ only because the model changed.
         var sampling = new SamplingOptions { Temperature = 0.8, TopK = 40, Seed = 1, MaxNewTokens = options.SampleTokens };
         var ids = ModelGenerator.Generate(model, prompt, sampling, [eos]);
