@@ -69,7 +69,8 @@ public sealed class TrainedContextTests : IDisposable
     [InlineData(33, 0, "a window of 33 tokens exceeds the model's context of 32")]
     [InlineData(1, 0, "must be 0 (the default) or at least 2 tokens")]   // nothing left to predict inside it
     [InlineData(-4, 0, "must be 0 (the default) or at least 2 tokens")]
-    [InlineData(8, -1, "the stride (-1) 0 (half the window) or more")]
+    [InlineData(8, -1, "the stride (-1) must be 0 (half the window) or more")]
+    [InlineData(0, -1, "the stride (-1) must be 0 (half the window) or more")] // the default window is not the error
     [InlineData(8, 9, "the stride (9) must not exceed the window (8)")]
     public void A_window_or_stride_that_cannot_work_is_refused(int window, int stride, string expected)
     {

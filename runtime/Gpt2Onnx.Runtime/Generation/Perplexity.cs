@@ -13,8 +13,10 @@ public static class Perplexity
 {
     public static PerplexityResult Evaluate(LanguageModel model, IReadOnlyList<int> ids, int window = 0, int stride = 0)
     {
-        if (window < 0 || window == 1 || stride < 0)
-            throw new Gpt2OnnxException($"the window ({window}) must be 0 (the default) or at least 2 tokens, and the stride ({stride}) 0 (half the window) or more");
+        if (window < 0 || window == 1)
+            throw new Gpt2OnnxException($"the window ({window}) must be 0 (the default) or at least 2 tokens");
+        if (stride < 0)
+            throw new Gpt2OnnxException($"the stride ({stride}) must be 0 (half the window) or more");
         if (window > model.ContextLength)
             throw new Gpt2OnnxException($"a window of {window} tokens exceeds the model's context of {model.ContextLength}: pass at most {model.ContextLength}, or 0 for the window it was trained on");
         window = window == 0 ? model.TrainedContext ?? model.ContextLength : window;
