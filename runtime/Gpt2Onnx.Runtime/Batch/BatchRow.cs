@@ -46,6 +46,10 @@ public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationR
             if (node == null || node.GetValueKind() == JsonValueKind.Null) return fallback;
             try
             {
+                // A whole number written as 3.0 or 1e2 (as pandas and many JSON writers write integer columns) is one.
+                if (fallback is int or ulong && node.GetValueKind() == JsonValueKind.Number && node.GetValue<JsonElement>().TryGetDecimal(out var number)
+                    && number == decimal.Truncate(number) && number >= (fallback is int ? int.MinValue : 0) && number <= (fallback is int ? int.MaxValue : ulong.MaxValue))
+                    return (T)(object)(fallback is int ? (int)number : (ulong)number);
                 return node.GetValue<T>();
             }
             catch (Exception e) when (e is FormatException or InvalidOperationException)

@@ -181,6 +181,28 @@ public sealed class BatchJobTests : IDisposable
         Assert.Contains("min new tokens", error.Message);
     }
 
+    [Theory]
+    [InlineData("3.0", "1e1", "18446744073709551615")]
+    [InlineData("3", "10.000", "1.8446744073709551615e19")]
+    public void Whole_numbers_written_with_a_fraction_or_an_exponent_are_whole_numbers(string maxNew, string topK, string seed)
+    {
+        // pandas writes an integer column that has a gap as floats: 3.0
+        var row = BatchRow.Parse(1, $$"""{"id": 1, "prompt": "p", "max_new_tokens": {{maxNew}}, "top_k": {{topK}}, "seed": {{seed}}}""", new SamplingOptions());
+        Assert.Equal((3, 10, ulong.MaxValue), (row.Request.Options.MaxNewTokens, row.Request.Options.TopK, row.Request.Options.Seed));
+    }
+
+    [Theory]
+    [InlineData("max_new_tokens", "3.5", "whole number")]
+    [InlineData("max_new_tokens", "3e10", "whole number")]
+    [InlineData("seed", "-1.0", "whole number from 0")]
+    [InlineData("seed", "1.8446744073709551616e19", "whole number from 0")]
+    [InlineData("top_k", "\"3\"", "whole number")]
+    public void A_number_that_is_not_a_whole_number_in_range_is_refused_naming_it(string name, string value, string expected)
+    {
+        var error = Assert.Throws<Gpt2OnnxException>(() => BatchRow.Parse(2, $$"""{"id": 1, "prompt": "p", "{{name}}": {{value}}}""", new SamplingOptions()));
+        Assert.Contains($"line 2: '{name}' must be a {expected}", error.Message);
+    }
+
     [Fact]
     public void Properties_that_are_not_options_are_named_once_and_left_out()
     {
