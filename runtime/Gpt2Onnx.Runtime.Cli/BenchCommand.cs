@@ -19,8 +19,8 @@ internal static class BenchCommand
         model.AddTo(command);
         command.SetAction(parsed =>
         {
-            Gpt2Onnx.Cli.CliHost.Require(parsed.GetValue(batch) > 0 && parsed.GetValue(promptLength) > 0 && parsed.GetValue(newTokens) > 0,
-                                         "--batch, --prompt-len and --new-tokens must be positive");
+            foreach (var count in new[] { batch, promptLength, newTokens })
+                Gpt2Onnx.Cli.CliHost.Require(parsed.GetValue(count) > 0, $"{count.Name} must be positive, not {parsed.GetValue(count)}");
             using var languageModel = model.Load(parsed);
             var r = DecodeBenchmark.Run(languageModel, parsed.GetValue(batch), parsed.GetValue(promptLength), parsed.GetValue(newTokens), !parsed.GetValue(noBinding));
             // The roofline at batch 1: every step reads every weight once, so no step can beat this.
