@@ -1,4 +1,7 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using System.Text.RegularExpressions;
 using Gpt2Onnx.Runtime;
 
 namespace Gpt2Onnx.Cli;
@@ -18,11 +21,12 @@ public static class CliHost
         // Numbers in output and JSON read the same on every machine, whatever its locale.
         System.Globalization.CultureInfo.DefaultThreadCurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
         System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
+        ReadDecimalsWithAPointOnly(root);
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
             foreach (var error in parsed.Errors)
-                Console.Error.WriteLine($"error: {error.Message}");
+                Console.Error.WriteLine($"error: {Describe(error.Message)}");
             Console.Error.WriteLine($"run '{root.Name} --help' for usage");
             return BadUsage;
         }
@@ -41,6 +45,48 @@ public static class CliHost
             Console.Error.WriteLine($"error: {OneLine(userError.Message)}");
             return UserError;
         }
+    }
+
+    /// <summary>
+    /// Number options read "0.9" and "1e-4" but refuse "0,9": .NET's default number parsing takes the comma
+    /// as a thousands separator, so "--top-p 0,9" was 9 and "--temperature 1,5" silently 15.
+    /// </summary>
+    private static void ReadDecimalsWithAPointOnly(Command command)
+    {
+        foreach (var option in command.Options)
+        {
+            if (option is Option<double> number) number.CustomParser = result => Decimal(result, option.Name) ?? 0;
+            else if (option is Option<double?> optional) optional.CustomParser = result => Decimal(result, option.Name);
+        }
+        foreach (var subcommand in command.Subcommands) ReadDecimalsWithAPointOnly(subcommand);
+    }
+
+    private static double? Decimal(ArgumentResult result, string name)
+    {
+        string text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)) return value;
+        result.AddError($"{name}: '{text}' is not a number (write a decimal with a point: 0.9)");
+        return null;
+    }
+
+    /// <summary>
+    /// A parse error in the user's words: System.CommandLine names .NET types ("as expected type
+    /// 'System.Int32'") and puts its suggestions on lines of their own.
+    /// </summary>
+    internal static string Describe(string message)
+    {
+        var match = Regex.Match(message, @"^Cannot parse argument '(?<value>.*?)' for option '(?<option>[^']+)' as expected type '(?<type>[^']+)'\.", RegexOptions.Singleline);
+        if (!match.Success) return OneLine(message);
+        string type = match.Groups["type"].Value;
+        var enumType = AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetType(type)).FirstOrDefault(t => t is { IsEnum: true });
+        string expected = type switch
+        {
+            "System.Int32" => $"a whole number from {int.MinValue} to {int.MaxValue}",
+            "System.Int64" => $"a whole number from {long.MinValue} to {long.MaxValue}",
+            _ when enumType != null => "one of " + string.Join(", ", Enum.GetNames(enumType).Select(n => n.ToLowerInvariant())),
+            _ => "a value this option takes",
+        };
+        return OneLine($"{match.Groups["option"].Value}: '{match.Groups["value"].Value}' is not {expected}");
     }
 
     /// <summary>
