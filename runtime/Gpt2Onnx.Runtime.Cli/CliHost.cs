@@ -19,8 +19,8 @@ public static class CliHost
     public static int Run(RootCommand root, string[] args)
     {
         // Numbers in output and JSON read the same on every machine, whatever its locale.
-        System.Globalization.CultureInfo.DefaultThreadCurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
-        System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
+        CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
         ReadDecimalsWithAPointOnly(root);
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
