@@ -12,7 +12,7 @@ internal static class BatchCommand
     public static Command Create()
     {
         var model = new ModelFlags();
-        var input = new Option<string>("--input") { Description = "JSONL rows {\"id\", \"prompt\", optional max_new_tokens, min_new_tokens, temperature, top_k, top_p, repetition_penalty, presence_penalty, frequency_penalty, seed, stop}", Required = true };
+        var input = new Option<string>("--input") { Description = "JSONL rows {\"id\", \"prompt\", optional max_new_tokens, min_new_tokens, temperature, top_k, top_p, repetition_penalty, presence_penalty, frequency_penalty, seed, stop}; - reads standard input", Required = true };
         var output = new Option<string>("--output") { Description = "JSONL results, appended; rerunning skips ids already there", Required = true };
         var maxBatch = new Option<int>("--max-batch") { Description = "sequences decoded together", DefaultValueFactory = _ => 16 };
         var maxLength = new Option<int>("--max-length") { Description = "tokens per sequence the cache holds (0 = what the longest row needs: its prompt and new tokens)", DefaultValueFactory = _ => 0 };

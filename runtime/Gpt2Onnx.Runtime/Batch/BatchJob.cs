@@ -21,6 +21,11 @@ public sealed record BatchJobOptions
     public bool SkipErrors { get; init; }
     public bool Continuous { get; init; } = true;
     public SamplingOptions Defaults { get; init; } = new();
+    /// <summary>Where the input is read from when it is a stream copied to a temporary file first.</summary>
+    internal string? Copy { get; init; }
+    /// <summary>The input as messages name it.</summary>
+    internal string InputName => Input == "-" ? "standard input" : Input;
+    internal string ReadPath => Copy ?? Input;
 }
 
 /// <summary>How a batch job went.</summary>
@@ -43,6 +48,48 @@ public static class BatchJob
             throw new Gpt2OnnxException($"--shard {options.ShardIndex}/{options.ShardCount} is not a shard: use i/N with 0 ≤ i < N");
         if (options.MaxLength < 0)
             throw new Gpt2OnnxException($"--max-length must be 0 (what the longest row needs) or more, not {options.MaxLength}");
+        string? copy = CopyIfStream(options.Input);
+        try
+        {
+            return RunChecked(model, options with { Copy = copy }, log);
+        }
+        finally
+        {
+            if (copy != null) File.Delete(copy);
+        }
+    }
+
+    /// <summary>
+    /// An input that cannot be read twice (standard input as "-", a pipe, /dev/stdin) copied to a temporary
+    /// file: the job reads its input once to check every row before any work, and again to run them.
+    /// </summary>
+    private static string? CopyIfStream(string input)
+    {
+        Stream source;
+        if (input == "-")
+        {
+            source = Console.OpenStandardInput();
+        }
+        else
+        {
+            if (!File.Exists(input)) return null; // the check of the rows says so
+            var file = new FileStream(input, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            if (file.CanSeek)
+            {
+                file.Dispose();
+                return null;
+            }
+            source = file;
+        }
+        string copy = Path.Combine(Path.GetTempPath(), $"gpt2-run-batch-input-{Environment.ProcessId}-{Guid.NewGuid():N}.jsonl");
+        using (source)
+        using (var target = new FileStream(copy, FileMode.CreateNew, FileAccess.Write))
+            source.CopyTo(target);
+        return copy;
+    }
+
+    private static BatchJobSummary RunChecked(LanguageModel model, BatchJobOptions options, TextWriter log)
+    {
         var (shard, malformed) = CheckInput(model, options, log);
         using var output = OpenOutput(options.Output);
         var done = ResumeOutput(output, options.Output);
@@ -116,7 +163,7 @@ public static class BatchJob
     /// </summary>
     private static (List<(string Key, int Need)> Shard, int Malformed) CheckInput(LanguageModel model, BatchJobOptions options, TextWriter log)
     {
-        if (!File.Exists(options.Input)) throw new Gpt2OnnxException($"{options.Input} does not exist: pass a JSONL file of {{\"id\", \"prompt\"}} rows");
+        if (!File.Exists(options.ReadPath)) throw new Gpt2OnnxException($"{options.InputName} does not exist: pass a JSONL file of {{\"id\", \"prompt\"}} rows, or - for standard input");
         var shard = new List<(string, int)>();
         var lines = new Dictionary<string, int>();
         var otherKeys = new HashSet<string>();
@@ -125,13 +172,13 @@ public static class BatchJob
         {
             if (row == null)
             {
-                if (!options.SkipErrors) throw new Gpt2OnnxException($"{options.Input}: {error}; fix it, or pass --on-error skip");
-                log.WriteLine($"batch: skipping {options.Input}: {error}");
+                if (!options.SkipErrors) throw new Gpt2OnnxException($"{options.InputName}: {error}; fix it, or pass --on-error skip");
+                log.WriteLine($"batch: skipping {options.InputName}: {error}");
                 malformed++;
                 continue;
             }
             if (lines.TryGetValue(row.Key, out int first))
-                throw new Gpt2OnnxException($"{options.Input}: the id {row.Key} appears on lines {first} and {number}: ids must be unique");
+                throw new Gpt2OnnxException($"{options.InputName}: the id {row.Key} appears on lines {first} and {number}: ids must be unique");
             lines[row.Key] = number;
             foreach (string key in row.OtherKeys)
                 if (otherKeys.Count < 100 && otherKeys.Add(key))
@@ -158,7 +205,7 @@ public static class BatchJob
     /// <summary>Each non-blank input line as a row, or the reason it is not one.</summary>
     private static IEnumerable<(int Line, BatchRow? Row, string? Error)> ParseRows(BatchJobOptions options)
     {
-        foreach (var (number, text, problem) in BoundedLines.Read(options.Input, MaxLineChars))
+        foreach (var (number, text, problem) in BoundedLines.Read(options.ReadPath, MaxLineChars))
         {
             if (text != null && string.IsNullOrWhiteSpace(text)) continue;
             string? error = problem switch
@@ -184,7 +231,7 @@ public static class BatchJob
     }
 
     private static Gpt2OnnxException InputChanged(BatchJobOptions options, int? line) =>
-        new($"{options.Input} changed while the job ran{(line == null ? "" : $" (line {line})")}: run the job again; the rows already written are kept");
+        new($"{options.InputName} changed while the job ran{(line == null ? "" : $" (line {line})")}: run the job again; the rows already written are kept");
 
     /// <summary>
     /// The output, opened for this job alone: a second job on the same file (a restarted pod whose old copy

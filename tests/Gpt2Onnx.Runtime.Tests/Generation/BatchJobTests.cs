@@ -332,6 +332,22 @@ public sealed class BatchJobTests : IDisposable
     }
 
     [Fact]
+    public async Task An_input_that_can_be_read_once_only_is_copied_and_runs_as_the_file_would()
+    {
+        // The rows are read twice (checked before any work, then run): a pipe's second read found nothing, and
+        // the job stopped with "changed while the job ran".
+        string rows = Input(5), fifo = Path.Combine(_dir, "rows.fifo");
+        Run(rows, Path.Combine(_dir, "from-file.jsonl"));
+        System.Diagnostics.Process.Start("mkfifo", [fifo])!.WaitForExit();
+        var writer = Task.Run(() => File.WriteAllBytes(fifo, File.ReadAllBytes(rows)));
+        var summary = Run(fifo, Path.Combine(_dir, "from-pipe.jsonl"));
+        await writer;
+        Assert.Equal(5, summary.Written);
+        Assert.Equal(File.ReadAllText(Path.Combine(_dir, "from-file.jsonl")), File.ReadAllText(Path.Combine(_dir, "from-pipe.jsonl")));
+        Assert.Empty(Directory.GetFiles(Path.GetTempPath(), $"gpt2-run-batch-input-{Environment.ProcessId}-*")); // the copy is gone
+    }
+
+    [Fact]
     public void An_output_on_a_device_that_reads_without_end_is_not_read_to_resume()
     {
         // /dev/null reads as empty but /dev/full and /dev/zero never end; resuming read them for ever. A device is a new output.
