@@ -75,6 +75,31 @@ public sealed class CorpusReaderTests : IDisposable
     }
 
     [Fact]
+    public void A_corpus_too_small_in_documents_to_hold_one_out_holds_out_the_end_of_its_tokens()
+    {
+        // One text file is one document: before, --val-fraction 0.1 held out none, and training ran without validation.
+        string corpus = Path.Combine(_dir, "book.txt"), tokenizer = Path.Combine(Root(), "models", "gpt2-tokenizer");
+        File.WriteAllText(corpus, Sample());
+        ShardMeta Prepare(string name, double fraction) =>
+            DataPreparer.Prepare(new PrepareOptions { Inputs = [corpus], TokenizerDirectory = tokenizer, OutputDirectory = Path.Combine(_dir, name), ValFraction = fraction });
+        var whole = Prepare("whole", 0);
+        var split = Prepare("split", 0.1);
+        Assert.Equal(("documents", 0L), (whole.ValSplit, whole.ValTokens));
+        Assert.Equal("tail", split.ValSplit);
+        Assert.Equal((long)Math.Round(whole.TrainTokens * 0.1), split.ValTokens);
+        Assert.Equal(whole.TrainTokens, split.TrainTokens + split.ValTokens);
+        Assert.Equal((1, 1), (split.TrainDocuments, split.ValDocuments)); // the book, cut in two
+        byte[] Bytes(string name, string shard) => File.ReadAllBytes(Path.Combine(_dir, name, shard));
+        Assert.Equal(Bytes("whole", "train.bin"), Bytes("split", "train.bin").Concat(Bytes("split", "val.bin")));
+        Assert.Equal(split, ShardMeta.Load(Path.Combine(_dir, "split")));
+        // Documents enough to hold some out: whole documents, as before.
+        File.WriteAllText(Path.Combine(_dir, "second.txt"), Sample());
+        for (int i = 0; i < 9; i++) File.Copy(corpus, Path.Combine(_dir, $"more-{i}.txt"));
+        var many = DataPreparer.Prepare(new PrepareOptions { Inputs = [Path.Combine(_dir, "*.txt")], TokenizerDirectory = tokenizer, OutputDirectory = Path.Combine(_dir, "many") });
+        Assert.Equal(("documents", 1), (many.ValSplit, many.ValDocuments));
+    }
+
+    [Fact]
     public void A_JSONL_line_that_is_not_UTF8_and_a_poem_with_a_number_for_a_line_are_errors_naming_them()
     {
         string jsonl = Path.Combine(_dir, "c.jsonl");

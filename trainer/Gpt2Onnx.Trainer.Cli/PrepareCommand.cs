@@ -30,8 +30,12 @@ internal static class PrepareCommand
                 Threads = parsed.GetValue(threads),
             }, progress);
             progress.Done();
-            Console.Error.WriteLine($"train: {meta.TrainTokens:N0} tokens in {meta.TrainDocuments:N0} documents; val: {meta.ValTokens:N0} tokens in {meta.ValDocuments:N0} documents; " +
+            static string Documents(int n) => n == 1 ? "1 document" : $"{n:N0} documents";
+            Console.Error.WriteLine($"train: {meta.TrainTokens:N0} tokens in {Documents(meta.TrainDocuments)}; val: {meta.ValTokens:N0} tokens in {Documents(meta.ValDocuments)}; " +
                                     $"vocabulary {meta.VocabSize:N0} ({meta.DType}) → {parsed.GetValue(output)}");
+            if (meta.ValSplit == "tail")
+                Console.Error.WriteLine($"note: the corpus has too few documents to hold {parsed.GetValue(valFraction) * 100:0.##}% of them out, " +
+                                        "so validation is that share of its tokens, from its end (a document may begin in train and end in val)");
             return 0;
         });
         return command;

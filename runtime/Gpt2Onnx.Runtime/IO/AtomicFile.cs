@@ -23,7 +23,7 @@ public static class AtomicFile
         {
             _path = path;
             _temporary = path + ".tmp-" + Environment.ProcessId;
-            _stream = new FileStream(_temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+            _stream = new FileStream(_temporary, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 20); // readable: a writer may revise what it wrote
         }
 
         public Stream Stream => _stream;

@@ -11,7 +11,10 @@ public sealed record PrepareOptions
     public required IReadOnlyList<string> Inputs { get; init; }
     public required string TokenizerDirectory { get; init; }
     public required string OutputDirectory { get; init; }
-    /// <summary>The share of documents held out for validation, spread evenly through the corpus.</summary>
+    /// <summary>
+    /// The share of documents held out for validation, spread evenly through the corpus; when that holds out
+    /// none (one large text file, say), the same share of the tokens at the corpus's end.
+    /// </summary>
     public double ValFraction { get; init; } = 0.1;
     public CorpusFormat Format { get; init; } = CorpusFormat.Auto;
     public string TextField { get; init; } = "text";
@@ -82,6 +85,10 @@ public static class DataPreparer
         if (document == 0)
             throw new Gpt2OnnxException($"the corpus is empty: none of the {files.Count} input file(s) holds any text");
         if (train.Tokens == 0) throw new Gpt2OnnxException("no document was left for training: lower --val-fraction");
+        // Too few documents to hold one out (a single book, say): hold out the stream's last tokens instead,
+        // as nanoGPT splits its text, rather than train with no validation at all.
+        bool tail = val.Tokens == 0 && options.ValFraction > 0;
+        if (tail) train.MoveTailTo(val, Math.Min((long)Math.Round(train.Tokens * options.ValFraction), train.Tokens - 1), eos);
         train.Commit();
         val.Commit();
 
@@ -96,6 +103,7 @@ public static class DataPreparer
             ValTokens = val.Tokens,
             TrainDocuments = train.Documents,
             ValDocuments = val.Documents,
+            ValSplit = tail ? "tail" : "documents",
             Tokenizer = "tokenizer",
             TokenizerSha256 = TokenizerFolder.Hash(tokenizerCopy),
         };
@@ -136,6 +144,32 @@ public static class DataPreparer
             else BinaryPrimitives.WriteUInt32LittleEndian(_buffer.AsSpan(_used), (uint)id);
             _used += width;
             Tokens++;
+        }
+
+        /// <summary>Moves this shard's last <paramref name="count"/> tokens to the end of <paramref name="other"/>.</summary>
+        public void MoveTailTo(ShardWriter other, long count, int eos)
+        {
+            var stream = _file.Stream;
+            stream.Write(_buffer, 0, _used);
+            _used = 0;
+            long start = (Tokens - count) * width;
+            stream.Position = start - width;
+            var chunk = new byte[1 << 20];
+            stream.ReadExactly(chunk, 0, width);
+            int lastKept = width == 2 ? BinaryPrimitives.ReadUInt16LittleEndian(chunk) : (int)BinaryPrimitives.ReadUInt32LittleEndian(chunk);
+            if (lastKept != eos) Documents++; // a document cut in two counts in both shards
+            int read;
+            while ((read = stream.ReadAtLeast(chunk, chunk.Length, throwOnEndOfStream: false)) > 0)
+                for (int at = 0; at < read; at += width)
+                {
+                    int id = width == 2 ? BinaryPrimitives.ReadUInt16LittleEndian(chunk.AsSpan(at)) : (int)BinaryPrimitives.ReadUInt32LittleEndian(chunk.AsSpan(at));
+                    other.Put(id);
+                    if (id != eos) continue;
+                    other.Documents++; // a document's end moves with it
+                    Documents--;
+                }
+            stream.SetLength(start);
+            Tokens -= count;
         }
 
         public void Commit()

@@ -18,6 +18,11 @@ public sealed record ShardMeta
     [JsonPropertyName("val_tokens")] public long ValTokens { get; init; }
     [JsonPropertyName("train_documents")] public int TrainDocuments { get; init; }
     [JsonPropertyName("val_documents")] public int ValDocuments { get; init; }
+    /// <summary>
+    /// "documents": whole documents held out; "tail": the corpus had too few documents to hold any out, so
+    /// validation is the last tokens of the stream (its first document may begin in train.bin).
+    /// </summary>
+    [JsonPropertyName("val_split")] public string ValSplit { get; init; } = "documents";
     /// <summary>The tokenizer folder, relative to the shard folder (a copy is kept there).</summary>
     [JsonPropertyName("tokenizer")] public string Tokenizer { get; init; } = "tokenizer";
     /// <summary>SHA-256 over the tokenizer's files, so a checkpoint can tell whether it was trained with the same one.</summary>
