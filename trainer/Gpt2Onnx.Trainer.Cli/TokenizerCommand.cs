@@ -58,7 +58,7 @@ internal static class TokenizerCommand
             }
             if (!anyText) throw new Gpt2Onnx.Runtime.Gpt2OnnxException("the corpus is empty: the input files hold no text");
             save();
-            Console.Error.WriteLine($"wrote a vocabulary of {size} tokens, learned from {documents:N0} documents, to {outDir}");
+            Console.Error.WriteLine($"wrote a vocabulary of {size} tokens, learned from {(documents == 1 ? "1 document" : $"{documents:N0} documents")}, to {outDir}");
             return 0;
         });
         return command;
