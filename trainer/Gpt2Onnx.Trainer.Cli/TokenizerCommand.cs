@@ -59,6 +59,8 @@ internal static class TokenizerCommand
             if (!anyText) throw new Gpt2Onnx.Runtime.Gpt2OnnxException("the corpus is empty: the input files hold no text");
             save();
             Console.Error.WriteLine($"wrote a vocabulary of {size} tokens, learned from {(documents == 1 ? "1 document" : $"{documents:N0} documents")}, to {outDir}");
+            if (size < parsed.GetValue(vocabSize))
+                Console.Error.WriteLine($"note: the corpus held too little text to learn the {parsed.GetValue(vocabSize):N0} tokens asked for; more text gives a larger vocabulary");
             return 0;
         });
         return command;
