@@ -1,3 +1,5 @@
+using Gpt2Onnx.TestSupport;
+
 namespace Gpt2Onnx.Runtime.Tests;
 
 /// <summary>What the command line says about values it cannot read: exit code 2 and the option, the value and what it takes.</summary>
@@ -12,7 +14,7 @@ public class CommandLineTests
     [InlineData("--graph-optimization", "most", "--graph-optimization: 'most' is not one of none, basic, extended, all")]
     public async Task A_value_an_option_cannot_take_is_one_error_line_naming_both(string option, string value, string expected)
     {
-        var (exitCode, stdout, stderr) = await CliProcess.RunAsync("generate", "--model", "unused", "--prompt", "a", option, value);
+        var (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", "unused", "--prompt", "a", option, value);
         Assert.Equal(2, exitCode);
         Assert.Equal("", stdout);
         var lines = stderr.TrimEnd('\n').Split('\n');
@@ -24,7 +26,7 @@ public class CommandLineTests
     public async Task Decimals_with_a_point_or_an_exponent_are_read()
     {
         // Parsed, then refused by the sampler's own check: the value arrived as written.
-        var (exitCode, _, stderr) = await CliProcess.RunAsync("generate", "--model", "unused", "--prompt", "a", "--top-p", "1.5e0");
+        var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", "unused", "--prompt", "a", "--top-p", "1.5e0");
         Assert.Equal(1, exitCode);
         Assert.Contains("top-p must be in (0, 1], not 1.5", stderr);
     }

@@ -3,6 +3,7 @@ using System.Text;
 using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.Tokenizers;
 using Gpt2Onnx.Runtime.Tokenizers.Training;
+using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Trainer.Data;
 
 namespace Gpt2Onnx.Trainer.Tests;
@@ -14,14 +15,8 @@ public sealed class CorpusReaderTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static string Root()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Gpt2Onnx.sln"))) return dir.FullName;
-        throw new InvalidOperationException("cannot find the repository root above " + AppContext.BaseDirectory);
-    }
+    private static string Root() => RepositoryRoot.Path;
 
-    /// <summary>Brown corpus text joined by every kind of whitespace, with poems, contractions, digits and emoji between.</summary>
     private static string Sample()
     {
         string[] joins = [" ", "  ", "\n", "\n\n", "\r\n", "\t", " \n ", "\n \n", "\u3000", "\u00a0", "x\ny", " 's ", "don't it's 1,000 3.14 😀 "];

@@ -243,6 +243,23 @@ public sealed class TrainingRunTests : IDisposable
     }
 
     [Fact]
+    public async Task Options_a_resumed_or_fine_tuned_run_does_not_use_are_named()
+    {
+        // Before, they were dropped in silence: --lr 0.1 on --resume looked applied and was not.
+        string data = PrepareData(documents: 40), output = Path.Combine(_dir, "run");
+        string[] run = ["train", "--data", data, "--out", output, "--config", "tiny", "--batch-size", "2", "--context", "16", "--threads", "1", "--eval-every", "0", "--sample-tokens", "0"];
+        var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-train", [.. run, "--steps", "1"]);
+        Assert.True(exitCode == 0, stderr);
+        Assert.DoesNotContain("note:", stderr);
+        (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-train", "train", "--data", data, "--out", output, "--resume", "--steps", "2", "--lr", "0.1", "--config", "gpt2");
+        Assert.True(exitCode == 0, stderr);
+        Assert.Contains("so --config, --lr given here are not used; only --steps and --minutes change", stderr);
+        (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-train", [.. run.Select(a => a == output ? output + "-tuned" : a), "--steps", "1", "--init", output]);
+        Assert.True(exitCode == 0, stderr);
+        Assert.Contains("--init takes the model's shape from the checkpoint, so --config is not used", stderr);
+    }
+
+    [Fact]
     public void A_vocabulary_that_does_not_match_the_data_is_refused()
     {
         string data = PrepareData();

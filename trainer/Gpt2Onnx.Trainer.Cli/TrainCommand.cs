@@ -71,6 +71,13 @@ internal static class TrainCommand
                 Bf16 = parsed.GetValue(bf16),
             };
             CliHost.Require(!(options.InitCheckpoint != null && parsed.GetValue(resume)), "--init starts a new run and --resume continues one: give one of them");
+            // Options given but not used are named, so a changed setting does not pass for an applied one.
+            var given = command.Options.Where(o => parsed.GetResult(o) is { Implicit: false }).ToList();
+            var unused = parsed.GetValue(resume) ? given.Except([data, output, resume, steps, minutes]) : options.InitCheckpoint != null ? given.Intersect([config]) : [];
+            if (unused.Any())
+                Console.Error.WriteLine(parsed.GetValue(resume)
+                    ? $"note: --resume continues the run with its own settings (its state.json), so {string.Join(", ", unused.Select(o => o.Name))} given here are not used; only --steps and --minutes change"
+                    : "note: --init takes the model's shape from the checkpoint, so --config is not used");
             using var stop = new CancellationTokenSource();
             // The first Ctrl-C or SIGTERM asks for a checkpoint and a clean exit; the loop saves after the current step.
             using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; stop.Cancel(); });

@@ -277,11 +277,11 @@ public sealed class GeneratorTests : IDisposable
     public async Task The_generate_command_echoes_a_prompt_the_model_took_and_refuses_one_it_cannot_with_the_error_alone()
     {
         string tooLong = string.Concat(Enumerable.Repeat(" a", 80)); // the context is 64
-        var (exitCode, stdout, stderr) = await CliProcess.RunAsync("generate", "--model", _portable, "--prompt", tooLong, "--max-new-tokens", "2", "--threads", "1");
+        var (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", _portable, "--prompt", tooLong, "--max-new-tokens", "2", "--threads", "1");
         Assert.NotEqual(0, exitCode);
         Assert.Equal("", stdout); // before, the prompt was echoed and then refused
         Assert.Contains("context", Assert.Single(stderr.TrimEnd('\n').Split('\n')));
-        (exitCode, stdout, _) = await CliProcess.RunAsync("generate", "--model", _portable, "--prompt", " a a", "--max-new-tokens", "2", "--threads", "1");
+        (exitCode, stdout, _) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", _portable, "--prompt", " a a", "--max-new-tokens", "2", "--threads", "1");
         Assert.Equal(0, exitCode);
         Assert.StartsWith(" a a", stdout);
     }
@@ -342,7 +342,7 @@ public sealed class GeneratorTests : IDisposable
         string folder = Path.GetDirectoryName(Path.GetFullPath(OrtLibrary.LoadedFrom))!;
         if (File.Exists(Path.Combine(folder, "libonnxruntime_providers_cuda.so"))) return; // this check is about CPU-only installs
         // A fresh process: before, the provider was tried before ONNX Runtime's environment (and its logger) existed.
-        var (exitCode, _, stderr) = await CliProcess.RunAsync("generate", "--model", _fused, "--prompt-ids", "1,2", "--max-new-tokens", "1", "--device", "cuda:0");
+        var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", _fused, "--prompt-ids", "1,2", "--max-new-tokens", "1", "--device", "cuda:0");
         Assert.Equal(1, exitCode);
         Assert.Contains("Failed to load library", stderr);
         Assert.DoesNotContain("DefaultLogger", stderr);

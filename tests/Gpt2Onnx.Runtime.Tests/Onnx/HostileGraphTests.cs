@@ -31,7 +31,7 @@ public sealed class HostileGraphTests : IDisposable
         File.WriteAllBytes(graph, Google.Protobuf.MessageExtensions.ToByteArray(model));
 
         string[] arguments = ["generate", "--model", folder, "--prompt-ids", "1,2", "--max-new-tokens", "1", .. (hugePages ? Array.Empty<string>() : ["--no-huge-pages"])];
-        var (exitCode, stdout, stderr) = await CliProcess.RunAsync(arguments);
+        var (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-run", arguments);
         Assert.Equal(1, exitCode);
         Assert.Equal("", stdout);
         Assert.StartsWith("error: ", stderr);
