@@ -30,6 +30,8 @@ root.SetAction(parsed =>
         Force = parsed.GetValue(force),
     };
     Console.Error.WriteLine($"exporting {parsed.GetValue(checkpoint)} as {options.Variant.ToString().ToLowerInvariant()} {options.Precision.ToString().ToLowerInvariant()}");
+    if (parsed.GetResult(blockSize) is { Implicit: false } && options.Precision != Precision.Int4)
+        Console.Error.WriteLine($"note: --block-size is for --precision int4; this {options.Precision.ToString().ToLowerInvariant()} export does not use it");
     var result = OnnxExporter.Export(parsed.GetValue(checkpoint)!, parsed.GetValue(output)!, options);
     if (parsed.GetValue(json))
         Console.WriteLine(JsonSerializer.Serialize(new { output = result.OutputDirectory, model_bytes = result.ModelBytes, data_bytes = result.DataBytes, nodes = result.Nodes, seconds = result.Seconds, has_tokenizer = result.HasTokenizer }));

@@ -191,4 +191,15 @@ public sealed class ExportErrorTests : IDisposable
         File.WriteAllBytes(path, [0xFF, 0xFF, 0xFF, 0x01, 0x02]);
         Assert.Contains("not a valid ONNX model", Assert.Throws<Gpt2OnnxException>(() => ModelInspector.Inspect(path)).Message);
     }
+
+    [Theory]
+    [InlineData("fp32", true)]
+    [InlineData("int4", false)]
+    public async Task A_block_size_given_for_a_precision_that_has_none_is_named_as_not_used(string precision, bool noted)
+    {
+        var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-export", "--checkpoint", Checkpoint(), "--out", Path.Combine(_dir, precision),
+                                                              "--variant", "fused", "--precision", precision, "--block-size", "16");
+        Assert.True(exitCode == 0, stderr);
+        Assert.Equal(noted, stderr.Contains("note: --block-size is for --precision int4; this fp32 export does not use it"));
+    }
 }
