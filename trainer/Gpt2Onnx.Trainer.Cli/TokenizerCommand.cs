@@ -60,7 +60,7 @@ internal static class TokenizerCommand
             save();
             Console.Error.WriteLine($"wrote a vocabulary of {size} tokens, learned from {(documents == 1 ? "1 document" : $"{documents:N0} documents")}, to {outDir}");
             if (size < parsed.GetValue(vocabSize))
-                Console.Error.WriteLine($"note: the corpus held too little text to learn the {parsed.GetValue(vocabSize):N0} tokens asked for; more text gives a larger vocabulary");
+                Console.Error.WriteLine($"note: {size:N0} of the {parsed.GetValue(vocabSize):N0} tokens asked for: the corpus has no more to learn (pairs to merge, or characters); more text gives a larger vocabulary");
             return 0;
         });
         return command;
