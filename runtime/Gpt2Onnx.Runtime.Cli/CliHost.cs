@@ -83,6 +83,7 @@ public static class CliHost
         {
             "System.Int32" => $"a whole number from {int.MinValue} to {int.MaxValue}",
             "System.Int64" => $"a whole number from {long.MinValue} to {long.MaxValue}",
+            "System.UInt64" => $"a whole number from 0 to {ulong.MaxValue}",
             _ when enumType != null => "one of " + string.Join(", ", Enum.GetNames(enumType).Select(n => n.ToLowerInvariant())),
             _ => "a value this option takes",
         };

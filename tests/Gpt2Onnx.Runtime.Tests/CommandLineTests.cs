@@ -11,6 +11,8 @@ public class CommandLineTests
     [InlineData("--temperature", "1,5", "--temperature: '1,5' is not a number")]
     // These named .NET types (System.Int32, Gpt2Onnx.Runtime.Onnx.GraphOptimization) and put suggestions on lines of their own.
     [InlineData("--threads", "two", "--threads: 'two' is not a whole number from -2147483648 to 2147483647")]
+    [InlineData("--seed", "-1", "--seed: '-1' is not a whole number from 0 to 18446744073709551615")]
+    [InlineData("--stop-id", "x", "--stop-id: 'x' is not a whole number from -2147483648 to 2147483647")]
     [InlineData("--graph-optimization", "most", "--graph-optimization: 'most' is not one of none, basic, extended, all")]
     public async Task A_value_an_option_cannot_take_is_one_error_line_naming_both(string option, string value, string expected)
     {
