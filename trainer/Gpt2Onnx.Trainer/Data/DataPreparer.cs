@@ -87,8 +87,9 @@ public static class DataPreparer
         if (train.Tokens == 0) throw new Gpt2OnnxException("no document was left for training: lower --val-fraction");
         // Too few documents to hold one out (a single book, say): hold out the stream's last tokens instead,
         // as nanoGPT splits its text, rather than train with no validation at all.
-        bool tail = val.Tokens == 0 && options.ValFraction > 0;
-        if (tail) train.MoveTailTo(val, Math.Min((long)Math.Round(train.Tokens * options.ValFraction), train.Tokens - 1), eos);
+        long tailTokens = val.Tokens == 0 ? Math.Min((long)Math.Round(train.Tokens * options.ValFraction), train.Tokens - 1) : 0;
+        bool tail = tailTokens > 0;
+        if (tail) train.MoveTailTo(val, tailTokens, eos);
         train.Commit();
         val.Commit();
 
