@@ -23,6 +23,7 @@ public sealed class Generator : IDisposable
     public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<GenerationRequest> requests, Action<int, string>? onText = null)
     {
         int batch = requests.Count;
+        if (batch == 0) return [];
         var prompts = requests.Select(r => SequenceState.PromptIds(_model, r with { Options = r.Options.Validate() })).ToArray();
         // Room for the longest prompt and the most new tokens (a left-padded batch needs both at once).
         int maxLength = Math.Min(_model.ContextLength, prompts.Max(p => p.Length) + requests.Max(r => r.Options.MaxNewTokens));

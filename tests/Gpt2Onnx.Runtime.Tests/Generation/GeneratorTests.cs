@@ -252,6 +252,17 @@ public sealed class GeneratorTests : IDisposable
     }
 
     [Fact]
+    public void No_requests_give_no_results()
+    {
+        using var model = Load(_fused);
+        using var generator = new Generator(model);
+        Assert.Empty(generator.Generate([])); // before: "Sequence contains no elements"
+        using var engine = new BatchEngine(model, maxBatch: 2);
+        Assert.Empty(engine.Run([]));
+        Assert.Empty(engine.Run([], continuous: false));
+    }
+
+    [Fact]
     public void An_empty_prompt_starts_from_end_of_text()
     {
         using var model = Load(_portable);
