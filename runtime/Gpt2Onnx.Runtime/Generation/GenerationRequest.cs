@@ -1,6 +1,6 @@
 namespace Gpt2Onnx.Runtime.Generation;
 
-/// <summary>One prompt to continue: text or token ids (an empty prompt starts from end-of-text).</summary>
+/// <summary>One prompt to continue: text or token ids, not both (an empty prompt starts from end-of-text).</summary>
 public sealed record GenerationRequest
 {
     public string? Prompt { get; init; }

@@ -60,6 +60,8 @@ internal sealed class SequenceState
     /// <summary>The prompt's ids: the given ids, or the encoded text; empty becomes end-of-text; checked against the context.</summary>
     public static int[] PromptIds(LanguageModel model, GenerationRequest request)
     {
+        if (request.PromptIds != null && request.Prompt != null)
+            throw new Gpt2OnnxException("a request gives both Prompt and PromptIds: give one of them");
         var ids = new List<int>();
         if (request.PromptIds != null)
         {

@@ -263,6 +263,15 @@ public sealed class GeneratorTests : IDisposable
     }
 
     [Fact]
+    public void A_request_with_both_text_and_ids_is_refused_rather_than_one_of_them_dropped()
+    {
+        using var model = Load(_fused);
+        using var generator = new Generator(model);
+        var error = Assert.Throws<Gpt2OnnxException>(() => generator.Generate(new GenerationRequest { Prompt = "the", PromptIds = [1, 2], Options = Greedy(2) }));
+        Assert.Contains("both Prompt and PromptIds", error.Message);
+    }
+
+    [Fact]
     public void An_empty_prompt_starts_from_end_of_text()
     {
         using var model = Load(_portable);
