@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Runtime.IO;
 using Gpt2Onnx.Runtime.Tokenizers.Training;
 using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Trainer.Data;
@@ -266,6 +267,24 @@ public sealed class TrainingRunTests : IDisposable
         string init = TinyCheckpoint.Write(Path.Combine(_dir, "init"), TinyCheckpoint.Config(vocab: 500));
         var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, Path.Combine(_dir, "out"), 2) with { InitCheckpoint = init }));
         Assert.Contains("vocabulary", error.Message);
+    }
+
+    [Fact]
+    public void A_second_run_into_a_folder_being_trained_is_refused_before_it_touches_it()
+    {
+        // Before, both ran, and the second one's recovery of an interrupted save could discard the first one's save in progress.
+        string data = PrepareData(documents: 40), output = Path.Combine(_dir, "run");
+        Directory.CreateDirectory(Path.Combine(output, "trainer_state"));
+        using (var other = ExclusiveLock.TryAcquire(Path.Combine(output, "trainer_state", "run.lock")))
+        {
+            Assert.NotNull(other);
+            var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, output, steps: 1)));
+            Assert.Contains("is being trained by another process", error.Message);
+            Assert.True(Directory.Exists(output));
+            Assert.Null(ExclusiveLock.TryAcquire(Path.Combine(output, "trainer_state", "run.lock"))); // still the other's
+        }
+        Assert.Equal(1, Train(Options(data, output, steps: 1)).Step);
+        Assert.Equal(2, Train(Options(data, output, steps: 2), resume: true).Step); // the lock goes with the run
     }
 
     [Fact]

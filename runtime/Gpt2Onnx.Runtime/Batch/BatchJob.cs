@@ -254,7 +254,7 @@ public static class BatchJob
             }
             return stream;
         }
-        catch (IOException e) when (e.HResult is EWOULDBLOCK or SharingViolation)
+        catch (IOException e) when (ExclusiveLock.HeldElsewhere(e))
         {
             throw new Gpt2OnnxException($"{path} is open in another process (another batch job writing it?): wait for that job to end, or choose another --output");
         }
@@ -263,9 +263,6 @@ public static class BatchJob
             throw new Gpt2OnnxException($"cannot write {path} ({e.Message}): choose a writable --output");
         }
     }
-
-    private const int EWOULDBLOCK = 11; // Linux: the lock is held elsewhere
-    private const int SharingViolation = unchecked((int)0x80070020); // Windows
 
     /// <summary>
     /// The ids already written. A torn last line (a crash mid-write) is cut off so its row is redone; a

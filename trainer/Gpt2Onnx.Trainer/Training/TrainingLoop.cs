@@ -36,10 +36,34 @@ public sealed class TrainingLoop
     public TrainSummary Run(TrainOptions requested, bool resume, CancellationToken stop)
     {
         var meta = ShardMeta.Load(requested.DataDirectory);
-        string tokenizerDirectory = Path.Combine(requested.DataDirectory, meta.Tokenizer);
         string output = requested.OutputDirectory;
         OutputFolder.Check(output);
+        // One run at a time per folder: a second one (a command given twice, a restarted pod whose old copy still
+        // runs) would finish or discard the first one's save in progress as if a crash had left it.
+        bool created = !Directory.Exists(output);
+        string stateFolder = Path.Combine(output, TrainingRecord.StateFolder), lockFile = Path.Combine(stateFolder, "run.lock");
+        Directory.CreateDirectory(stateFolder);
+        bool locked = false;
+        try
+        {
+            using var runLock = ExclusiveLock.TryAcquire(lockFile)
+                ?? throw new Gpt2OnnxException($"{output} is being trained by another process: wait for that run to end, or choose another --out");
+            locked = true;
+            return RunLocked(requested, meta, resume, stop);
+        }
+        finally
+        {
+            // A run refused before it wrote anything leaves no folder behind (never another process's).
+            if (created && locked && Directory.EnumerateFileSystemEntries(output).SequenceEqual([stateFolder])
+                && Directory.EnumerateFileSystemEntries(stateFolder).SequenceEqual([lockFile]))
+                Directory.Delete(output, recursive: true);
+        }
+    }
 
+    private TrainSummary RunLocked(TrainOptions requested, ShardMeta meta, bool resume, CancellationToken stop)
+    {
+        string tokenizerDirectory = Path.Combine(requested.DataDirectory, meta.Tokenizer);
+        string output = requested.OutputDirectory;
         TrainingState? saved = null;
         TrainOptions options = requested;
         if (resume)
