@@ -67,6 +67,9 @@ public sealed class Gpt2Checkpoint : IDisposable
     {
         if (!System.IO.Directory.Exists(directory))
             throw new Gpt2OnnxException($"the checkpoint folder {directory} does not exist: pass a folder with config.json and model.safetensors");
+        if (File.Exists(Path.Combine(directory, "model.onnx"))
+            && !new[] { ModelFile, TorchModelFile, ModelFile + IndexSuffix, TorchModelFile + IndexSuffix }.Any(f => File.Exists(Path.Combine(directory, f))))
+            throw new Gpt2OnnxException($"{directory} is an ONNX export (model.onnx), not a checkpoint: pass the checkpoint folder it was exported from (config.json and model.safetensors)");
         Gpt2Config config;
         ITensorFile file;
         if (!File.Exists(Path.Combine(directory, ConfigFile)) && File.Exists(Path.Combine(directory, NanoGptCheckpoint.FileName)))

@@ -114,7 +114,9 @@ public sealed class LanguageModel : IDisposable
         if (!System.IO.Directory.Exists(directory))
             throw new Gpt2OnnxException($"the model folder {directory} does not exist: export one with 'gpt2-export --checkpoint DIR --out {directory}'");
         if (!File.Exists(Path.Combine(directory, "model.onnx")))
-            throw new Gpt2OnnxException($"{directory} lacks model.onnx: is it a folder written by gpt2-export? (export it again)");
+            throw new Gpt2OnnxException(File.Exists(Path.Combine(directory, "model.safetensors")) || File.Exists(Path.Combine(directory, "pytorch_model.bin"))
+                ? $"{directory} is a checkpoint, not an ONNX export: export it first with 'gpt2-export --checkpoint {directory} --out DIR' and pass DIR"
+                : $"{directory} lacks model.onnx: is it a folder written by gpt2-export? (export it again)");
         JsonObject model, decoder;
         string configFile;
         if (File.Exists(Path.Combine(directory, "genai_config.json")) || !File.Exists(Path.Combine(directory, "config.json")))

@@ -317,6 +317,15 @@ public sealed class GeneratorTests : IDisposable
     }
 
     [Fact]
+    public void A_checkpoint_given_as_a_model_is_told_to_be_exported_and_an_export_given_as_a_checkpoint_is_told_apart()
+    {
+        var error = Assert.Throws<Gpt2OnnxException>(() => Load(_checkpoint));
+        Assert.Contains("is a checkpoint, not an ONNX export: export it first with 'gpt2-export --checkpoint", error.Message);
+        error = Assert.Throws<Gpt2OnnxException>(() => Gpt2Checkpoint.Open(_fused));
+        Assert.Contains("is an ONNX export (model.onnx), not a checkpoint", error.Message);
+    }
+
+    [Fact]
     public void A_folder_missing_a_file_is_a_clear_error()
     {
         File.Delete(Path.Combine(_portable, "genai_config.json"));
