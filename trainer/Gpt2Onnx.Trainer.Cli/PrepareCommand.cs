@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Gpt2Onnx.Trainer.Data;
+using Gpt2Onnx.Trainer.Training;
 
 namespace Gpt2Onnx.Trainer.Cli;
 
@@ -30,8 +31,7 @@ internal static class PrepareCommand
                 Threads = parsed.GetValue(threads),
             }, progress);
             progress.Done();
-            static string Documents(int n) => n == 1 ? "1 document" : $"{n:N0} documents";
-            Console.Error.WriteLine($"train: {meta.TrainTokens:N0} tokens in {Documents(meta.TrainDocuments)}; val: {meta.ValTokens:N0} tokens in {Documents(meta.ValDocuments)}; " +
+            Console.Error.WriteLine($"train: {meta.TrainTokens:N0} tokens in {Counted.Of(meta.TrainDocuments, "document")}; val: {meta.ValTokens:N0} tokens in {Counted.Of(meta.ValDocuments, "document")}; " +
                                     $"vocabulary {meta.VocabSize:N0} ({meta.DType}) → {parsed.GetValue(output)}");
             if (meta.ValSplit == "tail")
                 Console.Error.WriteLine($"note: the corpus has too few documents to hold {parsed.GetValue(valFraction) * 100:0.##}% of them out, " +

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Gpt2Onnx.Cli;
 using Gpt2Onnx.Runtime.Tokenizers.Training;
 using Gpt2Onnx.Trainer.Data;
+using Gpt2Onnx.Trainer.Training;
 
 namespace Gpt2Onnx.Trainer.Cli;
 
@@ -58,7 +59,7 @@ internal static class TokenizerCommand
             }
             if (!anyText) throw new Gpt2Onnx.Runtime.Gpt2OnnxException("the corpus is empty: the input files hold no text");
             save();
-            Console.Error.WriteLine($"wrote a vocabulary of {size} tokens, learned from {(documents == 1 ? "1 document" : $"{documents:N0} documents")}, to {outDir}");
+            Console.Error.WriteLine($"wrote a vocabulary of {size} tokens, learned from {Counted.Of(documents, "document")}, to {outDir}");
             if (size < parsed.GetValue(vocabSize))
                 Console.Error.WriteLine($"note: {size:N0} of the {parsed.GetValue(vocabSize):N0} tokens asked for: the corpus has no more to learn (pairs to merge, or characters); more text gives a larger vocabulary");
             return 0;

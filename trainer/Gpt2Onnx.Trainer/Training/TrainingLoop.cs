@@ -149,7 +149,7 @@ public sealed class TrainingLoop
         {
             TorchRandom.Seed(options.Seed);
             _log.WriteLine($"training a {config.NLayer}-layer, {config.NEmbd}-wide GPT-2 ({config.ParameterCount / 1e6:F2}M parameters) " +
-                           $"on {meta.TrainTokens:N0} tokens, batch {options.BatchSize}×{context}, {(options.Steps == 1 ? "1 step" : $"{options.Steps} steps")}, {(options.Threads == 1 ? "1 thread" : $"{options.Threads} threads")}");
+                           $"on {meta.TrainTokens:N0} tokens, batch {options.BatchSize}×{context}, {Counted.Of(options.Steps, "step")}, {Counted.Of(options.Threads, "thread")}");
             if (TorchLibrary.BlasWarning is { } warning) _log.WriteLine($"warning: {warning}");
             if (options.Bf16 && !Autocast.CpuHasNativeBf16)
                 _log.WriteLine("warning: this CPU has no native bf16 (AVX-512 BF16 or AMX): --bf16 is emulated and slower than fp32 here");
