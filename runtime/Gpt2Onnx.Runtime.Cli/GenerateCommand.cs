@@ -13,17 +13,18 @@ internal static class GenerateCommand
     public static Command Create()
     {
         var model = new ModelFlags();
-        var prompt = new Option<string?>("--prompt") { Description = "the text to continue (empty: start a new text)" };
+        var prompt = new PromptFlags();
         var promptIds = new Option<string?>("--prompt-ids") { Description = "the prompt as token ids, for example 15496,995" };
-        var truncate = new Option<bool>("--truncate") { Description = "drop the prompt's start when it does not fit the context" };
         var json = new Option<bool>("--json") { Description = "print {prompt_ids, ids, text, finish_reason, tokens_per_s} as one JSON object" };
         var sampling = new SamplingFlags();
-        var command = new Command("generate", "continue a prompt with the model") { prompt, promptIds, truncate, json };
+        var command = new Command("generate", "continue a prompt with the model") { promptIds, json };
+        prompt.AddTo(command);
         model.AddTo(command);
         sampling.AddTo(command);
         command.SetAction(parsed =>
         {
-            CliHost.Require(parsed.GetValue(prompt) == null || parsed.GetValue(promptIds) == null, "give --prompt or --prompt-ids, not both");
+            string? promptText = prompt.ReadText(parsed);
+            CliHost.Require(promptText == null || parsed.GetValue(promptIds) == null, "give --prompt (or --prompt-file) or --prompt-ids, not both");
             var options = sampling.Read(parsed);
             int[]? ids = null;
             if (parsed.GetValue(promptIds) is { } text)
@@ -33,11 +34,11 @@ internal static class GenerateCommand
             }
             using var languageModel = model.Load(parsed);
             using var generator = new Generator(languageModel);
-            var request = new GenerationRequest { Prompt = parsed.GetValue(prompt), PromptIds = ids, Options = options, TruncatePromptLeft = parsed.GetValue(truncate) };
+            var request = new GenerationRequest { Prompt = promptText, PromptIds = ids, Options = options, TruncatePromptLeft = parsed.GetValue(prompt.Truncate) };
             bool stream = !parsed.GetValue(json);
             // The prompt is echoed once the model has taken it (with its first piece, or at the end), so a prompt
             // it refuses gives the error line alone, not the prompt followed by it.
-            string? echo = stream ? parsed.GetValue(prompt) : null;
+            string? echo = stream ? promptText : null;
             void Echo(string piece)
             {
                 Console.Write(echo + piece);

@@ -20,15 +20,16 @@ internal static class SampleCommand
     public static Command Create()
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "checkpoint folder (with its tokenizer files)", Required = true };
-        var prompt = new Option<string>("--prompt") { Description = "the text to continue (empty: start from end-of-text)", DefaultValueFactory = _ => "" };
+        var prompt = new PromptFlags();
         var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var truncate = new Option<bool>("--truncate") { Description = "drop the prompt's start when it does not fit the context" };
         var json = new Option<bool>("--json") { Description = "print {ids, text} as one JSON object" };
         var sampling = new SamplingFlags();
-        var command = new Command("sample", "generate text from a checkpoint with the runtime's sampler") { checkpoint, prompt, truncate, threads, json };
+        var command = new Command("sample", "generate text from a checkpoint with the runtime's sampler") { checkpoint, threads, json };
+        prompt.AddTo(command);
         sampling.AddTo(command);
         command.SetAction(parsed =>
         {
+            string promptText = prompt.ReadText(parsed) ?? "";
             var options = sampling.Read(parsed);
             TorchLibrary.Threads = parsed.GetValue(threads);
             string dir = parsed.GetValue(checkpoint)!;
@@ -36,13 +37,13 @@ internal static class SampleCommand
             using var ckpt = Gpt2Checkpoint.Open(dir);
             using var model = Gpt2Model.Load(ckpt);
             var ids = new List<int>();
-            tokenizer.Encode(parsed.GetValue(prompt)!, ids);
+            tokenizer.Encode(promptText, ids);
             if (ids.Count == 0) ids.Add(tokenizer.EndOfTextId);
-            GenerationRequest.FitPrompt(ids, model.Config.NPositions, options.MaxNewTokens, parsed.GetValue(truncate)); // as gpt2-run generate does
+            GenerationRequest.FitPrompt(ids, model.Config.NPositions, options.MaxNewTokens, parsed.GetValue(prompt.Truncate)); // as gpt2-run generate does
             var stops = options.StopTokenIds.Append(tokenizer.EndOfTextId).ToList();
             bool streaming = !parsed.GetValue(json);
             Action<string>? onText = streaming ? Console.Write : null;
-            if (streaming) Console.Write(parsed.GetValue(prompt));
+            if (streaming) Console.Write(promptText);
             // Stop strings end the text as in the runtime: from the minimum length on, cut before the stop string.
             var text = new GeneratedText(tokenizer, options.StopStrings);
             int count = 0;

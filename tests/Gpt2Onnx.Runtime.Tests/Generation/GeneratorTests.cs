@@ -307,6 +307,22 @@ public sealed class GeneratorTests : IDisposable
     }
 
     [Fact]
+    public async Task A_prompt_file_is_read_exactly_as_the_same_text_given_inline()
+    {
+        string file = Path.Combine(_dir, "prompt.txt"), text = " a line\n and another\n";
+        File.WriteAllText(file, text);
+        string[] rest = ["--model", _portable, "--max-new-tokens", "3", "--seed", "5", "--json", "--threads", "1"];
+        var inline = await CliProcess.RunAsync("gpt2-run", ["generate", "--prompt", text, .. rest]);
+        var fromFile = await CliProcess.RunAsync("gpt2-run", ["generate", "--prompt-file", file, .. rest]);
+        Assert.True(inline.ExitCode == 0, inline.Stderr);
+        static string Tokens(string json) => string.Join("|", new[] { "prompt_ids", "ids", "text" }.Select(k => System.Text.Json.Nodes.JsonNode.Parse(json)![k]!.ToJsonString()));
+        Assert.Equal(Tokens(inline.Stdout), Tokens(fromFile.Stdout)); // the line breaks included
+        var both = await CliProcess.RunAsync("gpt2-run", ["generate", "--prompt", text, "--prompt-file", file, .. rest]);
+        Assert.Equal(2, both.ExitCode);
+        Assert.Contains("give --prompt or --prompt-file, not both", both.Stderr);
+    }
+
+    [Fact]
     public void Generation_stops_at_the_context_limit()
     {
         using var model = Load(_fused);
