@@ -115,7 +115,8 @@ public static class BatchJob
             if (next < todo.Count) throw InputChanged(options, null);
         }
 
-        using var engine = new BatchEngine(model, options.MaxBatch, options.MaxLength > 0 ? options.MaxLength : longestNeed);
+        // No more slots than rows to run: the cache is allocated once, for every slot.
+        using var engine = new BatchEngine(model, Math.Min(options.MaxBatch, Math.Max(1, todo.Count)), options.MaxLength > 0 ? options.MaxLength : longestNeed);
         var clock = Stopwatch.StartNew();
         var lastReport = TimeSpan.Zero;
         int written = 0, errors = malformed;

@@ -204,6 +204,18 @@ public sealed class BatchJobTests : IDisposable
     }
 
     [Fact]
+    public void A_batch_larger_than_the_job_allocates_slots_for_its_rows_only()
+    {
+        // Before, --max-batch 16777216 for three rows asked for a cache of terabytes and was refused.
+        string output = Path.Combine(_dir, "out.jsonl");
+        using var model = LanguageModel.Load(_fused, new SessionSettings { IntraOpThreads = 1 });
+        var summary = BatchJob.Run(model, new BatchJobOptions { Input = Input(3), Output = output, MaxBatch = 1 << 24 }, TextWriter.Null);
+        Assert.Equal(3, summary.Written);
+        Assert.Contains("at least one sequence", Assert.Throws<Gpt2OnnxException>(
+            () => BatchJob.Run(model, new BatchJobOptions { Input = Input(3), Output = output + "2", MaxBatch = 0 }, TextWriter.Null)).Message);
+    }
+
+    [Fact]
     public void Properties_that_are_not_options_are_named_once_and_left_out()
     {
         string input = Path.Combine(_dir, "extra.jsonl");
