@@ -11,7 +11,7 @@ namespace Gpt2Onnx.Runtime.Tokenizers;
 public static class TokenizerFiles
 {
     /// <summary>The largest tokenizer file read: far above any real one (GPT-2's vocab.json is 1 MB).</summary>
-    public const long MaxFileBytes = 256L << 20;
+    private const long MaxFileBytes = 256L << 20;
 
     /// <summary>vocab.json: one JSON object, token → id.</summary>
     public static Dictionary<string, int> ReadVocabJson(string path)
@@ -220,7 +220,8 @@ public static class TokenizerFiles
         return JsonDocument.Parse(json);
     }
 
-    private static byte[] ReadCapped(string path, string what)
+    /// <summary>A tokenizer file's bytes (<paramref name="what"/> names it in the error when it is missing), refused over <see cref="MaxFileBytes"/>.</summary>
+    public static byte[] ReadCapped(string path, string what)
     {
         var info = new FileInfo(path);
         if (!info.Exists)

@@ -156,14 +156,14 @@ public static class DataPreparer
             long start = (Tokens - count) * width;
             stream.Position = start - width;
             var chunk = new byte[1 << 20];
+            int IdAt(int at) => width == 2 ? BinaryPrimitives.ReadUInt16LittleEndian(chunk.AsSpan(at)) : (int)BinaryPrimitives.ReadUInt32LittleEndian(chunk.AsSpan(at));
             stream.ReadExactly(chunk, 0, width);
-            int lastKept = width == 2 ? BinaryPrimitives.ReadUInt16LittleEndian(chunk) : (int)BinaryPrimitives.ReadUInt32LittleEndian(chunk);
-            if (lastKept != eos) Documents++; // a document cut in two counts in both shards
+            if (IdAt(0) != eos) Documents++; // the last token kept ends no document: one cut in two counts in both shards
             int read;
             while ((read = stream.ReadAtLeast(chunk, chunk.Length, throwOnEndOfStream: false)) > 0)
                 for (int at = 0; at < read; at += width)
                 {
-                    int id = width == 2 ? BinaryPrimitives.ReadUInt16LittleEndian(chunk.AsSpan(at)) : (int)BinaryPrimitives.ReadUInt32LittleEndian(chunk.AsSpan(at));
+                    int id = IdAt(at);
                     other.Put(id);
                     if (id != eos) continue;
                     other.Documents++; // a document's end moves with it

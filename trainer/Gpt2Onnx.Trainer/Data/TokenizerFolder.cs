@@ -1,6 +1,4 @@
 using System.Security.Cryptography;
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Runtime.IO;
 using Gpt2Onnx.Runtime.Tokenizers;
 
 namespace Gpt2Onnx.Trainer.Data;
@@ -19,8 +17,7 @@ public static class TokenizerFolder
             string path = Path.Combine(directory, name);
             if (!File.Exists(path)) continue;
             sha.AppendData(System.Text.Encoding.UTF8.GetBytes(name + "\n"));
-            sha.AppendData(BoundedFile.ReadAllBytes(path, TokenizerFiles.MaxFileBytes)
-                           ?? throw new Gpt2OnnxException($"{path} holds more than any real tokenizer file ({TokenizerFiles.MaxFileBytes >> 20} MB): is it the right file?"));
+            sha.AppendData(TokenizerFiles.ReadCapped(path, "a tokenizer file"));
         }
         return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
