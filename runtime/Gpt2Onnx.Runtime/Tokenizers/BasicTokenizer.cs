@@ -4,14 +4,18 @@ using System.Text;
 namespace Gpt2Onnx.Runtime.Tokenizers;
 
 /// <summary>
-/// BERT's basic tokenization, the step before WordPiece: drops control characters, splits on whitespace,
-/// makes every CJK character and every punctuation character its own word, and optionally lower-cases
-/// and strips accents.
+/// BERT's basic tokenization, the step before WordPiece, as Hugging Face's BertNormalizer and
+/// BertPreTokenizer define it: drops NUL, U+FFFD and every C* character but tab, newline and carriage
+/// return; splits on whitespace; makes every CJK ideograph (when <paramref name="splitCjk"/>) and every
+/// punctuation character its own word; optionally lower-cases (full case mapping) and strips accents (NFD,
+/// then no nonspacing marks). <paramref name="stripAccents"/> null follows <paramref name="lowerCase"/>, as
+/// tokenizer_config.json's strip_accents does.
 /// </summary>
-public sealed class BasicTokenizer(bool lowerCase, bool stripAccents)
+public sealed class BasicTokenizer(bool lowerCase = false, bool? stripAccents = null, bool splitCjk = true)
 {
     public bool LowerCase { get; } = lowerCase;
-    public bool StripAccents { get; } = stripAccents;
+    public bool StripAccents { get; } = stripAccents ?? lowerCase;
+    public bool SplitCjk { get; } = splitCjk;
 
     /// <summary>Appends the words of <paramref name="text"/> to <paramref name="words"/>.</summary>
     public void Split(ReadOnlySpan<char> text, List<string> words)
@@ -20,10 +24,8 @@ public sealed class BasicTokenizer(bool lowerCase, bool stripAccents)
         void Flush()
         {
             if (word.Length == 0) return;
-            string w = word.ToString();
+            string w = Normalize(word.ToString());
             word.Clear();
-            if (LowerCase) w = w.ToLowerInvariant();
-            if (StripAccents) w = RemoveAccents(w);
             if (w.Length > 0) words.Add(w);
         }
 
@@ -38,10 +40,10 @@ public sealed class BasicTokenizer(bool lowerCase, bool stripAccents)
             {
                 Flush();
             }
-            else if (IsCjk(cp) || IsPunctuation(rune))
+            else if (SplitCjk && IsCjk(cp) || IsPunctuation(rune))
             {
                 Flush();
-                words.Add(LowerCase || StripAccents ? Normalize(rune.ToString()) : rune.ToString());
+                words.Add(Normalize(rune.ToString()));
             }
             else
             {
@@ -53,26 +55,35 @@ public sealed class BasicTokenizer(bool lowerCase, bool stripAccents)
 
     private string Normalize(string w)
     {
-        if (LowerCase) w = w.ToLowerInvariant();
+        if (LowerCase) w = ToLower(w);
         return StripAccents ? RemoveAccents(w) : w;
     }
+
+    /// <summary>
+    /// Unicode's full lower-case mapping without context: .NET's simple mapping, except that U+0130 (İ)
+    /// becomes "i" and a combining dot above (U+0307), its only unconditional mapping to two characters.
+    /// </summary>
+    private static string ToLower(string text) => text.Replace("\u0130", "i\u0307", StringComparison.Ordinal).ToLowerInvariant();
 
     private static string RemoveAccents(string text)
     {
         string decomposed = text.Normalize(NormalizationForm.FormD);
         var result = new StringBuilder(decomposed.Length);
-        foreach (char c in decomposed)
-            if (CharUnicodeInfo.GetUnicodeCategory(c) != UnicodeCategory.NonSpacingMark)
-                result.Append(c);
+        foreach (var rune in decomposed.EnumerateRunes())
+            if (Rune.GetUnicodeCategory(rune) != UnicodeCategory.NonSpacingMark)
+                result.Append(rune);
         return result.ToString();
     }
 
-    /// <summary>Control characters other than tab, newline and carriage return (which are whitespace).</summary>
+    /// <summary>
+    /// What BERT drops: control, format, private-use, unassigned and surrogate characters (Unicode's C*),
+    /// except tab, newline and carriage return, which are whitespace.
+    /// </summary>
     private static bool IsControl(Rune rune)
     {
         if (rune.Value is '\t' or '\n' or '\r') return false;
-        var category = Rune.GetUnicodeCategory(rune);
-        return category is UnicodeCategory.Control or UnicodeCategory.Format;
+        return Rune.GetUnicodeCategory(rune) is UnicodeCategory.Control or UnicodeCategory.Format
+            or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned or UnicodeCategory.Surrogate;
     }
 
     /// <summary>ASCII symbols count as punctuation (as in BERT), and so does every Unicode P* character.</summary>

@@ -131,9 +131,16 @@ public static class TokenizerFiles
             var additional = new List<string>();
             if (root.TryGetProperty("additional_special_tokens", out var list) && list.ValueKind == JsonValueKind.Array)
                 additional.AddRange(list.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Object ? e.GetProperty("content").GetString()! : e.GetString()!));
-            bool lower = root.TryGetProperty("do_lower_case", out var lc) && lc.ValueKind == JsonValueKind.True;
-            return new TokenizerConfig(Token("eos_token"), Token("bos_token"), Token("unk_token"), Token("pad_token"),
-                                       additional, lower);
+            bool? Flag(string name) =>
+                !root.TryGetProperty(name, out var value) ? null : value.ValueKind switch
+                {
+                    JsonValueKind.True => true,
+                    JsonValueKind.False => false,
+                    JsonValueKind.Null => null,
+                    _ => throw new Gpt2OnnxException($"{path}: '{name}' is {value.GetRawText()}, not true, false or null: fix the file"),
+                };
+            return new TokenizerConfig(Token("eos_token"), Token("bos_token"), Token("unk_token"), Token("pad_token"), additional,
+                                       Flag("do_lower_case") ?? true, Flag("strip_accents"), Flag("tokenize_chinese_chars") ?? true);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException)
         {
@@ -233,9 +240,13 @@ public static class TokenizerFiles
     }
 }
 
-/// <summary>The parts of tokenizer_config.json this project reads.</summary>
+/// <summary>
+/// The parts of tokenizer_config.json this project reads: special tokens, and BERT's text settings with
+/// Hugging Face's BertTokenizer defaults (lower-case; strip_accents null follows do_lower_case; CJK split).
+/// </summary>
 public sealed record TokenizerConfig(string? EosToken, string? BosToken, string? UnkToken, string? PadToken,
-                                     IReadOnlyList<string> AdditionalSpecialTokens, bool DoLowerCase)
+                                     IReadOnlyList<string> AdditionalSpecialTokens, bool DoLowerCase = true,
+                                     bool? StripAccents = null, bool TokenizeChineseChars = true)
 {
     public IEnumerable<string> All =>
         new[] { EosToken, BosToken, UnkToken, PadToken }.Concat(AdditionalSpecialTokens)

@@ -10,7 +10,7 @@ namespace Gpt2Onnx.Runtime.Tokenizers;
 public sealed class WordPieceTokenizer : ITokenizer
 {
     public const string Continuation = "##";
-    public const int MaxWordChars = 100; // longer words become [UNK], as in BERT
+    public const int MaxWordChars = 100; // characters (code points); longer words become [UNK], as in BERT
     public static readonly string[] DefaultSpecialTokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
 
     private readonly string[] _tokens;
@@ -19,7 +19,8 @@ public sealed class WordPieceTokenizer : ITokenizer
     private readonly BasicTokenizer _basic;
     private readonly SpecialWordPieces _special;
 
-    public WordPieceTokenizer(IReadOnlyList<string> tokens, bool lowerCase = false, bool stripAccents = false,
+    /// <summary>A WordPiece tokenizer over <paramref name="tokens"/>; <paramref name="basic"/> (by default: cased, CJK split) splits text into words.</summary>
+    public WordPieceTokenizer(IReadOnlyList<string> tokens, BasicTokenizer? basic = null,
                               string? unknownToken = null, string? endOfTextToken = null, string source = "vocab.txt")
     {
         _tokens = tokens.ToArray();
@@ -28,18 +29,22 @@ public sealed class WordPieceTokenizer : ITokenizer
             if (!_ids.TryAdd(_tokens[i], i))
                 throw new Gpt2OnnxException($"{source}: the token '{_tokens[i]}' appears twice: regenerate the vocabulary");
         _idsBySpan = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
-        _basic = new BasicTokenizer(lowerCase, stripAccents);
+        _basic = basic ?? new BasicTokenizer();
         _special = new SpecialWordPieces(_ids, unknownToken ?? "[UNK]", endOfTextToken ?? "[SEP]", source);
     }
 
-    /// <summary>Loads vocab.txt, and tokenizer_config.json when present (do_lower_case, unk_token, eos_token).</summary>
+    /// <summary>
+    /// Loads vocab.txt, and tokenizer_config.json when present (do_lower_case, strip_accents,
+    /// tokenize_chinese_chars, unk_token, eos_token), with Hugging Face's BertTokenizer defaults for what it
+    /// does not say, or holds no such file: lower-cased, accents stripped, CJK split.
+    /// </summary>
     public static WordPieceTokenizer Load(string directory)
     {
         string path = Path.Combine(directory, "vocab.txt");
         var tokens = TokenizerFiles.ReadVocabTxt(path);
-        var config = TokenizerFiles.ReadConfig(directory);
-        bool lower = config?.DoLowerCase ?? false;
-        return new WordPieceTokenizer(tokens, lower, stripAccents: lower, config?.UnkToken, config?.EosToken, path);
+        var config = TokenizerFiles.ReadConfig(directory) ?? new TokenizerConfig(null, null, null, null, []);
+        var basic = new BasicTokenizer(config.DoLowerCase, config.StripAccents, config.TokenizeChineseChars);
+        return new WordPieceTokenizer(tokens, basic, config.UnkToken, config.EosToken, path);
     }
 
     public int VocabSize => _tokens.Length;
@@ -63,13 +68,13 @@ public sealed class WordPieceTokenizer : ITokenizer
 
     private void EncodeWord(string word, List<int> ids)
     {
-        if (word.Length > MaxWordChars)
+        if (word.Length > MaxWordChars && word.EnumerateRunes().Count() > MaxWordChars)
         {
             ids.Add(UnknownId);
             return;
         }
         int first = ids.Count;
-        Span<char> candidate = stackalloc char[MaxWordChars + Continuation.Length];
+        Span<char> candidate = stackalloc char[2 * MaxWordChars + Continuation.Length];
         int start = 0;
         while (start < word.Length)
         {

@@ -18,7 +18,7 @@ public static class WordPieceTrainer
         var specials = WordPieceTokenizer.DefaultSpecialTokens;
         if (vocabSize <= specials.Length)
             throw new Gpt2OnnxException($"a WordPiece vocabulary needs more than its {specials.Length} special tokens, not {vocabSize}");
-        var basic = new BasicTokenizer(lowerCase, stripAccents: lowerCase);
+        var basic = new BasicTokenizer(lowerCase);
         var wordCounts = CountWords(texts, basic);
 
         var symbolCounts = new Dictionary<string, long>();
@@ -53,7 +53,7 @@ public static class WordPieceTrainer
 
         // Two merges can spell the same token ("a" + "##bc" and "ab" + "##c"); keep the first.
         var unique = symbolsList.Distinct(StringComparer.Ordinal).ToList();
-        return new WordPieceTokenizer(unique, lowerCase, stripAccents: lowerCase);
+        return new WordPieceTokenizer(unique, basic);
     }
 
     /// <summary>Writes vocab.txt and tokenizer_config.json (each atomically) into <paramref name="directory"/>.</summary>
