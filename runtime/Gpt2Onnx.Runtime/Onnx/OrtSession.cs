@@ -24,6 +24,7 @@ public sealed unsafe class OrtSession : IDisposable
         if (settings.IntraOpThreads < 0) throw new Gpt2OnnxException($"--threads must be 0 (one per core) or more, not {settings.IntraOpThreads}");
         if (!File.Exists(modelPath))
             throw new Gpt2OnnxException($"{modelPath} is missing: export a model with 'gpt2-export --checkpoint DIR --out DIR'");
+        ContribNodeAudit.Check(modelPath);
         ModelPath = modelPath;
         IntPtr env = OrtEnvironment.Handle; // first: ONNX Runtime logs through it while it loads an execution provider
         IntPtr options;

@@ -38,4 +38,41 @@ public sealed class HostileGraphTests : IDisposable
         Assert.Contains(expected, stderr);
         Assert.Single(stderr.TrimEnd('\n').Split('\n'));
     }
+
+    /// <summary>
+    /// Graphs crafted against ONNX Runtime's GroupQueryAttention kernel, which crashed the process instead of
+    /// failing: a head count of 2^62 (it passes the kernel's positive check, then becomes 0 as a 32-bit int and
+    /// divides by zero), and an empty tensor as the total sequence length (a bounds assertion aborts). Loading
+    /// now refuses both before ONNX Runtime sees the graph.
+    /// </summary>
+    [Theory]
+    [InlineData("num_heads", "num_heads = 4611686018427387904, beyond the 32-bit range")]
+    [InlineData("empty_total_length", "input 'empty_total_length' is an empty constant")]
+    [InlineData("empty_constant_node", "input 'empty_constant_node' is an empty constant")]
+    public async Task A_graph_crafted_to_crash_GroupQueryAttention_is_refused_when_it_loads(string damage, string expected)
+    {
+        var (_, _, folder) = TinyModel.Export(_dir);
+        string graph = Path.Combine(folder, "model.onnx");
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(graph));
+        var attention = model.Graph.Node.First(n => n.OpType == "GroupQueryAttention");
+        if (damage == "num_heads")
+        {
+            attention.Attribute.Single(a => a.Name == "num_heads").I = 1L << 62;
+        }
+        else
+        {
+            var empty = new TensorProto { Name = damage, DataType = (int)TensorProto.Types.DataType.Int32, Dims = { 0 } };
+            if (damage == "empty_total_length") model.Graph.Initializer.Add(empty);
+            else model.Graph.Node.Insert(0, new NodeProto { OpType = "Constant", Output = { damage }, Attribute = { new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = empty } } });
+            attention.Input[6] = damage;
+        }
+        File.WriteAllBytes(graph, Google.Protobuf.MessageExtensions.ToByteArray(model));
+
+        var (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", folder, "--prompt-ids", "1,2", "--max-new-tokens", "1");
+        Assert.Equal("", stdout);
+        Assert.StartsWith("error: ", stderr);
+        Assert.Contains(expected, stderr);
+        Assert.Single(stderr.TrimEnd('\n').Split('\n'));
+        Assert.Equal(1, exitCode);
+    }
 }

@@ -1,0 +1,197 @@
+namespace Gpt2Onnx.Runtime.Onnx;
+
+/// <summary>
+/// Reads the nodes of a model.onnx (skipping its weights) and refuses what ONNX Runtime's contrib kernels
+/// (domain com.microsoft: GroupQueryAttention, MatMulNBits, ...) would crash the process on instead of
+/// reporting: an integer attribute beyond 32 bits (the kernels read them as 32-bit ints, so 2^62 heads
+/// become 0 and are divided by), and an empty constant as an input (kernels read its first value unchecked).
+/// Nodes inside subgraphs and model-local functions count too. A file that does not parse is left to ONNX
+/// Runtime, whose own error then names the damage.
+/// </summary>
+internal static class ContribNodeAudit
+{
+    private const string ContribDomain = "com.microsoft";
+    private const int MaxDepth = 64; // subgraphs nested deeper are left to ONNX Runtime's own limit
+
+    private sealed record Node(string Name, string OpType, string Domain, List<string> Inputs, List<(string Name, long Value)> Ints);
+
+    public static void Check(string modelPath)
+    {
+        var nodes = new List<Node>();
+        var emptyConstants = new HashSet<string>(StringComparer.Ordinal);
+        try
+        {
+            using var file = new FileStream(modelPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            var reader = new ProtoReader(file);
+            reader.Fields(file.Length, (field, wire, end) =>
+            {
+                if (field == 7 && wire == 2) Graph(reader, end, nodes, emptyConstants, 0);        // ModelProto.graph
+                else if (field == 25 && wire == 2) Function(reader, end, nodes, emptyConstants); // ModelProto.functions
+                else reader.Skip(wire, end);
+            });
+        }
+        catch (InvalidDataException)
+        {
+            return; // not a well-formed protobuf: ONNX Runtime refuses it with its own message
+        }
+
+        foreach (var node in nodes.Where(n => n.Domain == ContribDomain))
+        {
+            string where = $"{modelPath}: node '{node.Name}' ({node.OpType})";
+            foreach (var (name, value) in node.Ints)
+                if (value is < int.MinValue or > int.MaxValue)
+                    throw new Gpt2OnnxException($"{where} has {name} = {value}, beyond the 32-bit range ONNX Runtime reads it in: the graph is damaged or hostile; export it again");
+            foreach (var input in node.Inputs)
+                if (emptyConstants.Contains(input))
+                    throw new Gpt2OnnxException($"{where}: its input '{input}' is an empty constant, which ONNX Runtime's kernel would read past: the graph is damaged or hostile; export it again");
+        }
+    }
+
+    private static void Graph(ProtoReader reader, long end, List<Node> nodes, HashSet<string> emptyConstants, int depth)
+    {
+        if (depth > MaxDepth) { reader.SkipTo(end); return; }
+        reader.Fields(end, (field, wire, fieldEnd) =>
+        {
+            if (field == 1 && wire == 2) nodes.Add(NodeProto(reader, fieldEnd, nodes, emptyConstants, depth)); // GraphProto.node
+            else if (field == 5 && wire == 2)                                                              // GraphProto.initializer
+            {
+                var (name, empty) = Tensor(reader, fieldEnd);
+                if (empty) emptyConstants.Add(name);
+            }
+            else reader.Skip(wire, fieldEnd);
+        });
+    }
+
+    private static void Function(ProtoReader reader, long end, List<Node> nodes, HashSet<string> emptyConstants) =>
+        reader.Fields(end, (field, wire, fieldEnd) =>
+        {
+            if (field == 7 && wire == 2) nodes.Add(NodeProto(reader, fieldEnd, nodes, emptyConstants, 1)); // FunctionProto.node
+            else reader.Skip(wire, fieldEnd);
+        });
+
+    private static Node NodeProto(ProtoReader reader, long end, List<Node> nodes, HashSet<string> emptyConstants, int depth)
+    {
+        var node = new Node("", "", "", [], []);
+        string name = "", opType = "", domain = "";
+        var outputs = new List<string>();
+        bool emptyValue = false;
+        reader.Fields(end, (field, wire, fieldEnd) =>
+        {
+            switch (field, wire)
+            {
+                case (1, 2): node.Inputs.Add(reader.String(fieldEnd)); break;
+                case (2, 2): outputs.Add(reader.String(fieldEnd)); break;
+                case (3, 2): name = reader.String(fieldEnd); break;
+                case (4, 2): opType = reader.String(fieldEnd); break;
+                case (7, 2): domain = reader.String(fieldEnd); break;
+                case (5, 2): emptyValue |= Attribute(reader, fieldEnd, node.Ints, nodes, emptyConstants, depth); break;
+                default: reader.Skip(wire, fieldEnd); break;
+            }
+        });
+        if (opType == "Constant" && domain is "" or "ai.onnx" && emptyValue)
+            foreach (var output in outputs) emptyConstants.Add(output);
+        return node with { Name = name, OpType = opType, Domain = domain };
+    }
+
+    /// <summary>Collects an attribute's integers and walks its subgraphs; true when its tensor value is empty.</summary>
+    private static bool Attribute(ProtoReader reader, long end, List<(string, long)> ints, List<Node> nodes, HashSet<string> emptyConstants, int depth)
+    {
+        string name = "";
+        var values = new List<long>();
+        bool empty = false;
+        reader.Fields(end, (field, wire, fieldEnd) =>
+        {
+            switch (field, wire)
+            {
+                case (1, 2): name = reader.String(fieldEnd); break;
+                case (3, 0): values.Add((long)reader.Varint()); break;                              // i
+                case (8, 0): values.Add((long)reader.Varint()); break;                              // ints, one by one
+                case (8, 2): while (reader.Position < fieldEnd) values.Add((long)reader.Varint()); break; // ints, packed
+                case (5, 2): empty = Tensor(reader, fieldEnd).Empty; break;                         // t
+                case (6, 2): Graph(reader, fieldEnd, nodes, emptyConstants, depth + 1); break;      // g
+                case (11, 2): Graph(reader, fieldEnd, nodes, emptyConstants, depth + 1); break;     // graphs
+                default: reader.Skip(wire, fieldEnd); break;
+            }
+        });
+        ints.AddRange(values.Select(v => (name, v)));
+        return empty && name == "value";
+    }
+
+    /// <summary>A TensorProto's name, and whether one of its dimensions is 0.</summary>
+    private static (string Name, bool Empty) Tensor(ProtoReader reader, long end)
+    {
+        string name = "";
+        bool empty = false;
+        reader.Fields(end, (field, wire, fieldEnd) =>
+        {
+            switch (field, wire)
+            {
+                case (1, 0): empty |= reader.Varint() == 0; break;                                                  // dims
+                case (1, 2): while (reader.Position < fieldEnd) empty |= reader.Varint() == 0; break;            // dims, packed
+                case (8, 2): name = reader.String(fieldEnd); break;
+                default: reader.Skip(wire, fieldEnd); break;
+            }
+        });
+        return (name, empty);
+    }
+
+    /// <summary>Protobuf's wire format over a seekable stream; anything malformed is an <see cref="InvalidDataException"/>.</summary>
+    private sealed class ProtoReader(Stream stream)
+    {
+        private const int MaxString = 1 << 16; // names and op types; longer ones are not what this audit reads
+
+        public long Position => stream.Position;
+
+        /// <summary>Calls <paramref name="read"/> with each field's number, wire type and end until <paramref name="end"/>.</summary>
+        public void Fields(long end, Action<int, int, long> read)
+        {
+            while (stream.Position < end)
+            {
+                ulong key = Varint();
+                int field = (int)Math.Min(key >> 3, int.MaxValue), wire = (int)(key & 7);
+                long length = wire == 2 ? (long)Math.Min(Varint(), (ulong)long.MaxValue / 2) : 0;
+                long fieldEnd = wire == 2 ? Checked(stream.Position + length, end) : end;
+                read(field, wire, fieldEnd);
+                if (stream.Position > end) throw new InvalidDataException();
+            }
+        }
+
+        public ulong Varint()
+        {
+            ulong value = 0;
+            for (int shift = 0; shift < 70; shift += 7)
+            {
+                int b = stream.ReadByte();
+                if (b < 0) throw new InvalidDataException();
+                value |= (ulong)(b & 0x7F) << shift;
+                if (b < 0x80) return value;
+            }
+            throw new InvalidDataException();
+        }
+
+        public string String(long end)
+        {
+            long length = end - stream.Position;
+            if (length > MaxString) { SkipTo(end); return ""; }
+            var bytes = new byte[length];
+            stream.ReadExactly(bytes);
+            return System.Text.Encoding.UTF8.GetString(bytes);
+        }
+
+        public void Skip(int wire, long fieldEnd)
+        {
+            switch (wire)
+            {
+                case 0: Varint(); break;
+                case 1: SkipTo(Checked(stream.Position + 8, fieldEnd)); break;
+                case 2: SkipTo(fieldEnd); break;
+                case 5: SkipTo(Checked(stream.Position + 4, fieldEnd)); break;
+                default: throw new InvalidDataException(); // groups: not in ONNX files
+            }
+        }
+
+        public void SkipTo(long end) => stream.Position = end;
+
+        private static long Checked(long position, long end) => position <= end ? position : throw new InvalidDataException();
+    }
+}
