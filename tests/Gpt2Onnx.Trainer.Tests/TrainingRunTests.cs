@@ -261,6 +261,25 @@ public sealed class TrainingRunTests : IDisposable
     }
 
     [Fact]
+    public async Task A_resume_without_steps_keeps_the_runs_length_and_its_warm_up()
+    {
+        // Before, --resume without --steps took the option's default (1,000 steps) for a run of 4, with a new warm-up.
+        string data = PrepareData(documents: 40), output = Path.Combine(_dir, "run");
+        var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-train", "train", "--data", data, "--out", output, "--config", "tiny", "--steps", "4",
+            "--save-every", "2", "--batch-size", "2", "--context", "16", "--threads", "1", "--eval-every", "0", "--sample-tokens", "0");
+        Assert.True(exitCode == 0, stderr);
+        Assert.Equal(1, CheckpointStore.ReadState(output).Options.WarmupSteps); // 10% of 4 steps, at least 1, saved with the run
+        (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-train", "train", "--data", data, "--out", output, "--resume");
+        Assert.True(exitCode == 0, stderr);
+        Assert.Contains("resuming " + output + " at step 4 of 4", stderr);
+        Assert.Equal(4, CheckpointStore.ReadState(output).Step);
+        (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-train", "train", "--data", data, "--out", output, "--resume", "--steps", "6");
+        Assert.True(exitCode == 0, stderr);
+        var state = CheckpointStore.ReadState(output);
+        Assert.Equal((6, 6, 1), (state.Step, state.Options.Steps, state.Options.WarmupSteps));
+    }
+
+    [Fact]
     public void A_vocabulary_that_does_not_match_the_data_is_refused()
     {
         string data = PrepareData();

@@ -71,6 +71,9 @@ internal static class TrainCommand
                 Bf16 = parsed.GetValue(bf16),
             };
             CliHost.Require(!(options.InitCheckpoint != null && parsed.GetValue(resume)), "--init starts a new run and --resume continues one: give one of them");
+            // A resumed run keeps its own length unless --steps is given (the option's default is a new run's).
+            if (parsed.GetValue(resume) && parsed.GetResult(steps) is null or { Implicit: true } && CheckpointStore.HasTrainingState(options.OutputDirectory))
+                options = options with { Steps = CheckpointStore.ReadState(options.OutputDirectory).Options.Steps };
             // Options given but not used are named, so a changed setting does not pass for an applied one.
             var given = command.Options.Where(o => parsed.GetResult(o) is { Implicit: false }).ToList();
             var unused = parsed.GetValue(resume) ? given.Except([data, output, resume, steps, minutes]) : options.InitCheckpoint != null ? given.Intersect([config]) : [];

@@ -81,6 +81,8 @@ public sealed class TrainingLoop
             throw new Gpt2OnnxException($"{output} already holds a training run: pass --resume to continue it, or choose another --out");
         }
         Validate(options);
+        // The warm-up a new run resolves is saved with it, so a resume that changes --steps does not move it.
+        if (saved == null) options = options with { WarmupSteps = DefaultWarmup(options) };
 
         Gpt2Checkpoint? init = !resume && options.InitCheckpoint is { } initPath ? Gpt2Checkpoint.Open(initPath) : null;
         Gpt2Config config;
@@ -157,7 +159,7 @@ public sealed class TrainingLoop
         Directory.CreateDirectory(output);
 
         var schedule = new LearningRateSchedule(options.LearningRate, options.LearningRate * options.MinLearningRateRatio,
-                                                options.WarmupSteps ?? Math.Min(200, Math.Max(1, options.Steps / 10)), options.Steps);
+                                                DefaultWarmup(options), options.Steps);
         var tokenizer = Tokenizer.Load(tokenizerDirectory);
         using var metrics = new MetricsLog(Path.Combine(output, "metrics.jsonl"), startStep);
         var clock = Stopwatch.StartNew();
@@ -292,6 +294,9 @@ public sealed class TrainingLoop
             throw new Gpt2OnnxException($"--batch-size {batchSize} × --context {context} needs {logits / 1e9:F1} GB for the logits and their gradient alone " +
                                         $"(vocabulary {config.VocabSize}), beyond this machine's {available / 1e9:F1} GB: lower --batch-size, and reach a larger batch with --grad-accum");
     }
+
+    /// <summary>The warm-up steps: as given, else 10% of the steps, at least 1 and at most 200.</summary>
+    private static int DefaultWarmup(TrainOptions o) => o.WarmupSteps ?? Math.Min(200, Math.Max(1, o.Steps / 10));
 
     private static void Validate(TrainOptions o)
     {
