@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Gpt2Onnx.Exporter.Graphs;
+using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.TestSupport;
 
@@ -67,5 +68,31 @@ public sealed class GenaiConfigTests : IDisposable
         Assert.Equal(variant == GraphVariant.Fused, genai["search"]!["past_present_share_buffer"]!.GetValue<bool>());
         Assert.Equal(variant == GraphVariant.Fused ? "true" : "false", session.Metadata["gpt2onnx.past_present_share_buffer"]);
         Assert.Equal(precision.ToString().ToLowerInvariant(), session.Metadata["gpt2onnx.precision"]);
+    }
+
+    [Theory]
+    [InlineData(null, false, 1.0, 50, 1.0)] // no generation_config.json: Hugging Face's defaults, greedy
+    [InlineData("{\"do_sample\": true, \"temperature\": 0.8, \"top_k\": 40, \"top_p\": 0.95}", true, 0.8, 40, 0.95)]
+    public void The_search_section_says_what_generation_config_says(string? generationConfig, bool doSample, double temperature, int topK, double topP)
+    {
+        // Before, it always said greedy, so onnxruntime-genai and Hugging Face sampled one folder differently.
+        string checkpoint = TinyCheckpoint.Write(Path.Combine(_dir, "ckpt"), TinyCheckpoint.Config(), seed: 2);
+        if (generationConfig != null) File.WriteAllText(Path.Combine(checkpoint, "generation_config.json"), generationConfig);
+        string output = Path.Combine(_dir, "onnx");
+        OnnxExporter.Export(checkpoint, output, new ExportOptions());
+        var search = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "genai_config.json")))!["search"]!;
+        Assert.Equal((doSample, temperature, topK, topP, 1.0),
+            (search["do_sample"]!.GetValue<bool>(), search["temperature"]!.GetValue<double>(), search["top_k"]!.GetValue<int>(),
+             search["top_p"]!.GetValue<double>(), search["repetition_penalty"]!.GetValue<double>()));
+    }
+
+    [Fact]
+    public void A_sampling_value_out_of_range_in_generation_config_is_refused_before_the_export()
+    {
+        string checkpoint = TinyCheckpoint.Write(Path.Combine(_dir, "ckpt"), TinyCheckpoint.Config(), seed: 2);
+        File.WriteAllText(Path.Combine(checkpoint, "generation_config.json"), "{\"do_sample\": true, \"top_p\": 1.5}");
+        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, Path.Combine(_dir, "onnx"), new ExportOptions()));
+        Assert.Contains("a sampling value is out of range (temperature 1, top_k 50, top_p 1.5", error.Message);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "onnx")));
     }
 }
