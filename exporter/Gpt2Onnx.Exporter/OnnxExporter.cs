@@ -42,7 +42,7 @@ public static class OnnxExporter
         if (Directory.Exists(outputDirectory) && Directory.EnumerateFileSystemEntries(outputDirectory).Any() && !options.Force)
             throw new Gpt2OnnxException($"{outputDirectory} already exists: pass --force to replace it, or choose another --out");
         using var checkpoint = Gpt2Checkpoint.Open(checkpointDirectory);
-        var generation = ReadGenerationConfig(checkpointDirectory, checkpoint.Config); // before any work
+        var generation = GenerationConfig.Read(checkpointDirectory, checkpoint.Config); // before any work
         bool hasTokenizer = CheckTokenizer(checkpointDirectory, checkpoint.Config);
 
         string temporary = outputDirectory + ".tmp-" + Environment.ProcessId;
@@ -138,53 +138,11 @@ public static class OnnxExporter
         return true;
     }
 
-    /// <summary>What genai_config.json takes from generation_config.json: the end-of-text id and the sampling defaults.</summary>
-    private sealed record GenerationDefaults(int Eos, bool DoSample, double Temperature, int TopK, double TopP, double RepetitionPenalty);
-
-    /// <summary>
-    /// generation_config.json's facts, with Hugging Face's defaults for what it leaves out (greedy; when sampling,
-    /// temperature 1, top-k 50, top-p 1; no repetition penalty). The end-of-text id is its eos_token_id (a number,
-    /// or a list whose first id is taken, as Hugging Face allows), else config.json's; an id outside the
-    /// vocabulary or a sampling value out of range is refused here, not at the first run of the export.
-    /// </summary>
-    private static GenerationDefaults ReadGenerationConfig(string checkpointDirectory, Gpt2Config config)
-    {
-        string path = Path.Combine(checkpointDirectory, "generation_config.json");
-        var defaults = new GenerationDefaults(config.EosTokenId, DoSample: false, Temperature: 1, TopK: 50, TopP: 1, RepetitionPenalty: 1);
-        if (!File.Exists(path)) return Checked(defaults);
-        try
-        {
-            var root = JsonText.Parse(BoundedFile.ReadAllBytes(path, 1 << 20)
-                                      ?? throw new Gpt2OnnxException($"{path} is over 1 MB, far more than a generation config: fix or delete it")) as JsonObject
-                       ?? throw new Gpt2OnnxException($"{path} is not a JSON object: fix or delete it");
-            var eos = root["eos_token_id"];
-            if (eos is JsonArray { Count: > 0 } ids) eos = ids[0];
-            T Value<T>(string key, T fallback) => root[key] is JsonValue value ? value.GetValue<T>() : fallback;
-            return Checked(new GenerationDefaults(
-                eos is JsonValue id ? id.GetValue<int>() : defaults.Eos, Value("do_sample", defaults.DoSample), Value("temperature", defaults.Temperature),
-                Value("top_k", defaults.TopK), Value("top_p", defaults.TopP), Value("repetition_penalty", defaults.RepetitionPenalty)));
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
-        {
-            throw new Gpt2OnnxException($"{path}: not a valid generation config ({JsonText.Describe(e)}): fix or delete it");
-        }
-
-        GenerationDefaults Checked(GenerationDefaults g)
-        {
-            if (g.Eos < 0 || g.Eos >= config.VocabSize)
-                throw new Gpt2OnnxException($"{path}: eos_token_id {g.Eos} is outside the vocabulary (0..{config.VocabSize - 1}): fix or delete it");
-            if (!(g.Temperature > 0 && g.TopK >= 0 && g.TopP is > 0 and <= 1 && g.RepetitionPenalty > 0 && double.IsFinite(g.Temperature + g.RepetitionPenalty)))
-                throw new Gpt2OnnxException($"{path}: a sampling value is out of range (temperature {g.Temperature}, top_k {g.TopK}, top_p {g.TopP}, " +
-                                            $"repetition_penalty {g.RepetitionPenalty}; each must be positive, top_k may be 0, top_p at most 1): fix or delete it");
-            return g;
-        }
-    }
-
     /// <summary>
     /// genai_config.json in onnxruntime-genai's schema and nothing else (its reader refuses keys it does
     /// not know); what is ours (variant, precision, block size) is in the model's metadata.
     /// </summary>
-    private static JsonObject GenaiConfig(Gpt2Config config, ExportOptions options, GenerationDefaults generation)
+    private static JsonObject GenaiConfig(Gpt2Config config, ExportOptions options, GenerationConfig generation)
     {
         bool fused = options.Variant == GraphVariant.Fused;
         var inputs = new JsonObject

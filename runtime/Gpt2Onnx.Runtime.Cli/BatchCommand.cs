@@ -21,7 +21,7 @@ internal static class BatchCommand
         onError.AcceptOnlyFromAmong("skip", "stop");
         var staticBatching = new Option<bool>("--static") { Description = "static batches instead of continuous batching (for comparison)" };
         var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "default for rows without max_new_tokens", DefaultValueFactory = _ => 64 };
-        var temperature = new Option<double>("--temperature") { Description = "default for rows without temperature (0 = greedy)", DefaultValueFactory = _ => 1.0 };
+        var temperature = new Option<double?>("--temperature") { Description = "default for rows without temperature (0 = greedy) [default: the model's]" };
         var json = new Option<bool>("--json") { Description = "print the summary as one JSON object" };
         var command = new Command("batch", "generate completions for a JSONL file of prompts (resumable, shardable)")
         {
@@ -44,7 +44,13 @@ internal static class BatchCommand
                 ShardCount = int.Parse(parts[1]),
                 SkipErrors = parsed.GetValue(onError) == "skip",
                 Continuous = !parsed.GetValue(staticBatching),
-                Defaults = new SamplingOptions { MaxNewTokens = parsed.GetValue(maxNewTokens), Temperature = parsed.GetValue(temperature) },
+                // Rows start from how the model samples (genai_config.json's search section); a temperature given asks for sampling.
+                Defaults = languageModel.DefaultSampling with
+                {
+                    MaxNewTokens = parsed.GetValue(maxNewTokens),
+                    Temperature = parsed.GetValue(temperature) ?? languageModel.DefaultSampling.Temperature,
+                    Greedy = languageModel.DefaultSampling.Greedy && parsed.GetValue(temperature) == null,
+                },
             }, Console.Error);
             if (parsed.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(new

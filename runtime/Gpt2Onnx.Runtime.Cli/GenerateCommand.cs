@@ -25,7 +25,7 @@ internal static class GenerateCommand
         {
             string? promptText = prompt.ReadText(parsed);
             CliHost.Require(promptText == null || parsed.GetValue(promptIds) == null, "give --prompt (or --prompt-file) or --prompt-ids, not both");
-            var options = sampling.Read(parsed);
+            var options = sampling.Read(parsed); // checked before the model loads
             int[]? ids = null;
             if (parsed.GetValue(promptIds) is { } text)
             {
@@ -33,6 +33,7 @@ internal static class GenerateCommand
                 catch (Gpt2OnnxException e) { throw new CliHost.BadUsageException("--prompt-ids: " + e.Message); }
             }
             using var languageModel = model.Load(parsed);
+            options = sampling.Read(parsed, languageModel.DefaultSampling);
             using var generator = new Generator(languageModel);
             var request = new GenerationRequest { Prompt = promptText, PromptIds = ids, Options = options, TruncatePromptLeft = parsed.GetValue(prompt.Truncate) };
             bool stream = !parsed.GetValue(json);

@@ -6,16 +6,19 @@ namespace Gpt2Onnx.Cli;
 /// <summary>
 /// The sampling options every generating command takes (gpt2-run generate, gpt2-train sample), declared
 /// and read in one place so that both sides sample with identical settings. Linked into both command lines.
+/// How to choose tokens starts from the model's own defaults (genai_config.json's search section, or the
+/// checkpoint's generation_config.json), as onnxruntime-genai and Hugging Face do; each option given
+/// changes its part, and a temperature, top-k or top-p given without --greedy asks for sampling.
 /// </summary>
 public sealed class SamplingFlags
 {
     public Option<int> MaxNewTokens { get; } = new("--max-new-tokens") { Description = "tokens to generate at most", DefaultValueFactory = _ => 64 };
     public Option<int> MinNewTokens { get; } = new("--min-new-tokens") { Description = "tokens before a stop token or string may end generation", DefaultValueFactory = _ => 0 };
     public Option<bool> Greedy { get; } = new("--greedy") { Description = "always take the most likely token" };
-    public Option<double> Temperature { get; } = new("--temperature") { Description = "sampling temperature (0 = greedy)", DefaultValueFactory = _ => 1.0 };
-    public Option<int> TopK { get; } = new("--top-k") { Description = "sample among the k most likely tokens (0 = all)", DefaultValueFactory = _ => 0 };
-    public Option<double> TopP { get; } = new("--top-p") { Description = "sample among the most likely tokens whose probability reaches p", DefaultValueFactory = _ => 1.0 };
-    public Option<double> RepetitionPenalty { get; } = new("--repetition-penalty") { Description = "CTRL repetition penalty (1 = off)", DefaultValueFactory = _ => 1.0 };
+    public Option<double?> Temperature { get; } = new("--temperature") { Description = "sampling temperature (0 = greedy) [default: the model's]" };
+    public Option<int?> TopK { get; } = new("--top-k") { Description = "sample among the k most likely tokens (0 = all) [default: the model's]" };
+    public Option<double?> TopP { get; } = new("--top-p") { Description = "sample among the most likely tokens whose probability reaches p [default: the model's]" };
+    public Option<double?> RepetitionPenalty { get; } = new("--repetition-penalty") { Description = "CTRL repetition penalty (1 = off) [default: the model's]" };
     public Option<double> PresencePenalty { get; } = new("--presence-penalty") { Description = "subtracted from tokens already generated", DefaultValueFactory = _ => 0.0 };
     public Option<double> FrequencyPenalty { get; } = new("--frequency-penalty") { Description = "subtracted per occurrence of tokens already generated", DefaultValueFactory = _ => 0.0 };
     public Option<ulong> Seed { get; } = new("--seed") { Description = "random seed; the same seed gives the same text", DefaultValueFactory = _ => 0UL };
@@ -28,16 +31,20 @@ public sealed class SamplingFlags
             command.Options.Add(option);
     }
 
-    /// <summary>The options as given; out-of-range values are reported with one clear error.</summary>
-    public SamplingOptions Read(ParseResult parsed) => new SamplingOptions
+    /// <summary>
+    /// <paramref name="model"/>'s sampling (plain sampling at temperature 1 when not given) changed by the options
+    /// given; out-of-range values are reported with one clear error.
+    /// </summary>
+    public SamplingOptions Read(ParseResult parsed, SamplingOptions? model = null) => new SamplingOptions
     {
         MaxNewTokens = parsed.GetValue(MaxNewTokens),
         MinNewTokens = parsed.GetValue(MinNewTokens),
-        Greedy = parsed.GetValue(Greedy),
-        Temperature = parsed.GetValue(Temperature),
-        TopK = parsed.GetValue(TopK),
-        TopP = parsed.GetValue(TopP),
-        RepetitionPenalty = parsed.GetValue(RepetitionPenalty),
+        Greedy = parsed.GetValue(Greedy) || (model?.Greedy ?? false)
+                 && parsed.GetValue(Temperature) == null && parsed.GetValue(TopK) == null && parsed.GetValue(TopP) == null,
+        Temperature = parsed.GetValue(Temperature) ?? model?.Temperature ?? 1.0,
+        TopK = parsed.GetValue(TopK) ?? model?.TopK ?? 0,
+        TopP = parsed.GetValue(TopP) ?? model?.TopP ?? 1.0,
+        RepetitionPenalty = parsed.GetValue(RepetitionPenalty) ?? model?.RepetitionPenalty ?? 1.0,
         PresencePenalty = parsed.GetValue(PresencePenalty),
         FrequencyPenalty = parsed.GetValue(FrequencyPenalty),
         Seed = parsed.GetValue(Seed),

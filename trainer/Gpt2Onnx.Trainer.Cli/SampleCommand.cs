@@ -30,11 +30,12 @@ internal static class SampleCommand
         command.SetAction(parsed =>
         {
             string promptText = prompt.ReadText(parsed) ?? "";
-            var options = sampling.Read(parsed);
+            var options = sampling.Read(parsed); // checked before the model loads
             TorchLibrary.Threads = parsed.GetValue(threads);
             string dir = parsed.GetValue(checkpoint)!;
             var tokenizer = Tokenizer.Load(dir);
             using var ckpt = Gpt2Checkpoint.Open(dir);
+            options = sampling.Read(parsed, GenerationConfig.Read(dir, ckpt.Config).Sampling); // the model's way to sample, changed by the options given
             using var model = Gpt2Model.Load(ckpt);
             var ids = new List<int>();
             tokenizer.Encode(promptText, ids);

@@ -76,6 +76,7 @@ public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationR
         {
             MaxNewTokens = Get("max_new_tokens", defaults.MaxNewTokens),
             MinNewTokens = Get("min_new_tokens", defaults.MinNewTokens),
+            Greedy = defaults.Greedy && row["temperature"] is null && row["top_k"] is null && row["top_p"] is null, // a row's sampling values ask for sampling
             Temperature = Get("temperature", defaults.Temperature),
             TopK = Get("top_k", defaults.TopK),
             TopP = Get("top_p", defaults.TopP),

@@ -34,10 +34,16 @@ public sealed class LanguageModel : IDisposable
     /// <summary>"portable" or "fused", and "fp32", "fp16" or "int4", as the export declared them.</summary>
     public string Variant { get; }
     public string Precision { get; }
+    /// <summary>
+    /// How the model says to sample, from genai_config.json's search section (do_sample false: greedy;
+    /// temperature, top_k, top_p, repetition_penalty); plain sampling at temperature 1 for a folder without one.
+    /// Command lines start from it and change what their options give.
+    /// </summary>
+    public SamplingOptions DefaultSampling { get; } = new();
 
     private readonly string _configFile;
 
-    private LanguageModel(string directory, OrtSession session, ITokenizer tokenizer, JsonObject decoder, JsonObject model, string configFile)
+    private LanguageModel(string directory, OrtSession session, ITokenizer tokenizer, JsonObject decoder, JsonObject model, JsonObject? search, string configFile)
     {
         Directory = directory;
         Session = session;
@@ -52,6 +58,7 @@ public sealed class LanguageModel : IDisposable
         ContextLength = Int(model, "context_length");
         VocabSize = Int(model, "vocab_size");
         EndOfTextId = Int(model, "eos_token_id");
+        if (search != null) DefaultSampling = ReadSearch(search, $"{directory}/{configFile}");
         // Graphs from elsewhere (a torch.onnx.export, say) carry no metadata of ours: the portable contract.
         Variant = session.Metadata.GetValueOrDefault("gpt2onnx.variant", "portable");
         Precision = session.Metadata.GetValueOrDefault("gpt2onnx.precision", "fp32");
@@ -118,6 +125,7 @@ public sealed class LanguageModel : IDisposable
                 ? $"{directory} is a checkpoint, not an ONNX export: export it first with 'gpt2-export --checkpoint {directory} --out DIR' and pass DIR"
                 : $"{directory} lacks model.onnx: is it a folder written by gpt2-export? (export it again)");
         JsonObject model, decoder;
+        JsonObject? search = null;
         string configFile;
         if (File.Exists(Path.Combine(directory, "genai_config.json")) || !File.Exists(Path.Combine(directory, "config.json")))
         {
@@ -125,6 +133,7 @@ public sealed class LanguageModel : IDisposable
             var genai = ReadJson(directory, configFile);
             model = genai["model"] as JsonObject ?? throw new Gpt2OnnxException($"{directory}/genai_config.json lacks 'model': export the model again");
             decoder = model["decoder"] as JsonObject ?? throw new Gpt2OnnxException($"{directory}/genai_config.json lacks 'model.decoder': export the model again");
+            search = genai["search"] as JsonObject;
         }
         else
         {
@@ -135,12 +144,39 @@ public sealed class LanguageModel : IDisposable
         var session = new OrtSession(Path.Combine(directory, "model.onnx"), settings);
         try
         {
-            return new LanguageModel(directory, session, tokenizer, decoder, model, configFile);
+            return new LanguageModel(directory, session, tokenizer, decoder, model, search, configFile);
         }
         catch
         {
             session.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>genai_config.json's search section as sampling options; a value out of range is one error naming it.</summary>
+    private static SamplingOptions ReadSearch(JsonObject search, string path)
+    {
+        T Value<T>(string key, T fallback)
+        {
+            if (search[key] is not JsonValue value) return fallback;
+            return value.TryGetValue<T>(out var result) ? result
+                : throw new Gpt2OnnxException($"{path}: search.{key} is {value.ToJsonString()}, not a {(typeof(T) == typeof(bool) ? "true or false" : "number")}: export the model again");
+        }
+        var defaults = new SamplingOptions();
+        try
+        {
+            return new SamplingOptions
+            {
+                Greedy = !Value("do_sample", false),
+                Temperature = Value("temperature", defaults.Temperature),
+                TopK = Value("top_k", 50), // onnxruntime-genai's and Hugging Face's default
+                TopP = Value("top_p", defaults.TopP),
+                RepetitionPenalty = Value("repetition_penalty", defaults.RepetitionPenalty),
+            }.Validate();
+        }
+        catch (Gpt2OnnxException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
+        {
+            throw new Gpt2OnnxException($"{path}: in search, {e.Message}: export the model again");
         }
     }
 
