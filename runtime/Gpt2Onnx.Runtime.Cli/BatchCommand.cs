@@ -45,12 +45,7 @@ internal static class BatchCommand
                 SkipErrors = parsed.GetValue(onError) == "skip",
                 Continuous = !parsed.GetValue(staticBatching),
                 // Rows start from how the model samples (genai_config.json's search section); a temperature given asks for sampling.
-                Defaults = languageModel.DefaultSampling with
-                {
-                    MaxNewTokens = parsed.GetValue(maxNewTokens),
-                    Temperature = parsed.GetValue(temperature) ?? languageModel.DefaultSampling.Temperature,
-                    Greedy = languageModel.DefaultSampling.Greedy && parsed.GetValue(temperature) == null,
-                },
+                Defaults = languageModel.DefaultSampling.WithSampling(temperature: parsed.GetValue(temperature)) with { MaxNewTokens = parsed.GetValue(maxNewTokens) },
             }, Console.Error);
             if (parsed.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(new

@@ -35,20 +35,20 @@ public sealed class SamplingFlags
     /// <paramref name="model"/>'s sampling (plain sampling at temperature 1 when not given) changed by the options
     /// given; out-of-range values are reported with one clear error.
     /// </summary>
-    public SamplingOptions Read(ParseResult parsed, SamplingOptions? model = null) => new SamplingOptions
+    public SamplingOptions Read(ParseResult parsed, SamplingOptions? model = null)
     {
-        MaxNewTokens = parsed.GetValue(MaxNewTokens),
-        MinNewTokens = parsed.GetValue(MinNewTokens),
-        Greedy = parsed.GetValue(Greedy) || (model?.Greedy ?? false)
-                 && parsed.GetValue(Temperature) == null && parsed.GetValue(TopK) == null && parsed.GetValue(TopP) == null,
-        Temperature = parsed.GetValue(Temperature) ?? model?.Temperature ?? 1.0,
-        TopK = parsed.GetValue(TopK) ?? model?.TopK ?? 0,
-        TopP = parsed.GetValue(TopP) ?? model?.TopP ?? 1.0,
-        RepetitionPenalty = parsed.GetValue(RepetitionPenalty) ?? model?.RepetitionPenalty ?? 1.0,
-        PresencePenalty = parsed.GetValue(PresencePenalty),
-        FrequencyPenalty = parsed.GetValue(FrequencyPenalty),
-        Seed = parsed.GetValue(Seed),
-        StopTokenIds = parsed.GetValue(StopIds) ?? [],
-        StopStrings = parsed.GetValue(Stop) ?? [],
-    }.Validate();
+        var sampling = (model ?? new SamplingOptions()).WithSampling(parsed.GetValue(Temperature), parsed.GetValue(TopK), parsed.GetValue(TopP));
+        return (sampling with
+        {
+            Greedy = sampling.Greedy || parsed.GetValue(Greedy),
+            RepetitionPenalty = parsed.GetValue(RepetitionPenalty) ?? sampling.RepetitionPenalty,
+            MaxNewTokens = parsed.GetValue(MaxNewTokens),
+            MinNewTokens = parsed.GetValue(MinNewTokens),
+            PresencePenalty = parsed.GetValue(PresencePenalty),
+            FrequencyPenalty = parsed.GetValue(FrequencyPenalty),
+            Seed = parsed.GetValue(Seed),
+            StopTokenIds = parsed.GetValue(StopIds) ?? [],
+            StopStrings = parsed.GetValue(Stop) ?? [],
+        }).Validate();
+    }
 }

@@ -72,14 +72,13 @@ public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationR
             _ => throw new Gpt2OnnxException($"line {line}: 'stop' must be a string or an array of strings"),
         };
         string key = id.ToJsonString();
-        var options = defaults with
+        // A row's sampling values ask for sampling, as on the command line.
+        var options = defaults.WithSampling(row["temperature"] is null ? null : Get("temperature", defaults.Temperature),
+                                            row["top_k"] is null ? null : Get("top_k", defaults.TopK),
+                                            row["top_p"] is null ? null : Get("top_p", defaults.TopP)) with
         {
             MaxNewTokens = Get("max_new_tokens", defaults.MaxNewTokens),
             MinNewTokens = Get("min_new_tokens", defaults.MinNewTokens),
-            Greedy = defaults.Greedy && row["temperature"] is null && row["top_k"] is null && row["top_p"] is null, // a row's sampling values ask for sampling
-            Temperature = Get("temperature", defaults.Temperature),
-            TopK = Get("top_k", defaults.TopK),
-            TopP = Get("top_p", defaults.TopP),
             RepetitionPenalty = Get("repetition_penalty", defaults.RepetitionPenalty),
             PresencePenalty = Get("presence_penalty", defaults.PresencePenalty),
             FrequencyPenalty = Get("frequency_penalty", defaults.FrequencyPenalty),

@@ -31,6 +31,18 @@ public sealed record SamplingOptions
 
     public bool IsGreedy => Greedy || Temperature == 0;
 
+    /// <summary>
+    /// These options with the sampling values that are given: giving a temperature, top-k or top-p asks for
+    /// sampling, so greedy defaults (a model whose search section says greedy) no longer apply.
+    /// </summary>
+    public SamplingOptions WithSampling(double? temperature = null, int? topK = null, double? topP = null) => this with
+    {
+        Greedy = Greedy && temperature == null && topK == null && topP == null,
+        Temperature = temperature ?? Temperature,
+        TopK = topK ?? TopK,
+        TopP = topP ?? TopP,
+    };
+
     /// <summary>Throws a clear error for a value out of range.</summary>
     public SamplingOptions Validate()
     {

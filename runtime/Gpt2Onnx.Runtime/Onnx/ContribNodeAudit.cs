@@ -71,26 +71,27 @@ internal static class ContribNodeAudit
 
     private static Node NodeProto(ProtoReader reader, long end, List<Node> nodes, HashSet<string> emptyConstants, int depth)
     {
-        var node = new Node("", "", "", [], []);
         string name = "", opType = "", domain = "";
+        var inputs = new List<string>();
         var outputs = new List<string>();
+        var ints = new List<(string, long)>();
         bool emptyValue = false;
         reader.Fields(end, (field, wire, fieldEnd) =>
         {
             switch (field, wire)
             {
-                case (1, 2): node.Inputs.Add(reader.String(fieldEnd)); break;
+                case (1, 2): inputs.Add(reader.String(fieldEnd)); break;
                 case (2, 2): outputs.Add(reader.String(fieldEnd)); break;
                 case (3, 2): name = reader.String(fieldEnd); break;
                 case (4, 2): opType = reader.String(fieldEnd); break;
                 case (7, 2): domain = reader.String(fieldEnd); break;
-                case (5, 2): emptyValue |= Attribute(reader, fieldEnd, node.Ints, nodes, emptyConstants, depth); break;
+                case (5, 2): emptyValue |= Attribute(reader, fieldEnd, ints, nodes, emptyConstants, depth); break;
                 default: reader.Skip(wire, fieldEnd); break;
             }
         });
         if (opType == "Constant" && domain is "" or "ai.onnx" && emptyValue)
             foreach (var output in outputs) emptyConstants.Add(output);
-        return node with { Name = name, OpType = opType, Domain = domain };
+        return new Node(name, opType, domain, inputs, ints);
     }
 
     /// <summary>Collects an attribute's integers and walks its subgraphs; true when its tensor value is empty.</summary>
