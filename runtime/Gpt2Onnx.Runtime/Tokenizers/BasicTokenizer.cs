@@ -5,8 +5,8 @@ namespace Gpt2Onnx.Runtime.Tokenizers;
 
 /// <summary>
 /// BERT's basic tokenization, the step before WordPiece, as Hugging Face's BertNormalizer and
-/// BertPreTokenizer define it: drops NUL, U+FFFD and every C* character but tab, newline and carriage
-/// return; splits on whitespace; makes every CJK ideograph (when <paramref name="splitCjk"/>) and every
+/// BertPreTokenizer define it: drops NUL, U+FFFD and every control, format and private-use character but
+/// tab, newline and carriage return; splits on whitespace; makes every CJK ideograph (when <paramref name="splitCjk"/>) and every
 /// punctuation character its own word; optionally lower-cases (full case mapping) and strips accents (NFD,
 /// then no nonspacing marks). <paramref name="stripAccents"/> null follows <paramref name="lowerCase"/>, as
 /// tokenizer_config.json's strip_accents does.
@@ -76,14 +76,16 @@ public sealed class BasicTokenizer(bool lowerCase = false, bool? stripAccents = 
     }
 
     /// <summary>
-    /// What BERT drops: control, format, private-use, unassigned and surrogate characters (Unicode's C*),
-    /// except tab, newline and carriage return, which are whitespace.
+    /// What BERT drops: control, format, private-use and surrogate characters, except tab, newline and
+    /// carriage return, which are whitespace. Unassigned code points are kept, so a word holding one is
+    /// [UNK]: the Rust tokenizers library keeps them (its category tables list no unassigned code point),
+    /// and its ids are what Hugging Face users get; BERT's original Python code dropped them.
     /// </summary>
     private static bool IsControl(Rune rune)
     {
         if (rune.Value is '\t' or '\n' or '\r') return false;
         return Rune.GetUnicodeCategory(rune) is UnicodeCategory.Control or UnicodeCategory.Format
-            or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned or UnicodeCategory.Surrogate;
+            or UnicodeCategory.PrivateUse or UnicodeCategory.Surrogate;
     }
 
     /// <summary>ASCII symbols count as punctuation (as in BERT), and so does every Unicode P* character.</summary>

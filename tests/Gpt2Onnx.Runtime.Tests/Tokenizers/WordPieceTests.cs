@@ -35,8 +35,8 @@ public class WordPieceTests
         Assert.Equal(["hello", "world"], Tokens(Make(), "hello\u0000\u0007\t\r\n world\u200b"));
 
     [Fact]
-    public void Private_use_and_unassigned_characters_are_dropped_as_Hugging_Face_drops_them() =>
-        Assert.Equal(["hello", "world"], Tokens(Make(), "hel\uE000lo \U000F0000world\U000E0080"));
+    public void Private_use_characters_are_dropped_and_unassigned_ones_make_an_unknown_word_as_in_Hugging_Face() =>
+        Assert.Equal(["hello", "world", "[UNK]"], Tokens(Make(), "hel\uE000lo \U000F0000world hello\U000E0080"));
 
     [Fact]
     public void A_word_is_measured_in_characters_not_UTF16_units()
