@@ -34,6 +34,31 @@ public sealed class Gpt2ModelTests : IDisposable
         for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - logits[i]) < 1e-4, $"logit {i}: {expected[i]} vs {logits[i]}");
     }
 
+    /// <summary>
+    /// Checkpoints written by Hugging Face transformers (tests/Gpt2Onnx.Exporter.Tests/HuggingFaceFixtures), loaded
+    /// for training: the forward pass gives the logits transformers computed for them.
+    /// </summary>
+    [Theory]
+    [InlineData("gelu-new")]
+    [InlineData("gelu-erf-inner-eps")]
+    [InlineData("float16-sharded")]
+    [InlineData("bfloat16")]
+    public void Forward_of_a_transformers_checkpoint_gives_the_logits_transformers_computed(string name)
+    {
+        string folder = Path.Combine(AppContext.BaseDirectory, "HuggingFaceFixtures", name);
+        using var expected = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(Path.Combine(folder, "expected.json")));
+        long[] ids = expected.RootElement.GetProperty("prompt").EnumerateArray().Select(e => e.GetInt64()).ToArray();
+        var want = expected.RootElement.GetProperty("prompt_logits").EnumerateArray().SelectMany(r => r.EnumerateArray().Select(v => v.GetSingle())).ToArray();
+        using var checkpoint = Gpt2Checkpoint.Open(folder);
+        using var model = Gpt2Model.Load(checkpoint);
+        using var scope = DisposeScope.Enter();
+        using var noGrad = Autograd.NoGrad();
+        var logits = model.Forward(Tensor.From<long>(ids, 1, ids.Length)).ToArray<float>();
+        Assert.Equal(want.Length, logits.Length);
+        for (int i = 0; i < want.Length; i++)
+            Assert.True(Math.Abs(want[i] - logits[i]) <= 1e-4f * (1 + Math.Abs(want[i])), $"logit {i}: {logits[i]}, transformers {want[i]}");
+    }
+
     [Fact]
     public void Left_padding_with_shifted_positions_gives_the_unpadded_logits()
     {
