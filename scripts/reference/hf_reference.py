@@ -1,7 +1,8 @@
 """Makes the fixtures that check this project against Hugging Face's own code: GPT-2 checkpoints written by
 transformers' save_pretrained with what transformers computes from them (logits, greedy generation with and
 without a repetition penalty, a left-padded batch, sliding-window log-likelihoods), and what the Rust
-`tokenizers` library makes of random texts (GPT-2's byte-level BPE, BERT's WordPiece in five settings).
+`tokenizers` library makes of random texts (GPT-2's byte-level BPE, BERT's WordPiece in five settings), and
+BERT tokenizer folders as transformers saves them.
 
 It needs torch, transformers and tokenizers, which this project's machines do not have; it was run on a
 machine that has them (transformers 5.17, tokenizers 0.23.2, torch 2.11), and its output is committed.
@@ -129,12 +130,29 @@ def tokenize(ref_dir, out_dir):
     print("tokenized", len(texts), "texts", flush=True)
 
 
+def saved_tokenizers(ref_dir, out_dir):
+    """BERT tokenizer folders as transformers 5 saves them (tokenizer.json and tokenizer_config.json, no vocab.txt),
+    loaded by AutoTokenizer from the WordPiece vocabulary, lower-cased and cased."""
+    import shutil
+    from transformers import AutoTokenizer
+    for lower in (True, False):
+        name = "transformers5-bert-" + ("lower" if lower else "cased")
+        source = os.path.join(out_dir, "hub-" + name)
+        os.makedirs(source, exist_ok=True)
+        shutil.copy(os.path.join(ref_dir, "wordpiece-vocab.txt"), os.path.join(source, "vocab.txt"))
+        with open(os.path.join(source, "tokenizer_config.json"), "w") as f:
+            json.dump({"tokenizer_class": "BertTokenizer", "do_lower_case": lower}, f)
+        AutoTokenizer.from_pretrained(source).save_pretrained(os.path.join(out_dir, name))
+        shutil.rmtree(source)
+        print("saved", name, sorted(os.listdir(os.path.join(out_dir, name))), flush=True)
+
+
 def main():
     ref_dir, out_dir = sys.argv[1], sys.argv[2]
     os.makedirs(out_dir, exist_ok=True)
     print(VERSIONS, flush=True)
     failed = False
-    for step in [lambda: tokenize(ref_dir, out_dir)] + [
+    for step in [lambda: tokenize(ref_dir, out_dir), lambda: saved_tokenizers(ref_dir, out_dir)] + [
             (lambda n=n, c=c, s=s: make_checkpoint(n, c, out_dir, 100 + s)) for s, (n, c) in enumerate(CASES.items())]:
         try:
             step()

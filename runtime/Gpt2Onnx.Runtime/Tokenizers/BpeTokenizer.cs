@@ -1,6 +1,7 @@
 using Gpt2Onnx.Runtime.IO;
 using System.Buffers;
 using System.Text;
+using System.Text.Json;
 
 namespace Gpt2Onnx.Runtime.Tokenizers;
 
@@ -61,11 +62,10 @@ public sealed class BpeTokenizer : ITokenizer
         return Create(vocab, mergeLines, config?.All, config?.EosToken, vocabPath, mergesPath);
     }
 
-    /// <summary>Loads GPT-2's tokenizer from tokenizer.json alone (and tokenizer_config.json when present).</summary>
-    public static BpeTokenizer LoadTokenizerJson(string directory)
+    /// <summary>GPT-2's tokenizer from a parsed tokenizer.json (<paramref name="path"/>) and the folder's tokenizer_config.json when present.</summary>
+    public static BpeTokenizer FromTokenizerJson(JsonElement root, string directory, string path)
     {
-        string path = Path.Combine(directory, "tokenizer.json");
-        var (vocab, merges, special) = TokenizerFiles.ReadTokenizerJson(path);
+        var (vocab, merges, special) = TokenizerFiles.ReadBpeTokenizerJson(root, path);
         var config = TokenizerFiles.ReadConfig(directory);
         return Create(vocab, merges, special.Concat(config?.All ?? []).Distinct(), config?.EosToken, path, path);
     }

@@ -5,7 +5,7 @@ public static class Tokenizer
 {
     /// <summary>
     /// vocab.json + merges.txt: GPT-2 byte-level BPE; vocab.txt: WordPiece; tokenizer.json alone: GPT-2's
-    /// byte-level BPE as Hugging Face's fast tokenizer stores it. Throws a clear error for a folder with none.
+    /// byte-level BPE or BERT's WordPiece as Hugging Face's fast tokenizer stores them. Throws a clear error for a folder with none.
     /// </summary>
     public static ITokenizer Load(string directory)
     {
@@ -15,8 +15,14 @@ public static class Tokenizer
             return BpeTokenizer.Load(directory);
         if (File.Exists(Path.Combine(directory, "vocab.txt")))
             return WordPieceTokenizer.Load(directory);
-        if (File.Exists(Path.Combine(directory, "tokenizer.json")))
-            return BpeTokenizer.LoadTokenizerJson(directory);
+        string fast = Path.Combine(directory, "tokenizer.json");
+        if (File.Exists(fast))
+        {
+            using var document = TokenizerFiles.ParseTokenizerJson(fast);
+            return TokenizerFiles.PartType(document.RootElement.GetProperty("model")) == "WordPiece"
+                ? WordPieceTokenizer.FromTokenizerJson(document.RootElement, directory, fast)
+                : BpeTokenizer.FromTokenizerJson(document.RootElement, directory, fast);
+        }
         throw new Gpt2OnnxException($"{directory} holds no tokenizer (vocab.json + merges.txt, or vocab.txt): pass a tokenizer folder, or train one with 'gpt2-train tokenizer'");
     }
 

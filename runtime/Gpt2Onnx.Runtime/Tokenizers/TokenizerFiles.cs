@@ -140,13 +140,38 @@ public static class TokenizerFiles
                     _ => throw new Gpt2OnnxException($"{path}: '{name}' is {value.GetRawText()}, not true, false or null: fix the file"),
                 };
             return new TokenizerConfig(Token("eos_token"), Token("bos_token"), Token("unk_token"), Token("pad_token"), additional,
-                                       Flag("do_lower_case") ?? true, Flag("strip_accents"), Flag("tokenize_chinese_chars") ?? true);
+                                       Flag("do_lower_case"), Flag("strip_accents"), Flag("tokenize_chinese_chars"));
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException)
         {
             throw new Gpt2OnnxException($"{path}: not a valid tokenizer configuration ({JsonText.Describe(e)}): fix or delete the file");
         }
     }
+
+    /// <summary>tokenizer.json (Hugging Face's fast-tokenizer file) parsed, with a "model" object checked for.</summary>
+    public static JsonDocument ParseTokenizerJson(string path)
+    {
+        byte[] bytes = ReadCapped(path, "the fast-tokenizer file");
+        JsonDocument document;
+        try
+        {
+            document = ParseChecked(bytes);
+        }
+        catch (JsonException e)
+        {
+            throw new Gpt2OnnxException($"{path}: not valid JSON ({JsonText.Describe(e)}): the file is truncated or damaged; write it again");
+        }
+        if (document.RootElement.ValueKind != JsonValueKind.Object || !document.RootElement.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
+        {
+            document.Dispose();
+            throw new Gpt2OnnxException($"{path}: no \"model\" object: is this a tokenizer.json?");
+        }
+        return document;
+    }
+
+    /// <summary>The "type" of a tokenizer.json part (model, normalizer, pre_tokenizer), or null.</summary>
+    public static string? PartType(JsonElement part) =>
+        part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
 
     /// <summary>
     /// tokenizer.json (Hugging Face's fast-tokenizer file) when it describes GPT-2's tokenizer: a byte-level BPE
@@ -155,60 +180,98 @@ public static class TokenizerFiles
     /// vocab.json and merges.txt hold, and whose added_tokens marked special are the special tokens. Any other
     /// tokenizer is refused by what differs, since encoding it as GPT-2's would give wrong ids.
     /// </summary>
-    public static (Dictionary<string, int> Vocab, List<(string Left, string Right)> Merges, List<string> Special) ReadTokenizerJson(string path)
+    public static (Dictionary<string, int> Vocab, List<(string Left, string Right)> Merges, List<string> Special) ReadBpeTokenizerJson(JsonElement root, string path)
     {
-        byte[] bytes = ReadCapped(path, "the fast-tokenizer file");
-        try
-        {
-            using var document = ParseChecked(bytes);
-            var root = document.RootElement;
-            Exception NotGpt2(string what) => new Gpt2OnnxException($"{path}: {what}, so it is not GPT-2's byte-level BPE tokenizer, the only kind read from tokenizer.json: write vocab.json + merges.txt or vocab.txt instead");
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
-                throw new Gpt2OnnxException($"{path}: no \"model\" object: is this a tokenizer.json?");
-            string? Type(JsonElement e) => e.ValueKind == JsonValueKind.Object && e.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
-            if (Type(model) is { } type && type != "BPE") throw NotGpt2($"its model is {type}");
-            if (root.TryGetProperty("normalizer", out var normalizer) && normalizer.ValueKind != JsonValueKind.Null) throw NotGpt2($"it normalizes text ({Type(normalizer)})");
-            if (!root.TryGetProperty("pre_tokenizer", out var pre) || Type(pre) != "ByteLevel") throw NotGpt2("its pre-tokenizer is not ByteLevel");
-            if (pre.TryGetProperty("add_prefix_space", out var prefix) && prefix.ValueKind == JsonValueKind.True) throw NotGpt2("it adds a prefix space");
-            if (pre.TryGetProperty("use_regex", out var regex) && regex.ValueKind == JsonValueKind.False) throw NotGpt2("its pre-tokenizer does not split with GPT-2's pattern");
+        Exception NotGpt2(string what) => new Gpt2OnnxException($"{path}: {what}, so it is not GPT-2's byte-level BPE tokenizer or BERT's WordPiece, the kinds read from tokenizer.json: write vocab.json + merges.txt or vocab.txt instead");
+        var model = root.GetProperty("model");
+        if (PartType(model) is { } type && type != "BPE") throw NotGpt2($"its model is {type}");
+        if (root.TryGetProperty("normalizer", out var normalizer) && normalizer.ValueKind != JsonValueKind.Null) throw NotGpt2($"it normalizes text ({PartType(normalizer)})");
+        if (!root.TryGetProperty("pre_tokenizer", out var pre) || PartType(pre) != "ByteLevel") throw NotGpt2("its pre-tokenizer is not ByteLevel");
+        if (pre.TryGetProperty("add_prefix_space", out var prefix) && prefix.ValueKind == JsonValueKind.True) throw NotGpt2("it adds a prefix space");
+        if (pre.TryGetProperty("use_regex", out var regex) && regex.ValueKind == JsonValueKind.False) throw NotGpt2("its pre-tokenizer does not split with GPT-2's pattern");
 
-            if (!model.TryGetProperty("vocab", out var vocabJson) || vocabJson.ValueKind != JsonValueKind.Object)
-                throw new Gpt2OnnxException($"{path}: model.vocab is missing or not an object of token → id: the file is damaged");
-            var vocab = new Dictionary<string, int>();
-            foreach (var entry in vocabJson.EnumerateObject())
-                vocab[entry.Name] = entry.Value.ValueKind == JsonValueKind.Number && entry.Value.TryGetInt32(out int id) ? id
-                    : throw new Gpt2OnnxException($"{path}: the token '{entry.Name}' has no integer id: the file is damaged");
-            if (vocab.Count == 0) throw new Gpt2OnnxException($"{path}: the vocabulary is empty: the file is damaged");
+        if (!model.TryGetProperty("vocab", out var vocabJson) || vocabJson.ValueKind != JsonValueKind.Object)
+            throw new Gpt2OnnxException($"{path}: model.vocab is missing or not an object of token → id: the file is damaged");
+        var vocab = new Dictionary<string, int>();
+        foreach (var entry in vocabJson.EnumerateObject())
+            vocab[entry.Name] = entry.Value.ValueKind == JsonValueKind.Number && entry.Value.TryGetInt32(out int id) ? id
+                : throw new Gpt2OnnxException($"{path}: the token '{entry.Name}' has no integer id: the file is damaged");
+        if (vocab.Count == 0) throw new Gpt2OnnxException($"{path}: the vocabulary is empty: the file is damaged");
 
-            var merges = new List<(string, string)>();
-            if (model.TryGetProperty("merges", out var mergesJson) && mergesJson.ValueKind == JsonValueKind.Array)
-                foreach (var merge in mergesJson.EnumerateArray())
+        var merges = new List<(string, string)>();
+        if (model.TryGetProperty("merges", out var mergesJson) && mergesJson.ValueKind == JsonValueKind.Array)
+            foreach (var merge in mergesJson.EnumerateArray())
+            {
+                string[]? parts = merge.ValueKind switch
                 {
-                    string[]? parts = merge.ValueKind switch
-                    {
-                        JsonValueKind.String => merge.GetString()!.Split(' '),
-                        JsonValueKind.Array when merge.GetArrayLength() == 2 && merge.EnumerateArray().All(p => p.ValueKind == JsonValueKind.String)
-                            => merge.EnumerateArray().Select(p => p.GetString()!).ToArray(),
-                        _ => null,
-                    };
-                    if (parts is not [{ Length: > 0 } left, { Length: > 0 } right])
-                        throw new Gpt2OnnxException($"{path}: merge {merges.Count + 1} is {merge.GetRawText()}, not two symbols: the file is damaged");
-                    merges.Add((left, right));
-                }
-            else throw new Gpt2OnnxException($"{path}: model.merges is missing or not a list: the file is damaged");
+                    JsonValueKind.String => merge.GetString()!.Split(' '),
+                    JsonValueKind.Array when merge.GetArrayLength() == 2 && merge.EnumerateArray().All(p => p.ValueKind == JsonValueKind.String)
+                        => merge.EnumerateArray().Select(p => p.GetString()!).ToArray(),
+                    _ => null,
+                };
+                if (parts is not [{ Length: > 0 } left, { Length: > 0 } right])
+                    throw new Gpt2OnnxException($"{path}: merge {merges.Count + 1} is {merge.GetRawText()}, not two symbols: the file is damaged");
+                merges.Add((left, right));
+            }
+        else throw new Gpt2OnnxException($"{path}: model.merges is missing or not a list: the file is damaged");
 
-            var special = new List<string>();
-            if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
-                foreach (var token in added.EnumerateArray())
-                    if (token.ValueKind == JsonValueKind.Object && token.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String
-                        && !(token.TryGetProperty("special", out var isSpecial) && isSpecial.ValueKind == JsonValueKind.False))
-                        special.Add(content.GetString()!);
-            return (vocab, merges, special);
-        }
-        catch (JsonException e)
+        return (vocab, merges, [.. AddedTokens(root).Where(t => t.Special).Select(t => t.Content)]);
+    }
+
+    /// <summary>tokenizer.json's added_tokens: content, id, and whether it is special (unless it says it is not).</summary>
+    private static IEnumerable<(string Content, int? Id, bool Special)> AddedTokens(JsonElement root)
+    {
+        if (!root.TryGetProperty("added_tokens", out var added) || added.ValueKind != JsonValueKind.Array) yield break;
+        foreach (var token in added.EnumerateArray())
+            if (token.ValueKind == JsonValueKind.Object && token.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
+                yield return (content.GetString()!,
+                              token.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.Number && id.TryGetInt32(out int value) ? value : null,
+                              !(token.TryGetProperty("special", out var isSpecial) && isSpecial.ValueKind == JsonValueKind.False));
+    }
+
+    /// <summary>
+    /// tokenizer.json when it describes BERT's WordPiece, as transformers 5 saves a BertTokenizer (it writes no
+    /// vocab.txt): a WordPiece model with "##" continuations and BERT's 100-character words, a BertNormalizer
+    /// that cleans text, and the BertPreTokenizer. Returns the tokens in id order (the ids must be 0..N-1),
+    /// the unknown token and the normalizer's settings. Anything else is refused by what differs.
+    /// </summary>
+    public static (List<string> Tokens, string UnknownToken, bool LowerCase, bool? StripAccents, bool SplitCjk) ReadWordPieceTokenizerJson(JsonElement root, string path)
+    {
+        Exception NotBert(string what) => new Gpt2OnnxException($"{path}: {what}, which this project's WordPiece does not implement: write the tokenizer as BERT's (vocab.txt, or a BertNormalizer and BertPreTokenizer)");
+        var model = root.GetProperty("model");
+        if (model.TryGetProperty("continuing_subword_prefix", out var prefix) && prefix.ValueKind != JsonValueKind.Null && prefix.GetString() != WordPieceTokenizer.Continuation)
+            throw NotBert($"its continuation prefix is {prefix.GetRawText()}, not \"{WordPieceTokenizer.Continuation}\"");
+        if (model.TryGetProperty("max_input_chars_per_word", out var longest) && longest.ValueKind != JsonValueKind.Null
+            && !(longest.ValueKind == JsonValueKind.Number && longest.TryGetInt32(out int chars) && chars == WordPieceTokenizer.MaxWordChars))
+            throw NotBert($"its longest word is {longest.GetRawText()} characters, not BERT's {WordPieceTokenizer.MaxWordChars}");
+        string unknown = model.TryGetProperty("unk_token", out var unk) && unk.ValueKind == JsonValueKind.String ? unk.GetString()! : "[UNK]";
+
+        if (!root.TryGetProperty("normalizer", out var normalizer) || PartType(normalizer) != "BertNormalizer")
+            throw NotBert($"its normalizer is {(normalizer.ValueKind == JsonValueKind.Object ? PartType(normalizer) : "none")}, not a BertNormalizer");
+        bool? Flag(string name)
         {
-            throw new Gpt2OnnxException($"{path}: not valid JSON ({JsonText.Describe(e)}): the file is truncated or damaged; write it again");
+            if (!normalizer.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
+            return value.ValueKind is JsonValueKind.True or JsonValueKind.False ? value.GetBoolean()
+                : throw new Gpt2OnnxException($"{path}: the normalizer's {name} is {value.GetRawText()}, not true, false or null: the file is damaged");
         }
+        if (Flag("clean_text") == false) throw NotBert("its normalizer keeps control characters (clean_text false)");
+        if (!root.TryGetProperty("pre_tokenizer", out var pre) || PartType(pre) != "BertPreTokenizer")
+            throw NotBert($"its pre-tokenizer is {(pre.ValueKind == JsonValueKind.Object ? PartType(pre) : "none")}, not the BertPreTokenizer");
+
+        if (!model.TryGetProperty("vocab", out var vocabJson) || vocabJson.ValueKind != JsonValueKind.Object)
+            throw new Gpt2OnnxException($"{path}: model.vocab is missing or not an object of token → id: the file is damaged");
+        var tokens = new string?[vocabJson.EnumerateObject().Count()];
+        foreach (var entry in vocabJson.EnumerateObject())
+        {
+            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id) || id < 0 || id >= tokens.Length || tokens[id] != null)
+                throw new Gpt2OnnxException($"{path}: the token '{entry.Name}' has the id {entry.Value.GetRawText()}, but the {tokens.Length} tokens must have the ids 0 to {tokens.Length - 1}, once each: the file is damaged");
+            tokens[id] = entry.Name;
+        }
+        if (tokens.Length == 0) throw new Gpt2OnnxException($"{path}: the vocabulary is empty: the file is damaged");
+        foreach (var (content, id, _) in AddedTokens(root))
+            if (id is not { } added || added >= tokens.Length || tokens[added] != content)
+                throw NotBert($"the added token '{content}' (id {id?.ToString() ?? "none"}) is not in the WordPiece vocabulary under that id");
+        return (tokens.Select(t => t!).ToList(), unknown, Flag("lowercase") ?? true, Flag("strip_accents"), Flag("handle_chinese_chars") ?? true);
     }
 
     /// <summary>Writes a UTF-8 text file (no BOM, "\n" line ends) atomically.</summary>
@@ -241,12 +304,13 @@ public static class TokenizerFiles
 }
 
 /// <summary>
-/// The parts of tokenizer_config.json this project reads: special tokens, and BERT's text settings with
-/// Hugging Face's BertTokenizer defaults (lower-case; strip_accents null follows do_lower_case; CJK split).
+/// The parts of tokenizer_config.json this project reads: special tokens, and BERT's text settings as the
+/// file gives them (null where it does not; BertTokenizer's defaults are lower-case, strip_accents following
+/// do_lower_case, and CJK split).
 /// </summary>
 public sealed record TokenizerConfig(string? EosToken, string? BosToken, string? UnkToken, string? PadToken,
-                                     IReadOnlyList<string> AdditionalSpecialTokens, bool DoLowerCase = true,
-                                     bool? StripAccents = null, bool TokenizeChineseChars = true)
+                                     IReadOnlyList<string> AdditionalSpecialTokens, bool? DoLowerCase = null,
+                                     bool? StripAccents = null, bool? TokenizeChineseChars = null)
 {
     public IEnumerable<string> All =>
         new[] { EosToken, BosToken, UnkToken, PadToken }.Concat(AdditionalSpecialTokens)

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 
 namespace Gpt2Onnx.Runtime.Tokenizers;
 
@@ -43,8 +44,21 @@ public sealed class WordPieceTokenizer : ITokenizer
         string path = Path.Combine(directory, "vocab.txt");
         var tokens = TokenizerFiles.ReadVocabTxt(path);
         var config = TokenizerFiles.ReadConfig(directory) ?? new TokenizerConfig(null, null, null, null, []);
-        var basic = new BasicTokenizer(config.DoLowerCase, config.StripAccents, config.TokenizeChineseChars);
+        var basic = new BasicTokenizer(config.DoLowerCase ?? true, config.StripAccents, config.TokenizeChineseChars ?? true);
         return new WordPieceTokenizer(tokens, basic, config.UnkToken, config.EosToken, path);
+    }
+
+    /// <summary>
+    /// BERT's WordPiece from a parsed tokenizer.json (<paramref name="path"/>), as transformers 5 saves it without a
+    /// vocab.txt: the normalizer's settings, changed by those tokenizer_config.json gives (do_lower_case,
+    /// strip_accents, tokenize_chinese_chars), as transformers applies them; its eos_token, else [SEP].
+    /// </summary>
+    public static WordPieceTokenizer FromTokenizerJson(JsonElement root, string directory, string path)
+    {
+        var (tokens, unknown, lowerCase, stripAccents, splitCjk) = TokenizerFiles.ReadWordPieceTokenizerJson(root, path);
+        var config = TokenizerFiles.ReadConfig(directory);
+        var basic = new BasicTokenizer(config?.DoLowerCase ?? lowerCase, config?.StripAccents ?? stripAccents, config?.TokenizeChineseChars ?? splitCjk);
+        return new WordPieceTokenizer(tokens, basic, config?.UnkToken ?? unknown, config?.EosToken, path);
     }
 
     public int VocabSize => _tokens.Length;
