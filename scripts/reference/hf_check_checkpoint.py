@@ -12,20 +12,7 @@ import sys
 import torch
 from transformers import AutoTokenizer, GPT2LMHeadModel
 
-
-def sliding_loss(model, ids, window, stride):
-    total, scored, previous_end = 0.0, 0, 0
-    for begin in range(0, len(ids), stride):
-        end = min(begin + window, len(ids))
-        with torch.no_grad():
-            logp = torch.log_softmax(model(torch.tensor([ids[begin:end]])).logits[0].double(), dim=-1)
-        for target in range(max(previous_end, begin + 1), end):
-            total -= logp[target - 1 - begin, ids[target]].item()
-            scored += 1
-        previous_end = end
-        if end == len(ids):
-            break
-    return {"window": window, "stride": stride, "loss": total / scored, "tokens": scored}
+from hf_reference import sliding_nll
 
 
 def main():
@@ -47,7 +34,7 @@ def main():
         row = row[:row.index(eos)] if eos in row else row
         continuations.append({"prompt": prompt, "prompt_ids": prompt_ids, "ids": row, "text": tokenizer.decode(row)})
     print(json.dumps({"tokenizer": type(tokenizer).__name__, "ids": ids,
-                      "sliding_window": [sliding_loss(model, ids, w, s) for w, s in windows],
+                      "sliding_window": [sliding_nll(model, ids, w, s) for w, s in windows],
                       "greedy": continuations}, ensure_ascii=False))
 
 

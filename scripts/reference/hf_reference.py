@@ -8,8 +8,9 @@ It needs torch, transformers and tokenizers, which this project's machines do no
 machine that has them (transformers 5.17, tokenizers 0.23.2, torch 2.11), and its output is committed.
 
 Run: python3 scripts/reference/hf_reference.py REF_DIR OUT_DIR
-  REF_DIR holds texts.json (scripts/reference/make_texts.py), GPT-2's vocab.json and merges.txt
-  (models/gpt2-tokenizer) and wordpiece-vocab.txt.
+  REF_DIR holds texts.json (scripts/reference/make_texts.py; the fixtures keep the texts), GPT-2's vocab.json
+  and merges.txt (models/gpt2-tokenizer) and wordpiece-vocab.txt (the one in the fixtures' folder). Run again
+  with the same inputs, it writes the committed files byte for byte.
 """
 import json
 import os
@@ -162,4 +163,5 @@ def main():
     sys.exit(1 if failed else 0)
 
 
-main()
+if __name__ == "__main__":
+    main()
