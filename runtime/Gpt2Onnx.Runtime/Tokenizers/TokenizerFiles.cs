@@ -239,7 +239,8 @@ public static class TokenizerFiles
     {
         Exception NotBert(string what) => new Gpt2OnnxException($"{path}: {what}, which this project's WordPiece does not implement: write the tokenizer as BERT's (vocab.txt, or a BertNormalizer and BertPreTokenizer)");
         var model = root.GetProperty("model");
-        if (model.TryGetProperty("continuing_subword_prefix", out var prefix) && prefix.ValueKind != JsonValueKind.Null && prefix.GetString() != WordPieceTokenizer.Continuation)
+        if (model.TryGetProperty("continuing_subword_prefix", out var prefix) && prefix.ValueKind != JsonValueKind.Null
+            && !(prefix.ValueKind == JsonValueKind.String && prefix.GetString() == WordPieceTokenizer.Continuation))
             throw NotBert($"its continuation prefix is {prefix.GetRawText()}, not \"{WordPieceTokenizer.Continuation}\"");
         if (model.TryGetProperty("max_input_chars_per_word", out var longest) && longest.ValueKind != JsonValueKind.Null
             && !(longest.ValueKind == JsonValueKind.Number && longest.TryGetInt32(out int chars) && chars == WordPieceTokenizer.MaxWordChars))

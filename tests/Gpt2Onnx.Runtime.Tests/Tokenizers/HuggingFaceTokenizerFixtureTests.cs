@@ -96,6 +96,7 @@ public sealed class HuggingFaceTokenizerFixtureTests : IDisposable
     public static TheoryData<string, string> Unsupported => new()
     {
         { "prefix", "continuation prefix" },
+        { "prefix-number", "continuation prefix" },
         { "longest", "longest word" },
         { "normalizer", "normalizer" },
         { "clean", "control characters" },
@@ -114,6 +115,7 @@ public sealed class HuggingFaceTokenizerFixtureTests : IDisposable
             switch (change)
             {
                 case "prefix": model["continuing_subword_prefix"] = "@@"; break;
+                case "prefix-number": model["continuing_subword_prefix"] = 2; break;
                 case "longest": model["max_input_chars_per_word"] = 200; break;
                 case "normalizer": json["normalizer"] = null; break;
                 case "clean": json["normalizer"]!["clean_text"] = false; break;
