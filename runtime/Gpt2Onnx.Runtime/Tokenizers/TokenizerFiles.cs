@@ -190,14 +190,7 @@ public static class TokenizerFiles
         if (pre.TryGetProperty("add_prefix_space", out var prefix) && prefix.ValueKind == JsonValueKind.True) throw NotGpt2("it adds a prefix space");
         if (pre.TryGetProperty("use_regex", out var regex) && regex.ValueKind == JsonValueKind.False) throw NotGpt2("its pre-tokenizer does not split with GPT-2's pattern");
 
-        if (!model.TryGetProperty("vocab", out var vocabJson) || vocabJson.ValueKind != JsonValueKind.Object)
-            throw new Gpt2OnnxException($"{path}: model.vocab is missing or not an object of token → id: the file is damaged");
-        var vocab = new Dictionary<string, int>();
-        foreach (var entry in vocabJson.EnumerateObject())
-            vocab[entry.Name] = entry.Value.ValueKind == JsonValueKind.Number && entry.Value.TryGetInt32(out int id) ? id
-                : throw new Gpt2OnnxException($"{path}: the token '{entry.Name}' has no integer id: the file is damaged");
-        if (vocab.Count == 0) throw new Gpt2OnnxException($"{path}: the vocabulary is empty: the file is damaged");
-
+        var vocab = ModelVocab(model, path);
         var merges = new List<(string, string)>();
         if (model.TryGetProperty("merges", out var mergesJson) && mergesJson.ValueKind == JsonValueKind.Array)
             foreach (var merge in mergesJson.EnumerateArray())
@@ -216,6 +209,19 @@ public static class TokenizerFiles
         else throw new Gpt2OnnxException($"{path}: model.merges is missing or not a list: the file is damaged");
 
         return (vocab, merges, [.. AddedTokens(root).Where(t => t.Special).Select(t => t.Content)]);
+    }
+
+    /// <summary>tokenizer.json's model.vocab (token → id), checked to be a non-empty object of integer ids.</summary>
+    private static Dictionary<string, int> ModelVocab(JsonElement model, string path)
+    {
+        if (!model.TryGetProperty("vocab", out var vocabJson) || vocabJson.ValueKind != JsonValueKind.Object)
+            throw new Gpt2OnnxException($"{path}: model.vocab is missing or not an object of token → id: the file is damaged");
+        var vocab = new Dictionary<string, int>();
+        foreach (var entry in vocabJson.EnumerateObject())
+            vocab[entry.Name] = entry.Value.ValueKind == JsonValueKind.Number && entry.Value.TryGetInt32(out int id) ? id
+                : throw new Gpt2OnnxException($"{path}: the token '{entry.Name}' has no integer id: the file is damaged");
+        if (vocab.Count == 0) throw new Gpt2OnnxException($"{path}: the vocabulary is empty: the file is damaged");
+        return vocab;
     }
 
     /// <summary>tokenizer.json's added_tokens: content, id, and whether it is special (unless it says it is not).</summary>
@@ -259,16 +265,14 @@ public static class TokenizerFiles
         if (!root.TryGetProperty("pre_tokenizer", out var pre) || PartType(pre) != "BertPreTokenizer")
             throw NotBert($"its pre-tokenizer is {(pre.ValueKind == JsonValueKind.Object ? PartType(pre) : "none")}, not the BertPreTokenizer");
 
-        if (!model.TryGetProperty("vocab", out var vocabJson) || vocabJson.ValueKind != JsonValueKind.Object)
-            throw new Gpt2OnnxException($"{path}: model.vocab is missing or not an object of token → id: the file is damaged");
-        var tokens = new string?[vocabJson.EnumerateObject().Count()];
-        foreach (var entry in vocabJson.EnumerateObject())
+        var vocab = ModelVocab(model, path);
+        var tokens = new string?[vocab.Count];
+        foreach (var (token, id) in vocab)
         {
-            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id) || id < 0 || id >= tokens.Length || tokens[id] != null)
-                throw new Gpt2OnnxException($"{path}: the token '{entry.Name}' has the id {entry.Value.GetRawText()}, but the {tokens.Length} tokens must have the ids 0 to {tokens.Length - 1}, once each: the file is damaged");
-            tokens[id] = entry.Name;
+            if (id < 0 || id >= tokens.Length || tokens[id] != null)
+                throw new Gpt2OnnxException($"{path}: the token '{token}' has the id {id}, but the {tokens.Length} tokens must have the ids 0 to {tokens.Length - 1}, once each: the file is damaged");
+            tokens[id] = token;
         }
-        if (tokens.Length == 0) throw new Gpt2OnnxException($"{path}: the vocabulary is empty: the file is damaged");
         foreach (var (content, id, _) in AddedTokens(root))
             if (id is not { } added || added >= tokens.Length || tokens[added] != content)
                 throw NotBert($"the added token '{content}' (id {id?.ToString() ?? "none"}) is not in the WordPiece vocabulary under that id");

@@ -43,9 +43,8 @@ public sealed class WordPieceTokenizer : ITokenizer
     {
         string path = Path.Combine(directory, "vocab.txt");
         var tokens = TokenizerFiles.ReadVocabTxt(path);
-        var config = TokenizerFiles.ReadConfig(directory) ?? new TokenizerConfig(null, null, null, null, []);
-        var basic = new BasicTokenizer(config.DoLowerCase ?? true, config.StripAccents, config.TokenizeChineseChars ?? true);
-        return new WordPieceTokenizer(tokens, basic, config.UnkToken, config.EosToken, path);
+        var config = TokenizerFiles.ReadConfig(directory);
+        return new WordPieceTokenizer(tokens, Basic(config, lowerCase: true, stripAccents: null, splitCjk: true), config?.UnkToken, config?.EosToken, path);
     }
 
     /// <summary>
@@ -57,9 +56,12 @@ public sealed class WordPieceTokenizer : ITokenizer
     {
         var (tokens, unknown, lowerCase, stripAccents, splitCjk) = TokenizerFiles.ReadWordPieceTokenizerJson(root, path);
         var config = TokenizerFiles.ReadConfig(directory);
-        var basic = new BasicTokenizer(config?.DoLowerCase ?? lowerCase, config?.StripAccents ?? stripAccents, config?.TokenizeChineseChars ?? splitCjk);
-        return new WordPieceTokenizer(tokens, basic, config?.UnkToken ?? unknown, config?.EosToken, path);
+        return new WordPieceTokenizer(tokens, Basic(config, lowerCase, stripAccents, splitCjk), config?.UnkToken ?? unknown, config?.EosToken, path);
     }
+
+    /// <summary>The text settings tokenizer_config.json gives, and where it gives none, these.</summary>
+    private static BasicTokenizer Basic(TokenizerConfig? config, bool lowerCase, bool? stripAccents, bool splitCjk) =>
+        new(config?.DoLowerCase ?? lowerCase, config?.StripAccents ?? stripAccents, config?.TokenizeChineseChars ?? splitCjk);
 
     public int VocabSize => _tokens.Length;
     public int EndOfTextId => _special.EndOfTextId;
