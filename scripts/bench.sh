@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with the peer it must beat, in the same run (these machines are noisy;
 # only ratios hold). Usage: scripts/bench.sh [tokenizer|torch|runtime|batch ...]   (no argument: every benchmark;
-# BENCH_BATCH=N sets the batch job's batch size, 128 by default; BENCH_ROUNDS=N the runtime benchmark's rounds, 3)
+# BENCH_BATCH=N sets the batch job's batch size, 128 by default; BENCH_ROUNDS=N the rounds, 5 for the runtime benchmark and 3 for the batch job)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh" >&2
@@ -114,57 +114,47 @@ gpt2_124m() {
 bench_runtime() {
   local dir; dir=$(gpt2_124m)
   local threads; threads=$(nproc)
-  local rounds=${BENCH_ROUNDS:-3}
-  echo "== runtime: GPT-2 124M, $threads threads, prompt 32, 128 new tokens (greedy); each row the median of $rounds interleaved rounds"
-  local rows=()
-  # Rounds interleave every row with its peers, so a minute when the machine is slow falls on all of them.
-  for round in $(seq "$rounds"); do
-    for batch in 1 16; do
-      # The peers run as plain ONNX Runtime does: no IO binding, and its own allocator (4 KB pages).
-      rows+=("$("$RUN" bench --model "$dir/onnx-peer-transformers" --no-io-binding --no-huge-pages --batch $batch --threads "$threads" --json)")
-      rows+=("$("$RUN" bench --model "$dir/onnx-peer-lean" --no-io-binding --no-huge-pages --batch $batch --threads "$threads" --json)")
-      rows+=("$("$RUN" bench --model "$dir/onnx-portable" --no-huge-pages --batch $batch --threads "$threads" --json)")
-      rows+=("$("$RUN" bench --model "$dir/onnx-portable" --batch $batch --threads "$threads" --json)")
-      rows+=("$("$RUN" bench --model "$dir/onnx-fused" --batch $batch --threads "$threads" --json)")
-      rows+=("$("$RUN" bench --model "$dir/onnx-int4" --batch $batch --threads "$threads" --json)")
-    done
+  local rounds=${BENCH_ROUNDS:-5}
+  echo "== runtime: GPT-2 124M, $threads threads, prompt 32, 128 new tokens (greedy); each row the median of $rounds rounds, in one process per batch size"
+  # One process holds every graph and alternates them round by round (forwards, then backwards), so a slow
+  # moment of the machine falls on all of them; separate processes ran a minute apart, and the ratios swung
+  # more with the machine than they differed (session 12: portable/peer rounds 0.72x to 1.60x).
+  local runs=()
+  for batch in 1 16; do
+    runs+=("$("$RUN" bench --model "$dir/onnx-portable" --model "$dir/onnx-fused" --model "$dir/onnx-int4" \
+      --peer "$dir/onnx-peer-transformers" --peer "$dir/onnx-peer-lean" --batch $batch --rounds "$rounds" --threads "$threads" --json)")
   done
   # Memory over a long run: 16 sequences × 640 tokens = 10,240 generated tokens after warm-up.
-  rows+=("$("$RUN" bench --model "$dir/onnx-fused" --batch 16 --new-tokens 640 --threads "$threads" --json)")
-  python3 - "${rows[@]}" <<'PY'
+  runs+=("$("$RUN" bench --model "$dir/onnx-fused" --batch 16 --new-tokens 640 --threads "$threads" --json)")
+  python3 - "${runs[@]}" <<'PY'
 import json, statistics, sys
-rows = [json.loads(a) for a in sys.argv[1:]]
-long_run = rows.pop()
-names = ["peer: transformers GPT-2, torch.onnx.export, ORT", "  the same written lean, torch.onnx.export, ORT",
-         "ours: portable fp32 + IO binding, 4 KB pages", "ours: portable fp32 + IO binding", "ours: fused fp32 (GQA, shared cache)",
-         "ours: fused int4 (MatMulNBits)"]
-# rounds[r][b][i]: round r, batch index b (batch 1, batch 16), row i of names.
-rounds = [[rows[r * 12 + b * 6:r * 12 + b * 6 + 6] for b in range(2)] for r in range(len(rows) // 12)]
-def median_row(b, i):
-    runs = sorted((rnd[b][i] for rnd in rounds), key=lambda r: r["tokens_per_s"])
-    return runs[len(runs) // 2]
-print(f"  {'':48} {'batch':>5} {'prefill ms':>10} {'p50 ms':>8} {'p90 ms':>8} {'tokens/s':>9} {'host':>6} {'B/step':>7} {'peak RSS':>9}")
-for b in range(2):
-    for i, name in enumerate(names):
-        r = median_row(b, i)
-        print(f"  {name:48} {r['batch']:5d} {r['prefill_ms']:10.1f} {r['token_ms_p50']:8.2f} {r['token_ms_p90']:8.2f} {r['tokens_per_s']:9.1f} "
-              f"{r['host_share']:6.1%} {r['allocated_bytes_per_step']:7.0f} {r['peak_rss_bytes'] / 1e6:7.0f}MB")
+batches = [json.loads(a) for a in sys.argv[1:3]]
+long_run = json.loads(sys.argv[3])
+names = ["ours: portable fp32 + IO binding", "ours: fused fp32 (GQA, shared cache)", "ours: fused int4 (MatMulNBits)",
+         "peer: transformers GPT-2, torch.onnx.export, ORT", "  the same written lean, torch.onnx.export, ORT"]
+PORTABLE, FUSED, INT4, PEER, LEAN = range(5)
+print(f"  {'':48} {'batch':>5} {'prefill ms':>10} {'p50 ms':>8} {'p90 ms':>8} {'tokens/s':>9} {'host':>6} {'B/step':>7}")
+for run in batches:
+    for name, r in zip(names, run["rows"]):
+        print(f"  {name:48} {run['batch']:5d} {r['prefill_ms']:10.1f} {r['token_ms_p50']:8.2f} {r['token_ms_p90']:8.2f} {r['tokens_per_s']:9.1f} "
+              f"{r['host_share']:6.1%} {r['allocated_bytes_per_step']:7.0f}")
 print("  (the peers run as plain ONNX Runtime: a new input tensor per Run, ONNX Runtime allocating every output, weights on its own 4 KB pages;")
-print("   ours put the weights on 2 MB pages unless --no-huge-pages)")
-portables = [rnd[0][3] for rnd in rounds]
+print("   ours put the weights on 2 MB pages)")
 def each(values, digits=1): return ", ".join(f"{v:.{digits}f}" for v in values)
-print(f"  memory floor at batch 1, by round: {portables[0]['weight_bytes'] / 1e6:.0f} MB of fp32 weights read once per step at "
-      f"{each(p['memory_bytes_per_s'] / 1e9 for p in portables)} GB/s = {each(p['weights_read_ms'] for p in portables)} ms; "
-      f"step p50: portable {each(p['token_ms_p50'] for p in portables)} ms, peer {each(rnd[0][0]['token_ms_p50'] for rnd in rounds)} ms")
-def ratio(b, i, j):
-    values = [rnd[b][i]["tokens_per_s"] / rnd[b][j]["tokens_per_s"] for rnd in rounds]
+one = batches[0]
+weights = one["rows"][PORTABLE]["weight_bytes"]
+print(f"  memory floor at batch 1, by round: {weights / 1e6:.0f} MB of fp32 weights read once per step at "
+      f"{each(b / 1e9 for b in one['memory_bytes_per_s'])} GB/s = {each(weights / b * 1000 for b in one['memory_bytes_per_s'])} ms; "
+      f"step p50: portable {each(one['rows'][PORTABLE]['rounds_token_ms_p50'])} ms, peer {each(one['rows'][PEER]['rounds_token_ms_p50'])} ms")
+def ratio(run, i, j):
+    values = [a / b for a, b in zip(run["rows"][i]["rounds_tokens_per_s"], run["rows"][j]["rounds_tokens_per_s"])]
     return f"{statistics.median(values):.2f}x ({each(values, 2)})"
 print("  ratios: the median of the rounds' ratios (each round's in brackets)")
-for b, batch in enumerate((1, 16)):
-    print(f"  batch {batch}: portable/peer {ratio(b, 3, 0)} (target 1.3x); portable/lean export {ratio(b, 3, 1)}; on 4 KB pages/peer {ratio(b, 2, 0)}")
-    print(f"  {'':9}fused/peer {ratio(b, 4, 0)}; int4/fused fp32 {ratio(b, 5, 4)}" + (" (target 3x)" if batch == 1 else ""))
+for run in batches:
+    print(f"  batch {run['batch']}: portable/peer {ratio(run, PORTABLE, PEER)} (target 1.3x); portable/lean export {ratio(run, PORTABLE, LEAN)}")
+    print(f"  {'':9}fused/peer {ratio(run, FUSED, PEER)}; int4/fused fp32 {ratio(run, INT4, FUSED)}" + (" (target 3x)" if run["batch"] == 1 else ""))
 print(f"  {long_run['batch'] * long_run['new_tokens']:,} tokens (fused fp32, batch {long_run['batch']} x {long_run['new_tokens']}): RSS grew {long_run['rss_growth_bytes'] / 1e6:.1f} MB "
-      f"over the timed steps; {long_run['allocated_bytes_per_step']:.0f} managed bytes allocated per step")
+      f"over the timed steps; {long_run['allocated_bytes_per_step']:.0f} managed bytes allocated per step; peak RSS {long_run['peak_rss_bytes'] / 1e6:.0f} MB")
 PY
 }
 

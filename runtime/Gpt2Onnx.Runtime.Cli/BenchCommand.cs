@@ -4,48 +4,143 @@ using Gpt2Onnx.Runtime.Generation;
 
 namespace Gpt2Onnx.Runtime.Cli;
 
-/// <summary><c>gpt2-run bench</c>: prefill time, per-token latency, throughput, host share, allocations and peak RSS.</summary>
+/// <summary>
+/// <c>gpt2-run bench</c>: prefill time, per-token latency, throughput, host share, allocations and peak RSS of
+/// one model; or several models and peers side by side in one process, alternating over rounds.
+/// </summary>
 internal static class BenchCommand
 {
     public static Command Create()
     {
-        var model = new ModelFlags();
+        var flags = new ModelFlags();
+        var models = new Option<string[]>("--model")
+        {
+            Description = "ONNX folder written by gpt2-export (repeat it to time several graphs side by side)", Required = true,
+        };
+        var peers = new Option<string[]>("--peer")
+        {
+            Description = "an ONNX folder timed as an application without IO binding runs it (a Run per token, ONNX Runtime's own allocator), " +
+                          "side by side with the models (repeatable)",
+        };
+        var rounds = new Option<int>("--rounds")
+        {
+            Description = "time every graph this many times, alternating them (forwards, then backwards), and report each one's median round",
+            DefaultValueFactory = _ => 1,
+        };
         var batch = new Option<int>("--batch") { Description = "sequences decoded together", DefaultValueFactory = _ => 1 };
         var promptLength = new Option<int>("--prompt-len") { Description = "prompt tokens per sequence", DefaultValueFactory = _ => 32 };
         var newTokens = new Option<int>("--new-tokens") { Description = "tokens generated per sequence (timed)", DefaultValueFactory = _ => 128 };
-        var noBinding = new Option<bool>("--no-io-binding") { Description = "measure the plain Run loop an application writes without IO binding (the peer)" };
+        var noBinding = new Option<bool>("--no-io-binding") { Description = "time the models as --peer does: a Run per token without IO binding" };
         var json = new Option<bool>("--json") { Description = "print one JSON object" };
-        var command = new Command("bench", "measure generation speed on random prompts") { batch, promptLength, newTokens, noBinding, json };
-        model.AddTo(command);
+        var command = new Command("bench", "measure generation speed on random prompts") { models, peers, rounds, batch, promptLength, newTokens, noBinding, json };
+        flags.AddSessionOptionsTo(command);
         command.SetAction(parsed =>
         {
-            foreach (var count in new[] { batch, promptLength, newTokens })
+            foreach (var count in new[] { batch, promptLength, newTokens, rounds })
                 Gpt2Onnx.Cli.CliHost.Require(parsed.GetValue(count) > 0, $"{count.Name} must be positive, not {parsed.GetValue(count)}");
-            using var languageModel = model.Load(parsed);
-            var r = DecodeBenchmark.Run(languageModel, parsed.GetValue(batch), parsed.GetValue(promptLength), parsed.GetValue(newTokens), !parsed.GetValue(noBinding));
-            // The roofline at batch 1: every step reads every weight once, so no step can beat this.
-            long weightBytes = Directory.EnumerateFiles(languageModel.Directory, "model.onnx*").Sum(f => new FileInfo(f).Length);
-            double bandwidth = MemoryBandwidth.Measure(parsed.GetValue(model.Threads));
-            double weightsReadMs = weightBytes / bandwidth * 1000;
-            if (parsed.GetValue(json))
+            var settings = flags.Settings(parsed);
+            var loaded = new List<(LanguageModel Model, bool IoBinding)>();
+            try
             {
-                Console.WriteLine(JsonSerializer.Serialize(new
-                {
-                    mode = r.Mode, variant = languageModel.Variant, precision = languageModel.Precision, batch = r.Batch, prompt_len = r.PromptLength,
-                    new_tokens = r.NewTokens, prefill_ms = r.PrefillMs, token_ms_p50 = r.StepMsP50, token_ms_p90 = r.StepMsP90,
-                    tokens_per_s = r.TokensPerSecond, host_share = r.HostShare, allocated_bytes_per_step = r.AllocatedBytesPerStep, peak_rss_bytes = r.PeakRssBytes,
-                    rss_growth_bytes = r.RssGrowthBytes, weight_bytes = weightBytes, memory_bytes_per_s = bandwidth, weights_read_ms = weightsReadMs,
-                }));
+                foreach (var directory in parsed.GetValue(models)!) loaded.Add((LanguageModel.Load(directory, settings), !parsed.GetValue(noBinding)));
+                foreach (var directory in parsed.GetValue(peers) ?? []) loaded.Add((LanguageModel.Load(directory, settings with { HugePages = false }), false));
+                var bench = new Bench(loaded.Select(l => new BenchRow(l.Model, l.IoBinding)).ToList(), parsed.GetValue(flags.Threads),
+                                      parsed.GetValue(batch), parsed.GetValue(promptLength), parsed.GetValue(newTokens), parsed.GetValue(rounds));
+                if (loaded.Count == 1 && parsed.GetValue(rounds) == 1) bench.PrintOne(parsed.GetValue(json));
+                else bench.PrintSideBySide(parsed.GetValue(json), parsed.GetValue(models)!.Length);
             }
-            else
+            finally
             {
-                Console.WriteLine($"{languageModel.Variant} {languageModel.Precision}, {r.Mode}, batch {r.Batch}: prefill {r.PrefillMs:F1} ms; step p50 {r.StepMsP50:F2} ms, p90 {r.StepMsP90:F2} ms; " +
-                                  $"{r.TokensPerSecond:F1} tokens/s; host {r.HostShare:P1} of each step; {r.AllocatedBytesPerStep:F0} B allocated per step; peak RSS {r.PeakRssBytes / 1e6:F0} MB, " +
-                                  $"RSS growth over the timed steps {r.RssGrowthBytes / 1e6:F1} MB");
-                Console.WriteLine($"memory floor: reading the {weightBytes / 1e6:F0} MB of weights once takes {weightsReadMs:F2} ms at the {bandwidth / 1e9:F1} GB/s measured here");
+                foreach (var (model, _) in loaded) model.Dispose();
             }
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The timed runs of every row, each round's memory bandwidth, and how they are printed.</summary>
+    private sealed class Bench
+    {
+        private readonly IReadOnlyList<BenchRow> _rows;
+        private readonly BenchResult[][] _results;      // [row][round]
+        private readonly double[] _bandwidth;           // bytes/s read, measured as each round starts
+        private readonly long[] _weightBytes;
+
+        public Bench(IReadOnlyList<BenchRow> rows, int threads, int batch, int promptLength, int newTokens, int rounds)
+        {
+            _rows = rows;
+            _bandwidth = new double[rounds];
+            _results = DecodeBenchmark.Rounds(rows, batch, promptLength, newTokens, rounds, round => _bandwidth[round] = MemoryBandwidth.Measure(threads));
+            _weightBytes = rows.Select(r => Directory.EnumerateFiles(r.Model.Directory, "model.onnx*").Sum(f => new FileInfo(f).Length)).ToArray();
+        }
+
+        public void PrintOne(bool json)
+        {
+            var r = _results[0][0];
+            var model = _rows[0].Model;
+            // The roofline at batch 1: every step reads every weight once, so no step can beat this.
+            double weightsReadMs = _weightBytes[0] / _bandwidth[0] * 1000;
+            if (json)
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    mode = r.Mode, variant = model.Variant, precision = model.Precision, batch = r.Batch, prompt_len = r.PromptLength,
+                    new_tokens = r.NewTokens, prefill_ms = r.PrefillMs, token_ms_p50 = r.StepMsP50, token_ms_p90 = r.StepMsP90,
+                    tokens_per_s = r.TokensPerSecond, host_share = r.HostShare, allocated_bytes_per_step = r.AllocatedBytesPerStep, peak_rss_bytes = r.PeakRssBytes,
+                    rss_growth_bytes = r.RssGrowthBytes, weight_bytes = _weightBytes[0], memory_bytes_per_s = _bandwidth[0], weights_read_ms = weightsReadMs,
+                }));
+                return;
+            }
+            Console.WriteLine($"{model.Variant} {model.Precision}, {r.Mode}, batch {r.Batch}: prefill {r.PrefillMs:F1} ms; step p50 {r.StepMsP50:F2} ms, p90 {r.StepMsP90:F2} ms; " +
+                              $"{r.TokensPerSecond:F1} tokens/s; host {r.HostShare:P1} of each step; {r.AllocatedBytesPerStep:F0} B allocated per step; peak RSS {r.PeakRssBytes / 1e6:F0} MB, " +
+                              $"RSS growth over the timed steps {r.RssGrowthBytes / 1e6:F1} MB");
+            Console.WriteLine($"memory floor: reading the {_weightBytes[0] / 1e6:F0} MB of weights once takes {weightsReadMs:F2} ms at the {_bandwidth[0] / 1e9:F1} GB/s measured here");
+        }
+
+        /// <summary>The round whose tokens/s is the median of the row's rounds.</summary>
+        private BenchResult Median(int row) => _results[row].OrderBy(r => r.TokensPerSecond).ElementAt(_results[row].Length / 2);
+
+        public void PrintSideBySide(bool json, int modelCount)
+        {
+            var first = _results[0][0];
+            if (json)
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    batch = first.Batch, prompt_len = first.PromptLength, new_tokens = first.NewTokens, rounds = _bandwidth.Length,
+                    memory_bytes_per_s = _bandwidth, peak_rss_bytes = DecodeBenchmark.PeakRss(),
+                    rows = _rows.Select((row, i) =>
+                    {
+                        var m = Median(i);
+                        return new
+                        {
+                            model = row.Model.Directory, role = i < modelCount ? "model" : "peer", mode = m.Mode, variant = row.Model.Variant,
+                            precision = row.Model.Precision, weight_bytes = _weightBytes[i], prefill_ms = m.PrefillMs, token_ms_p50 = m.StepMsP50,
+                            token_ms_p90 = m.StepMsP90, tokens_per_s = m.TokensPerSecond, host_share = m.HostShare,
+                            allocated_bytes_per_step = _results[i].Max(r => r.AllocatedBytesPerStep),
+                            rounds_tokens_per_s = _results[i].Select(r => r.TokensPerSecond), rounds_token_ms_p50 = _results[i].Select(r => r.StepMsP50),
+                        };
+                    }),
+                }));
+                return;
+            }
+            Console.WriteLine($"batch {first.Batch}, prompt {first.PromptLength}, {first.NewTokens} new tokens; {_bandwidth.Length} round(s), alternating; each row its median round");
+            Console.WriteLine($"  {"",-40} {"mode",-10} {"prefill ms",10} {"p50 ms",8} {"p90 ms",8} {"tokens/s",9} {"host",6} {"B/step",7}");
+            for (int i = 0; i < _rows.Count; i++)
+            {
+                var m = Median(i);
+                string name = (i < modelCount ? "" : "peer: ") + Path.GetFileName(Path.TrimEndingDirectorySeparator(_rows[i].Model.Directory));
+                Console.WriteLine($"  {name,-40} {m.Mode,-10} {m.PrefillMs,10:F1} {m.StepMsP50,8:F2} {m.StepMsP90,8:F2} {m.TokensPerSecond,9:F1} {m.HostShare,6:P1} " +
+                                  $"{_results[i].Max(r => r.AllocatedBytesPerStep),7:F0}");
+            }
+            if (_rows.Count > modelCount)
+                for (int i = 0; i < modelCount; i++)
+                {
+                    var ratios = Enumerable.Range(0, _bandwidth.Length).Select(k => _results[i][k].TokensPerSecond / _results[modelCount][k].TokensPerSecond).ToArray();
+                    Console.WriteLine($"  {Path.GetFileName(Path.TrimEndingDirectorySeparator(_rows[i].Model.Directory))} against the first peer: " +
+                                      $"{ratios.Order().ElementAt(ratios.Length / 2):F2}x (rounds: {string.Join(", ", ratios.Select(r => r.ToString("F2")))})");
+                }
+            Console.WriteLine($"memory read at {string.Join(", ", _bandwidth.Select(b => (b / 1e9).ToString("F1")))} GB/s as the rounds started; peak RSS of the process {DecodeBenchmark.PeakRss() / 1e6:F0} MB");
+        }
     }
 }

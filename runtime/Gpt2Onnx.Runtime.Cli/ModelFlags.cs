@@ -31,6 +31,12 @@ internal sealed class ModelFlags
     public void AddTo(Command command)
     {
         command.Options.Add(Model);
+        AddSessionOptionsTo(command);
+    }
+
+    /// <summary>Adds every option but --model (for a verb that takes several models).</summary>
+    public void AddSessionOptionsTo(Command command)
+    {
         command.Options.Add(Device);
         command.Options.Add(Threads);
         command.Options.Add(Optimization);
@@ -39,10 +45,11 @@ internal sealed class ModelFlags
         command.Options.Add(Profile);
     }
 
-    public LanguageModel Load(ParseResult parsed) => LanguageModel.Load(parsed.GetValue(Model)!,
-        new SessionSettings
-        {
-            Device = parsed.GetValue(Device)!, IntraOpThreads = parsed.GetValue(Threads), Optimization = parsed.GetValue(Optimization),
-            LogLevel = parsed.GetValue(LogLevel), ProfilePrefix = parsed.GetValue(Profile), HugePages = !parsed.GetValue(NoHugePages),
-        });
+    public LanguageModel Load(ParseResult parsed) => LanguageModel.Load(parsed.GetValue(Model)!, Settings(parsed));
+
+    public SessionSettings Settings(ParseResult parsed) => new()
+    {
+        Device = parsed.GetValue(Device)!, IntraOpThreads = parsed.GetValue(Threads), Optimization = parsed.GetValue(Optimization),
+        LogLevel = parsed.GetValue(LogLevel), ProfilePrefix = parsed.GetValue(Profile), HugePages = !parsed.GetValue(NoHugePages),
+    };
 }

@@ -8,6 +8,9 @@ public sealed record BenchResult(
     string Mode, int Batch, int PromptLength, int NewTokens, double PrefillMs, double StepMsP50, double StepMsP90,
     double TokensPerSecond, double HostShare, double AllocatedBytesPerStep, long PeakRssBytes, long RssGrowthBytes);
 
+/// <summary>A graph to time: through this runtime's decoder (IO binding), or as plain ONNX Runtime runs it (the peer).</summary>
+public sealed record BenchRow(LanguageModel Model, bool IoBinding);
+
 /// <summary>
 /// Times generation on random prompts of equal length: the prefill, then each decoding step (greedy).
 /// "io-binding" is this runtime's decoder; "plain-run" is what an application writes without IO binding:
@@ -23,6 +26,29 @@ public static class DecodeBenchmark
         var random = new Random(7);
         var prompts = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, promptLength).Select(_ => random.Next(model.VocabSize)).ToArray()).ToList();
         return ioBinding ? WithBinding(model, prompts, newTokens, warmupSteps) : WithPlainRun(model, prompts, newTokens, warmupSteps);
+    }
+
+    /// <summary>
+    /// Times every row once per round, in this process: forwards in even rounds and backwards in odd ones
+    /// (A B, B A, ...), so a slow minute of the machine falls on every row alike and each round's ratios
+    /// compare runs seconds apart. Returns each row's results, one per round.
+    /// </summary>
+    public static BenchResult[][] Rounds(IReadOnlyList<BenchRow> rows, int batch, int promptLength, int newTokens, int rounds,
+                                         Action<int>? roundStarting = null)
+    {
+        if (rows.Count == 0) throw new ArgumentException("at least one row");
+        if (rounds < 1) throw new Gpt2OnnxException($"--rounds must be positive, not {rounds}");
+        var results = rows.Select(_ => new BenchResult[rounds]).ToArray();
+        for (int round = 0; round < rounds; round++)
+        {
+            roundStarting?.Invoke(round);
+            for (int k = 0; k < rows.Count; k++)
+            {
+                int i = round % 2 == 0 ? k : rows.Count - 1 - k;
+                results[i][round] = Run(rows[i].Model, batch, promptLength, newTokens, rows[i].IoBinding);
+            }
+        }
+        return results;
     }
 
     private static BenchResult WithBinding(LanguageModel model, List<int[]> prompts, int newTokens, int warmup)
