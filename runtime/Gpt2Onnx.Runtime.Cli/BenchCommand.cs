@@ -97,6 +97,8 @@ internal static class BenchCommand
             Console.WriteLine($"memory floor: reading the {_weightBytes[0] / 1e6:F0} MB of weights once takes {weightsReadMs:F2} ms at the {_bandwidth[0] / 1e9:F1} GB/s measured here");
         }
 
+        private string FolderName(int row) => Path.GetFileName(Path.TrimEndingDirectorySeparator(_rows[row].Model.Directory));
+
         /// <summary>The round whose tokens/s is the median of the row's rounds.</summary>
         private BenchResult Median(int row) => _results[row].OrderBy(r => r.TokensPerSecond).ElementAt(_results[row].Length / 2);
 
@@ -129,7 +131,7 @@ internal static class BenchCommand
             for (int i = 0; i < _rows.Count; i++)
             {
                 var m = Median(i);
-                string name = (i < modelCount ? "" : "peer: ") + Path.GetFileName(Path.TrimEndingDirectorySeparator(_rows[i].Model.Directory));
+                string name = (i < modelCount ? "" : "peer: ") + FolderName(i);
                 Console.WriteLine($"  {name,-40} {m.Mode,-10} {m.PrefillMs,10:F1} {m.StepMsP50,8:F2} {m.StepMsP90,8:F2} {m.TokensPerSecond,9:F1} {m.HostShare,6:P1} " +
                                   $"{_results[i].Max(r => r.AllocatedBytesPerStep),7:F0}");
             }
@@ -137,7 +139,7 @@ internal static class BenchCommand
                 for (int i = 0; i < modelCount; i++)
                 {
                     var ratios = Enumerable.Range(0, _bandwidth.Length).Select(k => _results[i][k].TokensPerSecond / _results[modelCount][k].TokensPerSecond).ToArray();
-                    Console.WriteLine($"  {Path.GetFileName(Path.TrimEndingDirectorySeparator(_rows[i].Model.Directory))} against the first peer: " +
+                    Console.WriteLine($"  {FolderName(i)} against the first peer: " +
                                       $"{ratios.Order().ElementAt(ratios.Length / 2):F2}x (rounds: {string.Join(", ", ratios.Select(r => r.ToString("F2")))})");
                 }
             Console.WriteLine($"memory read at {string.Join(", ", _bandwidth.Select(b => (b / 1e9).ToString("F1")))} GB/s as the rounds started; peak RSS of the process {DecodeBenchmark.PeakRss() / 1e6:F0} MB");
