@@ -131,14 +131,7 @@ public static class TokenizerFiles
             var additional = new List<string>();
             if (root.TryGetProperty("additional_special_tokens", out var list) && list.ValueKind == JsonValueKind.Array)
                 additional.AddRange(list.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Object ? e.GetProperty("content").GetString()! : e.GetString()!));
-            bool? Flag(string name) =>
-                !root.TryGetProperty(name, out var value) ? null : value.ValueKind switch
-                {
-                    JsonValueKind.True => true,
-                    JsonValueKind.False => false,
-                    JsonValueKind.Null => null,
-                    _ => throw new Gpt2OnnxException($"{path}: '{name}' is {value.GetRawText()}, not true, false or null: fix the file"),
-                };
+            bool? Flag(string name) => OptionalBool(root, name, $"{path}: '{name}'", "fix the file");
             return new TokenizerConfig(Token("eos_token"), Token("bos_token"), Token("unk_token"), Token("pad_token"), additional,
                                        Flag("do_lower_case"), Flag("strip_accents"), Flag("tokenize_chinese_chars"));
         }
@@ -211,6 +204,19 @@ public static class TokenizerFiles
         return (vocab, merges, [.. AddedTokens(root).Where(t => t.Special).Select(t => t.Content)]);
     }
 
+    /// <summary>
+    /// A setting that is true, false, null or absent (null for the last two); anything else is one error,
+    /// "<paramref name="what"/> is VALUE, not true, false or null: <paramref name="whatToDo"/>".
+    /// </summary>
+    private static bool? OptionalBool(JsonElement settings, string name, string what, string whatToDo) =>
+        !settings.TryGetProperty(name, out var value) ? null : value.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            JsonValueKind.Null => null,
+            _ => throw new Gpt2OnnxException($"{what} is {value.GetRawText()}, not true, false or null: {whatToDo}"),
+        };
+
     /// <summary>tokenizer.json's model.vocab (token → id), checked to be a non-empty object of integer ids.</summary>
     private static Dictionary<string, int> ModelVocab(JsonElement model, string path)
     {
@@ -255,12 +261,7 @@ public static class TokenizerFiles
 
         if (!root.TryGetProperty("normalizer", out var normalizer) || PartType(normalizer) != "BertNormalizer")
             throw NotBert($"its normalizer is {(normalizer.ValueKind == JsonValueKind.Object ? PartType(normalizer) : "none")}, not a BertNormalizer");
-        bool? Flag(string name)
-        {
-            if (!normalizer.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
-            return value.ValueKind is JsonValueKind.True or JsonValueKind.False ? value.GetBoolean()
-                : throw new Gpt2OnnxException($"{path}: the normalizer's {name} is {value.GetRawText()}, not true, false or null: the file is damaged");
-        }
+        bool? Flag(string name) => OptionalBool(normalizer, name, $"{path}: the normalizer's {name}", "the file is damaged");
         if (Flag("clean_text") == false) throw NotBert("its normalizer keeps control characters (clean_text false)");
         if (!root.TryGetProperty("pre_tokenizer", out var pre) || PartType(pre) != "BertPreTokenizer")
             throw NotBert($"its pre-tokenizer is {(pre.ValueKind == JsonValueKind.Object ? PartType(pre) : "none")}, not the BertPreTokenizer");
