@@ -37,7 +37,7 @@ public static class DecodeBenchmark
                                          Action<int>? roundStarting = null)
     {
         if (rows.Count == 0) throw new ArgumentException("at least one row");
-        if (rounds < 1) throw new Gpt2OnnxException($"--rounds must be positive, not {rounds}");
+        if (rounds < 1) throw new ArgumentOutOfRangeException(nameof(rounds), rounds, "at least one round");
         var results = rows.Select(_ => new BenchResult[rounds]).ToArray();
         for (int round = 0; round < rounds; round++)
         {
