@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with the peer it must beat, in the same run (these machines are noisy;
 # only ratios hold). Usage: scripts/bench.sh [tokenizer|torch|runtime|batch ...]   (no argument: every benchmark;
-# BENCH_BATCH=N sets the batch job's batch size, 128 by default; BENCH_ROUNDS=N the rounds, 5 for the runtime benchmark and 3 for the batch job)
+# BENCH_BATCH=N sets the batch job's batch size, 128 by default; BENCH_ROUNDS=N the rounds, 3 for each; BENCH_PROCESSES=N the runtime benchmark's processes per batch size, 3)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh" >&2
@@ -114,45 +114,60 @@ gpt2_124m() {
 bench_runtime() {
   local dir; dir=$(gpt2_124m)
   local threads; threads=$(nproc)
-  local rounds=${BENCH_ROUNDS:-5}
-  echo "== runtime: GPT-2 124M, $threads threads, prompt 32, 128 new tokens (greedy); each row the median of $rounds rounds, in one process per batch size"
+  local rounds=${BENCH_ROUNDS:-3} processes=${BENCH_PROCESSES:-3}
+  echo "== runtime: GPT-2 124M, $threads threads, prompt 32, 128 new tokens (greedy); $processes processes per batch size, each timing every row $rounds times"
   # One process holds every graph and alternates them round by round (forwards, then backwards), so a slow
   # moment of the machine falls on all of them; separate processes ran a minute apart, and the ratios swung
-  # more with the machine than they differed (session 12: portable/peer rounds 0.72x to 1.60x).
+  # more with the machine than they differed (session 12: portable/peer rounds 0.72x to 1.60x). Processes
+  # differ too: each loads its own copy of the weights, and where those land in this VM's memory changed a
+  # step by up to 40% (session 14: the same portable graph took 8.7 ms in one process and 12.4 in the next),
+  # so each batch size runs in several processes and a ratio is the median of the processes' ratios.
   local runs=()
   for batch in 1 16; do
-    runs+=("$("$RUN" bench --model "$dir/onnx-portable" --model "$dir/onnx-fused" --model "$dir/onnx-int4" \
-      --peer "$dir/onnx-peer-transformers" --peer "$dir/onnx-peer-lean" --batch $batch --rounds "$rounds" --threads "$threads" --json)")
+    for _ in $(seq "$processes"); do
+      runs+=("$("$RUN" bench --model "$dir/onnx-portable" --model "$dir/onnx-fused" --model "$dir/onnx-int4" \
+        --peer "$dir/onnx-peer-transformers" --peer "$dir/onnx-peer-lean" --batch $batch --rounds "$rounds" --threads "$threads" --json)")
+    done
   done
   # Memory over a long run: 16 sequences × 640 tokens = 10,240 generated tokens after warm-up.
   runs+=("$("$RUN" bench --model "$dir/onnx-fused" --batch 16 --new-tokens 640 --threads "$threads" --json)")
-  python3 - "${runs[@]}" <<'PY'
+  python3 - "$processes" "${runs[@]}" <<'PY'
 import json, statistics, sys
-batches = [json.loads(a) for a in sys.argv[1:3]]
-long_run = json.loads(sys.argv[3])
+processes = int(sys.argv[1])
+runs = [json.loads(a) for a in sys.argv[2:]]
+batches = [runs[:processes], runs[processes:2 * processes]]
+long_run = runs[-1]
 names = ["ours: portable fp32 + IO binding", "ours: fused fp32 (GQA, shared cache)", "ours: fused int4 (MatMulNBits)",
          "peer: transformers GPT-2, torch.onnx.export, ORT", "  the same written lean, torch.onnx.export, ORT"]
 PORTABLE, FUSED, INT4, PEER, LEAN = range(5)
+def median(values): return statistics.median(values)
+def each(values, digits=1): return ", ".join(f"{v:.{digits}f}" for v in values)
+print("  each figure the median of the processes' median rounds")
 print(f"  {'':48} {'batch':>5} {'prefill ms':>10} {'p50 ms':>8} {'p90 ms':>8} {'tokens/s':>9} {'host':>6} {'B/step':>7}")
-for run in batches:
-    for name, r in zip(names, run["rows"]):
-        print(f"  {name:48} {run['batch']:5d} {r['prefill_ms']:10.1f} {r['token_ms_p50']:8.2f} {r['token_ms_p90']:8.2f} {r['tokens_per_s']:9.1f} "
-              f"{r['host_share']:6.1%} {r['allocated_bytes_per_step']:7.0f}")
+for group in batches:
+    for i, name in enumerate(names):
+        rows = [run["rows"][i] for run in group]
+        m = lambda key: median(r[key] for r in rows)
+        print(f"  {name:48} {group[0]['batch']:5d} {m('prefill_ms'):10.1f} {m('token_ms_p50'):8.2f} {m('token_ms_p90'):8.2f} {m('tokens_per_s'):9.1f} "
+              f"{m('host_share'):6.1%} {m('allocated_bytes_per_step'):7.0f}")
 print("  (the peers run as plain ONNX Runtime: a new input tensor per Run, ONNX Runtime allocating every output, weights on its own 4 KB pages;")
 print("   ours put the weights on 2 MB pages)")
-def each(values, digits=1): return ", ".join(f"{v:.{digits}f}" for v in values)
-one = batches[0]
-weights = one["rows"][PORTABLE]["weight_bytes"]
-print(f"  memory floor at batch 1, by round: {weights / 1e6:.0f} MB of fp32 weights read once per step at "
-      f"{each(b / 1e9 for b in one['memory_bytes_per_s'])} GB/s = {each(weights / b * 1000 for b in one['memory_bytes_per_s'])} ms; "
-      f"step p50: portable {each(one['rows'][PORTABLE]['rounds_token_ms_p50'])} ms, peer {each(one['rows'][PEER]['rounds_token_ms_p50'])} ms")
-def ratio(run, i, j):
-    values = [a / b for a, b in zip(run["rows"][i]["rounds_tokens_per_s"], run["rows"][j]["rounds_tokens_per_s"])]
-    return f"{statistics.median(values):.2f}x ({each(values, 2)})"
-print("  ratios: the median of the rounds' ratios (each round's in brackets)")
-for run in batches:
-    print(f"  batch {run['batch']}: portable/peer {ratio(run, PORTABLE, PEER)} (target 1.3x); portable/lean export {ratio(run, PORTABLE, LEAN)}")
-    print(f"  {'':9}fused/peer {ratio(run, FUSED, PEER)}; int4/fused fp32 {ratio(run, INT4, FUSED)}" + (" (target 3x)" if run["batch"] == 1 else ""))
+weights = batches[0][0]["rows"][PORTABLE]["weight_bytes"]
+bandwidth = [b for run in batches[0] for b in run["memory_bytes_per_s"]]
+print(f"  memory floor at batch 1: {weights / 1e6:.0f} MB of fp32 weights read once per step at {min(bandwidth) / 1e9:.1f}-{max(bandwidth) / 1e9:.1f} GB/s "
+      f"= {weights / max(bandwidth) * 1000:.1f}-{weights / min(bandwidth) * 1000:.1f} ms; step p50 by process: portable "
+      f"{each(run['rows'][PORTABLE]['token_ms_p50'] for run in batches[0])} ms, peer {each(run['rows'][PEER]['token_ms_p50'] for run in batches[0])} ms")
+def ratio(group, i, j):
+    """Each process's ratio is the median of its rounds' ratios; the figure is the median of the processes'."""
+    per_process = [median(a / b for a, b in zip(run["rows"][i]["rounds_tokens_per_s"], run["rows"][j]["rounds_tokens_per_s"])) for run in group]
+    rounds = [a / b for run in group for a, b in zip(run["rows"][i]["rounds_tokens_per_s"], run["rows"][j]["rounds_tokens_per_s"])]
+    return f"{median(per_process):.2f}x (processes: {each(per_process, 2)}; rounds {min(rounds):.2f}-{max(rounds):.2f})"
+print("  ratios: the median of the processes' ratios, each process's the median of its rounds'")
+for group in batches:
+    batch = group[0]["batch"]
+    print(f"  batch {batch}: portable/peer {ratio(group, PORTABLE, PEER)} (target 1.3x); portable/lean export {ratio(group, PORTABLE, LEAN)}")
+    print(f"  {'':9}fused/peer {ratio(group, FUSED, PEER)}" + ("" if batch == 1 else " (target 1.3x)") +
+          f"; int4/fused fp32 {ratio(group, INT4, FUSED)}" + (" (target 3x)" if batch == 1 else ""))
 print(f"  {long_run['batch'] * long_run['new_tokens']:,} tokens (fused fp32, batch {long_run['batch']} x {long_run['new_tokens']}): RSS grew {long_run['rss_growth_bytes'] / 1e6:.1f} MB "
       f"over the timed steps; {long_run['allocated_bytes_per_step']:.0f} managed bytes allocated per step; peak RSS {long_run['peak_rss_bytes'] / 1e6:.0f} MB")
 PY
