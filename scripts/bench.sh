@@ -140,7 +140,7 @@ long_run = runs[-1]
 names = ["ours: portable fp32 + IO binding", "ours: fused fp32 (GQA, shared cache)", "ours: fused int4 (MatMulNBits)",
          "peer: transformers GPT-2, torch.onnx.export, ORT", "  the same written lean, torch.onnx.export, ORT"]
 PORTABLE, FUSED, INT4, PEER, LEAN = range(5)
-def median(values): return statistics.median(values)
+median = statistics.median
 def each(values, digits=1): return ", ".join(f"{v:.{digits}f}" for v in values)
 print("  each figure the median of the processes' median rounds")
 print(f"  {'':48} {'batch':>5} {'prefill ms':>10} {'p50 ms':>8} {'p90 ms':>8} {'tokens/s':>9} {'host':>6} {'B/step':>7}")
@@ -159,8 +159,9 @@ print(f"  memory floor at batch 1: {weights / 1e6:.0f} MB of fp32 weights read o
       f"{each(run['rows'][PORTABLE]['token_ms_p50'] for run in batches[0])} ms, peer {each(run['rows'][PEER]['token_ms_p50'] for run in batches[0])} ms")
 def ratio(group, i, j):
     """Each process's ratio is the median of its rounds' ratios; the figure is the median of the processes'."""
-    per_process = [median(a / b for a, b in zip(run["rows"][i]["rounds_tokens_per_s"], run["rows"][j]["rounds_tokens_per_s"])) for run in group]
-    rounds = [a / b for run in group for a, b in zip(run["rows"][i]["rounds_tokens_per_s"], run["rows"][j]["rounds_tokens_per_s"])]
+    by_process = [[a / b for a, b in zip(run["rows"][i]["rounds_tokens_per_s"], run["rows"][j]["rounds_tokens_per_s"])] for run in group]
+    per_process = [median(values) for values in by_process]
+    rounds = [v for values in by_process for v in values]
     return f"{median(per_process):.2f}x (processes: {each(per_process, 2)}; rounds {min(rounds):.2f}-{max(rounds):.2f})"
 print("  ratios: the median of the processes' ratios, each process's the median of its rounds'")
 for group in batches:
