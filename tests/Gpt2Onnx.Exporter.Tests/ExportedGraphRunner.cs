@@ -1,21 +1,28 @@
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Runtime.Onnx;
+using Microsoft.ML.OnnxRuntime;
 using static Gpt2Onnx.Runtime.Onnx.GraphNames;
+using OrtType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 
 namespace Gpt2Onnx.Exporter.Tests;
 
-/// <summary>Runs exported graphs of one sequence step by step through ONNX Runtime's plain Run (no IO binding).</summary>
+/// <summary>
+/// Runs exported graphs of one sequence step by step through ONNX Runtime's managed API as its samples use it:
+/// the portable graph with plain Run, the fused one with an IO binding over one cache buffer per layer.
+/// </summary>
 internal sealed class ExportedGraphRunner(string onnxDirectory, Gpt2Config config) : IDisposable
 {
-    private readonly OrtSession _session = new(Path.Combine(onnxDirectory, OnnxExporter.ModelFile), new SessionSettings { IntraOpThreads = 1 });
+    private readonly ModelSession _session = new(Path.Combine(onnxDirectory, OnnxExporter.ModelFile), new SessionSettings { IntraOpThreads = 1 });
 
-    public OrtSession Session => _session;
+    public ModelSession Session => _session;
 
     /// <summary>Fed as logits_to_keep when set; left to the graph's default (all positions) when null.</summary>
     public long? LogitsToKeep { get; set; }
 
     /// <summary>The cache's element type as the graph declares it (float16 for fp16 exports).</summary>
-    private TensorElementType CacheType => _session.Input(PastKey(0))!.ElementType;
+    private OrtType CacheType => (OrtType)(int)_session.Input(PastKey(0))!.ElementType;
+
+    private static OrtValue Longs(IEnumerable<long> values, params long[] shape) => OrtValue.CreateTensorValueFromMemory(values.ToArray(), shape);
 
     /// <summary>
     /// Portable graph: logits [S][V] of <paramref name="chunks"/> fed one after another with the cache
@@ -25,30 +32,36 @@ internal sealed class ExportedGraphRunner(string onnxDirectory, Gpt2Config confi
     public List<float[]> RunPortable(params int[][] chunks)
     {
         int nh = config.NHead, hs = config.HeadSize;
-        var pasts = new List<OrtTensor>();
-        for (int i = 0; i < 2 * config.NLayer; i++) pasts.Add(OrtTensor.Allocate(CacheType, [1, nh, 0, hs]));
+        var pasts = new List<OrtValue>();
+        for (int i = 0; i < 2 * config.NLayer; i++)
+            pasts.Add(OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, CacheType, [1, nh, 0, hs]));
         var rows = new List<float[]>();
         int done = 0;
+        using var runOptions = new RunOptions();
         foreach (var chunk in chunks)
         {
-            var inputs = new List<(string, OrtTensor)>
+            var names = new List<string> { InputIds, AttentionMask, PositionIds };
+            var inputs = new List<OrtValue>
             {
-                (InputIds, OrtTensor.From<long>(chunk.Select(t => (long)t).ToArray(), 1, chunk.Length)),
-                (AttentionMask, OrtTensor.From<long>(Enumerable.Repeat(1L, done + chunk.Length).ToArray(), 1, done + chunk.Length)),
-                (PositionIds, OrtTensor.From<long>(Enumerable.Range(done, chunk.Length).Select(p => (long)p).ToArray(), 1, chunk.Length)),
+                Longs(chunk.Select(t => (long)t), 1, chunk.Length),
+                Longs(Enumerable.Repeat(1L, done + chunk.Length), 1, done + chunk.Length),
+                Longs(Enumerable.Range(done, chunk.Length).Select(p => (long)p), 1, chunk.Length),
             };
-            if (LogitsToKeep is long keep) inputs.Add((GraphNames.LogitsToKeep, OrtTensor.From<long>([keep])));
+            if (LogitsToKeep is long keep)
+            {
+                names.Add(GraphNames.LogitsToKeep);
+                inputs.Add(Longs([keep]));
+            }
             for (int i = 0; i < config.NLayer; i++)
             {
-                inputs.Add((PastKey(i), pasts[2 * i]));
-                inputs.Add((PastValue(i), pasts[2 * i + 1]));
+                names.AddRange([PastKey(i), PastValue(i)]);
+                inputs.AddRange([pasts[2 * i], pasts[2 * i + 1]]);
             }
-            var names = new List<string> { Logits };
-            for (int i = 0; i < config.NLayer; i++) names.AddRange([PresentKey(i), PresentValue(i)]);
-            var outputs = _session.Run(inputs, names);
-            foreach (var (_, t) in inputs) t.Dispose();
-            var logits = outputs[0].GetData<float>().ToArray();
-            for (int s = 0; s < logits.Length / config.VocabSize; s++) rows.Add(logits.AsSpan(s * config.VocabSize, config.VocabSize).ToArray());
+            var outputNames = new List<string> { Logits };
+            for (int i = 0; i < config.NLayer; i++) outputNames.AddRange([PresentKey(i), PresentValue(i)]);
+            var outputs = _session.Session.Run(runOptions, names, inputs, outputNames);
+            foreach (var value in inputs) value.Dispose();
+            AddRows(rows, outputs[0]);
             outputs[0].Dispose();
             pasts = outputs.Skip(1).ToList();
             done += chunk.Length;
@@ -61,12 +74,11 @@ internal sealed class ExportedGraphRunner(string onnxDirectory, Gpt2Config confi
     public List<float[]> RunFused(int maxLength, params int[][] chunks)
     {
         int nh = config.NHead, hs = config.HeadSize;
-        var buffers = new List<OrtTensor>();
+        var buffers = new List<OrtValue>();
         for (int i = 0; i < 2 * config.NLayer; i++)
         {
-            var buffer = OrtTensor.Allocate(CacheType, [1, nh, maxLength, hs]);
-            if (CacheType == TensorElementType.Float16) buffer.GetData<Half>().Clear();
-            else buffer.GetData<float>().Clear();
+            var buffer = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, CacheType, [1, nh, maxLength, hs]);
+            buffer.GetTensorMutableRawData().Clear();
             buffers.Add(buffer);
         }
         using var binding = _session.CreateBinding();
@@ -75,33 +87,37 @@ internal sealed class ExportedGraphRunner(string onnxDirectory, Gpt2Config confi
         foreach (var chunk in chunks)
         {
             int total = done + chunk.Length;
-            using var ids = OrtTensor.From<long>(chunk.Select(t => (long)t).ToArray(), 1, chunk.Length);
-            using var positions = OrtTensor.From<long>(Enumerable.Range(done, chunk.Length).Select(p => (long)p).ToArray(), 1, chunk.Length);
-            using var mask = OrtTensor.From<long>(Enumerable.Repeat(1L, total).ToArray(), 1, total);
-            binding.ClearInputs();
-            binding.ClearOutputs();
-            binding.BindInput(new OrtName(InputIds), ids);
-            binding.BindInput(new OrtName(PositionIds), positions);
-            binding.BindInput(new OrtName(AttentionMask), mask);
-            using var keepTensor = OrtTensor.From<long>([LogitsToKeep ?? 0]);
-            if (LogitsToKeep != null) binding.BindInput(new OrtName(GraphNames.LogitsToKeep), keepTensor);
+            using var ids = Longs(chunk.Select(t => (long)t), 1, chunk.Length);
+            using var positions = Longs(Enumerable.Range(done, chunk.Length).Select(p => (long)p), 1, chunk.Length);
+            using var mask = Longs(Enumerable.Repeat(1L, total), 1, total);
+            using var keep = Longs([LogitsToKeep ?? 0]);
+            binding.ClearBoundInputs();
+            binding.ClearBoundOutputs();
+            binding.BindInput(InputIds, ids);
+            binding.BindInput(PositionIds, positions);
+            binding.BindInput(AttentionMask, mask);
+            if (LogitsToKeep != null) binding.BindInput(GraphNames.LogitsToKeep, keep);
             for (int i = 0; i < config.NLayer; i++)
             {
-                binding.BindInput(new OrtName(PastKey(i)), buffers[2 * i]);
-                binding.BindInput(new OrtName(PastValue(i)), buffers[2 * i + 1]);
-                binding.BindOutput(new OrtName(PresentKey(i)), buffers[2 * i]);
-                binding.BindOutput(new OrtName(PresentValue(i)), buffers[2 * i + 1]);
+                binding.BindInput(PastKey(i), buffers[2 * i]);
+                binding.BindInput(PastValue(i), buffers[2 * i + 1]);
+                binding.BindOutput(PresentKey(i), buffers[2 * i]);
+                binding.BindOutput(PresentValue(i), buffers[2 * i + 1]);
             }
-            binding.BindOutputToCpu(new OrtName(Logits));
-            binding.Run();
-            var outputs = binding.TakeOutputs();
-            var logits = outputs.First(o => o.Shape.Length == 3 && o.Shape[2] == config.VocabSize).GetData<float>().ToArray();
-            foreach (var o in outputs) o.Dispose();
-            for (int s = 0; s < logits.Length / config.VocabSize; s++) rows.Add(logits.AsSpan(s * config.VocabSize, config.VocabSize).ToArray());
+            binding.BindOutputToDevice(Logits, OrtMemoryInfo.DefaultInstance);
+            _session.Run(binding);
+            using var outputs = binding.GetOutputValues();
+            AddRows(rows, outputs.Last());
             done = total;
         }
         foreach (var b in buffers) b.Dispose();
         return rows;
+    }
+
+    private void AddRows(List<float[]> rows, OrtValue logits)
+    {
+        var values = logits.GetTensorDataAsSpan<float>();
+        for (int s = 0; s < values.Length / config.VocabSize; s++) rows.Add(values.Slice(s * config.VocabSize, config.VocabSize).ToArray());
     }
 
     public void Dispose() => _session.Dispose();

@@ -52,7 +52,7 @@ public sealed class GenaiConfigTests : IDisposable
         var genai = (JsonObject)JsonNode.Parse(File.ReadAllText(Path.Combine(output, "genai_config.json")))!;
         CheckKeys(genai, "");
 
-        using var session = new OrtSession(Path.Combine(output, OnnxExporter.ModelFile));
+        using var session = new ModelSession(Path.Combine(output, OnnxExporter.ModelFile));
         var decoder = genai["model"]!["decoder"]!;
         string Name(string template, int layer) => template.Replace("%d", layer.ToString());
         var inputs = decoder["inputs"]!.AsObject();

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Gpt2Onnx.Runtime.Onnx;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Gpt2Onnx.Runtime.Generation;
 
@@ -89,33 +90,38 @@ public static class DecodeBenchmark
         int batch = prompts.Count, length = prompts[0].Length, vocab = model.VocabSize;
         var outputNames = new List<string> { GraphNames.Logits };
         for (int i = 0; i < model.Layers; i++) outputNames.AddRange([GraphNames.PresentKey(i), GraphNames.PresentValue(i)]);
-        var pasts = new List<OrtTensor>();
+        var pasts = new List<OrtValue>();
         int total = 0;
         var next = new long[batch];
         long runTicks = 0;
+        var cacheType = (Microsoft.ML.OnnxRuntime.Tensors.TensorElementType)(int)model.CacheType;
+        using var runOptions = new RunOptions();
 
         // One step as an application without IO binding writes it: new input tensors, Run, outputs handed back.
         void RunOnce(long[] ids, int newPerRow)
         {
             total += newPerRow;
-            var inputs = new List<(string, OrtTensor)>
+            var names = new List<string> { GraphNames.InputIds, GraphNames.AttentionMask, GraphNames.PositionIds };
+            var inputs = new List<OrtValue>
             {
-                (GraphNames.InputIds, OrtTensor.From<long>(ids, batch, newPerRow)),
-                (GraphNames.AttentionMask, OrtTensor.From<long>(Enumerable.Repeat(1L, batch * total).ToArray(), batch, total)),
-                (GraphNames.PositionIds, OrtTensor.From<long>(Enumerable.Range(0, batch).SelectMany(_ => Enumerable.Range(total - newPerRow, newPerRow).Select(p => (long)p)).ToArray(), batch, newPerRow)),
+                OrtValue.CreateTensorValueFromMemory(ids, [batch, newPerRow]),
+                OrtValue.CreateTensorValueFromMemory(Enumerable.Repeat(1L, batch * total).ToArray(), [batch, total]),
+                OrtValue.CreateTensorValueFromMemory(Enumerable.Range(0, batch).SelectMany(_ => Enumerable.Range(total - newPerRow, newPerRow)
+                    .Select(p => (long)p)).ToArray(), [batch, newPerRow]),
             };
             if (pasts.Count == 0)
-                for (int i = 0; i < 2 * model.Layers; i++) pasts.Add(OrtTensor.Allocate(model.CacheType, [batch, model.Heads, 0, model.HeadSize]));
+                for (int i = 0; i < 2 * model.Layers; i++)
+                    pasts.Add(OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, cacheType, [batch, model.Heads, 0, model.HeadSize]));
             for (int i = 0; i < model.Layers; i++)
             {
-                inputs.Add((GraphNames.PastKey(i), pasts[2 * i]));
-                inputs.Add((GraphNames.PastValue(i), pasts[2 * i + 1]));
+                names.AddRange([GraphNames.PastKey(i), GraphNames.PastValue(i)]);
+                inputs.AddRange([pasts[2 * i], pasts[2 * i + 1]]);
             }
             long t = Stopwatch.GetTimestamp();
-            var outputs = session.Run(inputs, outputNames);
+            var outputs = session.Session.Run(runOptions, names, inputs, outputNames);
             runTicks += Stopwatch.GetTimestamp() - t;
-            foreach (var (_, tensor) in inputs) tensor.Dispose();
-            var logits = outputs[0].GetData<float>().ToArray();
+            foreach (var value in inputs) value.Dispose();
+            var logits = outputs[0].GetTensorDataAsSpan<float>().ToArray();
             for (int b = 0; b < batch; b++)
                 next[b] = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits.AsSpan(((b + 1) * newPerRow - 1) * vocab, vocab));
             outputs[0].Dispose();

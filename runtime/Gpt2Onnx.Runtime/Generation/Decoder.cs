@@ -1,4 +1,5 @@
 using Gpt2Onnx.Runtime.Onnx;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Gpt2Onnx.Runtime.Generation;
 
@@ -15,18 +16,18 @@ internal abstract unsafe class Decoder : IDisposable
     public int MaxBatch { get; }
     public int MaxLength { get; }
     protected readonly int[] Lengths;           // real tokens in the cache, per sequence
-    protected readonly OrtTensor StepLogits;    // (B, 1, V)
-    protected readonly OrtTensor StepIds;       // (B, 1)
-    protected readonly OrtTensor StepPositions; // (B, 1)
+    protected readonly NativeTensor StepLogits;    // (B, 1, V)
+    protected readonly NativeTensor StepIds;       // (B, 1)
+    protected readonly NativeTensor StepPositions; // (B, 1)
     private readonly float[] _lastLogits;       // (B, V): each sequence's newest logits
-    protected static readonly OrtName InputIdsName = new(GraphNames.InputIds);
-    protected static readonly OrtName PositionIdsName = new(GraphNames.PositionIds);
-    protected static readonly OrtName LogitsName = new(GraphNames.Logits);
-    protected static readonly OrtName LogitsToKeepName = new(GraphNames.LogitsToKeep);
-    protected readonly OrtName[] PastKeyNames, PastValueNames, PresentKeyNames, PresentValueNames;
+    protected static readonly Utf8Name InputIdsName = new(GraphNames.InputIds);
+    protected static readonly Utf8Name PositionIdsName = new(GraphNames.PositionIds);
+    protected static readonly Utf8Name LogitsName = new(GraphNames.Logits);
+    protected static readonly Utf8Name LogitsToKeepName = new(GraphNames.LogitsToKeep);
+    protected readonly Utf8Name[] PastKeyNames, PastValueNames, PresentKeyNames, PresentValueNames;
     /// <summary>Whether the graph takes logits_to_keep, so a prefill can skip the LM head where no token is sampled.</summary>
     protected readonly bool KeepsLastLogits;
-    private readonly OrtTensor _logitsToKeep; // () int64
+    private readonly NativeTensor _logitsToKeep; // () int64
 
     /// <summary>
     /// Refuses a batch whose buffers (the cache of every layer, the logits, the mask) would not fit in this
@@ -53,15 +54,15 @@ internal abstract unsafe class Decoder : IDisposable
         Lengths = new int[maxBatch];
         Binding = model.Session.CreateBinding();
         _lastLogits = new float[maxBatch * model.VocabSize];
-        StepLogits = OrtTensor.CreateOwned(TensorElementType.Float, [maxBatch, 1, model.VocabSize], (nuint)((long)maxBatch * model.VocabSize * sizeof(float)));
-        StepIds = OrtTensor.CreateOwned(TensorElementType.Int64, [maxBatch, 1], (nuint)(maxBatch * sizeof(long)));
-        StepPositions = OrtTensor.CreateOwned(TensorElementType.Int64, [maxBatch, 1], (nuint)(maxBatch * sizeof(long)));
-        PastKeyNames = Enumerable.Range(0, model.Layers).Select(i => new OrtName(GraphNames.PastKey(i))).ToArray();
-        PastValueNames = Enumerable.Range(0, model.Layers).Select(i => new OrtName(GraphNames.PastValue(i))).ToArray();
-        PresentKeyNames = Enumerable.Range(0, model.Layers).Select(i => new OrtName(GraphNames.PresentKey(i))).ToArray();
-        PresentValueNames = Enumerable.Range(0, model.Layers).Select(i => new OrtName(GraphNames.PresentValue(i))).ToArray();
+        StepLogits = NativeTensor.OnHostMemory(TensorElementType.Float, [maxBatch, 1, model.VocabSize], ((long)maxBatch * model.VocabSize * sizeof(float)));
+        StepIds = NativeTensor.OnHostMemory(TensorElementType.Int64, [maxBatch, 1], (maxBatch * sizeof(long)));
+        StepPositions = NativeTensor.OnHostMemory(TensorElementType.Int64, [maxBatch, 1], (maxBatch * sizeof(long)));
+        PastKeyNames = Enumerable.Range(0, model.Layers).Select(i => new Utf8Name(GraphNames.PastKey(i))).ToArray();
+        PastValueNames = Enumerable.Range(0, model.Layers).Select(i => new Utf8Name(GraphNames.PastValue(i))).ToArray();
+        PresentKeyNames = Enumerable.Range(0, model.Layers).Select(i => new Utf8Name(GraphNames.PresentKey(i))).ToArray();
+        PresentValueNames = Enumerable.Range(0, model.Layers).Select(i => new Utf8Name(GraphNames.PresentValue(i))).ToArray();
         KeepsLastLogits = model.Session.Input(GraphNames.LogitsToKeep) != null;
-        _logitsToKeep = OrtTensor.CreateOwned(TensorElementType.Int64, [], sizeof(long));
+        _logitsToKeep = NativeTensor.OnHostMemory(TensorElementType.Int64, [], sizeof(long));
     }
 
     /// <summary>
@@ -71,7 +72,7 @@ internal abstract unsafe class Decoder : IDisposable
     protected void BindLogitsToKeep(int rows)
     {
         if (!KeepsLastLogits) return;
-        _logitsToKeep.GetData<long>()[0] = rows;
+        _logitsToKeep.Span<long>()[0] = rows;
         Binding.BindInput(LogitsToKeepName, _logitsToKeep);
     }
 
@@ -84,7 +85,7 @@ internal abstract unsafe class Decoder : IDisposable
     protected void RunBinding()
     {
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
-        Binding.Run();
+        Model.Session.Run(Binding);
         RunTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start;
     }
 
@@ -129,7 +130,7 @@ internal abstract unsafe class Decoder : IDisposable
         // Only the positions from the earliest last token on need logits (all of them for keepAll).
         int rows = keepAll || !KeepsLastLogits ? longest : longest - prompts.Min(p => PrefillLogitsIndex(p.Length, longest));
         using var logits = RunPrefill(prompts, longest, rows);
-        var all = logits.GetData<float>();
+        var all = logits.Span<float>();
         _allLogits = keepAll ? all.ToArray() : null;
         for (int b = 0; b < BatchSize; b++)
         {
@@ -151,15 +152,15 @@ internal abstract unsafe class Decoder : IDisposable
         if (tokens.Length != BatchSize) throw new ArgumentException($"one token per sequence ({BatchSize})");
         for (int b = 0; b < BatchSize; b++)
             if (Lengths[b] >= MaxLength && (active.IsEmpty || active[b])) throw new Gpt2OnnxException($"sequence {b} reached the decoder's length of {MaxLength} tokens");
-        var ids = StepIds.GetData<long>();
-        var positions = StepPositions.GetData<long>();
+        var ids = StepIds.Span<long>();
+        var positions = StepPositions.Span<long>();
         for (int b = 0; b < BatchSize; b++)
         {
             ids[b] = tokens[b];
             positions[b] = Lengths[b];
         }
         RunStep();
-        var logits = StepLogits.GetData<float>();
+        var logits = StepLogits.Span<float>();
         logits[..(BatchSize * Model.VocabSize)].CopyTo(_lastLogits);
         for (int b = 0; b < BatchSize; b++)
             if (active.IsEmpty || active[b]) Lengths[b]++;
@@ -200,7 +201,7 @@ internal abstract unsafe class Decoder : IDisposable
     /// Runs the prompts; returns logits (B, <paramref name="logitsRows"/>, V) of the padded batch's last
     /// positions (after <see cref="BindLogitsToKeep"/>; all <paramref name="paddedLength"/> when the graph cannot limit them).
     /// </summary>
-    protected abstract OrtTensor RunPrefill(IReadOnlyList<int[]> prompts, int paddedLength, int logitsRows);
+    protected abstract NativeTensor RunPrefill(IReadOnlyList<int[]> prompts, int paddedLength, int logitsRows);
 
     /// <summary>Where a prompt of <paramref name="length"/> has its last token in the padded batch.</summary>
     protected abstract int PrefillLogitsIndex(int length, int paddedLength);

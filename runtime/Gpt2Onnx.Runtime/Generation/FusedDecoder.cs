@@ -1,4 +1,5 @@
 using Gpt2Onnx.Runtime.Onnx;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Gpt2Onnx.Runtime.Generation;
 
@@ -7,45 +8,38 @@ namespace Gpt2Onnx.Runtime.Generation;
 /// as both input and output: GroupQueryAttention writes each new key and value in place, right after the
 /// row's own last one (the graph counts each row's length from attention_mask), so nothing is copied per
 /// step. Prompts are right-padded: each sequence starts at position 0, and its mask row is ones for its
-/// tokens, then zeros.
+/// tokens, then zeros. A step's mask is bound at the full length once, so a step only sets one more 1 per row
+/// and rebinds nothing: on the CPU it allocates no managed memory. On CUDA the cache stays in device memory;
+/// ids, positions and the mask are rebound each step, which is when ONNX Runtime copies them to the device.
 /// </summary>
 internal sealed unsafe class FusedDecoder : Decoder
 {
-    private static readonly OrtName MaskName = new(GraphNames.AttentionMask);
-    private readonly OrtTensor[] _keys, _values;  // (B, nh, MaxLength, hs)
-    private readonly OrtTensor _mask;              // (B, T) int64, rewritten each run
-    private readonly int[] _rowLengths;            // each row's tokens in the cache after the run
+    private static readonly Utf8Name MaskName = new(GraphNames.AttentionMask);
+    private readonly NativeTensor[] _keys, _values;  // (B, nh, MaxLength, hs)
+    private readonly NativeTensor _mask;              // (B, MaxLength) int64: row b is Lengths[b] ones (+1 in a step), then zeros
 
     public FusedDecoder(LanguageModel model, int maxBatch, int maxLength) : base(model, maxBatch, maxLength)
     {
-        long elements = (long)maxBatch * model.Heads * maxLength * model.HeadSize;
-        OrtTensor Buffer()
-        {
-            nuint bytes = (nuint)(elements * model.CacheType.SizeOf());
-            var buffer = OrtTensor.CreateOwned(model.CacheType, [maxBatch, model.Heads, maxLength, model.HeadSize], bytes);
-            System.Runtime.InteropServices.NativeMemory.Clear(buffer.Buffer, bytes);
-            return buffer;
-        }
+        long bytes = (long)maxBatch * model.Heads * maxLength * model.HeadSize * model.CacheType.SizeOf();
+        NativeTensor Buffer() => NativeTensor.ForCache(model.Session.Device, model.CacheType, CacheShape(maxBatch), bytes);
         _keys = Enumerable.Range(0, model.Layers).Select(_ => Buffer()).ToArray();
         _values = Enumerable.Range(0, model.Layers).Select(_ => Buffer()).ToArray();
-        _mask = OrtTensor.CreateOwned(TensorElementType.Int64, [maxBatch, 1], (nuint)((long)maxBatch * maxLength * sizeof(long)));
-        _rowLengths = new int[maxBatch];
+        _mask = NativeTensor.OnHostMemory(TensorElementType.Int64, [maxBatch, maxLength], (long)maxBatch * maxLength * sizeof(long));
+        _mask.Span<long>().Clear();
     }
 
+    private long[] CacheShape(int batch) => [batch, Model.Heads, MaxLength, Model.HeadSize];
+
     /// <summary>
-    /// Rewrites <paramref name="mask"/> as (<paramref name="batch"/>, the longest of <paramref name="lengths"/>):
-    /// row b is lengths[b] ones, then zeros. Allocates no managed memory.
+    /// Writes a (<paramref name="batch"/>, width) mask where row b is lengths[b] ones, then zeros. Allocates no
+    /// managed memory.
     /// </summary>
-    private static void WriteMask(OrtTensor mask, int batch, ReadOnlySpan<int> lengths)
+    private static void WriteMask(Span<long> mask, int batch, int width, ReadOnlySpan<int> lengths)
     {
-        int total = 0;
-        for (int b = 0; b < batch; b++) total = Math.Max(total, lengths[b]);
-        mask.Reshape([batch, total]);
-        var data = mask.GetData<long>();
         for (int b = 0; b < batch; b++)
         {
-            data.Slice(b * total, lengths[b]).Fill(1);
-            data.Slice(b * total + lengths[b], total - lengths[b]).Clear();
+            mask.Slice(b * width, lengths[b]).Fill(1);
+            mask.Slice(b * width + lengths[b], width - lengths[b]).Clear();
         }
     }
 
@@ -74,31 +68,39 @@ internal sealed unsafe class FusedDecoder : Decoder
 
     protected override int PrefillLogitsIndex(int length, int paddedLength) => length - 1;
 
-    protected override OrtTensor RunPrefill(IReadOnlyList<int[]> prompts, int paddedLength, int logitsRows)
+    /// <summary>Only reached through <see cref="Decoder.PrefillAll"/>: one prompt into slot 0, every position's logits.</summary>
+    protected override NativeTensor RunPrefill(IReadOnlyList<int[]> prompts, int paddedLength, int logitsRows)
     {
-        int batch = prompts.Count;
-        RebindCache(batch);
-        for (int b = 0; b < batch; b++) _rowLengths[b] = prompts[b].Length;
-        WriteMask(_mask, batch, _rowLengths);
-        var (ids, positions) = RightPadded(prompts, paddedLength);
-        using var idTensor = ids;
-        using var positionTensor = positions;
-        var logits = OrtTensor.CreateOwned(TensorElementType.Float, [batch, logitsRows, Model.VocabSize], (nuint)((long)batch * logitsRows * Model.VocabSize * sizeof(float)));
-        BindLogitsToKeep(logitsRows);
-        Bind(idTensor, positionTensor, logits);
-        RunBinding();
-        StepIds.Reshape([batch, 1]);
-        StepPositions.Reshape([batch, 1]);
-        StepLogits.Reshape([batch, 1, Model.VocabSize]);
-        Bind(StepIds, StepPositions, StepLogits);
+        StartEmpty(prompts.Count);
+        var logits = NativeTensor.OnHostMemory(TensorElementType.Float, [prompts.Count, logitsRows, Model.VocabSize],
+                                               (long)prompts.Count * logitsRows * Model.VocabSize * sizeof(float));
+        try
+        {
+            RunPrompts(0, prompts, logitsRows, logits);
+            for (int b = 0; b < prompts.Count; b++)
+            {
+                Lengths[b] = prompts[b].Length;
+                WriteMaskRow(b);
+            }
+        }
+        catch
+        {
+            logits.Dispose();
+            throw;
+        }
         return logits;
     }
 
     protected override void RunStep()
     {
-        for (int b = 0; b < BatchSize; b++) _rowLengths[b] = Lengths[b] + 1; // each row's length after this token
-        WriteMask(_mask, BatchSize, _rowLengths);
-        Binding.BindInput(MaskName, _mask); // re-viewed with its new length; every other tensor is bound already
+        var mask = _mask.Span<long>();
+        for (int b = 0; b < BatchSize; b++) mask[b * MaxLength + Lengths[b]] = 1; // the row's length after this token
+        if (Model.Session.Device.IsCuda)
+        {
+            Binding.BindInput(InputIdsName, StepIds);
+            Binding.BindInput(PositionIdsName, StepPositions);
+            Binding.BindInput(MaskName, _mask);
+        }
         RunBinding();
     }
 
@@ -107,21 +109,25 @@ internal sealed unsafe class FusedDecoder : Decoder
     public override void StartEmpty(int batch)
     {
         Array.Clear(Lengths);
+        _mask.Reshape([MaxBatch, MaxLength]);
+        _mask.Span<long>().Clear();
         Resize(batch);
     }
 
     public override void ResizeBatch(int batch) => Resize(batch);
 
-    /// <summary>Steps <paramref name="batch"/> slots from now on: the tensors view the front of their buffers.</summary>
+    /// <summary>Steps <paramref name="batch"/> slots from now on: the tensors view the front of their buffers, bound once.</summary>
     private void Resize(int batch)
     {
         if (batch < 1 || batch > MaxBatch) throw new ArgumentOutOfRangeException(nameof(batch));
         BatchSize = batch;
-        RebindCache(batch);
+        foreach (var t in _keys.Concat(_values)) t.Reshape(CacheShape(batch));
         StepIds.Reshape([batch, 1]);
         StepPositions.Reshape([batch, 1]);
         StepLogits.Reshape([batch, 1, Model.VocabSize]);
-        Bind(StepIds, StepPositions, StepLogits);
+        _mask.Reshape([batch, MaxLength]);
+        Bind(Binding, StepIds, StepPositions, _mask, StepLogits, _keys, _values);
+        BindLogitsToKeep(1);
     }
 
     public override void MoveSlot(int from, int to)
@@ -132,12 +138,25 @@ internal sealed unsafe class FusedDecoder : Decoder
         long headBytes = (long)MaxLength * Model.HeadSize * Model.CacheType.SizeOf();
         long usedBytes = (long)Lengths[from] * Model.HeadSize * Model.CacheType.SizeOf();
         foreach (var buffer in _keys.Concat(_values))
-        {
-            byte* source = (byte*)buffer.Buffer + from * rowBytes, target = (byte*)buffer.Buffer + to * rowBytes;
             for (int h = 0; h < Model.Heads; h++)
-                Buffer.MemoryCopy(source + h * headBytes, target + h * headBytes, headBytes, usedBytes);
-        }
+                CopyWithin(buffer, from * rowBytes + h * headBytes, to * rowBytes + h * headBytes, usedBytes);
         SetSlot(to, Logits(from), Lengths[from]);
+        WriteMaskRow(to);
+    }
+
+    private static void CopyWithin(NativeTensor buffer, long fromOffset, long toOffset, long bytes)
+    {
+        byte* source = (byte*)buffer.Data + fromOffset, target = (byte*)buffer.Data + toOffset;
+        if (buffer.OnHost) System.Buffer.MemoryCopy(source, target, bytes, bytes);
+        else DeviceCopy.Copy(source, buffer.Memory, target, buffer.Memory, bytes);
+    }
+
+    /// <summary>Slot <paramref name="row"/>'s step mask: its length in ones, then zeros.</summary>
+    private void WriteMaskRow(int row)
+    {
+        var mask = new Span<long>((long*)_mask.Data + (long)row * MaxLength, MaxLength);
+        mask[..Lengths[row]].Fill(1);
+        mask[Lengths[row]..].Clear();
     }
 
     /// <summary>
@@ -148,46 +167,50 @@ internal sealed unsafe class FusedDecoder : Decoder
     public override void RefillSlots(int firstRow, IReadOnlyList<int[]> prompts)
     {
         int count = prompts.Count;
-        if (count == 0 || firstRow < 0 || firstRow + count > BatchSize) throw new ArgumentOutOfRangeException(nameof(firstRow), $"rows {firstRow} to {firstRow + count - 1} of {BatchSize}");
+        if (count == 0 || firstRow < 0 || firstRow + count > BatchSize)
+            throw new ArgumentOutOfRangeException(nameof(firstRow), $"rows {firstRow} to {firstRow + count - 1} of {BatchSize}");
         if (prompts.Any(p => p.Length == 0 || p.Length > MaxLength)) throw new ArgumentException($"prompts of 1 to {MaxLength} tokens");
         int longest = prompts.Max(p => p.Length), shortest = prompts.Min(p => p.Length);
-        long rowBytes = (long)Model.Heads * MaxLength * Model.HeadSize * Model.CacheType.SizeOf();
-        var lengths = prompts.Select(p => p.Length).ToArray();
         // Logits from the earliest last token on (every position where the graph cannot limit them).
         int rows = KeepsLastLogits ? longest - shortest + 1 : longest;
-        var views = new List<OrtTensor>();
+        using var logits = NativeTensor.OnHostMemory(TensorElementType.Float, [count, rows, Model.VocabSize],
+                                                     (long)count * rows * Model.VocabSize * sizeof(float));
+        RunPrompts(firstRow, prompts, rows, logits);
+        var all = logits.Span<float>();
+        for (int b = 0; b < count; b++)
+        {
+            int row = prompts[b].Length - 1 - (longest - rows);
+            SetSlot(firstRow + b, all.Slice((b * rows + row) * Model.VocabSize, Model.VocabSize), prompts[b].Length);
+            WriteMaskRow(firstRow + b);
+        }
+    }
+
+    /// <summary>Runs right-padded prompts into the cache rows from <paramref name="firstRow"/> on, with a binding of their own.</summary>
+    private void RunPrompts(int firstRow, IReadOnlyList<int[]> prompts, int logitsRows, NativeTensor logits)
+    {
+        int count = prompts.Count, longest = prompts.Max(p => p.Length);
+        long rowBytes = (long)Model.Heads * MaxLength * Model.HeadSize * Model.CacheType.SizeOf();
+        var views = new List<NativeTensor>();
         using var binding = Model.Session.CreateBinding();
         var (idTensor, positionTensor) = RightPadded(prompts, longest);
         using var ids = idTensor;
         using var positions = positionTensor;
-        using var mask = OrtTensor.CreateOwned(TensorElementType.Int64, [count, longest], (nuint)((long)count * longest * sizeof(long)));
-        WriteMask(mask, count, lengths);
-        using var keep = OrtTensor.From<long>([rows]);
-        using var logits = OrtTensor.CreateOwned(TensorElementType.Float, [count, rows, Model.VocabSize], (nuint)((long)count * rows * Model.VocabSize * sizeof(float)));
+        using var mask = NativeTensor.OnHostMemory(TensorElementType.Int64, [count, longest], (long)count * longest * sizeof(long));
+        WriteMask(mask.Span<long>(), count, longest, prompts.Select(p => p.Length).ToArray());
+        using var keep = NativeTensor.From<long>([logitsRows]);
         try
         {
-            var keys = new OrtTensor[Model.Layers];
-            var values = new OrtTensor[Model.Layers];
-            OrtTensor View(OrtTensor buffer)
+            NativeTensor View(NativeTensor buffer)
             {
-                var view = OrtTensor.View((byte*)buffer.Buffer + firstRow * rowBytes, (nuint)(count * rowBytes), Model.CacheType, [count, Model.Heads, MaxLength, Model.HeadSize]);
+                var view = NativeTensor.View(buffer, firstRow * rowBytes, count * rowBytes, CacheShape(count));
                 views.Add(view);
                 return view;
             }
-            for (int i = 0; i < Model.Layers; i++)
-            {
-                keys[i] = View(_keys[i]);
-                values[i] = View(_values[i]);
-            }
+            var keys = _keys.Select(View).ToArray();
+            var values = _values.Select(View).ToArray();
             Bind(binding, ids, positions, mask, logits, keys, values);
             if (KeepsLastLogits) binding.BindInput(LogitsToKeepName, keep);
-            binding.Run();
-            var all = logits.GetData<float>();
-            for (int b = 0; b < count; b++)
-            {
-                int row = lengths[b] - 1 - (longest - rows);
-                SetSlot(firstRow + b, all.Slice((b * rows + row) * Model.VocabSize, Model.VocabSize), lengths[b]);
-            }
+            Model.Session.Run(binding);
         }
         finally
         {
@@ -199,7 +222,7 @@ internal sealed unsafe class FusedDecoder : Decoder
     /// input_ids and position_ids (B, <paramref name="paddedLength"/>) for right-padded prompts: each starts at
     /// position 0; the padding is end-of-text tokens, which the mask keeps out of every real token's attention.
     /// </summary>
-    private (OrtTensor Ids, OrtTensor Positions) RightPadded(IReadOnlyList<int[]> prompts, int paddedLength)
+    private (NativeTensor Ids, NativeTensor Positions) RightPadded(IReadOnlyList<int[]> prompts, int paddedLength)
     {
         var ids = new long[prompts.Count * paddedLength];
         var positions = new long[prompts.Count * paddedLength];
@@ -209,14 +232,12 @@ internal sealed unsafe class FusedDecoder : Decoder
                 ids[b * paddedLength + t] = t < prompts[b].Length ? prompts[b][t] : Model.EndOfTextId;
                 positions[b * paddedLength + t] = t;
             }
-        return (OrtTensor.From<long>(ids, prompts.Count, paddedLength), OrtTensor.From<long>(positions, prompts.Count, paddedLength));
+        return (NativeTensor.From<long>(ids, prompts.Count, paddedLength), NativeTensor.From<long>(positions, prompts.Count, paddedLength));
     }
 
-    private void Bind(OrtTensor ids, OrtTensor positions, OrtTensor logits) =>
-        Bind(Binding, ids, positions, _mask, logits, _keys, _values);
-
     /// <summary>Binds every input and output; each layer's cache is bound as both its past and its present.</summary>
-    private void Bind(OrtIoBinding binding, OrtTensor ids, OrtTensor positions, OrtTensor mask, OrtTensor logits, OrtTensor[] keys, OrtTensor[] values)
+    private void Bind(OrtIoBinding binding, NativeTensor ids, NativeTensor positions, NativeTensor mask, NativeTensor logits,
+                      NativeTensor[] keys, NativeTensor[] values)
     {
         binding.BindInput(InputIdsName, ids);
         binding.BindInput(PositionIdsName, positions);
@@ -229,12 +250,6 @@ internal sealed unsafe class FusedDecoder : Decoder
             binding.BindOutput(PresentKeyNames[i], keys[i]);
             binding.BindOutput(PresentValueNames[i], values[i]);
         }
-    }
-
-    /// <summary>A smaller batch views the front of each buffer; the graph needs the batch dimension exact.</summary>
-    private void RebindCache(int batch)
-    {
-        foreach (var t in _keys.Concat(_values)) t.Reshape([batch, Model.Heads, MaxLength, Model.HeadSize]);
     }
 
     public override void Dispose()

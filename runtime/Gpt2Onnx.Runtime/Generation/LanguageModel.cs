@@ -13,7 +13,7 @@ namespace Gpt2Onnx.Runtime.Generation;
 /// </summary>
 public sealed class LanguageModel : IDisposable
 {
-    public OrtSession Session { get; }
+    public ModelSession Session { get; }
     public ITokenizer Tokenizer { get; }
     public string Directory { get; }
     public int Layers { get; }
@@ -43,7 +43,7 @@ public sealed class LanguageModel : IDisposable
 
     private readonly string _configFile;
 
-    private LanguageModel(string directory, OrtSession session, ITokenizer tokenizer, JsonObject decoder, JsonObject model, JsonObject? search, string configFile)
+    private LanguageModel(string directory, ModelSession session, ITokenizer tokenizer, JsonObject decoder, JsonObject model, JsonObject? search, string configFile)
     {
         Directory = directory;
         Session = session;
@@ -77,8 +77,20 @@ public sealed class LanguageModel : IDisposable
         if (logits?.ElementType != TensorElementType.Float)
             throw new Gpt2OnnxException($"{session.ModelPath}: its logits output is {(logits == null ? "missing" : logits.ElementType.ToString())}, not float: export the model again with gpt2-export");
         CheckAgainstGraph(session, past, logits);
+        CheckDevice(session);
         if (tokenizer.VocabSize > VocabSize)
             throw new Gpt2OnnxException($"{directory}: the tokenizer has {tokenizer.VocabSize} ids but the model only {VocabSize}: the folder mixes two models");
+    }
+
+    /// <summary>
+    /// ONNX Runtime's CUDA GroupQueryAttention runs in float16 and bfloat16 only: a fused float32 graph would run
+    /// its attention on the CPU, copying the cache across every step. Refused, naming the export that runs there.
+    /// </summary>
+    private void CheckDevice(ModelSession session)
+    {
+        if (session.Device.IsCuda && SharesCacheBuffer && CacheType == TensorElementType.Float)
+            throw new Gpt2OnnxException($"{Directory} is a fused {Precision} graph, whose attention ONNX Runtime runs on the " +
+                                        "CPU only: for CUDA export it with --variant fused --precision fp16, or use a portable export");
     }
 
     /// <summary>Largest context a model may declare: the cache is sized from it, so a hostile config must not pick it freely.</summary>
@@ -89,13 +101,13 @@ public sealed class LanguageModel : IDisposable
     /// size its cache dimensions fix, the vocabulary its logits declare, and sane bounds on the rest. A
     /// config that contradicts its graph (edited, or from another model) could size buffers wrongly.
     /// </summary>
-    private void CheckAgainstGraph(OrtSession session, OrtNodeInfo past, OrtNodeInfo logits)
+    private void CheckAgainstGraph(ModelSession session, GraphValue past, GraphValue logits)
     {
         string config = $"{Directory}/{_configFile}";
         int pastKeys = session.Inputs.Count(i => i.Name.StartsWith("past_key_values.", StringComparison.Ordinal) && i.Name.EndsWith(".key", StringComparison.Ordinal));
         if (Layers != pastKeys)
             throw new Gpt2OnnxException($"{config} says {Layers} layers, but the graph has {pastKeys} past key inputs: the folder mixes two models (export it again)");
-        void Dimension(OrtNodeInfo value, int axis, int expected, string what)
+        void Dimension(GraphValue value, int axis, int expected, string what)
         {
             var dims = value.Dimensions;
             if (dims.Length <= axis || (dims[axis] >= 0 && dims[axis] != expected))
@@ -141,7 +153,7 @@ public sealed class LanguageModel : IDisposable
             (model, decoder) = FromHuggingFaceConfig(directory, ReadJson(directory, configFile));
         }
         var tokenizer = Tokenizers.Tokenizer.Load(directory);
-        var session = new OrtSession(Path.Combine(directory, "model.onnx"), settings);
+        var session = new ModelSession(Path.Combine(directory, "model.onnx"), settings);
         try
         {
             return new LanguageModel(directory, session, tokenizer, decoder, model, search, configFile);

@@ -1,4 +1,5 @@
 using Gpt2Onnx.Runtime.Onnx;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Gpt2Onnx.Runtime.Generation;
 
@@ -10,21 +11,21 @@ namespace Gpt2Onnx.Runtime.Generation;
 /// </summary>
 internal sealed unsafe class PortableDecoder : Decoder
 {
-    private static readonly OrtName MaskName = new(GraphNames.AttentionMask);
-    private readonly OrtTensor[][] _keys;   // [layer][2] buffers
-    private readonly OrtTensor[][] _values;
-    private readonly OrtTensor _mask;       // (B, T), rewritten each step
+    private static readonly Utf8Name MaskName = new(GraphNames.AttentionMask);
+    private readonly NativeTensor[][] _keys;   // [layer][2] buffers
+    private readonly NativeTensor[][] _values;
+    private readonly NativeTensor _mask;       // (B, T), rewritten each step
     private readonly long[] _maskRows;      // (B, MaxLength): each row's mask so far
     private int _total;                     // padded length of every row in the cache
     private int _current;                   // which buffer of each pair holds the cache
 
     public PortableDecoder(LanguageModel model, int maxBatch, int maxLength) : base(model, maxBatch, maxLength)
     {
-        nuint bytes = (nuint)((long)maxBatch * model.Heads * maxLength * model.HeadSize * model.CacheType.SizeOf());
-        OrtTensor Buffer() => OrtTensor.CreateOwned(model.CacheType, [maxBatch, model.Heads, 0, model.HeadSize], bytes);
+        long bytes = (long)maxBatch * model.Heads * maxLength * model.HeadSize * model.CacheType.SizeOf();
+        NativeTensor Buffer() => NativeTensor.ForCache(model.Session.Device, model.CacheType, [maxBatch, model.Heads, 0, model.HeadSize], bytes);
         _keys = Enumerable.Range(0, model.Layers).Select(_ => new[] { Buffer(), Buffer() }).ToArray();
         _values = Enumerable.Range(0, model.Layers).Select(_ => new[] { Buffer(), Buffer() }).ToArray();
-        _mask = OrtTensor.CreateOwned(TensorElementType.Int64, [maxBatch, 1], (nuint)((long)maxBatch * maxLength * sizeof(long)));
+        _mask = NativeTensor.OnHostMemory(TensorElementType.Int64, [maxBatch, 1], ((long)maxBatch * maxLength * sizeof(long)));
         _maskRows = new long[maxBatch * maxLength];
         _promptLengths = new int[maxBatch];
     }
@@ -37,7 +38,7 @@ internal sealed unsafe class PortableDecoder : Decoder
     /// <summary>Left padding takes room: a shorter prompt's row ends when the padded batch reaches the maximum.</summary>
     public override int Capacity(int row) => MaxLength - (_paddedPrompt - _promptLengths[row]);
 
-    protected override OrtTensor RunPrefill(IReadOnlyList<int[]> prompts, int paddedLength, int logitsRows)
+    protected override NativeTensor RunPrefill(IReadOnlyList<int[]> prompts, int paddedLength, int logitsRows)
     {
         int batch = prompts.Count;
         _paddedPrompt = paddedLength;
@@ -57,9 +58,9 @@ internal sealed unsafe class PortableDecoder : Decoder
             }
         }
         _total = 0;
-        using var idTensor = OrtTensor.From<long>(ids, batch, paddedLength);
-        using var positionTensor = OrtTensor.From<long>(positions, batch, paddedLength);
-        var logits = OrtTensor.CreateOwned(TensorElementType.Float, [batch, logitsRows, Model.VocabSize], (nuint)((long)batch * logitsRows * Model.VocabSize * sizeof(float)));
+        using var idTensor = NativeTensor.From<long>(ids, batch, paddedLength);
+        using var positionTensor = NativeTensor.From<long>(positions, batch, paddedLength);
+        var logits = NativeTensor.OnHostMemory(TensorElementType.Float, [batch, logitsRows, Model.VocabSize], ((long)batch * logitsRows * Model.VocabSize * sizeof(float)));
         BindLogitsToKeep(logitsRows);
         Run(idTensor, positionTensor, logits, paddedLength);
         // The step tensors view this batch from now on: Step writes the next tokens into them before it runs,
@@ -77,11 +78,11 @@ internal sealed unsafe class PortableDecoder : Decoder
     }
 
     /// <summary>Binds everything for a run of <paramref name="newTokens"/> tokens per row and runs it.</summary>
-    private void Run(OrtTensor ids, OrtTensor positions, OrtTensor logits, int newTokens)
+    private void Run(NativeTensor ids, NativeTensor positions, NativeTensor logits, int newTokens)
     {
         int batch = BatchSize, past = _total, total = _total + newTokens;
         _mask.Reshape([batch, total]);
-        var mask = _mask.GetData<long>();
+        var mask = _mask.Span<long>();
         for (int b = 0; b < batch; b++) _maskRows.AsSpan(b * MaxLength, total).CopyTo(mask.Slice(b * total, total));
 
         Binding.BindInput(InputIdsName, ids);

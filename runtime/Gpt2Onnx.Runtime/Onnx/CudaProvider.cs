@@ -1,52 +1,54 @@
+using Microsoft.ML.OnnxRuntime;
+
 namespace Gpt2Onnx.Runtime.Onnx;
 
 /// <summary>
-/// Adds the CUDA execution provider through its V2 options, or says exactly what is missing. The provider
-/// ships separately from libonnxruntime.so (Microsoft.ML.OnnxRuntime.Gpu.Linux); its libraries must sit
-/// beside the core library.
+/// Adds ONNX Runtime's CUDA execution provider for "cuda:N" (or tries it for "auto"), or says exactly what is
+/// missing: the provider ships in Microsoft.ML.OnnxRuntime.Gpu.Linux, not in the CPU package, and loads CUDA 13
+/// and cuDNN 9 when it is appended.
 /// </summary>
-internal static unsafe class CudaProvider
+internal static class CudaProvider
 {
-    public const string ProviderFiles = "libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so";
+    public const string GpuPackage = "Microsoft.ML.OnnxRuntime.Gpu.Linux";
 
-    /// <summary>Appends the provider for "cuda:N" (or tries it for "auto"); returns the device the session uses.</summary>
-    public static string Append(IntPtr sessionOptions, string device)
+    public static ExecutionDevice Append(SessionOptions options, SessionSettings settings)
     {
-        if (device == "cpu") return "cpu";
-        int index = 0;
+        string device = settings.Device;
+        if (device == "cpu") return ExecutionDevice.Cpu();
         bool auto = device == "auto";
-        if (!auto && !(device.StartsWith("cuda", StringComparison.Ordinal) && (device == "cuda" || (device.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(device.AsSpan(5), out index) && index >= 0))))
+        int index = 0;
+        if (!auto && device != "cuda" && !(device.StartsWith("cuda:", StringComparison.Ordinal)
+                                           && int.TryParse(device.AsSpan(5), out index) && index >= 0))
             throw new Gpt2OnnxException($"'{device}' is not a device: use cpu, cuda:N or auto");
-        string folder = Path.GetDirectoryName(Path.GetFullPath(OrtLibrary.LoadedFrom)) ?? ".";
+        string? why = Unavailable(options, index);
+        if (why == null) return ExecutionDevice.Cuda(index);
+        if (!auto) throw new Gpt2OnnxException(why + "; or use --device cpu");
+        Console.Error.WriteLine($"warning: {why}; running on the CPU");
+        return ExecutionDevice.Cpu();
+    }
+
+    /// <summary>Appends the provider; null when it loaded, else the one line that says why not and what to install.</summary>
+    private static string? Unavailable(SessionOptions options, int deviceId)
+    {
+        if (!OrtEnv.Instance().GetAvailableProviders().Contains("CUDAExecutionProvider"))
+            return "this build has ONNX Runtime's CPU package, which has no CUDA provider: build with " +
+                   $"'-p:OnnxRuntimeGpu=true' (package {GpuPackage}), on a machine with CUDA 13 and cuDNN 9";
         try
         {
-            IntPtr cudaOptions;
-            OrtApi.Check(OrtApi.Api.CreateCUDAProviderOptions(&cudaOptions));
-            try
+            using var cuda = new OrtCUDAProviderOptions();
+            cuda.UpdateOptions(new Dictionary<string, string>
             {
-                var key = OrtApi.Utf8("device_id");
-                var value = OrtApi.Utf8(index.ToString());
-                fixed (byte* k = key)
-                fixed (byte* v = value)
-                {
-                    byte* keys = k, values = v;
-                    OrtApi.Check(OrtApi.Api.UpdateCUDAProviderOptions(cudaOptions, &keys, &values, 1));
-                }
-                OrtApi.Check(OrtApi.Api.SessionOptionsAppendExecutionProvider_CUDA_V2(sessionOptions, cudaOptions));
-            }
-            finally
-            {
-                OrtApi.Api.ReleaseCUDAProviderOptions(cudaOptions);
-            }
-            return $"cuda:{index}";
+                ["device_id"] = deviceId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                // The cache is allocated once per generator; the arena then grows only by what a step needs.
+                ["arena_extend_strategy"] = "kSameAsRequested",
+            });
+            options.AppendExecutionProvider_CUDA(cuda);
+            return null;
         }
-        catch (OrtException e)
+        catch (OnnxRuntimeException e)
         {
-            string why = $"the CUDA execution provider is not available ({e.OrtMessage}): put {ProviderFiles} " +
-                         $"(from the NuGet package Microsoft.ML.OnnxRuntime.Gpu.Linux {OrtLibrary.ExpectedVersion}) in {folder}, with CUDA 12 and cuDNN 9 installed";
-            if (!auto) throw new Gpt2OnnxException(why + "; or use --device cpu");
-            Console.Error.WriteLine($"warning: {why}; running on the CPU");
-            return "cpu";
+            return $"the CUDA execution provider did not load ({ModelSession.OneLine(e.Message)}): install CUDA 13 " +
+                   $"and cuDNN 9 (their libraries on LD_LIBRARY_PATH) for {GpuPackage}";
         }
     }
 }

@@ -7,14 +7,15 @@ public sealed record SessionSettings
     public int IntraOpThreads { get; init; }
     public GraphOptimization Optimization { get; init; } = GraphOptimization.All;
     /// <summary>What ONNX Runtime itself logs on stderr. Its errors also come back as exceptions, so by default it logs only fatal ones.</summary>
-    public OrtLogLevel LogLevel { get; init; } = OrtLogLevel.Fatal;
-    /// <summary>"cpu", "cuda:N", or "auto" (CUDA when its provider libraries load, else the CPU, with a warning).</summary>
+    public RuntimeLogLevel LogLevel { get; init; } = RuntimeLogLevel.Fatal;
+    /// <summary>"cpu", "cuda:N", or "auto" (CUDA where its provider loads, else the CPU, with a warning).</summary>
     public string Device { get; init; } = "cpu";
     /// <summary>When set, ONNX Runtime traces every operator's run into PREFIX_DATE.json (Chrome trace format), written when the session closes.</summary>
     public string? ProfilePrefix { get; init; }
-    /// <summary>
-    /// Put the weights the session prepares while loading on 2 MB pages (Linux; CPU sessions), so streaming them
-    /// once per token misses the TLB 512 times less often. On by default; false leaves ONNX Runtime's own allocator.
-    /// </summary>
-    public bool HugePages { get; init; } = true;
 }
+
+/// <summary>ONNX Runtime's logging severities, as the command line names them.</summary>
+public enum RuntimeLogLevel { Verbose = 0, Info = 1, Warning = 2, Error = 3, Fatal = 4 }
+
+/// <summary>ONNX Runtime's graph optimisation levels, as the command line names them.</summary>
+public enum GraphOptimization { None = 0, Basic = 1, Extended = 2, All = 99 }

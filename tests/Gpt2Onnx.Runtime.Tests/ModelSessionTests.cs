@@ -2,11 +2,11 @@ using Gpt2Onnx.Runtime.Onnx;
 
 namespace Gpt2Onnx.Runtime.Tests;
 
-public class OrtLibraryTests
+public class ModelSessionTests
 {
     [Fact]
-    public void Version_through_our_own_C_API_binding_is_the_pinned_release() =>
-        Assert.Equal("1.30.0", OrtLibrary.Version);
+    public void The_loaded_ONNX_Runtime_is_the_pinned_package_release() =>
+        Assert.Equal("1.32.0", ModelSession.RuntimeVersion);
 
     [Theory]
     [InlineData("/onnxruntime_src/onnxruntime/core/graph/model.cc:187 onnxruntime::Model::Model(ModelProto&&, const PathString&) Unsupported model IR version",
@@ -15,6 +15,8 @@ public class OrtLibraryTests
                 "Failed to load library x.so")]
     [InlineData("Exception during initialization: tensorprotoutils.cc:1469 ValidateEmbeddedTensorProtoDataSizeAndShape Initializer 'w': raw_data size (64 bytes)\n does not match",
                 "Exception during initialization: Initializer 'w': raw_data size (64 bytes) does not match")]
+    [InlineData("[ErrorCode:InvalidProtobuf] Load model from m.onnx failed:Protobuf parsing failed.",
+                "Load model from m.onnx failed:Protobuf parsing failed.")]
     public void ONNX_Runtime_messages_become_one_line_without_source_locations_or_error_code_prefixes(string message, string expected) =>
-        Assert.Equal(expected, OrtApi.OneLine(message));
+        Assert.Equal(expected, ModelSession.OneLine(message));
 }

@@ -1,7 +1,8 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
+using Gpt2Onnx.Runtime;
 
-namespace Gpt2Onnx.Runtime.Native;
+namespace Gpt2Onnx.Trainer.Torch;
 
 /// <summary>
 /// Finds one native library the same way for every caller: an explicit path from an environment
@@ -20,7 +21,7 @@ public sealed class NativeLibraryLocator
     /// <param name="importName">the name used in [DllImport]</param>
     /// <param name="fileName">the file to look for, for example libonnxruntime.so.1</param>
     /// <param name="environmentVariable">a variable that may name the file's full path</param>
-    /// <param name="depsRelativePath">the file's path under the repository root, for example .deps/onnxruntime/libonnxruntime.so.1</param>
+    /// <param name="depsRelativePath">the file's path under the repository root, for example .deps/native/libgpt2onnx_torch.so</param>
     /// <param name="whatToDo">the end of the error message when nothing is found</param>
     public NativeLibraryLocator(string importName, string fileName, string environmentVariable,
                                 string depsRelativePath, string whatToDo)
