@@ -9,6 +9,7 @@ var root = new RootCommand("gpt2-run: run exported GPT-2 ONNX models and their t
     BenchCommand.Create(),
     BatchCommand.Create(),
     PerplexityCommand.Create(),
+    LogitsCommand.Create(),
     TokenizeCommand.Create(),
 };
 return CliHost.Run(root, args);
