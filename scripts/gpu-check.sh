@@ -2,7 +2,7 @@
 # The runtime on ONNX Runtime's CUDA provider, checked on a machine with an NVIDIA GPU. Two steps:
 #   scripts/gpu-check.sh --package      here (with .NET): publishes gpt2-export and gpt2-run self-contained for
 #                                       linux-x64 with Microsoft.ML.OnnxRuntime.Gpu.Linux into out/gpu-check/publish,
-#                                       and splits it into compressed chunks under 60 MiB (out/gpu-check/chunks)
+#                                       and splits it into compressed chunks of 48 MiB (out/gpu-check/chunks)
 #   scripts/gpu-check.sh --run [DIR]    on any Linux machine with an NVIDIA GPU, CUDA 13 and a Python with torch and
 #                                       safetensors (no .NET): reassembles DIR's chunks (default out/gpu-check/chunks),
 #                                       makes a tiny and a 124M random GPT-2 checkpoint, exports them, and prints the
@@ -21,7 +21,7 @@ package() {
   done
   cp -r "$ROOT/models/gpt2-tokenizer" "$WORK/publish/gpt2-tokenizer"
   cp "$ROOT/scripts/gpu-check.sh" "$WORK/publish/"
-  tar -C "$WORK" -czf - publish | split -b 60m -d - "$WORK/chunks/part-"
+  tar -C "$WORK" -czf - publish | split -b 48m -d - "$WORK/chunks/part-"
   echo "gpu-check: $(ls "$WORK/chunks" | wc -l) chunks in out/gpu-check/chunks ($(du -sh "$WORK/chunks" | cut -f1)); carry them, then run --run" >&2
 }
 
@@ -33,7 +33,7 @@ run() {
   local python; python=$(command -v python3) || fail "python3 is missing: --run needs a Python with torch and safetensors"
   "$python" -c 'import torch, safetensors' 2>/dev/null || fail "$python lacks torch or safetensors: install them"
   # CUDA 13's and cuDNN's libraries, where pip's nvidia-* packages put them.
-  local libs; libs=$("$python" -c 'import glob, os, nvidia; print(":".join(sorted(glob.glob(os.path.join(os.path.dirname(nvidia.__path__[0]), "nvidia", "*", "lib")))))' 2>/dev/null || true)
+  local libs; libs=$("$python" -c 'import glob, os, nvidia; print(":".join(sorted(glob.glob(os.path.join(os.path.dirname(list(nvidia.__path__)[0]), "nvidia", "*", "lib")))))' 2>/dev/null || true)
   export LD_LIBRARY_PATH="${libs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   local work; work=$(mktemp -d)
   cat "$chunks"/part-* | tar -C "$work" -xzf -
