@@ -84,7 +84,7 @@ public class GradientTests
 
     [Fact]
     public void Causal_attention_with_padding() => CheckGradient([1, 2, 4, 3], q =>
-        Project(CausalSelfAttention.Attend(q, Weights([1, 2, 4, 3], 6), Weights([1, 2, 4, 3], 7), tensor(new[] { true, false, false, false }, [1, 4]))));
+        Project(CausalSelfAttention.Attend(q, Weights([1, 2, 4, 3], 6), Weights([1, 2, 4, 3], 7), tensor(new[] { false, true, false, false }, [1, 4]))));
 
     [Fact] public void Shapes_and_joins() => CheckGradient([2, 6], x => Project(cat(x.reshape(2, 2, 3).transpose(1, 2).split(1, 2), 1).narrow(1, 1, 3)));
 }

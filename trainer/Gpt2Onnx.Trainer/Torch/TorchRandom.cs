@@ -19,10 +19,14 @@ public static class TorchRandom
         return state.data<byte>().ToArray();
     }
 
-    /// <summary>Restores a state from <see cref="GetState"/>; libtorch refuses (an exception with its reason) one of another size.</summary>
+    /// <summary>Restores a state from <see cref="GetState"/> (libtorch 1.13's has the same layout).</summary>
+    /// <exception cref="ArgumentException">the state is not one of this generator's</exception>
     public static void SetState(byte[] state)
     {
-        TorchRuntime.Load();
+        // libtorch checks the size too, but TorchSharp lets that C++ exception end the process.
+        int expected = GetState().Length;
+        if (state.Length != expected)
+            throw new ArgumentException($"a state of {state.Length} bytes, where this libtorch's generator keeps {expected}");
         using var tensor = TorchSharp.torch.tensor(state, ScalarType.Byte);
         random.set_rng_state(tensor);
     }

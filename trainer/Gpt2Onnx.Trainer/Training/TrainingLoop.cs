@@ -139,10 +139,9 @@ public sealed class TrainingLoop
             {
                 TorchRandom.SetState(Convert.FromBase64String(state.TorchRng));
             }
-            catch (System.Runtime.InteropServices.ExternalException e)
+            catch (ArgumentException e)
             {
-                string reason = e.Message.Split('\n')[0].Trim();
-                throw new Gpt2OnnxException($"{TrainingRecord.StatePath(output)}: torch_rng is not a state of this libtorch's generator ({reason}): the checkpoint cannot be resumed; restore it or start a new run");
+                throw new Gpt2OnnxException($"{TrainingRecord.StatePath(output)}: torch_rng is not a state of this libtorch's generator ({e.Message}): the checkpoint cannot be resumed; restore it or start a new run");
             }
             _log.WriteLine($"resuming {output} at step {startStep} of {options.Steps}");
         }
