@@ -6,6 +6,7 @@ symbol is bound at that version any more; patchelf (Debian 12's 0.14) clears a s
 the requirement, so this unlinks it from its list, in place. Prints what it did; exits 1 if the version is
 not required (nothing to do) or the file is not a 64-bit little-endian ELF library.
 """
+import os
 import struct
 import sys
 
@@ -54,7 +55,6 @@ for _ in range(need_count):
             struct.pack_into("<H", data, entry + 2, count - 1)
             with open(path + ".tmp", "wb") as out:
                 out.write(data)
-            import os
             os.replace(path + ".tmp", path)
             print(f"{path}: no longer requires {version.decode()} of {text(file).decode()}")
             sys.exit(0)

@@ -6,7 +6,9 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace Gpt2Onnx.Trainer.Tests;
 
-/// <summary>Every differentiable operation GPT-2 uses: autograd's gradient against central finite differences (float64).</summary>
+/// <summary>
+/// Every differentiable operation GPT-2 uses: autograd's gradient against central finite differences (float64).
+/// </summary>
 public class GradientTests
 {
     /// <summary>Compares d f(x) / dx from backward() with (f(x + h) - f(x - h)) / 2h for every element of x.</summary>
@@ -52,39 +54,63 @@ public class GradientTests
     // A weighted sum turns any output into a scalar whose gradient reaches every element.
     private static Tensor Project(Tensor y) => (y * Weights(y.shape, 99)).sum();
 
-    /// <summary>A float64 Conv1D with fixed weights (or the given ones).</summary>
-    private static Conv1D Conv(long inputs, long outputs, Tensor? weight = null)
+    /// <summary>A float64 Conv1D with fixed weights.</summary>
+    private static Conv1D Conv(long inputs, long outputs)
     {
         var conv = new Conv1D(inputs, outputs);
         conv.to(ScalarType.Float64);
         using var noGrad = no_grad();
-        conv.Weight.copy_(weight ?? Weights([inputs, outputs], 3));
+        conv.Weight.copy_(Weights([inputs, outputs], 3));
         conv.named_parameters().Single(p => p.name == "bias").parameter.copy_(Weights([outputs], 4));
         return conv;
     }
 
-    [Fact] public void Layer_norm() => CheckGradient([3, 5], x => Project(F.layer_norm(x, [5], Weights([5], 1) + 1, Weights([5], 2), 1e-5)));
-    [Fact] public void Layer_norm_weight() => CheckGradient([5], w => Project(F.layer_norm(Weights([3, 5], 1), [5], w, Weights([5], 2), 1e-5)));
+    private static readonly long[] Heads = [1, 2, 4, 3]; // (B, nh, T, hs)
+
+    [Fact]
+    public void Layer_norm() =>
+        CheckGradient([3, 5], x => Project(F.layer_norm(x, [5], Weights([5], 1) + 1, Weights([5], 2), 1e-5)));
+
+    [Fact]
+    public void Layer_norm_weight() =>
+        CheckGradient([5], w => Project(F.layer_norm(Weights([3, 5], 1), [5], w, Weights([5], 2), 1e-5)));
+
     [Fact] public void Gelu_tanh() => CheckGradient([2, 4], x => Project(F.gelu(x * 3, GELU.Approximate.tanh)));
+
     [Fact] public void Conv1D_input() => CheckGradient([2, 3, 4], x => Project(Conv(4, 6).forward(x)));
 
+    /// <summary>The weight's gradient through the product Conv1D computes (its [in, out] weight untransposed).</summary>
     [Fact]
-    public void Conv1D_weight() => CheckGradient([4, 6], w =>
+    public void Conv1D_weight() =>
+        CheckGradient([4, 6], w => Project(addmm(Weights([6], 4), Weights([5, 4], 3), w, 1, 1)));
+
+    [Fact]
+    public void Embedding_rows() =>
+        CheckGradient([5, 3], w => Project(w.index_select(0, tensor(new long[] { 4, 0, 4, 2 }))));
+
+    [Fact]
+    public void Cross_entropy() => CheckGradient([4, 6], x => F.cross_entropy(x, tensor(new long[] { 1, 5, -100, 0 })));
+
+    [Fact]
+    public void Causal_attention_query() =>
+        CheckGradient(Heads, q => Project(CausalSelfAttention.Attend(q, Weights(Heads, 6), Weights(Heads, 7))));
+
+    [Fact]
+    public void Causal_attention_key() =>
+        CheckGradient(Heads, k => Project(CausalSelfAttention.Attend(Weights(Heads, 6), k, Weights(Heads, 7))));
+
+    [Fact]
+    public void Causal_attention_value() =>
+        CheckGradient(Heads, v => Project(CausalSelfAttention.Attend(Weights(Heads, 6), Weights(Heads, 7), v)));
+
+    [Fact]
+    public void Causal_attention_with_padding() => CheckGradient(Heads, q =>
     {
-        // The weight under test enters through the module's own parameter: copy it in with its graph kept.
-        var conv = Conv(4, 6);
-        return Project(addmm(conv.named_parameters().Single(p => p.name == "bias").parameter, Weights([6, 4], 3), w, 1, 1));
+        var padding = tensor(new[] { false, true, false, false }, [1, 4]);
+        return Project(CausalSelfAttention.Attend(q, Weights(Heads, 6), Weights(Heads, 7), padding));
     });
 
-    [Fact] public void Embedding_rows() => CheckGradient([5, 3], w => Project(w.index_select(0, tensor(new long[] { 4, 0, 4, 2 }))));
-    [Fact] public void Cross_entropy() => CheckGradient([4, 6], x => F.cross_entropy(x, tensor(new long[] { 1, 5, -100, 0 })));
-    [Fact] public void Causal_attention_query() => CheckGradient([1, 2, 4, 3], q => Project(CausalSelfAttention.Attend(q, Weights([1, 2, 4, 3], 6), Weights([1, 2, 4, 3], 7))));
-    [Fact] public void Causal_attention_key() => CheckGradient([1, 2, 4, 3], k => Project(CausalSelfAttention.Attend(Weights([1, 2, 4, 3], 6), k, Weights([1, 2, 4, 3], 7))));
-    [Fact] public void Causal_attention_value() => CheckGradient([1, 2, 4, 3], v => Project(CausalSelfAttention.Attend(Weights([1, 2, 4, 3], 6), Weights([1, 2, 4, 3], 7), v)));
-
     [Fact]
-    public void Causal_attention_with_padding() => CheckGradient([1, 2, 4, 3], q =>
-        Project(CausalSelfAttention.Attend(q, Weights([1, 2, 4, 3], 6), Weights([1, 2, 4, 3], 7), tensor(new[] { false, true, false, false }, [1, 4]))));
-
-    [Fact] public void Shapes_and_joins() => CheckGradient([2, 6], x => Project(cat(x.reshape(2, 2, 3).transpose(1, 2).split(1, 2), 1).narrow(1, 1, 3)));
+    public void Shapes_and_joins() =>
+        CheckGradient([2, 6], x => Project(cat(x.reshape(2, 2, 3).transpose(1, 2).split(1, 2), 1).narrow(1, 1, 3)));
 }

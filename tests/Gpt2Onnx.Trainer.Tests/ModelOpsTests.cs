@@ -54,10 +54,13 @@ public class ModelOpsTests
         var random = new Random(7);
         float[] Fill() => Enumerable.Range(0, T * D).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
         float[] q = Fill(), k = Fill(), v = Fill();
-        var y = CausalSelfAttention.Attend(tensor(q, [1, 1, T, D]), tensor(k, [1, 1, T, D]), tensor(v, [1, 1, T, D])).data<float>().ToArray();
+        long[] shape = [1, 1, T, D];
+        var y = CausalSelfAttention.Attend(tensor(q, shape), tensor(k, shape), tensor(v, shape))
+            .data<float>().ToArray();
         for (int i = 0; i < T; i++)
         {
-            var scores = Enumerable.Range(0, i + 1).Select(j => Enumerable.Range(0, D).Sum(d => q[i * D + d] * k[j * D + d]) / Math.Sqrt(D)).ToArray();
+            double Dot(int j) => Enumerable.Range(0, D).Sum(d => q[i * D + d] * k[j * D + d]);
+            var scores = Enumerable.Range(0, i + 1).Select(j => Dot(j) / Math.Sqrt(D)).ToArray();
             double max = scores.Max(), sum = scores.Sum(s => Math.Exp(s - max));
             for (int d = 0; d < D; d++)
                 Near(Enumerable.Range(0, i + 1).Sum(j => Math.Exp(scores[j] - max) / sum * v[j * D + d]), y[i * D + d]);
@@ -81,7 +84,8 @@ public class ModelOpsTests
     {
         using var scope = NewDisposeScope();
         var x = randn(1, 1, 3, 2);
-        var y = CausalSelfAttention.Attend(x, x, x, tensor(new[] { true, true, false }, [1, 3])).data<float>().ToArray();
+        var padding = tensor(new[] { true, true, false }, [1, 3]);
+        var y = CausalSelfAttention.Attend(x, x, x, padding).data<float>().ToArray();
         Assert.All(y, value => Assert.True(float.IsFinite(value)));
     }
 

@@ -19,15 +19,21 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var config = new Option<string>("--config") { Description = "preset or config.json", DefaultValueFactory = _ => "small-6x384" };
-        var vocab = new Option<int>("--vocab-size") { Description = "vocabulary size", DefaultValueFactory = _ => 50257 };
+        var config = new Option<string>("--config")
+        {
+            Description = "preset or config.json", DefaultValueFactory = _ => "small-6x384",
+        };
+        var vocab = new Option<int>("--vocab-size") { Description = "vocabulary", DefaultValueFactory = _ => 50257 };
         var batchSize = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
         var context = new Option<int>("--context") { DefaultValueFactory = _ => 256 };
-        var steps = new Option<int>("--steps") { Description = "timed steps (after 2 warm-up steps)", DefaultValueFactory = _ => 5 };
+        var steps = new Option<int>("--steps") { Description = "steps timed after 2", DefaultValueFactory = _ => 5 };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
         var bf16 = new Option<bool>("--bf16") { Description = "mixed precision, as gpt2-train train --bf16" };
         var json = new Option<bool>("--json") { Description = "print one JSON object" };
-        var command = new Command("bench", "measure a training step and the matrix-product peak") { config, vocab, batchSize, context, steps, threads, bf16, json };
+        var command = new Command("bench", "measure a training step and the matrix-product peak")
+        {
+            config, vocab, batchSize, context, steps, threads, bf16, json,
+        };
         command.SetAction(parsed =>
         {
             TorchRuntime.Threads = parsed.GetValue(threads);
@@ -44,19 +50,27 @@ internal static class BenchCommand
             double mfu = tokensPerSecond * flopsPerToken / (peak * 1e9);
             var result = new
             {
-                precision = precision == ScalarType.BFloat16 ? "bf16" : "fp32", step_ms = median * 1000, step_ms_all = times.Select(x => x * 1000).ToArray(),
-                tokens_per_s = tokensPerSecond, achieved_gflops = tokensPerSecond * flopsPerToken / 1e9,
-                matmul_gflops_fp32 = peakFp32, matmul_gflops_bf16 = peakBf16, mfu, threads = TorchRuntime.Threads, libtorch = TorchRuntime.Version,
+                precision = precision == ScalarType.BFloat16 ? "bf16" : "fp32",
+                step_ms = median * 1000,
+                step_ms_all = times.Select(x => x * 1000).ToArray(),
+                tokens_per_s = tokensPerSecond,
+                achieved_gflops = tokensPerSecond * flopsPerToken / 1e9,
+                matmul_gflops_fp32 = peakFp32,
+                matmul_gflops_bf16 = peakBf16,
+                mfu,
+                threads = TorchRuntime.Threads,
+                libtorch = TorchRuntime.Version,
             };
             if (parsed.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(result));
-            else Console.WriteLine($"{result.precision} step {median * 1000:F0} ms ({tokensPerSecond:N0} tok/s); matmul peak fp32 {peakFp32:F0}, " +
-                                   $"bf16 {peakBf16:F0} GFLOP/s; MFU {mfu:P1} of the {result.precision} peak");
+            else Console.WriteLine($"{result.precision} step {median * 1000:F0} ms ({tokensPerSecond:N0} tok/s); " +
+                                   $"matmul peak fp32 {peakFp32:F0}, bf16 {peakBf16:F0} GFLOP/s; " +
+                                   $"MFU {mfu:P1} of the {result.precision} peak");
             return 0;
         });
         return command;
     }
 
-    /// <summary>The best of a few 2048² products, in GFLOP/s: what the step's matrix products could reach at most.</summary>
+    /// <summary>The best of five 2048² products in GFLOP/s: the most the step's matrix products could reach.</summary>
     private static double MatmulGflops(ScalarType type)
     {
         const int n = 2048;
@@ -89,7 +103,8 @@ internal static class BenchCommand
         {
             for (int r = 0; r < batch; r++)
             {
-                var tokens = Enumerable.Range(0, context + 1).Select(_ => (long)random.Next(config.VocabSize)).ToArray();
+                var tokens = Enumerable.Range(0, context + 1)
+                    .Select(_ => (long)random.Next(config.VocabSize)).ToArray();
                 Array.Copy(tokens, 0, inputs, r * context, context);
                 Array.Copy(tokens, 1, targets, r * context, context);
             }

@@ -6,7 +6,9 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace Gpt2Onnx.Trainer.Model;
 
-/// <summary>Causal multi-head self-attention with GPT-2's fused q/k/v projection (c_attn) and output projection (c_proj).</summary>
+/// <summary>
+/// Causal multi-head self-attention with GPT-2's fused q/k/v projection (c_attn) and output projection (c_proj).
+/// </summary>
 public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
 {
     private readonly Conv1D c_attn;
@@ -21,7 +23,8 @@ public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
         RegisterComponents();
     }
 
-    /// <summary>x (B, T, C) → (B, T, C); <paramref name="keyPadding"/> (bool, B × T, true at padding) may be null.</summary>
+    /// <summary>x (B, T, C) → (B, T, C); <paramref name="keyPadding"/> (bool, B × T, true at padding) may be null.
+    /// </summary>
     public override Tensor forward(Tensor x, Tensor? keyPadding)
     {
         long b = x.shape[0], t = x.shape[1], c = _config.NEmbd, nh = _config.NHead, hs = _config.HeadSize;
@@ -78,7 +81,9 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
         c_proj.forward(F.gelu(c_fc.forward(x), _tanhGelu ? GELU.Approximate.tanh : GELU.Approximate.none));
 }
 
-/// <summary>One pre-LayerNorm transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x)), each with residual dropout.</summary>
+/// <summary>
+/// One pre-LayerNorm transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x)), each with residual dropout.
+/// </summary>
 public sealed class Gpt2Block : nn.Module<Tensor, Tensor?, Tensor>
 {
     private readonly LayerNorm ln_1;
@@ -97,7 +102,8 @@ public sealed class Gpt2Block : nn.Module<Tensor, Tensor?, Tensor>
         RegisterComponents();
     }
 
-    /// <summary>x (B, T, C), the fp32 residual stream, → (B, T, C); each branch's output is added back in fp32.</summary>
+    /// <summary>x (B, T, C), the fp32 residual stream, → (B, T, C); each branch's output is added back in fp32.
+    /// </summary>
     public override Tensor forward(Tensor x, Tensor? keyPadding)
     {
         x = x + F.dropout(attn.forward(ln_1.forward(x), keyPadding), _residualDropout, training).to_type(x.dtype);

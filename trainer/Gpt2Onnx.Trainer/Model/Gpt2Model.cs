@@ -72,7 +72,8 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
         set
         {
             _computeType = value;
-            foreach (var conv in modules().OfType<Conv1D>()) conv.ComputeType = value == ScalarType.Float32 ? null : value;
+            ScalarType? cast = value == ScalarType.Float32 ? null : value;
+            foreach (var conv in modules().OfType<Conv1D>()) conv.ComputeType = cast;
         }
     }
 
@@ -129,7 +130,8 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var values = value.detach().cpu().to_type(ScalarType.Float32).contiguous().data<float>().ToArray();
-        return new SafeTensorsFile.Entry(name, SafeTensorDType.F32, value.shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+        var bytes = MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
+        return new SafeTensorsFile.Entry(name, SafeTensorDType.F32, value.shape, bytes);
     }
 
     /// <summary>Logits (B, T, V) for token ids (B, T).</summary>
@@ -143,7 +145,8 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
     {
         long t = inputIds.shape[1];
         if (t > Config.NPositions)
-            throw new Gpt2OnnxException($"a sequence of {t} tokens is longer than the model's context ({Config.NPositions})");
+            throw new Gpt2OnnxException(
+                $"a sequence of {t} tokens is longer than the model's context ({Config.NPositions})");
         positionIds ??= arange(t, ScalarType.Int64, inputIds.device);
 
         var x = wte.forward(inputIds) + wpe.forward(positionIds);                   // (B, T, C), fp32
@@ -154,7 +157,10 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
         return x.to_type(ComputeType).matmul(wte.weight!.to_type(ComputeType).t());
     }
 
-    /// <summary>Mean next-token cross entropy (in fp32) of <paramref name="inputIds"/> (B, T) against <paramref name="targets"/> (B, T).</summary>
+    /// <summary>
+    /// Mean next-token cross entropy (in fp32) of <paramref name="inputIds"/> (B, T) against
+    /// <paramref name="targets"/> (B, T).
+    /// </summary>
     public Tensor Loss(Tensor inputIds, Tensor targets)
     {
         var logits = Forward(inputIds);

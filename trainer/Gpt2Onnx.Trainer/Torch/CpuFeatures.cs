@@ -13,8 +13,10 @@ public static class CpuFeatures
         {
             try
             {
-                var flags = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal)) ?? "";
-                return flags.Contains(" avx512_bf16", StringComparison.Ordinal) || flags.Contains(" amx_bf16", StringComparison.Ordinal);
+                var flags = File.ReadLines("/proc/cpuinfo")
+                    .FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal)) ?? "";
+                return flags.Contains(" avx512_bf16", StringComparison.Ordinal)
+                    || flags.Contains(" amx_bf16", StringComparison.Ordinal);
             }
             catch (IOException)
             {

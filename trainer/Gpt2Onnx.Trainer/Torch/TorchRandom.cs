@@ -2,7 +2,9 @@ using static TorchSharp.torch;
 
 namespace Gpt2Onnx.Trainer.Torch;
 
-/// <summary>libtorch's default CPU generator (initialisation, dropout): seeding, and its whole state for checkpoints.</summary>
+/// <summary>
+/// libtorch's default CPU generator (initialisation, dropout): seeding, and its whole state for checkpoints.
+/// </summary>
 public static class TorchRandom
 {
     public static void Seed(ulong seed)
@@ -26,7 +28,8 @@ public static class TorchRandom
         // libtorch checks the size too, but TorchSharp lets that C++ exception end the process.
         int expected = GetState().Length;
         if (state.Length != expected)
-            throw new ArgumentException($"a state of {state.Length} bytes, where this libtorch's generator keeps {expected}");
+            throw new ArgumentException(
+                $"a state of {state.Length} bytes, where this libtorch's generator keeps {expected}");
         using var tensor = TorchSharp.torch.tensor(state, ScalarType.Byte);
         random.set_rng_state(tensor);
     }

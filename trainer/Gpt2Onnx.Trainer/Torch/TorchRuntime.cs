@@ -27,7 +27,8 @@ public static class TorchRuntime
     /// <see cref="Load"/> reports the reason.
     /// </summary>
     [System.Runtime.CompilerServices.ModuleInitializer]
-    [System.Diagnostics.CodeAnalysis.SuppressMessage("Usage", "CA2255", Justification = "the native libraries must load before TorchSharp's type initializer")]
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Usage", "CA2255",
+        Justification = "the native libraries must load before TorchSharp's type initializer")]
     internal static void LoadFirst()
     {
         try
@@ -36,11 +37,14 @@ public static class TorchRuntime
         }
         catch (Gpt2OnnxException)
         {
-            Environment.SetEnvironmentVariable("NUGET_PACKAGES", Path.Combine(Path.GetTempPath(), "gpt2onnx-no-torch-copies"));
+            string empty = Path.Combine(Path.GetTempPath(), "gpt2onnx-no-torch-copies");
+            Environment.SetEnvironmentVariable("NUGET_PACKAGES", empty);
         }
     }
 
-    /// <summary>Loads the native libraries once; later calls return at once. Throws one clear error if they cannot load.</summary>
+    /// <summary>
+    /// Loads the native libraries once; later calls return at once. Throws one clear error if they cannot load.
+    /// </summary>
     public static void Load() => _ = Loaded.Value;
 
     /// <summary>The libtorch folder in use.</summary>
@@ -76,7 +80,8 @@ public static class TorchRuntime
     }
 
     private static string Metadata(string key) =>
-        typeof(TorchRuntime).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == key)?.Value
+        typeof(TorchRuntime).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .FirstOrDefault(a => a.Key == key)?.Value
         ?? throw new InvalidOperationException($"the trainer was built without its {key}");
 
     private static string ChooseTorchSharpLibrary()
@@ -86,25 +91,32 @@ public static class TorchRuntime
         // setup.sh records which library it patched, so a copy made for another TorchSharp is never used.
         string patched = Metadata("PatchedTorchSharpFolder");
         string source = Path.Combine(patched, "patched-from");
-        return File.Exists(source) && File.ReadAllText(source).Trim() == original ? Path.Combine(patched, name) : original;
+        bool ours = File.Exists(source) && File.ReadAllText(source).Trim() == original;
+        return ours ? Path.Combine(patched, name) : original;
     }
 
     private static string LoadNatives()
     {
-        if (!RuntimeInformation.IsOSPlatform(OSPlatform.Linux) || RuntimeInformation.ProcessArchitecture != Architecture.X64)
+        bool linuxX64 = RuntimeInformation.IsOSPlatform(OSPlatform.Linux)
+            && RuntimeInformation.ProcessArchitecture == Architecture.X64;
+        if (!linuxX64)
             throw new Gpt2OnnxException("the trainer's libtorch is built for Linux x64: train on such a machine");
         string? chosen = Environment.GetEnvironmentVariable(LibTorchVariable);
         string folder = string.IsNullOrEmpty(chosen) ? Metadata("LibTorchFolder") : chosen;
-        string fix = string.IsNullOrEmpty(chosen) ? "run scripts/setup.sh (it restores the packages)" : $"point {LibTorchVariable} at a libtorch 2.10 lib folder";
+        string fix = string.IsNullOrEmpty(chosen)
+            ? "run scripts/setup.sh (it restores the packages)"
+            : $"point {LibTorchVariable} at a libtorch 2.10 lib folder";
         if (!File.Exists(Path.Combine(folder, "libtorch_cpu.so")))
             throw new Gpt2OnnxException($"no libtorch in {folder} (libtorch_cpu.so is missing): {fix}");
         // Dependencies first: each names the next by soname only.
-        foreach (var library in new[] { "libc10.so", "libtorch_cpu.so", "libc10_cuda.so", "libtorch_cuda.so", "libtorch.so" })
+        string[] libraries = ["libc10.so", "libtorch_cpu.so", "libc10_cuda.so", "libtorch_cuda.so", "libtorch.so"];
+        foreach (var library in libraries)
         {
             string path = Path.Combine(folder, library);
             if (File.Exists(path)) LoadOrExplain(path, fix);
         }
-        LoadOrExplain(ChooseTorchSharpLibrary(), "run scripts/setup.sh, which patches a copy of it where this system's libstdc++ is too old");
+        LoadOrExplain(ChooseTorchSharpLibrary(),
+            "run scripts/setup.sh, which patches a copy of it where this system's libstdc++ is too old");
         return folder;
     }
 
@@ -117,8 +129,8 @@ public static class TorchRuntime
         catch (DllNotFoundException e)
         {
             // The loader's own reason (a missing GLIBCXX version, say) is the useful part of the message.
-            string reason = e.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault(l => l.Contains("version") || l.Contains("cannot open"))
-                ?? e.Message.Split('\n')[0];
+            var lines = e.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            string reason = lines.FirstOrDefault(l => l.Contains("version") || l.Contains("cannot open")) ?? lines[0];
             throw new Gpt2OnnxException($"{path} does not load ({reason.Trim()}): {fix}");
         }
     }

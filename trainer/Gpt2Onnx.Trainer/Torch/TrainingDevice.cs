@@ -14,15 +14,18 @@ public static class TrainingDevice
     {
         if (text == "cpu") return CPU;
         int index = 0;
-        bool cuda = text == "cuda" || text.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(text.AsSpan(5), out index) && index >= 0;
+        bool numbered = text.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(text.AsSpan(5), out index);
+        bool cuda = text == "cuda" || numbered && index >= 0;
         if (!cuda) throw new Gpt2OnnxException($"--device {text} is not a device: use cpu, cuda or cuda:N");
         TorchRuntime.Load();
         if (!torch.cuda.is_available())
-            throw new Gpt2OnnxException($"--device {text}: the libtorch in use ({TorchRuntime.LibTorchFolder}) has no CUDA: set {TorchRuntime.LibTorchVariable} " +
-                                        "to the lib folder of a CUDA build of libtorch 2.10, or train with --device cpu");
+            throw new Gpt2OnnxException($"--device {text}: the libtorch in use ({TorchRuntime.LibTorchFolder}) " +
+                $"has no CUDA: set {TorchRuntime.LibTorchVariable} to the lib folder of a CUDA build of " +
+                "libtorch 2.10, or train with --device cpu");
         int count = torch.cuda.device_count();
         if (index >= count)
-            throw new Gpt2OnnxException($"--device {text}: this machine has {count} CUDA device{(count == 1 ? "" : "s")} (cuda:0 to cuda:{count - 1}): choose one of them");
+            throw new Gpt2OnnxException($"--device {text}: this machine has {count} CUDA device(s) " +
+                $"(cuda:0 to cuda:{count - 1}): choose one of them");
         return new Device(DeviceType.CUDA, index);
     }
 }

@@ -39,7 +39,8 @@ public static class Evaluator
                     window.AsSpan(1, context).CopyTo(targets.AsSpan(r * context));
                 }
                 using var scope = NewDisposeScope();
-                double loss = model.Loss(tensor(inputs, [rows, context]).to(model.Device), tensor(targets, [rows, context]).to(model.Device)).item<float>();
+                var ids = tensor(inputs, [rows, context]).to(model.Device);
+                double loss = model.Loss(ids, tensor(targets, [rows, context]).to(model.Device)).item<float>();
                 total += loss * rows * context;
                 tokens += rows * context;
             }

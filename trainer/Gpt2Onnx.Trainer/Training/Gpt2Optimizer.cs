@@ -23,26 +23,30 @@ public sealed class Gpt2Optimizer : IDisposable
         // The optimizer keeps its state in group order; the names follow that order.
         _parameters = [.. decayed, .. plain];
         var groups = new List<AdamW.ParamGroup>();
-        if (decayed.Count > 0) groups.Add(new AdamW.ParamGroup(decayed.Select(p => p.Parameter), new AdamW.Options { weight_decay = weightDecay }));
-        if (plain.Count > 0) groups.Add(new AdamW.ParamGroup(plain.Select(p => p.Parameter), new AdamW.Options { weight_decay = 0 }));
+        foreach (var (members, decay) in new[] { (decayed, weightDecay), (plain, 0.0) })
+            if (members.Count > 0)
+                groups.Add(new AdamW.ParamGroup(members.Select(p => p.Parameter),
+                                                new AdamW.Options { weight_decay = decay }));
         _adam = optim.AdamW(groups, lr: 0, beta1: beta1, beta2: beta2, eps: eps, weight_decay: weightDecay);
     }
 
     /// <summary>Every trainable parameter, decayed ones first.</summary>
     public IEnumerable<Parameter> Trainable => _parameters.Select(p => p.Parameter);
 
-    /// <summary>Each parameter's name with its first and second moments and its update count (the state torch's AdamW keeps).</summary>
+    /// <summary>
+    /// Each parameter's name with its first and second moments and its update count (the state torch's AdamW keeps).
+    /// </summary>
     public IEnumerable<(string Name, AdamW.State State)> Moments =>
         _parameters.Zip(_adam.state_dict().State.Cast<AdamW.State>(), (p, s) => (p.Name, s));
 
-    /// <summary>Applies one update with learning rate <paramref name="lr"/> to every group, using the current gradients.</summary>
+    /// <summary>One update at learning rate <paramref name="lr"/> of every group, from the current gradients.</summary>
     public void Step(double lr)
     {
         foreach (var group in _adam.ParamGroups) group.LearningRate = lr;
         _adam.step();
     }
 
-    /// <summary>Updates taken so far (each parameter's own count, the same for all: every step updates every one).</summary>
+    /// <summary>Updates taken so far (each parameter's own count, equal for all: a step updates every one).</summary>
     public long StepCount
     {
         get => Moments.Select(m => m.State.step).DefaultIfEmpty(0).Max();

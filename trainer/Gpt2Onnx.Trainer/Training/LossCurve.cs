@@ -29,21 +29,24 @@ public static class LossCurve
         train.LegendText = "train loss";
         if (curves.Val.Count > 0)
         {
-            var val = plot.Add.Scatter(curves.Val.Select(p => (double)p.Step).ToArray(), curves.Val.Select(p => p.Loss).ToArray());
+            var val = plot.Add.Scatter(curves.Val.Select(p => (double)p.Step).ToArray(),
+                                       curves.Val.Select(p => p.Loss).ToArray());
             val.LegendText = "val loss";
             val.LineWidth = 2;
             val.MarkerSize = 6;
         }
         var lrAxis = plot.Axes.AddRightAxis();
         lrAxis.LabelText = "learning rate";
-        var lr = plot.Add.ScatterLine(curves.LearningRate.Select(p => (double)p.Step).ToArray(), curves.LearningRate.Select(p => p.Value).ToArray());
+        var lr = plot.Add.ScatterLine(curves.LearningRate.Select(p => (double)p.Step).ToArray(),
+                                      curves.LearningRate.Select(p => p.Value).ToArray());
         lr.LegendText = "learning rate";
         lr.LinePattern = LinePattern.Dashed;
         lr.Axes.YAxis = lrAxis;
         plot.Axes.Bottom.Label.Text = "step";
         plot.Axes.Left.Label.Text = "loss";
         plot.ShowLegend(Alignment.UpperRight);
-        AtomicFile.Write(Path.Combine(folder, "loss.png"), stream => stream.Write(plot.GetImageBytes(Width, Height, ImageFormat.Png)));
+        var png = plot.GetImageBytes(Width, Height, ImageFormat.Png);
+        AtomicFile.Write(Path.Combine(folder, "loss.png"), stream => stream.Write(png));
         AtomicFile.WriteAllText(Path.Combine(folder, "loss.svg"), plot.GetSvgXml(Width, Height));
     }
 }

@@ -26,7 +26,8 @@ public sealed class MetricsLog : IDisposable
     public void Write(JsonObject row) => _writer.WriteLine(row.ToJsonString());
 
     /// <summary>The loss curve's points: (step, loss) and (step, lr) of training rows, (step, val_loss) of eval rows.</summary>
-    public sealed record Curves(List<(int Step, double Loss)> Train, List<(int Step, double Loss)> Val, List<(int Step, double Value)> LearningRate);
+    public sealed record Curves(List<(int Step, double Loss)> Train, List<(int Step, double Loss)> Val,
+                                List<(int Step, double Value)> LearningRate);
 
     public static Curves ReadCurves(string path)
     {

@@ -195,7 +195,8 @@ public sealed class TrainingLoop
             var stepClock = Stopwatch.StartNew();
             step++;
             double lr = schedule.At(step);
-            var (loss, gradNorm) = TrainStep(model, optimizer, batches, rows, context, options.GradientAccumulation, options.GradientClip, lr, device);
+            var (loss, gradNorm) = TrainStep(model, optimizer, batches, rows, context, options.GradientAccumulation,
+                                             options.GradientClip, lr, device);
             if (!double.IsFinite(loss) || !double.IsFinite(gradNorm))
                 throw new Gpt2OnnxException($"the {(double.IsFinite(loss) ? "gradient norm" : "loss")} became {(double.IsFinite(loss) ? gradNorm : loss)} at step {step}: lower --lr (now {options.LearningRate}); the last checkpoint is intact");
             long stepTokens = (long)rows * context * options.GradientAccumulation;
@@ -245,8 +246,8 @@ public sealed class TrainingLoop
     /// Every tensor made inside is freed when the step's dispose scope ends, not by the garbage collector.
     /// </summary>
     /// <returns>the mean loss over the micro-batches and the gradient norm before clipping</returns>
-    private static (double Loss, double GradNorm) TrainStep(Gpt2Model model, Gpt2Optimizer optimizer, BatchSampler batches, int rows, int context,
-                                                            int microBatches, double clip, double lr, Device device)
+    private static (double Loss, double GradNorm) TrainStep(Gpt2Model model, Gpt2Optimizer optimizer, BatchSampler batches,
+        int rows, int context, int microBatches, double clip, double lr, Device device)
     {
         using var scope = NewDisposeScope();
         var inputs = new long[rows * context];
@@ -255,7 +256,8 @@ public sealed class TrainingLoop
         for (int micro = 0; micro < microBatches; micro++)
         {
             batches.Next(rows, inputs, targets);
-            var microLoss = model.Loss(tensor(inputs, [rows, context]).to(device), tensor(targets, [rows, context]).to(device));
+            var microLoss = model.Loss(tensor(inputs, [rows, context]).to(device),        // (B, T) ids
+                                       tensor(targets, [rows, context]).to(device));     // (B, T) next ids
             (microLoss / microBatches).backward();
             loss += microLoss.item<float>() / microBatches;
         }
