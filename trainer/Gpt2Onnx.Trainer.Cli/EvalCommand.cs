@@ -26,7 +26,7 @@ internal static class EvalCommand
         var command = new Command("eval", "loss and perplexity of a checkpoint on a shard") { checkpoint, data, split, context, batchSize, batches, threads, json };
         command.SetAction(parsed =>
         {
-            TorchLibrary.Threads = parsed.GetValue(threads);
+            TorchRuntime.Threads = parsed.GetValue(threads);
             var meta = ShardMeta.Load(parsed.GetValue(data)!);
             using var ckpt = Gpt2Checkpoint.Open(parsed.GetValue(checkpoint)!);
             if (ckpt.Config.VocabSize != meta.VocabSize)

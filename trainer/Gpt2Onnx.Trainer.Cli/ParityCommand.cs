@@ -25,7 +25,7 @@ internal static class ParityCommand
         };
         command.SetAction(parsed =>
         {
-            TorchLibrary.Threads = parsed.GetValue(threads);
+            TorchRuntime.Threads = parsed.GetValue(threads);
             IReadOnlyList<(string, string)>? set = null;
             if (parsed.GetValue(prompts) is { } file)
             {

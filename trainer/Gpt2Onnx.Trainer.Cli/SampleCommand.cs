@@ -31,7 +31,7 @@ internal static class SampleCommand
         {
             string promptText = prompt.ReadText(parsed) ?? "";
             var options = sampling.Read(parsed); // checked before the model loads
-            TorchLibrary.Threads = parsed.GetValue(threads);
+            TorchRuntime.Threads = parsed.GetValue(threads);
             string dir = parsed.GetValue(checkpoint)!;
             var tokenizer = Tokenizer.Load(dir);
             using var ckpt = Gpt2Checkpoint.Open(dir);

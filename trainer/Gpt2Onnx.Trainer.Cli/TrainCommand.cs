@@ -35,11 +35,12 @@ internal static class TrainCommand
         var noise = new Option<double>("--noise") { Description = "replace input tokens at random with this probability", DefaultValueFactory = _ => 0 };
         var dropout = new Option<double?>("--dropout") { Description = "dropout rate (default: the config's)" };
         var minutes = new Option<double?>("--minutes") { Description = "stop and save after this many minutes" };
-        var bf16 = new Option<bool>("--bf16") { Description = "mixed precision: the forward pass under bf16 autocast (fp32 weights and optimizer)" };
+        var bf16 = new Option<bool>("--bf16") { Description = "mixed precision: matrix products and attention in bf16 (fp32 weights, optimizer and loss)" };
+        var device = new Option<string>("--device") { Description = "cpu, or cuda[:N] with a CUDA build of libtorch 2.10 (GPT2ONNX_LIBTORCH)", DefaultValueFactory = _ => defaults.Device };
         var command = new Command("train", "train a GPT-2 from scratch, fine-tune one (--init), or resume a run (--resume)")
         {
             data, config, output, init, resume, steps, batchSize, context, gradAccum, lr, warmup, weightDecay, evalEvery, evalBatches,
-            saveEvery, samplePrompt, sampleTokens, seed, threads, stride, freeze, noise, dropout, minutes, bf16,
+            saveEvery, samplePrompt, sampleTokens, seed, threads, stride, freeze, noise, dropout, minutes, bf16, device,
         };
         command.SetAction(parsed =>
         {
@@ -69,6 +70,7 @@ internal static class TrainCommand
                 Dropout = parsed.GetValue(dropout),
                 Minutes = parsed.GetValue(minutes),
                 Bf16 = parsed.GetValue(bf16),
+                Device = parsed.GetValue(device)!,
             };
             CliHost.Require(!(options.InitCheckpoint != null && parsed.GetValue(resume)), "--init starts a new run and --resume continues one: give one of them");
             // A resumed run keeps its own length unless --steps is given (the option's default is a new run's).

@@ -1,152 +1,169 @@
 using System.Runtime.InteropServices;
 using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Trainer.Torch;
-using static Gpt2Onnx.Trainer.Torch.Functional;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
 
 namespace Gpt2Onnx.Trainer.Model;
 
 /// <summary>
 /// GPT-2 as Hugging Face's GPT2LMHeadModel computes it: token + position embeddings, pre-LayerNorm blocks
-/// of causal self-attention and a gelu MLP, a final ln_f, and an LM head tied to wte. Parameters carry
-/// GPT-2's own checkpoint names, and Conv1D weights keep its [in, out] layout, so loading a real GPT-2
-/// is a name match with no transposes.
+/// of causal self-attention and a gelu MLP, a final ln_f, and an LM head tied to wte. Modules carry GPT-2's
+/// own checkpoint names (wte, wpe, h.{i}.attn.c_attn, ln_f) and Conv1D keeps its [in, out] layout, so
+/// loading a real GPT-2 is a name match with no transposes.
 /// </summary>
-public sealed class Gpt2Model : IDisposable
+public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
 {
-    /// <summary>One transformer block's parameters.</summary>
-    private sealed record Block(
-        Tensor Ln1Weight, Tensor Ln1Bias, Tensor AttnWeight, Tensor AttnBias, Tensor AttnProjWeight, Tensor AttnProjBias,
-        Tensor Ln2Weight, Tensor Ln2Bias, Tensor FcWeight, Tensor FcBias, Tensor MlpProjWeight, Tensor MlpProjBias);
-
-    private readonly Dictionary<string, Tensor> _byName;
-    private readonly Tensor _wte, _wpe, _lnFWeight, _lnFBias;
-    private readonly Block[] _blocks;
+    private readonly Embedding wte;
+    private readonly Embedding wpe;
+    private readonly ModuleList<Gpt2Block> h;
+    private readonly LayerNorm ln_f;
+    private Dictionary<string, Parameter> _byName = [];
+    private ScalarType _computeType = ScalarType.Float32;
 
     public Gpt2Config Config { get; }
 
     /// <summary>Every parameter with its GPT-2 name, in checkpoint order.</summary>
-    public IReadOnlyList<(string Name, Tensor Tensor)> Parameters { get; }
+    public IReadOnlyList<(string Name, Parameter Tensor)> Parameters { get; private set; } = [];
 
-    /// <summary>Dropout is active only while training.</summary>
-    public bool Training { get; set; }
-
-    private Gpt2Model(Gpt2Config config, Dictionary<string, Tensor> byName)
+    private Gpt2Model(Gpt2Config config) : base(nameof(Gpt2Model))
     {
+        TorchRuntime.Load();
         Config = config;
-        _byName = byName;
-        Parameters = Gpt2Checkpoint.ExpectedTensors(config).Select(e => (e.Name, byName[e.Name])).ToList();
-        _wte = byName["wte.weight"];
-        _wpe = byName["wpe.weight"];
-        _lnFWeight = byName["ln_f.weight"];
-        _lnFBias = byName["ln_f.bias"];
-        _blocks = Enumerable.Range(0, config.NLayer).Select(i =>
-        {
-            Tensor P(string name) => byName[$"h.{i}.{name}"];
-            return new Block(P("ln_1.weight"), P("ln_1.bias"), P("attn.c_attn.weight"), P("attn.c_attn.bias"),
-                             P("attn.c_proj.weight"), P("attn.c_proj.bias"), P("ln_2.weight"), P("ln_2.bias"),
-                             P("mlp.c_fc.weight"), P("mlp.c_fc.bias"), P("mlp.c_proj.weight"), P("mlp.c_proj.bias"));
-        }).ToArray();
+        wte = nn.Embedding(config.VocabSize, config.NEmbd);
+        wpe = nn.Embedding(config.NPositions, config.NEmbd);
+        h = nn.ModuleList(Enumerable.Range(0, config.NLayer).Select(_ => new Gpt2Block(config)).ToArray());
+        ln_f = nn.LayerNorm(config.NEmbd, config.LayerNormEpsilon);
+        RegisterComponents();
+        IndexParameters();
+        eval(); // dropout only when a training loop asks for it
     }
 
-    public Tensor this[string name] => _byName[name];
+    /// <summary>Moves the weights to a device (a new set of parameters there) and returns the model.</summary>
+    public Gpt2Model MoveTo(Device device)
+    {
+        if (device.type == DeviceType.CPU) return this;
+        this.to(device);
+        IndexParameters();
+        return this;
+    }
+
+    private void IndexParameters()
+    {
+        _byName = named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        Parameters = Gpt2Checkpoint.ExpectedTensors(Config).Select(e => (e.Name, _byName[e.Name])).ToList();
+    }
+
+    public Parameter this[string name] => _byName[name];
+
+    /// <summary>Where the weights are.</summary>
+    public Device Device => wte.weight!.device;
+
+    /// <summary>
+    /// The type the matrix products and attention compute in: Float32, or BFloat16 for mixed precision, where
+    /// the weights, the residual stream, the layer norms and the loss stay fp32 (what autocast does, written out).
+    /// </summary>
+    public ScalarType ComputeType
+    {
+        get => _computeType;
+        set
+        {
+            _computeType = value;
+            ScalarType? cast = value == ScalarType.Float32 ? null : value;
+            foreach (var conv in modules().OfType<Conv1D>()) conv.ComputeType = cast;
+        }
+    }
 
     /// <summary>
     /// A new model with GPT-2's initialisation: weights N(0, 0.02), the residual projections (c_proj)
     /// N(0, 0.02/√(2·n_layer)) so the residual stream's variance does not grow with depth, biases 0,
-    /// LayerNorm gains 1. Uses libtorch's default generator, seeded here.
+    /// LayerNorm gains 1. Draws from libtorch's default generator, seeded here.
     /// </summary>
     public static Gpt2Model Create(Gpt2Config config, ulong seed)
     {
-        TorchRandom.Seed(seed);
-        var byName = new Dictionary<string, Tensor>();
+        var model = new Gpt2Model(config);
+        random.manual_seed((long)seed);
         double residualStd = config.InitializerRange / Math.Sqrt(2.0 * config.NLayer);
-        foreach (var (name, shape) in Gpt2Checkpoint.ExpectedTensors(config))
+        using var noGrad = no_grad();
+        foreach (var (name, tensor) in model.Parameters)
         {
-            var tensor = Tensor.Empty(shape);
-            if (name.EndsWith(".bias", StringComparison.Ordinal)) tensor.ZeroInPlace();
-            else if (name.Contains("ln_", StringComparison.Ordinal)) tensor.FillInPlace(1);
-            else if (name.EndsWith("c_proj.weight", StringComparison.Ordinal)) tensor.NormalInPlace(residualStd);
-            else tensor.NormalInPlace(config.InitializerRange);
-            tensor.RequiresGrad = true;
-            byName[name] = tensor;
+            if (name.EndsWith(".bias", StringComparison.Ordinal)) tensor.zero_();
+            else if (name.Contains("ln_", StringComparison.Ordinal)) tensor.fill_(1);
+            else if (name.EndsWith("c_proj.weight", StringComparison.Ordinal)) tensor.normal_(0, residualStd);
+            else tensor.normal_(0, config.InitializerRange);
         }
-        return new Gpt2Model(config, byName);
+        return model;
     }
 
-    /// <summary>Loads every tensor of a checkpoint as trainable float32.</summary>
+    /// <summary>Loads every tensor of a checkpoint (any stored precision) as trainable float32.</summary>
     public static Gpt2Model Load(Gpt2Checkpoint checkpoint)
     {
-        var byName = new Dictionary<string, Tensor>();
+        var model = new Gpt2Model(checkpoint.Config);
         try
         {
-            foreach (var (name, shape) in Gpt2Checkpoint.ExpectedTensors(checkpoint.Config))
-            {
-                var tensor = Tensor.From<float>(checkpoint.ReadFloat32(name), shape);
-                tensor.RequiresGrad = true;
-                byName[name] = tensor;
-            }
+            foreach (var (name, tensor) in model.Parameters) model.CopyInto(tensor, checkpoint.ReadFloat32(name));
         }
         catch
         {
-            foreach (var t in byName.Values) t.Dispose();
+            model.Dispose();
             throw;
         }
-        return new Gpt2Model(checkpoint.Config, byName);
+        return model;
+    }
+
+    /// <summary>Overwrites a parameter (or a tensor shaped like one) with float32 values.</summary>
+    public void CopyInto(Tensor target, float[] values)
+    {
+        using var noGrad = no_grad();
+        using var source = tensor(values, target.shape);
+        target.copy_(source);
     }
 
     /// <summary>The weights as float32 safetensors entries, in checkpoint order.</summary>
     public IEnumerable<SafeTensorsFile.Entry> ToSafeTensors() => Parameters.Select(p => ToEntry(p.Name, p.Tensor));
 
-    /// <summary>A float32 tensor's values as a safetensors entry (detached first, so trainable weights serialise too).</summary>
-    internal static SafeTensorsFile.Entry ToEntry(string name, Tensor tensor)
+    /// <summary>A tensor's values as a float32 safetensors entry (copied to the CPU first).</summary>
+    internal static SafeTensorsFile.Entry ToEntry(string name, Tensor value)
     {
-        using var values = tensor.Detach();
-        return new SafeTensorsFile.Entry(name, SafeTensorDType.F32, tensor.Shape, MemoryMarshal.AsBytes(values.ToArray<float>().AsSpan()).ToArray());
+        using var scope = NewDisposeScope();
+        var values = value.detach().cpu().to_type(ScalarType.Float32).contiguous().data<float>().ToArray();
+        var bytes = MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
+        return new SafeTensorsFile.Entry(name, SafeTensorDType.F32, value.shape, bytes);
     }
 
+    /// <summary>Logits (B, T, V) for token ids (B, T).</summary>
+    public override Tensor forward(Tensor inputIds) => Forward(inputIds);
+
     /// <summary>
-    /// Logits (B, T, V) for token ids (B, T). <paramref name="positionIds"/> (B, T) defaults to 0..T-1;
-    /// <paramref name="keyPadding"/> (bool, B × T, true at padding) hides padded positions from attention.
+    /// Logits (B, T, V) for token ids (B, T), in <see cref="ComputeType"/>. <paramref name="positionIds"/> (B, T)
+    /// defaults to 0..T-1; <paramref name="keyPadding"/> (bool, B × T, true at padding) hides padded positions.
     /// </summary>
     public Tensor Forward(Tensor inputIds, Tensor? positionIds = null, Tensor? keyPadding = null)
     {
-        long b = inputIds.Size(0), t = inputIds.Size(1);
+        long t = inputIds.shape[1];
         if (t > Config.NPositions)
-            throw new Gpt2Onnx.Runtime.Gpt2OnnxException($"a sequence of {t} tokens is longer than the model's context ({Config.NPositions})");
-        int nh = Config.NHead;
-        long c = Config.NEmbd, hs = Config.HeadSize;
-        positionIds ??= Tensor.Arange(0, t);
+            throw new Gpt2OnnxException(
+                $"a sequence of {t} tokens is longer than the model's context ({Config.NPositions})");
+        positionIds ??= arange(t, ScalarType.Int64, inputIds.device);
 
-        var x = Embedding(_wte, inputIds) + Embedding(_wpe, positionIds);            // (B, T, C)
-        x = Dropout(x, Config.EmbdPdrop, Training);
-        foreach (var block in _blocks)
-        {
-            var h = LayerNorm(x, block.Ln1Weight, block.Ln1Bias, Config.LayerNormEpsilon);
-            var qkv = Conv1D(h, block.AttnWeight, block.AttnBias).Split(c, 2);        // 3 × (B, T, C)
-            var q = qkv[0].View(b, t, nh, hs).Transpose(1, 2);                        // (B, nh, T, hs)
-            var k = qkv[1].View(b, t, nh, hs).Transpose(1, 2);
-            var v = qkv[2].View(b, t, nh, hs).Transpose(1, 2);
-            var y = CausalAttention(q, k, v, keyPadding, Training ? Config.AttnPdrop : 0); // (B, nh, T, hs)
-            y = y.Transpose(1, 2).Reshape(b, t, c);                                   // (B, T, C)
-            x = x + Dropout(Conv1D(y, block.AttnProjWeight, block.AttnProjBias), Config.ResidPdrop, Training);
-
-            h = LayerNorm(x, block.Ln2Weight, block.Ln2Bias, Config.LayerNormEpsilon);
-            h = Gelu(Conv1D(h, block.FcWeight, block.FcBias), Config.TanhGelu);       // (B, T, 4C)
-            x = x + Dropout(Conv1D(h, block.MlpProjWeight, block.MlpProjBias), Config.ResidPdrop, Training);
-        }
-        x = LayerNorm(x, _lnFWeight, _lnFBias, Config.LayerNormEpsilon);
-        return Linear(x, _wte, null);                                                // (B, T, V)
+        var x = wte.forward(inputIds) + wpe.forward(positionIds);                   // (B, T, C), fp32
+        x = F.dropout(x, Config.EmbdPdrop, training);
+        foreach (var block in h) x = block.forward(x, keyPadding);
+        x = ln_f.forward(x);
+        if (ComputeType == ScalarType.Float32) return x.matmul(wte.weight!.t());       // (B, T, V)
+        return x.to_type(ComputeType).matmul(wte.weight!.to_type(ComputeType).t());
     }
 
-    /// <summary>Mean next-token cross entropy of <paramref name="inputIds"/> (B, T) against <paramref name="targets"/> (B, T).</summary>
+    /// <summary>
+    /// Mean next-token cross entropy (in fp32) of <paramref name="inputIds"/> (B, T) against
+    /// <paramref name="targets"/> (B, T).
+    /// </summary>
     public Tensor Loss(Tensor inputIds, Tensor targets)
     {
         var logits = Forward(inputIds);
-        return CrossEntropy(logits.View(-1, Config.VocabSize), targets.View(-1));
-    }
-
-    public void Dispose()
-    {
-        foreach (var t in _byName.Values) t.Dispose();
+        return F.cross_entropy(logits.view(-1, Config.VocabSize).to_type(ScalarType.Float32), targets.view(-1));
     }
 }

@@ -5,6 +5,7 @@ using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.Runtime.Tokenizers;
 using Gpt2Onnx.Trainer.Model;
 using Gpt2Onnx.Trainer.Torch;
+using TorchSharp;
 using Gpt2Onnx.Trainer.Training;
 
 namespace Gpt2Onnx.Trainer.Parity;
@@ -34,7 +35,7 @@ public static class ParityCheck
         prompts ??= DefaultPrompts;
         using var checkpoint = Gpt2Checkpoint.Open(checkpointDirectory);
         using var model = Gpt2Model.Load(checkpoint);
-        using var runtime = LanguageModel.Load(onnxDirectory, new SessionSettings { IntraOpThreads = TorchLibrary.Threads });
+        using var runtime = LanguageModel.Load(onnxDirectory, new SessionSettings { IntraOpThreads = TorchRuntime.Threads });
         if (runtime.VocabSize != checkpoint.Config.VocabSize || runtime.Layers != checkpoint.Config.NLayer || runtime.ContextLength != checkpoint.Config.NPositions)
             throw new Gpt2OnnxException($"{onnxDirectory} was not exported from {checkpointDirectory} (different vocabulary, layers or context): export it again");
         var tokenizer = Tokenizer.Load(checkpointDirectory);
@@ -63,9 +64,9 @@ public static class ParityCheck
         {
             log?.WriteLine($"parity: {name} ({ids.Length} tokens)");
             float[] expected;
-            using (var scope = DisposeScope.Enter())
-            using (Autograd.NoGrad())
-                expected = model.Forward(Tensor.From<long>(ids.Select(i => (long)i).ToArray(), 1, ids.Length)).ToArray<float>();
+            using (var scope = torch.NewDisposeScope())
+            using (torch.no_grad())
+                expected = model.Forward(torch.tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Length])).data<float>().ToArray();
             var full = runtime.SequenceLogits(ids);
             var cached = runtime.IncrementalLogits(ids, Math.Max(1, ids.Length / 2));
             double maxAbs = MaxAbsDiff(expected, full), scale = expected.Max(Math.Abs);

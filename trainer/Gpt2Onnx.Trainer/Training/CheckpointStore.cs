@@ -6,7 +6,6 @@ using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.IO;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Model;
-using Gpt2Onnx.Trainer.Torch;
 
 namespace Gpt2Onnx.Trainer.Training;
 
@@ -32,17 +31,16 @@ public static class CheckpointStore
         return File.Exists(TrainingRecord.StatePath(directory));
     }
 
-    public static void Save(string directory, Gpt2Model model, AdamW optimizer, TrainingState state, string tokenizerDirectory, int eosTokenId)
+    public static void Save(string directory, Gpt2Model model, Gpt2Optimizer optimizer, TrainingState state, string tokenizerDirectory, int eosTokenId)
     {
         Directory.CreateDirectory(Path.Combine(directory, TrainingRecord.StateFolder));
         var stepMetadata = new Dictionary<string, string> { ["step"] = state.Step.ToString(), ["format"] = "pt" };
 
         var moments = new List<SafeTensorsFile.Entry>();
-        var names = model.Parameters.Where(p => !IsFrozen(p.Name, state.Options)).Select(p => p.Name).ToList();
-        for (int i = 0; i < names.Count; i++)
+        foreach (var (name, moment) in optimizer.Moments)
         {
-            moments.Add(Gpt2Model.ToEntry("exp_avg." + names[i], optimizer.ExpAvg[i]));
-            moments.Add(Gpt2Model.ToEntry("exp_avg_sq." + names[i], optimizer.ExpAvgSq[i]));
+            moments.Add(Gpt2Model.ToEntry("exp_avg." + name, moment.exp_avg));
+            moments.Add(Gpt2Model.ToEntry("exp_avg_sq." + name, moment.exp_avg_sq));
         }
         SafeTensorsFile.Write(OptimizerPath(directory) + Pending, moments, stepMetadata);
         SafeTensorsFile.Write(ModelPath(directory) + Pending, model.ToSafeTensors(), stepMetadata);
@@ -58,7 +56,7 @@ public static class CheckpointStore
     }
 
     /// <summary>Restores weights, moments and state saved by <see cref="Save"/> into a model and optimizer of the same shape.</summary>
-    public static TrainingState Load(string directory, Gpt2Model model, AdamW optimizer)
+    public static TrainingState Load(string directory, Gpt2Model model, Gpt2Optimizer optimizer)
     {
         Recover(directory);
         var state = ReadState(directory);
@@ -68,15 +66,14 @@ public static class CheckpointStore
         {
             CheckStep(checkpoint.Metadata, state.Step, ModelPath(directory));
             CheckSha256(directory, state);
-            foreach (var (name, tensor) in model.Parameters) tensor.CopyFrom<float>(checkpoint.ReadFloat32(name));
+            foreach (var (name, tensor) in model.Parameters) model.CopyInto(tensor, checkpoint.ReadFloat32(name));
         }
-        var names = model.Parameters.Where(p => !IsFrozen(p.Name, state.Options)).Select(p => p.Name).ToList();
-        for (int i = 0; i < names.Count; i++)
+        foreach (var (name, moment) in optimizer.Moments)
         {
-            optimizer.ExpAvg[i].CopyFrom<float>(Read(file, "exp_avg." + names[i]));
-            optimizer.ExpAvgSq[i].CopyFrom<float>(Read(file, "exp_avg_sq." + names[i]));
+            model.CopyInto(moment.exp_avg, Read(file, "exp_avg." + name));
+            model.CopyInto(moment.exp_avg_sq, Read(file, "exp_avg_sq." + name));
         }
-        optimizer.Step = state.OptimizerStep;
+        optimizer.StepCount = state.OptimizerStep;
         return state;
     }
 

@@ -1,6 +1,6 @@
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Model;
-using Gpt2Onnx.Trainer.Torch;
+using static TorchSharp.torch;
 
 namespace Gpt2Onnx.Trainer.Training;
 
@@ -18,11 +18,11 @@ public static class Evaluator
         long windows = Math.Min((long)batchSize * maxBatches, (shard.Length - 1) / context);
         windows = Math.Max(windows, 1);
         long spacing = Math.Max(1, (shard.Length - 1 - context) / Math.Max(1, windows - 1));
-        bool training = model.Training;
-        model.Training = false;
+        bool training = model.training;
+        model.eval();
         try
         {
-            using var noGrad = Autograd.NoGrad();
+            using var noGrad = no_grad();
             double total = 0;
             long tokens = 0;
             var window = new long[context + 1];
@@ -38,8 +38,9 @@ public static class Evaluator
                     window.AsSpan(0, context).CopyTo(inputs.AsSpan(r * context));
                     window.AsSpan(1, context).CopyTo(targets.AsSpan(r * context));
                 }
-                using var scope = DisposeScope.Enter();
-                double loss = model.Loss(Tensor.From<long>(inputs, rows, context), Tensor.From<long>(targets, rows, context)).ToDouble();
+                using var scope = NewDisposeScope();
+                var ids = tensor(inputs, [rows, context]).to(model.Device);
+                double loss = model.Loss(ids, tensor(targets, [rows, context]).to(model.Device)).item<float>();
                 total += loss * rows * context;
                 tokens += rows * context;
             }
@@ -47,7 +48,7 @@ public static class Evaluator
         }
         finally
         {
-            model.Training = training;
+            model.train(training);
         }
     }
 }

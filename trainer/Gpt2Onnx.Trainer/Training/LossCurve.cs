@@ -1,46 +1,52 @@
-using System.Globalization;
-using System.Text;
 using Gpt2Onnx.Runtime.IO;
+using ScottPlot;
 
 namespace Gpt2Onnx.Trainer.Training;
 
-/// <summary>Draws the training and validation loss against the step as an SVG picture (no dependencies).</summary>
+/// <summary>
+/// The run's curves as loss.png and loss.svg (ScottPlot): training loss (a running mean over 1% of the steps, so it
+/// stays readable) and validation loss against the step, with the learning rate on a second axis.
+/// </summary>
 public static class LossCurve
 {
-    public static void Write(string path, IReadOnlyList<(int Step, double Loss)> train, IReadOnlyList<(int Step, double Loss)> val)
+    private const int Width = 900, Height = 500;
+
+    /// <summary>Writes loss.png and loss.svg into <paramref name="folder"/>, each complete or not at all.</summary>
+    public static void Write(string folder, MetricsLog.Curves curves)
     {
-        const int width = 720, height = 400, left = 60, right = 20, top = 30, bottom = 40;
-        var all = train.Concat(val).Where(p => double.IsFinite(p.Loss)).ToList();
-        if (all.Count == 0) return;
-        int maxStep = Math.Max(1, all.Max(p => p.Step));
-        double lo = all.Min(p => p.Loss), hi = all.Max(p => p.Loss);
-        if (hi - lo < 1e-9) hi = lo + 1;
-        string X(int step) => (left + (width - left - right) * (double)step / maxStep).ToString("F1", CultureInfo.InvariantCulture);
-        string Y(double loss) => (top + (height - top - bottom) * (hi - loss) / (hi - lo)).ToString("F1", CultureInfo.InvariantCulture);
-        string Points(IEnumerable<(int Step, double Loss)> points) => string.Join(" ", points.Select(p => $"{X(p.Step)},{Y(p.Loss)}"));
-
-        // A running mean over 1% of the steps keeps the training curve readable.
-        int window = Math.Max(1, train.Count / 100);
-        var smooth = train.Select((p, i) => (p.Step, train.Skip(Math.Max(0, i - window + 1)).Take(Math.Min(window, i + 1)).Average(q => q.Loss))).ToList();
-
-        var svg = new StringBuilder();
-        svg.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n");
-        svg.Append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
-        svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{left}\" y1=\"{height - bottom}\" x2=\"{width - right}\" y2=\"{height - bottom}\" stroke=\"black\"/>\n");
-        svg.Append(CultureInfo.InvariantCulture, $"<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{height - bottom}\" stroke=\"black\"/>\n");
-        for (int i = 0; i <= 4; i++)
+        if (curves.Train.Count == 0) return;
+        var plot = new Plot();
+        var steps = curves.Train.Select(p => (double)p.Step).ToArray();
+        int window = Math.Max(1, curves.Train.Count / 100);
+        var smooth = new double[curves.Train.Count];
+        double sum = 0;
+        for (int i = 0; i < smooth.Length; i++)
         {
-            double loss = lo + (hi - lo) * i / 4;
-            svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{left - 6}\" y=\"{Y(loss)}\" text-anchor=\"end\">{loss:F2}</text>\n");
-            int step = maxStep * i / 4;
-            svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{X(step)}\" y=\"{height - bottom + 16}\" text-anchor=\"middle\">{step}</text>\n");
+            sum += curves.Train[i].Loss - (i >= window ? curves.Train[i - window].Loss : 0);
+            smooth[i] = sum / Math.Min(i + 1, window);
         }
-        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{(width + left) / 2}\" y=\"{height - 6}\" text-anchor=\"middle\">step</text>\n");
-        if (smooth.Count > 1) svg.Append($"<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"{Points(smooth)}\"/>\n");
-        if (val.Count > 1) svg.Append($"<polyline fill=\"none\" stroke=\"#d62728\" stroke-width=\"2\" points=\"{Points(val)}\"/>\n");
-        foreach (var p in val) svg.Append($"<circle cx=\"{X(p.Step)}\" cy=\"{Y(p.Loss)}\" r=\"3\" fill=\"#d62728\"/>\n");
-        svg.Append("<text x=\"70\" y=\"20\" fill=\"#1f77b4\">train loss</text><text x=\"160\" y=\"20\" fill=\"#d62728\">val loss</text>\n");
-        svg.Append("</svg>\n");
-        AtomicFile.WriteAllText(path, svg.ToString());
+        var train = plot.Add.ScatterLine(steps, smooth);
+        train.LegendText = "train loss";
+        if (curves.Val.Count > 0)
+        {
+            var val = plot.Add.Scatter(curves.Val.Select(p => (double)p.Step).ToArray(),
+                                       curves.Val.Select(p => p.Loss).ToArray());
+            val.LegendText = "val loss";
+            val.LineWidth = 2;
+            val.MarkerSize = 6;
+        }
+        var lrAxis = plot.Axes.AddRightAxis();
+        lrAxis.LabelText = "learning rate";
+        var lr = plot.Add.ScatterLine(curves.LearningRate.Select(p => (double)p.Step).ToArray(),
+                                      curves.LearningRate.Select(p => p.Value).ToArray());
+        lr.LegendText = "learning rate";
+        lr.LinePattern = LinePattern.Dashed;
+        lr.Axes.YAxis = lrAxis;
+        plot.Axes.Bottom.Label.Text = "step";
+        plot.Axes.Left.Label.Text = "loss";
+        plot.ShowLegend(Alignment.UpperRight);
+        var png = plot.GetImageBytes(Width, Height, ImageFormat.Png);
+        AtomicFile.Write(Path.Combine(folder, "loss.png"), stream => stream.Write(png));
+        AtomicFile.WriteAllText(Path.Combine(folder, "loss.svg"), plot.GetSvgXml(Width, Height));
     }
 }

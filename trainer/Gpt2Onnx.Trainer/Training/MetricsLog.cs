@@ -25,20 +25,23 @@ public sealed class MetricsLog : IDisposable
 
     public void Write(JsonObject row) => _writer.WriteLine(row.ToJsonString());
 
-    /// <summary>(step, loss) of training rows and (step, val_loss) of eval rows, for the loss curve.</summary>
-    public static (List<(int, double)> Train, List<(int, double)> Val) ReadCurves(string path)
+    /// <summary>The loss curve's points: (step, loss) and (step, lr) of training rows, (step, val_loss) of eval rows.</summary>
+    public sealed record Curves(List<(int Step, double Loss)> Train, List<(int Step, double Loss)> Val,
+                                List<(int Step, double Value)> LearningRate);
+
+    public static Curves ReadCurves(string path)
     {
-        var train = new List<(int, double)>();
-        var val = new List<(int, double)>();
-        if (!File.Exists(path)) return (train, val);
+        var curves = new Curves([], [], []);
+        if (!File.Exists(path)) return curves;
         foreach (var line in File.ReadLines(path))
         {
             if (JsonNode.Parse(line) is not JsonObject row || row["step"] is null) continue;
             int step = row["step"]!.GetValue<int>();
-            if (row["loss"] is { } loss) train.Add((step, loss.GetValue<double>()));
-            if (row["val_loss"] is { } valLoss) val.Add((step, valLoss.GetValue<double>()));
+            if (row["loss"] is { } loss) curves.Train.Add((step, loss.GetValue<double>()));
+            if (row["lr"] is { } lr) curves.LearningRate.Add((step, lr.GetValue<double>()));
+            if (row["val_loss"] is { } valLoss) curves.Val.Add((step, valLoss.GetValue<double>()));
         }
-        return (train, val);
+        return curves;
     }
 
     private static int? StepOf(string line)

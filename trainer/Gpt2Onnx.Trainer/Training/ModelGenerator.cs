@@ -1,6 +1,6 @@
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Trainer.Model;
-using Gpt2Onnx.Trainer.Torch;
+using static TorchSharp.torch;
 
 namespace Gpt2Onnx.Trainer.Training;
 
@@ -27,18 +27,18 @@ public static class ModelGenerator
         var ids = prompt.ToList();
         sampler.Reset(ids.ToArray());
         var generated = new List<int>();
-        bool training = model.Training;
-        model.Training = false;
+        bool training = model.training;
+        model.eval();
         try
         {
-            using var noGrad = Autograd.NoGrad();
+            using var noGrad = no_grad();
             var logits = new float[model.Config.VocabSize];
             for (int step = 0; step < options.MaxNewTokens && ids.Count < context; step++)
             {
-                using var scope = DisposeScope.Enter();
+                using var scope = NewDisposeScope();
                 var window = ids.Select(i => (long)i).ToArray();
-                var output = model.Forward(Tensor.From<long>(window, 1, window.Length));
-                output.Select(1, window.Length - 1).Squeeze(0).CopyTo<float>(logits);
+                var output = model.Forward(tensor(window, [1, window.Length]).to(model.Device));  // (1, T, V)
+                output[0, -1].to_type(ScalarType.Float32).cpu().data<float>().CopyTo(logits);
                 int token = sampler.Next(logits);
                 if (stopTokenIds.Contains(token) && generated.Count >= options.MinNewTokens) break;
                 ids.Add(token);
@@ -48,7 +48,7 @@ public static class ModelGenerator
         }
         finally
         {
-            model.Training = training;
+            model.train(training);
         }
         return generated;
     }

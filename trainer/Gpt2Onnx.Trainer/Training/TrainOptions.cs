@@ -37,8 +37,13 @@ public sealed record TrainOptions
     [JsonPropertyName("noise")] public double Noise { get; init; }
     /// <summary>Dropout for embeddings, attention and residuals; null keeps the config's.</summary>
     [JsonPropertyName("dropout")] public double? Dropout { get; init; }
-    /// <summary>Mixed precision: the forward pass under bf16 autocast (weights, gradients and AdamW stay fp32).</summary>
+    /// <summary>
+    /// Mixed precision: matrix products and attention in bf16, while the weights (the master copy), their
+    /// gradients, AdamW's moments, the layer norms and the loss stay fp32.
+    /// </summary>
     [JsonPropertyName("bf16")] public bool Bf16 { get; init; }
+    /// <summary>"cpu", or "cuda[:N]" with a CUDA build of libtorch (GPT2ONNX_LIBTORCH).</summary>
+    [JsonPropertyName("device")] public string Device { get; init; } = "cpu";
     /// <summary>Stop (saving a checkpoint) after this much wall time; null for no limit.</summary>
     [JsonPropertyName("minutes")] public double? Minutes { get; init; }
 }

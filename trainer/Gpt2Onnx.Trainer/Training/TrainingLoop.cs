@@ -8,6 +8,8 @@ using Gpt2Onnx.Runtime.Tokenizers;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Model;
 using Gpt2Onnx.Trainer.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Gpt2Onnx.Trainer.Training;
 
@@ -106,22 +108,18 @@ public sealed class TrainingLoop
             throw;
         }
 
-        TorchLibrary.Threads = options.Threads;
-        using var model = init != null ? LoadAndDispose(init) : Gpt2Model.Create(config, options.Seed);
-        model.Training = true;
-        var trainable = new List<Tensor>();
-        var decay = new List<double>();
+        TorchRuntime.Threads = options.Threads;
+        var device = TrainingDevice.Parse(options.Device);
+        using var model = (init != null ? LoadAndDispose(init) : Gpt2Model.Create(config, options.Seed)).MoveTo(device);
+        model.train();
+        model.ComputeType = options.Bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
+        var trainable = new List<(string, TorchSharp.Modules.Parameter)>();
         foreach (var (name, tensor) in model.Parameters)
         {
-            if (CheckpointStore.IsFrozen(name, options))
-            {
-                tensor.RequiresGrad = false;
-                continue;
-            }
-            trainable.Add(tensor);
-            decay.Add(tensor.Dimensions >= 2 ? options.WeightDecay : 0); // matrices only; biases and norms are not decayed
+            if (CheckpointStore.IsFrozen(name, options)) tensor.requires_grad = false;
+            else trainable.Add((name, tensor));
         }
-        using var optimizer = new AdamW(trainable, decay);
+        using var optimizer = new Gpt2Optimizer(trainable, options.WeightDecay);
         using var trainShard = new TokenShard(Path.Combine(options.DataDirectory, "train.bin"), meta.BytesPerToken, meta.VocabSize);
         using var valShard = new TokenShard(Path.Combine(options.DataDirectory, "val.bin"), meta.BytesPerToken, meta.VocabSize);
         var batches = new BatchSampler(trainShard, context, options.Stride, options.Noise, meta.VocabSize, options.Seed);
@@ -141,7 +139,7 @@ public sealed class TrainingLoop
             {
                 TorchRandom.SetState(Convert.FromBase64String(state.TorchRng));
             }
-            catch (TorchException e)
+            catch (ArgumentException e)
             {
                 throw new Gpt2OnnxException($"{TrainingRecord.StatePath(output)}: torch_rng is not a state of this libtorch's generator ({e.Message}): the checkpoint cannot be resumed; restore it or start a new run");
             }
@@ -152,8 +150,7 @@ public sealed class TrainingLoop
             TorchRandom.Seed(options.Seed);
             _log.WriteLine($"training a {config.NLayer}-layer, {config.NEmbd}-wide GPT-2 ({config.ParameterCount / 1e6:F2}M parameters) " +
                            $"on {meta.TrainTokens:N0} tokens, batch {options.BatchSize}×{context}, {Counted.Of(options.Steps, "step")}, {Counted.Of(options.Threads, "thread")}");
-            if (TorchLibrary.BlasWarning is { } warning) _log.WriteLine($"warning: {warning}");
-            if (options.Bf16 && !Autocast.CpuHasNativeBf16)
+            if (options.Bf16 && device.type == DeviceType.CPU && !CpuFeatures.HasNativeBf16)
                 _log.WriteLine("warning: this CPU has no native bf16 (AVX-512 BF16 or AMX): --bf16 is emulated and slower than fp32 here");
         }
         Directory.CreateDirectory(output);
@@ -165,8 +162,6 @@ public sealed class TrainingLoop
         var clock = Stopwatch.StartNew();
         var lastLog = TimeSpan.Zero;
         int rows = options.BatchSize;
-        var inputs = new long[rows * context];
-        var targets = new long[rows * context];
         int step = startStep;
         double lastLoss = double.NaN, tokensPerSecond = 0;
         double? lastVal = null;
@@ -177,7 +172,7 @@ public sealed class TrainingLoop
             var state = new TrainingState
             {
                 Step = step,
-                OptimizerStep = optimizer.Step,
+                OptimizerStep = optimizer.StepCount,
                 DataRng = batches.Random.State,
                 DataCursor = batches.Cursor,
                 TorchRng = Convert.ToBase64String(TorchRandom.GetState()),
@@ -200,23 +195,8 @@ public sealed class TrainingLoop
             var stepClock = Stopwatch.StartNew();
             step++;
             double lr = schedule.At(step);
-            double loss = 0, gradNorm;
-            using (DisposeScope.Enter())
-            {
-                for (int micro = 0; micro < options.GradientAccumulation; micro++)
-                {
-                    batches.Next(rows, inputs, targets);
-                    Tensor microLoss;
-                    using (options.Bf16 ? new Autocast(ScalarType.BFloat16) : default(Autocast?))
-                        microLoss = model.Loss(Tensor.From<long>(inputs, rows, context), Tensor.From<long>(targets, rows, context));
-                    var scaled = microLoss / options.GradientAccumulation;
-                    scaled.Backward();
-                    loss += microLoss.ToDouble() / options.GradientAccumulation;
-                }
-                gradNorm = Autograd.ClipGradNorm(trainable, options.GradientClip);
-                optimizer.Update(lr);
-                Autograd.ZeroGrad(trainable);
-            }
+            var (loss, gradNorm) = TrainStep(model, optimizer, batches, rows, context, options.GradientAccumulation,
+                                             options.GradientClip, lr, device);
             if (!double.IsFinite(loss) || !double.IsFinite(gradNorm))
                 throw new Gpt2OnnxException($"the {(double.IsFinite(loss) ? "gradient norm" : "loss")} became {(double.IsFinite(loss) ? gradNorm : loss)} at step {step}: lower --lr (now {options.LearningRate}); the last checkpoint is intact");
             long stepTokens = (long)rows * context * options.GradientAccumulation;
@@ -237,8 +217,7 @@ public sealed class TrainingLoop
                 row["val_loss"] = Math.Round(valLoss, 6);
                 row["val_ppl"] = Math.Round(Math.Exp(valLoss), 3);
                 metrics.Write(row);
-                var (train, val) = MetricsLog.ReadCurves(metrics.Path);
-                LossCurve.Write(Path.Combine(output, "loss.svg"), train, val);
+                LossCurve.Write(output, MetricsLog.ReadCurves(metrics.Path));
                 _log.WriteLine($"step {step}: val loss {valLoss:F4}, perplexity {Math.Exp(valLoss):F2}");
                 WriteSample(model, tokenizer, options, meta.EosTokenId, step, output);
             }
@@ -257,8 +236,35 @@ public sealed class TrainingLoop
             _onStep?.Invoke(step, loss);
         }
         Save();
+        LossCurve.Write(output, MetricsLog.ReadCurves(metrics.Path)); // the whole run, not only up to its last evaluation
         _log.WriteLine($"checkpoint at step {step} in {output}");
         return new TrainSummary(step, lastLoss, lastVal, tokensPerSecond, interrupted, output);
+    }
+
+    /// <summary>
+    /// One optimizer step: forward and backward over the micro-batches (gradients accumulate), clip, update, zero.
+    /// Every tensor made inside is freed when the step's dispose scope ends, not by the garbage collector.
+    /// </summary>
+    /// <returns>the mean loss over the micro-batches and the gradient norm before clipping</returns>
+    private static (double Loss, double GradNorm) TrainStep(Gpt2Model model, Gpt2Optimizer optimizer, BatchSampler batches,
+        int rows, int context, int microBatches, double clip, double lr, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var inputs = new long[rows * context];
+        var targets = new long[rows * context];
+        double loss = 0;
+        for (int micro = 0; micro < microBatches; micro++)
+        {
+            batches.Next(rows, inputs, targets);
+            var microLoss = model.Loss(tensor(inputs, [rows, context]).to(device),        // (B, T) ids
+                                       tensor(targets, [rows, context]).to(device));     // (B, T) next ids
+            (microLoss / microBatches).backward();
+            loss += microLoss.item<float>() / microBatches;
+        }
+        double gradNorm = nn.utils.clip_grad_norm_(optimizer.Trainable, clip);
+        optimizer.Step(lr);
+        optimizer.ZeroGrad();
+        return (loss, gradNorm);
     }
 
     private static Gpt2Model LoadAndDispose(Gpt2Checkpoint checkpoint)
