@@ -36,6 +36,7 @@ internal static class SampleCommand
             var tokenizer = Tokenizer.Load(dir);
             using var ckpt = Gpt2Checkpoint.Open(dir);
             options = sampling.Read(parsed, GenerationConfig.Read(dir, ckpt.Config).Sampling); // the model's way to sample, changed by the options given
+            options = sampling.FitContext(parsed, options, ckpt.Config.NPositions);
             using var model = Gpt2Model.Load(ckpt);
             var ids = new List<int>();
             tokenizer.Encode(promptText, ids);
