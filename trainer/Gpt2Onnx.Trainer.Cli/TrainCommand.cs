@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Gpt2Onnx.Cli;
+using Gpt2Onnx.Runtime.IO;
 using Gpt2Onnx.Trainer.Training;
 
 namespace Gpt2Onnx.Trainer.Cli;
@@ -71,6 +72,9 @@ internal static class TrainCommand
                 Bf16 = parsed.GetValue(bf16),
             };
             CliHost.Require(!(options.InitCheckpoint != null && parsed.GetValue(resume)), "--init starts a new run and --resume continues one: give one of them");
+            PathOverlap.Refuse(options.OutputDirectory, "--out", options.DataDirectory, "--data");
+            if (options.InitCheckpoint is { } start)
+                PathOverlap.Refuse(options.OutputDirectory, "--out", start, "--init");
             // A resumed run keeps its own length unless --steps is given (the option's default is a new run's).
             if (parsed.GetValue(resume) && parsed.GetResult(steps) is null or { Implicit: true } && CheckpointStore.HasTrainingState(options.OutputDirectory))
                 options = options with { Steps = CheckpointStore.ReadState(options.OutputDirectory).Options.Steps };
