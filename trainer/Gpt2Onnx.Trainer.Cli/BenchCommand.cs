@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Gpt2Onnx.Cli;
 using System.Diagnostics;
 using System.Text.Json;
 using Gpt2Onnx.Trainer.Model;
@@ -20,7 +21,7 @@ internal static class BenchCommand
         var batchSize = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
         var context = new Option<int>("--context") { DefaultValueFactory = _ => 256 };
         var steps = new Option<int>("--steps") { Description = "timed steps (after 2 warm-up steps)", DefaultValueFactory = _ => 5 };
-        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = ThreadsOption.Create("libtorch threads", Environment.ProcessorCount, zeroIsEveryCore: false);
         var json = new Option<bool>("--json") { Description = "print one JSON object" };
         var command = new Command("bench", "measure the binding's call overhead and a training step") { config, vocab, batchSize, context, steps, threads, json };
         command.SetAction(parsed =>

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Gpt2Onnx.Cli;
 using System.Text.Json;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Runtime;
@@ -21,7 +22,7 @@ internal static class EvalCommand
         var context = new Option<int?>("--context") { Description = "tokens per window (default: the context the checkpoint was trained with, else n_positions, at most 256)" };
         var batchSize = new Option<int>("--batch-size") { Description = "windows per batch", DefaultValueFactory = _ => 8 };
         var batches = new Option<int>("--batches") { Description = "batches to score at most", DefaultValueFactory = _ => 50 };
-        var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = ThreadsOption.Create("libtorch threads", Environment.ProcessorCount, zeroIsEveryCore: false);
         var json = new Option<bool>("--json") { Description = "print one JSON object" };
         var command = new Command("eval", "loss and perplexity of a checkpoint on a shard") { checkpoint, data, split, context, batchSize, batches, threads, json };
         command.SetAction(parsed =>

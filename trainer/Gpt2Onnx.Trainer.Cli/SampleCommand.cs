@@ -21,7 +21,7 @@ internal static class SampleCommand
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "checkpoint folder (with its tokenizer files)", Required = true };
         var prompt = new PromptFlags();
-        var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = ThreadsOption.Create("libtorch threads", Environment.ProcessorCount, zeroIsEveryCore: false);
         var json = new Option<bool>("--json") { Description = "print {ids, text} as one JSON object" };
         var sampling = new SamplingFlags();
         var command = new Command("sample", "generate text from a checkpoint with the runtime's sampler") { checkpoint, threads, json };

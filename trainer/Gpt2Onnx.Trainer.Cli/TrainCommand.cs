@@ -30,7 +30,7 @@ internal static class TrainCommand
         var samplePrompt = new Option<string>("--sample-prompt") { Description = "prompt for the samples written at each evaluation", DefaultValueFactory = _ => "" };
         var sampleTokens = new Option<int>("--sample-tokens") { Description = "tokens per sample (0 = no samples)", DefaultValueFactory = _ => defaults.SampleTokens };
         var seed = new Option<ulong>("--seed") { Description = "seed for initialisation, data order and dropout", DefaultValueFactory = _ => defaults.Seed };
-        var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => defaults.Threads };
+        var threads = ThreadsOption.Create("libtorch threads", defaults.Threads, zeroIsEveryCore: false);
         var stride = new Option<int?>("--stride") { Description = "use overlapping windows every N tokens, in order, instead of random windows" };
         var freeze = new Option<bool>("--freeze-embeddings") { Description = "train only the transformer blocks" };
         var noise = new Option<double>("--noise") { Description = "replace input tokens at random with this probability", DefaultValueFactory = _ => 0 };
