@@ -1,7 +1,10 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Gpt2Onnx.Cli;
+using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Training;
 
 namespace Gpt2Onnx.Trainer.Cli;
@@ -73,6 +76,8 @@ internal static class TrainCommand
             };
             CliHost.Require(!(options.InitCheckpoint != null && parsed.GetValue(resume)), "--init starts a new run and --resume continues one: give one of them");
             PathOverlap.Refuse(options.OutputDirectory, "--out", options.DataDirectory, "--data");
+            if (!parsed.GetValue(resume) && options.InitCheckpoint == null && File.Exists(options.Config))
+                RefuseSmallerVocabulary(options.Config, options.DataDirectory);
             if (options.InitCheckpoint is { } start)
                 PathOverlap.Refuse(options.OutputDirectory, "--out", start, "--init");
             // A resumed run keeps its own length unless --steps is given (the option's default is a new run's).
@@ -93,5 +98,18 @@ internal static class TrainCommand
             return summary.Interrupted ? 130 : 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// A config file whose vocab_size is below the data's: its model could not embed the data's ids. The run
+    /// takes the data's size (as it does a preset's), which silently changed a size the user wrote.
+    /// </summary>
+    private static void RefuseSmallerVocabulary(string configFile, string dataDirectory)
+    {
+        int written = Gpt2Config.Load(configFile).VocabSize, data = ShardMeta.Load(dataDirectory).VocabSize;
+        if (written < data)
+            throw new Gpt2OnnxException($"{configFile} has vocab_size {written}, fewer than the {data} ids of the " +
+                                        $"data in {dataDirectory}: set vocab_size to {data} (the data's tokenizer), " +
+                                        "or prepare the data with a smaller vocabulary");
     }
 }
