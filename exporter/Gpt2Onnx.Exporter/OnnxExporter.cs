@@ -39,6 +39,7 @@ public static class OnnxExporter
         var clock = Stopwatch.StartNew();
         outputDirectory = Path.GetFullPath(outputDirectory.TrimEnd('/'));
         OutputFolder.Check(outputDirectory);
+        PathOverlap.Refuse(outputDirectory, "--out", checkpointDirectory, "--checkpoint"); // --force would replace it
         if (Directory.Exists(outputDirectory) && Directory.EnumerateFileSystemEntries(outputDirectory).Any() && !options.Force)
             throw new Gpt2OnnxException($"{outputDirectory} already exists: pass --force to replace it, or choose another --out");
         using var checkpoint = Gpt2Checkpoint.Open(checkpointDirectory);

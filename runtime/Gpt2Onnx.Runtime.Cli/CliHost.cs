@@ -109,6 +109,8 @@ public static class CliHost
     {
         Gpt2OnnxException userError => userError,
         TypeInitializationException { InnerException: { } inner } => UserErrorIn(inner),
+        // Work spread over threads (Parallel.ForEach, PLINQ) hands back its errors wrapped.
+        AggregateException many => many.Flatten().InnerExceptions.Select(UserErrorIn).FirstOrDefault(x => x != null),
         // A path that cannot be read or written (missing folder, permissions, a full disk): the system's words say which.
         IOException or UnauthorizedAccessException => new Gpt2OnnxException($"{e.Message.TrimEnd('.')}: check the path, its permissions and the free space"),
         _ => null,

@@ -34,6 +34,7 @@ internal static class GenerateCommand
             }
             using var languageModel = model.Load(parsed);
             options = sampling.Read(parsed, languageModel.DefaultSampling);
+            options = sampling.FitContext(parsed, options, languageModel.ContextLength);
             using var generator = new Generator(languageModel);
             var request = new GenerationRequest { Prompt = promptText, PromptIds = ids, Options = options, TruncatePromptLeft = parsed.GetValue(prompt.Truncate) };
             bool stream = !parsed.GetValue(json);

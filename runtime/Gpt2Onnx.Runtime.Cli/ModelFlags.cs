@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Gpt2Onnx.Cli;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Onnx;
 
@@ -9,7 +10,7 @@ internal sealed class ModelFlags
 {
     public Option<string> Model { get; } = new("--model") { Description = "ONNX folder written by gpt2-export", Required = true };
     public Option<string> Device { get; } = new("--device") { Description = "cpu, cuda:N, or auto (CUDA when available)", DefaultValueFactory = _ => "cpu" };
-    public Option<int> Threads { get; } = new("--threads") { Description = "ONNX Runtime threads (0 = one per core)", DefaultValueFactory = _ => 0 };
+    public Option<int> Threads { get; } = ThreadsOption.Create("ONNX Runtime threads", 0, zeroIsEveryCore: true);
     public Option<GraphOptimization> Optimization { get; } = new("--graph-optimization")
     {
         Description = "ONNX Runtime's graph optimisation level: none, basic, extended or all", DefaultValueFactory = _ => GraphOptimization.All,

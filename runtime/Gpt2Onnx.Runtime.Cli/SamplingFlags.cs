@@ -12,8 +12,17 @@ namespace Gpt2Onnx.Cli;
 /// </summary>
 public sealed class SamplingFlags
 {
-    public Option<int> MaxNewTokens { get; } = new("--max-new-tokens") { Description = "tokens to generate at most", DefaultValueFactory = _ => 64 };
-    public Option<int> MinNewTokens { get; } = new("--min-new-tokens") { Description = "tokens before a stop token or string may end generation", DefaultValueFactory = _ => 0 };
+    public Option<int> MaxNewTokens { get; } = new("--max-new-tokens")
+    {
+        Description = "tokens to generate at most: up to the model's context length, where generation ends anyway " +
+                      "(the default is cut to it)",
+        DefaultValueFactory = _ => 64,
+    };
+    public Option<int> MinNewTokens { get; } = new("--min-new-tokens")
+    {
+        Description = "tokens before a stop token or string may end generation (at most --max-new-tokens)",
+        DefaultValueFactory = _ => 0,
+    };
     public Option<bool> Greedy { get; } = new("--greedy") { Description = "always take the most likely token" };
     public Option<double?> Temperature { get; } = new("--temperature") { Description = "sampling temperature (0 = greedy) [default: the model's]" };
     public Option<int?> TopK { get; } = new("--top-k") { Description = "sample among the k most likely tokens (0 = all) [default: the model's]" };
@@ -29,6 +38,30 @@ public sealed class SamplingFlags
     {
         foreach (var option in new Option[] { MaxNewTokens, MinNewTokens, Greedy, Temperature, TopK, TopP, RepetitionPenalty, PresencePenalty, FrequencyPenalty, Seed, StopIds, Stop })
             command.Options.Add(option);
+    }
+
+    /// <summary>
+    /// <paramref name="options"/> for a model of <paramref name="contextLength"/> tokens: a count given beyond the
+    /// context is refused, naming its option; the default count is cut to it (a model shorter than 64 tokens).
+    /// </summary>
+    public SamplingOptions FitContext(ParseResult parsed, SamplingOptions options, int contextLength) => (options with
+    {
+        MaxNewTokens = CountWithin(parsed, MaxNewTokens, contextLength),
+        MinNewTokens = CountWithin(parsed, MinNewTokens, contextLength),
+    }).Validate();
+
+    /// <summary>
+    /// A count of tokens to generate, bounded by the model's context: given beyond it, a usage error (generation
+    /// never passes the context, and the count is storage set aside); by default, cut to it.
+    /// </summary>
+    public static int CountWithin(ParseResult parsed, Option<int> count, int contextLength)
+    {
+        int value = parsed.GetValue(count);
+        if (parsed.GetResult(count) is null or { Implicit: true }) return Math.Min(value, contextLength);
+        CliHost.Require(value <= contextLength, $"{count.Name} {value} is more than the model's context of " +
+                                                $"{contextLength} tokens, which generation never passes: give at " +
+                                                $"most {contextLength}");
+        return value;
     }
 
     /// <summary>

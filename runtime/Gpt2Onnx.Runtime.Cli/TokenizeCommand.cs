@@ -21,7 +21,7 @@ internal static class TokenizeCommand
         var text = new Option<string?>("--text") { Description = "a string to encode (ids with --decode)" };
         var decode = new Option<bool>("--decode") { Description = "turn space-separated ids back into text" };
         var allowSpecial = new Option<bool>("--allow-special") { Description = "read special-token text such as <|endoftext|> as the special token" };
-        var threads = new Option<int>("--threads") { Description = "encode documents on this many threads (0 = every core)", DefaultValueFactory = _ => 1 };
+        var threads = ThreadsOption.Create("threads that encode documents", 1, zeroIsEveryCore: true);
         var json = new Option<bool>("--json") { Description = "print {tokens, seconds, mb_per_s} instead of the ids" };
         var repeat = new Option<int>("--repeat") { Description = "encode this many times, each with a freshly loaded tokenizer, and report the fastest (for benchmarks)", DefaultValueFactory = _ => 1 };
         var command = new Command("tokenize", "encode text to token ids, or decode ids to text")
@@ -32,7 +32,6 @@ internal static class TokenizeCommand
         {
             bool hasInput = (parsed.GetValue(input)?.Length ?? 0) > 0;
             CliHost.Require(hasInput != (parsed.GetValue(text) != null), "give either --input FILE... or --text TEXT");
-            CliHost.Require(parsed.GetValue(threads) >= 0, "--threads must be 0 (every core) or more");
             CliHost.Require(parsed.GetValue(repeat) >= 1, "--repeat must be 1 or more");
             string tokenizerPath = parsed.GetValue(tokenizerDir)!;
             var tokenizer = Tokenizer.Load(tokenizerPath);

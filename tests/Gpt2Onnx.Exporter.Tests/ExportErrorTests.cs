@@ -202,4 +202,29 @@ public sealed class ExportErrorTests : IDisposable
         Assert.True(exitCode == 0, stderr);
         Assert.Equal(noted, stderr.Contains("note: --block-size is for --precision int4; this fp32 export does not use it"));
     }
+
+    [Theory]
+    [InlineData("ckpt", "is the --checkpoint")]
+    [InlineData(".", "holds the --checkpoint")]
+    [InlineData("ckpt/onnx", "is inside the --checkpoint")]
+    public void An_out_on_around_or_inside_the_checkpoint_is_refused_even_with_force(string output, string expected)
+    {
+        // With --force the export replaced the checkpoint, or deleted it and everything beside it.
+        string checkpoint = Checkpoint();
+        var before = Directory.GetFiles(checkpoint).Select(File.ReadAllBytes).ToList();
+        var error = Assert.Throws<Gpt2OnnxException>(() =>
+            OnnxExporter.Export(checkpoint, Path.Combine(_dir, output), new ExportOptions { Force = true }));
+        Assert.Contains(expected, error.Message);
+        Assert.Equal(before, Directory.GetFiles(checkpoint).Select(File.ReadAllBytes));
+    }
+
+    [Fact]
+    public void A_link_to_the_checkpoint_is_the_checkpoint()
+    {
+        string checkpoint = Checkpoint(), link = Path.Combine(_dir, "link");
+        Directory.CreateSymbolicLink(link, checkpoint);
+        var error = Assert.Throws<Gpt2OnnxException>(() =>
+            OnnxExporter.Export(link, checkpoint, new ExportOptions { Force = true }));
+        Assert.Contains("is the --checkpoint", error.Message);
+    }
 }

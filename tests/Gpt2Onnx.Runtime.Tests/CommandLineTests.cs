@@ -24,6 +24,28 @@ public class CommandLineTests
         Assert.Equal(["run 'gpt2-run --help' for usage"], lines[1..]);
     }
 
+    [Theory]
+    [InlineData("gpt2-run", "generate")]
+    [InlineData("gpt2-run", "batch")]
+    [InlineData("gpt2-run", "perplexity")]
+    [InlineData("gpt2-run", "bench")]
+    [InlineData("gpt2-run", "tokenize")]
+    [InlineData("gpt2-train", "train")]
+    [InlineData("gpt2-train", "prepare")]
+    [InlineData("gpt2-train", "eval")]
+    [InlineData("gpt2-train", "sample")]
+    [InlineData("gpt2-train", "parity")]
+    [InlineData("gpt2-train", "bench")]
+    public async Task More_threads_than_cores_is_one_usage_error(string tool, string verb)
+    {
+        // --threads 1000000 ran until killed, its memory past 4 GB.
+        var (exitCode, stdout, stderr) = await CliProcess.RunAsync(tool, verb, "--threads", "1000000");
+        Assert.Equal(2, exitCode);
+        Assert.Equal("", stdout);
+        Assert.Contains($"error: --threads 1000000 is not ", stderr);
+        Assert.Contains($" to {Environment.ProcessorCount}: more threads than cores only take turns on them", stderr);
+    }
+
     [Fact]
     public async Task Decimals_with_a_point_or_an_exponent_are_read()
     {

@@ -104,4 +104,40 @@ public sealed class CorpusReaderTests : IDisposable
         File.WriteAllText(poems, "[{\"title\": \"t\", \"paragraphs\": [\"床前明月光，\", 5]}]");
         Assert.Contains("other than strings", Assert.Throws<Gpt2OnnxException>(() => CorpusReader.ReadPieces(poems).ToList()).Message);
     }
+
+    [Theory]
+    [InlineData("utf-16", new byte[] { 0xFF, 0xFE, 0x61, 0x00, 0x00, 0xD8, 0x62, 0x00 })] // a high surrogate, then 'b'
+    [InlineData("utf-16", new byte[] { 0xFE, 0xFF, 0x00, 0x61, 0xDC, 0x00 })] // a low surrogate alone
+    [InlineData("utf-32", new byte[] { 0xFF, 0xFE, 0x00, 0x00, 0x00, 0xD8, 0x00, 0x00 })] // a surrogate as a code point
+    public void Text_that_is_not_valid_in_its_byte_order_marked_encoding_is_refused(string encoding, byte[] bytes)
+    {
+        // Each bad code unit became U+FFFD, silently.
+        string path = Path.Combine(_dir, encoding + ".txt");
+        File.WriteAllBytes(path, bytes);
+        var error = Assert.Throws<Gpt2OnnxException>(() => CorpusReader.ReadPieces(path).ToList());
+        Assert.Contains($"is not {encoding.ToUpperInvariant()} text", error.Message);
+    }
+
+    [Fact]
+    public void Valid_UTF16_text_reads_as_its_characters()
+    {
+        string path = Path.Combine(_dir, "good.txt");
+        File.WriteAllBytes(path, [0xFF, 0xFE, .. Encoding.Unicode.GetBytes("床前 moon 😀")]);
+        Assert.Equal("床前 moon 😀", string.Concat(CorpusReader.ReadPieces(path).Select(p => p.Text)));
+    }
+
+    [Fact]
+    public void Shards_written_over_their_own_tokenizer_are_refused_before_any_work()
+    {
+        string tokenizer = Path.Combine(_dir, "tokenizer"), corpus = Path.Combine(_dir, "a.txt");
+        BpeTrainer.Train(["the quick brown fox"], vocabSize: 260).Save(tokenizer);
+        File.WriteAllText(corpus, "the quick brown fox");
+        var options = new PrepareOptions { Inputs = [corpus], TokenizerDirectory = tokenizer, OutputDirectory = _dir };
+        var error = Assert.Throws<Gpt2OnnxException>(() => DataPreparer.Prepare(options));
+        Assert.Contains($"--out {_dir} holds the --input {corpus}", error.Message);
+        Assert.False(File.Exists(Path.Combine(_dir, "train.bin")));
+        options = options with { OutputDirectory = tokenizer };
+        error = Assert.Throws<Gpt2OnnxException>(() => DataPreparer.Prepare(options));
+        Assert.Contains("is the --tokenizer", error.Message);
+    }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
+using Gpt2Onnx.Cli;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Trainer.Model;
 using Gpt2Onnx.Trainer.Torch;
@@ -27,7 +28,7 @@ internal static class BenchCommand
         var batchSize = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
         var context = new Option<int>("--context") { DefaultValueFactory = _ => 256 };
         var steps = new Option<int>("--steps") { Description = "steps timed after 2", DefaultValueFactory = _ => 5 };
-        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = ThreadsOption.Create("libtorch threads", Environment.ProcessorCount, zeroIsEveryCore: false);
         var bf16 = new Option<bool>("--bf16") { Description = "mixed precision, as gpt2-train train --bf16" };
         var json = new Option<bool>("--json") { Description = "print one JSON object" };
         var command = new Command("bench", "measure a training step and the matrix-product peak")

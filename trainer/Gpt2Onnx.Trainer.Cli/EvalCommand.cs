@@ -1,7 +1,9 @@
 using System.CommandLine;
+using Gpt2Onnx.Cli;
 using System.Text.Json;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Model;
 using Gpt2Onnx.Trainer.Torch;
@@ -21,7 +23,7 @@ internal static class EvalCommand
         var context = new Option<int?>("--context") { Description = "tokens per window (default: the context the checkpoint was trained with, else n_positions, at most 256)" };
         var batchSize = new Option<int>("--batch-size") { Description = "windows per batch", DefaultValueFactory = _ => 8 };
         var batches = new Option<int>("--batches") { Description = "batches to score at most", DefaultValueFactory = _ => 50 };
-        var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = ThreadsOption.Create("libtorch threads", Environment.ProcessorCount, zeroIsEveryCore: false);
         var json = new Option<bool>("--json") { Description = "print one JSON object" };
         var command = new Command("eval", "loss and perplexity of a checkpoint on a shard") { checkpoint, data, split, context, batchSize, batches, threads, json };
         command.SetAction(parsed =>
@@ -37,10 +39,16 @@ internal static class EvalCommand
             int ctx = parsed.GetValue(context) ?? TrainingRecord.TrainedContext(parsed.GetValue(checkpoint)!) ?? Math.Min(ckpt.Config.NPositions, 256);
             var (loss, tokens) = Evaluator.Evaluate(model, shard, ctx, parsed.GetValue(batchSize), parsed.GetValue(batches));
             if (tokens == 0) throw new Gpt2OnnxException($"the {parsed.GetValue(split)} shard holds too few tokens to score");
+            if (!double.IsFinite(loss))
+                throw new Gpt2OnnxException($"the loss is {loss} on the {parsed.GetValue(split)} shard: the model's " +
+                                            "logits are not finite numbers (damaged or diverged weights); evaluate " +
+                                            "an earlier checkpoint");
+            double perplexity = Perplexity.Finite(Math.Exp(loss), loss);
             if (parsed.GetValue(json))
-                Console.WriteLine(JsonSerializer.Serialize(new { loss, perplexity = Math.Exp(loss), tokens }));
+                Console.WriteLine(JsonSerializer.Serialize(new { loss, perplexity, tokens }));
             else
-                Console.WriteLine($"{parsed.GetValue(split)} loss {loss:F4}, perplexity {Math.Exp(loss):F2} over {tokens:N0} tokens");
+                Console.WriteLine($"{parsed.GetValue(split)} loss {loss:F4}, perplexity {perplexity:F2} over " +
+                                  $"{tokens:N0} tokens");
             return 0;
         });
         return command;

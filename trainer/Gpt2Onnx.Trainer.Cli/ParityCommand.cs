@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Gpt2Onnx.Cli;
 using System.Text.Json;
 using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.IO;
@@ -18,7 +19,8 @@ internal static class ParityCommand
         var prompts = new Option<string?>("--prompts") { Description = "a text file with one prompt per line (default: a built-in diverse set)" };
         var report = new Option<string>("--report") { Description = "where to write the JSON report", Required = true };
         var tokens = new Option<int>("--tokens") { Description = "tokens per greedy and sampled continuation", DefaultValueFactory = _ => 12 };
-        var threads = new Option<int>("--threads") { Description = "threads for libtorch and ONNX Runtime", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = ThreadsOption.Create("threads for libtorch and ONNX Runtime", Environment.ProcessorCount,
+                                           zeroIsEveryCore: false);
         var command = new Command("parity", "compare the trainer's and the runtime's outputs for a checkpoint and its export")
         {
             checkpoint, onnx, prompts, report, tokens, threads,

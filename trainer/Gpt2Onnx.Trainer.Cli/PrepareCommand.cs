@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Gpt2Onnx.Cli;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Training;
 
@@ -15,7 +16,7 @@ internal static class PrepareCommand
         var valFraction = new Option<double>("--val-fraction") { Description = "share of documents held out for validation", DefaultValueFactory = _ => 0.1 };
         var format = new Option<CorpusFormat>("--format") { Description = "how to read the inputs", DefaultValueFactory = _ => CorpusFormat.Auto };
         var textField = new Option<string>("--text-field") { Description = "the JSONL field that holds the text", DefaultValueFactory = _ => "text" };
-        var threads = new Option<int>("--threads") { Description = "tokenizer threads (0 = every core)", DefaultValueFactory = _ => 0 };
+        var threads = ThreadsOption.Create("tokenizer threads", 0, zeroIsEveryCore: true);
         var command = new Command("prepare", "tokenize a corpus into token shards") { input, tokenizer, output, valFraction, format, textField, threads };
         command.SetAction(parsed =>
         {

@@ -21,7 +21,7 @@ internal static class SampleCommand
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "checkpoint folder (with its tokenizer files)", Required = true };
         var prompt = new PromptFlags();
-        var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = ThreadsOption.Create("libtorch threads", Environment.ProcessorCount, zeroIsEveryCore: false);
         var json = new Option<bool>("--json") { Description = "print {ids, text} as one JSON object" };
         var sampling = new SamplingFlags();
         var command = new Command("sample", "generate text from a checkpoint with the runtime's sampler") { checkpoint, threads, json };
@@ -36,6 +36,7 @@ internal static class SampleCommand
             var tokenizer = Tokenizer.Load(dir);
             using var ckpt = Gpt2Checkpoint.Open(dir);
             options = sampling.Read(parsed, GenerationConfig.Read(dir, ckpt.Config).Sampling); // the model's way to sample, changed by the options given
+            options = sampling.FitContext(parsed, options, ckpt.Config.NPositions);
             using var model = Gpt2Model.Load(ckpt);
             var ids = new List<int>();
             tokenizer.Encode(promptText, ids);

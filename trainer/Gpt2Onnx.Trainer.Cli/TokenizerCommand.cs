@@ -1,5 +1,7 @@
 using System.CommandLine;
 using Gpt2Onnx.Cli;
+using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Runtime.IO;
 using Gpt2Onnx.Runtime.Tokenizers.Training;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Training;
@@ -43,7 +45,8 @@ internal static class TokenizerCommand
                     }
             }
             string outDir = parsed.GetValue(output)!;
-            Gpt2Onnx.Runtime.IO.OutputFolder.Check(outDir); // before the learning, which can take minutes
+            OutputFolder.Check(outDir); // before the learning, which can take minutes
+            RefuseOverlap(outDir, parsed.GetValue(input)!.Where(Path.Exists).Concat(files));
             Console.Error.WriteLine($"learning a {parsed.GetValue(kind)} vocabulary of {parsed.GetValue(vocabSize)} from {files.Count} file(s)");
             Action save;
             int size;
@@ -57,7 +60,7 @@ internal static class TokenizerCommand
                 var wordPiece = WordPieceTrainer.Train(Texts(), parsed.GetValue(vocabSize), parsed.GetValue(minFrequency), parsed.GetValue(lowerCase));
                 (save, size) = (() => WordPieceTrainer.Save(wordPiece, outDir), wordPiece.VocabSize);
             }
-            if (!anyText) throw new Gpt2Onnx.Runtime.Gpt2OnnxException("the corpus is empty: the input files hold no text");
+            if (!anyText) throw new Gpt2OnnxException("the corpus is empty: the input files hold no text");
             save();
             Console.Error.WriteLine($"wrote a vocabulary of {size} tokens, learned from {Counted.Of(documents, "document")}, to {outDir}");
             if (size < parsed.GetValue(vocabSize))
@@ -65,5 +68,25 @@ internal static class TokenizerCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>What a model or token shards folder holds: a vocabulary written beside them replaces theirs.</summary>
+    private static readonly string[] ModelFiles =
+    [
+        "config.json", "model.safetensors", "pytorch_model.bin", "model.onnx", "genai_config.json", "meta.json",
+        "train.bin", "trainer_state",
+    ];
+
+    /// <summary>
+    /// Refuses an --out on, around or inside an input (the corpus would change under a rerun), or in a model or
+    /// data folder, whose ids would then silently mean other text.
+    /// </summary>
+    private static void RefuseOverlap(string outDir, IEnumerable<string> inputs)
+    {
+        foreach (var path in inputs) PathOverlap.Refuse(outDir, "--out", path, "--input");
+        if (ModelFiles.FirstOrDefault(name => Path.Exists(Path.Combine(outDir, name))) is { } held)
+            throw new Gpt2OnnxException($"--out {outDir} holds {held}, so it is a model or data folder: a vocabulary " +
+                                        "written there replaces the one its ids were made with; choose a folder of " +
+                                        "its own");
     }
 }

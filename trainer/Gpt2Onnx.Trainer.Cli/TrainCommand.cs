@@ -1,6 +1,10 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Gpt2Onnx.Cli;
+using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Training;
 
 namespace Gpt2Onnx.Trainer.Cli;
@@ -29,7 +33,7 @@ internal static class TrainCommand
         var samplePrompt = new Option<string>("--sample-prompt") { Description = "prompt for the samples written at each evaluation", DefaultValueFactory = _ => "" };
         var sampleTokens = new Option<int>("--sample-tokens") { Description = "tokens per sample (0 = no samples)", DefaultValueFactory = _ => defaults.SampleTokens };
         var seed = new Option<ulong>("--seed") { Description = "seed for initialisation, data order and dropout", DefaultValueFactory = _ => defaults.Seed };
-        var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => defaults.Threads };
+        var threads = ThreadsOption.Create("libtorch threads", defaults.Threads, zeroIsEveryCore: false);
         var stride = new Option<int?>("--stride") { Description = "use overlapping windows every N tokens, in order, instead of random windows" };
         var freeze = new Option<bool>("--freeze-embeddings") { Description = "train only the transformer blocks" };
         var noise = new Option<double>("--noise") { Description = "replace input tokens at random with this probability", DefaultValueFactory = _ => 0 };
@@ -73,6 +77,11 @@ internal static class TrainCommand
                 Device = parsed.GetValue(device)!,
             };
             CliHost.Require(!(options.InitCheckpoint != null && parsed.GetValue(resume)), "--init starts a new run and --resume continues one: give one of them");
+            PathOverlap.Refuse(options.OutputDirectory, "--out", options.DataDirectory, "--data");
+            if (!parsed.GetValue(resume) && options.InitCheckpoint == null && File.Exists(options.Config))
+                RefuseSmallerVocabulary(options.Config, options.DataDirectory);
+            if (options.InitCheckpoint is { } start)
+                PathOverlap.Refuse(options.OutputDirectory, "--out", start, "--init");
             // A resumed run keeps its own length unless --steps is given (the option's default is a new run's).
             if (parsed.GetValue(resume) && parsed.GetResult(steps) is null or { Implicit: true } && CheckpointStore.HasTrainingState(options.OutputDirectory))
                 options = options with { Steps = CheckpointStore.ReadState(options.OutputDirectory).Options.Steps };
@@ -91,5 +100,18 @@ internal static class TrainCommand
             return summary.Interrupted ? 130 : 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// A config file whose vocab_size is below the data's: its model could not embed the data's ids. The run
+    /// takes the data's size (as it does a preset's), which silently changed a size the user wrote.
+    /// </summary>
+    private static void RefuseSmallerVocabulary(string configFile, string dataDirectory)
+    {
+        int written = Gpt2Config.Load(configFile).VocabSize, data = ShardMeta.Load(dataDirectory).VocabSize;
+        if (written < data)
+            throw new Gpt2OnnxException($"{configFile} has vocab_size {written}, fewer than the {data} ids of the " +
+                                        $"data in {dataDirectory}: set vocab_size to {data} (the data's tokenizer), " +
+                                        "or prepare the data with a smaller vocabulary");
     }
 }

@@ -20,12 +20,13 @@ public sealed record BatchJobOptions
     /// <summary>Skip malformed rows (reported on stderr and counted) instead of stopping before any work.</summary>
     public bool SkipErrors { get; init; }
     public bool Continuous { get; init; } = true;
+    /// <summary>Run again the rows the output holds as errors (without it they count as done, as any row).</summary>
+    public bool RetryErrors { get; init; }
     public SamplingOptions Defaults { get; init; } = new();
-    /// <summary>Where the input is read from when it is a stream copied to a temporary file first.</summary>
-    internal string? Copy { get; init; }
+    /// <summary>The input's copy when it is a stream, which can be read only once.</summary>
+    internal InputSpool? Spool { get; init; }
     /// <summary>The input as messages name it.</summary>
     internal string InputName => Input == "-" ? "standard input" : Input;
-    internal string ReadPath => Copy ?? Input;
 }
 
 /// <summary>How a batch job went.</summary>
@@ -48,51 +49,17 @@ public static class BatchJob
             throw new Gpt2OnnxException($"--shard {options.ShardIndex}/{options.ShardCount} is not a shard: use i/N with 0 ≤ i < N");
         if (options.MaxLength < 0)
             throw new Gpt2OnnxException($"--max-length must be 0 (what the longest row needs) or more, not {options.MaxLength}");
-        string? copy = CopyIfStream(options.Input);
-        try
-        {
-            return RunChecked(model, options with { Copy = copy }, log);
-        }
-        finally
-        {
-            if (copy != null) File.Delete(copy);
-        }
-    }
-
-    /// <summary>
-    /// An input that cannot be read twice (standard input as "-", a pipe, /dev/stdin) copied to a temporary
-    /// file: the job reads its input once to check every row before any work, and again to run them.
-    /// </summary>
-    private static string? CopyIfStream(string input)
-    {
-        Stream source;
-        if (input == "-")
-        {
-            source = Console.OpenStandardInput();
-        }
-        else
-        {
-            if (!File.Exists(input)) return null; // the check of the rows says so
-            var file = new FileStream(input, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            if (file.CanSeek)
-            {
-                file.Dispose();
-                return null;
-            }
-            source = file;
-        }
-        string copy = Path.Combine(Path.GetTempPath(), $"gpt2-run-batch-input-{Environment.ProcessId}-{Guid.NewGuid():N}.jsonl");
-        using (source)
-        using (var target = new FileStream(copy, FileMode.CreateNew, FileAccess.Write))
-            source.CopyTo(target);
-        return copy;
+        if (File.Exists(options.Input)) PathOverlap.Refuse(options.Output, "--output", options.Input, "--input");
+        using var spool = InputSpool.CopyIfStream(options.Input, options.InputName, !options.SkipErrors);
+        return RunChecked(model, options with { Spool = spool }, log);
     }
 
     private static BatchJobSummary RunChecked(LanguageModel model, BatchJobOptions options, TextWriter log)
     {
         var (shard, malformed) = CheckInput(model, options, log);
-        using var output = OpenOutput(options.Output);
-        var done = ResumeOutput(output, options.Output);
+        var retry = options.RetryErrors ? shard.Select(r => r.Key).ToHashSet() : null;
+        using var output = ResultsFile.Open(options.Output, retry);
+        var done = output.Done;
         var todo = shard.Where(r => !done.Contains(r.Key)).ToList();
         int skipped = shard.Count - todo.Count;
         if (skipped > 0) log.WriteLine($"batch: {skipped} row(s) already in {options.Output}; resuming with {todo.Count}");
@@ -139,8 +106,7 @@ public static class BatchJob
                     ["finish_reason"] = r.FinishReason, ["seed"] = result.Seed, ["prompt_tokens"] = r.PromptIds.Length,
                 };
             }
-            output.Write(Encoding.UTF8.GetBytes(json.ToJsonString(JsonText.Readable) + "\n"));
-            output.Flush(); // one row at a time: a crash loses at most the row being written
+            output.Append(json);
             written++;
             if (clock.Elapsed - lastReport > TimeSpan.FromSeconds(2) || written == todo.Count)
             {
@@ -156,6 +122,12 @@ public static class BatchJob
     /// <summary>The longest input line read: far more than a GPT-2 context of text, and a bound on what one row can allocate.</summary>
     public const int MaxLineChars = 1 << 20;
 
+    /// <summary>The most bytes a line of <see cref="MaxLineChars"/> characters takes in UTF-8.</summary>
+    internal const int MaxLineBytes = 4 * MaxLineChars;
+
+    internal static string LineTooLong(int line) =>
+        $"line {line} is longer than {MaxLineChars:N0} characters, more than any prompt a model's context holds";
+
     /// <summary>
     /// Checks every input row before any work (a malformed row stops the job, or is reported and counted
     /// with <c>--on-error skip</c>; an id given twice always stops it) and keeps, for the rows of this shard
@@ -164,7 +136,10 @@ public static class BatchJob
     /// </summary>
     private static (List<(string Key, int Need)> Shard, int Malformed) CheckInput(LanguageModel model, BatchJobOptions options, TextWriter log)
     {
-        if (!File.Exists(options.ReadPath)) throw new Gpt2OnnxException($"{options.InputName} does not exist: pass a JSONL file of {{\"id\", \"prompt\"}} rows, or - for standard input");
+        if (options.Spool == null && !File.Exists(options.Input))
+            throw new Gpt2OnnxException($"{options.InputName} " +
+                                        $"{(Directory.Exists(options.Input) ? "is a folder" : "does not exist")}: " +
+                                        "pass a JSONL file of {\"id\", \"prompt\"} rows, or - for standard input");
         var shard = new List<(string, int)>();
         var lines = new Dictionary<string, int>();
         var otherKeys = new HashSet<string>();
@@ -188,7 +163,8 @@ public static class BatchJob
             int need = 2;
             try
             {
-                if (options.MaxLength <= 0) need = SequenceState.PromptIds(model, row.Request).Length + row.Request.Options.MaxNewTokens; // else --max-length decides
+                if (options.MaxLength <= 0) // else --max-length decides
+                    need = SequenceState.PromptIds(model, row.Request).Length + row.Request.Options.MaxNewTokens;
             }
             catch (Gpt2OnnxException)
             {
@@ -206,12 +182,14 @@ public static class BatchJob
     /// <summary>Each non-blank input line as a row, or the reason it is not one.</summary>
     private static IEnumerable<(int Line, BatchRow? Row, string? Error)> ParseRows(BatchJobOptions options)
     {
-        foreach (var (number, text, problem) in BoundedLines.Read(options.ReadPath, MaxLineChars))
+        using var stream = options.Spool?.OpenRead()
+                           ?? new FileStream(options.Input, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        foreach (var (number, text, problem) in BoundedLines.Read(stream, options.InputName, MaxLineChars))
         {
             if (text != null && string.IsNullOrWhiteSpace(text)) continue;
             string? error = problem switch
             {
-                LineProblem.TooLong => $"line {number} is longer than {MaxLineChars:N0} characters, more than any prompt a model's context holds",
+                LineProblem.TooLong => LineTooLong(number),
                 LineProblem.NotUtf8 => $"line {number} is not valid UTF-8 (a file in another encoding, or damaged)",
                 _ => null,
             };
@@ -233,79 +211,4 @@ public static class BatchJob
 
     private static Gpt2OnnxException InputChanged(BatchJobOptions options, int? line) =>
         new($"{options.InputName} changed while the job ran{(line == null ? "" : $" (line {line})")}: run the job again; the rows already written are kept");
-
-    /// <summary>
-    /// The output, opened for this job alone: a second job on the same file (a restarted pod whose old copy
-    /// still runs, a command given twice) is refused instead of writing rows twice.
-    /// </summary>
-    private static FileStream OpenOutput(string path)
-    {
-        string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (directory != null && !Directory.Exists(directory))
-            throw new Gpt2OnnxException($"cannot write {path}: the folder {directory} does not exist");
-        if (Directory.Exists(path))
-            throw new Gpt2OnnxException($"{path} is a folder: --output names the JSONL file to write");
-        try
-        {
-            var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            if (!stream.CanSeek)
-            {
-                stream.Dispose();
-                throw new Gpt2OnnxException($"{path} is a pipe or a socket, not a file: --output must be a file, which a rerun resumes");
-            }
-            return stream;
-        }
-        catch (IOException e) when (ExclusiveLock.HeldElsewhere(e))
-        {
-            throw new Gpt2OnnxException($"{path} is open in another process (another batch job writing it?): wait for that job to end, or choose another --output");
-        }
-        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
-        {
-            throw new Gpt2OnnxException($"cannot write {path} ({e.Message}): choose a writable --output");
-        }
-    }
-
-    /// <summary>
-    /// The ids already written. A torn last line (a crash mid-write) is cut off so its row is redone; a
-    /// complete line that cannot be read as a row is kept (it is not ours to delete) and its row redone.
-    /// Reads line by line, so an output of any size resumes; leaves the stream at its end, for appending.
-    /// </summary>
-    private static HashSet<string> ResumeOutput(FileStream output, string path)
-    {
-        var done = new HashSet<string>();
-        if (output.Length == 0) return done; // a new file, or a device (/dev/null, /dev/full) that reads without end
-        long complete = CompleteLinesLength(output);
-        if (complete < output.Length) output.SetLength(complete);
-        output.Position = 0;
-        foreach (var (_, text, _) in BoundedLines.Read(output, path, MaxLineChars))
-        {
-            try
-            {
-                if (text != null && JsonNode.Parse(text)?["id"] is { } id) done.Add(id.ToJsonString());
-            }
-            catch (JsonException)
-            {
-                // kept as it is; its row is redone
-            }
-        }
-        output.Seek(0, SeekOrigin.End);
-        return done;
-    }
-
-    /// <summary>The length of the stream up to and including its last '\n' (0 when it has none), read backwards from the end.</summary>
-    private static long CompleteLinesLength(FileStream stream)
-    {
-        var buffer = new byte[1 << 16];
-        long end = stream.Length;
-        while (end > 0)
-        {
-            int count = (int)Math.Min(buffer.Length, end);
-            stream.Position = end - count;
-            stream.ReadExactly(buffer, 0, count);
-            int newline = Array.LastIndexOf(buffer, (byte)'\n', count - 1);
-            if (newline >= 0) return end - count + newline + 1;
-            end -= count;
-        }
-        return 0;
-    }
 }

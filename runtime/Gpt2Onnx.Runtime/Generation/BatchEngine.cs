@@ -132,7 +132,8 @@ public sealed class BatchEngine : IDisposable
                     var prompt = SequenceState.PromptIds(_model, item.Request);
                     if (prompt.Length >= _maxLength && options.MaxNewTokens > 0) // no new token needs no room
                         throw new Gpt2OnnxException($"the prompt has {prompt.Length} tokens, more than the engine's maximum length of {_maxLength - 1}");
-                    var waiting = new Waiting(index, item, prompt, options, Math.Min(_maxLength, prompt.Length + options.MaxNewTokens));
+                    int maxTotal = (int)Math.Min(_maxLength, prompt.Length + (long)options.MaxNewTokens);
+                    var waiting = new Waiting(index, item, prompt, options, maxTotal);
                     if (options.MaxNewTokens == 0) done[index] = new BatchOutput(item.Id, waiting.Start(_model).Result(null), options.Seed, null);
                     else pending.Add(waiting);
                 }

@@ -26,7 +26,8 @@ public sealed class Generator : IDisposable
         if (batch == 0) return [];
         var prompts = requests.Select(r => SequenceState.PromptIds(_model, r with { Options = r.Options.Validate() })).ToArray();
         // Room for the longest prompt and the most new tokens (a left-padded batch needs both at once).
-        int maxLength = Math.Min(_model.ContextLength, prompts.Max(p => p.Length) + requests.Max(r => r.Options.MaxNewTokens));
+        long longest = prompts.Max(p => p.Length) + (long)requests.Max(r => r.Options.MaxNewTokens);
+        int maxLength = (int)Math.Min(_model.ContextLength, longest);
         var decoder = DecoderFor(batch, maxLength);
 
         var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -41,11 +41,25 @@ public static class Perplexity
                 scored++;
             }
             windows++;
+            if (!double.IsFinite(total))
+                throw new Gpt2OnnxException($"the model's logits in window {windows} (tokens {begin}-{end - 1}) are " +
+                                            "not finite numbers: they overflowed float's range, so the weights are " +
+                                            "damaged or far out of range and perplexity is undefined; export the " +
+                                            "model again from a sound checkpoint");
             previousEnd = end;
         }
         double loss = total / scored;
-        return new PerplexityResult(loss, Math.Exp(loss), scored, windows);
+        return new PerplexityResult(loss, Finite(Math.Exp(loss), loss), scored, windows);
     }
+
+    /// <summary>
+    /// The perplexity, or an error when it is beyond a double: e to a loss over 709 nats, which no sound model
+    /// reaches (a uniform guess over GPT-2's vocabulary is 10.8), printed as "Infinity" with success before.
+    /// </summary>
+    public static double Finite(double perplexity, double loss) => double.IsFinite(perplexity)
+        ? perplexity
+        : throw new Gpt2OnnxException($"the loss is {loss:G6} nats per token, so perplexity (e to the loss) " +
+                                      "overflows: the model's logits are extreme, its weights damaged or far off");
 
     private static double LogSumExp(ReadOnlySpan<float> row)
     {

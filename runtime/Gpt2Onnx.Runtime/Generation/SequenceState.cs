@@ -25,7 +25,7 @@ internal sealed class SequenceState
         _stops = [.. options.StopTokenIds, model.EndOfTextId];
         _sampler = new Sampler(model.VocabSize, options, _stops.ToArray(), decodableIds: model.Tokenizer.VocabSize);
         _sampler.Reset(prompt);
-        _generated = new List<int>(options.MaxNewTokens);
+        _generated = new List<int>(Math.Min(options.MaxNewTokens, maxTotal)); // no sequence outgrows the cache
         if (streams || options.StopStrings.Count > 0) _text = new GeneratedText(model.Tokenizer, options.StopStrings);
         if (options.MaxNewTokens == 0) Finish = FinishReasons.Length;
     }
@@ -57,9 +57,13 @@ internal sealed class SequenceState
         return new GenerationResult(Prompt, _generated.ToArray(), text, Finish ?? FinishReasons.Length);
     }
 
-    /// <summary>The prompt's ids: the given ids, or the encoded text; empty becomes end-of-text; checked against the context.</summary>
+    /// <summary>
+    /// The prompt's ids: the given ids, or the encoded text; empty becomes end-of-text; checked against the
+    /// context, as are the counts of new tokens (no sequence holds more tokens than the context).
+    /// </summary>
     public static int[] PromptIds(LanguageModel model, GenerationRequest request)
     {
+        CheckCounts(request.Options, model.ContextLength);
         if (request.PromptIds != null && request.Prompt != null)
             throw new Gpt2OnnxException("a request gives both Prompt and PromptIds: give one of them");
         var ids = new List<int>();
@@ -76,5 +80,17 @@ internal sealed class SequenceState
         if (ids.Count == 0) ids.Add(model.EndOfTextId); // an empty prompt starts a new text
         GenerationRequest.FitPrompt(ids, model.ContextLength, request.Options.MaxNewTokens, request.TruncatePromptLeft);
         return ids.ToArray();
+    }
+
+    /// <summary>
+    /// Refuses max (and so min) new tokens beyond the model's context: generation ends at the context's end, so a
+    /// larger count can never be reached, and one of billions is a mistake, not a request.
+    /// </summary>
+    public static void CheckCounts(SamplingOptions options, int contextLength)
+    {
+        if (options.MaxNewTokens > contextLength)
+            throw new Gpt2OnnxException($"max new tokens {options.MaxNewTokens} is more than the model's context of " +
+                                        $"{contextLength} tokens, which generation never passes: ask for at most " +
+                                        $"{contextLength}");
     }
 }

@@ -14,7 +14,7 @@ public readonly record struct BoundedLine(int Number, string? Text, LineProblem 
 /// file cannot make a reader allocate without bound; a line that is not valid UTF-8 comes back as
 /// <see cref="LineProblem.NotUtf8"/> rather than with replacement characters in it. A line ends at '\n'; a
 /// '\r' before it is dropped, and so is a UTF-8 byte-order mark before the first. A UTF-16 or UTF-32 file is
-/// refused as a whole.
+/// refused as a whole, and so is a file holding a NUL byte (binary data, or a device that never ends a line).
 /// </summary>
 public static class BoundedLines
 {
@@ -44,6 +44,10 @@ public static class BoundedLines
                     throw new Gpt2OnnxException($"{path} is UTF-16 or UTF-32 text: save it as UTF-8");
                 if (read >= 3 && buffer[0] == 0xEF && buffer[1] == 0xBB && buffer[2] == 0xBF) start = 3;
             }
+            if (buffer.AsSpan(start, read - start).Contains((byte)0))
+                throw new Gpt2OnnxException($"{path} holds a NUL byte, which no text line holds: it is binary " +
+                                            "data, a device such as /dev/zero, or UTF-16 without a byte-order mark; " +
+                                            "pass UTF-8 text");
             for (int i = start; i < read; i++)
             {
                 if (buffer[i] != (byte)'\n') continue;

@@ -105,6 +105,14 @@ public sealed class BpeTokenizer : ITokenizer
             if (!vocab.ContainsKey(ByteLevelAlphabet.ByteToChar((byte)b).ToString()))
                 throw new Gpt2OnnxException($"{vocabSource}: the vocabulary lacks the token for byte 0x{b:X2}, so some text could not be encoded: regenerate the vocabulary");
 
+        // Without merges every token of several bytes is out of reach and text encodes byte by byte: an empty or
+        // lost merges.txt, which would otherwise load and give ids the model was never trained on.
+        int madeByMerges = idToBytes.Where((bytes, id) => bytes.Length > 1 && !special.Ids.ContainsKey(idToToken[id]))
+                                    .Count();
+        if (merges.Count == 0 && madeByMerges > 0)
+            throw new Gpt2OnnxException($"{mergesSource} holds no merges, but {vocabSource} has {madeByMerges} " +
+                                        "tokens of several bytes that only merges make: the file is empty or cut; " +
+                                        "put the tokenizer's own back");
         var mergeTable = new Dictionary<long, long>(merges.Count, PairKey.Comparer);
         for (int rank = 0; rank < merges.Count; rank++)
         {

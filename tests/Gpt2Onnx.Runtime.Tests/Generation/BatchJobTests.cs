@@ -26,12 +26,13 @@ public sealed class BatchJobTests : IDisposable
     }
 
     private BatchJobSummary Run(string input, string output, int shard = 0, int shards = 1, bool continuous = true, bool skipErrors = false, string? model = null,
-                                TextWriter? log = null)
+                                TextWriter? log = null, bool retryErrors = false)
     {
         using var languageModel = LanguageModel.Load(model ?? _fused, new SessionSettings { IntraOpThreads = 1 });
         return BatchJob.Run(languageModel, new BatchJobOptions
         {
             Input = input, Output = output, MaxBatch = 4, ShardIndex = shard, ShardCount = shards, Continuous = continuous, SkipErrors = skipErrors,
+            RetryErrors = retryErrors,
         }, log ?? TextWriter.Null);
     }
 
@@ -389,5 +390,132 @@ public sealed class BatchJobTests : IDisposable
         var error = Assert.Throws<Gpt2OnnxException>(() => BatchJob.Run(model, new BatchJobOptions { Input = Input(3), Output = output, MaxLength = -5 }, TextWriter.Null));
         Assert.Contains("--max-length must be 0 (what the longest row needs) or more, not -5", error.Message);
         Assert.False(File.Exists(output));
+    }
+
+    /// <summary>Three rows; the second asks for <paramref name="middle"/> new tokens (the context is 64).</summary>
+    private string ThreeRows(int middle)
+    {
+        string path = Path.Combine(_dir, "three.jsonl");
+        File.WriteAllLines(path, ["{\"id\": 1, \"prompt\": \"the\", \"max_new_tokens\": 2}",
+                                  $"{{\"id\": 2, \"prompt\": \"fox\", \"max_new_tokens\": {middle}}}",
+                                  "{\"id\": 3, \"prompt\": \"dog\", \"max_new_tokens\": 2}"]);
+        return path;
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_row_asking_for_more_new_tokens_than_the_context_is_an_error_row_and_the_others_run(bool continuous)
+    {
+        // It reserved storage for the whole count up front: the job aborted (exit 134), and every rerun with it.
+        string output = Path.Combine(_dir, "huge.jsonl");
+        var summary = Run(ThreeRows(int.MaxValue), output, continuous: continuous);
+        Assert.Equal((3, 1), (summary.Written, summary.Errors));
+        var rows = Rows(output);
+        Assert.Contains("more than the model's context of 64 tokens", rows[1]["error"]!.GetValue<string>());
+        Assert.Equal(2, rows[2]["tokens"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public void Error_rows_count_as_done_on_a_rerun()
+    {
+        string output = Path.Combine(_dir, "errors.jsonl");
+        Run(ThreeRows(int.MaxValue), output);
+        var rerun = Run(ThreeRows(5), output);
+        Assert.Equal((3, 0), (rerun.Skipped, rerun.Written));
+    }
+
+    [Fact]
+    public void Retrying_errors_runs_those_rows_again_and_takes_their_error_lines_out()
+    {
+        string output = Path.Combine(_dir, "retry.jsonl");
+        Run(ThreeRows(int.MaxValue), output);
+        var retry = Run(ThreeRows(5), output, retryErrors: true);
+        Assert.Equal((2, 1, 0), (retry.Skipped, retry.Written, retry.Errors));
+        var rows = Rows(output);
+        Assert.Equal(["1", "3", "2"], rows.Select(r => r["id"]!.ToJsonString())); // each id once; the retried row last
+        Assert.All(rows, row => Assert.Null(row["error"]));
+        Assert.Equal(5, rows[2]["tokens"]!.GetValue<int>());
+        Assert.Empty(Directory.GetFiles(_dir, "retry.jsonl.tmp-*"));
+    }
+
+    [Theory]
+    [InlineData("notes\nthe last line, unfinished")]
+    [InlineData("{\"id\": 1, \"text\": \"a row of some other job\"}\n")]
+    [InlineData("\n")]
+    public void An_output_that_is_not_a_results_file_is_refused_and_left_as_it_is(string content)
+    {
+        // Its last line was cut as a torn row and results were appended to it.
+        string output = Path.Combine(_dir, "notes.txt");
+        File.WriteAllText(output, content);
+        var error = Assert.Throws<Gpt2OnnxException>(() => Run(ThreeRows(2), output));
+        Assert.Contains("is not a batch job's results: choose another --output", error.Message);
+        Assert.Equal(content, File.ReadAllText(output));
+    }
+
+    [Fact]
+    public void The_input_as_its_own_output_is_refused_before_any_work()
+    {
+        // It was refused as "being used by another process".
+        string input = ThreeRows(2), before = File.ReadAllText(input);
+        var error = Assert.Throws<Gpt2OnnxException>(() => Run(input, input));
+        Assert.Contains("--output " + input + " is the --input " + input + " itself", error.Message);
+        Assert.Equal(before, File.ReadAllText(input));
+    }
+
+    [Fact]
+    public void A_device_that_never_ends_a_line_is_refused_at_once()
+    {
+        // /dev/zero was read as one endless line.
+        var error = Assert.Throws<Gpt2OnnxException>(() => Run("/dev/zero", Path.Combine(_dir, "zero-out.jsonl")));
+        Assert.Contains("holds a NUL byte", error.Message);
+    }
+
+    [Fact]
+    public async Task A_stream_of_binary_data_stops_its_copy_at_the_first_NUL_byte()
+    {
+        // The copy grew without bound (6.6 GB in 15 s from standard input).
+        string fifo = Path.Combine(_dir, "zeros.fifo");
+        System.Diagnostics.Process.Start("mkfifo", [fifo])!.WaitForExit();
+        using var stop = new CancellationTokenSource();
+        var writer = Task.Run(() =>
+        {
+            using var stream = new FileStream(fifo, FileMode.Open, FileAccess.Write);
+            var zeros = new byte[1 << 16];
+            try
+            {
+                while (!stop.IsCancellationRequested) stream.Write(zeros); // endless, until the reader leaves
+            }
+            catch (IOException)
+            {
+                // the job closed its end
+            }
+        });
+        var error = Assert.Throws<Gpt2OnnxException>(() => Run(fifo, Path.Combine(_dir, "fifo-out.jsonl")));
+        stop.Cancel();
+        await writer;
+        Assert.Contains("holds a NUL byte (byte 1)", error.Message);
+    }
+
+    [Fact]
+    public async Task The_copy_of_a_stream_has_no_name_while_the_job_reads_it()
+    {
+        // Interrupted, the job left its copy behind; a copy without a name cannot be left behind.
+        string rows = Input(3), fifo = Path.Combine(_dir, "slow.fifo");
+        System.Diagnostics.Process.Start("mkfifo", [fifo])!.WaitForExit();
+        string[] named = ["unchecked"];
+        var writer = Task.Run(async () =>
+        {
+            using var stream = new FileStream(fifo, FileMode.Open, FileAccess.Write);
+            var bytes = File.ReadAllBytes(rows);
+            stream.Write(bytes, 0, bytes.Length / 2);
+            stream.Flush();
+            await Task.Delay(300); // the job is copying now
+            named = Directory.GetFiles(Path.GetTempPath(), $"gpt2-run-batch-input-{Environment.ProcessId}-*");
+            stream.Write(bytes, bytes.Length / 2, bytes.Length - bytes.Length / 2);
+        });
+        Assert.Equal(3, Run(fifo, Path.Combine(_dir, "slow-out.jsonl")).Written);
+        await writer;
+        Assert.Empty(named);
     }
 }

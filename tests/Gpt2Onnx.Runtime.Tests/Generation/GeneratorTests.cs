@@ -307,6 +307,42 @@ public sealed class GeneratorTests : IDisposable
     }
 
     [Fact]
+    public void A_request_for_more_new_tokens_than_the_context_is_refused()
+    {
+        // Storage for the whole count was reserved up front: "Out of memory" and exit 134.
+        using var model = Load(_fused);
+        using var generator = new Generator(model);
+        var request = new GenerationRequest { PromptIds = [1, 2], Options = Greedy(int.MaxValue) };
+        var error = Assert.Throws<Gpt2OnnxException>(() => generator.Generate(request));
+        Assert.Contains("max new tokens 2147483647 is more than the model's context of 64 tokens", error.Message);
+    }
+
+    [Theory]
+    [InlineData("--max-new-tokens", "2147483647")]
+    [InlineData("--max-new-tokens", "65")]
+    public async Task The_generate_command_refuses_a_count_beyond_the_context_naming_it(string option, string value)
+    {
+        var (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", _portable,
+                                                                   "--prompt", "a", option, value, "--threads", "1");
+        Assert.Equal(2, exitCode);
+        Assert.Equal("", stdout);
+        Assert.StartsWith($"error: {option} {value} is more than the model's context of 64 tokens", stderr);
+    }
+
+    [Fact]
+    public async Task The_batch_command_refuses_a_default_count_beyond_the_context_before_any_row()
+    {
+        // Every row was written as an error (an overflow: "maximum length of 1"), and the errors counted as done.
+        string input = Path.Combine(_dir, "rows.jsonl"), output = Path.Combine(_dir, "rows-out.jsonl");
+        File.WriteAllText(input, "{\"id\": 1, \"prompt\": \"a\"}\n");
+        string[] arguments = ["batch", "--model", _fused, "--input", input, "--output", output, "--threads", "1"];
+        var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-run", [.. arguments, "--max-new-tokens", "9999"]);
+        Assert.Equal(2, exitCode);
+        Assert.StartsWith("error: --max-new-tokens 9999 is more than the model's context of 64 tokens", stderr);
+        Assert.False(File.Exists(output));
+    }
+
+    [Fact]
     public async Task A_prompt_file_is_read_exactly_as_the_same_text_given_inline()
     {
         string file = Path.Combine(_dir, "prompt.txt"), text = " a line\n and another\n";

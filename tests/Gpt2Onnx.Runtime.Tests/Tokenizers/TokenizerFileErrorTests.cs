@@ -16,6 +16,25 @@ public sealed class TokenizerFileErrorTests : IDisposable
 
     private string LoadError() => Assert.Throws<Gpt2OnnxException>(() => Tokenizer.Load(_dir)).Message;
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("#version: 0.2\n")]
+    public void A_merges_txt_without_merges_beside_a_vocabulary_that_needs_them_is_refused(string merges)
+    {
+        // It loaded, and text was encoded byte by byte into ids the model never saw together.
+        CopyGpt2(merges: merges);
+        Assert.Contains("merges.txt holds no merges, but", LoadError());
+        Assert.Contains("vocab.json has 50000 tokens of several bytes that only merges make", LoadError());
+    }
+
+    [Fact]
+    public void A_byte_level_vocabulary_without_merges_needs_none()
+    {
+        var tokenizer = Gpt2Onnx.Runtime.Tokenizers.Training.BpeTrainer.Train(["ab"], vocabSize: 257);
+        tokenizer.Save(_dir);
+        Assert.Equal(257, Tokenizer.Load(_dir).VocabSize);
+    }
+
     [Fact]
     public void A_truncated_vocab_json_is_reported()
     {

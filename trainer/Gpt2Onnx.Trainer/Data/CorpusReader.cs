@@ -146,26 +146,57 @@ public static class CorpusReader
         return -1;
     }
 
-    /// <summary>A text file's characters in chunks (UTF-8, or UTF-16/32 with a byte-order mark), never held whole.</summary>
+    /// <summary>
+    /// A text file's characters in chunks (UTF-8, or UTF-16/32 with a byte-order mark), never held whole. Bytes
+    /// that are not text in the file's encoding (an unpaired UTF-16 surrogate, say) and NUL characters (binary
+    /// data, or a device such as /dev/zero) are errors, not replacement characters.
+    /// </summary>
     private static IEnumerable<string> TextChunks(string path)
     {
-        using var reader = new StreamReader(path, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
-        var buffer = new char[1 << 16];
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+        var bytes = new byte[1 << 16];
+        int filled = stream.ReadAtLeast(bytes, 4, throwOnEndOfStream: false); // a pipe may give less at a time
+        var (encoding, name, start) = StrictEncodingOf(bytes.AsSpan(0, filled));
+        var decoder = encoding.GetDecoder();
+        var chars = new char[encoding.GetMaxCharCount(bytes.Length)];
         while (true)
         {
-            int read;
+            bool end = filled == 0;
+            int count;
             try
             {
-                read = reader.Read(buffer, 0, buffer.Length);
+                count = decoder.GetChars(bytes, start, filled - start, chars, 0, flush: end);
             }
             catch (DecoderFallbackException)
             {
-                throw new Gpt2OnnxException($"{path} is not UTF-8 text: convert it to UTF-8 first");
+                string remedy = name == "UTF-8" ? "convert it to UTF-8 first" : "fix it, or convert it to UTF-8";
+                throw new Gpt2OnnxException($"{path} is not {name} text (bytes that are not characters in it): " +
+                                            remedy);
             }
-            if (read == 0) yield break;
-            yield return new string(buffer, 0, read);
+            if (chars.AsSpan(0, count).Contains('\0'))
+                throw new Gpt2OnnxException($"{path} holds a NUL character, which no text holds: it is binary data " +
+                                            "or a device such as /dev/zero; pass text files");
+            if (count > 0) yield return new string(chars, 0, count);
+            if (end) yield break;
+            start = 0;
+            filled = stream.Read(bytes, 0, bytes.Length);
         }
     }
+
+    /// <summary>
+    /// The encoding the byte-order mark at the start of <paramref name="start"/> names (UTF-8 without one), and the
+    /// mark's length. Strict: it throws on bytes that are not text, where .NET's own readers put U+FFFD.
+    /// </summary>
+    private static (Encoding Encoding, string Name, int MarkLength) StrictEncodingOf(ReadOnlySpan<byte> start) =>
+        start switch
+        {
+            [0xFF, 0xFE, 0, 0, ..] => (new UTF32Encoding(false, false, throwOnInvalidCharacters: true), "UTF-32", 4),
+            [0, 0, 0xFE, 0xFF, ..] => (new UTF32Encoding(true, false, throwOnInvalidCharacters: true), "UTF-32", 4),
+            [0xEF, 0xBB, 0xBF, ..] => (new UTF8Encoding(false, throwOnInvalidBytes: true), "UTF-8", 3),
+            [0xFF, 0xFE, ..] => (new UnicodeEncoding(false, false, throwOnInvalidBytes: true), "UTF-16", 2),
+            [0xFE, 0xFF, ..] => (new UnicodeEncoding(true, false, throwOnInvalidBytes: true), "UTF-16", 2),
+            _ => (new UTF8Encoding(false, throwOnInvalidBytes: true), "UTF-8", 0),
+        };
 
     private static IEnumerable<string> ReadJsonl(string path, string field)
     {

@@ -39,6 +39,9 @@ public static class DataPreparer
         OutputFolder.Check(options.OutputDirectory);
         var tokenizer = Tokenizer.Load(options.TokenizerDirectory);
         var files = CorpusReader.ExpandPaths(options.Inputs);
+        foreach (var input in options.Inputs.Where(Path.Exists).Concat(files))
+            PathOverlap.Refuse(options.OutputDirectory, "--out", input, "--input");
+        PathOverlap.Refuse(options.OutputDirectory, "--out", options.TokenizerDirectory, "--tokenizer");
         int eos = tokenizer.EndOfTextId;
         string dtype = tokenizer.VocabSize > 65535 ? "uint32" : "uint16";
         int width = dtype == "uint32" ? 4 : 2;

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 
 namespace Gpt2Onnx.Runtime.Tokenizers.Training;
@@ -41,10 +40,8 @@ public static class BpeTrainer
     }
 
     /// <summary>How often each GPT-2 piece occurs, spelled in the byte-level alphabet; counted in parallel.</summary>
-    private static Dictionary<string, long> CountPieces(IEnumerable<string> texts)
-    {
-        var partials = new ConcurrentBag<Dictionary<string, long>>();
-        Parallel.ForEach(texts, () => new Dictionary<string, long>(), (text, _, local) =>
+    private static Dictionary<string, long> CountPieces(IEnumerable<string> texts) =>
+        ParallelCounter.Count(texts, (text, counts) =>
         {
             byte[] utf8 = Encoding.UTF8.GetBytes(text);
             int position = 0;
@@ -52,15 +49,8 @@ public static class BpeTrainer
             {
                 int end = Gpt2PreTokenizer.NextPieceEnd(utf8, position);
                 string piece = ByteLevelAlphabet.ToText(utf8.AsSpan(position, end - position));
-                local[piece] = local.GetValueOrDefault(piece) + 1;
+                counts[piece] = counts.GetValueOrDefault(piece) + 1;
                 position = end;
             }
-            return local;
-        }, partials.Add);
-        var total = new Dictionary<string, long>();
-        foreach (var partial in partials)
-            foreach (var (piece, count) in partial)
-                total[piece] = total.GetValueOrDefault(piece) + count;
-        return total;
-    }
+        });
 }

@@ -1,5 +1,4 @@
 using Gpt2Onnx.Runtime.IO;
-using System.Collections.Concurrent;
 using System.Text;
 
 namespace Gpt2Onnx.Runtime.Tokenizers.Training;
@@ -85,20 +84,11 @@ public static class WordPieceTrainer
             ? left + right[WordPieceTokenizer.Continuation.Length..]
             : left + right;
 
-    private static Dictionary<string, long> CountWords(IEnumerable<string> texts, BasicTokenizer basic)
-    {
-        var partials = new ConcurrentBag<Dictionary<string, long>>();
-        Parallel.ForEach(texts, () => new Dictionary<string, long>(), (text, _, local) =>
+    private static Dictionary<string, long> CountWords(IEnumerable<string> texts, BasicTokenizer basic) =>
+        ParallelCounter.Count(texts, (text, counts) =>
         {
             var words = new List<string>();
             basic.Split(text, words);
-            foreach (var word in words) local[word] = local.GetValueOrDefault(word) + 1;
-            return local;
-        }, partials.Add);
-        var total = new Dictionary<string, long>();
-        foreach (var partial in partials)
-            foreach (var (word, count) in partial)
-                total[word] = total.GetValueOrDefault(word) + count;
-        return total;
-    }
+            foreach (var word in words) counts[word] = counts.GetValueOrDefault(word) + 1;
+        });
 }
