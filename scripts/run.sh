@@ -98,7 +98,7 @@ step "7. where everything is"
 cat <<EOT
   vocabulary        $tokenizer
   token shards      $work/data          (train.bin, val.bin, meta.json)
-  checkpoint        $checkpoint    (Hugging Face layout; metrics.jsonl, loss.svg, samples.jsonl)
+  checkpoint        $checkpoint    (Hugging Face layout; metrics.jsonl, loss.png, loss.svg, samples.jsonl)
   ONNX, portable    $onnx/$corpus-portable
   ONNX, fused int4  $onnx/$corpus-int4
   parity reports    $work/parity-portable.json, $work/parity-int4.json
