@@ -22,6 +22,12 @@ public static class CliHost
         CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
         ReadDecimalsWithAPointOnly(root);
+        if (ArgumentNotUtf8(args) is { } notText)
+        {
+            Console.Error.WriteLine($"error: {notText}");
+            Console.Error.WriteLine($"run '{root.Name} --help' for usage");
+            return BadUsage;
+        }
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -45,6 +51,39 @@ public static class CliHost
             Console.Error.WriteLine($"error: {OneLine(userError.Message)}");
             return UserError;
         }
+    }
+
+    /// <summary>
+    /// The argument whose bytes are not UTF-8, named by its option: .NET decodes the command line with replacement
+    /// characters, so a --prompt or --text with such bytes reached the model as U+FFFD, silently, while the file
+    /// options refuse them. The bytes as given are read from /proc/self/cmdline (Linux); elsewhere, or when they
+    /// are not this process's arguments (a host that runs the tool in its own process), nothing is checked.
+    /// </summary>
+    private static string? ArgumentNotUtf8(string[] args)
+    {
+        byte[] commandLine;
+        try
+        {
+            commandLine = File.ReadAllBytes("/proc/self/cmdline");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+        var given = new List<byte[]>(); // each argument ends with a NUL byte
+        for (int start = 0, end; (end = Array.IndexOf(commandLine, (byte)0, start)) >= 0; start = end + 1)
+            given.Add(commandLine[start..end]);
+        if (given.Count < args.Length) return null;
+        for (int i = 0; i < args.Length; i++)
+        {
+            byte[] raw = given[given.Count - args.Length + i];
+            if (System.Text.Unicode.Utf8.IsValid(raw) || System.Text.Encoding.UTF8.GetString(raw) != args[i]) continue;
+            string option = args[i].StartsWith("--") ? args[i].Split('=')[0]
+                : i > 0 && args[i - 1].StartsWith("--") ? args[i - 1] : $"argument {i + 1}";
+            return $"{option}: the value is not UTF-8 text (bytes no character is made of): give it in UTF-8, or put " +
+                   "the text in a UTF-8 file and pass that";
+        }
+        return null;
     }
 
     /// <summary>

@@ -227,4 +227,39 @@ public sealed class ExportErrorTests : IDisposable
             OnnxExporter.Export(link, checkpoint, new ExportOptions { Force = true }));
         Assert.Contains("is the --checkpoint", error.Message);
     }
+
+    [Fact]
+    public void A_safetensors_header_as_long_as_the_file_says_how_much_follows_its_length()
+    {
+        // It said "the header claims 13285000 bytes but the file has 13285000".
+        string checkpoint = Checkpoint(), model = Path.Combine(checkpoint, Gpt2Checkpoint.ModelFile);
+        long length = new FileInfo(model).Length;
+        using (var file = new FileStream(model, FileMode.Open, FileAccess.Write))
+            file.Write(BitConverter.GetBytes(length));
+        var error = Assert.Throws<Gpt2OnnxException>(() => SafeTensorsFile.Open(model));
+        Assert.Contains($"its header says its JSON takes {length:N0} bytes, but only {length - 8:N0} follow the " +
+                        "8-byte length", error.Message);
+    }
+
+    [Fact]
+    public void A_folder_in_the_place_of_config_json_is_called_a_folder()
+    {
+        // It was reported as missing.
+        string checkpoint = Checkpoint(), config = Path.Combine(checkpoint, Gpt2Checkpoint.ConfigFile);
+        File.Delete(config);
+        Directory.CreateDirectory(config);
+        var error = Assert.Throws<Gpt2OnnxException>(() => Gpt2Config.Load(config));
+        Assert.Contains($"{config} is a folder, not a file", error.Message);
+    }
+
+    [Fact]
+    public void A_size_past_int_range_in_config_json_is_called_out_of_range()
+    {
+        string checkpoint = Checkpoint(), config = Path.Combine(checkpoint, Gpt2Checkpoint.ConfigFile);
+        string text = File.ReadAllText(config);
+        File.WriteAllText(config, text.Replace("\"n_positions\": 32", "\"n_positions\": 1000000000000"));
+        var error = Assert.Throws<Gpt2OnnxException>(() => Gpt2Config.Load(config));
+        Assert.Contains("'n_positions' must be a whole number from -2147483648 to 2147483647, not 1000000000000",
+                        error.Message);
+    }
 }

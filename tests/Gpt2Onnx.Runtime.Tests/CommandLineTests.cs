@@ -46,6 +46,38 @@ public class CommandLineTests
         Assert.Contains($" to {Environment.ProcessorCount}: more threads than cores only take turns on them", stderr);
     }
 
+    [Theory]
+    [InlineData("gpt2-run tokenize --tokenizer models/gpt2-tokenizer --text", "--text")]
+    [InlineData("gpt2-run generate --model unused --prompt", "--prompt")]
+    [InlineData("gpt2-train sample --checkpoint unused --prompt", "--prompt")]
+    [InlineData("gpt2-run generate --model unused --prompt a --stop", "--stop")]
+    public async Task A_text_option_whose_bytes_are_not_UTF8_is_refused_naming_it(string command, string option)
+    {
+        // .NET decoded the bytes as U+FFFD and the text went on changed, while the file options refuse such bytes.
+        var start = new System.Diagnostics.ProcessStartInfo("/bin/sh")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepositoryRoot.Path,
+        };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add($"exec scripts/{command} \"$(printf 'ab\\377c')\"");
+        using var run = System.Diagnostics.Process.Start(start)!;
+        string stderr = await run.StandardError.ReadToEndAsync();
+        await run.WaitForExitAsync();
+        Assert.Equal(2, run.ExitCode);
+        Assert.Equal("", await run.StandardOutput.ReadToEndAsync());
+        Assert.StartsWith($"error: {option}: the value is not UTF-8 text", stderr);
+    }
+
+    [Fact]
+    public async Task A_replacement_character_typed_as_text_is_text()
+    {
+        string tokenizer = Path.Combine(RepositoryRoot.Path, "models", "gpt2-tokenizer");
+        var (exitCode, stdout, _) = await CliProcess.RunAsync("gpt2-run", "tokenize", "--tokenizer", tokenizer,
+                                                              "--text", "\uFFFD");
+        Assert.Equal(0, exitCode);
+        Assert.Equal("4210", stdout.Trim()); // GPT-2's id for U+FFFD
+    }
+
     [Fact]
     public async Task Decimals_with_a_point_or_an_exponent_are_read()
     {

@@ -83,7 +83,8 @@ public sealed record Gpt2Config
     public static Gpt2Config Load(string path)
     {
         if (!File.Exists(path))
-            throw new Gpt2OnnxException($"{path} is missing: a checkpoint folder needs config.json (GPT2Config keys)");
+            throw new Gpt2OnnxException($"{path} {MissingFile.Why(path)}: a checkpoint folder needs config.json " +
+                                        "(GPT2Config keys)");
         var bytes = BoundedFile.ReadAllBytes(path, 1 << 20)
                     ?? throw new Gpt2OnnxException($"{path} is over 1 MB, far more than a model configuration: is it the right file?");
         JsonObject root;
@@ -112,7 +113,8 @@ public sealed record Gpt2Config
             }
             catch (Exception e) when (e is FormatException or InvalidOperationException)
             {
-                throw new Gpt2OnnxException($"{source}: '{key}' must be an integer, not {node.ToJsonString()}");
+                throw new Gpt2OnnxException($"{source}: '{key}' must be a whole number from {int.MinValue} to " +
+                                            $"{int.MaxValue}, not {JsonText.Excerpt(node.ToJsonString())}");
             }
         }
         double Double(string key, double fallback)

@@ -56,7 +56,10 @@ public sealed class SafeTensorsFile : ITensorFile
     public static SafeTensorsFile Open(string path)
     {
         var info = new FileInfo(path);
-        if (!info.Exists) throw new Gpt2OnnxException($"{path} is missing: a checkpoint folder needs model.safetensors (or pytorch_model.bin, as torch.save writes it, or the index.json of either one split into shards)");
+        if (!info.Exists)
+            throw new Gpt2OnnxException($"{path} {MissingFile.Why(path)}: a checkpoint folder needs " +
+                                        "model.safetensors (or pytorch_model.bin, as torch.save writes it, or the " +
+                                        "index.json of either one split into shards)");
         long fileLength = info.Length;
         if (fileLength < 8) throw new Gpt2OnnxException($"{path} is truncated ({fileLength} bytes, less than the 8-byte header length): the file is damaged; write it again");
         byte[] header;
@@ -65,8 +68,11 @@ public sealed class SafeTensorsFile : ITensorFile
             Span<byte> lengthBytes = stackalloc byte[8];
             stream.ReadExactly(lengthBytes);
             ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
+            // The 8 bytes of the length itself come first, so a header of the file's whole length does not fit.
             if (headerLength > (ulong)MaxHeaderBytes || 8 + (long)headerLength > fileLength)
-                throw new Gpt2OnnxException($"{path}: the header claims {headerLength} bytes but the file has {fileLength}: the file is truncated or not safetensors");
+                throw new Gpt2OnnxException($"{path}: its header says its JSON takes {headerLength:N0} bytes, but " +
+                                            $"only {fileLength - 8:N0} follow the 8-byte length: the file is " +
+                                            "truncated or not safetensors");
             header = new byte[headerLength];
             stream.ReadExactly(header);
         }

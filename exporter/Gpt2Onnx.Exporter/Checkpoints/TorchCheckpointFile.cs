@@ -3,6 +3,7 @@ using System.Numerics;
 using System.Text;
 using Gpt2Onnx.Runtime;
 using Microsoft.Win32.SafeHandles;
+using Gpt2Onnx.Runtime.IO;
 
 namespace Gpt2Onnx.Exporter.Checkpoints;
 
@@ -68,7 +69,7 @@ public sealed class TorchCheckpointFile : ITensorFile
     /// <param name="stateDict">Picks the state dict out of what the file holds (a training checkpoint keeps it under a key).</param>
     public static TorchCheckpointFile Open(string path, Func<object?, object?> stateDict)
     {
-        if (!File.Exists(path)) throw new Gpt2OnnxException($"{path} is missing");
+        if (!File.Exists(path)) throw new Gpt2OnnxException($"{path} {MissingFile.Why(path)}");
         var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         try
         {

@@ -51,7 +51,7 @@ public sealed class LanguageModel : IDisposable
         _configFile = configFile;
         int Int(JsonObject o, string key) => o[key] is JsonValue value && value.TryGetValue<int>(out int number)
             ? number
-            : throw new Gpt2OnnxException($"{directory}/{configFile} {(o[key] == null ? "lacks" : "has no whole number for")} '{key}': export the model again");
+            : throw new Gpt2OnnxException($"{directory}/{configFile} {NotAnInt(o[key], key)}: export the model again");
         Layers = Int(decoder, "num_hidden_layers");
         Heads = Int(decoder, "num_attention_heads");
         HeadSize = Int(decoder, "head_size");
@@ -211,6 +211,19 @@ public sealed class LanguageModel : IDisposable
     }
 
     /// <summary>
+    /// Why a config entry is not a whole number this runtime takes: missing, not a whole number, or one past
+    /// int's range (10^12 positions is a number, just not one any model here has).
+    /// </summary>
+    private static string NotAnInt(JsonNode? node, string key) => node switch
+    {
+        null => $"lacks '{key}'",
+        JsonValue value when value.TryGetValue<double>(out double number) && double.IsFinite(number)
+                             && number == Math.Floor(number)
+            => $"has '{key}' {number:R}, past the largest this runtime takes ({int.MaxValue})",
+        _ => $"has no whole number for '{key}'",
+    };
+
+    /// <summary>
     /// The facts genai_config.json would give, from a Hugging Face GPT-2 config.json (GPT2Config's keys, or the
     /// generic ones); <see cref="CheckAgainstGraph"/> then holds them against the graph as it does genai_config's.
     /// </summary>
@@ -223,7 +236,7 @@ public sealed class LanguageModel : IDisposable
             foreach (var key in keys)
                 if (config[key] is JsonValue value)
                     return value.TryGetValue<int>(out int number) ? number
-                        : throw new Gpt2OnnxException($"{directory}/config.json has no whole number for '{key}': fix the file");
+                        : throw new Gpt2OnnxException($"{directory}/config.json {NotAnInt(value, key)}: fix the file");
             throw new Gpt2OnnxException($"{directory}/config.json lacks '{keys[0]}': it is not a GPT-2 config");
         }
         int embd = Int("n_embd", "hidden_size"), heads = Int("n_head", "num_attention_heads");

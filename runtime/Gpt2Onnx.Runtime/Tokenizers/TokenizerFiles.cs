@@ -301,7 +301,8 @@ public static class TokenizerFiles
     {
         var info = new FileInfo(path);
         if (!info.Exists)
-            throw new Gpt2OnnxException($"{path} is missing ({what}): point to a tokenizer folder, or run scripts/setup.sh for the GPT-2 one");
+            throw new Gpt2OnnxException($"{path} {MissingFile.Why(path)} ({what}): point to a tokenizer folder, or " +
+                                        "run scripts/setup.sh for the GPT-2 one");
         string tooLarge = $"more than any real tokenizer file ({MaxFileBytes >> 20} MB): is it the right file?";
         if (info.Length > MaxFileBytes)
             throw new Gpt2OnnxException($"{path} is {info.Length >> 20} MB, {tooLarge}");

@@ -489,7 +489,10 @@ public sealed class GeneratorTests : IDisposable
     [InlineData("context_length", "2000000000", "a context of 2000000000 tokens")]
     [InlineData("eos_token_id", "-4", "end-of-text is id -4")]
     [InlineData("num_hidden_layers", "\"2\"", "has no whole number for 'num_hidden_layers'")]
-    [InlineData("head_size", "1e99", "has no whole number for 'head_size'")]
+    [InlineData("head_size", "1.5", "has no whole number for 'head_size'")]
+    // A whole number past int's range was "no whole number" too.
+    [InlineData("head_size", "1e99", "has 'head_size' 1E+99, past the largest this runtime takes (2147483647)")]
+    [InlineData("context_length", "1000000000000", "has 'context_length' 1000000000000, past the largest this runtime")]
     public void A_config_that_contradicts_its_graph_or_is_hostile_is_refused_before_anything_is_allocated(string key, string value, string expected)
     {
         string path = Path.Combine(_portable, "genai_config.json");

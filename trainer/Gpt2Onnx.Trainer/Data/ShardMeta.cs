@@ -34,7 +34,8 @@ public sealed record ShardMeta
     {
         string path = Path.Combine(directory, "meta.json");
         if (!File.Exists(path))
-            throw new Gpt2OnnxException($"{path} is missing: prepare the data first with 'gpt2-train prepare --input ... --tokenizer ... --out {directory}'");
+            throw new Gpt2OnnxException($"{path} {MissingFile.Why(path)}: prepare the data first with 'gpt2-train " +
+                                        $"prepare --input ... --tokenizer ... --out {directory}'");
         var meta = JsonText.ReadFile<ShardMeta>(path, "prepare the data again");
         if (meta.VocabSize <= 0 || meta.DType is not ("uint16" or "uint32") || meta.EosTokenId < 0 || meta.EosTokenId >= meta.VocabSize)
             throw new Gpt2OnnxException($"{path}: not a valid shard description (vocab_size, dtype uint16 or uint32, eos_token_id below vocab_size): prepare the data again");

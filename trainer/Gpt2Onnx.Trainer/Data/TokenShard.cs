@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Runtime.IO;
 using Microsoft.Win32.SafeHandles;
 
 namespace Gpt2Onnx.Trainer.Data;
@@ -29,9 +30,7 @@ public sealed class TokenShard : IDisposable
         Path = path;
         _bytesPerToken = bytesPerToken;
         _vocabSize = vocabSize;
-        if (Directory.Exists(path))
-            throw new Gpt2OnnxException($"{path} is a folder, not a token shard: prepare the data again");
-        if (!File.Exists(path)) throw new Gpt2OnnxException($"{path} is missing: prepare the data again");
+        if (!File.Exists(path)) throw new Gpt2OnnxException($"{path} {MissingFile.Why(path)}: prepare the data again");
         _file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         _bytes = RandomAccess.GetLength(_file);
         _lastWrite = File.GetLastWriteTimeUtc(_file);

@@ -82,7 +82,8 @@ public static class CheckpointStore
         Recover(directory);
         string path = TrainingRecord.StatePath(directory);
         if (!File.Exists(path))
-            throw new Gpt2OnnxException($"{path} is missing, so {directory} cannot be resumed: drop --resume to start a new run there, or pass the folder of a run");
+            throw new Gpt2OnnxException($"{path} {MissingFile.Why(path)}, so {directory} cannot be resumed: drop " +
+                                        "--resume to start a new run there, or pass the folder of a run");
         return JsonText.ReadFile<TrainingState>(path, "the checkpoint cannot be resumed; restore it or start a new run").Validate(path);
     }
 
