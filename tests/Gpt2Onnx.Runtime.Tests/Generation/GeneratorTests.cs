@@ -317,6 +317,15 @@ public sealed class GeneratorTests : IDisposable
         Assert.Contains("max new tokens 2147483647 is more than the model's context of 64 tokens", error.Message);
     }
 
+    [Fact]
+    public void A_cache_larger_than_the_memory_there_is_is_refused_before_it_is_allocated()
+    {
+        // bench --batch 2147483647 set out to allocate it, and aborted.
+        using var model = Load(_fused);
+        var error = Assert.Throws<Gpt2OnnxException>(() => new BatchEngine(model, maxBatch: 100_000_000));
+        Assert.Contains("a cache for 100,000,000 sequences of 64 tokens takes", error.Message);
+    }
+
     [Theory]
     [InlineData("--max-new-tokens", "2147483647")]
     [InlineData("--max-new-tokens", "65")]
