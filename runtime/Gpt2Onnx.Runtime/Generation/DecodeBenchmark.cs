@@ -25,7 +25,7 @@ public static class DecodeBenchmark
         if ((long)promptLength + newTokens + warmupSteps > model.ContextLength)
             throw new Gpt2OnnxException($"prompt {promptLength} + {newTokens} new tokens exceed the model's " +
                                         $"context of {model.ContextLength}");
-        model.CheckCacheFits(batch, promptLength + newTokens + warmupSteps); // before the prompts, batch × prompt ids
+        Decoder.CheckMemory(model, batch, promptLength + newTokens + warmupSteps); // before the prompts: batch of them
         var random = new Random(7);
         var prompts = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, promptLength).Select(_ => random.Next(model.VocabSize)).ToArray()).ToList();
         return ioBinding ? WithBinding(model, prompts, newTokens, warmupSteps) : WithPlainRun(model, prompts, newTokens, warmupSteps);

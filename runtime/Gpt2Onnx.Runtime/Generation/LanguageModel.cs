@@ -266,30 +266,8 @@ public sealed class LanguageModel : IDisposable
     }
 
     /// <summary>A decoder for up to <paramref name="maxBatch"/> sequences of up to <paramref name="maxLength"/> tokens each.</summary>
-    internal Decoder CreateDecoder(int maxBatch, int maxLength)
-    {
-        CheckCacheFits(maxBatch, maxLength);
-        return SharesCacheBuffer
-            ? new FusedDecoder(this, maxBatch, maxLength)
-            : new PortableDecoder(this, maxBatch, maxLength);
-    }
-
-    /// <summary>
-    /// Refuses a key/value cache larger than the memory this process may use: a batch of millions (bench
-    /// --batch, a library call) asked for terabytes up front and ended in an abort. A portable graph holds its
-    /// past and its present at once, so it counts twice.
-    /// </summary>
-    internal void CheckCacheFits(int maxBatch, int maxLength)
-    {
-        double bytes = 2.0 * Layers * Heads * HeadSize * (Precision == "fp16" ? 2 : 4) * maxBatch * maxLength
-                       * (SharesCacheBuffer ? 1 : 2) + 4.0 * maxBatch * VocabSize;
-        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-        if (bytes > available)
-            throw new Gpt2OnnxException($"a cache for {maxBatch:N0} sequences of {maxLength:N0} tokens takes " +
-                                        $"{bytes / 1e9:F1} GB, more than the {available / 1e9:F1} GB this process " +
-                                        "may use: decode fewer sequences at once (--max-batch, --batch) or shorter " +
-                                        "ones (--max-length)");
-    }
+    internal Decoder CreateDecoder(int maxBatch, int maxLength) =>
+        SharesCacheBuffer ? new FusedDecoder(this, maxBatch, maxLength) : new PortableDecoder(this, maxBatch, maxLength);
 
     public void Dispose() => Session.Dispose();
 }

@@ -318,12 +318,13 @@ public sealed class GeneratorTests : IDisposable
     }
 
     [Fact]
-    public void A_cache_larger_than_the_memory_there_is_is_refused_before_it_is_allocated()
+    public async Task The_bench_command_refuses_a_batch_beyond_memory_before_making_its_prompts()
     {
-        // bench --batch 2147483647 set out to allocate it, and aborted.
-        using var model = Load(_fused);
-        var error = Assert.Throws<Gpt2OnnxException>(() => new BatchEngine(model, maxBatch: 100_000_000));
-        Assert.Contains("a cache for 100,000,000 sequences of 64 tokens takes", error.Message);
+        // --batch 2147483647 made the prompts first (2^31 arrays) and aborted out of memory.
+        string[] arguments = ["bench", "--model", _fused, "--prompt-len", "8", "--new-tokens", "8", "--threads", "1"];
+        var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-run", [.. arguments, "--batch", "2147483647"]);
+        Assert.Equal(1, exitCode);
+        Assert.StartsWith("error: a batch of 2147483647 sequences of up to 19 tokens needs", stderr);
     }
 
     [Theory]
