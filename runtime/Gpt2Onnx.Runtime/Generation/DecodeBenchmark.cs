@@ -22,8 +22,11 @@ public static class DecodeBenchmark
 {
     public static BenchResult Run(LanguageModel model, int batch, int promptLength, int newTokens, bool ioBinding, int warmupSteps = 3)
     {
-        if (promptLength + newTokens + warmupSteps > model.ContextLength)
-            throw new Gpt2OnnxException($"prompt {promptLength} + {newTokens} new tokens exceed the model's context of {model.ContextLength}");
+        // In long: a huge count overflowed int and passed the check.
+        if ((long)promptLength + newTokens + warmupSteps > model.ContextLength)
+            throw new Gpt2OnnxException($"prompt {promptLength} + {newTokens} new tokens exceed the model's " +
+                                        $"context of {model.ContextLength}");
+        Decoder.CheckMemory(model, batch, promptLength + newTokens + warmupSteps); // before the prompts: batch of them
         var random = new Random(7);
         var prompts = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, promptLength).Select(_ => random.Next(model.VocabSize)).ToArray()).ToList();
         return ioBinding ? WithBinding(model, prompts, newTokens, warmupSteps) : WithPlainRun(model, prompts, newTokens, warmupSteps);

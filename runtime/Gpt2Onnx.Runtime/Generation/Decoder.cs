@@ -33,7 +33,7 @@ internal abstract unsafe class Decoder : IDisposable
     /// Refuses a batch whose buffers (the cache of every layer, the logits, the mask) would not fit in this
     /// machine's memory or in an array, before any is allocated: sizes come from users and from files.
     /// </summary>
-    private static void CheckMemory(LanguageModel model, int maxBatch, int maxLength)
+    internal static void CheckMemory(LanguageModel model, int maxBatch, int maxLength)
     {
         double cache = 2.0 * model.Layers * maxBatch * model.Heads * maxLength * model.HeadSize * model.CacheType.SizeOf();
         double bytes = cache + 2.0 * maxBatch * model.VocabSize * sizeof(float) + 2.0 * maxBatch * maxLength * sizeof(long);

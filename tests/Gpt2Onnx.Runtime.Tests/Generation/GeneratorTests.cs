@@ -317,6 +317,16 @@ public sealed class GeneratorTests : IDisposable
         Assert.Contains("max new tokens 2147483647 is more than the model's context of 64 tokens", error.Message);
     }
 
+    [Fact]
+    public async Task The_bench_command_refuses_a_batch_beyond_memory_before_making_its_prompts()
+    {
+        // --batch 2147483647 made the prompts first (2^31 arrays) and aborted out of memory.
+        string[] arguments = ["bench", "--model", _fused, "--prompt-len", "8", "--new-tokens", "8", "--threads", "1"];
+        var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-run", [.. arguments, "--batch", "2147483647"]);
+        Assert.Equal(1, exitCode);
+        Assert.StartsWith("error: a batch of 2147483647 sequences of up to 19 tokens needs", stderr);
+    }
+
     [Theory]
     [InlineData("--max-new-tokens", "2147483647")]
     [InlineData("--max-new-tokens", "65")]
