@@ -27,10 +27,12 @@ public sealed partial class ModelSession : IDisposable
     public ModelSession(string modelPath, SessionSettings? settings = null)
     {
         settings ??= new SessionSettings();
-        if (settings.IntraOpThreads < 0)
-            throw new Gpt2OnnxException($"--threads must be 0 (one per core) or more, not {settings.IntraOpThreads}");
+        if (settings.IntraOpThreads < 0 || settings.IntraOpThreads > Environment.ProcessorCount)
+            throw new Gpt2OnnxException($"{settings.IntraOpThreads} threads: give 0 (one per core) to the " +
+                                        $"{Environment.ProcessorCount} cores this process may use");
         if (!File.Exists(modelPath))
-            throw new Gpt2OnnxException($"{modelPath} is missing: export a model with 'gpt2-export --checkpoint DIR --out DIR'");
+            throw new Gpt2OnnxException($"{modelPath} {IO.MissingFile.Why(modelPath)}: export a model with " +
+                                        "'gpt2-export --checkpoint DIR --out DIR'");
         ContribNodeAudit.Check(modelPath);
         ModelPath = modelPath;
         EnsureEnvironment();

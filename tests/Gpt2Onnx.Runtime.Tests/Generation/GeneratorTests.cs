@@ -470,10 +470,12 @@ public sealed class GeneratorTests : IDisposable
         Assert.Contains("config.json says 5 layers, but the graph has 2 past key inputs", Assert.Throws<Gpt2OnnxException>(() => Load(folder)).Message);
     }
 
-    [Fact]
-    public void A_negative_thread_count_is_refused_before_the_session_is_made() =>
-        Assert.Contains("--threads must be 0 (one per core) or more, not -2",
-            Assert.Throws<Gpt2OnnxException>(() => LanguageModel.Load(_portable, new SessionSettings { IntraOpThreads = -2 })).Message);
+    [Theory]
+    [InlineData(-2)]
+    [InlineData(1_000_000)]
+    public void A_thread_count_outside_the_cores_is_refused_before_the_session_is_made(int threads) =>
+        Assert.Contains($"{threads} threads: give 0 (one per core) to the {Environment.ProcessorCount} cores",
+            Assert.Throws<Gpt2OnnxException>(() => LanguageModel.Load(_portable, new SessionSettings { IntraOpThreads = threads })).Message);
 
     [Fact]
     public void A_batch_too_large_for_memory_is_refused_before_anything_is_allocated()
