@@ -31,21 +31,23 @@ public static class HuggingFaceTokenizerFiles
         if (!File.Exists(json))
             AtomicFile.Write(json, stream =>
             {
-                using var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+                var options = new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+                using var writer = new Utf8JsonWriter(stream, options);
                 switch (tokenizer)
                 {
                     case BpeTokenizer bpe: WriteBpe(bpe, writer); break;
                     case WordPieceTokenizer wordPiece: WriteWordPiece(wordPiece, writer); break;
-                    default: throw new Gpt2OnnxException($"no tokenizer.json can describe a {tokenizer.GetType().Name}");
+                    default: throw new Gpt2OnnxException($"no tokenizer.json describes a {tokenizer.GetType().Name}");
                 }
             });
         var config = ReadConfig(Path.Combine(folder, TokenizerConfig));
         foreach (var (key, value) in ConfigEntries(tokenizer))
             if (!config.ContainsKey(key)) config[key] = value;
-        AtomicFile.WriteAllText(Path.Combine(folder, TokenizerConfig), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        string text = config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+        AtomicFile.WriteAllText(Path.Combine(folder, TokenizerConfig), text);
     }
 
-    /// <summary>What tokenizer_config.json says for this tokenizer: its class, special tokens and text settings.</summary>
+    /// <summary>What tokenizer_config.json says of this tokenizer: its class, special tokens and text settings.</summary>
     private static IEnumerable<(string Key, JsonNode? Value)> ConfigEntries(ITokenizer tokenizer)
     {
         string endOfText = tokenizer.IdToToken(tokenizer.EndOfTextId);
@@ -69,7 +71,8 @@ public static class HuggingFaceTokenizerFiles
         yield return ("tokenize_chinese_chars", wordPiece.SplitCjk);
         yield return ("unk_token", wordPiece.IdToToken(wordPiece.UnknownId));
         yield return ("eos_token", endOfText);
-        foreach (var (key, token) in new[] { ("pad_token", "[PAD]"), ("cls_token", "[CLS]"), ("sep_token", "[SEP]"), ("mask_token", "[MASK]") })
+        var bertTokens = new[] { ("pad_token", "[PAD]"), ("cls_token", "[CLS]"), ("sep_token", "[SEP]"), ("mask_token", "[MASK]") };
+        foreach (var (key, token) in bertTokens)
             if (wordPiece.TokenToId(token) != null) yield return (key, token);
         yield return ("clean_up_tokenization_spaces", false);
     }
@@ -80,7 +83,8 @@ public static class HuggingFaceTokenizerFiles
         var bytes = TokenizerFiles.ReadCapped(path, "the tokenizer configuration");
         try
         {
-            return JsonText.Parse(bytes) as JsonObject ?? throw new Gpt2OnnxException($"{path}: expected a JSON object: fix or delete the file");
+            return JsonText.Parse(bytes) as JsonObject
+                   ?? throw new Gpt2OnnxException($"{path}: expected a JSON object: fix or delete the file");
         }
         catch (JsonException e)
         {
@@ -161,7 +165,7 @@ public static class HuggingFaceTokenizerFiles
         writer.WriteEndObject();
     }
 
-    /// <summary>The version, no truncation or padding, and the special tokens as added tokens (matched whole, never split).</summary>
+    /// <summary>The version, no truncation or padding, and the special tokens as added tokens (matched whole).</summary>
     private static void WriteHeader(Utf8JsonWriter writer, IEnumerable<(string Token, int Id)> special)
     {
         writer.WriteString("version", "1.0");

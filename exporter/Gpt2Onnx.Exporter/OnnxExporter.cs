@@ -159,8 +159,9 @@ public static class OnnxExporter
         {
             ["model"] = new JsonObject
             {
-                // "decoder": onnxruntime-genai's generic decoder-only model, fed the inputs named below; its "gpt2" type
-                // expects another input layout, and its Generator refused our graphs ("Model input was not found").
+                // "decoder": onnxruntime-genai's generic decoder-only model, fed the inputs named below; its
+                // "gpt2" type expects another input layout, and its Generator refused our graphs
+                // ("Model input was not found").
                 ["type"] = "decoder",
                 ["bos_token_id"] = config.BosTokenId,
                 ["eos_token_id"] = generation.Eos,

@@ -37,7 +37,8 @@ public sealed class TokenizerJsonExportTests : IDisposable
             "wordpiece-lower" => WordPieceTrainer.Train(Corpus, vocabSize: 100, lowerCase: true),
             _ => throw new ArgumentException(kind),
         };
-        var config = TinyCheckpoint.Config(vocab: tokenizer.VocabSize, positions: 64, embd: 16, layers: 1, heads: 2) with
+        var shape = TinyCheckpoint.Config(vocab: tokenizer.VocabSize, positions: 64, embd: 16, layers: 1, heads: 2);
+        var config = shape with
         {
             BosTokenId = tokenizer.EndOfTextId, EosTokenId = tokenizer.EndOfTextId,
         };
@@ -95,7 +96,8 @@ public sealed class TokenizerJsonExportTests : IDisposable
 
         Assert.Equal(tokenizerClass, config["tokenizer_class"]!.GetValue<string>());
         Assert.Equal(tokenizer.IdToToken(tokenizer.EndOfTextId), config["eos_token"]!.GetValue<string>());
-        var added = JsonNode.Parse(File.ReadAllText(Path.Combine(export, "tokenizer.json")))!["added_tokens"]!.AsArray();
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(export, "tokenizer.json")))!;
+        var added = json["added_tokens"]!.AsArray();
         Assert.Contains(added, t => t!["id"]!.GetValue<int>() == tokenizer.EndOfTextId && t["special"]!.GetValue<bool>());
     }
 
@@ -103,7 +105,8 @@ public sealed class TokenizerJsonExportTests : IDisposable
     public void A_checkpoints_own_tokenizer_config_keeps_its_entries_and_gains_the_class()
     {
         string checkpoint = Checkpoint("bpe");
-        File.WriteAllText(Path.Combine(checkpoint, "tokenizer_config.json"), """{"model_max_length": 64, "eos_token": "<|endoftext|>"}""");
+        string own = """{"model_max_length": 64, "eos_token": "<|endoftext|>"}""";
+        File.WriteAllText(Path.Combine(checkpoint, "tokenizer_config.json"), own);
         string export = Path.Combine(_dir, "onnx");
         OnnxExporter.Export(checkpoint, export, new ExportOptions());
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(export, "tokenizer_config.json")))!.AsObject();
@@ -115,14 +118,15 @@ public sealed class TokenizerJsonExportTests : IDisposable
     [Theory]
     [InlineData("bpe", GraphVariant.Fused)]
     [InlineData("wordpiece-cased", GraphVariant.Portable)]
-    public void The_runtime_runs_a_folder_of_model_genai_config_and_tokenizer_json_only(string kind, GraphVariant variant)
+    public void The_runtime_runs_a_folder_of_model_genai_config_and_tokenizer_json(string kind, GraphVariant variant)
     {
         string export = Path.Combine(_dir, "onnx-" + kind);
         OnnxExporter.Export(Checkpoint(kind), export, new ExportOptions { Variant = variant });
         string builderLayout = Only(export, "model.onnx", "genai_config.json", "tokenizer.json");
         var request = new GenerationRequest
         {
-            Prompt = "the quick brown 床前", Options = new SamplingOptions { Greedy = true, MinNewTokens = 20, MaxNewTokens = 20 },
+            Prompt = "the quick brown 床前",
+            Options = new SamplingOptions { Greedy = true, MinNewTokens = 20, MaxNewTokens = 20 },
         };
 
         GenerationResult Generate(string folder)

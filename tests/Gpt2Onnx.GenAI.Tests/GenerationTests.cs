@@ -33,7 +33,7 @@ public sealed class GenerationTests(TinyExports exports) : IClassFixture<TinyExp
     [Fact]
     public void A_wordpiece_export_generates_from_ids_in_GenAi_as_in_ours()
     {
-        // GenAI's tokenizer cannot read WordPiece (TokenizerTests), but its Model and Generator run the export from ids.
+        // GenAI's tokenizer cannot read WordPiece (TokenizerTests); its Model and Generator run the export from ids.
         string folder = exports.WordPiece;
         int[] prompt = Tokenizer.Load(folder).Encode("床前明月光，hello");
 

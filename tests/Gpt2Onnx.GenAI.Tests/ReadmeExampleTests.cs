@@ -1,19 +1,21 @@
 using Gpt2Onnx.Runtime.Generation;
+using Gpt2Onnx.Runtime.Tokenizers;
 using Microsoft.ML.OnnxRuntimeGenAI;
 using OurGenerator = Gpt2Onnx.Runtime.Generation.Generator;
 using Generator = Microsoft.ML.OnnxRuntimeGenAI.Generator;
+using Tokenizer = Microsoft.ML.OnnxRuntimeGenAI.Tokenizer;
 
 namespace Gpt2Onnx.GenAI.Tests;
 
-/// <summary>The README's onnxruntime-genai example, compiled and run on an export, against our runtime's text.</summary>
+/// <summary>The README's onnxruntime-genai example, compiled and run on an export, against our runtime.</summary>
 public sealed class ReadmeExampleTests(TinyExports exports) : IClassFixture<TinyExports>
 {
     [Fact]
     public void The_genai_example_streams_the_text_our_runtime_generates()
     {
-        // GPT-2's vocabulary, whose tokens are mostly whole words (a random model over a small byte-level vocabulary writes
-        // bytes that form no character, which GenAI's stream and ours replace differently); greedy, as its checkpoint has
-        // no generation_config.json.
+        // GPT-2's vocabulary, whose tokens are mostly whole words (a random model over a small byte-level vocabulary
+        // writes bytes that form no character, which GenAI's stream and ours replace differently); greedy, as its
+        // checkpoint has no generation_config.json.
         string folder = exports.Gpt2;
         var output = new StringWriter();
         Console.SetOut(output);
@@ -42,7 +44,7 @@ public sealed class ReadmeExampleTests(TinyExports exports) : IClassFixture<Tiny
 
         using var ours = LanguageModel.Load(folder);
         using var ourGenerator = new OurGenerator(ours);
-        int promptLength = Gpt2Onnx.Runtime.Tokenizers.TokenizerExtensions.Encode(ours.Tokenizer, "the quick brown fox").Length;
+        int promptLength = ours.Tokenizer.Encode("the quick brown fox").Length;
         var expected = ourGenerator.Generate(new GenerationRequest
         {
             Prompt = "the quick brown fox", Options = ours.DefaultSampling with { MaxNewTokens = 48 - promptLength },

@@ -37,7 +37,8 @@ public sealed class TinyExports : IDisposable
                 throw new InvalidOperationException($"{gpt2} is missing: run scripts/setup.sh");
             return Checkpoint("gpt2", Tokenizer.Load(gpt2), folder =>
             {
-                foreach (var name in new[] { "vocab.json", "merges.txt" }) File.Copy(Path.Combine(gpt2, name), Path.Combine(folder, name));
+                foreach (var name in new[] { "vocab.json", "merges.txt" })
+                    File.Copy(Path.Combine(gpt2, name), Path.Combine(folder, name));
             });
         });
         _wordPieceCheckpoint = new(() =>
@@ -49,7 +50,7 @@ public sealed class TinyExports : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    /// <summary>The trained byte-level BPE model exported as <paramref name="variant"/> in <paramref name="precision"/>.</summary>
+    /// <summary>The trained byte-level BPE model, exported as this variant in this precision.</summary>
     public string Bpe(GraphVariant variant, Precision precision) => Export(_bpeCheckpoint.Value, variant, precision);
 
     /// <summary>A model with GPT-2's own vocabulary and tokenizer, exported portable fp32.</summary>

@@ -10,7 +10,7 @@ namespace Gpt2Onnx.GenAI.Tests;
 /// </summary>
 public sealed class TokenizerTests(TinyExports exports) : IClassFixture<TinyExports>
 {
-    /// <summary>Where byte-level BPE implementations part: the pre-tokenizer's pattern, bytes of every width, spaces.</summary>
+    /// <summary>Where byte-level BPE implementations part: the pre-tokenizer's pattern, bytes of each width, spaces.</summary>
     public static readonly TheoryData<string> HardTexts =
     [
         "Hello world, hello model.",

@@ -16,13 +16,16 @@ public sealed class GenAiDecodeBenchmark : IDisposable
     private const int WarmupSteps = 3; // as DecodeBenchmark
     private readonly Model _model;
 
-    /// <param name="threads">ONNX Runtime threads inside an operator (0: one per core), as our sessions get them</param>
-    public GenAiDecodeBenchmark(string folder, int threads)
+    /// <param name="threads">ONNX Runtime's threads inside an operator (0: one per core), as ours get</param>
+    /// <param name="profile">when set, ONNX Runtime traces every operator into PROFILE_DATE.json</param>
+    public GenAiDecodeBenchmark(string folder, int threads, string? profile = null)
     {
         using var config = new Config(folder);
         // As our ModelSession sets them: intra-op threads as asked, one inter-op thread.
         var options = new JsonObject { ["intra_op_num_threads"] = threads, ["inter_op_num_threads"] = 1 };
-        config.Overlay(new JsonObject { ["model"] = new JsonObject { ["decoder"] = new JsonObject { ["session_options"] = options } } }.ToJsonString());
+        if (profile != null) options["enable_profiling"] = profile;
+        var decoder = new JsonObject { ["session_options"] = options };
+        config.Overlay(new JsonObject { ["model"] = new JsonObject { ["decoder"] = decoder } }.ToJsonString());
         _model = new Model(config);
         Folder = folder;
     }
@@ -56,8 +59,9 @@ public sealed class GenAiDecodeBenchmark : IDisposable
         }
         var sorted = times.Order().ToArray();
         double P(double q) => sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
-        return new BenchResult("genai", batch, promptLength, newTokens, prefillMs, P(0.5), P(0.9), batch * newTokens / (times.Sum() / 1000),
-                               double.NaN, double.NaN, DecodeBenchmark.PeakRss(), 0);
+        double tokensPerSecond = batch * newTokens / (times.Sum() / 1000);
+        return new BenchResult("genai", batch, promptLength, newTokens, prefillMs, P(0.5), P(0.9), tokensPerSecond,
+                               HostShare: double.NaN, AllocatedBytesPerStep: double.NaN, DecodeBenchmark.PeakRss(), 0);
     }
 
     public void Dispose() => _model.Dispose();

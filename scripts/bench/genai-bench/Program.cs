@@ -6,6 +6,7 @@ using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Onnx;
 
 // genai-bench --model DIR [--model DIR ...] [--batch N --rounds N --threads N --prompt-len N --new-tokens N]
+//             [--profile PREFIX]
 // Each export is timed through our decoder and through onnxruntime-genai's Generator, alternated round by round
 // (forwards, then backwards, as gpt2-run bench does), in one process; prints one JSON object.
 var models = new Option<string[]>("--model") { Description = "an export (repeatable)", Required = true };
@@ -14,9 +15,13 @@ var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => 3 };
 var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 0 };
 var promptLength = new Option<int>("--prompt-len") { DefaultValueFactory = _ => 32 };
 var newTokens = new Option<int>("--new-tokens") { DefaultValueFactory = _ => 128 };
+var profile = new Option<string?>("--profile")
+{
+    Description = "ONNX Runtime's per-operator traces of both, PREFIX-ours-N_DATE.json and PREFIX-genai-N_DATE.json",
+};
 var command = new RootCommand("our decoder against onnxruntime-genai's Generator on the same exports")
 {
-    models, batch, rounds, threads, promptLength, newTokens,
+    models, batch, rounds, threads, promptLength, newTokens, profile,
 };
 command.SetAction(parsed =>
 {
@@ -26,17 +31,21 @@ command.SetAction(parsed =>
             Console.Error.WriteLine($"genai-bench: {count.Name} must be positive, not {parsed.GetValue(count)}");
             return 1;
         }
-    var settings = new SessionSettings { IntraOpThreads = parsed.GetValue(threads) };
+    string? trace = parsed.GetValue(profile);
     var ours = new List<LanguageModel>();
     var peers = new List<GenAiDecodeBenchmark>();
     try
     {
         foreach (var folder in parsed.GetValue(models)!)
         {
+            string? ourTrace = trace == null ? null : $"{trace}-ours-{ours.Count}";
+            string? genAiTrace = trace == null ? null : $"{trace}-genai-{peers.Count}";
+            var settings = new SessionSettings { IntraOpThreads = parsed.GetValue(threads), ProfilePrefix = ourTrace };
             ours.Add(LanguageModel.Load(folder, settings));
-            peers.Add(new GenAiDecodeBenchmark(folder, parsed.GetValue(threads)));
+            peers.Add(new GenAiDecodeBenchmark(folder, parsed.GetValue(threads), genAiTrace));
         }
-        int n = ours.Count * 2, b = parsed.GetValue(batch), prompt = parsed.GetValue(promptLength), tokens = parsed.GetValue(newTokens);
+        int n = ours.Count * 2, b = parsed.GetValue(batch);
+        int prompt = parsed.GetValue(promptLength), tokens = parsed.GetValue(newTokens);
         var results = Enumerable.Range(0, n).Select(_ => new List<BenchResult>()).ToArray();
         for (int round = 0; round < parsed.GetValue(rounds); round++)
             for (int k = 0; k < n; k++)
@@ -56,7 +65,8 @@ command.SetAction(parsed =>
                 var median = rows.OrderBy(r => r.TokensPerSecond).ElementAt(rows.Count / 2);
                 return new
                 {
-                    model = ours[i / 2].Directory, engine = i % 2 == 0 ? "ours" : "genai", variant = ours[i / 2].Variant,
+                    model = ours[i / 2].Directory, engine = i % 2 == 0 ? "ours" : "genai",
+                    variant = ours[i / 2].Variant,
                     precision = ours[i / 2].Precision, prefill_ms = median.PrefillMs, token_ms_p50 = median.StepMsP50,
                     token_ms_p90 = median.StepMsP90, tokens_per_s = median.TokensPerSecond,
                     rounds_tokens_per_s = rows.Select(r => r.TokensPerSecond),
