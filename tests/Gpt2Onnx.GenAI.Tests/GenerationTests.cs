@@ -9,7 +9,8 @@ namespace Gpt2Onnx.GenAI.Tests;
 /// continuation is the one this runtime computes: the same graph, driven by two independent decoding loops
 /// (their own caches, masks, positions and, for fused graphs, GenAI's own shared past/present buffer).
 /// </summary>
-public sealed class GenerationTests(TinyExports exports) : IClassFixture<TinyExports>
+[Collection(GenAiCollection.Name)]
+public sealed class GenerationTests(TinyExports exports)
 {
     private const int NewTokens = 64;
 

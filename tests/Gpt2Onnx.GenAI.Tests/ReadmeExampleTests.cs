@@ -8,7 +8,8 @@ using Tokenizer = Microsoft.ML.OnnxRuntimeGenAI.Tokenizer;
 namespace Gpt2Onnx.GenAI.Tests;
 
 /// <summary>The README's onnxruntime-genai example, compiled and run on an export, against our runtime.</summary>
-public sealed class ReadmeExampleTests(TinyExports exports) : IClassFixture<TinyExports>
+[Collection(GenAiCollection.Name)]
+public sealed class ReadmeExampleTests(TinyExports exports)
 {
     [Fact]
     public void The_genai_example_streams_the_text_our_runtime_generates()
