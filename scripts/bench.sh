@@ -169,6 +169,16 @@ bench_runtime() {
   done
   # Memory over a long run: 16 sequences × 640 tokens = 10,240 generated tokens after warm-up.
   runs+=("$("$RUN" bench --model "$dir/onnx-fused" --batch 16 --new-tokens 640 --threads "$threads" --json)")
+  # onnxruntime-genai's Generator on the same fused exports, alternated with our decoder in each process (its own
+  # tool: GenAI brings its own copy of ONNX Runtime's package, which nothing else here may reference).
+  dotnet build "$ROOT/scripts/bench/genai-bench" -c Release --nologo -v q >&2 || { echo "bench: genai-bench did not build" >&2; exit 1; }
+  local genai=()
+  for batch in 1 16; do
+    for _ in $(seq "$processes"); do
+      genai+=("$(dotnet "$ROOT/scripts/bench/genai-bench/bin/Release/net10.0/genai-bench.dll" --model "$dir/onnx-fused" --model "$dir/onnx-int4" \
+        --batch $batch --rounds "$rounds" --threads "$threads")")
+    done
+  done
   python3 - "$processes" "${runs[@]}" <<'PY'
 import json, statistics, sys
 processes = int(sys.argv[1])
@@ -209,6 +219,32 @@ for group in batches:
           f"; int4/fused fp32 {ratio(group, INT4, FUSED)}" + (" (target 3x)" if batch == 1 else ""))
 print(f"  {long_run['batch'] * long_run['new_tokens']:,} tokens (fused fp32, batch {long_run['batch']} x {long_run['new_tokens']}): RSS grew {long_run['rss_growth_bytes'] / 1e6:.1f} MB "
       f"over the timed steps; {long_run['allocated_bytes_per_step']:.0f} managed bytes allocated per step; peak RSS {long_run['peak_rss_bytes'] / 1e6:.0f} MB")
+PY
+  python3 - "$processes" "${genai[@]}" <<'PY'
+import json, statistics, sys
+processes = int(sys.argv[1])
+runs = [json.loads(a) for a in sys.argv[2:]]
+median = statistics.median
+print(f"  onnxruntime-genai 0.20 (its Model and Generator, greedy, batch_size rows) on the same exports, alternated with our decoder "
+      f"in {processes} processes per batch size; each figure the median of the processes' median rounds")
+print(f"  {'':48} {'batch':>5} {'prefill ms':>10} {'p50 ms':>8} {'p90 ms':>8} {'tokens/s':>9}")
+names = {("ours", "fp32"): "ours: fused fp32 (beside GenAI)", ("genai", "fp32"): "GenAI: fused fp32",
+         ("ours", "int4"): "ours: fused int4 (beside GenAI)", ("genai", "int4"): "GenAI: fused int4"}
+lines = []
+for group in (runs[:processes], runs[processes:]):
+    batch = group[0]["batch"]
+    for i, row in enumerate(group[0]["rows"]):
+        rows = [run["rows"][i] for run in group]
+        m = lambda key: median(r[key] for r in rows)
+        print(f"  {names[(row['engine'], row['precision'])]:48} {batch:5d} {m('prefill_ms'):10.1f} {m('token_ms_p50'):8.2f} {m('token_ms_p90'):8.2f} {m('tokens_per_s'):9.1f}")
+    for ours in range(0, len(group[0]["rows"]), 2):
+        # Each process's ratio is the median of its rounds' ratios; the figure is the median of the processes'.
+        by_process = [[a / b for a, b in zip(run["rows"][ours]["rounds_tokens_per_s"], run["rows"][ours + 1]["rounds_tokens_per_s"])] for run in group]
+        per_process = [median(values) for values in by_process]
+        rounds = [v for values in by_process for v in values]
+        lines.append(f"  batch {batch}: ours/GenAI, fused {group[0]['rows'][ours]['precision']}: {median(per_process):.2f}x (processes: "
+                     + ", ".join(f"{v:.2f}" for v in per_process) + f"; rounds {min(rounds):.2f}-{max(rounds):.2f}) (target 1.0x)")
+print("\n".join(lines))
 PY
 }
 

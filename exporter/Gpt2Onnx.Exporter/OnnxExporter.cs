@@ -44,7 +44,7 @@ public static class OnnxExporter
             throw new Gpt2OnnxException($"{outputDirectory} already exists: pass --force to replace it, or choose another --out");
         using var checkpoint = Gpt2Checkpoint.Open(checkpointDirectory);
         var generation = GenerationConfig.Read(checkpointDirectory, checkpoint.Config); // before any work
-        bool hasTokenizer = CheckTokenizer(checkpointDirectory, checkpoint.Config);
+        var tokenizer = CheckTokenizer(checkpointDirectory, checkpoint.Config);
 
         string temporary = outputDirectory + ".tmp-" + Environment.ProcessId;
         AtomicFile.RemoveAbandoned(Path.GetDirectoryName(outputDirectory)!, Path.GetFileName(outputDirectory)); // an earlier export killed midway
@@ -84,11 +84,12 @@ public static class OnnxExporter
                 string source = Path.Combine(checkpointDirectory, name);
                 if (File.Exists(source)) File.Copy(source, Path.Combine(temporary, name));
             }
+            if (tokenizer != null) HuggingFaceTokenizerFiles.Write(tokenizer, temporary);
             File.WriteAllText(Path.Combine(temporary, "genai_config.json"), GenaiConfig(checkpoint.Config, options, generation).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 
             if (Directory.Exists(outputDirectory)) Directory.Delete(outputDirectory, recursive: true);
             Directory.Move(temporary, outputDirectory);
-            return new ExportResult(outputDirectory, modelBytes, dataBytes, model.Graph.Node.Count, clock.Elapsed.TotalSeconds, hasTokenizer);
+            return new ExportResult(outputDirectory, modelBytes, dataBytes, model.Graph.Node.Count, clock.Elapsed.TotalSeconds, tokenizer != null);
         }
         catch
         {
@@ -127,16 +128,17 @@ public static class OnnxExporter
     }
 
     /// <summary>
-    /// Whether the checkpoint holds a tokenizer (which the export copies), checked as the runtime will load it:
-    /// one with more ids than the model is refused now, not when the export is first run.
+    /// The checkpoint's tokenizer (which the export copies, and writes as tokenizer.json), or null for a checkpoint
+    /// without one, loaded as the runtime will load it: one with more ids than the model is refused now, not when the
+    /// export is first run.
     /// </summary>
-    private static bool CheckTokenizer(string checkpointDirectory, Gpt2Config config)
+    private static ITokenizer? CheckTokenizer(string checkpointDirectory, Gpt2Config config)
     {
-        if (!Tokenizer.IsIn(checkpointDirectory)) return false;
+        if (!Tokenizer.IsIn(checkpointDirectory)) return null;
         var tokenizer = Tokenizer.Load(checkpointDirectory);
         if (tokenizer.VocabSize > config.VocabSize)
             throw new Gpt2OnnxException($"{checkpointDirectory}: its tokenizer has {tokenizer.VocabSize} ids but the model only {config.VocabSize}: the folder mixes two models; put the model's own tokenizer beside it");
-        return true;
+        return tokenizer;
     }
 
     /// <summary>
@@ -158,7 +160,10 @@ public static class OnnxExporter
         {
             ["model"] = new JsonObject
             {
-                ["type"] = "gpt2",
+                // "decoder": onnxruntime-genai's generic decoder-only model, fed the inputs named below; its
+                // "gpt2" type expects another input layout, and its Generator refused our graphs
+                // ("Model input was not found").
+                ["type"] = "decoder",
                 ["bos_token_id"] = config.BosTokenId,
                 ["eos_token_id"] = generation.Eos,
                 ["pad_token_id"] = generation.Eos,

@@ -68,6 +68,9 @@ public sealed class WordPieceTokenizer : ITokenizer
     public int UnknownId => _special.UnknownId;
     public IReadOnlyList<string> Tokens => _tokens;
     public bool LowerCase => _basic.LowerCase;
+    /// <summary>Whether accents are stripped (after NFD), and whether CJK ideographs are split one per word.</summary>
+    public bool StripAccents => _basic.StripAccents;
+    public bool SplitCjk => _basic.SplitCjk;
 
     public void Encode(ReadOnlySpan<char> text, List<int> ids, bool allowSpecialTokens = false)
     {
