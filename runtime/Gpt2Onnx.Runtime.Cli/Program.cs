@@ -10,5 +10,6 @@ var root = new RootCommand("gpt2-run: run exported GPT-2 ONNX models and their t
     BatchCommand.Create(),
     PerplexityCommand.Create(),
     TokenizeCommand.Create(),
+    ServeCommand.Create(),
 };
 return CliHost.Run(root, args);
