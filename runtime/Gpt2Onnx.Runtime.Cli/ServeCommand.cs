@@ -18,6 +18,7 @@ internal static class ServeCommand
         var port = new Option<int>("--port") { Description = "port to listen on (0: any free port, printed at start)", DefaultValueFactory = _ => defaults.Port };
         var name = new Option<string?>("--model-name") { Description = "the model's name in the API [default: the model folder's name]" };
         var maxBatch = new Option<int>("--max-batch") { Description = "sequences decoded together, shared by every request", DefaultValueFactory = _ => defaults.MaxBatch };
+        var maxLength = new Option<int>("--max-length") { Description = "tokens per sequence the cache holds, prompt included (0: the model's context)", DefaultValueFactory = _ => 0 };
         var maxQueue = new Option<int>("--max-queue") { Description = "sequences that may wait for a slot; past it requests get 429", DefaultValueFactory = _ => defaults.MaxQueue };
         var maxBody = new Option<long>("--max-body-bytes") { Description = "largest request body", DefaultValueFactory = _ => defaults.MaxBodyBytes };
         var maxChoices = new Option<int>("--max-n") { Description = "most choices per request (n)", DefaultValueFactory = _ => defaults.MaxChoices };
@@ -29,7 +30,7 @@ internal static class ServeCommand
         var shutdown = new Option<double>("--shutdown-timeout") { Description = "seconds a stop (SIGTERM) lets requests finish before cancelling them", DefaultValueFactory = _ => 30.0 };
         var command = new Command("serve", "serve the model over HTTP with OpenAI's completions and chat completions API")
         {
-            host, port, name, maxBatch, maxQueue, maxBody, maxChoices, maxPrompts, maxTokens, maxLogprobs, apiKey, template, shutdown,
+            host, port, name, maxBatch, maxLength, maxQueue, maxBody, maxChoices, maxPrompts, maxTokens, maxLogprobs, apiKey, template, shutdown,
         };
         model.AddTo(command);
         command.SetAction(parsed =>
@@ -37,6 +38,7 @@ internal static class ServeCommand
             CliHost.Require(parsed.GetValue(port) is >= 0 and <= 65535, "--port must be from 0 to 65535");
             foreach (var count in new[] { maxBatch, maxChoices, maxPrompts, maxTokens })
                 CliHost.Require(parsed.GetValue(count) >= 1, $"{count.Name} must be at least 1, not {parsed.GetValue(count)}");
+            CliHost.Require(parsed.GetValue(maxLength) is 0 or >= 2, "--max-length must be 0 (the model's context) or at least 2");
             CliHost.Require(parsed.GetValue(maxQueue) >= 0 && parsed.GetValue(maxLogprobs) >= 0, "--max-queue and --max-logprobs must be 0 or more");
             CliHost.Require(parsed.GetValue(maxBody) >= 1024, "--max-body-bytes must be at least 1024");
             CliHost.Require(parsed.GetValue(shutdown) >= 0, "--shutdown-timeout must be 0 or more seconds");
@@ -45,7 +47,7 @@ internal static class ServeCommand
             var options = new ServerOptions
             {
                 Host = parsed.GetValue(host)!, Port = parsed.GetValue(port), ModelName = parsed.GetValue(name) ?? folder,
-                MaxBatch = parsed.GetValue(maxBatch), MaxQueue = parsed.GetValue(maxQueue), MaxBodyBytes = parsed.GetValue(maxBody),
+                MaxBatch = parsed.GetValue(maxBatch), MaxLength = parsed.GetValue(maxLength), MaxQueue = parsed.GetValue(maxQueue), MaxBodyBytes = parsed.GetValue(maxBody),
                 MaxChoices = parsed.GetValue(maxChoices), MaxPrompts = parsed.GetValue(maxPrompts), MaxTokens = parsed.GetValue(maxTokens),
                 MaxLogprobs = parsed.GetValue(maxLogprobs), ChatTemplate = chatTemplate,
                 ApiKey = parsed.GetValue(apiKey) ?? NonEmpty(Environment.GetEnvironmentVariable(ApiKey.EnvironmentVariable)),

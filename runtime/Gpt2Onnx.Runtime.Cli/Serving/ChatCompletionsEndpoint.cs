@@ -24,7 +24,7 @@ internal static class ChatCompletionsEndpoint
         int? top = fields.Int("top_logprobs", 0, options.MaxLogprobs);
         if (top != null && !logprobs) throw ApiError.Invalid("top_logprobs", "'top_logprobs' needs 'logprobs': true");
         sampling = sampling with { Stop = [.. sampling.Stop, .. options.ChatTemplate.Stop], Logprobs = logprobs ? top ?? 0 : null };
-        int[] prompt = PromptIds.Encode(engine.Model, promptText, sampling.TruncatePromptTokens, sampling.MaxTokens, "messages");
+        int[] prompt = PromptIds.Encode(engine, promptText, sampling.TruncatePromptTokens, sampling.MaxTokens, "messages");
 
         using var run = new CompletionRun(engine, [prompt], sampling, context.RequestAborted);
         string id = $"chatcmpl-{Guid.NewGuid():N}";

@@ -27,11 +27,14 @@ internal sealed class CompletionEngine : IDisposable
         Metrics = metrics;
         _maxQueue = options.MaxQueue;
         _maxBatch = options.MaxBatch;
-        _engine = new BatchEngine(model, options.MaxBatch);
+        MaxLength = options.MaxLength <= 0 ? model.ContextLength : Math.Min(options.MaxLength, model.ContextLength);
+        _engine = new BatchEngine(model, options.MaxBatch, MaxLength);
     }
 
     public LanguageModel Model { get; }
     public ServerMetrics Metrics { get; }
+    /// <summary>Tokens a sequence may hold, prompt included: the model's context, or less by --max-length.</summary>
+    public int MaxLength { get; }
     /// <summary>Continuous batching (a fused graph) or static batches (a portable one).</summary>
     public bool Continuous => _engine.Continuous;
     /// <summary>Cancelled when a stop's deadline passes: every sequence still running ends then.</summary>

@@ -20,7 +20,7 @@ internal static class CompletionsEndpoint
         bool echo = fields.Bool("echo") ?? false;
         if (echo && sampling.Logprobs != null)
             throw ApiError.Invalid("echo", "echo with logprobs would need the prompt's log-probabilities, which this server does not compute: drop one");
-        var prompts = texts.Select(t => PromptIds.Encode(engine.Model, t, sampling.TruncatePromptTokens, sampling.MaxTokens, "prompt")).ToList();
+        var prompts = texts.Select(t => PromptIds.Encode(engine, t, sampling.TruncatePromptTokens, sampling.MaxTokens, "prompt")).ToList();
 
         using var run = new CompletionRun(engine, prompts, sampling, context.RequestAborted);
         string id = $"cmpl-{Guid.NewGuid():N}";

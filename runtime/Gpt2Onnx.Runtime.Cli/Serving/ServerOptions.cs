@@ -12,6 +12,8 @@ internal sealed record ServerOptions
     public int MaxBatch { get; init; } = 16;
     /// <summary>Sequences accepted but still waiting for a slot; past it, requests are refused with 429.</summary>
     public int MaxQueue { get; init; } = 256;
+    /// <summary>Tokens per sequence the cache holds, prompt included (0: the model's context); it sizes the cache.</summary>
+    public int MaxLength { get; init; }
     public long MaxBodyBytes { get; init; } = 1 << 20;
     /// <summary>Most choices one request may ask for (<c>n</c>).</summary>
     public int MaxChoices { get; init; } = 16;

@@ -198,6 +198,7 @@ public sealed class BatchEngine : IDisposable
         void Refill(bool waitForOne = false)
         {
             ReadAhead(waitForOne);
+            DropCancelled();
             int busy = slots.Count(s => s != null), free = _maxBatch - busy;
             if (pending.Count == 0 || free == 0) return;
             if (busy > 0 && free < refillAt && pending.Count > free) return;
@@ -219,6 +220,7 @@ public sealed class BatchEngine : IDisposable
         Refill();
         while (true)
         {
+            DropCancelled();
             while (done.Remove(nextToYield, out var ready))
             {
                 yield return ready;
@@ -230,7 +232,6 @@ public sealed class BatchEngine : IDisposable
                 done.Clear();
             }
             cancellation.ThrowIfCancellationRequested();
-            DropCancelled();
             if (pending.Count == 0 && slots.All(s => s == null))
             {
                 if (exhausted) yield break; // every request read is done and yielded

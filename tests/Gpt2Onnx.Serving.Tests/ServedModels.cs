@@ -1,0 +1,24 @@
+using Gpt2Onnx.TestSupport;
+
+namespace Gpt2Onnx.Serving.Tests;
+
+/// <summary>
+/// The tiny models the server tests run, exported once for the whole test class: a fused and a portable graph with
+/// a 64-token context, and a fused one with a long context, for requests that must still be running when a test acts.
+/// </summary>
+public sealed class ServedModels : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory().FullName;
+
+    public ServedModels()
+    {
+        (_, Portable, Fused) = TinyModel.Export(Path.Combine(_dir, "short"));
+        (_, _, LongContext) = TinyModel.Export(Path.Combine(_dir, "long"), positions: 4096);
+    }
+
+    public string Fused { get; }
+    public string Portable { get; }
+    public string LongContext { get; }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}
