@@ -18,8 +18,9 @@ def percentile(values, p):
 
 
 async def one_request(port, row, record):
-    body = json.dumps({"prompt": row["prompt"], "max_tokens": row["max_new_tokens"], "min_tokens": row["min_new_tokens"],
-                       "temperature": row["temperature"], "stream": True, "stream_options": {"include_usage": True}}).encode()
+    body = json.dumps({"prompt": row["prompt"], "max_tokens": row["max_new_tokens"],
+                       "min_tokens": row["min_new_tokens"], "temperature": row["temperature"],
+                       "stream": True, "stream_options": {"include_usage": True}}).encode()
     started = time.perf_counter()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
@@ -78,7 +79,8 @@ async def main():
     print(json.dumps({
         "clients": clients, "requests": sent, "answered": record["answered"], "errors": record["errors"],
         "lost": sent - record["answered"] - record["errors"], "seconds": seconds,
-        "requests_per_s": record["answered"] / seconds, "tokens": record["tokens"], "tokens_per_s": record["tokens"] / seconds,
+        "requests_per_s": record["answered"] / seconds, "tokens": record["tokens"],
+        "tokens_per_s": record["tokens"] / seconds,
         "ttft_p50_ms": percentile(record["ttft"], 50) * 1000, "ttft_p99_ms": percentile(record["ttft"], 99) * 1000,
         "itl_p50_ms": percentile(record["itl"], 50) * 1000, "itl_p99_ms": percentile(record["itl"], 99) * 1000,
         "last_error": record.get("last_error"),

@@ -16,20 +16,24 @@ public sealed class ChatTests(ServedModels models) : IClassFixture<ServedModels>
     // The default template: each message as "{role}: {content}\n", then "assistant:" for the model to continue.
     private const string TemplatePrompt = "system: be brief\nuser: hello world\nassistant:";
 
-    private static List<ChatMessage> Messages() => [new SystemChatMessage("be brief"), new UserChatMessage("hello world")];
+    private static List<ChatMessage> Messages() =>
+        [new SystemChatMessage("be brief"), new UserChatMessage("hello world")];
 
-#pragma warning disable OPENAI001 // Seed is marked experimental in the client; it is the field that makes the comparison exact.
+// Seed is marked experimental in the client; it is what makes the comparison exact.
+#pragma warning disable OPENAI001
     private static ChatCompletionOptions Options() => new() { Temperature = 0.9f, Seed = 3, MaxOutputTokenCount = 12 };
 #pragma warning restore OPENAI001
 
     private static ChatClient Client(TestServers server) =>
-        new("tiny", new ApiKeyCredential("not-checked"), new OpenAIClientOptions { Endpoint = new Uri(server.Address, "/v1") });
+        new("tiny", new ApiKeyCredential("not-checked"),
+            new OpenAIClientOptions { Endpoint = new Uri(server.Address, "/v1") });
 
     private async Task<(string Text, int Tokens)> GenerateAsync()
     {
-        var (code, stdout, stderr) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", models.Fused, "--prompt", TemplatePrompt,
-                                                               "--json", "--seed", "3", "--temperature", "0.9", "--max-new-tokens", "12",
-                                                               "--stop", "\nuser:", "--stop", "\nsystem:", "--threads", "1");
+        var (code, stdout, stderr) = await CliProcess.RunAsync(
+            "gpt2-run", "generate", "--model", models.Fused, "--prompt", TemplatePrompt, "--json", "--seed", "3",
+            "--temperature", "0.9", "--max-new-tokens", "12", "--stop", "\nuser:", "--stop", "\nsystem:",
+            "--threads", "1");
         Assert.True(code == 0, stderr);
         var json = JsonNode.Parse(stdout)!;
         return (json["text"]!.GetValue<string>(), json["ids"]!.AsArray().Count);
@@ -74,14 +78,18 @@ public sealed class ChatTests(ServedModels models) : IClassFixture<ServedModels>
     {
         await using var server = await TestServers.StartAsync(models.Fused);
         var (status, body) = await Http.PostJsonAsync(server.Client(), "/v1/chat/completions",
-            """{"messages": [{"role": "user", "content": [{"type": "text", "text": "hello"}]}], "max_tokens": 4, "min_tokens": 4, "logprobs": true, "top_logprobs": 2, "temperature": 0}""");
+            """
+            {"messages": [{"role": "user", "content": [{"type": "text", "text": "hello"}]}],
+             "max_tokens": 4, "min_tokens": 4, "logprobs": true, "top_logprobs": 2, "temperature": 0}
+            """);
         Assert.Equal(200, status);
         var content = body!["choices"]![0]!["logprobs"]!["content"]!.AsArray();
         Assert.Equal(4, content.Count);
         Assert.All(content, token =>
         {
             Assert.Equal(2, token!["top_logprobs"]!.AsArray().Count);
-            Assert.Equal(token["top_logprobs"]![0]!["logprob"]!.GetValue<double>(), token["logprob"]!.GetValue<double>(), 4);
+            double best = token["top_logprobs"]![0]!["logprob"]!.GetValue<double>();
+            Assert.Equal(best, token["logprob"]!.GetValue<double>(), 4);
         });
     }
 }

@@ -3,24 +3,29 @@ using Gpt2Onnx.TestSupport;
 
 namespace Gpt2Onnx.Serving.Tests;
 
-/// <summary>POST /v1/completions through raw HTTP: the same text as gpt2-run generate, whole or streamed, n, arrays, logprobs.</summary>
+/// <summary>
+/// POST /v1/completions through raw HTTP: the same text as gpt2-run generate, whole or streamed; n, arrays, logprobs.
+/// </summary>
 public sealed class CompletionsTests(ServedModels models) : IClassFixture<ServedModels>
 {
     private const string Prompt = "the quick brown";
 
-    /// <summary>gpt2-run generate's text and token count for the prompt with the given seed (temperature 0.9, top-k 20).</summary>
-    private static async Task<(string Text, int Tokens)> GenerateAsync(string model, string prompt, int seed, int maxTokens = 12)
+    /// <summary>gpt2-run generate's text and token count for the prompt and seed (temperature 0.9, top-k 20).</summary>
+    private static async Task<(string Text, int Tokens)> GenerateAsync(string model, string prompt, int seed)
     {
-        var (code, stdout, stderr) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", model, "--prompt", prompt, "--json",
-                                                               "--seed", seed.ToString(), "--temperature", "0.9", "--top-k", "20",
-                                                               "--max-new-tokens", maxTokens.ToString(), "--threads", "1");
+        var (code, stdout, stderr) = await CliProcess.RunAsync(
+            "gpt2-run", "generate", "--model", model, "--prompt", prompt, "--json", "--seed", seed.ToString(),
+            "--temperature", "0.9", "--top-k", "20", "--max-new-tokens", "12", "--threads", "1");
         Assert.True(code == 0, stderr);
         var json = JsonNode.Parse(stdout)!;
         return (json["text"]!.GetValue<string>(), json["ids"]!.AsArray().Count);
     }
 
     private static string Body(string prompt, int seed, bool stream = false, int n = 1, string extra = "") =>
-        $$"""{"model": "tiny", "prompt": {{JsonValue.Create(prompt).ToJsonString()}}, "max_tokens": 12, "temperature": 0.9, "top_k": 20, "seed": {{seed}}, "n": {{n}}, "stream": {{(stream ? "true" : "false")}}{{extra}}}""";
+        $$"""
+        {"model": "tiny", "prompt": {{JsonValue.Create(prompt).ToJsonString()}}, "max_tokens": 12, "temperature": 0.9,
+         "top_k": 20, "seed": {{seed}}, "n": {{n}}, "stream": {{(stream ? "true" : "false")}}{{extra}}}
+        """;
 
     [Theory]
     [InlineData(true)]
@@ -37,7 +42,8 @@ public sealed class CompletionsTests(ServedModels models) : IClassFixture<Served
         Assert.Equal(expected.Text, choice["text"]!.GetValue<string>());
         Assert.Contains(choice["finish_reason"]!.GetValue<string>(), new[] { "stop", "length" });
         Assert.Equal(expected.Tokens, body["usage"]!["completion_tokens"]!.GetValue<int>());
-        Assert.Equal(body["usage"]!["prompt_tokens"]!.GetValue<int>() + expected.Tokens, body["usage"]!["total_tokens"]!.GetValue<int>());
+        var usage = body["usage"]!;
+        Assert.Equal(usage["prompt_tokens"]!.GetValue<int>() + expected.Tokens, usage["total_tokens"]!.GetValue<int>());
     }
 
     [Fact]
@@ -45,8 +51,8 @@ public sealed class CompletionsTests(ServedModels models) : IClassFixture<Served
     {
         var expected = await GenerateAsync(models.Fused, Prompt, seed: 9);
         await using var server = await TestServers.StartAsync(models.Fused);
-        var (chunks, done) = await Http.StreamAsync(server.Client(), "/v1/completions",
-                                                    Body(Prompt, 9, stream: true, extra: """, "stream_options": {"include_usage": true}"""));
+        string body = Body(Prompt, 9, stream: true, extra: """, "stream_options": {"include_usage": true}""");
+        var (chunks, done) = await Http.StreamAsync(server.Client(), "/v1/completions", body);
         Assert.True(done);
         var pieces = chunks.Where(c => c["choices"]!.AsArray().Count == 1).ToList();
         Assert.True(pieces.Count >= 2, "one chunk per token piece, and a last one with the finish reason");
@@ -84,7 +90,8 @@ public sealed class CompletionsTests(ServedModels models) : IClassFixture<Served
         Assert.StartsWith("hello", texts[1]);
         Assert.StartsWith("the lazy dog", texts[2]);
         Assert.Equal(texts[2], texts[3]); // greedy: both choices of a prompt agree
-        var (_, alone) = await Http.PostJsonAsync(client, "/v1/completions", """{"prompt": "the lazy dog", "max_tokens": 5, "temperature": 0}""");
+        var (_, alone) = await Http.PostJsonAsync(client, "/v1/completions",
+                                                  """{"prompt": "the lazy dog", "max_tokens": 5, "temperature": 0}""");
         Assert.Equal("the lazy dog" + alone!["choices"]![0]!["text"]!.GetValue<string>(), texts[2]);
     }
 
@@ -115,7 +122,8 @@ public sealed class CompletionsTests(ServedModels models) : IClassFixture<Served
         var client = server.Client();
         var models_ = JsonNode.Parse(await client.GetStringAsync("/v1/models"))!;
         Assert.Equal("tiny", models_["data"]![0]!["id"]!.GetValue<string>());
-        var (_, body) = await Http.PostJsonAsync(client, "/v1/completions", """{"prompt": "hello", "max_tokens": 4, "min_tokens": 4}""");
+        var (_, body) = await Http.PostJsonAsync(client, "/v1/completions",
+                                                 """{"prompt": "hello", "max_tokens": 4, "min_tokens": 4}""");
         string metrics = await client.GetStringAsync("/metrics");
         Assert.Contains("gpt2_requests_total{endpoint=\"/v1/completions\",status=\"200\"} 1", metrics);
         Assert.Contains("gpt2_completion_tokens_total 4", metrics);

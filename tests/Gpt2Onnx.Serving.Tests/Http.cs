@@ -4,17 +4,19 @@ using System.Text.Json.Nodes;
 
 namespace Gpt2Onnx.Serving.Tests;
 
-/// <summary>Raw HTTP as curl would send it: a JSON body posted, a JSON answer or a stream of server-sent events read back.</summary>
+/// <summary>Raw HTTP as curl sends it: a JSON body posted, a JSON answer or server-sent events read back.</summary>
 public static class Http
 {
     public static HttpRequestMessage Post(string path, string json, string? apiKey = null)
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        var content = new StringContent(json, Encoding.UTF8, "application/json");
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
         if (apiKey != null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
         return request;
     }
 
-    public static async Task<(int Status, JsonNode? Body)> PostJsonAsync(HttpClient client, string path, string json, string? apiKey = null)
+    public static async Task<(int Status, JsonNode? Body)> PostJsonAsync(HttpClient client, string path, string json,
+                                                                         string? apiKey = null)
     {
         using var response = await client.SendAsync(Post(path, json, apiKey));
         string body = await response.Content.ReadAsStringAsync();
@@ -22,7 +24,8 @@ public static class Http
     }
 
     /// <summary>The events of a streamed answer, each chunk's JSON, and whether it ended with data: [DONE].</summary>
-    public static async Task<(List<JsonNode> Chunks, bool Done)> StreamAsync(HttpClient client, string path, string json)
+    public static async Task<(List<JsonNode> Chunks, bool Done)> StreamAsync(HttpClient client, string path,
+                                                                             string json)
     {
         using var response = await client.SendAsync(Post(path, json), HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(200, (int)response.StatusCode);

@@ -6,19 +6,22 @@ using OpenAI.Chat;
 
 namespace Gpt2Onnx.Serving.Tests;
 
-/// <summary>The README's OpenAI client example, compiled and run against a server here, and checked to be the README's text.</summary>
+/// <summary>The README's OpenAI client example, run against a server, and checked against the README.</summary>
 public sealed class ReadmeClientExampleTests(ServedModels models) : IClassFixture<ServedModels>
 {
     [Fact]
     public async Task The_openai_client_example_talks_to_the_server()
     {
-        await using var server = await TestServers.StartAsync(models.Fused, new ServerOptions { ModelName = "gpt2", ApiKey = "my-key" }, loopback: true);
+        var options = new ServerOptions { ModelName = "gpt2", ApiKey = "my-key" };
+        await using var server = await TestServers.StartAsync(models.Fused, options, loopback: true);
         var endpoint = new Uri(server.Address, "/v1");
         var output = new StringWriter();
         // ---- README: "Serving" ----
-        var client = new ChatClient("gpt2", new ApiKeyCredential("my-key"), new OpenAIClientOptions { Endpoint = endpoint });
-        ChatCompletion reply = await client.CompleteChatAsync([new UserChatMessage("Tell me about the sea.")],
-                                                              new ChatCompletionOptions { MaxOutputTokenCount = 32, Temperature = 0.8f });
+        var client = new ChatClient("gpt2", new ApiKeyCredential("my-key"),
+                                    new OpenAIClientOptions { Endpoint = endpoint });
+        ChatCompletion reply = await client.CompleteChatAsync(
+            [new UserChatMessage("Tell me about the sea.")],
+            new ChatCompletionOptions { MaxOutputTokenCount = 32, Temperature = 0.8f });
         foreach (var part in reply.Content) output.Write(part.Text);
         output.WriteLine($" [{reply.FinishReason}, {reply.Usage.OutputTokenCount} tokens]");
         // ---- end of the README example ----
@@ -30,7 +33,8 @@ public sealed class ReadmeClientExampleTests(ServedModels models) : IClassFixtur
     /// <summary>The example's lines as this file has them, less their indentation.</summary>
     private static string Snippet()
     {
-        var lines = File.ReadAllLines(Path.Combine(RepositoryRoot.Path, "tests", "Gpt2Onnx.Serving.Tests", "ReadmeClientExampleTests.cs"));
+        var lines = File.ReadAllLines(Path.Combine(RepositoryRoot.Path, "tests", "Gpt2Onnx.Serving.Tests",
+                                                   "ReadmeClientExampleTests.cs"));
         int from = Array.FindIndex(lines, l => l.Contains("---- README: \"Serving\"")) + 1;
         int to = Array.FindIndex(lines, l => l.Contains("---- end of the README example"));
         return string.Join("\n", lines[from..to].Select(l => l.Length >= 8 ? l[8..] : l.TrimStart()));

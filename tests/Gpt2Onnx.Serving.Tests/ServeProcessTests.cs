@@ -9,11 +9,15 @@ public sealed class ServeProcessTests(ServedModels models) : IClassFixture<Serve
 {
     private static readonly TimeSpan Deadlock = TimeSpan.FromMinutes(2);
 
-    /// <summary>Starts the server on a free port; returns it, its address, and the lines it printed up to the address.</summary>
+    /// <summary>Starts the server on a free port; returns it, its address, and what it printed until then.</summary>
     private static async Task<(Process Server, Uri Address, List<string> Lines)> StartAsync(params string[] arguments)
     {
-        var start = new ProcessStartInfo(Path.Combine(RepositoryRoot.Path, "scripts", "gpt2-run")) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var argument in (string[])["serve", "--port", "0", "--threads", "1", .. arguments]) start.ArgumentList.Add(argument);
+        var start = new ProcessStartInfo(Path.Combine(RepositoryRoot.Path, "scripts", "gpt2-run"))
+        {
+            RedirectStandardError = true, RedirectStandardOutput = true,
+        };
+        foreach (var argument in (string[])["serve", "--port", "0", "--threads", "1", .. arguments])
+            start.ArgumentList.Add(argument);
         var server = Process.Start(start)!;
         var lines = new List<string>();
         while (await server.StandardError.ReadLineAsync().WaitAsync(Deadlock) is { } line)
@@ -29,18 +33,20 @@ public sealed class ServeProcessTests(ServedModels models) : IClassFixture<Serve
         throw new InvalidOperationException("the server ended before it listened: " + string.Join(" | ", lines));
     }
 
-    private static void Terminate(Process server) => Process.Start("kill", ["-TERM", server.Id.ToString()])!.WaitForExit();
+    private static void Terminate(Process server) =>
+        Process.Start("kill", ["-TERM", server.Id.ToString()])!.WaitForExit();
 
     [Fact]
     public async Task Sigterm_ends_a_stream_in_flight_by_the_deadline_and_exits_0()
     {
-        var (server, address, lines) = await StartAsync("--model", models.LongContext, "--model-name", "tiny", "--shutdown-timeout", "0.5");
+        var (server, address, lines) = await StartAsync("--model", models.LongContext, "--shutdown-timeout", "0.5");
         using var _ = server;
         Assert.Contains(lines, l => l.Contains("continuous batching"));
         using var client = new HttpClient { BaseAddress = address };
         var (status, _) = await Http.PostJsonAsync(client, "/v1/completions", """{"prompt": "hi", "max_tokens": 3}""");
         Assert.Equal(200, status);
-        using var stream = await client.SendAsync(Http.Post("/v1/completions", """{"prompt": "hi", "max_tokens": 4000, "min_tokens": 4000, "stream": true}"""),
+        const string Long = """{"prompt": "hi", "max_tokens": 4000, "min_tokens": 4000, "stream": true}""";
+        using var stream = await client.SendAsync(Http.Post("/v1/completions", Long),
                                                   HttpCompletionOption.ResponseHeadersRead);
         var reader = new StreamReader(await stream.Content.ReadAsStreamAsync());
         Assert.StartsWith("data: ", await reader.ReadLineAsync());
@@ -61,7 +67,8 @@ public sealed class ServeProcessTests(ServedModels models) : IClassFixture<Serve
         using var _ = server;
         Assert.Contains(lines, l => l.Contains("static batches"));
         using var client = new HttpClient { BaseAddress = address };
-        Assert.Equal(200, (await Http.PostJsonAsync(client, "/v1/completions", """{"prompt": "hi", "max_tokens": 3}""")).Status);
+        var (status, _) = await Http.PostJsonAsync(client, "/v1/completions", """{"prompt": "hi", "max_tokens": 3}""");
+        Assert.Equal(200, status);
         Terminate(server);
         await server.WaitForExitAsync().WaitAsync(Deadlock);
         Assert.Equal(0, server.ExitCode);

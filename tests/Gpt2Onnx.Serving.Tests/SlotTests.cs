@@ -10,14 +10,17 @@ namespace Gpt2Onnx.Serving.Tests;
 /// </summary>
 public sealed class SlotTests(ServedModels models) : IClassFixture<ServedModels>
 {
-    private static readonly TimeSpan Deadlock = TimeSpan.FromMinutes(2); // a hang fails the test instead of stopping the run
+    private static readonly TimeSpan Deadlock = TimeSpan.FromMinutes(2); // a hang fails the test, not the whole run
+
+    private const string Short = """{"prompt": "hi", "max_tokens": 3, "min_tokens": 3}""";
 
     private const string Long = """{"prompt": "hello", "max_tokens": 4000, "min_tokens": 4000, "stream": true}""";
 
-    /// <summary>Starts the long streaming request and returns once its first chunk came, so it holds the only slot.</summary>
+    /// <summary>Starts the long streaming request; returns once its first chunk came: it holds the only slot.</summary>
     private static async Task<HttpResponseMessage> HoldTheSlotAsync(HttpClient client)
     {
-        var response = await client.SendAsync(Http.Post("/v1/completions", Long), HttpCompletionOption.ResponseHeadersRead);
+        var response = await client.SendAsync(Http.Post("/v1/completions", Long),
+                                              HttpCompletionOption.ResponseHeadersRead);
         var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
         Assert.StartsWith("data: ", await reader.ReadLineAsync());
         return response;
@@ -32,15 +35,16 @@ public sealed class SlotTests(ServedModels models) : IClassFixture<ServedModels>
     [Fact]
     public async Task A_client_that_disconnects_frees_its_slot_for_the_next_request()
     {
-        await using var server = await TestServers.StartAsync(models.LongContext, new ServerOptions { ModelName = "tiny", MaxBatch = 1 }, loopback: true);
+        var options = new ServerOptions { ModelName = "tiny", MaxBatch = 1 };
+        await using var server = await TestServers.StartAsync(models.LongContext, options, loopback: true);
         var client = server.Client();
         using (await HoldTheSlotAsync(client)) { } // leaving mid-stream closes the connection
-        var (status, body) = await Http.PostJsonAsync(client, "/v1/completions", """{"prompt": "hi", "max_tokens": 3, "min_tokens": 3}""")
-            .WaitAsync(Deadlock);
+        var (status, body) = await Http.PostJsonAsync(client, "/v1/completions", Short).WaitAsync(Deadlock);
         Assert.Equal(200, status);
         Assert.Equal(3, body!["usage"]!["completion_tokens"]!.GetValue<int>());
         Assert.Equal(1, await MetricAsync(client, "gpt2_cancelled_sequences_total"));
-        Assert.InRange(await MetricAsync(client, "gpt2_completion_tokens_total"), 4, 3 + 3999); // the long one ended early
+        // The long one ended early: its tokens and the short one's are fewer than its 4,000.
+        Assert.InRange(await MetricAsync(client, "gpt2_completion_tokens_total"), 4, 3 + 3999);
     }
 
     [Fact]
@@ -50,10 +54,11 @@ public sealed class SlotTests(ServedModels models) : IClassFixture<ServedModels>
         await using var server = await TestServers.StartAsync(models.LongContext, options, loopback: true);
         var client = server.Client();
         var running = await HoldTheSlotAsync(client);
-        var queued = Http.PostJsonAsync(client, "/v1/completions", """{"prompt": "hi", "max_tokens": 2, "min_tokens": 2}""");
+        var queued = Http.PostJsonAsync(client, "/v1/completions", Short);
         // Waits (boundedly) until the second request is in the queue: the third then finds it full.
-        for (int poll = 0; poll < 1000 && await MetricAsync(client, "gpt2_queue_length") < 1; poll++) await Task.Delay(10);
-        using var refused = await client.SendAsync(Http.Post("/v1/completions", """{"prompt": "hi", "max_tokens": 2}"""));
+        for (int poll = 0; poll < 1000 && await MetricAsync(client, "gpt2_queue_length") < 1; poll++)
+            await Task.Delay(10);
+        using var refused = await client.SendAsync(Http.Post("/v1/completions", Short));
         Assert.Equal(429, (int)refused.StatusCode);
         Assert.NotNull(refused.Headers.RetryAfter);
         Assert.Contains("rate_limit_error", await refused.Content.ReadAsStringAsync());

@@ -10,7 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Gpt2Onnx.Serving.Tests;
 
-/// <summary>A server on one model: in memory (ASP.NET Core's test server) or listening on a free loopback port.</summary>
+/// <summary>A server on one model: in memory (ASP.NET Core's test server) or on a free loopback port.</summary>
 public sealed class TestServers : IAsyncDisposable
 {
     private readonly LanguageModel _model;
@@ -25,15 +25,18 @@ public sealed class TestServers : IAsyncDisposable
         _app = OpenAiServer.Build(builder, _model, options);
     }
 
-    internal static async Task<TestServers> StartAsync(string modelDir, ServerOptions? options = null, bool loopback = false)
+    internal static async Task<TestServers> StartAsync(string modelDir, ServerOptions? options = null,
+                                                       bool loopback = false)
     {
-        var server = new TestServers(modelDir, options ?? new ServerOptions { ModelName = "tiny", MaxBatch = 4 }, loopback);
+        options ??= new ServerOptions { ModelName = "tiny", MaxBatch = 4 };
+        var server = new TestServers(modelDir, options, loopback);
         await server._app.StartAsync();
         return server;
     }
 
     /// <summary>The loopback server's address (http://127.0.0.1:PORT).</summary>
-    public Uri Address => new(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
+    public Uri Address =>
+        new(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
 
     /// <summary>A client of the server, in memory or over the loopback port.</summary>
     public HttpClient Client() => _app.Services.GetRequiredService<IServer>() is TestServer test

@@ -53,26 +53,30 @@ public sealed class ValidationTests(ServedModels models) : IClassFixture<ServedM
         await using var server = await TestServers.StartAsync(models.Fused);
         var client = server.Client();
         string longPrompt = string.Concat(Enumerable.Repeat("the quick brown fox ", 40)); // far more than 64 tokens
-        var (status, error) = await Http.PostJsonAsync(client, "/v1/completions", $$"""{"prompt": "{{longPrompt}}", "max_tokens": 3}""");
+        string body = $$"""{"prompt": "{{longPrompt}}", "max_tokens": 3}""";
+        var (status, error) = await Http.PostJsonAsync(client, "/v1/completions", body);
         Assert.Equal(400, status);
         Assert.Equal("prompt", error!["error"]!["param"]!.GetValue<string>());
         Assert.Contains("context of 64 tokens", error["error"]!["message"]!.GetValue<string>());
-        var (ok, body) = await Http.PostJsonAsync(client, "/v1/completions",
-                                                  $$"""{"prompt": "{{longPrompt}}", "max_tokens": 3, "truncate_prompt_tokens": 20}""");
+        var (ok, truncated) = await Http.PostJsonAsync(client, "/v1/completions",
+                                                       body.Replace("}", """, "truncate_prompt_tokens": 20}"""));
         Assert.Equal(200, ok);
-        Assert.Equal(20, body!["usage"]!["prompt_tokens"]!.GetValue<int>());
+        Assert.Equal(20, truncated!["usage"]!["prompt_tokens"]!.GetValue<int>());
     }
 
     [Fact]
     public async Task Bodies_that_are_not_json_too_large_or_for_another_model_are_refused()
     {
-        await using var server = await TestServers.StartAsync(models.Fused, new ServerOptions { ModelName = "tiny", MaxBodyBytes = 2048 });
+        var options = new ServerOptions { ModelName = "tiny", MaxBodyBytes = 2048 };
+        await using var server = await TestServers.StartAsync(models.Fused, options);
         var client = server.Client();
         Assert.Equal(400, (await Http.PostJsonAsync(client, "/v1/completions", "{\"prompt\": ")).Status);
-        var (tooLarge, error) = await Http.PostJsonAsync(client, "/v1/completions", $$"""{"prompt": "{{new string('a', 4000)}}"}""");
+        string large = $$"""{"prompt": "{{new string('a', 4000)}}"}""";
+        var (tooLarge, error) = await Http.PostJsonAsync(client, "/v1/completions", large);
         Assert.Equal(413, tooLarge);
         Assert.Contains("--max-body-bytes", error!["error"]!["message"]!.GetValue<string>());
-        var (notFound, wrongModel) = await Http.PostJsonAsync(client, "/v1/completions", """{"model": "gpt-4", "prompt": "hi"}""");
+        string otherModel = """{"model": "gpt-4", "prompt": "hi"}""";
+        var (notFound, wrongModel) = await Http.PostJsonAsync(client, "/v1/completions", otherModel);
         Assert.Equal(404, notFound);
         Assert.Equal("model", wrongModel!["error"]!["param"]!.GetValue<string>());
         Assert.Equal("model_not_found", wrongModel["error"]!["code"]!.GetValue<string>());
@@ -81,15 +85,17 @@ public sealed class ValidationTests(ServedModels models) : IClassFixture<ServedM
     [Fact]
     public async Task With_an_api_key_every_endpoint_but_health_wants_the_bearer_token()
     {
-        await using var server = await TestServers.StartAsync(models.Fused, new ServerOptions { ModelName = "tiny", ApiKey = "s3cret" });
+        var options = new ServerOptions { ModelName = "tiny", ApiKey = "s3cret" };
+        await using var server = await TestServers.StartAsync(models.Fused, options);
         var client = server.Client();
         Assert.Equal(200, (int)(await client.GetAsync("/health")).StatusCode);
         Assert.Equal(401, (int)(await client.GetAsync("/v1/models")).StatusCode);
         Assert.Equal(401, (int)(await client.GetAsync("/metrics")).StatusCode);
-        var (status, error) = await Http.PostJsonAsync(client, "/v1/completions", """{"prompt": "hi", "max_tokens": 2}""");
+        const string Body = """{"prompt": "hi", "max_tokens": 2}""";
+        var (status, error) = await Http.PostJsonAsync(client, "/v1/completions", Body);
         Assert.Equal(401, status);
         Assert.Equal("authentication_error", error!["error"]!["type"]!.GetValue<string>());
-        Assert.Equal(401, (await Http.PostJsonAsync(client, "/v1/completions", """{"prompt": "hi", "max_tokens": 2}""", apiKey: "wrong")).Status);
-        Assert.Equal(200, (await Http.PostJsonAsync(client, "/v1/completions", """{"prompt": "hi", "max_tokens": 2}""", apiKey: "s3cret")).Status);
+        Assert.Equal(401, (await Http.PostJsonAsync(client, "/v1/completions", Body, apiKey: "wrong")).Status);
+        Assert.Equal(200, (await Http.PostJsonAsync(client, "/v1/completions", Body, apiKey: "s3cret")).Status);
     }
 }

@@ -6,7 +6,8 @@ namespace Gpt2Onnx.Runtime.Cli.Serving;
 /// A request the server refuses, answered as the OpenAI API answers: a status code and
 /// <c>{"error": {"message", "type", "param", "code"}}</c>, where <c>param</c> names the field at fault.
 /// </summary>
-internal sealed class ApiError(int status, string message, string? param = null, string? code = null) : Exception(message)
+internal sealed class ApiError(int status, string message, string? param = null, string? code = null)
+    : Exception(message)
 {
     public int Status { get; } = status;
     public string? Param { get; } = param;

@@ -17,18 +17,23 @@ internal sealed record ChatTemplate(string Message, string AssistantPrefix, IRea
     public string Prompt(IEnumerable<(string Role, string Content)> messages)
     {
         var prompt = new StringBuilder();
-        foreach (var (role, content) in messages) prompt.Append(Message.Replace("{role}", role).Replace("{content}", content));
+        foreach (var (role, content) in messages)
+            prompt.Append(Message.Replace("{role}", role).Replace("{content}", content));
         return prompt.Append(AssistantPrefix).ToString();
     }
 
-    /// <summary>Reads {"message": ..., "assistant_prefix": ..., "stop": [...]} from a file; what it leaves out stays the default's.</summary>
+    /// <summary>
+    /// Reads {"message": ..., "assistant_prefix": ..., "stop": [...]} from a file; what it leaves out stays as
+    /// the default has it.
+    /// </summary>
     public static ChatTemplate Load(string path)
     {
         JsonObject json;
         try
         {
             json = JsonNode.Parse(File.ReadAllText(path)) as JsonObject
-                   ?? throw new Gpt2OnnxException($"{path} is not a JSON object: write {{\"message\", \"assistant_prefix\", \"stop\"}}");
+                   ?? throw new Gpt2OnnxException($"{path} is not a JSON object: write " +
+                                                  "{\"message\", \"assistant_prefix\", \"stop\"}");
         }
         catch (JsonException e)
         {
@@ -40,7 +45,8 @@ internal sealed record ChatTemplate(string Message, string AssistantPrefix, IRea
             JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
             _ => throw new Gpt2OnnxException($"{path}: '{key}' must be a string"),
         };
-        var template = new ChatTemplate(Text("message", Default.Message), Text("assistant_prefix", Default.AssistantPrefix),
+        var template = new ChatTemplate(Text("message", Default.Message),
+                                        Text("assistant_prefix", Default.AssistantPrefix),
                                         json["stop"] == null ? Default.Stop : Stops(json["stop"], path));
         if (!template.Message.Contains("{content}"))
             throw new Gpt2OnnxException($"{path}: 'message' has no {{content}}, so no message would reach the model");
@@ -48,7 +54,8 @@ internal sealed record ChatTemplate(string Message, string AssistantPrefix, IRea
     }
 
     private static List<string> Stops(JsonNode? stops, string path) =>
-        stops is JsonArray array && array.All(s => s?.GetValueKind() == JsonValueKind.String && s.GetValue<string>().Length > 0)
+        stops is JsonArray array && 
+            array.All(s => s?.GetValueKind() == JsonValueKind.String && s.GetValue<string>() != "")
             ? array.Select(s => s!.GetValue<string>()).ToList()
             : throw new Gpt2OnnxException($"{path}: 'stop' must be an array of non-empty strings");
 }

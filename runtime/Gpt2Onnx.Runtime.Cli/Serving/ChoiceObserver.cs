@@ -39,8 +39,9 @@ internal sealed class ChoiceObserver(int choice, ChannelWriter<ChoiceEvent> even
     public override void Token(int id, string text, TokenLogprobs? logprobs)
     {
         long now = Stopwatch.GetTimestamp();
-        if (_lastToken == 0) engine.Metrics.TimeToFirstToken.Observe(Stopwatch.GetElapsedTime(_arrived, now).TotalSeconds);
-        else engine.Metrics.InterTokenLatency.Observe(Stopwatch.GetElapsedTime(_lastToken, now).TotalSeconds);
+        var metrics = engine.Metrics;
+        if (_lastToken == 0) metrics.TimeToFirstToken.Observe(Stopwatch.GetElapsedTime(_arrived, now).TotalSeconds);
+        else metrics.InterTokenLatency.Observe(Stopwatch.GetElapsedTime(_lastToken, now).TotalSeconds);
         _lastToken = now;
         events.TryWrite(new TokenEvent(choice, id, text, logprobs));
     }

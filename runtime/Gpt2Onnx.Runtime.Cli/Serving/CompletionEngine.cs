@@ -12,7 +12,8 @@ namespace Gpt2Onnx.Runtime.Cli.Serving;
 internal sealed class CompletionEngine : IDisposable
 {
     private readonly BatchEngine _engine;
-    private readonly Channel<BatchItem> _queue = Channel.CreateUnbounded<BatchItem>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<BatchItem> _queue =
+        Channel.CreateUnbounded<BatchItem>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<ChoiceObserver, BatchItem> _live = new();
     private readonly int _maxQueue, _maxBatch;
@@ -55,7 +56,8 @@ internal sealed class CompletionEngine : IDisposable
             _failure = e.Message;
             Console.Error.WriteLine($"serve: error: the engine stopped: {Gpt2Onnx.Cli.CliHost.OneLine(e.Message)}");
             foreach (var (observer, item) in _live)
-                observer.Finished(new BatchOutput(item.Id, null, item.Request.Options.Seed, $"the engine stopped: {e.Message}"));
+                observer.Finished(new BatchOutput(item.Id, null,
+                                                  item.Request.Options.Seed, $"the engine stopped: {e.Message}"));
         }
     }
 
@@ -69,7 +71,8 @@ internal sealed class CompletionEngine : IDisposable
         if (Interlocked.Add(ref _waiting, requests.Count) > _maxQueue)
         {
             Interlocked.Add(ref _waiting, -requests.Count);
-            throw new ApiError(429, $"the queue is full: {_maxQueue} sequences already wait for a slot (--max-queue); retry later",
+            throw new ApiError(429, $"the queue is full: {_maxQueue} sequences already wait for a slot " +
+                                    "(--max-queue); retry later",
                                code: "queue_full");
         }
         Metrics.QueueLength.Set(Volatile.Read(ref _waiting));

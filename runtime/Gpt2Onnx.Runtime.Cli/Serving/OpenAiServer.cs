@@ -16,7 +16,8 @@ internal static class OpenAiServer
     {
         builder.Logging.ClearProviders();
         // ASP.NET Core's own log goes to stderr, warnings and errors only: stdout stays the command's.
-        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
+            .SetMinimumLevel(LogLevel.Warning);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxBodyBytes);
         var metrics = new ServerMetrics(options.MaxBatch);
@@ -31,8 +32,10 @@ internal static class OpenAiServer
         {
             try
             {
-                if (options.ApiKey != null && context.Request.Path != "/health" && !ApiKey.Matches(context.Request, options.ApiKey))
-                    throw new ApiError(401, "this server wants an API key: send 'Authorization: Bearer KEY'", code: "invalid_api_key");
+                bool open = options.ApiKey == null || context.Request.Path == "/health";
+                if (!open && !ApiKey.Matches(context.Request, options.ApiKey!))
+                    throw new ApiError(401, "this server wants an API key: send 'Authorization: Bearer KEY'",
+                                       code: "invalid_api_key");
                 await next(context);
             }
             catch (ApiError e) when (!context.Response.HasStarted)
@@ -59,17 +62,19 @@ internal static class OpenAiServer
             ? Results.Json(new { status = "stopping" }, statusCode: 503)
             : Results.Json(new { status = "ok", model = options.ModelName }));
         app.MapGet("/v1/models", () => Results.Json(ModelsEndpoint.List(options, loaded)));
-        app.MapPost("/v1/completions", (HttpContext context) => CompletionsEndpoint.HandleAsync(context, engine, options));
-        app.MapPost("/v1/chat/completions", (HttpContext context) => ChatCompletionsEndpoint.HandleAsync(context, engine, options));
+        app.MapPost("/v1/completions", (HttpContext c) => CompletionsEndpoint.HandleAsync(c, engine, options));
+        app.MapPost("/v1/chat/completions", (HttpContext c) => ChatCompletionsEndpoint.HandleAsync(c, engine, options));
         app.MapMetrics("/metrics", metrics.Registry);
-        app.MapFallback((HttpContext context) => new ApiError(404, $"no endpoint {context.Request.Method} {context.Request.Path}").WriteAsync(context));
+        app.MapFallback((HttpContext c) =>
+            new ApiError(404, $"no endpoint {c.Request.Method} {c.Request.Path}").WriteAsync(c));
         return app;
     }
 
-    /// <summary>The label a request counts under: its route, or "other" (unknown paths must not grow the label set).</summary>
+    /// <summary>The label a request counts under: its route, or "other" (unknown paths must not add labels).</summary>
     private static string Endpoint(HttpContext context) => context.Request.Path.Value switch
     {
-        "/health" or "/v1/models" or "/v1/completions" or "/v1/chat/completions" or "/metrics" => context.Request.Path.Value,
+        "/health" or "/v1/models" or "/v1/completions" or "/v1/chat/completions" or "/metrics" =>
+            context.Request.Path.Value,
         _ => "other",
     };
 

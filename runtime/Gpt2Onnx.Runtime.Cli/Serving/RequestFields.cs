@@ -10,13 +10,13 @@ namespace Gpt2Onnx.Runtime.Cli.Serving;
 internal sealed class RequestFields(JsonObject body)
 {
     /// <summary>Reads a body of at most <paramref name="maxBytes"/> as a JSON object.</summary>
-    public static async Task<RequestFields> ReadAsync(HttpRequest request, long maxBytes, CancellationToken cancellation)
+    public static async Task<RequestFields> ReadAsync(HttpRequest request, long maxBytes, CancellationToken aborted)
     {
         if (request.ContentLength > maxBytes) throw TooLarge(maxBytes);
         var buffer = new MemoryStream();
         var chunk = new byte[16 << 10];
         int read;
-        while ((read = await request.Body.ReadAsync(chunk, cancellation)) > 0)
+        while ((read = await request.Body.ReadAsync(chunk, aborted)) > 0)
         {
             buffer.Write(chunk, 0, read);
             if (buffer.Length > maxBytes) throw TooLarge(maxBytes);
@@ -34,7 +34,8 @@ internal sealed class RequestFields(JsonObject body)
     }
 
     private static ApiError TooLarge(long maxBytes) =>
-        new(413, $"the body is over {maxBytes:N0} bytes, this server's limit (--max-body-bytes)", code: "request_too_large");
+        new(413, $"the body is over {maxBytes:N0} bytes, this server's limit (--max-body-bytes)",
+            code: "request_too_large");
 
     public JsonNode? this[string name] => body[name];
 
@@ -50,7 +51,8 @@ internal sealed class RequestFields(JsonObject body)
     public bool? Bool(string name) => body[name] switch
     {
         null => null,
-        JsonValue value when value.GetValueKind() is JsonValueKind.True or JsonValueKind.False => value.GetValue<bool>(),
+        JsonValue value when value.GetValueKind() is JsonValueKind.True or JsonValueKind.False =>
+            value.GetValue<bool>(),
         _ => throw ApiError.Invalid(name, $"'{name}' must be true or false"),
     };
 
@@ -60,7 +62,7 @@ internal sealed class RequestFields(JsonObject body)
         if (body[name] is not JsonValue value || value.GetValueKind() != JsonValueKind.Number)
             throw ApiError.Invalid(name, $"'{name}' must be a number");
         double number = value.GetValue<double>();
-        return number >= min && number <= max ? number : throw ApiError.Invalid(name, $"'{name}' must be from {min} to {max}, not {number}");
+        return number >= min && number <= max ? number : throw OutOfRange(name, min, max, number);
     }
 
     public long? Integer(string name, long min, long max)
@@ -68,12 +70,15 @@ internal sealed class RequestFields(JsonObject body)
         if (body[name] == null) return null;
         if (body[name] is not JsonValue value || !value.TryGetValue(out long number))
             throw ApiError.Invalid(name, $"'{name}' must be a whole number");
-        return number >= min && number <= max ? number : throw ApiError.Invalid(name, $"'{name}' must be from {min} to {max}, not {number}");
+        return number >= min && number <= max ? number : throw OutOfRange(name, min, max, number);
     }
+
+    private static ApiError OutOfRange(string name, double min, double max, double value) =>
+        ApiError.Invalid(name, $"'{name}' must be from {min} to {max}, not {value}");
 
     public int? Int(string name, int min, int max) => (int?)Integer(name, min, max);
 
-    /// <summary>A string or an array of at most <paramref name="maxCount"/> strings, as OpenAI's <c>stop</c> and <c>prompt</c>.</summary>
+    /// <summary>A string or an array of at most <paramref name="maxCount"/> strings (stop, prompt).</summary>
     public IReadOnlyList<string>? Strings(string name, int maxCount)
     {
         switch (body[name])
@@ -83,7 +88,8 @@ internal sealed class RequestFields(JsonObject body)
             case JsonValue value when value.GetValueKind() == JsonValueKind.String:
                 return [value.GetValue<string>()];
             case JsonArray array:
-                if (array.Count > maxCount) throw ApiError.Invalid(name, $"'{name}' may hold at most {maxCount} strings, not {array.Count}");
+                if (array.Count > maxCount)
+                    throw ApiError.Invalid(name, $"'{name}' may hold at most {maxCount} strings, not {array.Count}");
                 return array.Select(item => item is JsonValue v && v.GetValueKind() == JsonValueKind.String
                     ? v.GetValue<string>()
                     : throw ApiError.Invalid(name, $"'{name}' must be a string or an array of strings")).ToList();

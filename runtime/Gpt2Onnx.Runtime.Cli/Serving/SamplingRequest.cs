@@ -24,7 +24,7 @@ internal sealed record SamplingRequest
     public bool StreamUsage { get; init; }
     /// <summary>Alternatives reported with each token; null reports no log-probabilities.</summary>
     public int? Logprobs { get; init; }
-    /// <summary>Keep only the prompt's last this many tokens (vLLM's field); otherwise a prompt too long is refused.</summary>
+    /// <summary>Keep only the prompt's last this many tokens (vLLM's field); else a long prompt is refused.</summary>
     public int? TruncatePromptTokens { get; init; }
 
     /// <param name="maxTokensNames">the names max_tokens goes by (chat clients send max_completion_tokens)</param>
@@ -34,13 +34,14 @@ internal sealed record SamplingRequest
         foreach (var name in maxTokensNames) maxTokens ??= fields.Int(name, 0, limits.MaxTokens);
         int max = maxTokens ?? limits.DefaultMaxTokens;
         int? minTokens = fields.Int("min_tokens", 0, limits.MaxTokens);
-        if (minTokens > max) throw ApiError.Invalid("min_tokens", $"'min_tokens' ({minTokens}) must not exceed max_tokens ({max})");
+        if (minTokens > max)
+            throw ApiError.Invalid("min_tokens", $"'min_tokens' ({minTokens}) must not exceed max_tokens ({max})");
         int? topK = fields.Int("top_k", -1, int.MaxValue); // vLLM's -1 and our 0 both mean every token
         long? seed = fields.Integer("seed", long.MinValue, long.MaxValue);
         var stream = fields["stream_options"];
         if (stream != null && stream is not System.Text.Json.Nodes.JsonObject)
             throw ApiError.Invalid("stream_options", "'stream_options' must be an object");
-        bool streamUsage = stream?["include_usage"] is { } usage && usage.GetValueKind() == System.Text.Json.JsonValueKind.True;
+        bool streamUsage = stream?["include_usage"]?.GetValueKind() == System.Text.Json.JsonValueKind.True;
         return new SamplingRequest
         {
             MaxTokens = max,
@@ -69,7 +70,8 @@ internal sealed record SamplingRequest
     private static IReadOnlyList<string> Stops(RequestFields fields)
     {
         var stops = fields.Strings("stop", 4) ?? [];
-        return stops.Any(s => s.Length == 0) ? throw ApiError.Invalid("stop", "a stop string must not be empty") : stops;
+        return stops.Any(s => s.Length == 0) ? throw ApiError.Invalid("stop", "'stop' strings must not be empty")
+                                             : stops;
     }
 
     /// <summary>

@@ -27,15 +27,14 @@ internal sealed class ServerMetrics
                                          new CounterConfiguration { LabelNames = ["endpoint", "status"] });
         PromptTokens = factory.CreateCounter("gpt2_prompt_tokens_total", "prompt tokens read");
         CompletionTokens = factory.CreateCounter("gpt2_completion_tokens_total", "tokens generated");
-        Cancelled = factory.CreateCounter("gpt2_cancelled_sequences_total", "sequences ended early because their client left");
-        QueueLength = factory.CreateGauge("gpt2_queue_length", "sequences accepted and waiting for a slot in the batch");
+        Cancelled = factory.CreateCounter("gpt2_cancelled_sequences_total", "sequences ended early: their client left");
+        QueueLength = factory.CreateGauge("gpt2_queue_length", "sequences accepted and waiting for a slot");
         RunningSequences = factory.CreateGauge("gpt2_running_sequences", "sequences in the batch now");
-        BatchOccupancy = factory.CreateGauge("gpt2_batch_occupancy", $"running sequences over the batch's {maxBatch} slots");
+        BatchOccupancy = factory.CreateGauge("gpt2_batch_occupancy", $"running sequences over the {maxBatch} slots");
         // From 1 ms to about 65 s, doubling: a token on a CPU takes milliseconds, a first token under load seconds.
         var buckets = Histogram.ExponentialBuckets(0.001, 2, 17);
-        TimeToFirstToken = factory.CreateHistogram("gpt2_time_to_first_token_seconds", "from a request's arrival to its first token",
-                                                   new HistogramConfiguration { Buckets = buckets });
-        InterTokenLatency = factory.CreateHistogram("gpt2_inter_token_latency_seconds", "between consecutive tokens of a sequence",
-                                                    new HistogramConfiguration { Buckets = buckets });
+        var histogram = new HistogramConfiguration { Buckets = buckets };
+        TimeToFirstToken = factory.CreateHistogram("gpt2_time_to_first_token_seconds", "to 1st token", histogram);
+        InterTokenLatency = factory.CreateHistogram("gpt2_inter_token_latency_seconds", "token to token", histogram);
     }
 }

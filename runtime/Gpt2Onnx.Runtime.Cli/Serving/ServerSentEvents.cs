@@ -2,7 +2,7 @@ using System.Text.Json;
 
 namespace Gpt2Onnx.Runtime.Cli.Serving;
 
-/// <summary>A streamed answer as OpenAI streams it: server-sent events, one JSON chunk each, <c>data: [DONE]</c> last.</summary>
+/// <summary>Streaming as OpenAI streams: server-sent events of JSON chunks, <c>data: [DONE]</c> last.</summary>
 internal static class ServerSentEvents
 {
     public static void Begin(HttpResponse response)

@@ -6,7 +6,7 @@ namespace Gpt2Onnx.Runtime.Generation;
 /// <summary>One request of a batch job, with its identity and its sampling seed.</summary>
 public sealed record BatchItem(string Id, GenerationRequest Request)
 {
-    /// <summary>Follows this request as it runs (tokens as they come, its end, its cancellation); none for a batch job.</summary>
+    /// <summary>Follows this request as it runs (its tokens, its end, its cancellation); none in a batch job.</summary>
     public SequenceObserver? Observer { get; init; }
 }
 
@@ -58,8 +58,8 @@ public sealed class BatchEngine : IDisposable
     /// or the engine ends the loop with that error. An engine does one run at a time, synchronous or not.
     /// </summary>
     public async IAsyncEnumerable<BatchOutput> RunAsync(IAsyncEnumerable<BatchItem> items, bool continuous = true,
-                                                         [EnumeratorCancellation] CancellationToken cancellationToken = default,
-                                                         bool inOrder = true)
+                                                         [EnumeratorCancellation] CancellationToken cancellationToken =
+                                                             default, bool inOrder = true)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var options = new BoundedChannelOptions(2 * _maxBatch) { SingleReader = true, SingleWriter = true };
@@ -81,7 +81,8 @@ public sealed class BatchEngine : IDisposable
         {
             try
             {
-                foreach (var output in Run(RequestSource.Of(requests.Reader, stop.Token), continuous, inOrder, stop.Token))
+                var source = RequestSource.Of(requests.Reader, stop.Token);
+                foreach (var output in Run(source, continuous, inOrder, stop.Token))
                     outputs.Writer.WriteAsync(output, stop.Token).AsTask().GetAwaiter().GetResult();
                 outputs.Writer.Complete();
             }
@@ -101,7 +102,8 @@ public sealed class BatchEngine : IDisposable
         }
     }
 
-    private IEnumerable<BatchOutput> Run(RequestSource source, bool continuous, bool inOrder, CancellationToken cancellation = default) =>
+    private IEnumerable<BatchOutput> Run(RequestSource source, bool continuous, bool inOrder,
+                                         CancellationToken cancellation = default) =>
         continuous && Continuous ? RunContinuous(source, inOrder, cancellation) : RunStatic(source, cancellation);
 
     /// <summary>
@@ -179,7 +181,7 @@ public sealed class BatchEngine : IDisposable
         // Requests cancelled while they wait leave the lookahead; those running leave their slots.
         void DropCancelled()
         {
-            foreach (var waiting in pending.Where(w => w.Item.Observer?.Cancellation.IsCancellationRequested == true).ToList())
+            foreach (var waiting in pending.Where(w => IsCancelled(w.Item)).ToList())
             {
                 pending.Remove(waiting);
                 Done(waiting.Index, waiting.Item, null, CancelledBeforeStart);
@@ -265,11 +267,14 @@ public sealed class BatchEngine : IDisposable
     private sealed record Waiting(int Index, BatchItem Item, int[] Prompt, SamplingOptions Options, int MaxTotal)
     {
         /// <summary>Its sequence state (with a sampler of a few vocabulary-sized buffers), made only when it gets a slot.</summary>
-        public SequenceState Start(LanguageModel model) => new(model, Prompt, Options, streams: false, MaxTotal, Item.Observer);
+        public SequenceState Start(LanguageModel model) =>
+            new(model, Prompt, Options, streams: false, MaxTotal, Item.Observer);
     }
 
     /// <summary>The error of a request whose observer cancelled it before it got a slot.</summary>
     public const string CancelledBeforeStart = "the request was cancelled before it started";
+
+    private static bool IsCancelled(BatchItem item) => item.Observer?.Cancellation.IsCancellationRequested == true;
 
     /// <summary>Tells the request's observer that it is done, and returns its output.</summary>
     private static BatchOutput Finished(BatchItem item, BatchOutput output)
@@ -318,7 +323,7 @@ public sealed class BatchEngine : IDisposable
             {
                 try
                 {
-                    if (group[i].Observer?.Cancellation.IsCancellationRequested == true) throw new Gpt2OnnxException(CancelledBeforeStart);
+                    if (IsCancelled(group[i])) throw new Gpt2OnnxException(CancelledBeforeStart);
                     group[i].Request.Options.Validate();
                     // Encoded once here, to catch bad prompts; the generator then takes the ids as they are.
                     var ids = SequenceState.PromptIds(_model, group[i].Request);
@@ -326,17 +331,20 @@ public sealed class BatchEngine : IDisposable
                 }
                 catch (Gpt2OnnxException e)
                 {
-                    outputs[i] = Finished(group[i], new BatchOutput(group[i].Id, null, group[i].Request.Options.Seed, e.Message));
+                    var failed = new BatchOutput(group[i].Id, null, group[i].Request.Options.Seed, e.Message);
+                    outputs[i] = Finished(group[i], failed);
                 }
             }
             if (runnable.Count > 0)
             {
-                var results = generator.Generate(runnable.Select(r => r.Item.Request).ToList(), null, runnable.Select(r => r.Item.Observer).ToList());
+                var requests = runnable.Select(r => r.Item.Request).ToList();
+                var results = generator.Generate(requests, null, runnable.Select(r => r.Item.Observer).ToList());
                 TokensGenerated += generator.LastRun.Tokens;
                 for (int k = 0; k < runnable.Count; k++)
                 {
                     var item = runnable[k].Item;
-                    outputs[runnable[k].Index] = Finished(item, new BatchOutput(item.Id, results[k], item.Request.Options.Seed, null));
+                    var output = new BatchOutput(item.Id, results[k], item.Request.Options.Seed, null);
+                    outputs[runnable[k].Index] = Finished(item, output);
                 }
             }
             foreach (var output in outputs) yield return output!;

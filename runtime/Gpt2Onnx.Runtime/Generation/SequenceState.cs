@@ -65,7 +65,8 @@ internal sealed class SequenceState
         if (Finish == null && lengthInCache + 1 >= _maxTotal) Finish = FinishReasons.Length;
         if (_observer != null)
         {
-            _observer.Token(token, _piece.ToString(), _rawLogits == null ? null : Logprobs(token, _observer.TopLogprobs ?? 0));
+            var logprobs = _rawLogits == null ? null : Logprobs(token, _observer.TopLogprobs ?? 0);
+            _observer.Token(token, _piece.ToString(), logprobs);
             _piece.Clear();
         }
         return token;

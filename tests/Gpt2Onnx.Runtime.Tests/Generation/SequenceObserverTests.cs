@@ -17,7 +17,7 @@ public sealed class SequenceObserverTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    /// <summary>Records what the engine reports; cancels its request after <paramref name="cancelAfter"/> tokens.</summary>
+    /// <summary>Records what the engine reports; cancels after <paramref name="cancelAfter"/> tokens.</summary>
     private sealed class Recorder(int? topLogprobs = null, int cancelAfter = int.MaxValue) : SequenceObserver
     {
         private readonly CancellationTokenSource _cancel = new();
@@ -43,11 +43,15 @@ public sealed class SequenceObserverTests : IDisposable
         public void Cancel() => _cancel.Cancel();
     }
 
-    private static BatchItem Item(string id, Recorder observer, int maxNewTokens = 12, string prompt = "the quick", int minNewTokens = 0) =>
+    private static BatchItem Item(string id, Recorder observer, int maxNewTokens = 12, int minNewTokens = 0) =>
         new(id, new GenerationRequest
         {
-            Prompt = prompt,
-            Options = new SamplingOptions { MaxNewTokens = maxNewTokens, MinNewTokens = minNewTokens, Temperature = 0.9, Seed = 7, StopStrings = ["zz"] },
+            Prompt = "the quick",
+            Options = new SamplingOptions
+            {
+                MaxNewTokens = maxNewTokens, MinNewTokens = minNewTokens, Temperature = 0.9, Seed = 7,
+                StopStrings = ["zz"],
+            },
         }) { Observer = observer };
 
     [Theory]
@@ -82,7 +86,8 @@ public sealed class SequenceObserverTests : IDisposable
         var cancelled = new Recorder(cancelAfter: 3);
         var next = new Recorder();
         // Thirty tokens at least, but the observer cancels after its third: the slot goes to the next request.
-        var outputs = engine.Run([Item("long", cancelled, maxNewTokens: 30, minNewTokens: 30), Item("next", next, maxNewTokens: 5)]).ToList();
+        var outputs = engine.Run([Item("long", cancelled, maxNewTokens: 30, minNewTokens: 30), Item("next", next, 5)])
+            .ToList();
         Assert.Equal(FinishReasons.Cancelled, outputs[0].Result!.FinishReason);
         Assert.Equal(3, outputs[0].Result!.TokenIds.Length);
         Assert.NotNull(outputs[1].Result);
@@ -116,9 +121,11 @@ public sealed class SequenceObserverTests : IDisposable
         double logSum = Math.Log(last.Sum(l => Math.Exp(l - last.Max()))) + last.Max();
         var logprobs = Assert.Single(observer.Logprobs)!;
         Assert.Equal(last[result.TokenIds[0]] - logSum, logprobs.Logprob, 3);
-        var expectedTop = last.Select((l, id) => (Id: id, Logit: l)).OrderByDescending(t => t.Logit).ThenBy(t => t.Id).Take(3).ToList();
+        var expectedTop = last.Select((l, id) => (Id: id, Logit: l)).OrderByDescending(t => t.Logit).ThenBy(t => t.Id)
+            .Take(3).ToList();
         Assert.Equal(expectedTop.Select(t => t.Id), logprobs.Top.Select(t => t.Id));
-        Assert.Equal(expectedTop.Select(t => t.Logit - logSum), logprobs.Top.Select(t => (double)t.Logprob), new ToleranceComparer(1e-3));
+        Assert.Equal(expectedTop.Select(t => t.Logit - logSum), logprobs.Top.Select(t => (double)t.Logprob),
+                     new ToleranceComparer(1e-3));
     }
 
     private sealed class ToleranceComparer(double tolerance) : IEqualityComparer<double>
