@@ -18,7 +18,8 @@ public sealed record BatchOutput(string Id, GenerationResult? Result, ulong Seed
 /// refilled with the next requests, so the batch stays full. Refills wait until an eighth of the slots are
 /// free and prefill prompts of similar length together (one run reads the weights once for several), so
 /// requests may start out of order, within a lookahead of twice the batch; results still come back in
-/// input order. The cache is allocated once (<c>maxBatch × maxLength</c>). Each sequence has its own sampler and
+/// input order. Requests that arrive one by one while others run wait for as many as that, for at most as many
+/// steps. The cache is allocated once (<c>maxBatch × maxLength</c>). Each sequence has its own sampler and
 /// seed, and attention never crosses rows, so a request's result does not depend on which requests shared
 /// its batch. Continuous batching needs a fused graph (slots refill in place in its shared cache); a
 /// portable graph runs in static batches instead.
@@ -122,6 +123,7 @@ public sealed class BatchEngine : IDisposable
         _decoder.StartEmpty(_maxBatch);
         // Refills wait until this many slots are free (or nothing else runs), so one prefill serves several prompts.
         int refillAt = Math.Max(1, _maxBatch / 8), lookahead = 2 * _maxBatch;
+        int deferred = 0; // refills put off in a row while requests trickle in
 
         // Reads the requests that have arrived until the lookahead is full (waiting for the first one only when
         // asked); a request that cannot run is done at once, with its error.
@@ -204,6 +206,11 @@ public sealed class BatchEngine : IDisposable
             int busy = slots.Count(s => s != null), free = _maxBatch - busy;
             if (pending.Count == 0 || free == 0) return;
             if (busy > 0 && free < refillAt && pending.Count > free) return;
+            // Requests that trickle in (a server's clients, each sending its next when its last is answered) would
+            // each get a prefill of its own, a read of every weight for one prompt: while others run, a refill
+            // waits for refillAt of them, for at most refillAt steps.
+            if (busy > 0 && !exhausted && pending.Count < Math.Min(free, refillAt) && deferred++ < refillAt) return;
+            deferred = 0;
             int row = GatherBusy();
             _decoder.ResizeBatch(Math.Min(_maxBatch, row + pending.Count));
             while (row < _decoder.BatchSize && pending.Count > 0)
