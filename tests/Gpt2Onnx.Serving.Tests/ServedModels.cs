@@ -13,7 +13,9 @@ public sealed class ServedModels : IDisposable
     public ServedModels()
     {
         (_, Portable, Fused) = TinyModel.Export(Path.Combine(_dir, "short"));
-        (_, _, LongContext) = TinyModel.Export(Path.Combine(_dir, "long"), positions: 4096);
+        // Wider too, so that its 4,000 tokens take seconds, not the fraction of one a 32-wide model needs: a client
+        // that leaves after the first chunk must find its request still running on a fast or a loaded machine.
+        (_, _, LongContext) = TinyModel.Export(Path.Combine(_dir, "long"), positions: 4096, embd: 256);
     }
 
     public string Fused { get; }
