@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with the peer it must beat, in the same run (these machines are noisy;
-# only ratios hold). Usage: scripts/bench.sh [tokenizer|torch|runtime|batch|bf16 ...]   (no argument: every benchmark;
+# only ratios hold). Usage: scripts/bench.sh [tokenizer|torch|runtime|batch|serve|bf16 ...]   (no argument: every benchmark;
 # BENCH_BATCH=N sets the batch job's batch size, 128 by default; BENCH_ROUNDS=N the rounds, 3 for each; BENCH_PROCESSES=N the runtime benchmark's processes per batch size, 3)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -119,8 +119,8 @@ PY
 }
 
 # A GPT-2 124M checkpoint (trained one step from GPT-2's initialisation: no pretrained weights can be
-# downloaded here, and speed does not depend on the values) and its exports, made once.
-gpt2_124m() {
+# downloaded here, and speed does not depend on the values), made once; prints its folder.
+gpt2_124m_checkpoint() {
   local dir="$WORK/gpt2-124m"
   if [ ! -f "$dir/checkpoint/model.safetensors" ]; then
     echo "bench: making a GPT-2 124M checkpoint and its exports (once)" >&2
@@ -129,15 +129,27 @@ gpt2_124m() {
     "$ROOT/scripts/gpt2-train" train --data "$dir/data" --config gpt2 --out "$dir/checkpoint" --steps 1 --batch-size 1 --context 64 \
       --eval-every 0 --sample-tokens 0 >&2
   fi
-  # Exports older than the exporter are redone: a changed graph must be measured, not a stale one.
+  printf '%s' "$dir"
+}
+
+# Exports the checkpoint as each variant named (portable, fused, int4); exports older than the exporter are
+# redone: a changed graph must be measured, not a stale one.
+gpt2_124m_exports() {
+  local dir="$1"; shift
   local exporter="$ROOT/exporter/Gpt2Onnx.Exporter.Cli/bin/Release/net10.0/Gpt2Onnx.Exporter.dll"
-  for variant in portable fused int4; do
+  for variant in "$@"; do
     [ "$dir/onnx-$variant/model.onnx" -nt "$exporter" ] && continue
     case $variant in
       portable) flags=() ;; fused) flags=(--variant fused) ;; int4) flags=(--variant fused --precision int4) ;;
     esac
     "$ROOT/scripts/gpt2-export" --checkpoint "$dir/checkpoint" --out "$dir/onnx-$variant" "${flags[@]}" --force >&2
   done
+}
+
+# The checkpoint, its exports and the peers' exports, made once.
+gpt2_124m() {
+  local dir; dir=$(gpt2_124m_checkpoint)
+  gpt2_124m_exports "$dir" portable fused int4
   # The peers: the same weights as transformers' GPT-2 (what Optimum exports) and written lean, by torch.onnx.export.
   for structure in transformers lean; do
     [ -f "$dir/onnx-peer-$structure/model.onnx" ] && continue
@@ -308,15 +320,91 @@ print(f"  the job is {flops / 1e12:.2f} TFLOP: {fastest:.1f} s at this CPU's fp3
 PY
 }
 
+# gpt2-run serve under load, on loopback only and bounded (a fixed number of requests; it ends by itself): 1, 8,
+# 32 and 64 concurrent streaming clients, each level against a fresh server with --max-batch at the clients,
+# and side by side the batch job on the same rows at the same batch size. The load generator (one Python thread)
+# is pinned to the first core, the server and the batch job to the others.
+bench_serve() {
+  local dir; dir=$(gpt2_124m_checkpoint)
+  gpt2_124m_exports "$dir" fused
+  local cores; cores=$(nproc)
+  local client_cores=0 server_cores="1-$((cores - 1))" threads=$((cores - 1))
+  if [ "$cores" -lt 2 ]; then server_cores=0; threads=1; fi
+  local requests=${BENCH_SERVE_REQUESTS:-4} length=128
+  local rows="$WORK/serve-prompts.jsonl"
+  # Lengths vary, as a service's do (and the batch benchmark's): requests of one length would all end at the same
+  # step and leave the batch empty while their clients send the next ones. min_tokens fixes each one's count.
+  python3 - "$rows" <<'PY'
+import json, random, sys
+random.seed(7)
+words = "the of and to a in that is was he for it with as his on be at by i this had not are but from or have".split()
+with open(sys.argv[1], "w") as f:
+    for i in range(256):
+        tokens = random.randint(16, 48)
+        f.write(json.dumps({"id": i, "prompt": " ".join(random.choice(words) for _ in range(random.randint(4, 24))),
+                            "max_new_tokens": tokens, "min_new_tokens": tokens, "temperature": 0}) + "\n")
+PY
+  echo "== serve: GPT-2 124M fused fp32 on loopback; server and batch job: taskset -c $server_cores," \
+       "$threads ONNX Runtime thread(s), --max-batch = the clients, --max-length $length; load generator:" \
+       "taskset -c $client_cores, one Python thread; $requests streaming requests per client, prompts of 4-24 words," \
+       "16-48 new tokens each (greedy, min_tokens = max_tokens); the batch job on the same rows"
+  local results=()
+  for clients in 1 8 32 64; do
+    local log="$WORK/serve-$clients.log"
+    taskset -c "$server_cores" "$RUN" serve --model "$dir/onnx-fused" --port 0 --max-batch "$clients" \
+      --max-length "$length" --threads "$threads" --max-queue 4096 2>"$log" &
+    local server=$! port=""
+    for _ in $(seq 600); do
+      port=$(sed -nE 's#.* on http://127\.0\.0\.1:([0-9]+).*#\1#p' "$log")
+      [ -n "$port" ] && break
+      kill -0 "$server" 2>/dev/null || { cat "$log" >&2; echo "bench: the server did not start" >&2; exit 1; }
+      sleep 0.1
+    done
+    [ -n "$port" ] || { kill -TERM "$server"; echo "bench: the server did not listen within 60 s" >&2; exit 1; }
+    # One request first, untimed: the first prefill and step of a process are slower than the rest.
+    taskset -c "$client_cores" python3 "$ROOT/scripts/bench/serve_load.py" "$port" 1 1 "$rows" >/dev/null
+    local load
+    load=$(taskset -c "$client_cores" python3 "$ROOT/scripts/bench/serve_load.py" "$port" "$clients" "$requests" \
+      "$rows")
+    kill -TERM "$server"
+    wait "$server" || { cat "$log" >&2; echo "bench: the server did not exit 0 on SIGTERM" >&2; exit 1; }
+    head -n $((clients * requests)) "$rows" >"$WORK/serve-batch-in.jsonl"
+    rm -f "$WORK/serve-batch-out.jsonl"
+    local batch
+    batch=$(taskset -c "$server_cores" "$RUN" batch --model "$dir/onnx-fused" --input "$WORK/serve-batch-in.jsonl" \
+      --output "$WORK/serve-batch-out.jsonl" --max-batch "$clients" --max-length "$length" --threads "$threads" \
+      --json 2>/dev/null)
+    results+=("$load" "$batch")
+  done
+  python3 - "${results[@]}" <<'PY'
+import json, sys
+runs = [json.loads(a) for a in sys.argv[1:]]
+levels = [(runs[k], runs[k + 1]) for k in range(0, len(runs), 2)]
+print(f"  {'clients':>7} {'requests':>8} {'errors':>6} {'lost':>4} {'req/s':>6} {'tokens/s':>8} {'TTFT p50':>9} "
+      f"{'TTFT p99':>9} {'ITL p50':>8} {'ITL p99':>8} {'batch job tokens/s':>18} {'server/batch':>12}")
+for load, batch in levels:
+    print(f"  {load['clients']:7d} {load['requests']:8d} {load['errors']:6d} {load['lost']:4d} "
+          f"{load['requests_per_s']:6.2f} {load['tokens_per_s']:8.1f} {load['ttft_p50_ms']:7.0f}ms "
+          f"{load['ttft_p99_ms']:7.0f}ms {load['itl_p50_ms']:6.0f}ms {load['itl_p99_ms']:6.0f}ms "
+          f"{batch['tokens_per_s']:18.1f} {load['tokens_per_s'] / batch['tokens_per_s']:11.2f}x")
+one, (served, job) = levels[0][0], levels[2]
+errors, lost = sum(l["errors"] for l, _ in levels), sum(l["lost"] for l, _ in levels)
+print(f"  at 32 clients: {served['tokens_per_s'] / job['tokens_per_s']:.2f}x the batch job at --max-batch 32 "
+      f"(target 0.8x), {served['tokens_per_s'] / one['tokens_per_s']:.1f}x one client's tokens/s (target 5x); "
+      f"errors {errors}, lost {lost} (target 0 and 0)")
+PY
+}
+
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(tokenizer torch runtime batch)   # bf16 (30 minutes on 2 cores) only when asked
+[ ${#sections[@]} -gt 0 ] || sections=(tokenizer torch runtime batch serve)   # bf16 (30 minutes on 2 cores) only when asked
 for section in "${sections[@]}"; do
   case "$section" in
     tokenizer) bench_tokenizer ;;
     torch) bench_torch ;;
     runtime) bench_runtime ;;
     batch) bench_batch ;;
+    serve) bench_serve ;;
     bf16) bench_bf16 ;;
-    *) echo "bench: unknown benchmark '$section' (known: tokenizer torch runtime batch bf16)" >&2; exit 2 ;;
+    *) echo "bench: unknown benchmark '$section' (known: tokenizer torch runtime batch serve bf16)" >&2; exit 2 ;;
   esac
 done

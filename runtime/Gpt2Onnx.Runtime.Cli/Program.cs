@@ -11,5 +11,6 @@ var root = new RootCommand("gpt2-run: run exported GPT-2 ONNX models and their t
     PerplexityCommand.Create(),
     LogitsCommand.Create(),
     TokenizeCommand.Create(),
+    ServeCommand.Create(),
 };
 return CliHost.Run(root, args);

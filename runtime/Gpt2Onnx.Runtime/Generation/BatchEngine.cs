@@ -4,7 +4,11 @@ using System.Threading.Channels;
 namespace Gpt2Onnx.Runtime.Generation;
 
 /// <summary>One request of a batch job, with its identity and its sampling seed.</summary>
-public sealed record BatchItem(string Id, GenerationRequest Request);
+public sealed record BatchItem(string Id, GenerationRequest Request)
+{
+    /// <summary>Follows this request as it runs (its tokens, its end, its cancellation); none in a batch job.</summary>
+    public SequenceObserver? Observer { get; init; }
+}
 
 /// <summary>A finished request: its result, or the error that kept it from running.</summary>
 public sealed record BatchOutput(string Id, GenerationResult? Result, ulong Seed, string? Error);
@@ -14,7 +18,8 @@ public sealed record BatchOutput(string Id, GenerationResult? Result, ulong Seed
 /// refilled with the next requests, so the batch stays full. Refills wait until an eighth of the slots are
 /// free and prefill prompts of similar length together (one run reads the weights once for several), so
 /// requests may start out of order, within a lookahead of twice the batch; results still come back in
-/// input order. The cache is allocated once (<c>maxBatch × maxLength</c>). Each sequence has its own sampler and
+/// input order. Requests that arrive one by one while others run wait for as many as that, for at most as many
+/// steps. The cache is allocated once (<c>maxBatch × maxLength</c>). Each sequence has its own sampler and
 /// seed, and attention never crosses rows, so a request's result does not depend on which requests shared
 /// its batch. Continuous batching needs a fused graph (slots refill in place in its shared cache); a
 /// portable graph runs in static batches instead.
@@ -42,17 +47,20 @@ public sealed class BatchEngine : IDisposable
     public long TokensGenerated { get; private set; }
 
     /// <summary>Runs every item; yields each output in input order as soon as it and all before it are done.</summary>
-    public IEnumerable<BatchOutput> Run(IEnumerable<BatchItem> items, bool continuous = true) => Run(RequestSource.Of(items), continuous);
+    public IEnumerable<BatchOutput> Run(IEnumerable<BatchItem> items, bool continuous = true) =>
+        Run(RequestSource.Of(items), continuous, inOrder: true);
 
     /// <summary>
     /// Runs requests as an asynchronous producer supplies them (an app's queue, a channel, a network
     /// stream), on a thread of the engine's own: while it waits for more it keeps stepping the sequences it
-    /// has, and it yields each output in input order. Cancelling, or leaving the loop early, stops the
-    /// engine (it can run again after); an error of the producer or the engine ends the loop with that error.
-    /// An engine does one run at a time, synchronous or not.
+    /// has, and it yields each output in input order (or, unless <paramref name="inOrder"/>, as each is done: a
+    /// server answers every request on its own, and one long request must not hold back the outputs after it).
+    /// Cancelling, or leaving the loop early, stops the engine (it can run again after); an error of the producer
+    /// or the engine ends the loop with that error. An engine does one run at a time, synchronous or not.
     /// </summary>
     public async IAsyncEnumerable<BatchOutput> RunAsync(IAsyncEnumerable<BatchItem> items, bool continuous = true,
-                                                         [EnumeratorCancellation] CancellationToken cancellationToken = default)
+                                                         [EnumeratorCancellation] CancellationToken cancellationToken =
+                                                             default, bool inOrder = true)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var options = new BoundedChannelOptions(2 * _maxBatch) { SingleReader = true, SingleWriter = true };
@@ -74,7 +82,8 @@ public sealed class BatchEngine : IDisposable
         {
             try
             {
-                foreach (var output in Run(RequestSource.Of(requests.Reader, stop.Token), continuous, stop.Token))
+                var source = RequestSource.Of(requests.Reader, stop.Token);
+                foreach (var output in Run(source, continuous, inOrder, stop.Token))
                     outputs.Writer.WriteAsync(output, stop.Token).AsTask().GetAwaiter().GetResult();
                 outputs.Writer.Complete();
             }
@@ -94,11 +103,15 @@ public sealed class BatchEngine : IDisposable
         }
     }
 
-    private IEnumerable<BatchOutput> Run(RequestSource source, bool continuous, CancellationToken cancellation = default) =>
-        continuous && Continuous ? RunContinuous(source, cancellation) : RunStatic(source, cancellation);
+    private IEnumerable<BatchOutput> Run(RequestSource source, bool continuous, bool inOrder,
+                                         CancellationToken cancellation = default) =>
+        continuous && Continuous ? RunContinuous(source, inOrder, cancellation) : RunStatic(source, cancellation);
 
-    /// <summary>Cancellation is checked before each step (static batches: before each batch).</summary>
-    private IEnumerable<BatchOutput> RunContinuous(RequestSource source, CancellationToken cancellation)
+    /// <summary>
+    /// Cancellation is checked before each step (static batches: before each batch); a request's own
+    /// cancellation (its observer's) before each step too, and it leaves its slot then.
+    /// </summary>
+    private IEnumerable<BatchOutput> RunContinuous(RequestSource source, bool inOrder, CancellationToken cancellation)
     {
         var slots = new (int Index, BatchItem Item, SequenceState State)?[_maxBatch];
         var done = new Dictionary<int, BatchOutput>();
@@ -110,6 +123,7 @@ public sealed class BatchEngine : IDisposable
         _decoder.StartEmpty(_maxBatch);
         // Refills wait until this many slots are free (or nothing else runs), so one prefill serves several prompts.
         int refillAt = Math.Max(1, _maxBatch / 8), lookahead = 2 * _maxBatch;
+        int deferred = 0; // refills put off in a row while requests trickle in
 
         // Reads the requests that have arrived until the lookahead is full (waiting for the first one only when
         // asked); a request that cannot run is done at once, with its error.
@@ -134,12 +148,12 @@ public sealed class BatchEngine : IDisposable
                         throw new Gpt2OnnxException($"the prompt has {prompt.Length} tokens, more than the engine's maximum length of {_maxLength - 1}");
                     int maxTotal = (int)Math.Min(_maxLength, prompt.Length + (long)options.MaxNewTokens);
                     var waiting = new Waiting(index, item, prompt, options, maxTotal);
-                    if (options.MaxNewTokens == 0) done[index] = new BatchOutput(item.Id, waiting.Start(_model).Result(null), options.Seed, null);
+                    if (options.MaxNewTokens == 0) Done(index, item, waiting.Start(_model).Result(null), null);
                     else pending.Add(waiting);
                 }
                 catch (Gpt2OnnxException e)
                 {
-                    done[index] = new BatchOutput(item.Id, null, item.Request.Options.Seed, e.Message);
+                    Done(index, item, null, e.Message);
                 }
             }
         }
@@ -164,21 +178,51 @@ public sealed class BatchEngine : IDisposable
             return busy;
         }
 
+        void Done(int index, BatchItem item, GenerationResult? result, string? error) =>
+            done[index] = Finished(item, new BatchOutput(item.Id, result, item.Request.Options.Seed, error));
+
+        // Requests cancelled while they wait leave the lookahead; those running leave their slots.
+        void DropCancelled()
+        {
+            foreach (var waiting in pending.Where(w => IsCancelled(w.Item)).ToList())
+            {
+                pending.Remove(waiting);
+                Done(waiting.Index, waiting.Item, null, CancelledBeforeStart);
+            }
+            for (int row = 0; row < _decoder.BatchSize; row++)
+            {
+                if (slots[row] is not { } slot || !slot.State.CancellationRequested) continue;
+                slot.State.Cancel();
+                Done(slot.Index, slot.Item, slot.State.Result(null), null);
+                slots[row] = null;
+            }
+        }
+
         // Fills the free slots from the lookahead, in groups of prompts of similar length (each group one
         // prefill): the oldest waiting request always goes first, so none waits for ever.
         void Refill(bool waitForOne = false)
         {
             ReadAhead(waitForOne);
+            DropCancelled();
             int busy = slots.Count(s => s != null), free = _maxBatch - busy;
             if (pending.Count == 0 || free == 0) return;
             if (busy > 0 && free < refillAt && pending.Count > free) return;
+            // Requests that trickle in (a server's clients, each sending its next when its last is answered) would
+            // each get a prefill of its own, a read of every weight for one prompt: while others run, a refill
+            // waits for refillAt of them, for at most refillAt steps.
+            if (busy > 0 && !exhausted && pending.Count < Math.Min(free, refillAt) && deferred++ < refillAt) return;
+            deferred = 0;
             int row = GatherBusy();
             _decoder.ResizeBatch(Math.Min(_maxBatch, row + pending.Count));
             while (row < _decoder.BatchSize && pending.Count > 0)
             {
                 var group = TakeSimilar(pending, _decoder.BatchSize - row);
                 _decoder.RefillSlots(row, group.Select(w => w.Prompt).ToList());
-                foreach (var waiting in group) slots[row++] = (waiting.Index, waiting.Item, waiting.Start(_model));
+                foreach (var waiting in group)
+                {
+                    slots[row++] = (waiting.Index, waiting.Item, waiting.Start(_model));
+                    waiting.Item.Observer?.Started();
+                }
                 ReadAhead(waitForOne: false);
             }
         }
@@ -186,10 +230,16 @@ public sealed class BatchEngine : IDisposable
         Refill();
         while (true)
         {
+            DropCancelled();
             while (done.Remove(nextToYield, out var ready))
             {
                 yield return ready;
                 nextToYield++;
+            }
+            if (!inOrder)
+            {
+                foreach (var ready in done.Values) yield return ready;
+                done.Clear();
             }
             cancellation.ThrowIfCancellationRequested();
             if (pending.Count == 0 && slots.All(s => s == null))
@@ -205,7 +255,7 @@ public sealed class BatchEngine : IDisposable
                 TokensGenerated++;
                 if (slot.State.Done)
                 {
-                    done[slot.Index] = new BatchOutput(slot.Item.Id, slot.State.Result(null), slot.Item.Request.Options.Seed, null);
+                    Done(slot.Index, slot.Item, slot.State.Result(null), null);
                     slots[row] = null;
                 }
             }
@@ -225,7 +275,20 @@ public sealed class BatchEngine : IDisposable
     private sealed record Waiting(int Index, BatchItem Item, int[] Prompt, SamplingOptions Options, int MaxTotal)
     {
         /// <summary>Its sequence state (with a sampler of a few vocabulary-sized buffers), made only when it gets a slot.</summary>
-        public SequenceState Start(LanguageModel model) => new(model, Prompt, Options, streams: false, MaxTotal);
+        public SequenceState Start(LanguageModel model) =>
+            new(model, Prompt, Options, streams: false, MaxTotal, Item.Observer);
+    }
+
+    /// <summary>The error of a request whose observer cancelled it before it got a slot.</summary>
+    public const string CancelledBeforeStart = "the request was cancelled before it started";
+
+    private static bool IsCancelled(BatchItem item) => item.Observer?.Cancellation.IsCancellationRequested == true;
+
+    /// <summary>Tells the request's observer that it is done, and returns its output.</summary>
+    private static BatchOutput Finished(BatchItem item, BatchOutput output)
+    {
+        item.Observer?.Finished(output);
+        return output;
     }
 
     /// <summary>
@@ -268,6 +331,7 @@ public sealed class BatchEngine : IDisposable
             {
                 try
                 {
+                    if (IsCancelled(group[i])) throw new Gpt2OnnxException(CancelledBeforeStart);
                     group[i].Request.Options.Validate();
                     // Encoded once here, to catch bad prompts; the generator then takes the ids as they are.
                     var ids = SequenceState.PromptIds(_model, group[i].Request);
@@ -275,15 +339,21 @@ public sealed class BatchEngine : IDisposable
                 }
                 catch (Gpt2OnnxException e)
                 {
-                    outputs[i] = new BatchOutput(group[i].Id, null, group[i].Request.Options.Seed, e.Message);
+                    var failed = new BatchOutput(group[i].Id, null, group[i].Request.Options.Seed, e.Message);
+                    outputs[i] = Finished(group[i], failed);
                 }
             }
             if (runnable.Count > 0)
             {
-                var results = generator.Generate(runnable.Select(r => r.Item.Request).ToList());
+                var requests = runnable.Select(r => r.Item.Request).ToList();
+                var results = generator.Generate(requests, null, runnable.Select(r => r.Item.Observer).ToList());
                 TokensGenerated += generator.LastRun.Tokens;
                 for (int k = 0; k < runnable.Count; k++)
-                    outputs[runnable[k].Index] = new BatchOutput(runnable[k].Item.Id, results[k], runnable[k].Item.Request.Options.Seed, null);
+                {
+                    var item = runnable[k].Item;
+                    var output = new BatchOutput(item.Id, results[k], item.Request.Options.Seed, null);
+                    outputs[runnable[k].Index] = Finished(item, output);
+                }
             }
             foreach (var output in outputs) yield return output!;
         }

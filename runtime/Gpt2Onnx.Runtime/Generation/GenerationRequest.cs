@@ -38,6 +38,8 @@ public static class FinishReasons
     public const string StopString = "stop_string";
     /// <summary>The maximum number of new tokens, or the model's context, was reached.</summary>
     public const string Length = "length";
+    /// <summary>The request was cancelled (its client left) before it ended.</summary>
+    public const string Cancelled = "cancelled";
 }
 
 /// <summary>The continuation of one prompt.</summary>

@@ -20,7 +20,14 @@ public sealed class Generator : IDisposable
         Generate([request], onText == null ? null : (_, text) => onText(text))[0];
 
     /// <param name="onText">called with (request index, text piece) as whole characters become available</param>
-    public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<GenerationRequest> requests, Action<int, string>? onText = null)
+    public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<GenerationRequest> requests,
+                                                    Action<int, string>? onText = null) =>
+        Generate(requests, onText, null);
+
+    /// <param name="observers">per request, one that follows it (its tokens, its cancellation) or null</param>
+    internal IReadOnlyList<GenerationResult> Generate(IReadOnlyList<GenerationRequest> requests,
+                                                      Action<int, string>? onText,
+                                                      IReadOnlyList<SequenceObserver?>? observers)
     {
         int batch = requests.Count;
         if (batch == 0) return [];
@@ -33,7 +40,11 @@ public sealed class Generator : IDisposable
         var clock = System.Diagnostics.Stopwatch.StartNew();
         decoder.Prefill(prompts);
         double prefill = clock.Elapsed.TotalSeconds;
-        var states = Enumerable.Range(0, batch).Select(b => new SequenceState(_model, prompts[b], requests[b].Options, onText != null, decoder.Capacity(b))).ToArray();
+        var states = Enumerable.Range(0, batch)
+            .Select(b => new SequenceState(_model, prompts[b], requests[b].Options, onText != null, decoder.Capacity(b),
+                                           observers?[b]))
+            .ToArray();
+        foreach (var observer in observers ?? []) observer?.Started();
         var callbacks = Enumerable.Range(0, batch).Select(b => onText == null ? null : (Action<string>)(text => onText(b, text))).ToArray();
         var next = new int[batch];
         var active = new bool[batch];
@@ -43,6 +54,7 @@ public sealed class Generator : IDisposable
             bool any = false;
             for (int b = 0; b < batch; b++)
             {
+                if (states[b].CancellationRequested) states[b].Cancel();
                 if (states[b].Done)
                 {
                     next[b] = _model.EndOfTextId; // a finished sequence idles until the batch ends

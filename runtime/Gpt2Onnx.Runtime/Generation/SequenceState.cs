@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+using System.Text;
 using Gpt2Onnx.Runtime.Tokenizers;
 
 namespace Gpt2Onnx.Runtime.Generation;
@@ -15,9 +17,20 @@ internal sealed class SequenceState
     private readonly GeneratedText? _text;
     private readonly ITokenizer _tokenizer;
     private readonly int _maxTotal;
+    private readonly SequenceObserver? _observer;
+    private readonly StringBuilder _piece = new();
+    private readonly float[]? _rawLogits; // the model's logits of this step, kept for log-probabilities
+    private readonly int _decodable;
+    private readonly Action<string> _collect;
 
-    public SequenceState(LanguageModel model, int[] prompt, SamplingOptions options, bool streams, int maxTotal)
+    public SequenceState(LanguageModel model, int[] prompt, SamplingOptions options, bool streams, int maxTotal,
+                         SequenceObserver? observer = null)
     {
+        _observer = observer;
+        _collect = piece => _piece.Append(piece);
+        _decodable = Math.Min(model.VocabSize, model.Tokenizer.VocabSize);
+        if (observer?.TopLogprobs != null) _rawLogits = new float[model.VocabSize];
+        streams |= observer != null;
         _options = options;
         _tokenizer = model.Tokenizer;
         Prompt = prompt;
@@ -37,6 +50,7 @@ internal sealed class SequenceState
     /// <summary>Chooses the next token from <paramref name="logits"/>; returns it (to feed back unless <see cref="Done"/>).</summary>
     public int Next(Span<float> logits, int lengthInCache, Action<string>? onText)
     {
+        if (_rawLogits != null) logits.CopyTo(_rawLogits); // the sampler overwrites the logits as scratch
         int token = _sampler.Next(logits);
         if (_stops.Contains(token) && _generated.Count >= _options.MinNewTokens)
         {
@@ -44,11 +58,48 @@ internal sealed class SequenceState
             return token;
         }
         _generated.Add(token);
+        if (_observer != null) onText = onText == null ? _collect : onText + _collect;
         // Stop strings count only from the minimum length on, like stop tokens.
         if (_text != null && _text.Append(token, onText, watchStops: _generated.Count >= _options.MinNewTokens)) Finish = FinishReasons.StopString;
         if (Finish == null && _generated.Count >= _options.MaxNewTokens) Finish = FinishReasons.Length;
         if (Finish == null && lengthInCache + 1 >= _maxTotal) Finish = FinishReasons.Length;
+        if (_observer != null)
+        {
+            var logprobs = _rawLogits == null ? null : Logprobs(token, _observer.TopLogprobs ?? 0);
+            _observer.Token(token, _piece.ToString(), logprobs);
+            _piece.Clear();
+        }
         return token;
+    }
+
+    /// <summary>Ends the sequence where it is (its tokens so far are its result), unless it already ended.</summary>
+    public void Cancel() => Finish ??= FinishReasons.Cancelled;
+
+    /// <summary>Whether its observer asked to end it.</summary>
+    public bool CancellationRequested => _observer?.Cancellation.IsCancellationRequested == true;
+
+    /// <summary>
+    /// The chosen token's log-softmax over the decodable ids of the model's logits, and the <paramref name="top"/>
+    /// most likely ids' (ties to the lower id). Allocates, once per token: only requests that ask for it pay.
+    /// </summary>
+    private TokenLogprobs Logprobs(int token, int top)
+    {
+        var raw = _rawLogits.AsSpan(0, _decodable);
+        float max = TensorPrimitives.Max(raw);
+        double sum = 0;
+        foreach (float logit in raw) sum += Math.Exp(logit - max);
+        float logSum = max + (float)Math.Log(sum);
+        var best = new List<(int Id, float Logprob)>(top + 1);
+        for (int id = 0; id < raw.Length && top > 0; id++)
+        {
+            if (best.Count == top && raw[id] <= best[^1].Logprob) continue;
+            int at = best.Count;
+            while (at > 0 && best[at - 1].Logprob < raw[id]) at--;
+            best.Insert(at, (id, raw[id]));
+            if (best.Count > top) best.RemoveAt(top);
+        }
+        for (int i = 0; i < best.Count; i++) best[i] = (best[i].Id, best[i].Logprob - logSum);
+        return new TokenLogprobs(_rawLogits![token] - logSum, best);
     }
 
     public GenerationResult Result(Action<string>? onText)
