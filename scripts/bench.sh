@@ -210,8 +210,7 @@ for group in batches:
         m = lambda key: median(r[key] for r in rows)
         print(f"  {name:48} {group[0]['batch']:5d} {m('prefill_ms'):10.1f} {m('token_ms_p50'):8.2f} {m('token_ms_p90'):8.2f} {m('tokens_per_s'):9.1f} "
               f"{m('host_share'):6.1%} {m('allocated_bytes_per_step'):7.0f}")
-print("  (the peers run as plain ONNX Runtime: a new input tensor per Run, ONNX Runtime allocating every output, weights on its own 4 KB pages;")
-print("   ours put the weights on 2 MB pages)")
+print("  (the peers run as plain ONNX Runtime: a new input tensor per Run, ONNX Runtime allocating every output)")
 weights = batches[0][0]["rows"][PORTABLE]["weight_bytes"]
 bandwidth = [b for run in batches[0] for b in run["memory_bytes_per_s"]]
 print(f"  memory floor at batch 1: {weights / 1e6:.0f} MB of fp32 weights read once per step at {min(bandwidth) / 1e9:.1f}-{max(bandwidth) / 1e9:.1f} GB/s "
