@@ -12,7 +12,8 @@ namespace Gpt2Onnx.Exporter.Tests;
 /// </summary>
 internal sealed class ExportedGraphRunner(string onnxDirectory, Gpt2Config config) : IDisposable
 {
-    private readonly ModelSession _session = new(Path.Combine(onnxDirectory, OnnxExporter.ModelFile), new SessionSettings { IntraOpThreads = 1 });
+    private readonly ModelSession _session = new(Path.Combine(onnxDirectory, OnnxExporter.ModelFile),
+                                                 new SessionSettings { IntraOpThreads = 1 });
 
     public ModelSession Session => _session;
 
@@ -22,7 +23,8 @@ internal sealed class ExportedGraphRunner(string onnxDirectory, Gpt2Config confi
     /// <summary>The cache's element type as the graph declares it (float16 for fp16 exports).</summary>
     private OrtType CacheType => (OrtType)(int)_session.Input(PastKey(0))!.ElementType;
 
-    private static OrtValue Longs(IEnumerable<long> values, params long[] shape) => OrtValue.CreateTensorValueFromMemory(values.ToArray(), shape);
+    private static OrtValue Longs(IEnumerable<long> values, params long[] shape) =>
+        OrtValue.CreateTensorValueFromMemory(values.ToArray(), shape);
 
     /// <summary>
     /// Portable graph: logits [S][V] of <paramref name="chunks"/> fed one after another with the cache
@@ -70,14 +72,15 @@ internal sealed class ExportedGraphRunner(string onnxDirectory, Gpt2Config confi
         return rows;
     }
 
-    /// <summary>Fused graph: the same, with one past/present buffer of <paramref name="maxLength"/> per layer, updated in place.</summary>
+    /// <summary>Fused graph: the same, one past/present buffer of <paramref name="maxLength"/> per layer.</summary>
     public List<float[]> RunFused(int maxLength, params int[][] chunks)
     {
         int nh = config.NHead, hs = config.HeadSize;
         var buffers = new List<OrtValue>();
         for (int i = 0; i < 2 * config.NLayer; i++)
         {
-            var buffer = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, CacheType, [1, nh, maxLength, hs]);
+            var buffer = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, CacheType,
+                                                             [1, nh, maxLength, hs]);
             buffer.GetTensorMutableRawData().Clear();
             buffers.Add(buffer);
         }
@@ -117,7 +120,8 @@ internal sealed class ExportedGraphRunner(string onnxDirectory, Gpt2Config confi
     private void AddRows(List<float[]> rows, OrtValue logits)
     {
         var values = logits.GetTensorDataAsSpan<float>();
-        for (int s = 0; s < values.Length / config.VocabSize; s++) rows.Add(values.Slice(s * config.VocabSize, config.VocabSize).ToArray());
+        for (int s = 0; s < values.Length / config.VocabSize; s++)
+            rows.Add(values.Slice(s * config.VocabSize, config.VocabSize).ToArray());
     }
 
     public void Dispose() => _session.Dispose();

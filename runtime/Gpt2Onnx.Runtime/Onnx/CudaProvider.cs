@@ -27,7 +27,7 @@ internal static class CudaProvider
         return ExecutionDevice.Cpu();
     }
 
-    /// <summary>Appends the provider; null when it loaded, else the one line that says why not and what to install.</summary>
+    /// <summary>Appends the provider; null when it loaded, else the line saying why not and what to install.</summary>
     private static string? Unavailable(SessionOptions options, int deviceId)
     {
         if (!OrtEnv.Instance().GetAvailableProviders().Contains("CUDAExecutionProvider"))

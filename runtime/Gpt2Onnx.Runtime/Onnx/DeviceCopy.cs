@@ -11,11 +11,15 @@ internal static unsafe class DeviceCopy
 {
     private const int ZeroChunk = 1 << 20;
 
-    public static void Copy(void* source, OrtMemoryInfo sourceMemory, void* target, OrtMemoryInfo targetMemory, long bytes)
+    private const Microsoft.ML.OnnxRuntime.Tensors.TensorElementType Bytes =
+        Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.UInt8;
+
+    public static void Copy(void* source, OrtMemoryInfo sourceMemory, void* target, OrtMemoryInfo targetMemory,
+                            long bytes)
     {
         if (bytes == 0) return;
-        using var from = OrtValue.CreateTensorValueWithData(sourceMemory, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.UInt8, [bytes], (IntPtr)source, bytes);
-        using var to = OrtValue.CreateTensorValueWithData(targetMemory, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.UInt8, [bytes], (IntPtr)target, bytes);
+        using var from = OrtValue.CreateTensorValueWithData(sourceMemory, Bytes, [bytes], (IntPtr)source, bytes);
+        using var to = OrtValue.CreateTensorValueWithData(targetMemory, Bytes, [bytes], (IntPtr)target, bytes);
         OrtEnv.Instance().CopyTensors([from], [to], null);
     }
 
@@ -24,6 +28,7 @@ internal static unsafe class DeviceCopy
         var zeros = new byte[(int)Math.Min(bytes, ZeroChunk)];
         fixed (byte* source = zeros)
             for (long done = 0; done < bytes; done += zeros.Length)
-                Copy(source, OrtMemoryInfo.DefaultInstance, (byte*)target + done, targetMemory, Math.Min(zeros.Length, bytes - done));
+                Copy(source, OrtMemoryInfo.DefaultInstance, (byte*)target + done, targetMemory,
+                     Math.Min(zeros.Length, bytes - done));
     }
 }

@@ -40,7 +40,8 @@ public sealed class ExecutionDevice : IDisposable
     {
         if (_allocator == null) throw new InvalidOperationException("host memory is allocated by NativeTensor itself");
         if (bytes > uint.MaxValue)
-            throw new Gpt2OnnxException($"one cache buffer of {bytes:N0} bytes is more than ONNX Runtime allocates at once: " +
+            throw new Gpt2OnnxException($"one cache buffer of {bytes:N0} bytes is more than ONNX Runtime " +
+                                        "allocates at once: " +
                                         "lower the batch (--max-batch) or the length");
         return _allocator.Allocate((uint)Math.Max(bytes, 1));
     }

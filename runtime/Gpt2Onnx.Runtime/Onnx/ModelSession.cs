@@ -17,7 +17,7 @@ public sealed partial class ModelSession : IDisposable
     public string ModelPath { get; }
     public IReadOnlyList<GraphValue> Inputs { get; }
     public IReadOnlyList<GraphValue> Outputs { get; }
-    /// <summary>Inputs with a default value in the graph (overridable initializers): a run may feed them or leave them.</summary>
+    /// <summary>Inputs with a default in the graph (overridable initializers): a run may feed or leave them.</summary>
     public IReadOnlyList<GraphValue> OptionalInputs { get; }
     /// <summary>The model's custom metadata (ModelProto.metadata_props).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
@@ -55,7 +55,8 @@ public sealed partial class ModelSession : IDisposable
         }
         catch (OnnxRuntimeException e)
         {
-            throw new Gpt2OnnxException($"{modelPath} could not be loaded: {OneLine(e.Message)} — is it a complete ONNX model from gpt2-export?", e);
+            throw new Gpt2OnnxException($"{modelPath} could not be loaded: {OneLine(e.Message)} — is it a complete " +
+                                        "ONNX model from gpt2-export?", e);
         }
         NativeHeap.Trim(); // the weights ONNX Runtime copied while loading are freed by now
         try
@@ -76,7 +77,8 @@ public sealed partial class ModelSession : IDisposable
     private List<GraphValue> Describe(IReadOnlyDictionary<string, NodeMetadata> values) => values.Select(v =>
     {
         if (!v.Value.IsTensor)
-            throw new Gpt2OnnxException($"{ModelPath}: the model's '{v.Key}' is not a tensor: this runtime handles tensor inputs and outputs only");
+            throw new Gpt2OnnxException($"{ModelPath}: the model's '{v.Key}' is not a tensor: this runtime handles " +
+                                        "tensor inputs and outputs only");
         return new GraphValue(v.Key, (TensorElementType)(int)v.Value.ElementDataType,
                               v.Value.Dimensions.Select(d => (long)d).ToArray(), v.Value.SymbolicDimensions);
     }).ToList();
@@ -126,7 +128,10 @@ public sealed partial class ModelSession : IDisposable
         lock (EnvironmentGate)
         {
             if (OrtEnv.IsCreated) return;
-            var options = new EnvironmentCreationOptions { logId = "gpt2onnx", logLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
+            var options = new EnvironmentCreationOptions
+            {
+                logId = "gpt2onnx", logLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
+            };
             OrtEnv.CreateInstanceWithOptions(ref options);
         }
     }

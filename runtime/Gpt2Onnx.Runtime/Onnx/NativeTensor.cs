@@ -23,7 +23,8 @@ public sealed unsafe class NativeTensor : IDisposable
     internal OrtMemoryInfo Memory { get; }
     public bool OnHost => _ownedDevice == null && Memory == OrtMemoryInfo.DefaultInstance;
 
-    private NativeTensor(TensorElementType type, void* data, long capacityBytes, OrtMemoryInfo memory, ReadOnlySpan<long> shape)
+    private NativeTensor(TensorElementType type, void* data, long capacityBytes, OrtMemoryInfo memory,
+                         ReadOnlySpan<long> shape)
     {
         ElementType = type;
         Data = data;
@@ -33,7 +34,10 @@ public sealed unsafe class NativeTensor : IDisposable
         Reshape(shape);
     }
 
-    /// <summary>Host memory of <paramref name="capacityBytes"/> (64-byte aligned, contents undefined), viewed as <paramref name="shape"/>.</summary>
+    /// <summary>
+    /// Host memory of <paramref name="capacityBytes"/> (64-byte aligned, contents undefined), viewed as
+    /// <paramref name="shape"/>.
+    /// </summary>
     public static NativeTensor OnHostMemory(TensorElementType type, ReadOnlySpan<long> shape, long capacityBytes)
     {
         void* data = NativeMemory.AlignedAlloc((nuint)Math.Max(capacityBytes, 64), 64);
@@ -41,7 +45,8 @@ public sealed unsafe class NativeTensor : IDisposable
     }
 
     /// <summary>A cache buffer where <paramref name="device"/> keeps its cache, zeroed.</summary>
-    public static NativeTensor ForCache(ExecutionDevice device, TensorElementType type, ReadOnlySpan<long> shape, long capacityBytes)
+    public static NativeTensor ForCache(ExecutionDevice device, TensorElementType type, ReadOnlySpan<long> shape,
+                                        long capacityBytes)
     {
         if (!device.IsCuda)
         {
@@ -50,7 +55,8 @@ public sealed unsafe class NativeTensor : IDisposable
             return host;
         }
         var allocation = device.AllocateOnDevice(capacityBytes);
-        var tensor = new NativeTensor(type, (void*)allocation.DangerousGetHandle(), capacityBytes, device.CacheMemory, shape)
+        void* data = (void*)allocation.DangerousGetHandle();
+        var tensor = new NativeTensor(type, data, capacityBytes, device.CacheMemory, shape)
         {
             _ownedDevice = allocation,
         };
@@ -77,7 +83,8 @@ public sealed unsafe class NativeTensor : IDisposable
     /// </summary>
     public static NativeTensor View(NativeTensor of, long byteOffset, long bytes, ReadOnlySpan<long> shape)
     {
-        if (byteOffset < 0 || byteOffset + bytes > of.CapacityBytes) throw new ArgumentOutOfRangeException(nameof(byteOffset));
+        if (byteOffset < 0 || byteOffset + bytes > of.CapacityBytes)
+            throw new ArgumentOutOfRangeException(nameof(byteOffset));
         return new NativeTensor(of.ElementType, (byte*)of.Data + byteOffset, bytes, of.Memory, shape);
     }
 
@@ -96,10 +103,12 @@ public sealed unsafe class NativeTensor : IDisposable
     /// <summary>Views the memory with a new shape, read row-major from its start; allocates nothing.</summary>
     public void Reshape(ReadOnlySpan<long> shape)
     {
-        if (shape.Length > _shape.Length) throw new ArgumentException($"at most {_shape.Length} dimensions for this tensor");
+        if (shape.Length > _shape.Length)
+            throw new ArgumentException($"at most {_shape.Length} dimensions for this tensor");
         long bytes = ElementType.SizeOf();
         foreach (var d in shape) bytes *= d;
-        if (bytes > CapacityBytes) throw new ArgumentException($"a shape of {bytes} bytes does not fit the buffer of {CapacityBytes}");
+        if (bytes > CapacityBytes)
+            throw new ArgumentException($"a shape of {bytes} bytes does not fit the buffer of {CapacityBytes}");
         shape.CopyTo(_shape);
         _rank = shape.Length;
     }
@@ -108,7 +117,8 @@ public sealed unsafe class NativeTensor : IDisposable
     public Span<T> Span<T>() where T : unmanaged
     {
         if (!OnHost) throw new InvalidOperationException("device memory has no span on the host");
-        if (TensorElementTypes.Of<T>() != ElementType) throw new ArgumentException($"the tensor holds {ElementType}, not {typeof(T).Name}");
+        if (TensorElementTypes.Of<T>() != ElementType)
+            throw new ArgumentException($"the tensor holds {ElementType}, not {typeof(T).Name}");
         return new Span<T>(Data, checked((int)ElementCount));
     }
 

@@ -49,15 +49,18 @@ public static unsafe class TensorBinding
 
     private static readonly void** Api = OrtGetApiBase()->GetApi(ApiVersion);
 
-    /// <summary>The run reads <paramref name="name"/> from <paramref name="tensor"/>'s memory, viewed with its current shape.</summary>
-    public static void BindInput(this OrtIoBinding binding, Utf8Name name, NativeTensor tensor) => Bind(binding, name, tensor, BindInputEntry);
+    /// <summary>The run reads <paramref name="name"/> from <paramref name="tensor"/>, in its current shape.</summary>
+    public static void BindInput(this OrtIoBinding binding, Utf8Name name, NativeTensor tensor) =>
+        Bind(binding, name, tensor, BindInputEntry);
 
-    /// <summary>The run writes <paramref name="name"/> into <paramref name="tensor"/>, whose shape must be the output's exactly.</summary>
-    public static void BindOutput(this OrtIoBinding binding, Utf8Name name, NativeTensor tensor) => Bind(binding, name, tensor, BindOutputEntry);
+    /// <summary>The run writes <paramref name="name"/> into <paramref name="tensor"/>, shaped as the output.</summary>
+    public static void BindOutput(this OrtIoBinding binding, Utf8Name name, NativeTensor tensor) =>
+        Bind(binding, name, tensor, BindOutputEntry);
 
     private static void Bind(OrtIoBinding binding, Utf8Name name, NativeTensor tensor, int entry)
     {
-        var create = (delegate* unmanaged<IntPtr, void*, nuint, long*, nuint, int, IntPtr*, IntPtr>)Api[CreateTensorWithDataAsOrtValueEntry];
+        var create = (delegate* unmanaged<IntPtr, void*, nuint, long*, nuint, int, IntPtr*, IntPtr>)
+            Api[CreateTensorWithDataAsOrtValueEntry];
         var bind = (delegate* unmanaged<IntPtr, byte*, IntPtr, IntPtr>)Api[entry];
         var release = (delegate* unmanaged<IntPtr, void>)Api[ReleaseValueEntry];
         var shape = tensor.Shape;

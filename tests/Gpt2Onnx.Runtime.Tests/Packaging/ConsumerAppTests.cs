@@ -30,7 +30,8 @@ public sealed class ConsumerAppTests : IDisposable
         File.WriteAllText(Path.Combine(app, "app.csproj"), $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
-                <OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><ImplicitUsings>enable</ImplicitUsings>
+                <OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
               </PropertyGroup>
               <ItemGroup>
                 <PackageReference Include="Gpt2Onnx.Runtime" Version="{version}" />
@@ -54,16 +55,21 @@ public sealed class ConsumerAppTests : IDisposable
             """);
         string appIds = (await Dotnet(app, "run", "-c", "Release", "--", fused)).Trim().Split('\n')[^1];
 
-        var (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", fused, "--prompt-ids", "5,6,7",
+        var (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", fused,
+                                                                   "--prompt-ids", "5,6,7",
                                                                    "--greedy", "--max-new-tokens", "8", "--json");
         Assert.True(exitCode == 0, stderr);
-        var cliIds = JsonDocument.Parse(stdout).RootElement.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32());
+        var cliIds = JsonDocument.Parse(stdout).RootElement.GetProperty("ids").EnumerateArray()
+                                 .Select(e => e.GetInt32());
         Assert.Equal(string.Join(",", cliIds), appIds);
     }
 
     private static async Task<string> Dotnet(string folder, params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
