@@ -60,32 +60,11 @@ internal static class ChatCompletionsEndpoint
         for (int i = 0; i < run.Count; i++)
             await ServerSentEvents.WriteAsync(response, Chunk(i, new { role = "assistant", content = "" }, null, null),
                                               aborted);
-        var streamed = new int[run.Count];
-        int generated = 0;
-        await foreach (var next in run.Events(aborted))
-        {
-            if (next is TokenEvent token && (token.Text.Length > 0 || logprobs))
-            {
-                streamed[token.Choice] += token.Text.Length;
-                var tokenLogprobs = logprobs ? LogprobsOf([token], tokenizer) : null;
-                var chunk = Chunk(token.Choice, new { content = token.Text }, tokenLogprobs, null);
-                await ServerSentEvents.WriteAsync(response, chunk, aborted);
-            }
-            else if (next is FinishedEvent { Output: var output } done)
-            {
-                if (output.Result is not { } result)
-                {
-                    var error = new ApiError(500, output.Error ?? "no result");
-                    await ServerSentEvents.WriteAsync(response, error.Body, aborted);
-                    continue;
-                }
-                generated += result.TokenIds.Length;
-                string tail = CompletionRun.Tail(result, streamed[done.Choice]);
-                object delta = tail.Length > 0 ? new { content = tail } : new { };
-                var chunk = Chunk(done.Choice, delta, null, CompletionRun.FinishReason(result));
-                await ServerSentEvents.WriteAsync(response, chunk, aborted);
-            }
-        }
+        int generated = await run.StreamAsync(response, logprobs,
+            token => Chunk(token.Choice, new { content = token.Text }, logprobs ? LogprobsOf([token], tokenizer) : null,
+                           null),
+            (choice, tail, finish) => Chunk(choice, tail.Length > 0 ? new { content = tail } : new { }, null, finish),
+            aborted);
         if (sampling.StreamUsage)
         {
             var usage = CompletionsEndpoint.Usage([prompt], generated);

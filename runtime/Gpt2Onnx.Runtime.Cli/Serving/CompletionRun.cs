@@ -87,6 +87,40 @@ internal sealed class CompletionRun : IDisposable
     public static string Tail(GenerationResult result, int streamed) =>
         result.Text[Math.Min(streamed, result.Text.Length)..];
 
+    /// <summary>
+    /// Streams every choice as server-sent events, the same way for both endpoints: a chunk per token that made text
+    /// (every token where <paramref name="everyToken"/>, for its log-probabilities), then a choice's final chunk with
+    /// the text its end made final and its finish reason; a choice that failed sends an error object instead.
+    /// Returns the tokens generated, for the usage chunk.
+    /// </summary>
+    public async Task<int> StreamAsync(HttpResponse response, bool everyToken, Func<TokenEvent, object> tokenChunk,
+                                       Func<int, string, string, object> finalChunk, CancellationToken aborted)
+    {
+        var streamed = new int[Count];
+        int generated = 0;
+        await foreach (var next in Events(aborted))
+        {
+            if (next is TokenEvent token && (token.Text.Length > 0 || everyToken))
+            {
+                streamed[token.Choice] += token.Text.Length;
+                await ServerSentEvents.WriteAsync(response, tokenChunk(token), aborted);
+            }
+            else if (next is FinishedEvent { Output: var output } done)
+            {
+                if (output.Result is not { } result)
+                {
+                    var error = new ApiError(500, output.Error ?? "no result");
+                    await ServerSentEvents.WriteAsync(response, error.Body, aborted);
+                    continue;
+                }
+                generated += result.TokenIds.Length;
+                var chunk = finalChunk(done.Choice, Tail(result, streamed[done.Choice]), FinishReason(result));
+                await ServerSentEvents.WriteAsync(response, chunk, aborted);
+            }
+        }
+        return generated;
+    }
+
     /// <summary>Cancels what still runs (a client that left mid-stream), so the engine frees the slots.</summary>
     public void Dispose()
     {

@@ -56,30 +56,9 @@ internal static class CompletionsEndpoint
         if (echo)
             for (int i = 0; i < run.Count; i++)
                 await ServerSentEvents.WriteAsync(response, Chunk(i, texts[i / sampling.N], null, null), aborted);
-        var streamed = new int[run.Count];
-        int generated = 0;
-        await foreach (var next in run.Events(aborted))
-        {
-            if (next is TokenEvent token && (token.Text.Length > 0 || sampling.Logprobs != null))
-            {
-                streamed[token.Choice] += token.Text.Length;
-                var chunk = Chunk(token.Choice, token.Text, Logprobs([token]), null);
-                await ServerSentEvents.WriteAsync(response, chunk, aborted);
-            }
-            else if (next is FinishedEvent { Output: var output } done)
-            {
-                if (output.Result is not { } result)
-                {
-                    var error = new ApiError(500, output.Error ?? "no result");
-                    await ServerSentEvents.WriteAsync(response, error.Body, aborted);
-                    continue;
-                }
-                generated += result.TokenIds.Length;
-                string tail = CompletionRun.Tail(result, streamed[done.Choice]);
-                var chunk = Chunk(done.Choice, tail, null, CompletionRun.FinishReason(result));
-                await ServerSentEvents.WriteAsync(response, chunk, aborted);
-            }
-        }
+        int generated = await run.StreamAsync(response, sampling.Logprobs != null,
+            token => Chunk(token.Choice, token.Text, Logprobs([token]), null),
+            (choice, tail, finish) => Chunk(choice, tail, null, finish), aborted);
         if (sampling.StreamUsage)
         {
             var usage = Usage(prompts, generated);
