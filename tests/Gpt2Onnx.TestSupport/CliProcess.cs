@@ -5,9 +5,15 @@ namespace Gpt2Onnx.TestSupport;
 /// <summary>Runs a built command line (scripts/gpt2-run, gpt2-train, gpt2-export) in a child process: for what only a fresh process shows, or what ends one.</summary>
 public static class CliProcess
 {
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string tool, params string[] arguments)
+    public static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string tool, params string[] arguments) =>
+        RunProgramAsync(Path.Combine(RepositoryRoot.Path, "scripts", tool), null, arguments);
+
+    /// <summary>Runs any program (in <paramref name="workingDirectory"/>, or the current one when null).</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunProgramAsync(
+        string program, string? workingDirectory, params string[] arguments)
     {
-        var start = new ProcessStartInfo(Path.Combine(RepositoryRoot.Path, "scripts", tool)) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (workingDirectory != null) start.WorkingDirectory = workingDirectory;
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
         using var run = Process.Start(start)!;
         var stdout = run.StandardOutput.ReadToEndAsync();

@@ -21,7 +21,7 @@ public sealed unsafe class NativeTensor : IDisposable
     public long CapacityBytes { get; }
     /// <summary>Where the memory is; a tensor bound to a graph input elsewhere is copied there when bound.</summary>
     internal OrtMemoryInfo Memory { get; }
-    public bool OnHost => _ownedDevice == null && Memory == OrtMemoryInfo.DefaultInstance;
+    public bool OnHost => Memory == OrtMemoryInfo.DefaultInstance;
 
     private NativeTensor(TensorElementType type, void* data, long capacityBytes, OrtMemoryInfo memory,
                          ReadOnlySpan<long> shape)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Gpt2Onnx.TestSupport;
 
@@ -66,18 +65,8 @@ public sealed class ConsumerAppTests : IDisposable
 
     private static async Task<string> Dotnet(string folder, params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true,
-        };
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-        using var run = Process.Start(start)!;
-        var stdout = run.StandardOutput.ReadToEndAsync();
-        string stderr = await run.StandardError.ReadToEndAsync();
-        await run.WaitForExitAsync();
-        Assert.True(run.ExitCode == 0, $"dotnet {string.Join(' ', arguments)} failed: {await stdout}{stderr}");
-        return await stdout;
+        var (exitCode, stdout, stderr) = await CliProcess.RunProgramAsync("dotnet", folder, arguments);
+        Assert.True(exitCode == 0, $"dotnet {string.Join(' ', arguments)} failed: {stdout}{stderr}");
+        return stdout;
     }
 }
