@@ -6,7 +6,7 @@ namespace Gpt2Onnx.GenAI.Tests;
 /// <summary>
 /// onnxruntime-genai's Tokenizer (onnxruntime-extensions) reads the tokenizer.json and tokenizer_config.json an
 /// export writes: for byte-level BPE it gives this runtime's ids on hard texts and decodes them back to the text
-/// (WordPiece it cannot read: <see cref="RefusedTokenizerTests"/>).
+/// (WordPiece it cannot read: README, "Running an export with onnxruntime-genai").
 /// </summary>
 [Collection(GenAiCollection.Name)]
 public sealed class TokenizerTests(TinyExports exports)
