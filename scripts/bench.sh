@@ -33,9 +33,15 @@ bench_tokenizer() {
   [ -f "$word" ] || python3 -c "import random; random.seed(1); print(''.join(random.choice('abcdefghijklmnopqrstuvwxyz') for _ in range(50000)), end='')" >"$word"
   long_ours=$("$RUN" tokenize --tokenizer "$ROOT/models/gpt2-tokenizer" --input "$word" --json --repeat 3)
   long_peer=$(NODE_PATH="$ROOT/.deps/node/node_modules" node "$ROOT/scripts/bench/tiktoken-throughput.js" "$word" 1)
-  python3 - "$cold" "$ours" "$peer" "$one" "$all" "$long_ours" "$long_peer" <<'PY'
+  # Microsoft.ML.Tokenizers' TiktokenTokenizer and BpeTokenizer beside ours, in one process, line by line.
+  dotnet build "$ROOT/scripts/bench/tokenizer-bench" -c Release --nologo -v q >&2 \
+    || { echo "bench: tokenizer-bench did not build" >&2; exit 1; }
+  local library
+  library=$(dotnet "$ROOT/scripts/bench/tokenizer-bench/bin/Release/net10.0/tokenizer-bench.dll" \
+    "$ROOT/models/gpt2-tokenizer" "$text" 5)
+  python3 - "$cold" "$ours" "$peer" "$one" "$all" "$long_ours" "$long_peer" "$library" <<'PY'
 import json, sys
-cold, ours, peer, one, all_, long_ours, long_peer = (json.loads(a) for a in sys.argv[1:])
+cold, ours, peer, one, all_, long_ours, long_peer, library = (json.loads(a) for a in sys.argv[1:])
 assert long_ours["tokens"] == long_peer["tokens"], f"token counts differ on the long word: ours {long_ours['tokens']}, tiktoken {long_peer['tokens']}"
 assert ours["tokens"] == peer["tokens"], f"token counts differ: ours {ours['tokens']}, tiktoken {peer['tokens']}"
 print(f"  {'':34} {'MB/s':>8} {'tokens':>10}")
@@ -47,6 +53,14 @@ print(f"  500 documents: {one['mb_per_s']:.1f} MB/s on 1 thread, {all_['mb_per_s
       f"({all_['mb_per_s'] / one['mb_per_s']:.2f}x)")
 print(f"  one 50,000-letter word ({long_ours['tokens']} tokens): {long_ours['seconds'] * 1000:.0f} ms, tiktoken {long_peer['seconds'] * 1000:.0f} ms "
       f"({long_peer['seconds'] / long_ours['seconds']:.0f}x)")
+lib = library
+print(f"  Microsoft.ML.Tokenizers' contract, line by line ({lib['lines']} lines, {lib['mismatches']} with other ids), "
+      f"1 thread, fastest of 5:")
+print(f"    {'Gpt2Onnx BpeTokenizer (span API)':32} {lib['ours']:8.1f} MB/s, {lib['ours_bytes_per_line']:.0f} bytes a line")
+print(f"    {'Microsoft.ML TiktokenTokenizer':32} {lib['tiktoken']:8.1f} MB/s")
+print(f"    {'Microsoft.ML BpeTokenizer':32} {lib['bpe']:8.1f} MB/s")
+print(f"    ours / the faster: {lib['ours'] / max(lib['tiktoken'], lib['bpe']):.2f}x (target: at least 2.5x, 0 bytes a line)")
+assert lib["mismatches"] == 0, f"{lib['mismatches']} lines encode to other ids than Microsoft.ML.Tokenizers'"
 PY
 }
 

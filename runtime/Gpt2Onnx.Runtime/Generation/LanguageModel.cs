@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.Runtime.Tokenizers;
+using Gpt2Onnx.Runtime.Tokenizers.Contract;
 
 namespace Gpt2Onnx.Runtime.Generation;
 
@@ -43,11 +44,11 @@ public sealed class LanguageModel : IDisposable
 
     private readonly string _configFile;
 
-    private LanguageModel(string directory, ModelSession session, ITokenizer tokenizer, JsonObject decoder, JsonObject model, JsonObject? search, string configFile)
+    private LanguageModel(string directory, ModelSession session, Microsoft.ML.Tokenizers.Tokenizer? tokenizer,
+                          JsonObject decoder, JsonObject model, JsonObject? search, string configFile)
     {
         Directory = directory;
         Session = session;
-        Tokenizer = tokenizer;
         _configFile = configFile;
         int Int(JsonObject o, string key) => o[key] is JsonValue value && value.TryGetValue<int>(out int number)
             ? number
@@ -58,6 +59,12 @@ public sealed class LanguageModel : IDisposable
         ContextLength = Int(model, "context_length");
         VocabSize = Int(model, "vocab_size");
         EndOfTextId = Int(model, "eos_token_id");
+        Tokenizer = tokenizer switch
+        {
+            null => Tokenizers.Tokenizer.Load(directory),
+            ITokenizer ours => ours,
+            _ => new LibraryTokenizer(tokenizer, VocabSize, EndOfTextId),
+        };
         if (search != null) DefaultSampling = ReadSearch(search, $"{directory}/{configFile}");
         // Graphs from elsewhere (a torch.onnx.export, say) carry no metadata of ours: the portable contract.
         Variant = session.Metadata.GetValueOrDefault("gpt2onnx.variant", "portable");
@@ -78,8 +85,8 @@ public sealed class LanguageModel : IDisposable
             throw new Gpt2OnnxException($"{session.ModelPath}: its logits output is {(logits == null ? "missing" : logits.ElementType.ToString())}, not float: export the model again with gpt2-export");
         CheckAgainstGraph(session, past, logits);
         CheckDevice(session);
-        if (tokenizer.VocabSize > VocabSize)
-            throw new Gpt2OnnxException($"{directory}: the tokenizer has {tokenizer.VocabSize} ids but the model only {VocabSize}: the folder mixes two models");
+        if (Tokenizer.VocabSize > VocabSize)
+            throw new Gpt2OnnxException($"{directory}: the tokenizer has {Tokenizer.VocabSize} ids but the model only {VocabSize}: the folder mixes two models");
     }
 
     /// <summary>
@@ -128,7 +135,16 @@ public sealed class LanguageModel : IDisposable
     /// Loads an ONNX folder written by gpt2-export, or one with the same graph contract and a Hugging Face
     /// config.json instead of genai_config.json (as Optimum's GPT-2 export writes it).
     /// </summary>
-    public static LanguageModel Load(string directory, SessionSettings? settings = null)
+    public static LanguageModel Load(string directory, SessionSettings? settings = null) =>
+        Load(directory, tokenizer: null, settings);
+
+    /// <summary>
+    /// Loads the folder as <see cref="Load(string, SessionSettings?)"/> does, but encodes and decodes with
+    /// <paramref name="tokenizer"/>, any Microsoft.ML.Tokenizers tokenizer (its TiktokenTokenizer for GPT-2, say),
+    /// instead of the folder's own; null takes the folder's.
+    /// </summary>
+    public static LanguageModel Load(string directory, Microsoft.ML.Tokenizers.Tokenizer? tokenizer,
+                                     SessionSettings? settings = null)
     {
         if (!System.IO.Directory.Exists(directory))
             throw new Gpt2OnnxException($"the model folder {directory} does not exist: export one with 'gpt2-export --checkpoint DIR --out {directory}'");
@@ -152,7 +168,6 @@ public sealed class LanguageModel : IDisposable
             configFile = "config.json";
             (model, decoder) = FromHuggingFaceConfig(directory, ReadJson(directory, configFile));
         }
-        var tokenizer = Tokenizers.Tokenizer.Load(directory);
         var session = new ModelSession(Path.Combine(directory, "model.onnx"), settings);
         try
         {

@@ -17,16 +17,26 @@ public sealed class BasicTokenizer(bool lowerCase = false, bool? stripAccents = 
     public bool StripAccents { get; } = stripAccents ?? lowerCase;
     public bool SplitCjk { get; } = splitCjk;
 
-    /// <summary>Appends the words of <paramref name="text"/> to <paramref name="words"/>.</summary>
-    public void Split(ReadOnlySpan<char> text, List<string> words)
+    /// <summary>
+    /// Appends the words of <paramref name="text"/> to <paramref name="words"/>, and when
+    /// <paramref name="ranges"/> is given, where each word stands in the text (from its first character kept to its
+    /// last).
+    /// </summary>
+    public void Split(ReadOnlySpan<char> text, List<string> words, List<Range>? ranges = null)
     {
         var word = new StringBuilder();
+        int wordStart = 0, wordEnd = 0;
+        void Add(string w, int start, int end)
+        {
+            if (w.Length == 0) return;
+            words.Add(w);
+            ranges?.Add(new Range(start, end));
+        }
         void Flush()
         {
             if (word.Length == 0) return;
-            string w = Normalize(word.ToString());
+            Add(Normalize(word.ToString()), wordStart, wordEnd);
             word.Clear();
-            if (w.Length > 0) words.Add(w);
         }
 
         int i = 0;
@@ -43,11 +53,13 @@ public sealed class BasicTokenizer(bool lowerCase = false, bool? stripAccents = 
             else if (SplitCjk && IsCjk(cp) || IsPunctuation(rune))
             {
                 Flush();
-                words.Add(Normalize(rune.ToString()));
+                Add(Normalize(rune.ToString()), i - width, i);
             }
             else
             {
+                if (word.Length == 0) wordStart = i - width;
                 word.Append(text.Slice(i - width, width));
+                wordEnd = i;
             }
         }
         Flush();

@@ -11,7 +11,7 @@ namespace Gpt2Onnx.Runtime.Tokenizers;
 /// the whole piece (most English words are one token) → otherwise a per-thread cache → otherwise BPE merges
 /// by rank. Nothing is allocated per token: pieces live in stack buffers and the cache holds id arrays.
 /// </summary>
-public sealed class BpeTokenizer : ITokenizer
+public sealed partial class BpeTokenizer : Microsoft.ML.Tokenizers.Tokenizer, ITokenizer
 {
     private const int MaxStackPiece = 256;
     private const int MaxScannedPiece = 64; // bytes; longer pieces merge through a priority queue

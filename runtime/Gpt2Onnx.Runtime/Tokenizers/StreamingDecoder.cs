@@ -24,7 +24,7 @@ public abstract class StreamingDecoder
     public abstract void AppendTo(int id, StringBuilder output);
 
     /// <summary>Whatever is still held back (an incomplete character becomes U+FFFD), and resets the decoder.</summary>
-    public string Flush()
+    public virtual string Flush()
     {
         _text.Clear();
         DecodeBytes([], _text, flush: true);

@@ -8,7 +8,7 @@ namespace Gpt2Onnx.Runtime.Tokenizers;
 /// a piece that continues a word. With a vocabulary of single characters it is a character-level
 /// tokenizer, which is how the Chinese GPT-2 tutorials tokenize poetry.
 /// </summary>
-public sealed class WordPieceTokenizer : ITokenizer
+public sealed partial class WordPieceTokenizer : Microsoft.ML.Tokenizers.Tokenizer, ITokenizer
 {
     public const string Continuation = "##";
     public const int MaxWordChars = 100; // characters (code points); longer words become [UNK], as in BERT
@@ -85,14 +85,18 @@ public sealed class WordPieceTokenizer : ITokenizer
         foreach (var word in words) EncodeWord(word, ids);
     }
 
-    private void EncodeWord(string word, List<int> ids)
+    /// <summary>
+    /// Appends the word's pieces, and when <paramref name="pieces"/> is given, where each stands in the word
+    /// (the whole word for [UNK]).
+    /// </summary>
+    private void EncodeWord(string word, List<int> ids, List<Range>? pieces = null)
     {
         if (word.Length > MaxWordChars && word.EnumerateRunes().Count() > MaxWordChars)
         {
-            ids.Add(UnknownId);
+            AddUnknown(word, ids, pieces);
             return;
         }
-        int first = ids.Count;
+        int first = ids.Count, firstPiece = pieces?.Count ?? 0;
         Span<char> candidate = stackalloc char[2 * MaxWordChars + Continuation.Length];
         int start = 0;
         while (start < word.Length)
@@ -115,12 +119,20 @@ public sealed class WordPieceTokenizer : ITokenizer
             if (end == start)
             {
                 ids.RemoveRange(first, ids.Count - first);
-                ids.Add(UnknownId);
+                pieces?.RemoveRange(firstPiece, pieces.Count - firstPiece);
+                AddUnknown(word, ids, pieces);
                 return;
             }
             ids.Add(found);
+            pieces?.Add(new Range(start, end));
             start = end;
         }
+    }
+
+    private void AddUnknown(string word, List<int> ids, List<Range>? pieces)
+    {
+        ids.Add(UnknownId);
+        pieces?.Add(new Range(0, word.Length));
     }
 
     public string Decode(ReadOnlySpan<int> ids)
