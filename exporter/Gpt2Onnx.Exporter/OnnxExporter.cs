@@ -18,7 +18,7 @@ namespace Gpt2Onnx.Exporter;
 public sealed record ExportResult(string OutputDirectory, long ModelBytes, long DataBytes, int Nodes, double Seconds, bool HasTokenizer);
 
 /// <summary>
-/// Writes the ONNX folder of ARCHITECTURE.md from an HF-layout checkpoint: model.onnx (+ model.onnx.data
+/// Writes the ONNX folder of docs/architecture.md from an HF-layout checkpoint: model.onnx (+ model.onnx.data
 /// for large or when asked), config.json, generation_config.json, the tokenizer files and
 /// genai_config.json. The folder is assembled under a temporary name and renamed into place, so a failed
 /// export leaves nothing behind and an existing folder is replaced only with --force.

@@ -9,7 +9,7 @@ using T = Gpt2Onnx.Runtime.Onnx.TensorElementType;
 namespace Gpt2Onnx.Exporter.Graphs;
 
 /// <summary>
-/// GPT-2 with a key/value cache in standard ONNX (opset 17), as the contract in ARCHITECTURE.md says:
+/// GPT-2 with a key/value cache in standard ONNX (opset 17), as the contract in docs/architecture.md says:
 /// inputs input_ids (B, S), attention_mask (B, P+S), position_ids (B, S) and each layer's past key and
 /// value (B, nh, P, hs); outputs logits (B, S, V) and each layer's present key and value (B, nh, P+S, hs).
 /// Padding and causality both come from one additive mask built from attention_mask; wte is stored once
