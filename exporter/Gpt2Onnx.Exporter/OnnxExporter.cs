@@ -85,7 +85,8 @@ public static class OnnxExporter
                 string source = Path.Combine(checkpointDirectory, name);
                 if (File.Exists(source)) File.Copy(source, Path.Combine(temporary, name));
             }
-            if (tokenizer is BpeTokenizer bpe && !File.Exists(Path.Combine(temporary, "vocab.json"))) bpe.Save(temporary);
+            if (tokenizer is BpeTokenizer bpe && !File.Exists(Path.Combine(temporary, "vocab.json")))
+                bpe.Save(temporary); // OpenAI's encoder.json and vocab.bpe, under the names the runtime reads
             if (tokenizer != null) HuggingFaceTokenizerFiles.Write(tokenizer, temporary);
             File.WriteAllText(Path.Combine(temporary, "genai_config.json"), GenaiConfig(checkpoint.Config, options, generation).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 

@@ -76,9 +76,11 @@ public sealed class TensorBundleTests : IDisposable
     public void Many_keys_sharing_prefixes_across_blocks_all_read()
     {
         var variables = Enumerable.Range(0, 40).Select(i => Floats($"model/h{i}/attn/c_attn/w", [1], [i])).ToList();
-        using var bundle = TensorBundle.Open(Write(Path.Combine(_dir, "model.ckpt"), variables, shards: 2, snappy: true));
+        string index = Write(Path.Combine(_dir, "model.ckpt"), variables, shards: 2, snappy: true);
+        using var bundle = TensorBundle.Open(index);
         Assert.Equal(40, bundle.Tensors.Count);
-        for (int i = 0; i < 40; i++) Assert.Equal([(float)i], bundle.ReadFloat32(bundle.Tensors[$"model/h{i}/attn/c_attn/w"]));
+        for (int i = 0; i < 40; i++)
+            Assert.Equal([(float)i], bundle.ReadFloat32(bundle.Tensors[$"model/h{i}/attn/c_attn/w"]));
     }
 
     private string WriteSmall() =>
@@ -154,8 +156,25 @@ public sealed class TensorBundleTests : IDisposable
     [Fact]
     public void A_missing_shard_is_named()
     {
-        string index = Write(Path.Combine(_dir, "model.ckpt"), [Floats("x", [1], [1]), Floats("y", [1], [2])], shards: 2);
+        string index = Write(Path.Combine(_dir, "model.ckpt"), [Floats("x", [1], [1]), Floats("y", [1], [2])], 2);
         File.Delete(Path.Combine(_dir, "model.ckpt.data-00001-of-00002"));
         Assert.Contains("model.ckpt.data-00001-of-00002 is missing", OneLine(() => TensorBundle.Open(index)));
+    }
+
+    [Fact]
+    public void A_snappy_block_claiming_a_huge_expansion_is_refused_before_allocating()
+    {
+        // One block whose snappy preamble claims 2 GB - 1 from a few bytes, with a valid trailer: only the
+        // declared length is wrong, and it must be refused before a buffer of that size is made.
+        byte[] claim = [0xff, 0xff, 0xff, 0xff, 0x07, 0x00];
+        var file = new List<byte>(claim) { 1 };
+        file.AddRange(BitConverter.GetBytes(Crc32C.Mask(Crc32C.Compute([.. claim, 1]))));
+        var footer = new byte[48];
+        footer[3] = (byte)claim.Length; // varints: metaindex (0, 0), unused; index (0, 6), the block above
+        BitConverter.GetBytes(SsTable.Magic).CopyTo(footer, 40);
+        file.AddRange(footer);
+        string index = Path.Combine(_dir, "model.ckpt.index");
+        File.WriteAllBytes(index, file.ToArray());
+        Assert.Contains("claims to expand to", OneLine(() => TensorBundle.Open(index)));
     }
 }

@@ -26,7 +26,8 @@ public sealed class TfCheckpointTests : IDisposable
         return expected.SelectMany((row, i) => row.Select((v, j) => Math.Abs(v - actual[i][j]))).Max();
     }
 
-    private string Source(bool gpt2Ml) => gpt2Ml ? TinyTfCheckpoint.WriteGpt2Ml(_dir) : TinyTfCheckpoint.WriteOpenAi(_dir);
+    private string Source(bool gpt2Ml) =>
+        gpt2Ml ? TinyTfCheckpoint.WriteGpt2Ml(_dir) : TinyTfCheckpoint.WriteOpenAi(_dir);
 
     [Theory]
     [InlineData(false)]

@@ -14,7 +14,7 @@ namespace Gpt2Onnx.TestSupport;
 /// </summary>
 public static class TfBundleWriter
 {
-    /// <summary>A variable to write: TensorFlow DataType number (1 float, 14 bfloat16, 19 half, 9 int64), shape, bytes.</summary>
+    /// <summary>A variable: TensorFlow DataType (1 float, 14 bfloat16, 19 half, 9 int64), shape, bytes.</summary>
     /// <param name="BadChecksum">store a checksum that does not match, so that reading the variable fails</param>
     public sealed record Variable(string Name, int DType, long[] Shape, byte[] Data, bool BadChecksum = false);
 
@@ -36,7 +36,8 @@ public static class TfBundleWriter
             var entry = new BundleEntryProto
             {
                 Dtype = v.DType, ShardId = shard, Offset = data[shard].Length, Size = v.Data.Length,
-                Crc32C = Crc32C.Mask(Crc32C.Compute(v.Data) ^ (v.BadChecksum ? 1u : 0u)), Shape = new TensorShapeProto(),
+                Crc32C = Crc32C.Mask(Crc32C.Compute(v.Data) ^ (v.BadChecksum ? 1u : 0u)),
+                Shape = new TensorShapeProto(),
             };
             entry.Shape.Dim.AddRange(v.Shape.Select(d => new TensorShapeProto.Types.Dim { Size = d }));
             data[shard].Write(v.Data);
@@ -77,7 +78,8 @@ public static class TfBundleWriter
             var bytes = Encoding.UTF8.GetBytes(key);
             int shared = 0;
             if (n++ % 2 == 0) restarts.Add((uint)block.Length);
-            else while (shared < previous.Length && shared < bytes.Length && previous[shared] == bytes[shared]) shared++;
+            else
+                while (shared < previous.Length && shared < bytes.Length && previous[shared] == bytes[shared]) shared++;
             Varint(block, (ulong)shared);
             Varint(block, (ulong)(bytes.Length - shared));
             Varint(block, (ulong)value.Length);
@@ -95,7 +97,7 @@ public static class TfBundleWriter
         return block.ToArray();
     }
 
-    /// <summary>Appends a block with its trailer (compression byte, masked CRC-32C); returns its handle's varints.</summary>
+    /// <summary>Appends a block and its trailer (compression byte, masked CRC-32C); returns its handle.</summary>
     private static byte[] AppendBlock(MemoryStream file, byte[] block, bool snappy)
     {
         var stored = snappy ? Snappier.Snappy.CompressToArray(block) : block;

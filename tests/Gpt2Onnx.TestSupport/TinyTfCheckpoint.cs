@@ -13,9 +13,10 @@ namespace Gpt2Onnx.TestSupport;
 /// </summary>
 public static class TinyTfCheckpoint
 {
-    private static readonly string[] Texts = ["the quick brown fox jumps over the lazy dog", "hello world, hello model"];
+    private static readonly string[] Texts =
+        ["the quick brown fox jumps over the lazy dog", "hello world, hello model"];
 
-    /// <summary>OpenAI's layout in <paramref name="directory"/>; returns the HF checkpoint the values came from.</summary>
+    /// <summary>OpenAI's layout in <paramref name="directory"/>/tf; returns the HF checkpoint of its values.</summary>
     public static string WriteOpenAi(string directory, int seed = 3, int shards = 2)
     {
         var tokenizer = BpeTrainer.Train(Texts, vocabSize: 300);
@@ -35,9 +36,9 @@ public static class TinyTfCheckpoint
                 Floats("model/ln_f/b", [config.NEmbd], source.ReadFloat32("ln_f.bias")),
             };
             for (int i = 0; i < config.NLayer; i++)
-                foreach (var (ours, theirs) in new[] { ("ln_1", "ln_1"), ("ln_2", "ln_2"), ("attn.c_attn", "attn/c_attn"),
-                                                       ("attn.c_proj", "attn/c_proj"), ("mlp.c_fc", "mlp/c_fc"),
-                                                       ("mlp.c_proj", "mlp/c_proj") })
+                foreach (var (ours, theirs) in new[] { ("ln_1", "ln_1"), ("ln_2", "ln_2"),
+                                                       ("attn.c_attn", "attn/c_attn"), ("attn.c_proj", "attn/c_proj"),
+                                                       ("mlp.c_fc", "mlp/c_fc"), ("mlp.c_proj", "mlp/c_proj") })
                 {
                     bool norm = ours.StartsWith("ln_");
                     var w = source.Info($"h.{i}.{ours}.weight").Shape;
@@ -62,10 +63,11 @@ public static class TinyTfCheckpoint
         return hf;
     }
 
-    /// <summary>GPT2_ML's layout in <paramref name="directory"/>; returns the HF checkpoint the values came from.</summary>
+    /// <summary>GPT2_ML's layout in <paramref name="directory"/>/tf; returns the HF checkpoint of its values.</summary>
     public static string WriteGpt2Ml(string directory, int seed = 5)
     {
-        var tokenizer = WordPieceTrainer.Train(["床前明月光，疑是地上霜。举头望明月，低头思故乡。", .. Texts], vocabSize: 80);
+        string[] texts = ["床前明月光，疑是地上霜。举头望明月，低头思故乡。", .. Texts];
+        var tokenizer = WordPieceTrainer.Train(texts, vocabSize: 80);
         var config = TinyCheckpoint.Config(vocab: tokenizer.VocabSize, activation: "gelu") with
         {
             Block = Gpt2Config.Gpt2MlBlock, BosTokenId = 2, EosTokenId = 3, // [CLS] and [SEP]
@@ -111,8 +113,8 @@ public static class TinyTfCheckpoint
                 variables.Add(Floats(tf + part + "/kernel", [C, C], kernel));
                 variables.Add(Floats(tf + part + "/bias", [C], qkvBias[(int)(at * C)..(int)((at + 1) * C)]));
             }
-            foreach (var (theirs, ours) in new[] { ("context_projection_layer", "attn.c_proj"), ("intermediate", "mlp.c_fc"),
-                                                   ("output", "mlp.c_proj") })
+            foreach (var (theirs, ours) in new[] { ("context_projection_layer", "attn.c_proj"),
+                                                   ("intermediate", "mlp.c_fc"), ("output", "mlp.c_proj") })
             {
                 variables.Add(V(tf + theirs + "/kernel", h + ours + ".weight"));
                 variables.Add(V(tf + theirs + "/bias", h + ours + ".bias"));

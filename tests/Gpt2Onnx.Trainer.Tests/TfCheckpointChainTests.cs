@@ -42,19 +42,20 @@ public sealed class TfCheckpointChainTests : IDisposable
     {
         if (gpt2Ml) TinyTfCheckpoint.WriteGpt2Ml(_dir);
         else TinyTfCheckpoint.WriteOpenAi(_dir);
-        string hf = Path.Combine(_dir, "hf"), onnx = Path.Combine(_dir, "onnx"), report = Path.Combine(_dir, "parity.json");
+        string hf = Path.Combine(_dir, "hf"), onnx = Path.Combine(_dir, "onnx");
+        string report = Path.Combine(_dir, "parity.json");
         var (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-train", "convert", "--from", "tf",
                                                                    "--checkpoint", Tf, "--out", hf);
         Assert.True(exitCode == 0, stderr);
         Assert.Contains("optimizer slots and counters left unread", stdout);
         (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-export", "--checkpoint", hf, "--out", onnx);
         Assert.True(exitCode == 0, stderr);
-        (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", onnx,
-                                                               "--prompt", "the dog", "--max-new-tokens", "4", "--greedy");
+        (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", onnx, "--prompt",
+                                                               "the dog", "--max-new-tokens", "4", "--greedy");
         Assert.True(exitCode == 0, stderr);
         Assert.StartsWith("the dog", stdout.Trim());
-        (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-train", "parity", "--checkpoint", hf, "--onnx", onnx,
-                                                               "--report", report, "--tokens", "4", "--threads", "1");
+        (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-train", "parity", "--checkpoint", hf,
+            "--onnx", onnx, "--report", report, "--tokens", "4", "--threads", "1");
         Assert.True(exitCode == 0, stdout + stderr);
         Assert.True(JsonNode.Parse(File.ReadAllText(report))!["max_abs_diff"]!.GetValue<double>() <= 1e-4);
     }
@@ -63,7 +64,8 @@ public sealed class TfCheckpointChainTests : IDisposable
     public async Task Fine_tuning_starts_from_a_gpt2_ml_tf_folder_with_init()
     {
         TinyTfCheckpoint.WriteGpt2Ml(_dir);
-        string corpus = Path.Combine(_dir, "corpus.txt"), data = Path.Combine(_dir, "data"), run = Path.Combine(_dir, "run");
+        string corpus = Path.Combine(_dir, "corpus.txt"), data = Path.Combine(_dir, "data");
+        string run = Path.Combine(_dir, "run");
         File.WriteAllText(corpus, string.Concat(Enumerable.Repeat("床前明月光，疑是地上霜。the quick brown fox. ", 30)));
         DataPreparer.Prepare(new PrepareOptions { Inputs = [corpus], TokenizerDirectory = Tf, OutputDirectory = data });
         var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-train", "train", "--data", data, "--init", Tf,

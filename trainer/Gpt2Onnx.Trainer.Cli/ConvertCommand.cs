@@ -12,13 +12,14 @@ internal static class ConvertCommand
 {
     public static Command Create()
     {
-        var from = new Option<string>("--from") { Description = "the checkpoint's format: tf (TensorFlow)", Required = true };
+        var from = new Option<string>("--from") { Description = "the checkpoint's format: tf", Required = true };
         from.AcceptOnlyFromAmong("tf");
         var checkpoint = new Option<string>("--checkpoint")
         {
-            Description = "the TensorFlow checkpoint folder (PREFIX.index + data shards + hparams.json)", Required = true,
+            Description = "the TensorFlow checkpoint folder (PREFIX.index, data shards, hparams.json)",
+            Required = true,
         };
-        var output = new Option<string>("--out") { Description = "the Hugging Face checkpoint folder to write", Required = true };
+        var output = new Option<string>("--out") { Description = "the HF checkpoint folder to write", Required = true };
         var force = new Option<bool>("--force") { Description = "replace a non-empty --out folder" };
         var command = new Command("convert", "write a TensorFlow GPT-2 checkpoint (OpenAI's or GPT2_ML's) as a " +
                                              "Hugging Face checkpoint") { from, checkpoint, output, force };

@@ -9,7 +9,8 @@ namespace Gpt2Onnx.Exporter.Checkpoints;
 /// A GPT-2 checkpoint folder in Hugging Face's layout: config.json + model.safetensors (or pytorch_model.bin
 /// when there is no safetensors file; either one may be split into shards) + tokenizer and generation
 /// config; or, without config.json, nanoGPT's ckpt.pt (<see cref="NanoGptCheckpoint"/>) or an llm.c model file
-/// (<see cref="LlmcCheckpoint"/>), or a TensorFlow checkpoint (<see cref="TensorFlow.TfCheckpointFolder"/>). Tensor names are GPT-2's own (wte.weight, h.0.attn.c_attn.weight, ...); the "transformer." prefix
+/// (<see cref="LlmcCheckpoint"/>), or a TensorFlow checkpoint (<see cref="TensorFlow.TfCheckpointFolder"/>).
+/// Tensor names are GPT-2's own (wte.weight, h.0.attn.c_attn.weight, ...); the "transformer." prefix
 /// of GPT2LMHeadModel files is accepted, as are the causal-mask buffers old files carry and an lm_head.weight
 /// equal to wte. Every expected tensor must be there with the shape the config
 /// implies, and nothing else: a mismatch is one clear error before anything is built.

@@ -59,7 +59,8 @@ internal static class FusedGraph
         {
             string p = $"h.{i}.";
             var attentionInput = norms.Attention is { } attentionNorm ? LayerNorm(x, p + attentionNorm) : x;
-            var qkv = g.Node("Reshape", [Linear(attentionInput, p + "attn.c_attn", p + "attn.c_attn"), packedShape], p + "attn.qkv"); // (B, S, 3C)
+            var qkvFlat = Linear(attentionInput, p + "attn.c_attn", p + "attn.c_attn");
+            var qkv = g.Node("Reshape", [qkvFlat, packedShape], p + "attn.qkv"); // (B, S, 3C)
             // The presents are GQA's own outputs (no copy): bound to the same buffers as the pasts, the cache is updated in place.
             var attention = g.Nodes("GroupQueryAttention", [qkv, "", "", PastKey(i), PastValue(i), seqLensK, totalLength], p + "attn", 3,
                 [Int("num_heads", nh), Int("kv_num_heads", nh), FloatAttribute("scale", (float)(1.0 / Math.Sqrt(hs)))],

@@ -33,7 +33,8 @@ internal static class PortableGraph
         var batchAndLength = Gpt2GraphParts.BatchAndLength(g);
         string wte = W("wte.weight");
         var norms = NormPlacement.For(c);
-        string Norm(string x, string name) => LayerNorm(g, x, W(name + ".weight"), W(name + ".bias"), c.LayerNormEpsilon, name);
+        string Norm(string x, string name) =>
+            LayerNorm(g, x, W(name + ".weight"), W(name + ".bias"), c.LayerNormEpsilon, name);
         var x = Gpt2GraphParts.FlatEmbeddings(g, wte, W("wpe.weight"), C);                                   // (B·S, C)
         if (norms.Embeddings is { } embeddingNorm) x = Norm(x, embeddingNorm);
         var headsShape = g.Node("Concat", [batchAndLength, g.Int64s(false, 3 * nh, hs)], "qkv_heads_shape", Int("axis", 0));

@@ -29,7 +29,7 @@ public static class SsTable
         var file = File.ReadAllBytes(path);
         var footer = file.AsSpan(file.Length - FooterBytes);
         if (BinaryPrimitives.ReadUInt64LittleEndian(footer[40..]) != Magic)
-            throw Damaged(path, "does not end with a table's magic number (it is truncated, or not a checkpoint index)");
+            throw Damaged(path, "does not end with a table's magic number (it is truncated, or not an index)");
         var reader = new VarintReader(footer[..40].ToArray(), path);
         reader.Handle(); // the metaindex, which TensorFlow leaves empty
         var (indexOffset, indexSize) = reader.Handle();
@@ -68,8 +68,10 @@ public static class SsTable
     {
         try
         {
+            // A snappy element of 3 bytes copies at most 64: a declared length beyond that ratio is a lie.
             int length = Snappier.Snappy.GetUncompressedLength(data);
-            if (length > MaxBytes) throw Damaged(path, $"has a block that expands to {length:N0} bytes");
+            if (length > MaxBytes || length > 22L * data.Length + 64)
+                throw Damaged(path, $"has a {data.Length}-byte snappy block that claims to expand to {length:N0} bytes");
             var output = new byte[length];
             if (Snappier.Snappy.Decompress(data, output) != length) throw new InvalidDataException();
             return output;
@@ -96,7 +98,7 @@ public static class SsTable
         while (reader.Position < end)
         {
             ulong shared = reader.Varint(), fresh = reader.Varint(), valueLength = reader.Varint();
-            if (shared > (ulong)key.Length) throw Damaged(path, "has a key that shares more bytes than the previous one has");
+            if (shared > (ulong)key.Length) throw Damaged(path, "has a key sharing more bytes than the last one has");
             var newKey = new byte[(int)shared + reader.Length(fresh)];
             key.AsSpan(0, (int)shared).CopyTo(newKey);
             reader.Bytes(fresh).CopyTo(newKey.AsSpan((int)shared));

@@ -30,7 +30,7 @@ public sealed class TensorBundle : ITensorFile
     public string Path { get; }
     public IReadOnlyDictionary<string, SafeTensorInfo> Tensors => _tensors;
     public IReadOnlyDictionary<string, string> Metadata { get; } = new Dictionary<string, string>();
-    /// <summary>Entries that are not floating-point tensors (step counters, strings, object graphs): never read.</summary>
+    /// <summary>Entries that are not floating-point tensors (counters, strings, object graphs): never read.</summary>
     public IReadOnlyList<string> Skipped { get; }
 
     private TensorBundle(string path, SafeFileHandle[] shards, string[] shardPaths, List<string> skipped)
@@ -126,8 +126,8 @@ public sealed class TensorBundle : ITensorFile
             bytes *= d;
         }
         if (bytes != entry.Size)
-            throw new Gpt2OnnxException($"{Path}: '{name}' ({dtype} [{string.Join(", ", shape)}]) needs {bytes} bytes " +
-                                        $"but is given {entry.Size}: the index is damaged");
+            throw new Gpt2OnnxException($"{Path}: '{name}' ({dtype} [{string.Join(", ", shape)}]) needs {bytes} " +
+                                        $"bytes but is given {entry.Size}: the index is damaged");
         return shape;
     }
 
@@ -146,7 +146,8 @@ public sealed class TensorBundle : ITensorFile
     /// <summary>A tensor's bytes, checked against the CRC-32C TensorFlow stored for them.</summary>
     public void ReadBytes(SafeTensorInfo tensor, Span<byte> destination)
     {
-        if (destination.Length != tensor.ByteLength) throw new ArgumentException("destination size differs from the tensor's");
+        if (destination.Length != tensor.ByteLength)
+            throw new ArgumentException("destination size differs from the tensor's");
         var (shard, crc) = _where[tensor.Name];
         TensorFileReading.ReadExactly(_shards[shard], destination, tensor.Begin, _shardPaths[shard]);
         if (Crc32C.Compute(destination) != Crc32C.Unmask(crc))

@@ -8,8 +8,9 @@ public sealed record TfConversion(string OutputDirectory, Gpt2Config Config, int
 
 /// <summary>
 /// Writes a TensorFlow GPT-2 checkpoint folder (<see cref="TfCheckpointFolder"/>) as a Hugging Face checkpoint:
-/// config.json (with "block": "gpt2_ml" for GPT2_ML), model.safetensors under GPT-2's names in float32, and the tokenizer as this project reads it (OpenAI's encoder.json and vocab.bpe as vocab.json and
-/// merges.txt; GPT2_ML's vocab.txt as it is). The folder is built under a temporary name and renamed.
+/// config.json (with "block": "gpt2_ml" for GPT2_ML), model.safetensors under GPT-2's names in float32, and
+/// the tokenizer as this project reads it (OpenAI's encoder.json and vocab.bpe as vocab.json and merges.txt;
+/// GPT2_ML's vocab.txt as it is). The folder is built under a temporary name and renamed.
 /// </summary>
 public static class TfCheckpointConverter
 {

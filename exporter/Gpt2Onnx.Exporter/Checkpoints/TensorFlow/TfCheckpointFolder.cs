@@ -25,14 +25,19 @@ public static class TfCheckpointFolder
         var bundle = TensorBundle.Open(IndexPath(directory));
         try
         {
-            bool gpt2Ml = bundle.Tensors.Keys.Any(n => n.StartsWith(TfTensorMap.Gpt2MlScope, StringComparison.Ordinal));
-            if (!gpt2Ml && !bundle.Tensors.Keys.Any(n => n.StartsWith(TfTensorMap.OpenAiScope, StringComparison.Ordinal)))
-                throw new Gpt2OnnxException($"{bundle.Path} has no variables under model/ (OpenAI's GPT-2) or newslm/ " +
-                                            $"(GPT2_ML), only {string.Join(", ", bundle.Tensors.Keys.Take(3))}: it " +
-                                            "is not a GPT-2 checkpoint this tool reads");
+            bool Has(string scope) => bundle.Tensors.Keys.Any(n => n.StartsWith(scope, StringComparison.Ordinal));
+            bool gpt2Ml = Has(TfTensorMap.Gpt2MlScope);
+            if (!gpt2Ml && !Has(TfTensorMap.OpenAiScope))
+            {
+                string some = string.Join(", ", bundle.Tensors.Keys.Take(3));
+                throw new Gpt2OnnxException($"{bundle.Path} has no variables under model/ (OpenAI's GPT-2) or " +
+                                            $"newslm/ (GPT2_ML), only {some}: it is not a GPT-2 checkpoint this " +
+                                            "tool reads");
+            }
             var config = TfHparams.Read(directory, gpt2Ml);
             var sources = gpt2Ml ? TfTensorMap.Gpt2Ml(config.NLayer) : TfTensorMap.OpenAi(config.NLayer);
-            return (config, new TfMappedWeights(bundle, sources, gpt2Ml ? TfTensorMap.Gpt2MlScope : TfTensorMap.OpenAiScope));
+            string scope = gpt2Ml ? TfTensorMap.Gpt2MlScope : TfTensorMap.OpenAiScope;
+            return (config, new TfMappedWeights(bundle, sources, scope));
         }
         catch
         {
@@ -74,11 +79,12 @@ public static class TfCheckpointFolder
         return null;
     }
 
-    /// <summary>OpenAI's tokenizer (encoder.json + vocab.bpe) when the folder has it and no vocab.json; else null.</summary>
+    /// <summary>OpenAI's tokenizer (encoder.json + vocab.bpe) when the folder has it and no vocab.json.</summary>
     public static BpeTokenizer? OpenAiTokenizer(string directory)
     {
         string vocab = Path.Combine(directory, OpenAiVocab), merges = Path.Combine(directory, OpenAiMerges);
-        if (!File.Exists(vocab) || !File.Exists(merges) || File.Exists(Path.Combine(directory, "vocab.json"))) return null;
+        if (!File.Exists(vocab) || !File.Exists(merges) || File.Exists(Path.Combine(directory, "vocab.json")))
+            return null;
         return BpeTokenizer.Create(TokenizerFiles.ReadVocabJson(vocab), TokenizerFiles.ReadMerges(merges),
                                    null, null, vocab, merges);
     }

@@ -25,14 +25,16 @@ public static class TfHparams
         var root = Parse(path);
         int Int(string key)
         {
-            var node = root[key] ?? throw new Gpt2OnnxException($"{path} lacks '{key}': is it the model's hparams.json?");
+            var node = root[key]
+                       ?? throw new Gpt2OnnxException($"{path} lacks '{key}': is it the model's hparams.json?");
             try
             {
                 return node.GetValue<int>();
             }
             catch (Exception e) when (e is FormatException or InvalidOperationException)
             {
-                throw new Gpt2OnnxException($"{path}: '{key}' must be a whole number, not {JsonText.Excerpt(node.ToJsonString())}");
+                throw new Gpt2OnnxException($"{path}: '{key}' must be a whole number, not " +
+                                            JsonText.Excerpt(node.ToJsonString()));
             }
         }
         return (gpt2Ml ? Gpt2Ml(directory, Int, root) : OpenAi(Int)).Validate(path);
@@ -79,7 +81,8 @@ public static class TfHparams
     private static JsonObject Parse(string path)
     {
         var bytes = BoundedFile.ReadAllBytes(path, 1 << 20)
-                    ?? throw new Gpt2OnnxException($"{path} is over 1 MB, far more than hyperparameters: is it the right file?");
+                    ?? throw new Gpt2OnnxException($"{path} is over 1 MB, far more than hyperparameters: is it the " +
+                                                   "right file?");
         try
         {
             return JsonText.Parse(bytes) as JsonObject

@@ -39,7 +39,8 @@ public sealed class TfMappedWeights : ITensorFile
         SkippedCount = CountUnmapped(scope);
     }
 
-    /// <summary>The tensor the parts make: one part with a leading 1 dropped, or parts joined on the last axis.</summary>
+    /// <summary>The tensor the parts make: one part with a leading 1 dropped, or parts joined on their last axis.
+    /// </summary>
     private SafeTensorInfo Describe(string name, SafeTensorInfo[] parts)
     {
         var first = parts[0];
@@ -84,7 +85,8 @@ public sealed class TfMappedWeights : ITensorFile
 
     public void ReadBytes(SafeTensorInfo tensor, Span<byte> destination)
     {
-        if (destination.Length != tensor.ByteLength) throw new ArgumentException("destination size differs from the tensor's");
+        if (destination.Length != tensor.ByteLength)
+            throw new ArgumentException("destination size differs from the tensor's");
         var parts = _parts[tensor.Name];
         if (parts.Length == 1)
         {
