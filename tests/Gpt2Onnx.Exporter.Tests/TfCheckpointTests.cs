@@ -124,4 +124,17 @@ public sealed class TfCheckpointTests : IDisposable
         var e = Assert.Throws<Gpt2OnnxException>(() => Gpt2Checkpoint.Open(Tf));
         Assert.Contains("no hparams.json", e.Message);
     }
+
+    [Fact]
+    public void The_block_is_named_in_config_json_and_an_unknown_one_is_refused()
+    {
+        var config = TinyCheckpoint.Config() with { Block = Gpt2Config.Gpt2MlBlock };
+        string path = Path.Combine(_dir, "config.json");
+        config.Save(path);
+        Assert.Equal(Gpt2Config.Gpt2MlBlock, Gpt2Config.Load(path).Block);
+        Assert.Null(TinyCheckpoint.Config().ToJson()["block"]); // GPT-2's files stay exactly Hugging Face's
+        File.WriteAllText(path, File.ReadAllText(path).Replace("gpt2_ml", "bert"));
+        var e = Assert.Throws<Gpt2OnnxException>(() => Gpt2Config.Load(path));
+        Assert.Contains("block 'bert' is not known (use gpt2 or gpt2_ml)", e.Message);
+    }
 }
