@@ -25,20 +25,20 @@ public sealed class TensorBundle : ITensorFile
     private readonly string[] _shardPaths;
     private readonly Dictionary<string, (int Shard, uint Crc)> _where = new();
     private readonly Dictionary<string, SafeTensorInfo> _tensors = new();
+    private readonly List<string> _skipped = new();
 
     /// <summary>The index file (PREFIX.index).</summary>
     public string Path { get; }
     public IReadOnlyDictionary<string, SafeTensorInfo> Tensors => _tensors;
     public IReadOnlyDictionary<string, string> Metadata { get; } = new Dictionary<string, string>();
     /// <summary>Entries that are not floating-point tensors (counters, strings, object graphs): never read.</summary>
-    public IReadOnlyList<string> Skipped { get; }
+    public IReadOnlyList<string> Skipped => _skipped;
 
-    private TensorBundle(string path, SafeFileHandle[] shards, string[] shardPaths, List<string> skipped)
+    private TensorBundle(string path, SafeFileHandle[] shards, string[] shardPaths)
     {
         Path = path;
         _shards = shards;
         _shardPaths = shardPaths;
-        Skipped = skipped;
     }
 
     /// <summary>Opens PREFIX.index and its shards; <paramref name="indexPath"/> is the .index file.</summary>
@@ -69,7 +69,7 @@ public sealed class TensorBundle : ITensorFile
                                                 "shard(s); copy all of them beside it");
                 handles[i] = File.OpenHandle(paths[i], FileMode.Open, FileAccess.Read, FileShare.Read);
             }
-            var bundle = new TensorBundle(indexPath, handles, paths, []);
+            var bundle = new TensorBundle(indexPath, handles, paths);
             bundle.AddEntries(entries.Skip(1));
             return bundle;
         }
@@ -82,14 +82,13 @@ public sealed class TensorBundle : ITensorFile
 
     private void AddEntries(IEnumerable<(string Key, byte[] Value)> entries)
     {
-        var skipped = (List<string>)Skipped;
         foreach (var (name, value) in entries)
         {
             var entry = Parse(Path, name, value, BundleEntryProto.Parser);
             CheckBounds(name, entry);
             if (!FloatTypes.TryGetValue(entry.Dtype, out var dtype))
             {
-                skipped.Add(name);
+                _skipped.Add(name);
                 continue;
             }
             if (entry.Slices.Count > 0)

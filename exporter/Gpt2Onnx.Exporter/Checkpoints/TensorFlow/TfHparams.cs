@@ -60,9 +60,12 @@ public static class TfHparams
             NHead = field("num_attention_heads"), NLayer = field("num_hidden_layers"),
             NInner = field("intermediate_size"), ActivationFunction = "gelu", Block = Gpt2Config.Gpt2MlBlock,
             BosTokenId = SpecialId(directory, "[CLS]") ?? eos, EosTokenId = eos,
-            InitializerRange = root["initializer_range"]?.GetValue<double>() ?? 0.02,
+            InitializerRange = Number(root, "initializer_range") ?? 0.02,
         };
     }
+
+    private static double? Number(JsonObject root, string key) =>
+        root[key] is { } node && node.GetValueKind() == JsonValueKind.Number ? node.GetValue<double>() : null;
 
     /// <summary>The line number (id) of <paramref name="token"/> in the folder's vocab.txt, if both exist.</summary>
     private static int? SpecialId(string directory, string token)
