@@ -35,6 +35,18 @@ public sealed class TfCheckpointChainTests : IDisposable
         Assert.True(expected.Select((e, i) => Math.Abs(e - logits[i])).Max() <= 1e-4);
     }
 
+    [Fact]
+    public void A_new_gpt2_ml_model_has_an_embedding_norm_and_no_final_norm()
+    {
+        var config = TinyCheckpoint.Config(activation: "gelu") with { Block = Gpt2Config.Gpt2MlBlock };
+        using var model = Gpt2Model.Create(config, seed: 1);
+        var names = model.named_parameters().Select(p => p.name).ToHashSet();
+        Assert.Contains("ln_emb.weight", names);
+        Assert.DoesNotContain("ln_f.weight", names);
+        Assert.Equal(Gpt2Checkpoint.ExpectedTensors(config).Select(e => e.Name).Order(), names.Order());
+        Assert.All(model["ln_emb.weight"].data<float>().ToArray(), g => Assert.Equal(1f, g));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
