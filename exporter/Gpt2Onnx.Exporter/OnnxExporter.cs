@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Google.Protobuf;
 using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Exporter.Checkpoints.TensorFlow;
 using Gpt2Onnx.Exporter.Graphs;
 using Gpt2Onnx.Exporter.Onnx;
 using Gpt2Onnx.Exporter.Onnx.Proto;
@@ -84,6 +85,8 @@ public static class OnnxExporter
                 string source = Path.Combine(checkpointDirectory, name);
                 if (File.Exists(source)) File.Copy(source, Path.Combine(temporary, name));
             }
+            if (tokenizer is BpeTokenizer bpe && !File.Exists(Path.Combine(temporary, "vocab.json")))
+                bpe.Save(temporary); // OpenAI's encoder.json and vocab.bpe, under the names the runtime reads
             if (tokenizer != null) HuggingFaceTokenizerFiles.Write(tokenizer, temporary);
             File.WriteAllText(Path.Combine(temporary, "genai_config.json"), GenaiConfig(checkpoint.Config, options, generation).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 
@@ -134,8 +137,9 @@ public static class OnnxExporter
     /// </summary>
     private static ITokenizer? CheckTokenizer(string checkpointDirectory, Gpt2Config config)
     {
-        if (!Tokenizer.IsIn(checkpointDirectory)) return null;
-        var tokenizer = Tokenizer.Load(checkpointDirectory);
+        ITokenizer? tokenizer = TfCheckpointFolder.OpenAiTokenizer(checkpointDirectory);
+        if (tokenizer == null && !Tokenizer.IsIn(checkpointDirectory)) return null;
+        tokenizer ??= Tokenizer.Load(checkpointDirectory);
         if (tokenizer.VocabSize > config.VocabSize)
             throw new Gpt2OnnxException($"{checkpointDirectory}: its tokenizer has {tokenizer.VocabSize} ids but the model only {config.VocabSize}: the folder mixes two models; put the model's own tokenizer beside it");
         return tokenizer;

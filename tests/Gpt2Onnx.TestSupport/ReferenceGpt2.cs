@@ -5,6 +5,7 @@ namespace Gpt2Onnx.TestSupport;
 /// <summary>
 /// GPT-2's forward pass written out in plain loops over float64, independent of libtorch and ONNX Runtime:
 /// the expectation the trainer, exporter and runtime are all tested against. Slow; for tiny models only.
+/// A GPT2_ML config (<see cref="Gpt2MlLayout"/>) computes GPT2_ML's block instead.
 /// </summary>
 public sealed class ReferenceGpt2
 {
@@ -27,16 +28,22 @@ public sealed class ReferenceGpt2
     {
         int t = ids.Length, c = _c.NEmbd, nh = _c.NHead, hs = _c.HeadSize;
         positions ??= Enumerable.Range(0, t).ToArray();
+        // Written out here rather than taken from the exporter's NormPlacement, so the reference stays independent:
+        // GPT2_ML (its train/modeling.py) norms the embeddings, the MLP's input and the block's output; GPT-2
+        // norms the attention's and the MLP's inputs and the final state.
+        bool ml = _c.IsGpt2Ml;
+        double[] Norm(double[] row, string name) => LayerNorm(row, _w[name + ".weight"], _w[name + ".bias"]);
         var x = new double[t][];
         for (int i = 0; i < t; i++)
         {
             x[i] = new double[c];
             for (int j = 0; j < c; j++) x[i][j] = _w["wte.weight"][ids[i] * c + j] + _w["wpe.weight"][positions[i] * c + j];
+            if (ml) x[i] = Norm(x[i], "ln_emb");
         }
         for (int layer = 0; layer < _c.NLayer; layer++)
         {
             string p = $"h.{layer}.";
-            var h = x.Select(row => LayerNorm(row, _w[p + "ln_1.weight"], _w[p + "ln_1.bias"])).ToArray();
+            var h = ml ? x : x.Select(row => Norm(row, p + "ln_1")).ToArray();
             var qkv = h.Select(row => Conv1D(row, _w[p + "attn.c_attn.weight"], _w[p + "attn.c_attn.bias"], 3 * c)).ToArray();
             var attended = new double[t][];
             for (int i = 0; i < t; i++) attended[i] = new double[c];
@@ -70,16 +77,17 @@ public sealed class ReferenceGpt2
             {
                 var projected = Conv1D(attended[i], _w[p + "attn.c_proj.weight"], _w[p + "attn.c_proj.bias"], c);
                 for (int j = 0; j < c; j++) x[i][j] += projected[j];
-                var m = LayerNorm(x[i], _w[p + "ln_2.weight"], _w[p + "ln_2.bias"]);
+                var m = Norm(x[i], p + (ml ? "ln_1" : "ln_2"));
                 var fc = Conv1D(m, _w[p + "mlp.c_fc.weight"], _w[p + "mlp.c_fc.bias"], _c.InnerSize).Select(Gelu).ToArray();
                 var down = Conv1D(fc, _w[p + "mlp.c_proj.weight"], _w[p + "mlp.c_proj.bias"], c);
                 for (int j = 0; j < c; j++) x[i][j] += down[j];
+                if (ml) x[i] = Norm(x[i], p + "ln_2");
             }
         }
         var logits = new double[t][];
         for (int i = 0; i < t; i++)
         {
-            var f = LayerNorm(x[i], _w["ln_f.weight"], _w["ln_f.bias"]);
+            var f = ml ? x[i] : Norm(x[i], "ln_f");
             logits[i] = new double[_c.VocabSize];
             for (int v = 0; v < _c.VocabSize; v++)
             {

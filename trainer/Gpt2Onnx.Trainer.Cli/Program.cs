@@ -12,5 +12,6 @@ var root = new RootCommand("gpt2-train: train, evaluate and sample GPT-2 models 
     ParityCommand.Create(),
     BenchCommand.Create(),
     InfoCommand.Create(),
+    ConvertCommand.Create(),
 };
 return CliHost.Run(root, args);

@@ -9,7 +9,8 @@ namespace Gpt2Onnx.Exporter.Checkpoints;
 /// A GPT-2 checkpoint folder in Hugging Face's layout: config.json + model.safetensors (or pytorch_model.bin
 /// when there is no safetensors file; either one may be split into shards) + tokenizer and generation
 /// config; or, without config.json, nanoGPT's ckpt.pt (<see cref="NanoGptCheckpoint"/>) or an llm.c model file
-/// (<see cref="LlmcCheckpoint"/>). Tensor names are GPT-2's own (wte.weight, h.0.attn.c_attn.weight, ...); the "transformer." prefix
+/// (<see cref="LlmcCheckpoint"/>), or a TensorFlow checkpoint (<see cref="TensorFlow.TfCheckpointFolder"/>).
+/// Tensor names are GPT-2's own (wte.weight, h.0.attn.c_attn.weight, ...); the "transformer." prefix
 /// of GPT2LMHeadModel files is accepted, as are the causal-mask buffers old files carry and an lm_head.weight
 /// equal to wte. Every expected tensor must be there with the shape the config
 /// implies, and nothing else: a mismatch is one clear error before anything is built.
@@ -37,12 +38,20 @@ public sealed class Gpt2Checkpoint : IDisposable
         _tensors = tensors;
     }
 
-    /// <summary>Every tensor of a GPT-2 with this config, in a fixed order, with its shape ([in, out] for Conv1D weights).</summary>
+    /// <summary>
+    /// Every tensor of a GPT-2 with this config, in a fixed order, with its shape ([in, out] for Conv1D weights);
+    /// a GPT2_ML block has ln_emb after wpe and no ln_f (<see cref="Gpt2MlLayout"/>).
+    /// </summary>
     public static IEnumerable<(string Name, long[] Shape)> ExpectedTensors(Gpt2Config config)
     {
         long c = config.NEmbd, inner = config.InnerSize;
         yield return ("wte.weight", [config.VocabSize, c]);
         yield return ("wpe.weight", [config.NPositions, c]);
+        if (config.IsGpt2Ml)
+        {
+            yield return (Gpt2MlLayout.EmbeddingNorm + ".weight", [c]);
+            yield return (Gpt2MlLayout.EmbeddingNorm + ".bias", [c]);
+        }
         for (int i = 0; i < config.NLayer; i++)
         {
             string h = $"h.{i}.";
@@ -59,6 +68,7 @@ public sealed class Gpt2Checkpoint : IDisposable
             yield return (h + "mlp.c_proj.weight", [inner, c]);
             yield return (h + "mlp.c_proj.bias", [c]);
         }
+        if (config.IsGpt2Ml) yield break;
         yield return ("ln_f.weight", [c]);
         yield return ("ln_f.bias", [c]);
     }
@@ -79,6 +89,10 @@ public sealed class Gpt2Checkpoint : IDisposable
         else if (!File.Exists(Path.Combine(directory, ConfigFile)) && LlmcModelFile(directory) is { } llmc)
         {
             (config, file) = LlmcCheckpoint.Open(llmc);
+        }
+        else if (TensorFlow.TfCheckpointFolder.IsIn(directory))
+        {
+            (config, file) = TensorFlow.TfCheckpointFolder.Open(directory);
         }
         else
         {

@@ -30,6 +30,15 @@ public sealed record Gpt2Config
     public double ResidPdrop { get; init; } = 0.1;
     /// <summary>The standard deviation of the initial weights.</summary>
     public double InitializerRange { get; init; } = 0.02;
+    /// <summary>
+    /// The block's arithmetic (config.json's "block"): <see cref="Gpt2Block"/>, GPT-2's pre-norm block with ln_f,
+    /// or <see cref="Gpt2MlBlock"/>, GPT2_ML's (Grover's) block, described in <see cref="Gpt2MlLayout"/>.
+    /// </summary>
+    public string Block { get; init; } = Gpt2Block;
+
+    public const string Gpt2Block = "gpt2";
+    public const string Gpt2MlBlock = "gpt2_ml";
+    public bool IsGpt2Ml => Block == Gpt2MlBlock;
 
     /// <summary>The most layers a config may declare (GPT-2 XL has 48).</summary>
     public const int MaxLayers = 1024;
@@ -59,6 +68,7 @@ public sealed record Gpt2Config
         Require(NEmbd % NHead == 0, $"n_embd ({NEmbd}) must be a multiple of n_head ({NHead})");
         Require(InnerSize > 0, $"n_inner must be positive, not {InnerSize}");
         Require(LayerNormEpsilon > 0 && LayerNormEpsilon < 1, $"layer_norm_epsilon must be in (0, 1), not {LayerNormEpsilon}");
+        Require(Block is Gpt2Block or Gpt2MlBlock, $"block '{Block}' is not known (use {Gpt2Block} or {Gpt2MlBlock})");
         Require(TanhGelu || ActivationFunction == "gelu",
             $"activation_function '{ActivationFunction}' is not supported (use gelu_new, gelu_pytorch_tanh or gelu)");
         Require(BosTokenId >= 0 && BosTokenId < VocabSize && EosTokenId >= 0 && EosTokenId < VocabSize,
@@ -167,10 +177,18 @@ public sealed record Gpt2Config
             AttnPdrop = Double("attn_pdrop", defaults.AttnPdrop),
             ResidPdrop = Double("resid_pdrop", defaults.ResidPdrop),
             InitializerRange = Double("initializer_range", defaults.InitializerRange),
+            Block = Text("block") ?? defaults.Block,
         }.Validate(source);
     }
 
-    public JsonObject ToJson() => new()
+    public JsonObject ToJson()
+    {
+        var json = PlainJson();
+        if (IsGpt2Ml) json["block"] = Block; // absent for GPT-2, so our files stay exactly Hugging Face's
+        return json;
+    }
+
+    private JsonObject PlainJson() => new()
     {
         ["architectures"] = new JsonArray("GPT2LMHeadModel"),
         ["model_type"] = "gpt2",

@@ -52,24 +52,30 @@ internal static class FusedGraph
         var batchAndLength = Gpt2GraphParts.BatchAndLength(g);
         var packedShape = g.Node("Concat", [batchAndLength, g.Int64s(false, 3 * C)], "qkv_shape", Int("axis", 0));
         string wte = W("wte.weight");
+        var norms = NormPlacement.For(c);
         var x = Gpt2GraphParts.FlatEmbeddings(g, wte, W("wpe.weight"), C); // (B·S, C); GroupQueryAttention alone takes (B, S, ·)
+        if (norms.Embeddings is { } embeddingNorm) x = LayerNorm(x, embeddingNorm);
         for (int i = 0; i < c.NLayer; i++)
         {
             string p = $"h.{i}.";
-            var qkv = g.Node("Reshape", [Linear(LayerNorm(x, p + "ln_1"), p + "attn.c_attn", p + "attn.c_attn"), packedShape], p + "attn.qkv"); // (B, S, 3C)
+            var attentionInput = norms.Attention is { } attentionNorm ? LayerNorm(x, p + attentionNorm) : x;
+            var qkvFlat = Linear(attentionInput, p + "attn.c_attn", p + "attn.c_attn");
+            var qkv = g.Node("Reshape", [qkvFlat, packedShape], p + "attn.qkv"); // (B, S, 3C)
             // The presents are GQA's own outputs (no copy): bound to the same buffers as the pasts, the cache is updated in place.
             var attention = g.Nodes("GroupQueryAttention", [qkv, "", "", PastKey(i), PastValue(i), seqLensK, totalLength], p + "attn", 3,
                 [Int("num_heads", nh), Int("kv_num_heads", nh), FloatAttribute("scale", (float)(1.0 / Math.Sqrt(hs)))],
                 "com.microsoft", [p + "attn", PresentKey(i), PresentValue(i)]);
             var merged = g.Node("Reshape", [attention[0], g.Int64s(false, -1, C)], p + "attn.merged");
             x = g.Node("Add", [x, Linear(merged, p + "attn.c_proj", p + "attn.c_proj")], p + "residual_1");
-            var fc = Linear(LayerNorm(x, p + "ln_2"), p + "mlp.c_fc", p + "mlp.c_fc");
+            var fc = Linear(LayerNorm(x, p + norms.Mlp), p + "mlp.c_fc", p + "mlp.c_fc");
             var activated = c.TanhGelu
                 ? g.ContribNode("FastGelu", [fc], p + "mlp.gelu", 1)[0]
                 : g.ContribNode("Gelu", [fc], p + "mlp.gelu", 1)[0];
             x = g.Node("Add", [x, Linear(activated, p + "mlp.c_proj", p + "mlp.c_proj")], p + "residual_2");
+            if (norms.Output is { } outputNorm) x = LayerNorm(x, p + outputNorm);
         }
-        var h = Gpt2GraphParts.KeptPositions(g, Gpt2GraphParts.Unflatten(g, LayerNorm(x, "ln_f"), batchAndLength, C));
+        if (norms.Final is { } finalNorm) x = LayerNorm(x, finalNorm);
+        var h = Gpt2GraphParts.KeptPositions(g, Gpt2GraphParts.Unflatten(g, x, batchAndLength, C));
         if (int4)
         {
             // The LM head quantized too: MatMulNBits takes its weight as [N, K], which is wte's own layout.

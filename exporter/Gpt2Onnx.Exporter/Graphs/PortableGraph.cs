@@ -32,14 +32,18 @@ internal static class PortableGraph
 
         var batchAndLength = Gpt2GraphParts.BatchAndLength(g);
         string wte = W("wte.weight");
+        var norms = NormPlacement.For(c);
+        string Norm(string x, string name) =>
+            LayerNorm(g, x, W(name + ".weight"), W(name + ".bias"), c.LayerNormEpsilon, name);
         var x = Gpt2GraphParts.FlatEmbeddings(g, wte, W("wpe.weight"), C);                                   // (B·S, C)
+        if (norms.Embeddings is { } embeddingNorm) x = Norm(x, embeddingNorm);
         var headsShape = g.Node("Concat", [batchAndLength, g.Int64s(false, 3 * nh, hs)], "qkv_heads_shape", Int("axis", 0));
 
         string bias = AttentionBias(g, batchAndLength);
         for (int i = 0; i < c.NLayer; i++)
         {
             string p = $"h.{i}.";
-            var h = LayerNorm(g, x, W(p + "ln_1.weight"), W(p + "ln_1.bias"), c.LayerNormEpsilon, p + "ln_1");
+            var h = norms.Attention is { } attentionNorm ? Norm(x, p + attentionNorm) : x;
             var qkv = Linear(g, h, W(p + "attn.c_attn.weight"), W(p + "attn.c_attn.bias"), p + "attn.c_attn");    // (B·S, 3C)
             var heads = g.Node("Transpose", [g.Node("Reshape", [qkv, headsShape], p + "attn.qkv_heads")], p + "attn.qkv", Ints("perm", 0, 2, 1, 3)); // (B, 3nh, S, hs)
             var parts = g.Nodes("Split", [heads, g.Int64s(false, nh, nh, nh)], p + "attn.split", 3, [Int("axis", 1)]);
@@ -55,11 +59,12 @@ internal static class PortableGraph
             y = g.Node("Reshape", [g.Node("Transpose", [y], p + "attn.merge", Ints("perm", 0, 2, 1, 3)), g.Int64s(false, -1, C)], p + "attn.merged"); // (B·S, C)
             x = g.Node("Add", [x, Linear(g, y, W(p + "attn.c_proj.weight"), W(p + "attn.c_proj.bias"), p + "attn.c_proj")], p + "residual_1");
 
-            h = LayerNorm(g, x, W(p + "ln_2.weight"), W(p + "ln_2.bias"), c.LayerNormEpsilon, p + "ln_2");
+            h = Norm(x, p + norms.Mlp);
             h = Gelu(g, Linear(g, h, W(p + "mlp.c_fc.weight"), W(p + "mlp.c_fc.bias"), p + "mlp.c_fc"), c.TanhGelu, F, p + "mlp.gelu"); // (B·S, 4C)
             x = g.Node("Add", [x, Linear(g, h, W(p + "mlp.c_proj.weight"), W(p + "mlp.c_proj.bias"), p + "mlp.c_proj")], p + "residual_2");
+            if (norms.Output is { } outputNorm) x = Norm(x, p + outputNorm);
         }
-        x = LayerNorm(g, x, W("ln_f.weight"), W("ln_f.bias"), c.LayerNormEpsilon, "ln_f");
+        if (norms.Final is { } finalNorm) x = Norm(x, finalNorm);
         Gpt2GraphParts.TiedLmHead(g, Gpt2GraphParts.KeptPositions(g, Gpt2GraphParts.Unflatten(g, x, batchAndLength, C)), wte, c, F);
         Gpt2GraphParts.Outputs(g, c, "total_sequence_length", F);
         return g;

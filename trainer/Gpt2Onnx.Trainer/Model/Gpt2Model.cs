@@ -13,14 +13,16 @@ namespace Gpt2Onnx.Trainer.Model;
 /// GPT-2 as Hugging Face's GPT2LMHeadModel computes it: token + position embeddings, pre-LayerNorm blocks
 /// of causal self-attention and a gelu MLP, a final ln_f, and an LM head tied to wte. Modules carry GPT-2's
 /// own checkpoint names (wte, wpe, h.{i}.attn.c_attn, ln_f) and Conv1D keeps its [in, out] layout, so
-/// loading a real GPT-2 is a name match with no transposes.
+/// loading a real GPT-2 is a name match with no transposes. A GPT2_ML config builds Grover's blocks instead,
+/// with ln_emb and no ln_f (<see cref="Gpt2MlLayout"/>).
 /// </summary>
 public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
 {
     private readonly Embedding wte;
     private readonly Embedding wpe;
-    private readonly ModuleList<Gpt2Block> h;
-    private readonly LayerNorm ln_f;
+    private readonly ModuleList<nn.Module<Tensor, Tensor?, Tensor>> h;
+    private readonly LayerNorm? ln_f;   // GPT-2's final norm; null in a GPT2_ML model
+    private readonly LayerNorm? ln_emb; // GPT2_ML's embedding norm (Gpt2MlLayout); null in GPT-2
     private Dictionary<string, Parameter> _byName = [];
     private ScalarType _computeType = ScalarType.Float32;
 
@@ -35,8 +37,9 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
         Config = config;
         wte = nn.Embedding(config.VocabSize, config.NEmbd);
         wpe = nn.Embedding(config.NPositions, config.NEmbd);
-        h = nn.ModuleList(Enumerable.Range(0, config.NLayer).Select(_ => new Gpt2Block(config)).ToArray());
-        ln_f = nn.LayerNorm(config.NEmbd, config.LayerNormEpsilon);
+        h = nn.ModuleList(Enumerable.Range(0, config.NLayer).Select(_ => Gpt2MlBlock.For(config)).ToArray());
+        if (config.IsGpt2Ml) ln_emb = nn.LayerNorm(config.NEmbd, config.LayerNormEpsilon);
+        else ln_f = nn.LayerNorm(config.NEmbd, config.LayerNormEpsilon);
         RegisterComponents();
         IndexParameters();
         eval(); // dropout only when a training loop asks for it
@@ -150,9 +153,10 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
         positionIds ??= arange(t, ScalarType.Int64, inputIds.device);
 
         var x = wte.forward(inputIds) + wpe.forward(positionIds);                   // (B, T, C), fp32
+        if (ln_emb is not null) x = ln_emb.forward(x);
         x = F.dropout(x, Config.EmbdPdrop, training);
         foreach (var block in h) x = block.forward(x, keyPadding);
-        x = ln_f.forward(x);
+        if (ln_f is not null) x = ln_f.forward(x);
         if (ComputeType == ScalarType.Float32) return x.matmul(wte.weight!.t());       // (B, T, V)
         return x.to_type(ComputeType).matmul(wte.weight!.to_type(ComputeType).t());
     }
