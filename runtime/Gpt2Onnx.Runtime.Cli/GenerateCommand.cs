@@ -73,7 +73,8 @@ internal static class GenerateCommand
     }
 
     /// <summary>
-    /// The --json object: {prompt_ids, ids, text, finish_reason, tokens_per_s, device}, and with more than one
+    /// The --json object: {prompt_ids, ids, text, finish_reason, tokens_per_s, device, generation_s (prefill and
+    /// decoding, the model's loading left out)}, and with more than one
     /// beam search sequence asked for, sequences: [{ids, text, score}], best first.
     /// </summary>
     private static Dictionary<string, object?> JsonResult(GenerationResult result, Generator generator, LanguageModel model)
@@ -84,6 +85,7 @@ internal static class GenerateCommand
             ["finish_reason"] = result.FinishReason,
             ["tokens_per_s"] = generator.LastRun.Tokens / Math.Max(generator.LastRun.DecodeSeconds, 1e-9),
             ["device"] = model.Session.Device,
+            ["generation_s"] = generator.LastRun.PrefillSeconds + generator.LastRun.DecodeSeconds,
         };
         if (result.Sequences is { Count: > 1 } sequences)
             json["sequences"] = sequences.Select(s => new { ids = s.TokenIds, text = s.Text, score = s.Score }).ToList();
