@@ -181,6 +181,12 @@ internal abstract unsafe class Decoder : IDisposable
         for (int row = 0; row < BatchSize; row++) Lengths[row] = lengths[parents[row]];
     }
 
+    /// <summary>
+    /// Processes one prompt into <paramref name="rows"/> rows as a fresh batch (beam search's start), each row
+    /// with the prompt's cache and logits.
+    /// </summary>
+    public virtual void PrefillCopies(int[] prompt, int rows) => Prefill(Enumerable.Repeat(prompt, rows).ToArray());
+
     /// <summary>Moves the cache rows for <see cref="ReorderRows"/>; Lengths still hold the old order.</summary>
     protected abstract void ReorderCache(ReadOnlySpan<int> parents);
 

@@ -66,6 +66,16 @@ internal sealed unsafe class FusedDecoder : Decoder
         }
     }
 
+    /// <summary>Runs the prompt once, into row 0, and copies its cache (positions in use) and logits to the other rows.</summary>
+    public override void PrefillCopies(int[] prompt, int rows)
+    {
+        CheckPrompts([prompt]);
+        StartEmpty(rows);
+        RefillSlots(0, [prompt]);
+        ReorderRows(new int[rows]);
+        for (int row = 1; row < rows; row++) Logits(0).CopyTo(Logits(row));
+    }
+
     protected override int PrefillLogitsIndex(int length, int paddedLength) => length - 1;
 
     /// <summary>Only reached through <see cref="Decoder.PrefillAll"/>: one prompt into slot 0, every position's logits.</summary>

@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace Gpt2Onnx.Runtime.Generation.Beams;
 
 /// <summary>A possible next step of beam search: beam <c>Beam</c> followed by <c>Token</c>, with its summed log-probability.</summary>
@@ -11,22 +13,28 @@ internal readonly record struct BeamCandidate(int Beam, int Token, double Score)
 internal sealed class BeamCandidates
 {
     private readonly double[] _logProbs;
+    private readonly float[] _exps;
     private readonly int _decodable;
 
     /// <param name="decodable">ids at or above it have no text (the tokenizer's vocabulary is smaller) and are never chosen</param>
     public BeamCandidates(int vocabSize, int decodable)
     {
         _logProbs = new double[vocabSize];
+        _exps = new float[vocabSize];
         _decodable = Math.Min(decodable, vocabSize);
     }
 
-    /// <summary>The log-softmax of <paramref name="logits"/> in float64, into a buffer this object reuses.</summary>
+    /// <summary>
+    /// The log-softmax of <paramref name="logits"/> in float64, into a buffer this object reuses. The exponentials
+    /// are vectorised in float and summed in float64: each step takes one per token of every beam.
+    /// </summary>
     public Span<double> LogSoftmax(ReadOnlySpan<float> logits)
     {
-        double max = double.NegativeInfinity;
-        foreach (float logit in logits) max = Math.Max(max, logit);
+        float max = TensorPrimitives.Max(logits);
+        TensorPrimitives.Subtract(logits, max, _exps);
+        TensorPrimitives.Exp(_exps, _exps);
         double sum = 0;
-        foreach (float logit in logits) sum += Math.Exp(logit - max);
+        foreach (float e in _exps) sum += e;
         double logSum = max + Math.Log(sum);
         for (int id = 0; id < logits.Length; id++) _logProbs[id] = logits[id] - logSum;
         _logProbs.AsSpan(_decodable).Fill(double.NegativeInfinity);

@@ -54,7 +54,7 @@ internal sealed class BeamSearch
     /// <summary>The running beams at the end (none matter when <paramref name="done"/>: the finished ones won).</summary>
     private Beam[] Search(int[] prompt, Beam[] beams, int maxNew, FinishedHypotheses finished, out bool done)
     {
-        _decoder.Prefill(Enumerable.Repeat(prompt, _width).ToArray());
+        _decoder.PrefillCopies(prompt, _width);
         for (int step = 0; ; step++)
         {
             var candidates = Score(beams, step);

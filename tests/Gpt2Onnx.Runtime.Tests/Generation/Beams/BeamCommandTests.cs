@@ -40,7 +40,7 @@ public sealed class BeamCommandTests(BeamModels models) : IClassFixture<BeamMode
         {
             Assert.Equal(expected.Sequences![i].TokenIds, sequences[i]!["ids"]!.AsArray().Select(n => (int)n!));
             Assert.Equal(expected.Sequences![i].Text, (string)sequences[i]!["text"]!);
-            Assert.Equal(expected.Sequences![i].Score, (double)sequences[i]!["score"]!, 1e-9);
+            Assert.Equal(expected.Sequences![i].Score, (double)sequences[i]!["score"]!, 1e-5); // its own thread count
         }
         var scores = sequences.Select(s => (double)s!["score"]!).ToList();
         Assert.Equal(scores.OrderByDescending(s => s), scores);
