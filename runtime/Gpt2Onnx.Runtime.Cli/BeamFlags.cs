@@ -38,8 +38,8 @@ internal sealed class BeamFlags
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { NumBeams, LengthPenalty, EarlyStopping, NoRepeatNgramSize, NumReturnSequences })
-            command.Options.Add(option);
+        Option[] options = [NumBeams, LengthPenalty, EarlyStopping, NoRepeatNgramSize, NumReturnSequences];
+        foreach (var option in options) command.Options.Add(option);
     }
 
     /// <summary>The options given, checked: a value out of range is one usage error naming its flag.</summary>

@@ -61,7 +61,8 @@ internal static class GenerateCommand
             }
             else
             {
-                Console.WriteLine(JsonSerializer.Serialize(JsonResult(result, generator, languageModel), JsonText.Readable));
+                var output = JsonResult(result, generator, languageModel);
+                Console.WriteLine(JsonSerializer.Serialize(output, JsonText.Readable));
             }
             // The model's positions past the window it was trained on never learned anything: say so, once.
             int total = result.PromptIds.Length + result.TokenIds.Length;
@@ -77,7 +78,8 @@ internal static class GenerateCommand
     /// decoding, the model's loading left out)}, and with more than one
     /// beam search sequence asked for, sequences: [{ids, text, score}], best first.
     /// </summary>
-    private static Dictionary<string, object?> JsonResult(GenerationResult result, Generator generator, LanguageModel model)
+    private static Dictionary<string, object?> JsonResult(GenerationResult result, Generator generator,
+                                                          LanguageModel model)
     {
         var json = new Dictionary<string, object?>
         {
@@ -88,7 +90,8 @@ internal static class GenerateCommand
             ["generation_s"] = generator.LastRun.PrefillSeconds + generator.LastRun.DecodeSeconds,
         };
         if (result.Sequences is { Count: > 1 } sequences)
-            json["sequences"] = sequences.Select(s => new { ids = s.TokenIds, text = s.Text, score = s.Score }).ToList();
+            json["sequences"] = sequences.Select(s => new { ids = s.TokenIds, text = s.Text, score = s.Score })
+                                         .ToList();
         return json;
     }
 }

@@ -46,7 +46,8 @@ internal static class LensCommand
             {
                 using var generator = new Generator(languageModel);
                 var options = new SamplingOptions { Greedy = true, MaxNewTokens = extra };
-                ids.AddRange(generator.Generate(new GenerationRequest { PromptIds = ids.ToArray(), Options = options }).TokenIds);
+                var request = new GenerationRequest { PromptIds = ids.ToArray(), Options = options };
+                ids.AddRange(generator.Generate(request).TokenIds);
             }
             var report = LogitLens.Compute(languageModel, ids.ToArray(), promptLength, parsed.GetValue(compare) ?? []);
             LensPage.Write(report, parsed.GetValue(output)!);

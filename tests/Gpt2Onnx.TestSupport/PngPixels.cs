@@ -28,7 +28,10 @@ public static class PngPixels
                 width = BinaryPrimitives.ReadInt32BigEndian(data);
                 height = BinaryPrimitives.ReadInt32BigEndian(data[4..]);
                 if (data[8] != 8 || data[12] != 0) throw new InvalidDataException("only 8-bit, non-interlaced PNGs");
-                channels = data[9] switch { 2 => 3, 6 => 4, _ => throw new InvalidDataException("only RGB or RGBA PNGs") };
+                channels = data[9] switch
+                {
+                    2 => 3, 6 => 4, _ => throw new InvalidDataException("only RGB or RGBA PNGs"),
+                };
             }
             else if (type == "IDAT") idat.Write(data);
             at += 12 + length;

@@ -9,7 +9,9 @@ public sealed record ReferenceBeamSearch(int NumBeams, int MaxNewTokens, IReadOn
                                          double LengthPenalty = 1.0, string EarlyStopping = "false",
                                          int NoRepeatNgramSize = 0, int NumReturnSequences = 1)
 {
-    /// <summary>A finished hypothesis: new ids (the end token left out), score, and whether an end token ended it.</summary>
+    /// <summary>
+    /// A finished hypothesis: new ids (the end token left out), score, and whether an end token ended it.
+    /// </summary>
     public sealed record Hypothesis(int[] Ids, double Score, bool Ended);
 
     /// <summary>The best <see cref="NumReturnSequences"/> hypotheses, best first.</summary>
@@ -32,7 +34,8 @@ public sealed record ReferenceBeamSearch(int NumBeams, int MaxNewTokens, IReadOn
             else worst = Math.Min(worst, score);
         }
         // Each running beam: its new tokens and summed log-probability; beams after the first start "unreachable".
-        var running = Enumerable.Range(0, NumBeams).Select(b => (Ids: new List<int>(), LogProb: b == 0 ? 0.0 : -1e9)).ToList();
+        var running = Enumerable.Range(0, NumBeams)
+                                .Select(b => (Ids: new List<int>(), LogProb: b == 0 ? 0.0 : -1e9)).ToList();
         bool done = false;
         for (int step = 1; step <= MaxNewTokens && !done; step++)
         {
@@ -45,7 +48,8 @@ public sealed record ReferenceBeamSearch(int NumBeams, int MaxNewTokens, IReadOn
                 for (int t = 0; t < logProbs.Length; t++) all.Add((b, t, running[b].LogProb + logProbs[t]));
             }
             // Stable sort: equal scores keep beam-then-token order.
-            var ranked = all.OrderByDescending(c => c.LogProb).Take(Math.Max(2, 1 + EndTokens.Count) * NumBeams).ToList();
+            int keep = Math.Max(2, 1 + EndTokens.Count) * NumBeams;
+            var ranked = all.OrderByDescending(c => c.LogProb).Take(keep).ToList();
             var next = new List<(List<int> Ids, double LogProb)>();
             for (int rank = 0; rank < ranked.Count && next.Count < NumBeams; rank++)
             {

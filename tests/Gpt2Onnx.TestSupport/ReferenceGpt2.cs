@@ -24,7 +24,8 @@ public sealed class ReferenceGpt2
     /// <paramref name="padding"/> is true are never attended to. <paramref name="residuals"/>, when given, receives
     /// the residual stream [T][C] before the first block and after each block.
     /// </summary>
-    public double[][] Forward(int[] ids, int[]? positions = null, bool[]? padding = null, List<double[][]>? residuals = null)
+    public double[][] Forward(int[] ids, int[]? positions = null, bool[]? padding = null,
+                              List<double[][]>? residuals = null)
     {
         int t = ids.Length, c = _c.NEmbd, nh = _c.NHead, hs = _c.HeadSize;
         positions ??= Enumerable.Range(0, t).ToArray();

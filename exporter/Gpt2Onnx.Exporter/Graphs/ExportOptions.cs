@@ -22,7 +22,9 @@ public sealed record ExportOptions
     public int BlockSize { get; init; } = 32;
     /// <summary>Store weights in model.onnx.data even when the model is under 2 GB.</summary>
     public bool ExternalData { get; init; }
-    /// <summary>Add each layer's residual stream and its logit lens as outputs (a portable graph for analysis).</summary>
+    /// <summary>
+    /// Add each layer's residual stream and its logit lens as outputs (a portable graph for analysis).
+    /// </summary>
     public bool WithHiddenStates { get; init; }
     /// <summary>Replace an existing output folder.</summary>
     public bool Force { get; init; }
@@ -37,7 +39,8 @@ public sealed record ExportOptions
         if (Precision == Precision.Int4 && Variant == GraphVariant.Portable)
             throw new Gpt2OnnxException("int4 needs --variant fused: its MatMulNBits operator is ONNX Runtime's, not standard ONNX");
         if (WithHiddenStates && (Variant != GraphVariant.Portable || Precision != Precision.Fp32))
-            throw new Gpt2OnnxException("--with-hidden-states exports a portable fp32 graph: drop --variant and --precision");
+            throw new Gpt2OnnxException("--with-hidden-states exports a portable fp32 graph: " +
+                                        "drop --variant and --precision");
         return this;
     }
 }

@@ -21,17 +21,18 @@ internal static class HiddenStateOutputs
     {
         var produced = g.Graph.Node.SelectMany(n => n.Output).ToHashSet();
         var shape = g.Node("Concat", [g.Node("Shape", [InputIds], "hidden_states.ids_shape"), g.Int64s(false, c.NEmbd)],
-                           "hidden_states.shape", Int("axis", 0));                                            // [B, S, C]
+                           "hidden_states.shape", Int("axis", 0)); // [B, S, C]
         var lensShape = g.Node("Concat", [g.Node("Shape", [InputIds], "lens.ids_shape"), g.Int64s(false, c.VocabSize)],
-                               "lens.shape", Int("axis", 0));                                                  // [B, S, V]
+                               "lens.shape", Int("axis", 0)); // [B, S, V]
         for (int i = 0; i <= c.NLayer; i++)
         {
             string residual = Residual(i);
             if (!produced.Contains(residual))
                 throw new InvalidOperationException($"the portable graph has no residual stream named {residual}");
-            g.Nodes("Reshape", [residual, shape], HiddenState(i), 1, [], outputNames: [HiddenState(i)]);      // (B, S, C)
+            // (B, S, C)
+            g.Nodes("Reshape", [residual, shape], HiddenState(i), 1, [], outputNames: [HiddenState(i)]);
             var normed = Gpt2GraphParts.LayerNorm(g, residual, "ln_f.weight", "ln_f.bias", c.LayerNormEpsilon,
-                                                  $"lens.{i}.ln_f");                                         // (B·S, C)
+                                                  $"lens.{i}.ln_f"); // (B·S, C)
             var logits = g.Node("Gemm", [normed, "wte.weight"], $"lens.{i}.lm_head", Int("transB", 1));     // (B·S, V)
             g.Nodes("Reshape", [logits, lensShape], LensLogits(i), 1, [], outputNames: [LensLogits(i)]);    // (B, S, V)
             g.Output(HiddenState(i), T.Float, "batch_size", "sequence_length", c.NEmbd);

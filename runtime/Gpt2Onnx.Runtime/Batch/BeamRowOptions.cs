@@ -59,7 +59,8 @@ public static class BeamRowOptions
         var node = row[name];
         if (node == null) return fallback;
         if (node.GetValueKind() == JsonValueKind.Number) return node.GetValue<JsonElement>().GetDouble();
-        throw new Gpt2OnnxException($"line {line}: '{name}' must be a number, not {JsonText.Excerpt(node.ToJsonString())}");
+        throw new Gpt2OnnxException($"line {line}: '{name}' must be a number, not " +
+                                    JsonText.Excerpt(node.ToJsonString()));
     }
 
     private static EarlyStopping Stopping(JsonNode? node, int line) => node?.GetValueKind() switch

@@ -66,7 +66,9 @@ internal sealed unsafe class FusedDecoder : Decoder
         }
     }
 
-    /// <summary>Runs the prompt once, into row 0, and copies its cache (positions in use) and logits to the other rows.</summary>
+    /// <summary>
+    /// Runs the prompt once, into row 0, and copies its cache (positions in use) and logits to the other rows.
+    /// </summary>
     public override void PrefillCopies(int[] prompt, int rows)
     {
         CheckPrompts([prompt]);
@@ -194,7 +196,8 @@ internal sealed unsafe class FusedDecoder : Decoder
                 var (source, sourceRow) = from == RowGather.Spare ? (_spareRow, 0) : (buffer, from);
                 var (target, targetRow) = to == RowGather.Spare ? (_spareRow, 0) : (buffer, to);
                 for (int h = 0; h < Model.Heads; h++)
-                    Copy(source, sourceRow * rowBytes + h * headBytes, target, targetRow * rowBytes + h * headBytes, used[m]);
+                    Copy(source, sourceRow * rowBytes + h * headBytes,
+                         target, targetRow * rowBytes + h * headBytes, used[m]);
             }
         for (int row = 0; row < BatchSize; row++) WriteMaskRow(row, Lengths[parents[row]]);
     }

@@ -31,7 +31,9 @@ public sealed record SamplingOptions
     /// <summary>Generation ends when the text produced so far contains one of these; the stop string is not returned.</summary>
     public IReadOnlyList<string> StopStrings { get; init; } = [];
 
-    /// <summary>Beam search instead of sampling (off unless NumBeams is set); it uses the stop tokens and counts above.</summary>
+    /// <summary>
+    /// Beam search instead of sampling (off unless NumBeams is set); it uses the stop tokens and counts above.
+    /// </summary>
     public BeamSearchOptions Beams { get; init; } = BeamSearchOptions.Off;
 
     public bool IsGreedy => Greedy || Temperature == 0;
@@ -61,7 +63,8 @@ public sealed record SamplingOptions
         if (StopStrings.Any(string.IsNullOrEmpty)) throw new Gpt2OnnxException("a stop string must not be empty");
         Beams.Validate();
         if (Beams.Enabled && StopStrings.Count > 0)
-            throw new Gpt2OnnxException("beam search ends hypotheses on stop tokens, not stop strings: drop the stop strings");
+            throw new Gpt2OnnxException("beam search ends hypotheses on stop tokens, not stop strings: " +
+                                        "drop the stop strings");
         return this;
     }
 }

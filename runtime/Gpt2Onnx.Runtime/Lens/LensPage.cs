@@ -14,7 +14,8 @@ public static class LensPage
 
     public static string Render(LensReport report)
     {
-        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("Gpt2Onnx.Runtime.Lens.LensPage.html")
+        const string template = "Gpt2Onnx.Runtime.Lens.LensPage.html";
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(template)
                            ?? throw new InvalidOperationException("the lens page template is not embedded");
         using var reader = new StreamReader(stream);
         // "</" inside the JSON would end the script element early; "<\/" is the same JSON string.

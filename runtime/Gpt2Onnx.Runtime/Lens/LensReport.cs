@@ -6,7 +6,9 @@ namespace Gpt2Onnx.Runtime.Lens;
 /// <summary>A candidate token at one layer and position: its id, text and lens probability.</summary>
 public sealed record LensCandidate(int Id, string Token, double Probability);
 
-/// <summary>A compared token (say " is" against " are"): its rank (1 = most likely) and probability, [layer][position].</summary>
+/// <summary>
+/// A compared token (say " is" against " are"): its rank (1 = most likely) and probability, [layer][position].
+/// </summary>
 public sealed record LensComparison(string Text, int Id, int[][] Rank, double[][] Probability);
 
 /// <summary>
@@ -16,8 +18,9 @@ public sealed record LensComparison(string Text, int Id, int[][] Rank, double[][
 /// one the model itself ranks first there (what greedy decoding takes).
 /// </summary>
 public sealed record LensReport(
-    string Model, int[] Ids, string[] Tokens, int PromptLength, string[] LayerNames, int[] Chosen, string[] ChosenTokens,
-    int[][] ChosenRank, double[][] ChosenProbability, LensCandidate[][][] Top, LensComparison[] Compare)
+    string Model, int[] Ids, string[] Tokens, int PromptLength, string[] LayerNames, int[] Chosen,
+    string[] ChosenTokens, int[][] ChosenRank, double[][] ChosenProbability, LensCandidate[][][] Top,
+    LensComparison[] Compare)
 {
     private static readonly JsonSerializerOptions Json = new()
     {

@@ -11,7 +11,9 @@ namespace Gpt2Onnx.Runtime.Lens;
 /// </summary>
 public static class LogitLens
 {
-    /// <summary>The longest sequence a lens is computed for: its tables hold layers × positions × vocabulary floats.</summary>
+    /// <summary>
+    /// The longest sequence a lens is computed for: its tables hold layers × positions × vocabulary floats.
+    /// </summary>
     public const int MaxPositions = 256;
 
     public static LensReport Compute(LanguageModel model, int[] ids, int promptLength, IReadOnlyList<string> compare,
@@ -36,10 +38,13 @@ public static class LogitLens
             model.Directory, ids, ids.Select(Token).ToArray(), promptLength,
             Enumerable.Range(0, layers).Select(i => i == 0 ? "embeddings" : $"layer {i}").ToArray(),
             chosen, chosen.Select(Token).ToArray(), Ranks(t => chosen[t]), Probabilities(t => chosen[t]), top,
-            compared.Select(c => new LensComparison(c.Text, c.Id, Ranks(_ => c.Id), Probabilities(_ => c.Id))).ToArray());
+            compared.Select(c => new LensComparison(c.Text, c.Id, Ranks(_ => c.Id), Probabilities(_ => c.Id)))
+                    .ToArray());
     }
 
-    /// <summary>How many lens outputs the model has (its layers + 1); a model without them is one clear error.</summary>
+    /// <summary>
+    /// How many lens outputs the model has (its layers + 1); a model without them is one clear error.
+    /// </summary>
     private static int CountLayers(LanguageModel model)
     {
         var names = model.Session.Outputs.Select(o => o.Name).ToHashSet();
@@ -61,14 +66,17 @@ public static class LogitLens
         return ids[0];
     }
 
-    /// <summary>One run of the sequence; each lens output's rows as float64 probabilities, [layer][position][V].</summary>
+    /// <summary>
+    /// One run of the sequence; each lens output's rows as float64 probabilities, [layer][position][V].
+    /// </summary>
     private static double[][][] Run(LanguageModel model, int[] ids, int layers)
     {
         int s = ids.Length;
         var inputs = new Dictionary<string, OrtValue>
         {
             [GraphNames.InputIds] = OrtValue.CreateTensorValueFromMemory(ids.Select(i => (long)i).ToArray(), [1, s]),
-            [GraphNames.AttentionMask] = OrtValue.CreateTensorValueFromMemory(Enumerable.Repeat(1L, s).ToArray(), [1, s]),
+            [GraphNames.AttentionMask] =
+                OrtValue.CreateTensorValueFromMemory(Enumerable.Repeat(1L, s).ToArray(), [1, s]),
             [GraphNames.PositionIds] = OrtValue.CreateTensorValueFromMemory(
                 Enumerable.Range(0, s).Select(i => (long)i).ToArray(), [1, s]),
         };
@@ -82,7 +90,8 @@ public static class LogitLens
         try
         {
             using var options = new RunOptions();
-            using var outputs = model.Session.Session.Run(options, inputs.Keys.ToArray(), inputs.Values.ToArray(), outputNames);
+            using var outputs = model.Session.Session.Run(options, inputs.Keys.ToArray(), inputs.Values.ToArray(),
+                                                          outputNames);
             return outputs.Select(o => Softmax(o.GetTensorDataAsSpan<float>(), s, model.VocabSize)).ToArray();
         }
         finally

@@ -16,10 +16,11 @@ public sealed partial class LensPageBrowserTests(LensModels models) : IClassFixt
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static Task<(int ExitCode, string Stdout, string Stderr)> Chromium(string profile, params string[] arguments)
+    private static Task<(int ExitCode, string Stdout, string Stderr)> Chromium(string profile,
+                                                                            params string[] arguments)
     {
         const string chromium = "/usr/bin/chromium";
-        Assert.True(File.Exists(chromium), "Chromium is missing: run scripts/setup.sh, which installs Debian's chromium");
+        Assert.True(File.Exists(chromium), "Chromium is missing: run scripts/setup.sh, which installs it");
         return CliProcess.RunProgramAsync(chromium, null,
             ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", $"--user-data-dir={profile}",
              "--proxy-server=127.0.0.1:9", .. arguments]);
@@ -29,8 +30,9 @@ public sealed partial class LensPageBrowserTests(LensModels models) : IClassFixt
     private async Task<(string Page, JsonNode Json)> WriteLens()
     {
         string page = Path.Combine(_dir, "lens.html");
-        var (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-run", "lens", "--model", models.WithHiddenStates,
-            "--prompt", "the quick brown fox", "--generate", "3", "--compare", "the", "o", "--out", page, "--json");
+        var (exitCode, stdout, stderr) = await CliProcess.RunAsync(
+            "gpt2-run", "lens", "--model", models.WithHiddenStates, "--prompt", "the quick brown fox", "--generate", "3",
+            "--compare", "the", "o", "--out", page, "--json");
         Assert.True(exitCode == 0, stderr);
         return (page, JsonNode.Parse(stdout)!);
     }
@@ -39,19 +41,20 @@ public sealed partial class LensPageBrowserTests(LensModels models) : IClassFixt
     public async Task The_page_rendered_in_Chromium_holds_the_jsons_ranks_and_probabilities()
     {
         var (page, json) = await WriteLens();
-        var (exitCode, dom, stderr) = await Chromium(Path.Combine(_dir, "profile"), "--dump-dom", new Uri(page).AbsoluteUri);
+        string profile = Path.Combine(_dir, "profile");
+        var (exitCode, dom, stderr) = await Chromium(profile, "--dump-dom", new Uri(page).AbsoluteUri);
         Assert.True(exitCode == 0, stderr);
         var ranks = json["chosen_rank"]!.AsArray();
-        var cells = HeatmapCell().Matches(dom).ToDictionary(m => (int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value)),
+        var cells = HeatmapCell().Matches(dom).ToDictionary(Key,
                                                            m => int.Parse(m.Groups[3].Value));
         int layers = ranks.Count, positions = ranks[0]!.AsArray().Count;
         Assert.Equal(layers * positions, cells.Count);
         for (int layer = 0; layer < layers; layer++)
             for (int t = 0; t < positions; t++) Assert.Equal((int)ranks[layer]![t]!, cells[(layer, t)]);
         // The top candidates shown are those of the last position, selected when the page opens.
-        var top = TopCell().Matches(dom).ToDictionary(m => (int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value)),
+        var top = TopCell().Matches(dom).ToDictionary(Key,
                                                      m => (Id: int.Parse(m.Groups[3].Value),
-                                                           P: double.Parse(m.Groups[4].Value, CultureInfo.InvariantCulture)));
+                                                           P: Parse(m.Groups[4].Value)));
         for (int layer = 0; layer < layers; layer++)
         {
             var expected = json["top"]![layer]![positions - 1]!.AsArray();
@@ -61,7 +64,7 @@ public sealed partial class LensPageBrowserTests(LensModels models) : IClassFixt
                 Assert.Equal((double)expected[k]!["probability"]!, top[(layer, k)].P);
             }
         }
-        var compared = CompareCell().Matches(dom).ToDictionary(m => (int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value)),
+        var compared = CompareCell().Matches(dom).ToDictionary(Key,
                                                                m => int.Parse(m.Groups[3].Value));
         for (int c = 0; c < 2; c++)
             for (int layer = 0; layer < layers; layer++)
@@ -84,6 +87,10 @@ public sealed partial class LensPageBrowserTests(LensModels models) : IClassFixt
         Assert.True(drawn > 0.05, $"only {drawn:P1} of the screenshot differs from its background");
         Assert.True(pixels.Distinct().Count() > 50, "the screenshot has too few colours to hold text and a heatmap");
     }
+
+    private static (int, int) Key(Match m) => (int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value));
+
+    private static double Parse(string number) => double.Parse(number, CultureInfo.InvariantCulture);
 
     [GeneratedRegex("<td class=\"cell[^\"]*\" data-layer=\"(\\d+)\" data-position=\"(\\d+)\" data-rank=\"(\\d+)\"")]
     private static partial Regex HeatmapCell();

@@ -31,7 +31,9 @@ public sealed class LensModels : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }
 
-/// <summary>The logit lens against the float64 reference's own lens, and the last layer against the model's output.</summary>
+/// <summary>
+/// The logit lens against the float64 reference's own lens, and the last layer against the model's output.
+/// </summary>
 public sealed class LogitLensTests(LensModels models) : IClassFixture<LensModels>
 {
     private static readonly int[] Ids = [10, 200, 33, 7, 8, 9, 90, 42];
@@ -49,7 +51,8 @@ public sealed class LogitLensTests(LensModels models) : IClassFixture<LensModels
                 var p = expected[layer][t];
                 var topIds = Enumerable.Range(0, p.Length).OrderByDescending(v => p[v]).Take(5).ToArray();
                 Assert.Equal(topIds, report.Top[layer][t].Select(c => c.Id));
-                foreach (var candidate in report.Top[layer][t]) Assert.Equal(p[candidate.Id], candidate.Probability, 1e-4);
+                foreach (var candidate in report.Top[layer][t])
+                    Assert.Equal(p[candidate.Id], candidate.Probability, 1e-4);
                 Assert.Equal(p[report.Chosen[t]], report.ChosenProbability[layer][t], 1e-4);
                 Assert.Equal(1 + p.Count(q => q > p[report.Chosen[t]]), report.ChosenRank[layer][t]);
             }
@@ -89,7 +92,8 @@ public sealed class LogitLensTests(LensModels models) : IClassFixture<LensModels
     [Fact]
     public void The_hidden_state_export_generates_what_the_normal_export_generates()
     {
-        var request = new GenerationRequest { PromptIds = Ids, Options = new SamplingOptions { Greedy = true, MaxNewTokens = 8 } };
+        var options = new SamplingOptions { Greedy = true, MaxNewTokens = 8 };
+        var request = new GenerationRequest { PromptIds = Ids, Options = options };
         using var normal = models.Load(models.Portable);
         using var withStates = models.Load(models.WithHiddenStates);
         using var a = new Generator(normal);
@@ -108,7 +112,8 @@ public sealed class LogitLensTests(LensModels models) : IClassFixture<LensModels
     public void A_compared_text_of_several_tokens_is_refused_with_the_reason()
     {
         using var model = models.Load(models.WithHiddenStates);
-        var error = Assert.Throws<Gpt2OnnxException>(() => LogitLens.Compute(model, Ids, Ids.Length, ["hello world, quick"]));
+        string[] several = ["hello world, quick"];
+        var error = Assert.Throws<Gpt2OnnxException>(() => LogitLens.Compute(model, Ids, Ids.Length, several));
         Assert.Contains("single tokens", error.Message);
     }
 }

@@ -2,7 +2,9 @@ using System.Numerics.Tensors;
 
 namespace Gpt2Onnx.Runtime.Generation.Beams;
 
-/// <summary>A possible next step of beam search: beam <c>Beam</c> followed by <c>Token</c>, with its summed log-probability.</summary>
+/// <summary>
+/// A possible next step of beam search: beam <c>Beam</c> followed by <c>Token</c>, with its summed log-probability.
+/// </summary>
 internal readonly record struct BeamCandidate(int Beam, int Token, double Score);
 
 /// <summary>
@@ -16,7 +18,8 @@ internal sealed class BeamCandidates
     private readonly float[] _exps;
     private readonly int _decodable;
 
-    /// <param name="decodable">ids at or above it have no text (the tokenizer's vocabulary is smaller) and are never chosen</param>
+    /// <param name="decodable">ids at or above it have no text (the tokenizer's vocabulary is smaller) and are never
+    /// chosen</param>
     public BeamCandidates(int vocabSize, int decodable)
     {
         _logProbs = new double[vocabSize];
@@ -41,8 +44,12 @@ internal sealed class BeamCandidates
         return _logProbs;
     }
 
-    /// <summary>Adds beam <paramref name="beam"/>'s tokens, scored <paramref name="beamScore"/> + log-probability, to <paramref name="best"/>.</summary>
-    public static void Offer(List<BeamCandidate> best, int keep, int beam, double beamScore, ReadOnlySpan<double> logProbs)
+    /// <summary>
+    /// Adds beam <paramref name="beam"/>'s tokens, scored <paramref name="beamScore"/> + log-probability, to <paramref
+    /// name="best"/>.
+    /// </summary>
+    public static void Offer(List<BeamCandidate> best, int keep, int beam, double beamScore,
+                             ReadOnlySpan<double> logProbs)
     {
         for (int token = 0; token < logProbs.Length; token++)
         {

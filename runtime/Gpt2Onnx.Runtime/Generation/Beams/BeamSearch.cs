@@ -9,7 +9,9 @@ namespace Gpt2Onnx.Runtime.Generation.Beams;
 /// </summary>
 internal sealed class BeamSearch
 {
-    /// <summary>Hugging Face's score for beams 2..n before the first step, so that it expands the first beam only.</summary>
+    /// <summary>
+    /// Hugging Face's score for beams 2..n before the first step, so that it expands the first beam only.
+    /// </summary>
     private const double Unstarted = -1e9;
 
     private readonly LanguageModel _model;
@@ -51,7 +53,9 @@ internal sealed class BeamSearch
         return new GenerationResult(prompt, best[0].TokenIds, best[0].Text, best[0].FinishReason) { Sequences = best };
     }
 
-    /// <summary>The running beams at the end (none matter when <paramref name="done"/>: the finished ones won).</summary>
+    /// <summary>
+    /// The running beams at the end (none matter when <paramref name="done"/>: the finished ones won).
+    /// </summary>
     private Beam[] Search(int[] prompt, Beam[] beams, int maxNew, FinishedHypotheses finished, out bool done)
     {
         _decoder.PrefillCopies(prompt, _width);
@@ -68,7 +72,9 @@ internal sealed class BeamSearch
         }
     }
 
-    /// <summary>The best candidates over all beams: log-probabilities with bans applied, plus each beam's score.</summary>
+    /// <summary>
+    /// The best candidates over all beams: log-probabilities with bans applied, plus each beam's score.
+    /// </summary>
     private List<BeamCandidate> Score(Beam[] beams, int generated)
     {
         var best = new List<BeamCandidate>(_keep + 1);
@@ -109,8 +115,8 @@ internal sealed class BeamSearch
             next.Add(new Beam([.. beams[beam].Ids, token], score));
         }
         if (next.Count < _width)
-            throw new Gpt2OnnxException($"beam search found fewer than {_width} continuations that are not stop tokens: " +
-                                        "use fewer beams or fewer stop tokens");
+            throw new Gpt2OnnxException($"beam search found fewer than {_width} continuations that are not " +
+                                        "stop tokens: use fewer beams or fewer stop tokens");
         return (next.ToArray(), parents);
     }
 

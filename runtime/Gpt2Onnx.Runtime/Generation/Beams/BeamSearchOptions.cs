@@ -3,7 +3,9 @@ namespace Gpt2Onnx.Runtime.Generation.Beams;
 /// <summary>When beam search stops, as Hugging Face's <c>early_stopping</c> defines it.</summary>
 public enum EarlyStopping
 {
-    /// <summary><c>False</c>: stop once no running beam, scored at the current length, beats the worst finished one.</summary>
+    /// <summary>
+    /// <c>False</c>: stop once no running beam, scored at the current length, beats the worst finished one.
+    /// </summary>
     Heuristic,
     /// <summary><c>True</c>: stop as soon as there are as many finished hypotheses as beams.</summary>
     WhenFull,
@@ -46,11 +48,12 @@ public sealed record BeamSearchOptions
         if (NoRepeatNgramSize < 0)
             throw new Gpt2OnnxException($"no_repeat_ngram_size must be 0 (off) or more, not {NoRepeatNgramSize}");
         if (NumReturnSequences < 1 || NumReturnSequences > Math.Max(1, NumBeams))
-            throw new Gpt2OnnxException($"num_return_sequences must be from 1 to num_beams ({Math.Max(1, NumBeams)}), " +
-                                        $"not {NumReturnSequences}: ask for more beams or fewer sequences");
+            throw new Gpt2OnnxException($"num_return_sequences must be from 1 to num_beams " +
+                                        $"({Math.Max(1, NumBeams)}), not {NumReturnSequences}: ask for more beams " +
+                                        "or fewer sequences");
         if (!Enabled && this != Off)
-            throw new Gpt2OnnxException("length_penalty, early_stopping, no_repeat_ngram_size and num_return_sequences " +
-                                        "apply to beam search: give num_beams (1 or more) too");
+            throw new Gpt2OnnxException("length_penalty, early_stopping, no_repeat_ngram_size and " +
+                                        "num_return_sequences apply to beam search: give num_beams (1 or more) too");
         return this;
     }
 

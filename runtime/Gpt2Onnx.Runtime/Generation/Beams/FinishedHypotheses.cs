@@ -1,6 +1,8 @@
 namespace Gpt2Onnx.Runtime.Generation.Beams;
 
-/// <summary>A hypothesis beam search finished: its generated ids, summed log-probability and length-penalised score.</summary>
+/// <summary>
+/// A hypothesis beam search finished: its generated ids, summed log-probability and length-penalised score.
+/// </summary>
 public sealed record BeamHypothesis(int[] TokenIds, double LogProbability, double Score, bool EndedByStopToken);
 
 /// <summary>

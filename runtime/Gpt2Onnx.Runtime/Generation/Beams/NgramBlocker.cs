@@ -6,7 +6,9 @@ namespace Gpt2Onnx.Runtime.Generation.Beams;
 /// </summary>
 internal static class NgramBlocker
 {
-    /// <summary>Sets the log-probability of every banned next token of <paramref name="sequence"/> to -infinity.</summary>
+    /// <summary>
+    /// Sets the log-probability of every banned next token of <paramref name="sequence"/> to -infinity.
+    /// </summary>
     public static void Ban(int size, IReadOnlyList<int> sequence, Span<double> logProbs)
     {
         int length = sequence.Count;

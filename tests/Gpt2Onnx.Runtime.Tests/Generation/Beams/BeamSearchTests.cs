@@ -6,7 +6,9 @@ using Gpt2Onnx.TestSupport;
 
 namespace Gpt2Onnx.Runtime.Tests.Generation.Beams;
 
-/// <summary>A tiny model exported once (portable and fused) and its float64 reference, shared by the beam search tests.</summary>
+/// <summary>
+/// A tiny model exported once (portable and fused) and its float64 reference, shared by the beam search tests.
+/// </summary>
 public sealed class BeamModels : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory().FullName;
@@ -35,7 +37,8 @@ public sealed class BeamSearchTests(BeamModels models) : IClassFixture<BeamModel
 {
     private static readonly int[][] Prompts = [[10, 200, 33, 7], [5], [42, 42, 43, 120, 9, 77]];
 
-    private static SamplingOptions Beams(int beams, int maxNew, IReadOnlyList<int> stops, BeamSearchOptions? more = null) => new()
+    private static SamplingOptions Beams(int beams, int maxNew, IReadOnlyList<int> stops,
+                                         BeamSearchOptions? more = null) => new()
     {
         MaxNewTokens = maxNew,
         StopTokenIds = stops,
@@ -116,8 +119,12 @@ public sealed class BeamSearchTests(BeamModels models) : IClassFixture<BeamModel
         foreach (var prompt in Prompts)
         {
             int[] stops = models.Reference.Greedy(prompt, 2).ToArray();
-            var reference = new ReferenceBeamSearch(3, 9, [.. stops, EndOfText(fused)], penalty, early, NumReturnSequences: 3);
-            var beams = new BeamSearchOptions { LengthPenalty = penalty, EarlyStopping = BeamSearchOptions.ParseEarlyStopping(early) };
+            var reference = new ReferenceBeamSearch(3, 9, [.. stops, EndOfText(fused)], penalty, early,
+                                                    NumReturnSequences: 3);
+            var beams = new BeamSearchOptions
+            {
+                LengthPenalty = penalty, EarlyStopping = BeamSearchOptions.ParseEarlyStopping(early),
+            };
             AssertEqualsReference(fused, prompt, Beams(3, 9, stops, beams), reference);
         }
     }
@@ -146,7 +153,8 @@ public sealed class BeamSearchTests(BeamModels models) : IClassFixture<BeamModel
     {
         using var model = models.Load(fused: true);
         using var generator = new Generator(model);
-        var greedy = new GenerationRequest { PromptIds = Prompts[0], Options = new SamplingOptions { Greedy = true, MaxNewTokens = 6 } };
+        var greedyOptions = new SamplingOptions { Greedy = true, MaxNewTokens = 6 };
+        var greedy = new GenerationRequest { PromptIds = Prompts[0], Options = greedyOptions };
         var beam = new GenerationRequest { PromptIds = Prompts[2], Options = Beams(3, 6, []) };
         var together = generator.Generate([greedy, beam, greedy]);
         Assert.Equal(generator.Generate(greedy).TokenIds, together[0].TokenIds);
@@ -161,7 +169,8 @@ public sealed class BeamSearchTests(BeamModels models) : IClassFixture<BeamModel
     [InlineData(-1, 1, "num_beams")]
     public void Out_of_range_beam_settings_are_one_clear_error(int beams, int returned, string named)
     {
-        var options = new SamplingOptions { Beams = new BeamSearchOptions { NumBeams = beams, NumReturnSequences = returned } };
+        var settings = new BeamSearchOptions { NumBeams = beams, NumReturnSequences = returned };
+        var options = new SamplingOptions { Beams = settings };
         var error = Assert.Throws<Gpt2OnnxException>(() => options.Validate());
         Assert.Contains(named, error.Message);
     }

@@ -2,7 +2,9 @@ using Gpt2Onnx.Runtime.Generation;
 
 namespace Gpt2Onnx.Runtime.Tests.Generation.Beams;
 
-/// <summary>Reordering a decoder's rows in place continues each row as if its new sequence had been there all along.</summary>
+/// <summary>
+/// Reordering a decoder's rows in place continues each row as if its new sequence had been there all along.
+/// </summary>
 public sealed class ReorderRowsTests(BeamModels models) : IClassFixture<BeamModels>
 {
     [Theory]
