@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with the peer it must beat, in the same run (these machines are noisy;
-# only ratios hold). Usage: scripts/bench.sh [tokenizer|torch|runtime|batch|serve|bf16 ...]   (no argument: every benchmark;
+# only ratios hold). Usage: scripts/bench.sh [tokenizer|torch|runtime|batch|serve|bf16|beam ...]   (no argument: every benchmark;
 # BENCH_BATCH=N sets the batch job's batch size, 128 by default; BENCH_ROUNDS=N the rounds, 3 for each; BENCH_PROCESSES=N the runtime benchmark's processes per batch size, 3)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh" >&2
 RUN="$ROOT/scripts/gpt2-run"
-WORK="$ROOT/.deps/bench"
+WORK="${BENCH_WORK:-$ROOT/.deps/bench}"   # BENCH_WORK: another folder for the models the benchmarks make
 mkdir -p "$WORK"
 
 json_field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
@@ -408,6 +408,40 @@ print(f"  at 32 clients: {served['tokens_per_s'] / job['tokens_per_s']:.2f}x the
 PY
 }
 
+# Beam search: 4 beams against one greedy run, each of BENCH_BEAM_TOKENS (128) new tokens after a 32-token prompt,
+# on GPT-2 124M's fused and portable graphs. Stop tokens are held off (--min-new-tokens) so both runs take every
+# step; each time is generate's own generation_s (prefill and decoding, the model's loading left out), the runs
+# alternating round by round in fresh processes.
+bench_beam() {
+  local dir; dir=$(gpt2_124m_checkpoint)
+  gpt2_124m_exports "$dir" fused portable
+  local tokens=${BENCH_BEAM_TOKENS:-128} rounds=${BENCH_ROUNDS:-3} threads; threads=$(nproc)
+  local prompt; prompt=$(python3 -c "print(','.join(str(464 + 7 * i) for i in range(32)))")
+  echo "== beam: GPT-2 124M, $threads threads, prompt 32, $tokens new tokens: 4 beams vs one greedy run, $rounds rounds"
+  local times=()
+  for variant in fused portable; do
+    for _ in $(seq "$rounds"); do
+      for search in greedy beams; do
+        local flags=(--greedy); [ "$search" = beams ] && flags=(--num-beams 4)
+        local out; out=$("$RUN" generate --model "$dir/onnx-$variant" --prompt-ids "$prompt" --max-new-tokens "$tokens"           --min-new-tokens "$tokens" --threads "$threads" "${flags[@]}" --json)
+        times+=("$variant $search $(json_field "$out" generation_s) $(python3 -c "import json,sys; print(len(json.loads(sys.argv[1])['ids']))" "$out")")
+      done
+    done
+  done
+  python3 - "${times[@]}" <<'PY'
+import statistics, sys
+rows = [a.split() for a in sys.argv[1:]]
+for variant in ("fused", "portable"):
+    greedy = [float(r[2]) for r in rows if r[0] == variant and r[1] == "greedy"]
+    beams = [float(r[2]) for r in rows if r[0] == variant and r[1] == "beams"]
+    lengths = {int(r[3]) for r in rows if r[0] == variant}
+    ratios = [b / g for g, b in zip(greedy, beams)]
+    print(f"  {variant:8}: greedy {statistics.median(greedy):.2f} s, 4 beams {statistics.median(beams):.2f} s; "
+          f"4 beams / greedy {statistics.median(ratios):.2f}x (rounds {min(ratios):.2f}-{max(ratios):.2f}; target <= 1.6x); "
+          f"new tokens {sorted(lengths)}")
+PY
+}
+
 sections=("$@")
 [ ${#sections[@]} -gt 0 ] || sections=(tokenizer torch runtime batch serve)   # bf16 (30 minutes on 2 cores) only when asked
 for section in "${sections[@]}"; do
@@ -418,6 +452,7 @@ for section in "${sections[@]}"; do
     batch) bench_batch ;;
     serve) bench_serve ;;
     bf16) bench_bf16 ;;
-    *) echo "bench: unknown benchmark '$section' (known: tokenizer torch runtime batch serve bf16)" >&2; exit 2 ;;
+    beam) bench_beam ;;
+    *) echo "bench: unknown benchmark '$section' (known: tokenizer torch runtime batch serve bf16 beam)" >&2; exit 2 ;;
   esac
 done

@@ -43,7 +43,7 @@ fi
 installed_version() { dpkg-query -W -f='${Status}|${Version}' "$1" 2>/dev/null | sed -n 's/^install ok installed|//p'; }
 
 missing=()
-for package in g++ patchelf python3-onnx; do
+for package in g++ patchelf python3-onnx chromium fonts-dejavu-core; do   # chromium: the lens page's browser test
   [ -n "$(installed_version "$package")" ] || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -12,11 +12,15 @@ var precision = new Option<Precision>("--precision") { Description = "fp32, fp16
 var blockSize = new Option<int>("--block-size") { Description = "int4: weights per scale", DefaultValueFactory = _ => 32 };
 var externalData = new Option<bool>("--external-data") { Description = "store weights in model.onnx.data (automatic above 2 GB)" };
 var force = new Option<bool>("--force") { Description = "replace --out if it exists" };
+var hiddenStates = new Option<bool>("--with-hidden-states")
+{
+    Description = "also output each layer's residual stream and logit lens (a portable fp32 graph, for gpt2-run lens)",
+};
 var json = new Option<bool>("--json") { Description = "print one JSON object" };
 
 var root = new RootCommand("gpt2-export: write a GPT-2 checkpoint as an ONNX graph with a key/value cache")
 {
-    checkpoint, output, variant, precision, blockSize, externalData, force, json,
+    checkpoint, output, variant, precision, blockSize, externalData, force, json, hiddenStates,
 };
 root.SetAction(parsed =>
 {
@@ -28,6 +32,7 @@ root.SetAction(parsed =>
         BlockSize = parsed.GetValue(blockSize),
         ExternalData = parsed.GetValue(externalData),
         Force = parsed.GetValue(force),
+        WithHiddenStates = parsed.GetValue(hiddenStates),
     };
     Console.Error.WriteLine($"exporting {parsed.GetValue(checkpoint)} as {options.Variant.ToString().ToLowerInvariant()} {options.Precision.ToString().ToLowerInvariant()}");
     if (parsed.GetResult(blockSize) is { Implicit: false } && options.Precision != Precision.Int4)

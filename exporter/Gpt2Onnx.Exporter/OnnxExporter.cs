@@ -54,6 +54,7 @@ public static class OnnxExporter
         try
         {
             var graph = options.Variant == GraphVariant.Portable ? PortableGraph.Build(checkpoint, options) : FusedGraph.Build(checkpoint, options);
+            if (options.WithHiddenStates) HiddenStateOutputs.Add(graph, checkpoint.Config);
             var model = new ModelProto
             {
                 IrVersion = IrVersion,

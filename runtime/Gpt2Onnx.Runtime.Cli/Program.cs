@@ -10,6 +10,7 @@ var root = new RootCommand("gpt2-run: run exported GPT-2 ONNX models and their t
     BatchCommand.Create(),
     PerplexityCommand.Create(),
     LogitsCommand.Create(),
+    LensCommand.Create(),
     TokenizeCommand.Create(),
     ServeCommand.Create(),
 };

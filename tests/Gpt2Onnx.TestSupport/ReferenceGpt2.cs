@@ -22,9 +22,11 @@ public sealed class ReferenceGpt2
 
     /// <summary>
     /// Logits [T][V] for one sequence. <paramref name="positions"/> defaults to 0..T-1; positions where
-    /// <paramref name="padding"/> is true are never attended to.
+    /// <paramref name="padding"/> is true are never attended to. <paramref name="residuals"/>, when given, receives
+    /// the residual stream [T][C] before the first block and after each block.
     /// </summary>
-    public double[][] Forward(int[] ids, int[]? positions = null, bool[]? padding = null)
+    public double[][] Forward(int[] ids, int[]? positions = null, bool[]? padding = null,
+                              List<double[][]>? residuals = null)
     {
         int t = ids.Length, c = _c.NEmbd, nh = _c.NHead, hs = _c.HeadSize;
         positions ??= Enumerable.Range(0, t).ToArray();
@@ -42,6 +44,7 @@ public sealed class ReferenceGpt2
         }
         for (int layer = 0; layer < _c.NLayer; layer++)
         {
+            residuals?.Add(x.Select(row => (double[])row.Clone()).ToArray());
             string p = $"h.{layer}.";
             var h = ml ? x : x.Select(row => Norm(row, p + "ln_1")).ToArray();
             var qkv = h.Select(row => Conv1D(row, _w[p + "attn.c_attn.weight"], _w[p + "attn.c_attn.bias"], 3 * c)).ToArray();
@@ -84,6 +87,33 @@ public sealed class ReferenceGpt2
                 if (ml) x[i] = Norm(x[i], p + "ln_2");
             }
         }
+        residuals?.Add(x.Select(row => (double[])row.Clone()).ToArray());
+        return Head(x);
+    }
+
+    /// <summary>
+    /// The logit lens [layer][T][V] as probabilities: the residual stream before the first block and after each
+    /// block, through ln_f and the tied LM head, then softmax.
+    /// </summary>
+    public double[][][] LensProbabilities(int[] ids)
+    {
+        var residuals = new List<double[][]>();
+        Forward(ids, residuals: residuals);
+        return residuals.Select(x => Head(x).Select(Softmax).ToArray()).ToArray();
+    }
+
+    private static double[] Softmax(double[] logits)
+    {
+        double max = logits.Max();
+        var e = logits.Select(l => Math.Exp(l - max)).ToArray();
+        double sum = e.Sum();
+        return e.Select(v => v / sum).ToArray();
+    }
+
+    /// <summary>ln_f and the tied LM head over hidden states [T][C]: logits [T][V].</summary>
+    private double[][] Head(double[][] x)
+    {
+        int t = x.Length, c = _c.NEmbd;
         var logits = new double[t][];
         for (int i = 0; i < t; i++)
         {

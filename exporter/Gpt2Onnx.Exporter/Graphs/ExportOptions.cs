@@ -22,6 +22,10 @@ public sealed record ExportOptions
     public int BlockSize { get; init; } = 32;
     /// <summary>Store weights in model.onnx.data even when the model is under 2 GB.</summary>
     public bool ExternalData { get; init; }
+    /// <summary>
+    /// Add each layer's residual stream and its logit lens as outputs (a portable graph for analysis).
+    /// </summary>
+    public bool WithHiddenStates { get; init; }
     /// <summary>Replace an existing output folder.</summary>
     public bool Force { get; init; }
 
@@ -34,6 +38,9 @@ public sealed record ExportOptions
             throw new Gpt2OnnxException($"--block-size must be a power of two of at least 16, not {BlockSize}");
         if (Precision == Precision.Int4 && Variant == GraphVariant.Portable)
             throw new Gpt2OnnxException("int4 needs --variant fused: its MatMulNBits operator is ONNX Runtime's, not standard ONNX");
+        if (WithHiddenStates && (Variant != GraphVariant.Portable || Precision != Precision.Fp32))
+            throw new Gpt2OnnxException("--with-hidden-states exports a portable fp32 graph: " +
+                                        "drop --variant and --precision");
         return this;
     }
 }

@@ -105,6 +105,8 @@ public static class BatchJob
                     ["id"] = row.IdJson.DeepClone(), ["completion"] = r.Text, ["tokens"] = r.TokenIds.Length,
                     ["finish_reason"] = r.FinishReason, ["seed"] = result.Seed, ["prompt_tokens"] = r.PromptIds.Length,
                 };
+                if (r.Sequences is { Count: > 1 } sequences)
+                    json["sequences"] = BeamRowOptions.SequencesJson(sequences);
             }
             output.Append(json);
             written++;

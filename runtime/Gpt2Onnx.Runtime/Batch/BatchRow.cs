@@ -8,7 +8,8 @@ namespace Gpt2Onnx.Runtime.Batch;
 
 /// <summary>
 /// One input row of a batch job: {"id": ..., "prompt": "...", optional max_new_tokens, min_new_tokens,
-/// temperature, top_k, top_p, repetition_penalty, presence_penalty, frequency_penalty, seed, stop}. The id
+/// temperature, top_k, top_p, repetition_penalty, presence_penalty, frequency_penalty, seed, stop, and the beam
+/// search options of <see cref="BeamRowOptions"/>}. The id
 /// keeps its JSON form (string or number) in the output. <see cref="OtherKeys"/> are the row's properties
 /// that are none of these: kept out of generation (rows may carry metadata), and named so a misspelt
 /// option does not pass unnoticed.
@@ -19,7 +20,7 @@ public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationR
     public static readonly IReadOnlyList<string> OptionNames =
     [
         "max_new_tokens", "min_new_tokens", "temperature", "top_k", "top_p", "repetition_penalty",
-        "presence_penalty", "frequency_penalty", "seed", "stop",
+        "presence_penalty", "frequency_penalty", "seed", "stop", .. BeamRowOptions.Names,
     ];
 
     /// <summary>Parses one line; throws <see cref="Gpt2OnnxException"/> naming the line for anything malformed.</summary>
@@ -85,6 +86,7 @@ public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationR
             // A seed derived from the id: the row's result depends neither on its shard nor on its batch.
             Seed = row["seed"] is null ? SeedFor(key) : Get<ulong>("seed", 0),
             StopStrings = stop,
+            Beams = BeamRowOptions.Read(row, line),
         };
         try
         {

@@ -149,6 +149,7 @@ public sealed class BatchEngine : IDisposable
                     int maxTotal = (int)Math.Min(_maxLength, prompt.Length + (long)options.MaxNewTokens);
                     var waiting = new Waiting(index, item, prompt, options, maxTotal);
                     if (options.MaxNewTokens == 0) Done(index, item, waiting.Start(_model).Result(null), null);
+                    else if (options.Beams.Enabled) Done(index, item, SearchBeams(item.Request), null);
                     else pending.Add(waiting);
                 }
                 catch (Gpt2OnnxException e)
@@ -359,5 +360,23 @@ public sealed class BatchEngine : IDisposable
         }
     }
 
-    public void Dispose() => _decoder.Dispose();
+    private Generator? _beamSearch; // beam search requests' own decoder: their beams are its batch
+
+    /// <summary>
+    /// Runs a beam search request at once, on a decoder of its own, while the slots wait: its beams reselect and
+    /// reorder their rows every step, which a slot of the shared batch cannot do.
+    /// </summary>
+    private GenerationResult SearchBeams(GenerationRequest request)
+    {
+        _beamSearch ??= new Generator(_model);
+        var result = _beamSearch.Generate(request);
+        TokensGenerated += _beamSearch.LastRun.Tokens;
+        return result;
+    }
+
+    public void Dispose()
+    {
+        _decoder.Dispose();
+        _beamSearch?.Dispose();
+    }
 }

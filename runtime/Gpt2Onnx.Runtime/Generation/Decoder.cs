@@ -166,6 +166,30 @@ internal abstract unsafe class Decoder : IDisposable
             if (active.IsEmpty || active[b]) Lengths[b]++;
     }
 
+    /// <summary>
+    /// Makes row i hold the sequence row parents[i] holds now (its cache and length), for every row of the batch:
+    /// beam search's reselection. The cache moves within its own memory (host or device), never through managed
+    /// arrays. The logits are not moved: the next <see cref="Step"/> replaces them.
+    /// </summary>
+    public void ReorderRows(ReadOnlySpan<int> parents)
+    {
+        if (parents.Length != BatchSize) throw new ArgumentException($"one parent per row ({BatchSize})");
+        foreach (int parent in parents)
+            if (parent < 0 || parent >= BatchSize) throw new ArgumentOutOfRangeException(nameof(parents));
+        ReorderCache(parents);
+        var lengths = Lengths.AsSpan(0, BatchSize).ToArray();
+        for (int row = 0; row < BatchSize; row++) Lengths[row] = lengths[parents[row]];
+    }
+
+    /// <summary>
+    /// Processes one prompt into <paramref name="rows"/> rows as a fresh batch (beam search's start), each row
+    /// with the prompt's cache and logits.
+    /// </summary>
+    public virtual void PrefillCopies(int[] prompt, int rows) => Prefill(Enumerable.Repeat(prompt, rows).ToArray());
+
+    /// <summary>Moves the cache rows for <see cref="ReorderRows"/>; Lengths still hold the old order.</summary>
+    protected abstract void ReorderCache(ReadOnlySpan<int> parents);
+
     /// <summary>Whether one slot can be refilled while the others decode (continuous batching).</summary>
     public virtual bool CanRefillSlots => false;
 

@@ -66,6 +66,18 @@ internal sealed unsafe class FusedDecoder : Decoder
         }
     }
 
+    /// <summary>
+    /// Runs the prompt once, into row 0, and copies its cache (positions in use) and logits to the other rows.
+    /// </summary>
+    public override void PrefillCopies(int[] prompt, int rows)
+    {
+        CheckPrompts([prompt]);
+        StartEmpty(rows);
+        RefillSlots(0, [prompt]);
+        ReorderRows(new int[rows]);
+        for (int row = 1; row < rows; row++) Logits(0).CopyTo(Logits(row));
+    }
+
     protected override int PrefillLogitsIndex(int length, int paddedLength) => length - 1;
 
     /// <summary>Only reached through <see cref="Decoder.PrefillAll"/>: one prompt into slot 0, every position's logits.</summary>
@@ -144,19 +156,60 @@ internal sealed unsafe class FusedDecoder : Decoder
         WriteMaskRow(to);
     }
 
-    private static void CopyWithin(NativeTensor buffer, long fromOffset, long toOffset, long bytes)
+    private static void CopyWithin(NativeTensor buffer, long fromOffset, long toOffset, long bytes) =>
+        Copy(buffer, fromOffset, buffer, toOffset, bytes);
+
+    private static void Copy(NativeTensor from, long fromOffset, NativeTensor to, long toOffset, long bytes)
     {
-        byte* source = (byte*)buffer.Data + fromOffset, target = (byte*)buffer.Data + toOffset;
-        if (buffer.OnHost) System.Buffer.MemoryCopy(source, target, bytes, bytes);
-        else DeviceCopy.Copy(source, buffer.Memory, target, buffer.Memory, bytes);
+        byte* source = (byte*)from.Data + fromOffset, target = (byte*)to.Data + toOffset;
+        if (from.OnHost) System.Buffer.MemoryCopy(source, target, bytes, bytes);
+        else DeviceCopy.Copy(source, from.Memory, target, to.Memory, bytes);
+    }
+
+    private NativeTensor? _spareRow; // (1, nh, MaxLength, hs): where a cycle of reordered rows parks one row
+
+    /// <summary>
+    /// Gathers cache rows in place, in the order <see cref="RowGather"/> plans (a cycle through one spare row),
+    /// copying only each head's positions in use.
+    /// </summary>
+    protected override void ReorderCache(ReadOnlySpan<int> parents)
+    {
+        var moves = RowGather.Moves(parents);
+        if (moves.Count == 0) return;
+        long element = Model.CacheType.SizeOf(), headBytes = (long)MaxLength * Model.HeadSize * element;
+        long rowBytes = Model.Heads * headBytes;
+        _spareRow ??= NativeTensor.ForCache(Model.Session.Device, Model.CacheType, CacheShape(1), rowBytes);
+        // Positions in use per move: the spare row holds the length of the row parked in it.
+        var used = new long[moves.Count];
+        for (int m = 0, parked = 0; m < moves.Count; m++)
+        {
+            var (from, to) = moves[m];
+            int length = from == RowGather.Spare ? parked : Lengths[from];
+            if (to == RowGather.Spare) parked = length;
+            used[m] = length * Model.HeadSize * element;
+        }
+        // One buffer at a time, every move: the spare row serves one buffer's cycle before the next buffer's.
+        foreach (var buffer in _keys.Concat(_values))
+            for (int m = 0; m < moves.Count; m++)
+            {
+                var (from, to) = moves[m];
+                var (source, sourceRow) = from == RowGather.Spare ? (_spareRow, 0) : (buffer, from);
+                var (target, targetRow) = to == RowGather.Spare ? (_spareRow, 0) : (buffer, to);
+                for (int h = 0; h < Model.Heads; h++)
+                    Copy(source, sourceRow * rowBytes + h * headBytes,
+                         target, targetRow * rowBytes + h * headBytes, used[m]);
+            }
+        for (int row = 0; row < BatchSize; row++) WriteMaskRow(row, Lengths[parents[row]]);
     }
 
     /// <summary>Slot <paramref name="row"/>'s step mask: its length in ones, then zeros.</summary>
-    private void WriteMaskRow(int row)
+    private void WriteMaskRow(int row) => WriteMaskRow(row, Lengths[row]);
+
+    private void WriteMaskRow(int row, int length)
     {
         var mask = new Span<long>((long*)_mask.Data + (long)row * MaxLength, MaxLength);
-        mask[..Lengths[row]].Fill(1);
-        mask[Lengths[row]..].Clear();
+        mask[..length].Fill(1);
+        mask[length..].Clear();
     }
 
     /// <summary>
@@ -256,6 +309,7 @@ internal sealed unsafe class FusedDecoder : Decoder
     {
         base.Dispose();
         foreach (var t in _keys.Concat(_values)) t.Dispose();
+        _spareRow?.Dispose();
         _mask.Dispose();
     }
 }

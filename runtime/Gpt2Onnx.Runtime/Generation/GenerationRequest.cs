@@ -43,4 +43,8 @@ public static class FinishReasons
 }
 
 /// <summary>The continuation of one prompt.</summary>
-public sealed record GenerationResult(int[] PromptIds, int[] TokenIds, string Text, string FinishReason);
+public sealed record GenerationResult(int[] PromptIds, int[] TokenIds, string Text, string FinishReason)
+{
+    /// <summary>Beam search's best sequences, best first (the first is this result); null for sampling.</summary>
+    public IReadOnlyList<Beams.BeamSequence>? Sequences { get; init; }
+}

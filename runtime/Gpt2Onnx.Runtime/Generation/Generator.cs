@@ -31,6 +31,7 @@ public sealed class Generator : IDisposable
     {
         int batch = requests.Count;
         if (batch == 0) return [];
+        if (requests.Any(r => r.Options.Beams.Enabled)) return GenerateMixed(requests, onText, observers);
         var prompts = requests.Select(r => SequenceState.PromptIds(_model, r with { Options = r.Options.Validate() })).ToArray();
         // Room for the longest prompt and the most new tokens (a left-padded batch needs both at once).
         long longest = prompts.Max(p => p.Length) + (long)requests.Max(r => r.Options.MaxNewTokens);
@@ -71,6 +72,50 @@ public sealed class Generator : IDisposable
         }
         LastRun = (total, prefill, clock.Elapsed.TotalSeconds - prefill);
         return states.Select((s, b) => s.Result(callbacks[b])).ToArray();
+    }
+
+    /// <summary>
+    /// Runs each beam search request on its own (its beams are the batch) and the other requests together,
+    /// returning results in request order. Beam search hands out its text once, when it is done.
+    /// </summary>
+    private IReadOnlyList<GenerationResult> GenerateMixed(IReadOnlyList<GenerationRequest> requests,
+                                                          Action<int, string>? onText,
+                                                          IReadOnlyList<SequenceObserver?>? observers)
+    {
+        var results = new GenerationResult[requests.Count];
+        var others = Enumerable.Range(0, requests.Count).Where(i => !requests[i].Options.Beams.Enabled).ToList();
+        var (tokens, prefill, decode) = (0, 0.0, 0.0);
+        if (others.Count > 0)
+        {
+            var sampled = Generate(others.Select(i => requests[i]).ToList(),
+                                   onText == null ? null : (k, text) => onText(others[k], text),
+                                   observers == null ? null : others.Select(i => observers[i]).ToList());
+            for (int k = 0; k < others.Count; k++) results[others[k]] = sampled[k];
+            (tokens, prefill, decode) = LastRun;
+        }
+        for (int i = 0; i < requests.Count; i++)
+        {
+            if (results[i] != null) continue;
+            results[i] = SearchBeams(requests[i]);
+            onText?.Invoke(i, results[i].Text);
+            (tokens, prefill, decode) = (tokens + LastRun.Tokens, prefill + LastRun.PrefillSeconds,
+                                         decode + LastRun.DecodeSeconds);
+        }
+        LastRun = (tokens, prefill, decode);
+        return results;
+    }
+
+    /// <summary>Beam search for one request, its beams one batch of the decoder.</summary>
+    private GenerationResult SearchBeams(GenerationRequest request)
+    {
+        var options = request.Options.Validate();
+        var prompt = SequenceState.PromptIds(_model, request with { Options = options });
+        int maxLength = (int)Math.Min(_model.ContextLength, prompt.Length + (long)options.MaxNewTokens);
+        var search = new Beams.BeamSearch(_model, DecoderFor(options.Beams.NumBeams, maxLength), options);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = search.Run(prompt);
+        LastRun = (search.Steps, 0, clock.Elapsed.TotalSeconds);
+        return result;
     }
 
     private Decoder DecoderFor(int batch, int maxLength)

@@ -106,6 +106,36 @@ internal sealed unsafe class PortableDecoder : Decoder
         _total = total;
     }
 
+    /// <summary>
+    /// Gathers cache rows from the pair's current buffer into the other one (free between runs), which then
+    /// becomes current; the mask rows and prompt lengths follow their rows.
+    /// </summary>
+    protected override void ReorderCache(ReadOnlySpan<int> parents)
+    {
+        long rowBytes = (long)Model.Heads * _total * Model.HeadSize * Model.CacheType.SizeOf();
+        int next = 1 - _current;
+        for (int i = 0; i < Model.Layers; i++)
+            foreach (var pair in new[] { _keys[i], _values[i] })
+            {
+                var (from, to) = (pair[_current], pair[next]);
+                to.Reshape(from.Shape);
+                for (int row = 0; row < BatchSize; row++)
+                {
+                    byte* source = (byte*)from.Data + parents[row] * rowBytes, target = (byte*)to.Data + row * rowBytes;
+                    if (from.OnHost) System.Buffer.MemoryCopy(source, target, rowBytes, rowBytes);
+                    else DeviceCopy.Copy(source, from.Memory, target, to.Memory, rowBytes);
+                }
+            }
+        _current = next;
+        var masks = _maskRows.AsSpan(0, BatchSize * MaxLength).ToArray();
+        var prompts = _promptLengths.AsSpan(0, BatchSize).ToArray();
+        for (int row = 0; row < BatchSize; row++)
+        {
+            masks.AsSpan(parents[row] * MaxLength, MaxLength).CopyTo(_maskRows.AsSpan(row * MaxLength, MaxLength));
+            _promptLengths[row] = prompts[parents[row]];
+        }
+    }
+
     public override void Dispose()
     {
         base.Dispose();

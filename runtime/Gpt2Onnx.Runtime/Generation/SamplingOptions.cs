@@ -1,3 +1,5 @@
+using Gpt2Onnx.Runtime.Generation.Beams;
+
 namespace Gpt2Onnx.Runtime.Generation;
 
 /// <summary>
@@ -29,6 +31,11 @@ public sealed record SamplingOptions
     /// <summary>Generation ends when the text produced so far contains one of these; the stop string is not returned.</summary>
     public IReadOnlyList<string> StopStrings { get; init; } = [];
 
+    /// <summary>
+    /// Beam search instead of sampling (off unless NumBeams is set); it uses the stop tokens and counts above.
+    /// </summary>
+    public BeamSearchOptions Beams { get; init; } = BeamSearchOptions.Off;
+
     public bool IsGreedy => Greedy || Temperature == 0;
 
     /// <summary>
@@ -54,6 +61,10 @@ public sealed record SamplingOptions
         if (MaxNewTokens < 0) throw new Gpt2OnnxException($"max new tokens must be 0 or more, not {MaxNewTokens}");
         if (MinNewTokens < 0 || MinNewTokens > MaxNewTokens) throw new Gpt2OnnxException($"min new tokens must be between 0 and max new tokens ({MaxNewTokens}), not {MinNewTokens}");
         if (StopStrings.Any(string.IsNullOrEmpty)) throw new Gpt2OnnxException("a stop string must not be empty");
+        Beams.Validate();
+        if (Beams.Enabled && StopStrings.Count > 0)
+            throw new Gpt2OnnxException("beam search ends hypotheses on stop tokens, not stop strings: " +
+                                        "drop the stop strings");
         return this;
     }
 }

@@ -12,5 +12,9 @@ public static class GraphNames
     public static string PastKey(int layer) => $"past_key_values.{layer}.key";
     public static string PastValue(int layer) => $"past_key_values.{layer}.value";
     public static string PresentKey(int layer) => $"present.{layer}.key";
+    /// <summary>A --with-hidden-states export's residual stream (B, S, C): 0 the embeddings, i after block i.</summary>
+    public static string HiddenState(int index) => $"hidden_states.{index}";
+    /// <summary>Its logit lens (B, S, V): hidden state i through ln_f and the tied LM head.</summary>
+    public static string LensLogits(int index) => $"lens_logits.{index}";
     public static string PresentValue(int layer) => $"present.{layer}.value";
 }
