@@ -34,7 +34,6 @@ public sealed class ReferenceGpt2
         // GPT2_ML (its train/modeling.py) norms the embeddings, the MLP's input and the block's output; GPT-2
         // norms the attention's and the MLP's inputs and the final state.
         bool ml = _c.IsGpt2Ml;
-        double[] Norm(double[] row, string name) => LayerNorm(row, _w[name + ".weight"], _w[name + ".bias"]);
         var x = new double[t][];
         for (int i = 0; i < t; i++)
         {
@@ -110,6 +109,8 @@ public sealed class ReferenceGpt2
         return e.Select(v => v / sum).ToArray();
     }
 
+    private double[] Norm(double[] row, string name) => LayerNorm(row, _w[name + ".weight"], _w[name + ".bias"]);
+
     /// <summary>ln_f and the tied LM head over hidden states [T][C]: logits [T][V].</summary>
     private double[][] Head(double[][] x)
     {
@@ -117,7 +118,7 @@ public sealed class ReferenceGpt2
         var logits = new double[t][];
         for (int i = 0; i < t; i++)
         {
-            var f = ml ? x[i] : Norm(x[i], "ln_f");
+            var f = _c.IsGpt2Ml ? x[i] : Norm(x[i], "ln_f");
             logits[i] = new double[_c.VocabSize];
             for (int v = 0; v < _c.VocabSize; v++)
             {

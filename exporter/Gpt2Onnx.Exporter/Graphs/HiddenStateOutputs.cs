@@ -1,3 +1,4 @@
+using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Exporter.Onnx;
 using static Gpt2Onnx.Exporter.Onnx.GraphBuilder;
@@ -19,6 +20,9 @@ internal static class HiddenStateOutputs
 
     public static void Add(GraphBuilder g, Gpt2Config c)
     {
+        if (c.IsGpt2Ml)
+            throw new Gpt2OnnxException("--with-hidden-states reads each state through ln_f, and a GPT2_ML model has " +
+                                        "none: export it without --with-hidden-states");
         var produced = g.Graph.Node.SelectMany(n => n.Output).ToHashSet();
         var shape = g.Node("Concat", [g.Node("Shape", [InputIds], "hidden_states.ids_shape"), g.Int64s(false, c.NEmbd)],
                            "hidden_states.shape", Int("axis", 0)); // [B, S, C]
