@@ -31,19 +31,16 @@ public static class CheckpointStore
         return File.Exists(TrainingRecord.StatePath(directory));
     }
 
-    public static void Save(string directory, Gpt2Model model, Gpt2Optimizer optimizer, TrainingState state, string tokenizerDirectory, int eosTokenId)
+    public static void Save(string directory, Gpt2Model model, IGpt2Optimizer optimizer, TrainingState state,
+                            string tokenizerDirectory, int eosTokenId)
     {
         Directory.CreateDirectory(Path.Combine(directory, TrainingRecord.StateFolder));
         var stepMetadata = new Dictionary<string, string> { ["step"] = state.Step.ToString(), ["format"] = "pt" };
 
-        var moments = new List<SafeTensorsFile.Entry>();
-        foreach (var (name, moment) in optimizer.Moments)
-        {
-            moments.Add(Gpt2Model.ToEntry("exp_avg." + name, moment.exp_avg));
-            moments.Add(Gpt2Model.ToEntry("exp_avg_sq." + name, moment.exp_avg_sq));
-        }
-        SafeTensorsFile.Write(OptimizerPath(directory) + Pending, moments, stepMetadata);
-        SafeTensorsFile.Write(ModelPath(directory) + Pending, model.ToSafeTensors(), stepMetadata);
+        // Written from the tensors' own memory: no second copy of the weights or the optimizer state.
+        TensorFileWriter.Write(OptimizerPath(directory) + Pending, optimizer.State.ToList(), stepMetadata);
+        var weights = model.Parameters.Select(p => (p.Name, (TorchSharp.torch.Tensor)p.Tensor)).ToList();
+        TensorFileWriter.Write(ModelPath(directory) + Pending, weights, stepMetadata);
         state = state with { Sha256 = TrainingState.SavedFiles.ToDictionary(f => f, f => Sha256(Path.Combine(directory, f) + Pending)) };
         AtomicFile.WriteAllText(TrainingRecord.StatePath(directory) + Pending, JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
 
@@ -56,7 +53,7 @@ public static class CheckpointStore
     }
 
     /// <summary>Restores weights, moments and state saved by <see cref="Save"/> into a model and optimizer of the same shape.</summary>
-    public static TrainingState Load(string directory, Gpt2Model model, Gpt2Optimizer optimizer)
+    public static TrainingState Load(string directory, Gpt2Model model, IGpt2Optimizer optimizer)
     {
         Recover(directory);
         var state = ReadState(directory);
@@ -68,11 +65,7 @@ public static class CheckpointStore
             CheckSha256(directory, state);
             foreach (var (name, tensor) in model.Parameters) model.CopyInto(tensor, checkpoint.ReadFloat32(name));
         }
-        foreach (var (name, moment) in optimizer.Moments)
-        {
-            model.CopyInto(moment.exp_avg, Read(file, "exp_avg." + name));
-            model.CopyInto(moment.exp_avg_sq, Read(file, "exp_avg_sq." + name));
-        }
+        foreach (var (name, value) in optimizer.State) model.CopyInto(value, Read(file, name, value.shape));
         optimizer.StepCount = state.OptimizerStep;
         return state;
     }
@@ -126,9 +119,17 @@ public static class CheckpointStore
         return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 
-    private static float[] Read(SafeTensorsFile file, string name) =>
-        file.Tensors.TryGetValue(name, out var info) ? file.ReadFloat32(info)
-            : throw new Gpt2OnnxException($"{file.Path} lacks '{name}': the optimizer state does not match the model; start a new run");
+    private static float[] Read(SafeTensorsFile file, string name, long[] shape)
+    {
+        if (!file.Tensors.TryGetValue(name, out var info))
+            throw new Gpt2OnnxException($"{file.Path} lacks '{name}': the optimizer state does not match the model; " +
+                                        "start a new run");
+        if (!info.Shape.SequenceEqual(shape))
+            throw new Gpt2OnnxException($"{file.Path}: '{name}' is [{string.Join(", ", info.Shape)}] where the " +
+                                        $"optimizer keeps [{string.Join(", ", shape)}]: restore the checkpoint " +
+                                        "or start a new run");
+        return file.ReadFloat32(info);
+    }
 
     /// <summary>generation_config.json with GPT-2's sampling defaults and this vocabulary's end-of-text id.</summary>
     public static void WriteGenerationConfig(string directory, Gpt2Config config, int eosTokenId) =>
