@@ -6,6 +6,8 @@ using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.IO;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Model;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Gpt2Onnx.Trainer.Training;
 
@@ -63,9 +65,10 @@ public static class CheckpointStore
         {
             CheckStep(checkpoint.Metadata, state.Step, ModelPath(directory));
             CheckSha256(directory, state);
-            foreach (var (name, tensor) in model.Parameters) model.CopyInto(tensor, checkpoint.ReadFloat32(name));
         }
-        foreach (var (name, value) in optimizer.State) model.CopyInto(value, Read(file, name, value.shape));
+        using (var weights = SafeTensorsFile.Open(ModelPath(directory)))
+            foreach (var (name, tensor) in model.Parameters) ReadInto(weights, name, tensor);
+        foreach (var (name, value) in optimizer.State) ReadInto(file, name, value);
         optimizer.StepCount = state.OptimizerStep;
         return state;
     }
@@ -119,16 +122,34 @@ public static class CheckpointStore
         return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 
-    private static float[] Read(SafeTensorsFile file, string name, long[] shape)
+    /// <summary>
+    /// Overwrites <paramref name="target"/> with a tensor of a file this store wrote: float32 bytes are read
+    /// straight into a CPU tensor's memory, so a 1.5B model resumes without a second copy of its weights.
+    /// </summary>
+    private static void ReadInto(SafeTensorsFile file, string name, Tensor target)
+    {
+        var info = Info(file, name, target.shape);
+        using var noGrad = no_grad();
+        if (info.DType == SafeTensorDType.F32 && target.device.type == DeviceType.CPU
+            && target.dtype == ScalarType.Float32 && target.is_contiguous())
+            file.ReadBytes(info, target.bytes);
+        else
+        {
+            using var values = tensor(file.ReadFloat32(info), target.shape);
+            target.copy_(values);
+        }
+    }
+
+    private static SafeTensorInfo Info(SafeTensorsFile file, string name, long[] shape)
     {
         if (!file.Tensors.TryGetValue(name, out var info))
-            throw new Gpt2OnnxException($"{file.Path} lacks '{name}': the optimizer state does not match the model; " +
+            throw new Gpt2OnnxException($"{file.Path} lacks '{name}': the saved state does not match the model; " +
                                         "start a new run");
         if (!info.Shape.SequenceEqual(shape))
             throw new Gpt2OnnxException($"{file.Path}: '{name}' is [{string.Join(", ", info.Shape)}] where the " +
-                                        $"optimizer keeps [{string.Join(", ", shape)}]: restore the checkpoint " +
+                                        $"run keeps [{string.Join(", ", shape)}]: restore the checkpoint " +
                                         "or start a new run");
-        return file.ReadFloat32(info);
+        return info;
     }
 
     /// <summary>generation_config.json with GPT-2's sampling defaults and this vocabulary's end-of-text id.</summary>

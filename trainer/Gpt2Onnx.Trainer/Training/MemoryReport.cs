@@ -18,9 +18,9 @@ public sealed class MemoryReport
     /// <summary>One line: peak, weights, gradients, optimizer state, activations and the rest, in GB.</summary>
     public string Describe(Gpt2Model model, IGpt2Optimizer optimizer)
     {
-        using var scope = NewDisposeScope();
         long weights = model.Parameters.Sum(p => Bytes(p.Tensor));
-        long gradients = model.Parameters.Sum(p => p.Tensor.grad is { } g ? Bytes(g) : 0);
+        // One fp32 buffer per trainable parameter: what the backward pass fills, whether or not it is allocated now.
+        long gradients = model.Parameters.Sum(p => p.Tensor.requires_grad ? Bytes(p.Tensor) : 0);
         long state = optimizer.State.Sum(s => Bytes(s.Value));
         long peak = PeakBytes;
         long activations = Math.Max(0, peak - _before - weights - gradients - state);
