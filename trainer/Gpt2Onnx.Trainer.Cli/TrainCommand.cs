@@ -95,7 +95,7 @@ internal static class TrainCommand
                 Optimizer = parsed.GetValue(optimizer)!,
                 RelativeStep = parsed.GetValue(optimizer) == "adafactor"
                                && parsed.GetResult(lr) is null or { Implicit: true },
-                ActivationCheckpointing = parsed.GetValue(checkpointing),
+                ActivationCheckpointing = BlocksPerSegment(parsed, checkpointing),
             };
             CliHost.Require(!(options.InitCheckpoint != null && parsed.GetValue(resume)), "--init starts a new run and --resume continues one: give one of them");
             PathOverlap.Refuse(options.OutputDirectory, "--out", options.DataDirectory, "--data");
@@ -122,6 +122,15 @@ internal static class TrainCommand
         });
         return command;
     }
+
+    /// <summary>--activation-checkpointing's k: 0 when the option is absent, 1 when it is given without a value.
+    /// </summary>
+    private static int BlocksPerSegment(ParseResult parsed, Option<int> option) => parsed.GetResult(option) switch
+    {
+        null or { Implicit: true } => 0,
+        { Tokens.Count: 0 } => 1,
+        _ => parsed.GetValue(option),
+    };
 
     /// <summary>--activation-checkpointing's value when it is not a whole number: a parse error naming it.</summary>
     private static int ParseError(System.CommandLine.Parsing.ArgumentResult result)

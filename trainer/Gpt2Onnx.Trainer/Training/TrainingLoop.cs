@@ -233,7 +233,8 @@ public sealed class TrainingLoop
                 lastLog = clock.Elapsed;
                 double remaining = (options.Steps - step) * stepClock.Elapsed.TotalSeconds;
                 if (options.Minutes is double budget) remaining = Math.Min(remaining, Math.Max(0, budget * 60 - clock.Elapsed.TotalSeconds));
-                _log.WriteLine($"step {step}/{options.Steps} | loss {loss:F4} | lr {lr:E2} | {tokensPerSecond:N0} tok/s | ETA {TimeSpan.FromSeconds(Math.Round(remaining)):c}");
+                string rate = options.RelativeStep ? "relative" : $"{lr:E2}"; // Adafactor's own step size
+                _log.WriteLine($"step {step}/{options.Steps} | loss {loss:F4} | lr {rate} | {tokensPerSecond:N0} tok/s | ETA {TimeSpan.FromSeconds(Math.Round(remaining)):c}");
             }
             if (options.SaveEvery > 0 && step % options.SaveEvery == 0 && !last) Save();
             _onStep?.Invoke(step, loss);
