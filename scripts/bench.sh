@@ -410,14 +410,16 @@ train_work_shards() {
 
 # Adafactor with activation checkpointing against AdamW: the validation loss each reaches after the same steps on
 # the Brown corpus from one seed, at the same learning rate and schedule, and Adafactor's relative step size (no
-# --lr) beside them. BENCH_ADAFACTOR_CONFIG (small-6x384) and BENCH_ADAFACTOR_STEPS (300) set the size.
+# --lr) beside them. BENCH_ADAFACTOR_CONFIG (small-6x384), BENCH_ADAFACTOR_STEPS (300) and BENCH_ADAFACTOR_CONTEXT
+# (256) set the size.
 bench_adafactor() {
   local data; data=$(train_work_shards)
   local work; work=$(train_work)
   local threads; threads=$(nproc)
   local config=${BENCH_ADAFACTOR_CONFIG:-small-6x384} steps=${BENCH_ADAFACTOR_STEPS:-300}
+  local context=${BENCH_ADAFACTOR_CONTEXT:-256}
   echo "== Adafactor + activation checkpointing against AdamW: validation loss after $steps steps of $config on the" \
-       "Brown corpus (batch 8, context 256), $threads threads"
+       "Brown corpus (batch 8, context $context), $threads threads"
   local rows=()
   for run in adamw adafactor adafactor-relative; do
     local out="$work/adafactor-check-$run" flags=(--lr 6e-4)
@@ -425,7 +427,7 @@ bench_adafactor() {
     [ $run = adamw ] || flags+=(--optimizer adafactor --activation-checkpointing)
     [ $run != adafactor-relative ] || flags=(--optimizer adafactor --activation-checkpointing)
     "$ROOT/scripts/gpt2-train" train --data "$data" --config "$config" --out "$out" --steps "$steps" --batch-size 8 \
-      --context 256 --eval-every "$steps" --eval-batches 20 --save-every 0 --sample-tokens 0 --seed 1 \
+      --context "$context" --eval-every "$steps" --eval-batches 20 --save-every 0 --sample-tokens 0 --seed 1 \
       --threads "$threads" "${flags[@]}" 2>"$out.log" || { tail -5 "$out.log" >&2; return 1; }
     rows+=("$(python3 -c "import json,sys; rows=[json.loads(l) for l in open(sys.argv[1])]; e=[r for r in rows if 'val_loss' in r][-1]; print(e['val_loss'], rows[-1]['elapsed'])" "$out/metrics.jsonl")")
     rm -rf "$out"
@@ -433,9 +435,9 @@ bench_adafactor() {
   python3 - "${rows[@]}" <<'PY'
 import sys
 (adamw, ta), (ada, tf), (rel, tr) = (map(float, a.split()) for a in sys.argv[1:])
-print(f"  AdamW, lr 6e-4:                               val loss {adamw:.4f} in {ta:.0f} s")
-print(f"  Adafactor + checkpointing, lr 6e-4:           val loss {ada:.4f} in {tf:.0f} s")
-print(f"  Adafactor + checkpointing, relative step size: val loss {rel:.4f} in {tr:.0f} s")
+for label, loss, seconds in [("AdamW, lr 6e-4", adamw, ta), ("Adafactor + checkpointing, lr 6e-4", ada, tf),
+                             ("Adafactor + checkpointing, relative step size", rel, tr)]:
+    print(f"  {label + ':':47} val loss {loss:.4f} in {seconds:.0f} s")
 print(f"  Adafactor - AdamW at the same lr: {ada - adamw:+.4f} (target: at most +0.1)")
 PY
 }
