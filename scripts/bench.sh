@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with the peer it must beat, in the same run (these machines are noisy;
-# only ratios hold). Usage: scripts/bench.sh [tokenizer|torch|runtime|batch|serve|bf16|beam ...]   (no argument: every benchmark;
+# only ratios hold). Usage: scripts/bench.sh [tokenizer|torch|runtime|batch|serve|bf16|beam|memory|adafactor ...]   (no argument: every benchmark;
 # BENCH_BATCH=N sets the batch job's batch size, 128 by default; BENCH_ROUNDS=N the rounds, 3 for each; BENCH_PROCESSES=N the runtime benchmark's processes per batch size, 3)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -442,8 +442,105 @@ for variant in ("fused", "portable"):
 PY
 }
 
+# The folder of the memory and adafactor benchmarks (BENCH_TRAIN_WORK), and the Brown corpus in GPT-2's
+# vocabulary there.
+train_work() {
+  local work="${BENCH_TRAIN_WORK:-$ROOT/.deps/train-bench}"
+  mkdir -p "$work"
+  printf '%s' "$work"
+}
+train_work_shards() {
+  local dir; dir="$(train_work)/brown-gpt2"
+  [ -f "$dir/meta.json" ] || "$ROOT/scripts/gpt2-train" prepare --input "$ROOT/.deps/data/brown" --format brown \
+    --tokenizer "$ROOT/models/gpt2-tokenizer" --out "$dir" >&2
+  printf '%s' "$dir"
+}
+
+# Adafactor with activation checkpointing against AdamW: the validation loss each reaches after the same steps on
+# the Brown corpus from one seed, at the same learning rate and schedule, and Adafactor's relative step size (no
+# --lr) beside them. BENCH_ADAFACTOR_CONFIG (small-6x384), BENCH_ADAFACTOR_STEPS (300) and BENCH_ADAFACTOR_CONTEXT
+# (256) set the size.
+bench_adafactor() {
+  local data; data=$(train_work_shards)
+  local work; work=$(train_work)
+  local threads; threads=$(nproc)
+  local config=${BENCH_ADAFACTOR_CONFIG:-small-6x384} steps=${BENCH_ADAFACTOR_STEPS:-300}
+  local context=${BENCH_ADAFACTOR_CONTEXT:-256}
+  echo "== Adafactor + activation checkpointing against AdamW: validation loss after $steps steps of $config on the" \
+       "Brown corpus (batch 8, context $context), $threads threads"
+  local rows=()
+  for run in adamw adafactor adafactor-relative; do
+    local out="$work/adafactor-check-$run" flags=(--lr 6e-4)
+    rm -rf "$out"
+    [ $run = adamw ] || flags+=(--optimizer adafactor --activation-checkpointing)
+    [ $run != adafactor-relative ] || flags=(--optimizer adafactor --activation-checkpointing)
+    "$ROOT/scripts/gpt2-train" train --data "$data" --config "$config" --out "$out" --steps "$steps" --batch-size 8 \
+      --context "$context" --eval-every "$steps" --eval-batches 20 --save-every 0 --sample-tokens 0 --seed 1 \
+      --threads "$threads" "${flags[@]}" 2>"$out.log" || { tail -5 "$out.log" >&2; return 1; }
+    rows+=("$(python3 -c "import json,sys; rows=[json.loads(l) for l in open(sys.argv[1])]; e=[r for r in rows if 'val_loss' in r][-1]; print(e['val_loss'], rows[-1]['elapsed'])" "$out/metrics.jsonl")")
+    rm -rf "$out"
+  done
+  python3 - "${rows[@]}" <<'PY'
+import sys
+(adamw, ta), (ada, tf), (rel, tr) = (map(float, a.split()) for a in sys.argv[1:])
+for label, loss, seconds in [("AdamW, lr 6e-4", adamw, ta), ("Adafactor + checkpointing, lr 6e-4", ada, tf),
+                             ("Adafactor + checkpointing, relative step size", rel, tr)]:
+    print(f"  {label + ':':47} val loss {loss:.4f} in {seconds:.0f} s")
+print(f"  Adafactor - AdamW at the same lr: {ada - adamw:+.4f} (target: at most +0.1)")
+PY
+}
+
+# Fine-tuning memory: three steps of a large preset (gpt2-xl, 1.5B) with Adafactor and activation checkpointing at
+# batch 1 × 1024 from a random initialisation, its checkpoint saved and resumed for one more step, beside 124M
+# (gpt2) with AdamW and every activation kept. Each row is one process: its peak RSS (VmHWM) and the breakdown the
+# trainer prints after its last save. BENCH_MEMORY_PRESET picks the large preset (gpt2-medium to try it on a busy
+# machine); BENCH_TRAIN_WORK the folder for the data and the checkpoints (about 4 bytes per parameter, twice).
+bench_memory() {
+  local preset="${BENCH_MEMORY_PRESET:-gpt2-xl}" work; work=$(train_work)
+  local threads; threads=$(nproc)
+  local data; data=$(train_work_shards)
+  echo "== memory: 3 training steps at batch 1 × 1024 tokens, fp32, $threads threads; then save and resume"
+  train_rows() {   # label out steps-it-runs [train options...]: one process's memory line and step times, as JSON
+    local label="$1" out="$2" ran="$3"; shift 3
+    "$ROOT/scripts/gpt2-train" train --data "$data" --out "$out" --batch-size 1 --context 1024 --eval-every 0 \
+      --save-every 0 --sample-tokens 0 --threads "$threads" "$@" 2>"$out.log" >/dev/null \
+      || { tail -5 "$out.log" >&2; return 1; }
+    python3 - "$label" "$out" "$ran" <<'PY'
+import json, re, sys
+label, out, ran = sys.argv[1], sys.argv[2], int(sys.argv[3])
+line = next(l for l in open(out + ".log") if l.startswith("memory: "))
+names = ["peak", "weights", "gradients", "optimizer", "activations", "runtime"]
+values = [float(v) for v in re.findall(r"(?:RSS|weights|gradients|optimizer|temporaries|runtime) ([0-9.]+)", line)]
+rows = [json.loads(l) for l in open(out + "/metrics.jsonl")]
+print(json.dumps({"label": label, **dict(zip(names, values)), "steps": [r["step"] for r in rows],
+                  "elapsed": [r["elapsed"] for r in rows][-ran - 1:], "loss": rows[-1]["loss"]}))
+PY
+  }
+  local big="$work/$preset-adafactor" small="$work/gpt2-adamw" rows=()
+  rm -rf "$big" "$small"
+  rows+=("$(train_rows "$preset, Adafactor, checkpointing" "$big" 3 --config "$preset" --steps 3 \
+    --optimizer adafactor --activation-checkpointing)")
+  local saved; saved=$(du -sh "$big" | cut -f1)
+  rows+=("$(train_rows "$preset, resumed for step 4" "$big" 1 --resume --steps 4)")
+  rows+=("$(train_rows "gpt2 (124M), AdamW" "$small" 3 --config gpt2 --steps 3)")
+  python3 - "$saved" "${rows[@]}" <<'PY'
+import json, sys
+saved, rows = sys.argv[1], [json.loads(a) for a in sys.argv[2:]]
+print(f"  {'':34} {'peak RSS':>9} {'weights':>8} {'grads':>7} {'optim':>7} {'activ.':>7} {'runtime':>8} {'s/step':>7}")
+for r in rows:
+    # The process's own steps after its first (which includes libtorch's warm-up); a one-step resume has only that.
+    e = r["elapsed"]
+    mine = [b - a for a, b in zip(e, e[1:])][-2:]
+    print(f"  {r['label']:34} {r['peak']:7.2f}GB {r['weights']:6.2f}GB {r['gradients']:5.2f}GB "
+          f"{r['optimizer']:5.2f}GB {r['activations']:5.2f}GB {r['runtime']:6.2f}GB {sum(mine) / len(mine):7.1f}")
+print(f"  checkpoint after 3 steps: {saved}; the resumed run reached step {rows[1]['steps'][-1]} "
+      f"(loss {rows[1]['loss']:.3f}); activations = peak − the rest (a step's activations and temporaries)")
+PY
+  rm -rf "$big" "$small"
+}
+
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(tokenizer torch runtime batch serve)   # bf16 (30 minutes on 2 cores) only when asked
+[ ${#sections[@]} -gt 0 ] || sections=(tokenizer torch runtime batch serve)   # bf16 (30 minutes on 2 cores), memory (gpt2-xl) and adafactor only when asked
 for section in "${sections[@]}"; do
   case "$section" in
     tokenizer) bench_tokenizer ;;
@@ -453,6 +550,8 @@ for section in "${sections[@]}"; do
     serve) bench_serve ;;
     bf16) bench_bf16 ;;
     beam) bench_beam ;;
-    *) echo "bench: unknown benchmark '$section' (known: tokenizer torch runtime batch serve bf16 beam)" >&2; exit 2 ;;
+    memory) bench_memory ;;
+    adafactor) bench_adafactor ;;
+    *) echo "bench: unknown benchmark '$section' (known: tokenizer torch runtime batch serve bf16 beam memory adafactor)" >&2; exit 2 ;;
   esac
 done

@@ -1,6 +1,7 @@
 using Gpt2Onnx.Runtime.Tokenizers.Training;
 using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Trainer.Data;
+using Gpt2Onnx.Trainer.Training;
 
 namespace Gpt2Onnx.Trainer.Tests;
 
@@ -48,5 +49,41 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal(1, exitCode);
         Assert.Contains($"--out {_dir} holds the --data {_data}", stderr);
         Assert.False(File.Exists(Path.Combine(_dir, "config.json")));
+    }
+
+    [Fact]
+    public async Task Adafactor_with_activation_checkpointing_trains_and_reports_where_the_memory_went()
+    {
+        string output = Path.Combine(_dir, "run");
+        var (exitCode, _, stderr) = await Train("--data", _data, "--config", "tiny", "--out", output, "--context", "16",
+                                                "--optimizer", "adafactor", "--activation-checkpointing");
+        Assert.True(exitCode == 0, stderr);
+        var state = CheckpointStore.ReadState(output).Options;
+        Assert.Equal(("adafactor", true, 1), (state.Optimizer, state.RelativeStep, state.ActivationCheckpointing));
+        Assert.Matches(@"memory: peak RSS [0-9.]+ GB = weights [0-9.]+ \+ gradients [0-9.]+ \+ optimizer", stderr);
+    }
+
+    [Fact]
+    public async Task A_learning_rate_given_to_adafactor_replaces_the_relative_step_size()
+    {
+        string output = Path.Combine(_dir, "run");
+        var (exitCode, _, stderr) = await Train("--data", _data, "--config", "tiny", "--out", output, "--context", "16",
+                                                "--optimizer", "adafactor", "--lr", "1e-3",
+                                                "--activation-checkpointing", "2");
+        Assert.True(exitCode == 0, stderr);
+        var state = CheckpointStore.ReadState(output).Options;
+        Assert.Equal((false, 2, 1e-3), (state.RelativeStep, state.ActivationCheckpointing, state.LearningRate));
+    }
+
+    [Theory]
+    [InlineData("--optimizer", "sgd", "sgd")]
+    [InlineData("--activation-checkpointing", "every", "--activation-checkpointing takes a number of blocks")]
+    public async Task An_unknown_optimizer_or_segment_length_is_a_usage_error(string option, string value,
+                                                                              string expected)
+    {
+        var (exitCode, _, stderr) = await Train("--data", _data, "--config", "tiny", "--out", Path.Combine(_dir, "run"),
+                                                option, value);
+        Assert.Equal(2, exitCode);
+        Assert.Contains(expected, stderr);
     }
 }

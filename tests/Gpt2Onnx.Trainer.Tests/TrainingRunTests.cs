@@ -114,6 +114,43 @@ public sealed class TrainingRunTests : IDisposable
     }
 
     [Fact]
+    public void An_adafactor_run_with_activation_checkpointing_resumes_bit_for_bit()
+    {
+        string data = PrepareData();
+        string straight = Path.Combine(_dir, "straight"), split = Path.Combine(_dir, "split");
+        var options = Options(data, straight, steps: 12) with
+        {
+            Dropout = 0.1, Optimizer = "adafactor", RelativeStep = true, ActivationCheckpointing = 1,
+            GradientAccumulation = 2,
+        };
+        Train(options);
+        using var stop = new CancellationTokenSource();
+        new TrainingLoop(TextWriter.Null, (step, _) => { if (step == 7) stop.Cancel(); })
+            .Run(options with { OutputDirectory = split }, resume: false, stop.Token);
+        using (var file = SafeTensorsFile.Open(Path.Combine(split, TrainingState.OptimizerFile)))
+            Assert.Contains("adafactor_row.h.0.attn.c_attn.weight", file.Tensors.Keys); // the factored state was saved
+        Train(options with { OutputDirectory = split }, resume: true);
+        Assert.Equal(Losses(straight), Losses(split));
+    }
+
+    [Fact]
+    public void Adafactor_with_activation_checkpointing_reaches_the_validation_loss_of_AdamW()
+    {
+        string data = PrepareData();
+        var adamw = Options(data, Path.Combine(_dir, "adamw"), steps: 120) with { EvalEvery = 120, Noise = 0 };
+        var adafactor = adamw with
+        {
+            // The same learning rate and schedule: the comparison is of the optimizers, not of step sizes.
+            OutputDirectory = Path.Combine(_dir, "adafactor"), Optimizer = "adafactor", ActivationCheckpointing = 1,
+        };
+        double adamwLoss = Train(adamw).ValLoss!.Value, adafactorLoss = Train(adafactor).ValLoss!.Value;
+        double initial = Math.Log(ShardMeta.Load(data).VocabSize);
+        Assert.True(adamwLoss < initial - 1.0, $"AdamW did not learn: validation loss {adamwLoss:F3}");
+        Assert.True(adafactorLoss <= adamwLoss + 0.1,
+                    $"Adafactor's validation loss {adafactorLoss:F3} is more than 0.1 above AdamW's {adamwLoss:F3}");
+    }
+
+    [Fact]
     public void Bf16_mixed_precision_trains_with_a_falling_loss()
     {
         string data = PrepareData();

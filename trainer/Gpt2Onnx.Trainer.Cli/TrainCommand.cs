@@ -40,11 +40,28 @@ internal static class TrainCommand
         var dropout = new Option<double?>("--dropout") { Description = "dropout rate (default: the config's)" };
         var minutes = new Option<double?>("--minutes") { Description = "stop and save after this many minutes" };
         var bf16 = new Option<bool>("--bf16") { Description = "mixed precision: matrix products and attention in bf16 (fp32 weights, optimizer and loss)" };
+        var optimizer = new Option<string>("--optimizer")
+        {
+            Description = "adamw, or adafactor (factored second moments, no momentum; " +
+                          "relative step size unless --lr is given)",
+            DefaultValueFactory = _ => defaults.Optimizer,
+        };
+        optimizer.AcceptOnlyFromAmong("adamw", "adafactor");
+        var checkpointing = new Option<int>("--activation-checkpointing")
+        {
+            Description = "recompute activations in the backward pass, keeping the input of every k-th block " +
+                          "(k = 1 if no value)",
+            Arity = ArgumentArity.ZeroOrOne,
+            DefaultValueFactory = _ => 0,
+            CustomParser = result => result.Tokens.Count == 0 ? 1
+                : int.TryParse(result.Tokens[0].Value, out int k) ? k : ParseError(result),
+        };
         var device = new Option<string>("--device") { Description = "cpu, or cuda[:N] with a CUDA build of libtorch 2.10 (GPT2ONNX_LIBTORCH)", DefaultValueFactory = _ => defaults.Device };
         var command = new Command("train", "train a GPT-2 from scratch, fine-tune one (--init), or resume a run (--resume)")
         {
             data, config, output, init, resume, steps, batchSize, context, gradAccum, lr, warmup, weightDecay, evalEvery, evalBatches,
             saveEvery, samplePrompt, sampleTokens, seed, threads, stride, freeze, noise, dropout, minutes, bf16, device,
+            optimizer, checkpointing,
         };
         command.SetAction(parsed =>
         {
@@ -75,6 +92,10 @@ internal static class TrainCommand
                 Minutes = parsed.GetValue(minutes),
                 Bf16 = parsed.GetValue(bf16),
                 Device = parsed.GetValue(device)!,
+                Optimizer = parsed.GetValue(optimizer)!,
+                RelativeStep = parsed.GetValue(optimizer) == "adafactor"
+                               && parsed.GetResult(lr) is null or { Implicit: true },
+                ActivationCheckpointing = BlocksPerSegment(parsed, checkpointing),
             };
             CliHost.Require(!(options.InitCheckpoint != null && parsed.GetValue(resume)), "--init starts a new run and --resume continues one: give one of them");
             PathOverlap.Refuse(options.OutputDirectory, "--out", options.DataDirectory, "--data");
@@ -100,6 +121,23 @@ internal static class TrainCommand
             return summary.Interrupted ? 130 : 0;
         });
         return command;
+    }
+
+    /// <summary>--activation-checkpointing's k: 0 when the option is absent, 1 when it is given without a value.
+    /// </summary>
+    private static int BlocksPerSegment(ParseResult parsed, Option<int> option) => parsed.GetResult(option) switch
+    {
+        null or { Implicit: true } => 0,
+        { Tokens.Count: 0 } => 1,
+        _ => parsed.GetValue(option),
+    };
+
+    /// <summary>--activation-checkpointing's value when it is not a whole number: a parse error naming it.</summary>
+    private static int ParseError(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        result.AddError("--activation-checkpointing takes a number of blocks per segment, " +
+                        $"not '{result.Tokens[0].Value}'");
+        return 0;
     }
 
     /// <summary>

@@ -150,12 +150,31 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
         if (t > Config.NPositions)
             throw new Gpt2OnnxException(
                 $"a sequence of {t} tokens is longer than the model's context ({Config.NPositions})");
-        positionIds ??= arange(t, ScalarType.Int64, inputIds.device);
-
-        var x = wte.forward(inputIds) + wpe.forward(positionIds);                   // (B, T, C), fp32
-        if (ln_emb is not null) x = ln_emb.forward(x);
-        x = F.dropout(x, Config.EmbdPdrop, training);
+        var x = Embed(inputIds, positionIds);                                          // (B, T, C), fp32
         foreach (var block in h) x = block.forward(x, keyPadding);
+        return Head(x);
+    }
+
+    /// <summary>The blocks in order, for a caller that runs them itself (activation checkpointing).</summary>
+    public IReadOnlyList<nn.Module<Tensor, Tensor?, Tensor>> Blocks =>
+        new System.Collections.ObjectModel.ReadOnlyCollection<nn.Module<Tensor, Tensor?, Tensor>>(h);
+
+    /// <summary>
+    /// Token + position embeddings (GPT2_ML: layer-normed) with embedding dropout: ids (B, T) → the residual
+    /// stream (B, T, C).
+    /// </summary>
+    public Tensor Embed(Tensor inputIds, Tensor? positionIds = null)
+    {
+        positionIds ??= arange(inputIds.shape[1], ScalarType.Int64, inputIds.device);
+        var x = wte.forward(inputIds) + wpe.forward(positionIds);
+        if (ln_emb is not null) x = ln_emb.forward(x);
+        return F.dropout(x, Config.EmbdPdrop, training);
+    }
+
+    /// <summary>ln_f (GPT-2; GPT2_ML has none) and the tied LM head: the last block's output (B, T, C) → logits.
+    /// </summary>
+    public Tensor Head(Tensor x)
+    {
         if (ln_f is not null) x = ln_f.forward(x);
         if (ComputeType == ScalarType.Float32) return x.matmul(wte.weight!.t());       // (B, T, V)
         return x.to_type(ComputeType).matmul(wte.weight!.to_type(ComputeType).t());
@@ -167,7 +186,10 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
     /// </summary>
     public Tensor Loss(Tensor inputIds, Tensor targets)
     {
-        var logits = Forward(inputIds);
-        return F.cross_entropy(logits.view(-1, Config.VocabSize).to_type(ScalarType.Float32), targets.view(-1));
+        return CrossEntropy(Forward(inputIds), targets);
     }
+
+    /// <summary>Mean cross entropy (in fp32) of logits (B, T, V) against targets (B, T).</summary>
+    public Tensor CrossEntropy(Tensor logits, Tensor targets) =>
+        F.cross_entropy(logits.view(-1, Config.VocabSize).to_type(ScalarType.Float32), targets.view(-1));
 }

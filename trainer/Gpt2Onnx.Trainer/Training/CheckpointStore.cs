@@ -6,6 +6,8 @@ using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.IO;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Model;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Gpt2Onnx.Trainer.Training;
 
@@ -31,19 +33,16 @@ public static class CheckpointStore
         return File.Exists(TrainingRecord.StatePath(directory));
     }
 
-    public static void Save(string directory, Gpt2Model model, Gpt2Optimizer optimizer, TrainingState state, string tokenizerDirectory, int eosTokenId)
+    public static void Save(string directory, Gpt2Model model, IGpt2Optimizer optimizer, TrainingState state,
+                            string tokenizerDirectory, int eosTokenId)
     {
         Directory.CreateDirectory(Path.Combine(directory, TrainingRecord.StateFolder));
         var stepMetadata = new Dictionary<string, string> { ["step"] = state.Step.ToString(), ["format"] = "pt" };
 
-        var moments = new List<SafeTensorsFile.Entry>();
-        foreach (var (name, moment) in optimizer.Moments)
-        {
-            moments.Add(Gpt2Model.ToEntry("exp_avg." + name, moment.exp_avg));
-            moments.Add(Gpt2Model.ToEntry("exp_avg_sq." + name, moment.exp_avg_sq));
-        }
-        SafeTensorsFile.Write(OptimizerPath(directory) + Pending, moments, stepMetadata);
-        SafeTensorsFile.Write(ModelPath(directory) + Pending, model.ToSafeTensors(), stepMetadata);
+        // Written from the tensors' own memory: no second copy of the weights or the optimizer state.
+        TensorFileWriter.Write(OptimizerPath(directory) + Pending, optimizer.State.ToList(), stepMetadata);
+        var weights = model.Parameters.Select(p => (p.Name, (TorchSharp.torch.Tensor)p.Tensor)).ToList();
+        TensorFileWriter.Write(ModelPath(directory) + Pending, weights, stepMetadata);
         state = state with { Sha256 = TrainingState.SavedFiles.ToDictionary(f => f, f => Sha256(Path.Combine(directory, f) + Pending)) };
         AtomicFile.WriteAllText(TrainingRecord.StatePath(directory) + Pending, JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
 
@@ -56,7 +55,7 @@ public static class CheckpointStore
     }
 
     /// <summary>Restores weights, moments and state saved by <see cref="Save"/> into a model and optimizer of the same shape.</summary>
-    public static TrainingState Load(string directory, Gpt2Model model, Gpt2Optimizer optimizer)
+    public static TrainingState Load(string directory, Gpt2Model model, IGpt2Optimizer optimizer)
     {
         Recover(directory);
         var state = ReadState(directory);
@@ -66,13 +65,10 @@ public static class CheckpointStore
         {
             CheckStep(checkpoint.Metadata, state.Step, ModelPath(directory));
             CheckSha256(directory, state);
-            foreach (var (name, tensor) in model.Parameters) model.CopyInto(tensor, checkpoint.ReadFloat32(name));
         }
-        foreach (var (name, moment) in optimizer.Moments)
-        {
-            model.CopyInto(moment.exp_avg, Read(file, "exp_avg." + name));
-            model.CopyInto(moment.exp_avg_sq, Read(file, "exp_avg_sq." + name));
-        }
+        using (var weights = SafeTensorsFile.Open(ModelPath(directory)))
+            foreach (var (name, tensor) in model.Parameters) ReadInto(weights, name, tensor);
+        foreach (var (name, value) in optimizer.State) ReadInto(file, name, value);
         optimizer.StepCount = state.OptimizerStep;
         return state;
     }
@@ -126,9 +122,35 @@ public static class CheckpointStore
         return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 
-    private static float[] Read(SafeTensorsFile file, string name) =>
-        file.Tensors.TryGetValue(name, out var info) ? file.ReadFloat32(info)
-            : throw new Gpt2OnnxException($"{file.Path} lacks '{name}': the optimizer state does not match the model; start a new run");
+    /// <summary>
+    /// Overwrites <paramref name="target"/> with a tensor of a file this store wrote: float32 bytes are read
+    /// straight into a CPU tensor's memory, so a 1.5B model resumes without a second copy of its weights.
+    /// </summary>
+    private static void ReadInto(SafeTensorsFile file, string name, Tensor target)
+    {
+        var info = Info(file, name, target.shape);
+        using var noGrad = no_grad();
+        if (info.DType == SafeTensorDType.F32 && target.device.type == DeviceType.CPU
+            && target.dtype == ScalarType.Float32 && target.is_contiguous())
+            file.ReadBytes(info, target.bytes);
+        else
+        {
+            using var values = tensor(file.ReadFloat32(info), target.shape);
+            target.copy_(values);
+        }
+    }
+
+    private static SafeTensorInfo Info(SafeTensorsFile file, string name, long[] shape)
+    {
+        if (!file.Tensors.TryGetValue(name, out var info))
+            throw new Gpt2OnnxException($"{file.Path} lacks '{name}': the saved state does not match the model; " +
+                                        "start a new run");
+        if (!info.Shape.SequenceEqual(shape))
+            throw new Gpt2OnnxException($"{file.Path}: '{name}' is [{string.Join(", ", info.Shape)}] where the " +
+                                        $"run keeps [{string.Join(", ", shape)}]: restore the checkpoint " +
+                                        "or start a new run");
+        return info;
+    }
 
     /// <summary>generation_config.json with GPT-2's sampling defaults and this vocabulary's end-of-text id.</summary>
     public static void WriteGenerationConfig(string directory, Gpt2Config config, int eosTokenId) =>

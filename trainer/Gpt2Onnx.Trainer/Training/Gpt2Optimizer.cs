@@ -9,7 +9,7 @@ namespace Gpt2Onnx.Trainer.Training;
 /// biases and LayerNorm gains not. Names each parameter's moments for checkpoints, so a resumed run
 /// continues from the exact same optimizer state.
 /// </summary>
-public sealed class Gpt2Optimizer : IDisposable
+public sealed class Gpt2Optimizer : IGpt2Optimizer
 {
     private readonly AdamW _adam;
     private readonly List<(string Name, Parameter Parameter)> _parameters;
@@ -38,6 +38,13 @@ public sealed class Gpt2Optimizer : IDisposable
     /// </summary>
     public IEnumerable<(string Name, AdamW.State State)> Moments =>
         _parameters.Zip(_adam.state_dict().State.Cast<AdamW.State>(), (p, s) => (p.Name, s));
+
+    /// <summary>Each parameter's moments as exp_avg.{name} and exp_avg_sq.{name}.</summary>
+    public IEnumerable<(string Name, Tensor Value)> State =>
+        Moments.SelectMany(m => new[]
+        {
+            ("exp_avg." + m.Name, m.State.exp_avg), ("exp_avg_sq." + m.Name, m.State.exp_avg_sq),
+        });
 
     /// <summary>One update at learning rate <paramref name="lr"/> of every group, from the current gradients.</summary>
     public void Step(double lr)

@@ -44,6 +44,19 @@ public sealed record TrainOptions
     [JsonPropertyName("bf16")] public bool Bf16 { get; init; }
     /// <summary>"cpu", or "cuda[:N]" with a CUDA build of libtorch (GPT2ONNX_LIBTORCH).</summary>
     [JsonPropertyName("device")] public string Device { get; init; } = "cpu";
+    /// <summary>"adamw", or "adafactor": factored second moments, no first moment (see <see cref="Adafactor"/>).
+    /// </summary>
+    [JsonPropertyName("optimizer")] public string Optimizer { get; init; } = "adamw";
+    /// <summary>
+    /// Adafactor only: the paper's relative step size instead of LearningRate and its schedule; the command sets
+    /// it when --lr is not given.
+    /// </summary>
+    [JsonPropertyName("relative_step")] public bool RelativeStep { get; init; }
+    /// <summary>
+    /// Activation checkpointing: keep the input of every k-th block and recompute the rest in the backward pass;
+    /// 0 keeps every activation.
+    /// </summary>
+    [JsonPropertyName("activation_checkpointing")] public int ActivationCheckpointing { get; init; }
     /// <summary>Stop (saving a checkpoint) after this much wall time; null for no limit.</summary>
     [JsonPropertyName("minutes")] public double? Minutes { get; init; }
 }

@@ -109,6 +109,7 @@ public sealed class TrainingLoop
         }
 
         TorchRuntime.Threads = options.Threads;
+        var memory = new MemoryReport();
         var device = TrainingDevice.Parse(options.Device);
         using var model = (init != null ? LoadAndDispose(init) : Gpt2Model.Create(config, options.Seed)).MoveTo(device);
         model.train();
@@ -119,7 +120,9 @@ public sealed class TrainingLoop
             if (CheckpointStore.IsFrozen(name, options)) tensor.requires_grad = false;
             else trainable.Add((name, tensor));
         }
-        using var optimizer = new Gpt2Optimizer(trainable, options.WeightDecay);
+        using var optimizer = CreateOptimizer(options, trainable);
+        var checkpointing = options.ActivationCheckpointing > 0
+            ? new ActivationCheckpointing(options.ActivationCheckpointing) : null;
         using var trainShard = new TokenShard(Path.Combine(options.DataDirectory, "train.bin"), meta.BytesPerToken, meta.VocabSize);
         using var valShard = new TokenShard(Path.Combine(options.DataDirectory, "val.bin"), meta.BytesPerToken, meta.VocabSize);
         var batches = new BatchSampler(trainShard, context, options.Stride, options.Noise, meta.VocabSize, options.Seed);
@@ -195,8 +198,8 @@ public sealed class TrainingLoop
             var stepClock = Stopwatch.StartNew();
             step++;
             double lr = schedule.At(step);
-            var (loss, gradNorm) = TrainStep(model, optimizer, batches, rows, context, options.GradientAccumulation,
-                                             options.GradientClip, lr, device);
+            var (loss, gradNorm) = TrainStep(model, optimizer, checkpointing, batches, rows, context,
+                                             options.GradientAccumulation, options.GradientClip, lr, device);
             if (!double.IsFinite(loss) || !double.IsFinite(gradNorm))
                 throw new Gpt2OnnxException($"the {(double.IsFinite(loss) ? "gradient norm" : "loss")} became {(double.IsFinite(loss) ? gradNorm : loss)} at step {step}: lower --lr (now {options.LearningRate}); the last checkpoint is intact");
             long stepTokens = (long)rows * context * options.GradientAccumulation;
@@ -230,7 +233,8 @@ public sealed class TrainingLoop
                 lastLog = clock.Elapsed;
                 double remaining = (options.Steps - step) * stepClock.Elapsed.TotalSeconds;
                 if (options.Minutes is double budget) remaining = Math.Min(remaining, Math.Max(0, budget * 60 - clock.Elapsed.TotalSeconds));
-                _log.WriteLine($"step {step}/{options.Steps} | loss {loss:F4} | lr {lr:E2} | {tokensPerSecond:N0} tok/s | ETA {TimeSpan.FromSeconds(Math.Round(remaining)):c}");
+                string rate = options.RelativeStep ? "relative" : $"{lr:E2}"; // Adafactor's own step size
+                _log.WriteLine($"step {step}/{options.Steps} | loss {loss:F4} | lr {rate} | {tokensPerSecond:N0} tok/s | ETA {TimeSpan.FromSeconds(Math.Round(remaining)):c}");
             }
             if (options.SaveEvery > 0 && step % options.SaveEvery == 0 && !last) Save();
             _onStep?.Invoke(step, loss);
@@ -238,6 +242,7 @@ public sealed class TrainingLoop
         Save();
         LossCurve.Write(output, MetricsLog.ReadCurves(metrics.Path)); // the whole run, not only up to its last evaluation
         _log.WriteLine($"checkpoint at step {step} in {output}");
+        _log.WriteLine(memory.Describe(model, optimizer));
         return new TrainSummary(step, lastLoss, lastVal, tokensPerSecond, interrupted, output);
     }
 
@@ -246,8 +251,9 @@ public sealed class TrainingLoop
     /// Every tensor made inside is freed when the step's dispose scope ends, not by the garbage collector.
     /// </summary>
     /// <returns>the mean loss over the micro-batches and the gradient norm before clipping</returns>
-    private static (double Loss, double GradNorm) TrainStep(Gpt2Model model, Gpt2Optimizer optimizer, BatchSampler batches,
-        int rows, int context, int microBatches, double clip, double lr, Device device)
+    private static (double Loss, double GradNorm) TrainStep(Gpt2Model model, IGpt2Optimizer optimizer,
+        ActivationCheckpointing? checkpointing, BatchSampler batches, int rows, int context, int microBatches,
+        double clip, double lr, Device device)
     {
         using var scope = NewDisposeScope();
         var inputs = new long[rows * context];
@@ -256,16 +262,33 @@ public sealed class TrainingLoop
         for (int micro = 0; micro < microBatches; micro++)
         {
             batches.Next(rows, inputs, targets);
-            var microLoss = model.Loss(tensor(inputs, [rows, context]).to(device),        // (B, T) ids
-                                       tensor(targets, [rows, context]).to(device));     // (B, T) next ids
-            (microLoss / microBatches).backward();
-            loss += microLoss.item<float>() / microBatches;
+            var ids = tensor(inputs, [rows, context]).to(device);                          // (B, T) ids
+            var next = tensor(targets, [rows, context]).to(device);                        // (B, T) next ids
+            float microLoss = checkpointing is null ? LossAndBackward(model, ids, next, microBatches)
+                : checkpointing.LossAndBackward(model, ids, next, microBatches);
+            loss += microLoss / microBatches;
         }
         double gradNorm = nn.utils.clip_grad_norm_(optimizer.Trainable, clip);
         optimizer.Step(lr);
         optimizer.ZeroGrad();
         return (loss, gradNorm);
     }
+
+    /// <summary>The loss of one micro-batch, its gradient / <paramref name="microBatches"/> added into the
+    /// parameters' gradients, every activation kept for the backward pass.</summary>
+    private static float LossAndBackward(Gpt2Model model, Tensor ids, Tensor next, int microBatches)
+    {
+        var microLoss = model.Loss(ids, next);
+        (microLoss / microBatches).backward();
+        return microLoss.item<float>();
+    }
+
+    /// <summary>AdamW or Adafactor over the trainable parameters, as the options name it.</summary>
+    private static IGpt2Optimizer CreateOptimizer(TrainOptions options,
+                                                  List<(string, TorchSharp.Modules.Parameter)> trainable) =>
+        options.Optimizer == "adafactor"
+            ? new Adafactor(trainable, options.WeightDecay, options.RelativeStep)
+            : new Gpt2Optimizer(trainable, options.WeightDecay);
 
     private static Gpt2Model LoadAndDispose(Gpt2Checkpoint checkpoint)
     {
@@ -325,6 +348,10 @@ public sealed class TrainingLoop
         Require(o.EvalBatches > 0, $"--eval-batches must be positive, not {o.EvalBatches}");
         Require(o.SampleTokens >= 0, $"--sample-tokens must be 0 (none) or more, not {o.SampleTokens}");
         Require(o.Stride is null or > 0, $"--stride must be positive, not {o.Stride}");
+        Require(o.Optimizer is "adamw" or "adafactor", $"--optimizer must be adamw or adafactor, not '{o.Optimizer}'");
+        Require(o.ActivationCheckpointing >= 0,
+                "--activation-checkpointing must be 0 (off) or a number of blocks per segment, " +
+                $"not {o.ActivationCheckpointing}");
         // Not options of the command (a resumed run's state.json carries them): a file edited by hand.
         Require(o.MinLearningRateRatio is >= 0 and <= 1, $"min_lr_ratio must be in [0, 1], not {o.MinLearningRateRatio}");
         Require(o.GradientClip > 0 && double.IsFinite(o.GradientClip), $"grad_clip must be positive, not {o.GradientClip}");
