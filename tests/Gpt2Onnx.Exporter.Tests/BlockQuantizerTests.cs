@@ -16,7 +16,10 @@ public class BlockQuantizerTests
         int block = row / BlockSize, within = row % BlockSize;
         long blockStart = ((long)col * q.Blocks + block) * (BlockSize * q.Bits / 8);
         if (q.Bits == 8)
-            return q.Scales[col * q.Blocks + block] * (q.Codes[blockStart + within] - q.ZeroPoints[col * q.Blocks + block]);
+        {
+            int zero8 = q.ZeroPoints[col * q.Blocks + block];
+            return q.Scales[col * q.Blocks + block] * (q.Codes[blockStart + within] - zero8);
+        }
         byte packed = q.Codes[blockStart + within / 2];
         int code = within % 2 == 0 ? packed & 0x0F : packed >> 4;
         byte zeros = q.ZeroPoints[col * ((q.Blocks + 1) / 2) + block / 2];
@@ -24,14 +27,15 @@ public class BlockQuantizerTests
         return q.Scales[col * q.Blocks + block] * (code - zero);
     }
 
-    /// <summary>Plain min-max quantization of one block to <paramref name="top"/> + 1 levels: the error the search must never exceed.</summary>
+    /// <summary>Plain min-max quantization of one block to top + 1 levels: the error the search must never exceed.</summary>
     private static double MinMaxError(float[] values, int top)
     {
         float min = Math.Min(0, values.Min()), max = Math.Max(0, values.Max());
         float scale = (max - min) / top;
         if (scale == 0) return 0;
         int zero = Math.Clamp((int)MathF.Round(-min / scale), 0, top);
-        return values.Sum(v => Math.Pow(scale * (Math.Clamp((int)MathF.Round(v / scale) + zero, 0, top) - zero) - v, 2));
+        return values.Sum(v =>
+            Math.Pow(scale * (Math.Clamp((int)MathF.Round(v / scale) + zero, 0, top) - zero) - v, 2));
     }
 
     private static float[,] Weights(int k, int n, int seed)
@@ -41,8 +45,10 @@ public class BlockQuantizerTests
         for (int row = 0; row < k; row++)
             for (int col = 0; col < n; col++)
             {
-                double normal = Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
-                w[row, col] = (float)(0.02 * normal * (random.Next(50) == 0 ? 8 : 1)); // a few outliers, as trained weights have
+                double normal = Math.Sqrt(-2 * Math.Log(1 - random.NextDouble()))
+                                * Math.Cos(2 * Math.PI * random.NextDouble());
+                // a few outliers, as trained weights have
+                w[row, col] = (float)(0.02 * normal * (random.Next(50) == 0 ? 8 : 1));
             }
         return w;
     }
@@ -62,7 +68,8 @@ public class BlockQuantizerTests
                 var rows = Enumerable.Range(block * BlockSize, Math.Min(BlockSize, k - block * BlockSize)).ToArray();
                 double error = rows.Sum(row => Math.Pow(Dequantized(q, row, col) - w[row, col], 2));
                 double plain = MinMaxError(rows.Select(row => w[row, col]).ToArray(), (1 << bits) - 1);
-                Assert.True(error <= plain * (1 + 1e-6) + 1e-12, $"column {col}, block {block}: {error} against min-max {plain}");
+                Assert.True(error <= plain * (1 + 1e-6) + 1e-12,
+                            $"column {col}, block {block}: {error} against min-max {plain}");
                 searched += error;
                 minMax += plain;
             }

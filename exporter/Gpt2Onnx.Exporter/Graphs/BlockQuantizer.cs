@@ -61,7 +61,8 @@ internal static class BlockQuantizer
                 }
                 for (int j = 0; j < blob; j++) blockCodes[j] = (byte)(q[2 * j] | (q[2 * j + 1] << 4));
                 int zi = col * zeroBytes + b / 2;
-                zeroPoints[zi] = (byte)(b % 2 == 0 ? (zeroPoints[zi] & 0xF0) | zero : (zeroPoints[zi] & 0x0F) | (zero << 4));
+                zeroPoints[zi] = (byte)(b % 2 == 0 ? (zeroPoints[zi] & 0xF0) | zero
+                                                   : (zeroPoints[zi] & 0x0F) | (zero << 4));
             }
         });
         return new Result(codes, scales, zeroPoints, blocks, blockSize, bits);
@@ -76,7 +77,8 @@ internal static class BlockQuantizer
     /// a scale s is Σv² - 2s·Σvd + s²·Σd², so each candidate costs one pass, and the best s for its codes is
     /// Σvd / Σd².
     /// </summary>
-    private static (float Scale, int Zero) BestBlock(ReadOnlySpan<float> values, float min, float max, int top, Span<byte> codes)
+    private static (float Scale, int Zero) BestBlock(ReadOnlySpan<float> values, float min, float max, int top,
+                                                     Span<byte> codes)
     {
         if (max - min == 0)
         {
@@ -111,8 +113,9 @@ internal static class BlockQuantizer
     private static float Code(float value, float inverseGrid, float zero, float top) =>
         Math.Clamp(MathF.Round(value * inverseGrid) + zero, 0f, top);
 
-    /// <summary>Σv·d and Σd² for the codes d = q - zero of one block, eight values at a time where the CPU has the vectors.</summary>
-    private static (double ValueCode, double CodeCode) CodeSums(ReadOnlySpan<float> values, float inverseGrid, float zero, float top)
+    /// <summary>Σv·d and Σd² for the codes d = q - zero of one block, eight values at a time where the CPU can.</summary>
+    private static (double ValueCode, double CodeCode) CodeSums(ReadOnlySpan<float> values, float inverseGrid, float zero,
+                                                                float top)
     {
         int i = 0;
         double valueCode = 0, codeCode = 0;

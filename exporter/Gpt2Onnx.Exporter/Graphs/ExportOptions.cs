@@ -40,12 +40,14 @@ public sealed record ExportOptions
     public int? WeightBits => Precision switch { Precision.Int4 => 4, Precision.Int8 => 8, _ => null };
 
     /// <summary>Bits per weight of the tied embedding and LM head, or null when it is float.</summary>
-    public int? HeadBits => WeightBits == null ? null : (Head ?? (WeightBits == 4 ? HeadPrecision.Int4 : HeadPrecision.Int8)) switch
+    public int? HeadBits => WeightBits == null ? null : (Head ?? DefaultHead) switch
     {
         HeadPrecision.Int4 => 4,
         HeadPrecision.Int8 => 8,
         _ => null,
     };
+
+    private HeadPrecision DefaultHead => WeightBits == 4 ? HeadPrecision.Int4 : HeadPrecision.Int8;
 
     public ExportOptions Validate()
     {
@@ -53,10 +55,11 @@ public sealed record ExportOptions
             throw new Gpt2OnnxException($"--block-size must be a power of two of at least 16, not {BlockSize}");
         string precision = Precision.ToString().ToLowerInvariant();
         if (WeightBits != null && Variant == GraphVariant.Portable)
-            throw new Gpt2OnnxException($"{precision} needs --variant fused: its MatMulNBits operator is ONNX Runtime's, not standard ONNX");
+            throw new Gpt2OnnxException(
+                $"{precision} needs --variant fused: its MatMulNBits operator is ONNX Runtime's, not standard ONNX");
         if (Head != null && WeightBits == null)
-            throw new Gpt2OnnxException($"--head-precision is for --precision int4 or int8; a {precision} export keeps its head " +
-                                        $"{precision}: leave the flag out, or export with --precision int4");
+            throw new Gpt2OnnxException($"--head-precision is for --precision int4 or int8; a {precision} export keeps " +
+                                        $"its head {precision}: leave the flag out, or export with --precision int4");
         return this;
     }
 }

@@ -10,9 +10,10 @@ namespace Gpt2Onnx.Exporter.Graphs;
 /// MatMulNBits node that multiplies by it. The scales (N, blocks) and zero points (N, zero bytes) are
 /// written two-dimensional, the shapes GatherBlockQuantized also takes, so a tied table is stored once.
 /// </summary>
-internal sealed record QuantizedMatMul(string Codes, string Scales, string ZeroPoints, int K, int N, BlockQuantizer.Result Q)
+internal sealed record QuantizedMatMul(string Codes, string Scales, string ZeroPoints, int K, int N,
+                                       BlockQuantizer.Result Q)
 {
-    /// <summary>Quantizes w(k, n) (input k, output n) and adds its initializers, named after <paramref name="weightName"/>.</summary>
+    /// <summary>Quantizes w(k, n) (input k, output n) and adds its initializers, named after the weight.</summary>
     public static QuantizedMatMul Add(GraphBuilder g, string weightName, int k, int n, int blockSize, int bits,
                                       Func<int, int, float> weight)
     {

@@ -57,11 +57,13 @@ internal abstract class TiedEmbedding
             var q = table.Q;
             long rowBytes = (long)q.Blocks * q.BlockBytes, width = (long)q.Blocks * q.BlockSize;
             var rows = g.Node("Reshape", [table.Codes, g.Int64s(false, table.N, rowBytes)], "wte.rows"); // (V, C·bits/8)
-            var looked = g.ContribNode("GatherBlockQuantized", [rows, InputIds, table.Scales, table.ZeroPoints], "wte_gather", 1,
-                Int("gather_axis", 0), Int("quantize_axis", 1), Int("block_size", q.BlockSize), Int("bits", q.Bits))[0];
-            if (width == table.K) return looked;                                              // (B, S, C)
+            var looked = g.ContribNode("GatherBlockQuantized", [rows, InputIds, table.Scales, table.ZeroPoints],
+                "wte_gather", 1, Int("gather_axis", 0), Int("quantize_axis", 1), Int("block_size", q.BlockSize),
+                Int("bits", q.Bits))[0];
+            if (width == table.K) return looked;                                                 // (B, S, C)
             // n_embd not a multiple of the block size: the lookup returns the zero padding too; cut it off.
-            return g.Node("Slice", [looked, g.Int64s(false, 0), g.Int64s(false, table.K), g.Int64s(false, 2)], "wte_unpadded");
+            return g.Node("Slice", [looked, g.Int64s(false, 0), g.Int64s(false, table.K), g.Int64s(false, 2)],
+                          "wte_unpadded");
         }
 
         public override void Head(GraphBuilder g, string h, Gpt2Config config) => table.Apply(g, h, "lm_head", Logits);

@@ -1,13 +1,16 @@
 namespace Gpt2Onnx.Runtime.Onnx;
 
-/// <summary>Protobuf's wire format over a seekable stream; anything malformed is an <see cref="InvalidDataException"/>.</summary>
+/// <summary>
+/// Protobuf's wire format over a seekable stream, for readers of a model.onnx's graph that skip its weights;
+/// anything malformed is an <see cref="InvalidDataException"/>.
+/// </summary>
 internal sealed class ProtoReader(Stream stream)
 {
     private const int MaxString = 1 << 16; // names and op types; longer ones are not what its readers look for
 
     public long Position => stream.Position;
 
-    /// <summary>Calls <paramref name="read"/> with each field's number, wire type and end until <paramref name="end"/>.</summary>
+    /// <summary>Calls <paramref name="read"/> with each field's number, wire type and end, up to an end.</summary>
     public void Fields(long end, Action<int, int, long> read)
     {
         while (stream.Position < end)
@@ -57,5 +60,6 @@ internal sealed class ProtoReader(Stream stream)
 
     public void SkipTo(long end) => stream.Position = end;
 
-    private static long Checked(long position, long end) => position <= end ? position : throw new InvalidDataException();
+    private static long Checked(long position, long end) =>
+        position <= end ? position : throw new InvalidDataException();
 }

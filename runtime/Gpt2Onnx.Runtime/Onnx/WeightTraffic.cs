@@ -29,14 +29,16 @@ public static class WeightTraffic
         {
             throw new Gpt2OnnxException($"{modelPath} is not a well-formed ONNX model ({e.Message}): export it again");
         }
-        return tensors.Sum(t => OnlyLookedUp(readers.GetValueOrDefault(t.Name)) ? t.Bytes / Math.Max(1, t.Rows) : t.Bytes);
+        return tensors.Sum(t => OnlyLookedUp(readers.GetValueOrDefault(t.Name)) ? t.Bytes / Math.Max(1, t.Rows)
+                                                                                 : t.Bytes);
     }
 
     /// <summary>True when every reader of a tensor is a row lookup's table (and it has readers at all).</summary>
     private static bool OnlyLookedUp(List<(string Op, int Input)>? readers) =>
         readers is { Count: > 0 } && readers.All(r => r is ("Gather", 0) or ("GatherBlockQuantized", 0 or 2 or 3));
 
-    private static void Graph(ProtoReader reader, long end, List<Tensor> tensors, Dictionary<string, List<(string, int)>> readers) =>
+    private static void Graph(ProtoReader reader, long end, List<Tensor> tensors,
+                              Dictionary<string, List<(string, int)>> readers) =>
         reader.Fields(end, (field, wire, fieldEnd) =>
         {
             if (field == 1 && wire == 2) Node(reader, fieldEnd, readers);                 // GraphProto.node
@@ -71,14 +73,15 @@ public static class WeightTraffic
         {
             switch (field, wire)
             {
-                case (1, 0): dims.Add((long)reader.Varint()); break;                                       // dims
-                case (1, 2): while (reader.Position < fieldEnd) dims.Add((long)reader.Varint()); break;    // dims, packed
-                case (2, 0): type = (int)reader.Varint(); break;                                           // data_type
-                case (8, 2): name = reader.String(fieldEnd); break;                                        // name
+                case (1, 0): dims.Add((long)reader.Varint()); break;                                    // dims
+                case (1, 2): while (reader.Position < fieldEnd) dims.Add((long)reader.Varint()); break; // packed
+                case (2, 0): type = (int)reader.Varint(); break;                                        // data_type
+                case (8, 2): name = reader.String(fieldEnd); break;                                     // name
                 default: reader.Skip(wire, fieldEnd); break;
             }
         });
-        long elements = dims.Aggregate(1L, (a, d) => d < 0 ? throw new InvalidDataException("a negative dimension") : checked(a * d));
+        long elements = dims.Aggregate(1L, (a, d) => d < 0 ? throw new InvalidDataException("a negative dimension")
+                                                           : checked(a * d));
         long bits = checked(elements * ElementBits(type));
         return new Tensor(name, (bits + 7) / 8, dims.Count > 0 ? dims[0] : 1);
     }

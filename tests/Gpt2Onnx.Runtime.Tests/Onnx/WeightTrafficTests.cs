@@ -27,7 +27,7 @@ public sealed class WeightTrafficTests : IDisposable
         return Path.Combine(onnx, OnnxExporter.ModelFile);
     }
 
-    /// <summary>The float weights but wte, wpe and the projection matrices: biases and LayerNorm gains and shifts.</summary>
+    /// <summary>The float weights but wte, wpe and the projections: biases, LayerNorm gains and shifts.</summary>
     private static long SmallFloats(Exporter.Checkpoints.Gpt2Config c) =>
         c.NLayer * (4L * c.NEmbd + 3 * c.NEmbd + c.NEmbd + c.InnerSize + c.NEmbd) + 2 * c.NEmbd;
 
@@ -39,10 +39,12 @@ public sealed class WeightTrafficTests : IDisposable
     }
 
     private static long Projections(Exporter.Checkpoints.Gpt2Config c, Func<long, long, long> bytes) =>
-        c.NLayer * (bytes(c.NEmbd, 3 * c.NEmbd) + bytes(c.NEmbd, c.NEmbd) + bytes(c.NEmbd, c.InnerSize) + bytes(c.InnerSize, c.NEmbd));
+        c.NLayer * (bytes(c.NEmbd, 3 * c.NEmbd) + bytes(c.NEmbd, c.NEmbd)
+                    + bytes(c.NEmbd, c.InnerSize) + bytes(c.InnerSize, c.NEmbd));
 
     private static void Within(long expected, long actual) =>
-        Assert.True(actual >= expected && actual <= expected + ShapeConstantBytes, $"expected {expected} (+ shape constants), got {actual}");
+        Assert.True(actual >= expected && actual <= expected + ShapeConstantBytes,
+                    $"expected {expected} (+ shape constants), got {actual}");
 
     [Theory]
     [InlineData(GraphVariant.Portable)]
@@ -50,7 +52,7 @@ public sealed class WeightTrafficTests : IDisposable
     public void A_float_graph_reads_every_weight_once_and_one_row_of_wpe(GraphVariant variant)
     {
         var c = Config;
-        long floats = c.ParameterCount - (long)c.NPositions * c.NEmbd + c.NEmbd; // wte in full for the head, one wpe row
+        long floats = c.ParameterCount - (long)c.NPositions * c.NEmbd + c.NEmbd; // wte in full (the head), a wpe row
         Within(4 * floats, WeightTraffic.PerDecodeStep(Export(new ExportOptions { Variant = variant })));
     }
 
@@ -58,20 +60,22 @@ public sealed class WeightTrafficTests : IDisposable
     [InlineData(Precision.Int4, null, 4, 4)]
     [InlineData(Precision.Int8, null, 8, 8)]
     [InlineData(Precision.Int4, HeadPrecision.Int8, 4, 8)]
-    public void A_quantized_graph_reads_its_codes_scales_and_zero_points_and_one_row_of_wpe(Precision precision, HeadPrecision? head,
-                                                                                            int bits, int headBits)
+    public void A_quantized_graph_reads_its_codes_scales_and_zero_points_and_one_row_of_wpe(
+        Precision precision, HeadPrecision? head, int bits, int headBits)
     {
         var c = Config;
         long expected = Projections(c, (k, n) => Quantized(k, n, bits)) + Quantized(c.NEmbd, c.VocabSize, headBits)
                         + 4 * (SmallFloats(c) + c.NEmbd);
-        Within(expected, WeightTraffic.PerDecodeStep(Export(new ExportOptions { Variant = GraphVariant.Fused, Precision = precision, Head = head })));
+        var options = new ExportOptions { Variant = GraphVariant.Fused, Precision = precision, Head = head };
+        Within(expected, WeightTraffic.PerDecodeStep(Export(options)));
     }
 
     [Fact]
     public void A_float_head_beside_int4_blocks_reads_the_float_table_in_full()
     {
         var c = Config;
-        long expected = Projections(c, (k, n) => Quantized(k, n, 4)) + 4 * ((long)c.VocabSize * c.NEmbd + SmallFloats(c) + c.NEmbd);
+        long expected = Projections(c, (k, n) => Quantized(k, n, 4))
+                        + 4 * ((long)c.VocabSize * c.NEmbd + SmallFloats(c) + c.NEmbd);
         Within(expected, WeightTraffic.PerDecodeStep(Export(new ExportOptions
         {
             Variant = GraphVariant.Fused, Precision = Precision.Int4, Head = HeadPrecision.Fp32,
