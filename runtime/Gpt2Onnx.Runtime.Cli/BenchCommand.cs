@@ -84,12 +84,12 @@ internal static class BenchCommand
         /// so no round can beat batch × bandwidth / bytes per step tokens/s.
         /// </summary>
         private double RooflineTokensPerSecond(int row, int round) =>
-            _results[row][round].Batch * _bandwidth[round] / _stepBytes[row];
+            _stepBytes[row] == 0 ? 0 : _results[row][round].Batch * _bandwidth[round] / _stepBytes[row];
 
         /// <summary>The median, over the rounds, of the share of its roofline each round reached.</summary>
         private double RooflineFraction(int row) =>
             Median(Enumerable.Range(0, _bandwidth.Length)
-                .Select(k => _results[row][k].TokensPerSecond / RooflineTokensPerSecond(row, k)));
+                .Select(k => _stepBytes[row] == 0 ? 0 : _results[row][k].TokensPerSecond / RooflineTokensPerSecond(row, k)));
 
         /// <summary>The median, over the rounds, of the roofline tokens/s.</summary>
         private double Roofline(int row) =>

@@ -41,27 +41,42 @@ public static class WeightTraffic
                               Dictionary<string, List<(string, int)>> readers) =>
         reader.Fields(end, (field, wire, fieldEnd) =>
         {
-            if (field == 1 && wire == 2) Node(reader, fieldEnd, readers);                 // GraphProto.node
+            if (field == 1 && wire == 2) Node(reader, fieldEnd, tensors, readers);        // GraphProto.node
             else if (field == 5 && wire == 2) tensors.Add(Initializer(reader, fieldEnd)); // GraphProto.initializer
             else reader.Skip(wire, fieldEnd);
         });
 
-    private static void Node(ProtoReader reader, long end, Dictionary<string, List<(string, int)>> readers)
+    /// <summary>Records which nodes read which values; a Constant's tensor counts as a weight (exporters write some so).</summary>
+    private static void Node(ProtoReader reader, long end, List<Tensor> tensors, Dictionary<string, List<(string, int)>> readers)
     {
         var inputs = new List<string>();
+        var outputs = new List<string>();
+        var values = new List<Tensor>();
         string op = "";
         reader.Fields(end, (field, wire, fieldEnd) =>
         {
-            if (field == 1 && wire == 2) inputs.Add(reader.String(fieldEnd));  // NodeProto.input
-            else if (field == 4 && wire == 2) op = reader.String(fieldEnd);    // NodeProto.op_type
+            if (field == 1 && wire == 2) inputs.Add(reader.String(fieldEnd));       // NodeProto.input
+            else if (field == 2 && wire == 2) outputs.Add(reader.String(fieldEnd)); // NodeProto.output
+            else if (field == 4 && wire == 2) op = reader.String(fieldEnd);         // NodeProto.op_type
+            else if (field == 5 && wire == 2) ConstantValue(reader, fieldEnd, values); // NodeProto.attribute
             else reader.Skip(wire, fieldEnd);
         });
+        if (op == "Constant" && outputs.Count == 1)
+            tensors.AddRange(values.Select(v => v with { Name = outputs[0] }));
         for (int i = 0; i < inputs.Count; i++)
         {
             if (!readers.TryGetValue(inputs[i], out var list)) readers[inputs[i]] = list = [];
             list.Add((op, i));
         }
     }
+
+    /// <summary>An attribute's tensor value (AttributeProto.t), if it has one.</summary>
+    private static void ConstantValue(ProtoReader reader, long end, List<Tensor> values) =>
+        reader.Fields(end, (field, wire, fieldEnd) =>
+        {
+            if (field == 5 && wire == 2) values.Add(Initializer(reader, fieldEnd));
+            else reader.Skip(wire, fieldEnd);
+        });
 
     /// <summary>An initializer's name, its bytes (element count × element size) and its first dimension.</summary>
     private static Tensor Initializer(ProtoReader reader, long end)

@@ -39,7 +39,7 @@ public sealed class BenchCommandTests : IDisposable
             Assert.Equal(rounds.Order().ElementAt(1), row["tokens_per_s"]!.GetValue<double>());
             Assert.Equal(3, row["rounds_token_ms_p50"]!.AsArray().Count);
             Assert.True(row["weights_read_per_step_bytes"]!.GetValue<long>() > 0);
-            Assert.InRange(row["roofline_fraction"]!.GetValue<double>(), 1e-6, 1.0);
+            Assert.True(row["roofline_fraction"]!.GetValue<double>() > 0);
         }
         Assert.True(rows[2]!["allocated_bytes_per_step"]!.GetValue<double>() > 0); // the peer's Run hands back new tensors each step
     }
@@ -68,7 +68,8 @@ public sealed class BenchCommandTests : IDisposable
         // Each step reads the weights once for both sequences: 2 tokens per bytes / bandwidth seconds at best.
         Assert.Equal(2 * Number("memory_bytes_per_s") / bytes, Number("roofline_tokens_per_s"), 6);
         Assert.Equal(Number("tokens_per_s") / Number("roofline_tokens_per_s"), Number("roofline_fraction"), 6);
-        Assert.InRange(Number("roofline_fraction"), 1e-6, 1.0);
+        // No upper bound: a tiny model's weights stay in the caches, which read faster than the measured memory.
+        Assert.True(Number("roofline_fraction") > 0);
     }
 
     [Fact]
