@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with the peer it must beat, in the same run (these machines are noisy;
 # only ratios hold). Usage: scripts/bench.sh [tokenizer|torch|runtime|batch|serve|bf16|beam|memory|adafactor ...]   (no argument: every benchmark;
-# BENCH_BATCH=N sets the batch job's batch size, 128 by default; BENCH_ROUNDS=N the rounds, 3 for each; BENCH_PROCESSES=N the runtime benchmark's processes per batch size, 3)
+# BENCH_BATCH=N sets the batch job's batch size, 128 by default; BENCH_ROUNDS=N the rounds, 3 for each; BENCH_PROCESSES=N the runtime benchmark's processes per batch size, 3;
+# BENCH_WORK=DIR the folder of models and data, .deps/bench by default)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh" >&2
 RUN="$ROOT/scripts/gpt2-run"
-WORK="${BENCH_WORK:-$ROOT/.deps/bench}"   # BENCH_WORK: another folder for the models the benchmarks make
+WORK="${BENCH_WORK:-$ROOT/.deps/bench}"
 mkdir -p "$WORK"
 
 json_field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
@@ -146,7 +147,7 @@ gpt2_124m_checkpoint() {
   printf '%s' "$dir"
 }
 
-# Exports the checkpoint as each variant named (portable, fused, int4); exports older than the exporter are
+# Exports the checkpoint as each variant named (portable, fused, int4, int8); exports older than the exporter are
 # redone: a changed graph must be measured, not a stale one.
 gpt2_124m_exports() {
   local dir="$1"; shift
@@ -155,6 +156,7 @@ gpt2_124m_exports() {
     [ "$dir/onnx-$variant/model.onnx" -nt "$exporter" ] && continue
     case $variant in
       portable) flags=() ;; fused) flags=(--variant fused) ;; int4) flags=(--variant fused --precision int4) ;;
+      int8) flags=(--variant fused --precision int8) ;;
     esac
     "$ROOT/scripts/gpt2-export" --checkpoint "$dir/checkpoint" --out "$dir/onnx-$variant" "${flags[@]}" --force >&2
   done
@@ -163,7 +165,7 @@ gpt2_124m_exports() {
 # The checkpoint, its exports and the peers' exports, made once.
 gpt2_124m() {
   local dir; dir=$(gpt2_124m_checkpoint)
-  gpt2_124m_exports "$dir" portable fused int4
+  gpt2_124m_exports "$dir" portable fused int4 int8
   # The peers: the same weights as transformers' GPT-2 (what Optimum exports) and written lean, by torch.onnx.export.
   for structure in transformers lean; do
     [ -f "$dir/onnx-peer-$structure/model.onnx" ] && continue
@@ -189,7 +191,7 @@ bench_runtime() {
   local runs=()
   for batch in 1 16; do
     for _ in $(seq "$processes"); do
-      runs+=("$("$RUN" bench --model "$dir/onnx-portable" --model "$dir/onnx-fused" --model "$dir/onnx-int4" \
+      runs+=("$("$RUN" bench --model "$dir/onnx-portable" --model "$dir/onnx-fused" --model "$dir/onnx-int4" --model "$dir/onnx-int8" \
         --peer "$dir/onnx-peer-transformers" --peer "$dir/onnx-peer-lean" --batch $batch --rounds "$rounds" --threads "$threads" --json)")
     done
   done
@@ -201,7 +203,7 @@ bench_runtime() {
   local genai=()
   for batch in 1 16; do
     for _ in $(seq "$processes"); do
-      genai+=("$(dotnet "$ROOT/scripts/bench/genai-bench/bin/Release/net10.0/genai-bench.dll" --model "$dir/onnx-fused" --model "$dir/onnx-int4" \
+      genai+=("$(dotnet "$ROOT/scripts/bench/genai-bench/bin/Release/net10.0/genai-bench.dll" --model "$dir/onnx-fused" --model "$dir/onnx-int4" --model "$dir/onnx-int8" \
         --batch $batch --rounds "$rounds" --threads "$threads")")
     done
   done
@@ -211,9 +213,10 @@ processes = int(sys.argv[1])
 runs = [json.loads(a) for a in sys.argv[2:]]
 batches = [runs[:processes], runs[processes:2 * processes]]
 long_run = runs[-1]
-names = ["ours: portable fp32 + IO binding", "ours: fused fp32 (GQA, shared cache)", "ours: fused int4 (MatMulNBits)",
+names = ["ours: portable fp32 + IO binding", "ours: fused fp32 (GQA, shared cache)", "ours: fused int4 (MatMulNBits, int4 head)",
+         "ours: fused int8 (MatMulNBits, int8 head)",
          "peer: transformers GPT-2, torch.onnx.export, ORT", "  the same written lean, torch.onnx.export, ORT"]
-PORTABLE, FUSED, INT4, PEER, LEAN = range(5)
+PORTABLE, FUSED, INT4, INT8, PEER, LEAN = range(6)
 median = statistics.median
 def each(values, digits=1): return ", ".join(f"{v:.{digits}f}" for v in values)
 print("  each figure the median of the processes' median rounds")
@@ -240,8 +243,20 @@ print("  ratios: the median of the processes' ratios, each process's the median 
 for group in batches:
     batch = group[0]["batch"]
     print(f"  batch {batch}: portable/peer {ratio(group, PORTABLE, PEER)} (target 1.3x); portable/lean export {ratio(group, PORTABLE, LEAN)}")
-    print(f"  {'':9}fused/peer {ratio(group, FUSED, PEER)}" + ("" if batch == 1 else " (target 1.3x)") +
-          f"; int4/fused fp32 {ratio(group, INT4, FUSED)}" + (" (target 3x)" if batch == 1 else ""))
+    print(f"  {'':9}fused/peer {ratio(group, FUSED, PEER)}" + ("" if batch == 1 else " (target 1.3x)"))
+    print(f"  {'':9}int4/fused fp32 {ratio(group, INT4, FUSED)}" + (" (target 6x)" if batch == 1 else ""))
+    print(f"  {'':9}int8/fused fp32 {ratio(group, INT8, FUSED)}" + (" (target 3x)" if batch == 1 else ""))
+# The roofline: the weights a step reads (from each graph) against the bandwidth measured in the same process.
+print("  roofline: MB of weights a decode step reads; roofline tokens/s = batch x bandwidth / MB read; reached = tokens/s against it;")
+print("  each figure the median of the processes' median rounds")
+print(f"  {'':48} {'batch':>5} {'MB read':>8} {'roofline':>9} {'tokens/s':>9} {'reached':>8}")
+for group in batches:
+    for i, name in enumerate(names):
+        rows = [run["rows"][i] for run in group]
+        m = lambda key: median(r[key] for r in rows)
+        target = " (target 50%)" if i == INT4 and group[0]["batch"] == 1 else ""
+        print(f"  {name:48} {group[0]['batch']:5d} {m('weights_read_per_step_bytes') / 1e6:8.1f} {m('roofline_tokens_per_s'):9.1f} "
+              f"{m('tokens_per_s'):9.1f} {m('roofline_fraction'):8.1%}{target}")
 print(f"  {long_run['batch'] * long_run['new_tokens']:,} tokens (fused fp32, batch {long_run['batch']} x {long_run['new_tokens']}): RSS grew {long_run['rss_growth_bytes'] / 1e6:.1f} MB "
       f"over the timed steps; {long_run['allocated_bytes_per_step']:.0f} managed bytes allocated per step; peak RSS {long_run['peak_rss_bytes'] / 1e6:.0f} MB")
 PY
@@ -254,7 +269,8 @@ print(f"  onnxruntime-genai 0.20 (its Model and Generator, greedy, batch_size ro
       f"in {processes} processes per batch size; each figure the median of the processes' median rounds")
 print(f"  {'':48} {'batch':>5} {'prefill ms':>10} {'p50 ms':>8} {'p90 ms':>8} {'tokens/s':>9}")
 names = {("ours", "fp32"): "ours: fused fp32 (beside GenAI)", ("genai", "fp32"): "GenAI: fused fp32",
-         ("ours", "int4"): "ours: fused int4 (beside GenAI)", ("genai", "int4"): "GenAI: fused int4"}
+         ("ours", "int4"): "ours: fused int4 (beside GenAI)", ("genai", "int4"): "GenAI: fused int4",
+         ("ours", "int8"): "ours: fused int8 (beside GenAI)", ("genai", "int8"): "GenAI: fused int8"}
 lines = []
 for group in (runs[:processes], runs[processes:]):
     batch = group[0]["batch"]

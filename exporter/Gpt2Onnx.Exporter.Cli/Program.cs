@@ -8,8 +8,20 @@ using Spectre.Console;
 var checkpoint = new Option<string>("--checkpoint") { Description = "HF-layout GPT-2 checkpoint folder (config.json + model.safetensors, or pytorch_model.bin)" };
 var output = new Option<string>("--out") { Description = "the ONNX folder to write" };
 var variant = new Option<GraphVariant>("--variant") { Description = "portable (standard ONNX) or fused (ONNX Runtime contrib operators)", DefaultValueFactory = _ => GraphVariant.Portable };
-var precision = new Option<Precision>("--precision") { Description = "fp32, fp16 (float16 weights, compute and cache; float logits), or int4 (with --variant fused)", DefaultValueFactory = _ => Precision.Fp32 };
-var blockSize = new Option<int>("--block-size") { Description = "int4: weights per scale", DefaultValueFactory = _ => 32 };
+var precision = new Option<Precision>("--precision")
+{
+    Description = "fp32, fp16 (float16 weights, compute and cache; float logits), int8 or int4 (weights only; " +
+                  "with --variant fused)",
+    DefaultValueFactory = _ => Precision.Fp32,
+};
+var headPrecision = new Option<HeadPrecision?>("--head-precision")
+{
+    Description = "int4 and int8: the tied embedding and LM head as int4, int8 or fp32 (default: as --precision)",
+};
+var blockSize = new Option<int>("--block-size")
+{
+    Description = "int4 and int8: weights per scale", DefaultValueFactory = _ => 32,
+};
 var externalData = new Option<bool>("--external-data") { Description = "store weights in model.onnx.data (automatic above 2 GB)" };
 var force = new Option<bool>("--force") { Description = "replace --out if it exists" };
 var hiddenStates = new Option<bool>("--with-hidden-states")
@@ -20,7 +32,7 @@ var json = new Option<bool>("--json") { Description = "print one JSON object" };
 
 var root = new RootCommand("gpt2-export: write a GPT-2 checkpoint as an ONNX graph with a key/value cache")
 {
-    checkpoint, output, variant, precision, blockSize, externalData, force, json, hiddenStates,
+    checkpoint, output, variant, precision, headPrecision, blockSize, externalData, force, json, hiddenStates,
 };
 root.SetAction(parsed =>
 {
@@ -29,14 +41,16 @@ root.SetAction(parsed =>
     {
         Variant = parsed.GetValue(variant),
         Precision = parsed.GetValue(precision),
+        Head = parsed.GetValue(headPrecision),
         BlockSize = parsed.GetValue(blockSize),
         ExternalData = parsed.GetValue(externalData),
         Force = parsed.GetValue(force),
         WithHiddenStates = parsed.GetValue(hiddenStates),
     };
     Console.Error.WriteLine($"exporting {parsed.GetValue(checkpoint)} as {options.Variant.ToString().ToLowerInvariant()} {options.Precision.ToString().ToLowerInvariant()}");
-    if (parsed.GetResult(blockSize) is { Implicit: false } && options.Precision != Precision.Int4)
-        Console.Error.WriteLine($"note: --block-size is for --precision int4; this {options.Precision.ToString().ToLowerInvariant()} export does not use it");
+    if (parsed.GetResult(blockSize) is { Implicit: false } && options.WeightBits == null)
+        Console.Error.WriteLine("note: --block-size is for --precision int4 and int8; " +
+                                $"this {options.Precision.ToString().ToLowerInvariant()} export does not use it");
     var result = OnnxExporter.Export(parsed.GetValue(checkpoint)!, parsed.GetValue(output)!, options);
     if (parsed.GetValue(json))
         Console.WriteLine(JsonSerializer.Serialize(new { output = result.OutputDirectory, model_bytes = result.ModelBytes, data_bytes = result.DataBytes, nodes = result.Nodes, seconds = result.Seconds, has_tokenizer = result.HasTokenizer }));

@@ -126,7 +126,11 @@ public static class OnnxExporter
             ("gpt2onnx.padding", fused ? "right" : "left"),
             ("gpt2onnx.optional_inputs", $"{GraphNames.LogitsToKeep}: int64 scalar, default 0; logits for the last N positions only (0: all)"),
         };
-        if (options.Precision == Precision.Int4) entries.Add(("gpt2onnx.int4_block_size", options.BlockSize.ToString()));
+        if (options.WeightBits is int bits)
+        {
+            entries.Add(($"gpt2onnx.int{bits}_block_size", options.BlockSize.ToString()));
+            entries.Add(("gpt2onnx.head_precision", options.HeadBits is int head ? $"int{head}" : "fp32"));
+        }
         if (trainedPositions is int trained && trained < config.NPositions) entries.Add(("gpt2onnx.trained_context", trained.ToString()));
         return entries;
     }

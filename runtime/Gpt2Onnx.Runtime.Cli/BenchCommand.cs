@@ -1,12 +1,14 @@
 using System.CommandLine;
 using System.Text.Json;
 using Gpt2Onnx.Runtime.Generation;
+using Gpt2Onnx.Runtime.Onnx;
 
 namespace Gpt2Onnx.Runtime.Cli;
 
 /// <summary>
 /// <c>gpt2-run bench</c>: prefill time, per-token latency, throughput, host share, allocations and peak RSS of
-/// one model; or several models and peers side by side in one process, alternating over rounds.
+/// one model; or several models and peers side by side in one process, alternating over rounds. Each graph's
+/// roofline comes with it: the weights a decode step reads, against the memory bandwidth measured in the process.
 /// </summary>
 internal static class BenchCommand
 {
@@ -64,7 +66,8 @@ internal static class BenchCommand
         private readonly IReadOnlyList<BenchRow> _rows;
         private readonly BenchResult[][] _results;      // [row][round]
         private readonly double[] _bandwidth;           // bytes/s read, measured as each round starts
-        private readonly long[] _weightBytes;
+        private readonly long[] _weightBytes;          // the model's files
+        private readonly long[] _stepBytes;            // weights a decode step at batch 1 reads
 
         public Bench(IReadOnlyList<BenchRow> rows, int threads, int batch, int promptLength, int newTokens, int rounds)
         {
@@ -72,14 +75,34 @@ internal static class BenchCommand
             _bandwidth = new double[rounds];
             _results = DecodeBenchmark.Rounds(rows, batch, promptLength, newTokens, rounds, round => _bandwidth[round] = MemoryBandwidth.Measure(threads));
             _weightBytes = rows.Select(r => Directory.EnumerateFiles(r.Model.Directory, "model.onnx*").Sum(f => new FileInfo(f).Length)).ToArray();
+            _stepBytes = rows.Select(r => WeightTraffic.PerDecodeStep(Path.Combine(r.Model.Directory, "model.onnx")))
+                             .ToArray();
         }
+
+        /// <summary>
+        /// The roofline of a row's round: every step reads the weights once and yields one token per sequence,
+        /// so no round can beat batch × bandwidth / bytes per step tokens/s.
+        /// </summary>
+        private double RooflineTokensPerSecond(int row, int round) =>
+            _stepBytes[row] == 0 ? 0 : _results[row][round].Batch * _bandwidth[round] / _stepBytes[row];
+
+        /// <summary>The median, over the rounds, of the share of its roofline each round reached.</summary>
+        private double RooflineFraction(int row) =>
+            Median(Enumerable.Range(0, _bandwidth.Length)
+                .Select(k => _stepBytes[row] == 0 ? 0 : _results[row][k].TokensPerSecond / RooflineTokensPerSecond(row, k)));
+
+        /// <summary>The median, over the rounds, of the roofline tokens/s.</summary>
+        private double Roofline(int row) =>
+            Median(Enumerable.Range(0, _bandwidth.Length).Select(k => RooflineTokensPerSecond(row, k)));
+
+        private double Median(IEnumerable<double> perRound) => perRound.Order().ElementAt(_bandwidth.Length / 2);
 
         public void PrintOne(bool json)
         {
             var r = _results[0][0];
             var model = _rows[0].Model;
-            // The roofline at batch 1: every step reads every weight once, so no step can beat this.
-            double weightsReadMs = _weightBytes[0] / _bandwidth[0] * 1000;
+            // The roofline: every step reads every weight once, so no step can beat this.
+            double weightsReadMs = _stepBytes[0] / _bandwidth[0] * 1000;
             if (json)
             {
                 Console.WriteLine(JsonSerializer.Serialize(new
@@ -88,13 +111,17 @@ internal static class BenchCommand
                     new_tokens = r.NewTokens, prefill_ms = r.PrefillMs, token_ms_p50 = r.StepMsP50, token_ms_p90 = r.StepMsP90,
                     tokens_per_s = r.TokensPerSecond, host_share = r.HostShare, allocated_bytes_per_step = r.AllocatedBytesPerStep, peak_rss_bytes = r.PeakRssBytes,
                     rss_growth_bytes = r.RssGrowthBytes, weight_bytes = _weightBytes[0], memory_bytes_per_s = _bandwidth[0], weights_read_ms = weightsReadMs,
+                    weights_read_per_step_bytes = _stepBytes[0], roofline_tokens_per_s = Roofline(0),
+                    roofline_fraction = RooflineFraction(0),
                 }));
                 return;
             }
             Console.WriteLine($"{model.Variant} {model.Precision}, {r.Mode}, batch {r.Batch}: prefill {r.PrefillMs:F1} ms; step p50 {r.StepMsP50:F2} ms, p90 {r.StepMsP90:F2} ms; " +
                               $"{r.TokensPerSecond:F1} tokens/s; host {r.HostShare:P1} of each step; {r.AllocatedBytesPerStep:F0} B allocated per step; peak RSS {r.PeakRssBytes / 1e6:F0} MB, " +
                               $"RSS growth over the timed steps {r.RssGrowthBytes / 1e6:F1} MB");
-            Console.WriteLine($"memory floor: reading the {_weightBytes[0] / 1e6:F0} MB of weights once takes {weightsReadMs:F2} ms at the {_bandwidth[0] / 1e9:F1} GB/s measured here");
+            Console.WriteLine($"roofline: a step reads {_stepBytes[0] / 1e6:F1} MB of weights, {weightsReadMs:F2} ms at " +
+                              $"the {_bandwidth[0] / 1e9:F1} GB/s measured here: at most {Roofline(0):F1} tokens/s at " +
+                              $"batch {r.Batch}; reached {RooflineFraction(0):P1}");
         }
 
         private string FolderName(int row) => Path.GetFileName(Path.TrimEndingDirectorySeparator(_rows[row].Model.Directory));
@@ -121,19 +148,23 @@ internal static class BenchCommand
                             token_ms_p90 = m.StepMsP90, tokens_per_s = m.TokensPerSecond, host_share = m.HostShare,
                             allocated_bytes_per_step = _results[i].Max(r => r.AllocatedBytesPerStep),
                             rounds_tokens_per_s = _results[i].Select(r => r.TokensPerSecond), rounds_token_ms_p50 = _results[i].Select(r => r.StepMsP50),
+                            weights_read_per_step_bytes = _stepBytes[i], roofline_tokens_per_s = Roofline(i),
+                            roofline_fraction = RooflineFraction(i),
                         };
                     }),
                 }));
                 return;
             }
             Console.WriteLine($"batch {first.Batch}, prompt {first.PromptLength}, {first.NewTokens} new tokens; {_bandwidth.Length} round(s), alternating; each row its median round");
-            Console.WriteLine($"  {"",-40} {"mode",-10} {"prefill ms",10} {"p50 ms",8} {"p90 ms",8} {"tokens/s",9} {"host",6} {"B/step",7}");
+            Console.WriteLine($"  {"",-40} {"mode",-10} {"prefill ms",10} {"p50 ms",8} {"p90 ms",8} {"tokens/s",9} " +
+                              $"{"host",6} {"B/step",7} {"MB read",8} {"roofline",9} {"reached",8}");
             for (int i = 0; i < _rows.Count; i++)
             {
                 var m = Median(i);
                 string name = (i < modelCount ? "" : "peer: ") + FolderName(i);
                 Console.WriteLine($"  {name,-40} {m.Mode,-10} {m.PrefillMs,10:F1} {m.StepMsP50,8:F2} {m.StepMsP90,8:F2} {m.TokensPerSecond,9:F1} {m.HostShare,6:P1} " +
-                                  $"{_results[i].Max(r => r.AllocatedBytesPerStep),7:F0}");
+                                  $"{_results[i].Max(r => r.AllocatedBytesPerStep),7:F0} {_stepBytes[i] / 1e6,8:F1} " +
+                                  $"{Roofline(i),9:F1} {RooflineFraction(i),8:P1}");
             }
             if (_rows.Count > modelCount)
                 for (int i = 0; i < modelCount; i++)
@@ -143,6 +174,8 @@ internal static class BenchCommand
                                       $"{ratios.Order().ElementAt(ratios.Length / 2):F2}x (rounds: {string.Join(", ", ratios.Select(r => r.ToString("F2")))})");
                 }
             Console.WriteLine($"memory read at {string.Join(", ", _bandwidth.Select(b => (b / 1e9).ToString("F1")))} GB/s as the rounds started; peak RSS of the process {DecodeBenchmark.PeakRss() / 1e6:F0} MB");
+            Console.WriteLine("MB read: weights a decode step reads; roofline: batch × bandwidth / MB read, tokens/s; " +
+                              "reached: tokens/s against it (each the median of the rounds)");
         }
     }
 }

@@ -20,6 +20,7 @@ public sealed class GenerationTests(TinyExports exports)
     [InlineData(GraphVariant.Fused, Precision.Fp32)]
     [InlineData(GraphVariant.Fused, Precision.Fp16)]
     [InlineData(GraphVariant.Fused, Precision.Int4)]
+    [InlineData(GraphVariant.Fused, Precision.Int8)]
     public void GenAis_greedy_ids_over_64_tokens_are_ours(GraphVariant variant, Precision precision)
     {
         string folder = exports.Bpe(variant, precision);

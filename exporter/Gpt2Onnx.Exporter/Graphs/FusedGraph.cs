@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Exporter.Onnx;
 using Gpt2Onnx.Runtime;
@@ -11,7 +10,8 @@ namespace Gpt2Onnx.Exporter.Graphs;
 /// <summary>
 /// GPT-2 built from ONNX Runtime's contrib operators: GroupQueryAttention (causal, packed QKV, with past
 /// and present sharing one preallocated buffer of the maximum length), FastGelu, FusedMatMul for the fp32
-/// LM head, and for int4 MatMulNBits (bias included). The residual stream is flat, (B·S, C), as in the
+/// LM head, and for int4 and int8 MatMulNBits (bias included); the tied table is <see cref="TiedEmbedding"/>'s.
+/// The residual stream is flat, (B·S, C), as in the
 /// portable graph: each projection is one Gemm with its bias, and the residual adds and LayerNorms are the
 /// standard operators, which ONNX Runtime 1.30 runs faster on the CPU than SkipLayerNormalization and
 /// FastGelu with a bias (GPT-2 124M, batch 16: 32 against 74 µs per norm, 42-89 against 102 µs per GELU).
@@ -31,7 +31,6 @@ internal static class FusedGraph
         long C = c.NEmbd, nh = c.NHead, hs = c.HeadSize;
         if (hs % 8 != 0) // ONNX Runtime's CPU kernel refuses it at the first run otherwise
             throw new Gpt2OnnxException($"the fused graph's GroupQueryAttention needs a head size (n_embd / n_head) that is a multiple of 8, and this model's is {hs}: export it with --variant portable");
-        bool int4 = options.Precision == Precision.Int4;
         var F = options.ComputeType;
 
         Gpt2GraphParts.Inputs(g, c, "max_sequence_length", F);
@@ -40,20 +39,24 @@ internal static class FusedGraph
         // x @ W + b for flat x (rows, in): Gemm, or MatMulNBits with its bias input.
         string Linear(string x, string layer, string name)
         {
-            if (!int4) return Gpt2GraphParts.Linear(g, x, W(layer + ".weight"), W(layer + ".bias"), name);
+            if (options.WeightBits is not int bits)
+                return Gpt2GraphParts.Linear(g, x, W(layer + ".weight"), W(layer + ".bias"), name);
             var shape = checkpoint.Info(layer + ".weight").Shape; // Conv1D [in K, out N]
             var w = checkpoint.ReadFloat32(layer + ".weight");
             int k = (int)shape[0], n = (int)shape[1];
-            return MatMulNBits(g, x, layer + ".weight", k, n, options.BlockSize, (row, col) => w[(long)row * n + col], name, bias: W(layer + ".bias"));
+            var weight = QuantizedMatMul.Add(g, layer + ".weight", k, n, options.BlockSize, bits,
+                                             (row, col) => w[(long)row * n + col]);
+            return weight.Apply(g, x, name, bias: W(layer + ".bias"));
         }
         string LayerNorm(string x, string layer) => Gpt2GraphParts.LayerNorm(g, x, W(layer + ".weight"), W(layer + ".bias"), c.LayerNormEpsilon, layer);
 
         var (seqLensK, totalLength) = AttentionLengths(g);
         var batchAndLength = Gpt2GraphParts.BatchAndLength(g);
         var packedShape = g.Node("Concat", [batchAndLength, g.Int64s(false, 3 * C)], "qkv_shape", Int("axis", 0));
-        string wte = W("wte.weight");
+        var wte = TiedEmbedding.Create(g, checkpoint, options, W);
         var norms = NormPlacement.For(c);
-        var x = Gpt2GraphParts.FlatEmbeddings(g, wte, W("wpe.weight"), C); // (B·S, C); GroupQueryAttention alone takes (B, S, ·)
+        // (B·S, C); GroupQueryAttention alone takes (B, S, ·)
+        var x = Gpt2GraphParts.FlatEmbeddingsWithPositions(g, wte.Lookup(g), W("wpe.weight"), C);
         if (norms.Embeddings is { } embeddingNorm) x = LayerNorm(x, embeddingNorm);
         for (int i = 0; i < c.NLayer; i++)
         {
@@ -76,22 +79,7 @@ internal static class FusedGraph
         }
         if (norms.Final is { } finalNorm) x = LayerNorm(x, finalNorm);
         var h = Gpt2GraphParts.KeptPositions(g, Gpt2GraphParts.Unflatten(g, x, batchAndLength, C));
-        if (int4)
-        {
-            // The LM head quantized too: MatMulNBits takes its weight as [N, K], which is wte's own layout.
-            var table = checkpoint.ReadFloat32("wte.weight");
-            int v = c.VocabSize, k = c.NEmbd;
-            MatMulNBits(g, h, "lm_head", k, v, options.BlockSize, (row, col) => table[(long)col * k + row], "lm_head", Logits);
-        }
-        else if (F == T.Float)
-        {
-            // (B, K, C) × wteᵀ straight into logits (B, K, V): FusedMatMul transposes the tied table as it packs it.
-            g.Nodes("FusedMatMul", [h, wte], "lm_head", 1, [Int("transB", 1)], "com.microsoft", [Logits]);
-        }
-        else
-        {
-            Gpt2GraphParts.TiedLmHead(g, h, wte, c, F);
-        }
+        wte.Head(g, h, c);
         Gpt2GraphParts.Outputs(g, c, "max_sequence_length", F);
         return g;
     }
@@ -106,18 +94,5 @@ internal static class FusedGraph
         var seqLensK = g.Node("Cast", [g.Node("Sub", [ones, g.Int64s(true, 1)], "seqlens_k_int64")], "seqlens_k", Int("to", (long)T.Int32));
         var total = g.Node("Gather", [g.Node("Shape", [AttentionMask], "mask_shape"), g.Int64s(true, 1)], "total_length", Int("axis", 0));
         return (seqLensK, g.Node("Cast", [total], "total_sequence_length", Int("to", (long)T.Int32)));
-    }
-
-    private static string MatMulNBits(GraphBuilder g, string x, string weightName, int k, int n, int blockSize, Func<int, int, float> weight, string name,
-                                      string? outputName = null, string? bias = null)
-    {
-        var q = Int4Quantizer.Quantize(k, n, blockSize, weight);
-        var codes = g.Initializer(weightName + ".q4", T.UInt8, [n, q.Blocks, blockSize / 2], q.Codes);
-        var scales = g.Initializer(weightName + ".scales", T.Float, [(long)n * q.Blocks], MemoryMarshal.AsBytes(q.Scales.AsSpan()).ToArray());
-        var zeros = g.Initializer(weightName + ".zero_points", T.UInt8, [q.ZeroPoints.Length], q.ZeroPoints);
-        // accuracy_level 4: int8 activations inside the kernel, the fast CPU path.
-        return g.Nodes("MatMulNBits", bias == null ? [x, codes, scales, zeros] : [x, codes, scales, zeros, "", bias], name, 1,
-            [Int("K", k), Int("N", n), Int("bits", 4), Int("block_size", blockSize), Int("accuracy_level", 4)],
-            "com.microsoft", outputName == null ? null : [outputName])[0];
     }
 }

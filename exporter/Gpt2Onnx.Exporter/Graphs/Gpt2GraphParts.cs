@@ -40,6 +40,13 @@ internal static class Gpt2GraphParts
     public static string FlatEmbeddings(GraphBuilder g, string wte, string wpe, long width) =>
         g.Node("Reshape", [Embeddings(g, wte, wpe), g.Int64s(false, -1, width)], "embeddings_flat");
 
+    /// <summary>Looked-up token embeddings (B, S, C) + wpe[position_ids], flat: (B·S, C).</summary>
+    public static string FlatEmbeddingsWithPositions(GraphBuilder g, string tokens, string wpe, long width)
+    {
+        var sum = g.Node("Add", [tokens, g.Node("Gather", [wpe, PositionIds], "wpe_gather")], "embeddings");
+        return g.Node("Reshape", [sum, g.Int64s(false, -1, width)], "embeddings_flat");
+    }
+
     /// <summary>Flat hidden states (B·S, C) back to (B, S, C).</summary>
     public static string Unflatten(GraphBuilder g, string x, string batchAndLength, long width) =>
         g.Node("Reshape", [x, g.Node("Concat", [batchAndLength, g.Int64s(false, width)], "hidden_shape", Int("axis", 0))], "hidden_3d");

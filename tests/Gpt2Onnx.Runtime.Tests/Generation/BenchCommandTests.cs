@@ -38,6 +38,8 @@ public sealed class BenchCommandTests : IDisposable
             // Each row is its median round.
             Assert.Equal(rounds.Order().ElementAt(1), row["tokens_per_s"]!.GetValue<double>());
             Assert.Equal(3, row["rounds_token_ms_p50"]!.AsArray().Count);
+            Assert.True(row["weights_read_per_step_bytes"]!.GetValue<long>() > 0);
+            Assert.True(row["roofline_fraction"]!.GetValue<double>() > 0);
         }
         Assert.True(rows[2]!["allocated_bytes_per_step"]!.GetValue<double>() > 0); // the peer's Run hands back new tensors each step
     }
@@ -52,6 +54,22 @@ public sealed class BenchCommandTests : IDisposable
                                                       result["batch"]!.GetValue<int>(), result["new_tokens"]!.GetValue<int>()));
         Assert.True(result["peak_rss_bytes"]!.GetValue<long>() > 0);
         Assert.True(result["weights_read_ms"]!.GetValue<double>() > 0);
+    }
+
+    [Fact]
+    public async Task Each_graph_reports_the_weights_a_step_reads_its_roofline_and_the_share_of_it_reached()
+    {
+        var (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-run", ["bench", "--model", _fused, "--batch", "2", .. Short]);
+        Assert.True(exitCode == 0, stderr);
+        var result = JsonNode.Parse(stdout)!;
+        double Number(string key) => result[key]!.GetValue<double>();
+        long bytes = result["weights_read_per_step_bytes"]!.GetValue<long>();
+        Assert.Equal(Gpt2Onnx.Runtime.Onnx.WeightTraffic.PerDecodeStep(Path.Combine(_fused, "model.onnx")), bytes);
+        // Each step reads the weights once for both sequences: 2 tokens per bytes / bandwidth seconds at best.
+        Assert.Equal(2 * Number("memory_bytes_per_s") / bytes, Number("roofline_tokens_per_s"), 6);
+        Assert.Equal(Number("tokens_per_s") / Number("roofline_tokens_per_s"), Number("roofline_fraction"), 6);
+        // No upper bound: a tiny model's weights stay in the caches, which read faster than the measured memory.
+        Assert.True(Number("roofline_fraction") > 0);
     }
 
     [Fact]
