@@ -86,7 +86,8 @@ public sealed class LanguageModel : IDisposable
         CheckAgainstGraph(session, past, logits);
         CheckDevice(session);
         if (Tokenizer.VocabSize > VocabSize)
-            throw new Gpt2OnnxException($"{directory}: the tokenizer has {Tokenizer.VocabSize} ids but the model only {VocabSize}: the folder mixes two models");
+            throw new Gpt2OnnxException($"{directory}: the tokenizer has {Tokenizer.VocabSize} ids but the model only " +
+                                        $"{VocabSize}: the folder mixes two models");
     }
 
     /// <summary>

@@ -1,6 +1,8 @@
 namespace Gpt2Onnx.Runtime.Onnx;
 
-/// <summary>The names of the graph contract in docs/architecture.md, shared by the exporter and what reads its graphs.</summary>
+/// <summary>
+/// The names of the graph contract in docs/architecture.md, shared by the exporter and what reads its graphs.
+/// </summary>
 public static class GraphNames
 {
     public const string InputIds = "input_ids";

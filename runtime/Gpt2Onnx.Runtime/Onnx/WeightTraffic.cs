@@ -46,8 +46,11 @@ public static class WeightTraffic
             else reader.Skip(wire, fieldEnd);
         });
 
-    /// <summary>Records which nodes read which values; a Constant's tensor counts as a weight (exporters write some so).</summary>
-    private static void Node(ProtoReader reader, long end, List<Tensor> tensors, Dictionary<string, List<(string, int)>> readers)
+    /// <summary>
+    /// Records which nodes read which values; a Constant's tensor counts as a weight (exporters write some so).
+    /// </summary>
+    private static void Node(ProtoReader reader, long end, List<Tensor> tensors,
+                             Dictionary<string, List<(string, int)>> readers)
     {
         var inputs = new List<string>();
         var outputs = new List<string>();

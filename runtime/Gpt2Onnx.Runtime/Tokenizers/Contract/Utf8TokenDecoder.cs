@@ -25,7 +25,8 @@ internal static class Utf8TokenDecoder
             consumed++;
             if (utf8.GetCharCount([], flush: true) == 0) (idsConsumed, charsWritten) = (consumed, written);
         }
-        if (written + utf8.GetCharCount([], flush: true) > destination.Length) return OperationStatus.DestinationTooSmall;
+        if (written + utf8.GetCharCount([], flush: true) > destination.Length)
+            return OperationStatus.DestinationTooSmall;
         written += utf8.GetChars([], destination[written..], flush: true);
         (idsConsumed, charsWritten) = (consumed, written);
         return OperationStatus.Done;
