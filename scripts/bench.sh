@@ -439,7 +439,8 @@ bench_beam() {
     for _ in $(seq "$rounds"); do
       for search in greedy beams; do
         local flags=(--greedy); [ "$search" = beams ] && flags=(--num-beams 4)
-        local out; out=$("$RUN" generate --model "$dir/onnx-$variant" --prompt-ids "$prompt" --max-new-tokens "$tokens"           --min-new-tokens "$tokens" --threads "$threads" "${flags[@]}" --json)
+        local out; out=$("$RUN" generate --model "$dir/onnx-$variant" --prompt-ids "$prompt" --max-new-tokens "$tokens" \
+          --min-new-tokens "$tokens" --threads "$threads" "${flags[@]}" --json)
         times+=("$variant $search $(json_field "$out" generation_s) $(python3 -c "import json,sys; print(len(json.loads(sys.argv[1])['ids']))" "$out")")
       done
     done
