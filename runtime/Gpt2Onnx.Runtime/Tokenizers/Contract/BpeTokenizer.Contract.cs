@@ -11,22 +11,8 @@ namespace Gpt2Onnx.Runtime.Tokenizers;
 public sealed partial class BpeTokenizer
 {
     protected override EncodeResults<EncodedToken> EncodeToTokens(string? text, ReadOnlySpan<char> textSpan,
-                                                                  EncodeSettings settings)
-    {
-        ReadOnlySpan<char> rest = text is null ? textSpan : text.AsSpan();
-        int length = rest.Length, at = 0;
-        var tokens = new List<EncodedToken>();
-        while (_special.Matcher.FindNext(rest, out int found, out int matched, out int id))
-        {
-            AddOrdinaryTokens(rest[..found], at, tokens);
-            tokens.Add(new EncodedToken(id, _idToToken[id], new Range(at + found, at + found + matched)));
-            at += found + matched;
-            rest = rest[(found + matched)..];
-        }
-        AddOrdinaryTokens(rest, at, tokens);
-        int consumed = TokenOffsets.Limit(tokens, settings.MaxTokenCount, length);
-        return new EncodeResults<EncodedToken> { Tokens = tokens, CharsConsumed = consumed };
-    }
+                                                                  EncodeSettings settings) =>
+        ContractEncoding.Tokens(text, textSpan, settings, _special.Matcher, id => _idToToken[id], AddOrdinaryTokens);
 
     private void AddOrdinaryTokens(ReadOnlySpan<char> text, int shift, List<EncodedToken> tokens)
     {
@@ -45,14 +31,10 @@ public sealed partial class BpeTokenizer
 
     /// <summary>Without a token limit, ids come from the fast path, with no offsets computed.</summary>
     protected override EncodeResults<int> EncodeToIds(string? text, ReadOnlySpan<char> textSpan,
-                                                      EncodeSettings settings)
-    {
-        if (settings.MaxTokenCount != int.MaxValue) return base.EncodeToIds(text, textSpan, settings);
-        ReadOnlySpan<char> span = text is null ? textSpan : text.AsSpan();
-        var ids = new List<int>(span.Length / 3 + 4);
-        Encode(span, ids, allowSpecialTokens: true);
-        return new EncodeResults<int> { Tokens = ids, CharsConsumed = span.Length };
-    }
+                                                      EncodeSettings settings) =>
+        settings.MaxTokenCount == int.MaxValue
+            ? ContractEncoding.Ids(text, textSpan, this)
+            : base.EncodeToIds(text, textSpan, settings);
 
     protected override int CountTokens(string? text, ReadOnlySpan<char> textSpan, EncodeSettings settings) =>
         EncodeToIds(text, textSpan, settings).Tokens.Count;
