@@ -82,7 +82,10 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>
-/// One pre-LayerNorm transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x)), each with residual dropout.
+/// One transformer block. GPT-2's is pre-LayerNorm: x + attn(ln_1(x)), then x + mlp(ln_2(x)). GPT2_ML's
+/// (Grover's, <see cref="Gpt2MlLayout"/>) attends to the unnormed stream, feeds ln_1 of it to the MLP, and ln_2 norms
+/// the sum that leaves the block. Both carry the same module names, so their checkpoints list the same tensors.
+/// Each branch has residual dropout.
 /// </summary>
 public sealed class Gpt2Block : nn.Module<Tensor, Tensor?, Tensor>
 {
@@ -91,6 +94,7 @@ public sealed class Gpt2Block : nn.Module<Tensor, Tensor?, Tensor>
     private readonly LayerNorm ln_2;
     private readonly Mlp mlp;
     private readonly double _residualDropout;
+    private readonly bool _gpt2Ml;
 
     public Gpt2Block(Gpt2Config config) : base(nameof(Gpt2Block))
     {
@@ -99,6 +103,7 @@ public sealed class Gpt2Block : nn.Module<Tensor, Tensor?, Tensor>
         ln_2 = nn.LayerNorm(config.NEmbd, config.LayerNormEpsilon);
         mlp = new Mlp(config);
         _residualDropout = config.ResidPdrop;
+        _gpt2Ml = config.IsGpt2Ml;
         RegisterComponents();
     }
 
@@ -106,7 +111,15 @@ public sealed class Gpt2Block : nn.Module<Tensor, Tensor?, Tensor>
     /// </summary>
     public override Tensor forward(Tensor x, Tensor? keyPadding)
     {
-        x = x + F.dropout(attn.forward(ln_1.forward(x), keyPadding), _residualDropout, training).to_type(x.dtype);
-        return x + F.dropout(mlp.forward(ln_2.forward(x)), _residualDropout, training).to_type(x.dtype);
+        if (_gpt2Ml)
+        {
+            x = x + Residual(attn.forward(x, keyPadding), x);
+            return ln_2.forward(x + Residual(mlp.forward(ln_1.forward(x)), x));
+        }
+        x = x + Residual(attn.forward(ln_1.forward(x), keyPadding), x);
+        return x + Residual(mlp.forward(ln_2.forward(x)), x);
     }
+
+    private Tensor Residual(Tensor branch, Tensor stream) =>
+        F.dropout(branch, _residualDropout, training).to_type(stream.dtype);
 }

@@ -20,7 +20,7 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
 {
     private readonly Embedding wte;
     private readonly Embedding wpe;
-    private readonly ModuleList<nn.Module<Tensor, Tensor?, Tensor>> h;
+    private readonly ModuleList<Gpt2Block> h;
     private readonly LayerNorm? ln_f;   // GPT-2's final norm; null in a GPT2_ML model
     private readonly LayerNorm? ln_emb; // GPT2_ML's embedding norm (Gpt2MlLayout); null in GPT-2
     private Dictionary<string, Parameter> _byName = [];
@@ -37,7 +37,7 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
         Config = config;
         wte = nn.Embedding(config.VocabSize, config.NEmbd);
         wpe = nn.Embedding(config.NPositions, config.NEmbd);
-        h = nn.ModuleList(Enumerable.Range(0, config.NLayer).Select(_ => Gpt2MlBlock.For(config)).ToArray());
+        h = nn.ModuleList(Enumerable.Range(0, config.NLayer).Select(_ => new Gpt2Block(config)).ToArray());
         if (config.IsGpt2Ml) ln_emb = nn.LayerNorm(config.NEmbd, config.LayerNormEpsilon);
         else ln_f = nn.LayerNorm(config.NEmbd, config.LayerNormEpsilon);
         RegisterComponents();
@@ -156,8 +156,7 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>The blocks in order, for a caller that runs them itself (activation checkpointing).</summary>
-    public IReadOnlyList<nn.Module<Tensor, Tensor?, Tensor>> Blocks =>
-        new System.Collections.ObjectModel.ReadOnlyCollection<nn.Module<Tensor, Tensor?, Tensor>>(h);
+    public IReadOnlyList<Gpt2Block> Blocks => new System.Collections.ObjectModel.ReadOnlyCollection<Gpt2Block>(h);
 
     /// <summary>
     /// Token + position embeddings (GPT2_ML: layer-normed) with embedding dropout: ids (B, T) → the residual
