@@ -44,7 +44,7 @@ public sealed class LanguageModel : IDisposable
 
     private readonly string _configFile;
 
-    private LanguageModel(string directory, ModelSession session, Microsoft.ML.Tokenizers.Tokenizer? tokenizer,
+    private LanguageModel(string directory, ModelSession session, Microsoft.ML.Tokenizers.Tokenizer tokenizer,
                           JsonObject decoder, JsonObject model, JsonObject? search, string configFile)
     {
         Directory = directory;
@@ -59,12 +59,8 @@ public sealed class LanguageModel : IDisposable
         ContextLength = Int(model, "context_length");
         VocabSize = Int(model, "vocab_size");
         EndOfTextId = Int(model, "eos_token_id");
-        Tokenizer = tokenizer switch
-        {
-            null => Tokenizers.Tokenizer.Load(directory),
-            ITokenizer ours => ours,
-            _ => new LibraryTokenizer(tokenizer, VocabSize, EndOfTextId),
-        };
+        // The library's contract has no vocabulary size or end-of-text id: the model's config gives them.
+        Tokenizer = tokenizer as ITokenizer ?? new LibraryTokenizer(tokenizer, VocabSize, EndOfTextId);
         if (search != null) DefaultSampling = ReadSearch(search, $"{directory}/{configFile}");
         // Graphs from elsewhere (a torch.onnx.export, say) carry no metadata of ours: the portable contract.
         Variant = session.Metadata.GetValueOrDefault("gpt2onnx.variant", "portable");
@@ -169,6 +165,8 @@ public sealed class LanguageModel : IDisposable
             configFile = "config.json";
             (model, decoder) = FromHuggingFaceConfig(directory, ReadJson(directory, configFile));
         }
+        // The folder's own tokenizer is read before the weights, so a folder without one fails at once.
+        tokenizer ??= (Microsoft.ML.Tokenizers.Tokenizer)Tokenizers.Tokenizer.Load(directory);
         var session = new ModelSession(Path.Combine(directory, "model.onnx"), settings);
         try
         {
