@@ -58,6 +58,8 @@ public sealed class SlotTests(ServedModels models) : IClassFixture<ServedModels>
         // Waits (boundedly) until the second request is in the queue: the third then finds it full.
         for (int poll = 0; poll < 1000 && await MetricAsync(client, "gpt2_queue_length") < 1; poll++)
             await Task.Delay(10);
+        Assert.Equal(1, await MetricAsync(client, "gpt2_queue_length"));
+        Assert.Equal(1, await MetricAsync(client, "gpt2_running_sequences")); // the long one still holds the slot
         using var refused = await client.SendAsync(Http.Post("/v1/completions", Short));
         Assert.Equal(429, (int)refused.StatusCode);
         Assert.NotNull(refused.Headers.RetryAfter);

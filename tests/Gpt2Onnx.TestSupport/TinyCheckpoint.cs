@@ -53,15 +53,16 @@ public static class TinyModel
     /// <summary>
     /// Writes a random checkpoint with a trained 300-token BPE vocabulary into <paramref name="directory"/>/ckpt
     /// and exports it (portable, or fused with the given precision) into <paramref name="directory"/>/onnx-*.
-    /// <paramref name="vocab"/> (0: the tokenizer's 300) and <paramref name="embd"/> set the model's size.
+    /// <paramref name="vocab"/> (0: the tokenizer's 300), <paramref name="embd"/> and <paramref name="layers"/> set
+    /// the model's size.
     /// </summary>
     public static (string Checkpoint, string Portable, string Fused) Export(string directory, int seed = 21, int positions = 64,
                                                                            Gpt2Onnx.Exporter.Graphs.Precision fusedPrecision = Gpt2Onnx.Exporter.Graphs.Precision.Fp32,
-                                                                           int vocab = 0, int embd = 32)
+                                                                           int vocab = 0, int embd = 32, int layers = 2)
     {
         var tokenizer = Gpt2Onnx.Runtime.Tokenizers.Training.BpeTrainer.Train(
             ["the quick brown fox jumps over the lazy dog", "床前明月光，疑是地上霜。", "hello world, hello model"], vocabSize: 300);
-        var config = TinyCheckpoint.Config(vocab: vocab > 0 ? vocab : tokenizer.VocabSize, positions: positions, embd: embd) with { BosTokenId = tokenizer.EndOfTextId, EosTokenId = tokenizer.EndOfTextId };
+        var config = TinyCheckpoint.Config(vocab: vocab > 0 ? vocab : tokenizer.VocabSize, positions: positions, embd: embd, layers: layers) with { BosTokenId = tokenizer.EndOfTextId, EosTokenId = tokenizer.EndOfTextId };
         string checkpoint = TinyCheckpoint.Write(Path.Combine(directory, "ckpt"), config, seed);
         tokenizer.Save(checkpoint);
         string portable = Path.Combine(directory, "onnx-portable"), fused = Path.Combine(directory, "onnx-fused");
