@@ -8,7 +8,7 @@ namespace Gpt2Onnx.Cli;
 
 /// <summary>
 /// The exit-code contract every gpt2-* command shares: 0 on success, 1 on a user error (one line on
-/// stderr saying what was wrong and what to do), 2 on bad usage. Linked into the three command lines.
+/// stderr saying what was wrong and what to do), 2 on bad usage.
 /// </summary>
 public static class CliHost
 {
@@ -88,7 +88,7 @@ public static class CliHost
 
     /// <summary>
     /// Number options read "0.9" and "1e-4" but refuse "0,9": .NET's default number parsing takes the comma
-    /// as a thousands separator, so "--top-p 0,9" was 9 and "--temperature 1,5" silently 15.
+    /// as a thousands separator, so "--top-p 0,9" would be 9 and "--temperature 1,5" silently 15.
     /// </summary>
     private static void ReadDecimalsWithAPointOnly(Command command)
     {

@@ -5,7 +5,7 @@ namespace Gpt2Onnx.Cli;
 
 /// <summary>
 /// The prompt options every generating command takes (gpt2-run generate, gpt2-train sample), declared and
-/// read in one place so that both read a prompt the same way. Linked into both command lines.
+/// read in one place so that both read a prompt the same way.
 /// </summary>
 public sealed class PromptFlags
 {

@@ -5,7 +5,7 @@ namespace Gpt2Onnx.Cli;
 
 /// <summary>
 /// The sampling options every generating command takes (gpt2-run generate, gpt2-train sample), declared
-/// and read in one place so that both sides sample with identical settings. Linked into both command lines.
+/// and read in one place so that both sides sample with identical settings.
 /// How to choose tokens starts from the model's own defaults (genai_config.json's search section, or the
 /// checkpoint's generation_config.json), as onnxruntime-genai and Hugging Face do; each option given
 /// changes its part, and a temperature, top-k or top-p given without --greedy asks for sampling.
