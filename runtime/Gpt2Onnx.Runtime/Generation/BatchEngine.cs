@@ -15,14 +15,11 @@ public sealed record BatchOutput(string Id, GenerationResult? Result, ulong Seed
 
 /// <summary>
 /// Generates for a stream of requests with continuous batching: when sequences finish, their slots are
-/// refilled with the next requests, so the batch stays full. Refills wait until an eighth of the slots are
-/// free and prefill prompts of similar length together (one run reads the weights once for several), so
-/// requests may start out of order, within a lookahead of twice the batch; results still come back in
-/// input order. Requests that arrive one by one while others run wait for as many as that, for at most as many
-/// steps. The cache is allocated once (<c>maxBatch × maxLength</c>). Each sequence has its own sampler and
-/// seed, and attention never crosses rows, so a request's result does not depend on which requests shared
-/// its batch. Continuous batching needs a fused graph (slots refill in place in its shared cache); a
-/// portable graph runs in static batches instead.
+/// refilled with the next requests, so the batch stays full (<see cref="ContinuousBatch"/> says how refills are
+/// grouped); results still come back in input order. The cache is allocated once (<c>maxBatch × maxLength</c>).
+/// Each sequence has its own sampler and seed, and attention never crosses rows, so a request's result does not
+/// depend on which requests shared its batch. Continuous batching needs a fused graph (slots refill in place in
+/// its shared cache); a portable graph runs in static batches instead.
 /// </summary>
 public sealed class BatchEngine : IDisposable
 {
@@ -70,7 +67,8 @@ public sealed class BatchEngine : IDisposable
         {
             try
             {
-                await foreach (var item in items.WithCancellation(stop.Token)) await requests.Writer.WriteAsync(item, stop.Token);
+                await foreach (var item in items.WithCancellation(stop.Token))
+                    await requests.Writer.WriteAsync(item, stop.Token);
                 requests.Writer.Complete();
             }
             catch (Exception e)
@@ -108,207 +106,45 @@ public sealed class BatchEngine : IDisposable
         continuous && Continuous ? RunContinuous(source, inOrder, cancellation) : RunStatic(source, cancellation);
 
     /// <summary>
-    /// Cancellation is checked before each step (static batches: before each batch); a request's own
-    /// cancellation (its observer's) before each step too, and it leaves its slot then.
+    /// Continuous batching, a step at a time: hand out what is done, sample each running sequence's next token,
+    /// step the live rows, refill the free slots. Cancellation is checked before each step (static batches: before
+    /// each batch); a request's own cancellation (its observer's) too, and it leaves its slot then.
     /// </summary>
     private IEnumerable<BatchOutput> RunContinuous(RequestSource source, bool inOrder, CancellationToken cancellation)
     {
-        var slots = new (int Index, BatchItem Item, SequenceState State)?[_maxBatch];
-        var done = new Dictionary<int, BatchOutput>();
-        var pending = new List<Waiting>(); // read ahead, prompts encoded, in input order
-        int nextToYield = 0, read = 0;
         using var _ = source;
-        bool exhausted = false;
-        var tokens = new int[_maxBatch];
-        _decoder.StartEmpty(_maxBatch);
-        // Refills wait until this many slots are free (or nothing else runs), so one prefill serves several prompts.
-        int refillAt = Math.Max(1, _maxBatch / 8), lookahead = 2 * _maxBatch;
-        int deferred = 0; // refills put off in a row while requests trickle in
-
-        // Reads the requests that have arrived until the lookahead is full (waiting for the first one only when
-        // asked); a request that cannot run is done at once, with its error.
-        void ReadAhead(bool waitForOne)
-        {
-            while (!exhausted && pending.Count < lookahead)
-            {
-                var outcome = source.TryRead(waitForOne, out var item);
-                waitForOne = false;
-                if (outcome == RequestSource.Read.NotYet) break;
-                if (outcome == RequestSource.Read.End)
-                {
-                    exhausted = true;
-                    break;
-                }
-                int index = read++;
-                try
-                {
-                    var options = item.Request.Options.Validate();
-                    var prompt = SequenceState.PromptIds(_model, item.Request);
-                    if (prompt.Length >= _maxLength && options.MaxNewTokens > 0) // no new token needs no room
-                        throw new Gpt2OnnxException($"the prompt has {prompt.Length} tokens, more than the engine's maximum length of {_maxLength - 1}");
-                    int maxTotal = (int)Math.Min(_maxLength, prompt.Length + (long)options.MaxNewTokens);
-                    var waiting = new Waiting(index, item, prompt, options, maxTotal);
-                    if (options.MaxNewTokens == 0) Done(index, item, waiting.Start(_model).Result(null), null);
-                    else if (options.Beams.Enabled) Done(index, item, SearchBeams(item.Request), null);
-                    else pending.Add(waiting);
-                }
-                catch (Gpt2OnnxException e)
-                {
-                    Done(index, item, null, e.Message);
-                }
-            }
-        }
-
-        // Gathers the busy slots at the front and returns how many there are: each free row among the first
-        // `busy` takes the last busy slot (its cache and next token move), so a finished sequence costs one
-        // move, not a shift of every row behind it. Rows are independent, so their order does not matter.
-        int GatherBusy()
-        {
-            int busy = 0;
-            for (int row = 0; row < _decoder.BatchSize; row++)
-                if (slots[row] != null) busy++;
-            for (int row = 0, last = _decoder.BatchSize - 1; row < busy; row++)
-            {
-                if (slots[row] != null) continue;
-                while (slots[last] == null) last--;
-                _decoder.MoveSlot(last, row);
-                (slots[row], slots[last]) = (slots[last], null);
-                tokens[row] = tokens[last];
-                last--;
-            }
-            return busy;
-        }
-
-        void Done(int index, BatchItem item, GenerationResult? result, string? error) =>
-            done[index] = Finished(item, new BatchOutput(item.Id, result, item.Request.Options.Seed, error));
-
-        // Requests cancelled while they wait leave the lookahead; those running leave their slots.
-        void DropCancelled()
-        {
-            foreach (var waiting in pending.Where(w => IsCancelled(w.Item)).ToList())
-            {
-                pending.Remove(waiting);
-                Done(waiting.Index, waiting.Item, null, CancelledBeforeStart);
-            }
-            for (int row = 0; row < _decoder.BatchSize; row++)
-            {
-                if (slots[row] is not { } slot || !slot.State.CancellationRequested) continue;
-                slot.State.Cancel();
-                Done(slot.Index, slot.Item, slot.State.Result(null), null);
-                slots[row] = null;
-            }
-        }
-
-        // Fills the free slots from the lookahead, in groups of prompts of similar length (each group one
-        // prefill): the oldest waiting request always goes first, so none waits for ever.
-        void Refill(bool waitForOne = false)
-        {
-            ReadAhead(waitForOne);
-            DropCancelled();
-            int busy = slots.Count(s => s != null), free = _maxBatch - busy;
-            if (pending.Count == 0 || free == 0) return;
-            if (busy > 0 && free < refillAt && pending.Count > free) return;
-            // Requests that trickle in (a server's clients, each sending its next when its last is answered) would
-            // each get a prefill of its own, a read of every weight for one prompt: while others run, a refill
-            // waits for refillAt of them, for at most refillAt steps.
-            if (busy > 0 && !exhausted && pending.Count < Math.Min(free, refillAt) && deferred++ < refillAt) return;
-            deferred = 0;
-            int row = GatherBusy();
-            _decoder.ResizeBatch(Math.Min(_maxBatch, row + pending.Count));
-            while (row < _decoder.BatchSize && pending.Count > 0)
-            {
-                var group = TakeSimilar(pending, _decoder.BatchSize - row);
-                _decoder.RefillSlots(row, group.Select(w => w.Prompt).ToList());
-                foreach (var waiting in group)
-                {
-                    slots[row++] = (waiting.Index, waiting.Item, waiting.Start(_model));
-                    waiting.Item.Observer?.Started();
-                }
-                ReadAhead(waitForOne: false);
-            }
-        }
-
-        Refill();
+        var batch = new ContinuousBatch(_model, _decoder, source, _maxBatch, _maxLength, SearchBeams);
+        batch.Refill();
         while (true)
         {
-            DropCancelled();
-            while (done.Remove(nextToYield, out var ready))
-            {
-                yield return ready;
-                nextToYield++;
-            }
-            if (!inOrder)
-            {
-                foreach (var ready in done.Values) yield return ready;
-                done.Clear();
-            }
+            batch.DropCancelled();
+            foreach (var output in batch.TakeDone(inOrder)) yield return output;
             cancellation.ThrowIfCancellationRequested();
-            if (pending.Count == 0 && slots.All(s => s == null))
+            if (batch.Idle)
             {
-                if (exhausted) yield break; // every request read is done and yielded
-                Refill(waitForOne: true); // idle until a request arrives (only a producer that is slower than the engine gets here)
+                if (batch.Exhausted) yield break; // every request read is done and handed out
+                batch.Refill(waitForOne: true); // a producer slower than the engine: wait for its next request
                 continue;
             }
-            for (int row = 0; row < _decoder.BatchSize; row++)
-            {
-                if (slots[row] is not { } slot) continue;
-                tokens[row] = slot.State.Next(_decoder.Logits(row), _decoder.Length(row), null);
-                TokensGenerated++;
-                if (slot.State.Done)
-                {
-                    Done(slot.Index, slot.Item, slot.State.Result(null), null);
-                    slots[row] = null;
-                }
-            }
-            // Only live sequences are stepped: the finished ones leave and the rest gather at the front, so
-            // neither a slot waiting for its refill nor a job's tail pays for a full batch.
-            int busy = GatherBusy();
-            if (busy > 0)
-            {
-                if (busy < _decoder.BatchSize) _decoder.ResizeBatch(busy);
-                _decoder.Step(tokens.AsSpan(0, busy));
-            }
-            Refill();
+            TokensGenerated += batch.SampleNextTokens();
+            batch.StepLiveRows();
+            batch.Refill();
         }
-    }
-
-    /// <summary>A request read, checked and encoded, waiting for a slot.</summary>
-    private sealed record Waiting(int Index, BatchItem Item, int[] Prompt, SamplingOptions Options, int MaxTotal)
-    {
-        /// <summary>Its sequence state (with a sampler of a few vocabulary-sized buffers), made only when it gets a slot.</summary>
-        public SequenceState Start(LanguageModel model) =>
-            new(model, Prompt, Options, streams: false, MaxTotal, Item.Observer);
     }
 
     /// <summary>The error of a request whose observer cancelled it before it got a slot.</summary>
     public const string CancelledBeforeStart = "the request was cancelled before it started";
 
-    private static bool IsCancelled(BatchItem item) => item.Observer?.Cancellation.IsCancellationRequested == true;
+    internal static bool IsCancelled(BatchItem item) => item.Observer?.Cancellation.IsCancellationRequested == true;
 
     /// <summary>Tells the request's observer that it is done, and returns its output.</summary>
-    private static BatchOutput Finished(BatchItem item, BatchOutput output)
+    internal static BatchOutput Finished(BatchItem item, BatchOutput output)
     {
         item.Observer?.Finished(output);
         return output;
     }
 
-    /// <summary>
-    /// Takes from <paramref name="pending"/> its first request and up to <paramref name="most"/> - 1 others
-    /// whose prompts are at most <see cref="FusedDecoder.GroupLengthSpread"/> tokens longer or shorter, closest
-    /// first: a group shares one right-padded prefill, whose padding and extra logits rows then cost little
-    /// (GPT-2 124M, 256 mixed prompts: a spread of 2 beat 0, 4 and 8; groups of 16 beat 8).
-    /// </summary>
-    private static List<Waiting> TakeSimilar(List<Waiting> pending, int most)
-    {
-        int length = pending[0].Prompt.Length;
-        var group = pending.Take(1)
-            .Concat(pending.Skip(1).Where(w => Math.Abs(w.Prompt.Length - length) <= FusedDecoder.GroupLengthSpread).OrderBy(w => Math.Abs(w.Prompt.Length - length)).ThenBy(w => w.Index))
-            .Take(Math.Min(most, FusedDecoder.GroupLimit)).ToList();
-        foreach (var waiting in group) pending.Remove(waiting);
-        return group;
-    }
-
-    /// <summary>Static batching: groups of up to maxBatch requests, each group running until its last sequence ends.</summary>
+    /// <summary>Static batching: groups of up to maxBatch requests, each run until its last sequence ends.</summary>
     private IEnumerable<BatchOutput> RunStatic(RequestSource source, CancellationToken cancellation)
     {
         using var _ = source;
@@ -336,7 +172,8 @@ public sealed class BatchEngine : IDisposable
                     group[i].Request.Options.Validate();
                     // Encoded once here, to catch bad prompts; the generator then takes the ids as they are.
                     var ids = SequenceState.PromptIds(_model, group[i].Request);
-                    runnable.Add((i, group[i] with { Request = group[i].Request with { Prompt = null, PromptIds = ids, TruncatePromptLeft = false } }));
+                    var encoded = group[i].Request with { Prompt = null, PromptIds = ids, TruncatePromptLeft = false };
+                    runnable.Add((i, group[i] with { Request = encoded }));
                 }
                 catch (Gpt2OnnxException e)
                 {
