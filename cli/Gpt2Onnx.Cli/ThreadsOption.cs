@@ -5,8 +5,8 @@ namespace Gpt2Onnx.Cli;
 /// <summary>
 /// A --threads option bounded by the machine: at most one thread per core this process may use
 /// (<see cref="Environment.ProcessorCount"/>, which follows a container's CPU limit). More threads than cores only
-/// take turns on the same cores, and a count in the millions made ONNX Runtime start threads until memory ran
-/// out; such a count is one usage error instead.
+/// take turns on the same cores, and a count in the millions would have ONNX Runtime start threads until memory
+/// runs out; such a count is one usage error instead.
 /// </summary>
 public static class ThreadsOption
 {

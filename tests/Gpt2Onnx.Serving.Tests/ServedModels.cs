@@ -13,10 +13,9 @@ public sealed class ServedModels : IDisposable
     public ServedModels()
     {
         (_, Portable, Fused) = TinyModel.Export(Path.Combine(_dir, "short"));
-        // Wider and deeper too, so that its 4,000 tokens take tens of seconds (22 s on a 2-core machine; a 256-wide,
-        // 2-layer one took 2.5 s, and a CI run once saw it end before the test acted): a client that leaves after the
-        // first chunk must find its request still running on a fast or a loaded machine. The tests that hold it
-        // cancel it, so its length costs only the export (3 s).
+        // Wider and deeper too, so that its 4,000 tokens take tens of seconds, not a few: a client that leaves after
+        // the first chunk must find its request still running on a fast or a loaded machine. The tests that hold it
+        // cancel it, so its length costs only the export.
         (_, _, LongContext) = TinyModel.Export(Path.Combine(_dir, "long"), positions: 4096, embd: 768, layers: 4);
     }
 

@@ -22,8 +22,8 @@ public sealed record SafeTensorInfo(string Name, SafeTensorDType DType, long[] S
 /// dtype, shape, data_offsets; optional __metadata__), then the raw little-endian data. The header is
 /// validated before any tensor is touched: offsets inside the file, no overlaps, sizes that match the
 /// dtype and shape, a bounded header. Tensors are read one at a time with positioned reads (not a memory
-/// map, whose pages would stay resident beside the copies), so weights stream through memory: exporting
-/// GPT-2 124M peaked at 2.05× the checkpoint's size with a map.
+/// map, whose pages would stay resident beside the copies), so weights stream through memory (the peak a map
+/// costs: docs/performance.md).
 /// </summary>
 public sealed class SafeTensorsFile : ITensorFile
 {

@@ -13,8 +13,8 @@ namespace Gpt2Onnx.Exporter.Graphs;
 /// LM head, and for int4 and int8 MatMulNBits (bias included); the tied table is <see cref="TiedEmbedding"/>'s.
 /// The residual stream is flat, (B·S, C), as in the
 /// portable graph: each projection is one Gemm with its bias, and the residual adds and LayerNorms are the
-/// standard operators, which ONNX Runtime 1.30 runs faster on the CPU than SkipLayerNormalization and
-/// FastGelu with a bias (GPT-2 124M, batch 16: 32 against 74 µs per norm, 42-89 against 102 µs per GELU).
+/// standard operators, which ONNX Runtime runs faster on the CPU than SkipLayerNormalization and FastGelu with
+/// a bias (profiled: README, "Formats").
 /// The inputs are the portable contract's, so onnxruntime-genai drives it as it drives its own GQA models;
 /// what differs is declared in genai_config.json and the metadata: the past buffers are (B, nh,
 /// max_sequence_length, hs), shared with the presents, and sequences are left-aligned (right padding).

@@ -12,7 +12,7 @@ internal static unsafe class NativeHeap
     /// <summary>
     /// Gives the heap's free memory back to the system (glibc's malloc_trim; nothing where the C library has
     /// none). Free holes in the middle of the heap otherwise stay resident: a session that has loaded leaves
-    /// ~120-220 MB of them for GPT-2 124M, where it kept the weights it read from the file before packing them.
+    /// them where it kept the weights it read from the file before packing them (README, "The tools").
     /// </summary>
     public static void Trim()
     {

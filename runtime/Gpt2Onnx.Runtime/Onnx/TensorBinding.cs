@@ -25,8 +25,8 @@ public sealed unsafe class Utf8Name
 /// <summary>
 /// Binds <see cref="NativeTensor"/>s to an <see cref="OrtIoBinding"/> by names encoded once, allocating no managed
 /// memory. The managed API's BindInput(string, OrtValue) encodes the name and needs a managed OrtValue on every
-/// call: 112–120 bytes a bind, measured, and a portable graph's step rebinds four values a layer (README, "Runtime
-/// on ONNX Runtime's packages"). So these three entries of ONNX Runtime's C API are called directly, through
+/// call, and a portable graph's step rebinds four values a layer (the bytes it costs: README, "On ONNX Runtime's
+/// packages"). So these three entries of ONNX Runtime's C API are called directly, through
 /// the function table the library exports (OrtGetApiBase); everything else goes through the managed API.
 /// </summary>
 public static unsafe class TensorBinding

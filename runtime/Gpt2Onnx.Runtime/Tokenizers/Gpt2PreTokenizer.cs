@@ -6,7 +6,7 @@ namespace Gpt2Onnx.Runtime.Tokenizers;
 /// Splits UTF-8 text into the pieces GPT-2's tokenizer merges separately, exactly as its pattern
 /// <c>'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+</c> does, but on Unicode
 /// scalar values rather than UTF-16 units (so letters and digits outside the BMP count as letters and
-/// digits) and without a regex engine (about 5x faster here). Bytes that are not valid UTF-8 count as
+/// digits) and without a regex engine (faster: docs/performance.md). Bytes that are not valid UTF-8 count as
 /// "other" characters, which lets any byte string round-trip.
 /// </summary>
 public static class Gpt2PreTokenizer

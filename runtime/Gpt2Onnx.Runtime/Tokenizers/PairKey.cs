@@ -2,8 +2,8 @@ namespace Gpt2Onnx.Runtime.Tokenizers;
 
 /// <summary>
 /// A pair of token ids packed into one long, and a hash that mixes both halves. The default
-/// long.GetHashCode is left ^ right, which collides for every pair with the same xor; on GPT-2's 50,000
-/// merges that made each first-time word 6 µs to merge instead of 0.5 µs (Brown corpus, cold cache).
+/// long.GetHashCode is left ^ right, which collides for every pair with the same xor, and GPT-2's 50,000 merges
+/// have many such pairs (what it cost: docs/performance.md).
 /// </summary>
 internal sealed class PairKey : IEqualityComparer<long>
 {
