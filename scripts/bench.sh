@@ -183,11 +183,9 @@ bench_runtime() {
   local rounds=${BENCH_ROUNDS:-3} processes=${BENCH_PROCESSES:-3}
   echo "== runtime: GPT-2 124M, $threads threads, prompt 32, 128 new tokens (greedy); $processes processes per batch size, each timing every row $rounds times"
   # One process holds every graph and alternates them round by round (forwards, then backwards), so a slow
-  # moment of the machine falls on all of them; separate processes ran a minute apart, and the ratios swung
-  # more with the machine than they differed (session 12: portable/peer rounds 0.72x to 1.60x). Processes
-  # differ too: each loads its own copy of the weights, and where those land in this VM's memory changed a
-  # step by up to 40% (session 14: the same portable graph took 8.7 ms in one process and 12.4 in the next),
-  # so each batch size runs in several processes and a ratio is the median of the processes' ratios.
+  # moment of the machine falls on all of them. Processes differ too: each loads its own copy of the weights,
+  # and where those land in memory moves a step's time, so each batch size runs in several processes and a
+  # ratio is the median of the processes' ratios (the figures that showed both: README, "Benchmarks").
   local runs=()
   for batch in 1 16; do
     for _ in $(seq "$processes"); do
