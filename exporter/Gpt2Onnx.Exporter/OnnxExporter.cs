@@ -6,11 +6,14 @@ using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Exporter.Checkpoints.TensorFlow;
 using Gpt2Onnx.Exporter.Graphs;
 using Gpt2Onnx.Exporter.Onnx;
-using Gpt2Onnx.Exporter.Onnx.Proto;
+using Gpt2Onnx.Core.Onnx.Proto;
 using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.Runtime.Tokenizers;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Exporter;
 

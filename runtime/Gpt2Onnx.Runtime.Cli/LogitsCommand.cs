@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Text;
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Runtime.Tokenizers;
+using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Runtime.Cli;
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Gpt2Onnx.Runtime.Generation;
+using Gpt2Onnx.Core.Sampling;
 
 namespace Gpt2Onnx.Cli;
 

@@ -5,6 +5,7 @@ using Gpt2Onnx.Runtime.Generation;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Hosting;
+using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Runtime.Cli;
 

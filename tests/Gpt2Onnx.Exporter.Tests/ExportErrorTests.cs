@@ -3,6 +3,8 @@ using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Exporter.Graphs;
 using Gpt2Onnx.Runtime;
 using Gpt2Onnx.TestSupport;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Exporter.Tests;
 

@@ -4,6 +4,7 @@ using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Tokenizers;
 using Gpt2Onnx.Runtime.Tokenizers.Training;
 using Gpt2Onnx.TestSupport;
+using Gpt2Onnx.Core.Sampling;
 
 namespace Gpt2Onnx.Exporter.Tests;
 

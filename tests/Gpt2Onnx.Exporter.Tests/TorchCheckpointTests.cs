@@ -6,6 +6,8 @@ using Gpt2Onnx.Exporter.Graphs;
 using Gpt2Onnx.Runtime;
 
 using static Gpt2Onnx.Exporter.Tests.PickleBytes;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Exporter.Tests;
 

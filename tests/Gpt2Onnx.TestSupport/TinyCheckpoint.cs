@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.TestSupport;
 

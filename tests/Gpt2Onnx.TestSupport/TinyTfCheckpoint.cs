@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Runtime.Tokenizers.Training;
 using static Gpt2Onnx.TestSupport.TfBundleWriter;
+using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.TestSupport;
 

@@ -3,6 +3,8 @@ using System.Text;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Runtime;
 using Gpt2Onnx.TestSupport;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Trainer.Tests;
 
@@ -84,7 +86,7 @@ public sealed class CheckpointErrorTests : IDisposable
         {
             var values = new float[e.Shape.Aggregate(1L, (a, b) => a * b)];
             if (e.Name == "h.1.ln_2.bias") values[3] = float.NaN;
-            return new Exporter.Checkpoints.SafeTensorsFile.Entry(e.Name, SafeTensorDType.F32, e.Shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+            return new Gpt2Onnx.Core.Checkpoints.SafeTensorsFile.Entry(e.Name, SafeTensorDType.F32, e.Shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
         });
         SafeTensorsFile.Write(ModelPath, entries);
         using var broken = Gpt2Checkpoint.Open(_dir);

@@ -5,6 +5,7 @@ using Gpt2Onnx.Runtime.Tokenizers;
 using Gpt2Onnx.Runtime.Tokenizers.Training;
 using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Trainer.Data;
+using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Trainer.Tests;
 

@@ -5,6 +5,9 @@ using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Trainer.Model;
 using static TorchSharp.torch;
 using Gpt2Onnx.Trainer.Training;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Sampling;
+using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Trainer.Tests;
 

@@ -5,6 +5,7 @@ using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Model;
 using static TorchSharp.torch;
+using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Trainer.Tests;
 

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Trainer.Data;
+using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Trainer.Tests;
 

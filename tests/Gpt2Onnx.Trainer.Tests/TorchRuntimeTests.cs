@@ -2,6 +2,7 @@ using TorchSharp;
 using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Trainer.Torch;
 using static TorchSharp.torch;
+using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Trainer.Tests;
 

@@ -8,6 +8,7 @@ using Gpt2Onnx.Trainer.Torch;
 using Gpt2Onnx.Trainer.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Trainer.Cli;
 

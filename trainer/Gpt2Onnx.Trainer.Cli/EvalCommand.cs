@@ -8,6 +8,8 @@ using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Model;
 using Gpt2Onnx.Trainer.Torch;
 using Gpt2Onnx.Trainer.Training;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Trainer.Cli;
 

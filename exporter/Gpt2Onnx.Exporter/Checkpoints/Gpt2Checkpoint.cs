@@ -2,6 +2,9 @@ using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.Onnx;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Exporter.Checkpoints;
 

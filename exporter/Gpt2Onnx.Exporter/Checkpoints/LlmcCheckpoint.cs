@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using Gpt2Onnx.Runtime;
 using Microsoft.Win32.SafeHandles;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Exporter.Checkpoints;
 

@@ -1,5 +1,7 @@
 using System.Runtime.InteropServices;
 using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Exporter.Checkpoints;
 

@@ -3,7 +3,9 @@ using System.Numerics;
 using System.Text;
 using Gpt2Onnx.Runtime;
 using Microsoft.Win32.SafeHandles;
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core.IO;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Exporter.Checkpoints;
 

@@ -1,5 +1,7 @@
 using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.Onnx;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Onnx;
 
 namespace Gpt2Onnx.Exporter.Graphs;
 

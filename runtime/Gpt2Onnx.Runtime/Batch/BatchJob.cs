@@ -3,7 +3,9 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Gpt2Onnx.Runtime.Generation;
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core.IO;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Sampling;
 
 namespace Gpt2Onnx.Runtime.Batch;
 

@@ -1,4 +1,5 @@
 using Microsoft.Win32.SafeHandles;
+using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Runtime.Batch;
 

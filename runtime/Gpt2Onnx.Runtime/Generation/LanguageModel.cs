@@ -3,6 +3,10 @@ using System.Text.Json.Nodes;
 using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.Runtime.Tokenizers;
 using Gpt2Onnx.Runtime.Tokenizers.Contract;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Core.Sampling;
+using Gpt2Onnx.Core.IO;
 
 namespace Gpt2Onnx.Runtime.Generation;
 
@@ -211,16 +215,16 @@ public sealed class LanguageModel : IDisposable
         string path = Path.Combine(directory, name);
         if (!File.Exists(path))
             throw new Gpt2OnnxException($"{directory} lacks {name}: is it a folder written by gpt2-export? (export it again)");
-        var bytes = Gpt2Onnx.Runtime.IO.BoundedFile.ReadAllBytes(path, 1 << 20)
+        var bytes = Gpt2Onnx.Core.IO.BoundedFile.ReadAllBytes(path, 1 << 20)
                     ?? throw new Gpt2OnnxException($"{path} is over 1 MB, far more than any model's config: is it the right file? (export the model again)");
         try
         {
-            return Gpt2Onnx.Runtime.IO.JsonText.Parse(bytes) as JsonObject
+            return Gpt2Onnx.Core.IO.JsonText.Parse(bytes) as JsonObject
                    ?? throw new Gpt2OnnxException($"{directory}/{name} is not a JSON object: export the model again");
         }
         catch (JsonException e)
         {
-            throw new Gpt2OnnxException($"{directory}/{name} is not valid JSON ({Gpt2Onnx.Runtime.IO.JsonText.Describe(e)}): export the model again");
+            throw new Gpt2OnnxException($"{directory}/{name} is not valid JSON ({Gpt2Onnx.Core.IO.JsonText.Describe(e)}): export the model again");
         }
     }
 

@@ -1,3 +1,4 @@
+using Gpt2Onnx.Core;
 namespace Gpt2Onnx.Runtime.Onnx;
 
 /// <summary>

@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using Gpt2Onnx.Core.Onnx;
 
 namespace Gpt2Onnx.Runtime.Onnx;
 

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
+using Gpt2Onnx.Core.Onnx;
 
 namespace Gpt2Onnx.Runtime.Onnx;
 

@@ -1,6 +1,9 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
+using Gpt2Onnx.Core;
+
+using Gpt2Onnx.Core.Onnx;
 
 namespace Gpt2Onnx.Runtime.Onnx;
 

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.TestSupport;
+using Gpt2Onnx.Core.Sampling;
 
 namespace Gpt2Onnx.Runtime.Tests.Generation;
 

@@ -6,6 +6,7 @@ using Gpt2Onnx.Runtime.Tokenizers.Contract;
 using Gpt2Onnx.TestSupport;
 using Microsoft.ML.Tokenizers;
 using BpeTokenizer = Gpt2Onnx.Runtime.Tokenizers.BpeTokenizer;
+using Gpt2Onnx.Core.Sampling;
 
 namespace Gpt2Onnx.Runtime.Tests.Generation;
 

@@ -5,6 +5,8 @@ using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Lens;
 using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.TestSupport;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Sampling;
 
 namespace Gpt2Onnx.Runtime.Tests.Lens;
 

@@ -1,5 +1,6 @@
 using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.Tokenizers;
+using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Runtime.Tests.Tokenizers;
 

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Gpt2Onnx.Runtime.Tokenizers;
+using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Runtime.Tests.Tokenizers;
 

@@ -1,9 +1,10 @@
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core.IO;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Trainer.Data;
 

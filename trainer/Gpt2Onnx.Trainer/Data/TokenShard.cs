@@ -1,8 +1,9 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core.IO;
 using Microsoft.Win32.SafeHandles;
+using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Trainer.Data;
 

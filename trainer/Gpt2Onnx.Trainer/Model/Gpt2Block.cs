@@ -3,6 +3,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Trainer.Model;
 

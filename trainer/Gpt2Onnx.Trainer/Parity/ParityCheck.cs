@@ -7,6 +7,8 @@ using Gpt2Onnx.Trainer.Model;
 using Gpt2Onnx.Trainer.Torch;
 using TorchSharp;
 using Gpt2Onnx.Trainer.Training;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Sampling;
 
 namespace Gpt2Onnx.Trainer.Parity;
 

@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using Gpt2Onnx.Runtime;
 using TorchSharp;
+using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Trainer.Torch;
 

@@ -1,6 +1,7 @@
 using Gpt2Onnx.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
+using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Trainer.Torch;
 

@@ -1,6 +1,7 @@
 using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Trainer.Data;
+using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Trainer.Training;
 

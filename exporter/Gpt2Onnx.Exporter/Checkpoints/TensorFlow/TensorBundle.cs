@@ -2,6 +2,8 @@ using Google.Protobuf;
 using Gpt2Onnx.Exporter.Checkpoints.TensorFlow.Proto;
 using Gpt2Onnx.Runtime;
 using Microsoft.Win32.SafeHandles;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Exporter.Checkpoints.TensorFlow;
 

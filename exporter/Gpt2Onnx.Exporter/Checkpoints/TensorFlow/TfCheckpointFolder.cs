@@ -1,5 +1,7 @@
 using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.Tokenizers;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Exporter.Checkpoints.TensorFlow;
 

@@ -1,3 +1,4 @@
+using Gpt2Onnx.Core.Checkpoints;
 namespace Gpt2Onnx.Exporter.Checkpoints.TensorFlow;
 
 /// <summary>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
+using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Runtime.Tokenizers.Training;
 

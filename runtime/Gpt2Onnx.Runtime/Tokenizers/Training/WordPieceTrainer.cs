@@ -1,5 +1,6 @@
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core.IO;
 using System.Text;
+using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Runtime.Tokenizers.Training;
 

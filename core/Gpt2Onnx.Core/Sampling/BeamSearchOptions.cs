@@ -1,4 +1,4 @@
-namespace Gpt2Onnx.Runtime.Generation.Beams;
+namespace Gpt2Onnx.Core.Sampling;
 
 /// <summary>When beam search stops, as Hugging Face's <c>early_stopping</c> defines it.</summary>
 public enum EarlyStopping

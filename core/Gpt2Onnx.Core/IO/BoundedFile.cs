@@ -1,4 +1,4 @@
-namespace Gpt2Onnx.Runtime.IO;
+namespace Gpt2Onnx.Core.IO;
 
 /// <summary>
 /// Whole files read with a byte limit that holds whatever size the file system reports: a device, a pipe, or

@@ -2,7 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Gpt2Onnx.Runtime.IO;
+namespace Gpt2Onnx.Core.IO;
 
 /// <summary>
 /// JSON for files and output people read: UTF-8 text stays as it is (中文, not \u4E2D\u6587); quotes,

@@ -1,4 +1,4 @@
-namespace Gpt2Onnx.Runtime.IO;
+namespace Gpt2Onnx.Core.IO;
 
 /// <summary>Files that appear complete or not at all: written under a temporary name, flushed to disk, renamed.</summary>
 public static class AtomicFile

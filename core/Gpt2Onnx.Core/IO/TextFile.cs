@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Gpt2Onnx.Runtime.IO;
+namespace Gpt2Onnx.Core.IO;
 
 /// <summary>A whole UTF-8 text file read as one string, for tools that need it whole: size-capped first, decoded strictly.</summary>
 public static class TextFile

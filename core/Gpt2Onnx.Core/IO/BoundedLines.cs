@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Gpt2Onnx.Runtime.IO;
+namespace Gpt2Onnx.Core.IO;
 
 /// <summary>What kept a line from being read.</summary>
 public enum LineProblem { None, TooLong, NotUtf8 }

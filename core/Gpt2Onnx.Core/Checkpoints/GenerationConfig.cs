@@ -1,10 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Runtime.Generation;
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core.IO;
+using Gpt2Onnx.Core.Sampling;
 
-namespace Gpt2Onnx.Exporter.Checkpoints;
+namespace Gpt2Onnx.Core.Checkpoints;
 
 /// <summary>
 /// What a checkpoint's generation_config.json says: the end-of-text id and how to sample. The export's

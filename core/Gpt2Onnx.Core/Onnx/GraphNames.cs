@@ -1,4 +1,4 @@
-namespace Gpt2Onnx.Runtime.Onnx;
+namespace Gpt2Onnx.Core.Onnx;
 
 /// <summary>
 /// The names of the graph contract in docs/architecture.md, shared by the exporter and what reads its graphs.

@@ -1,4 +1,4 @@
-namespace Gpt2Onnx.Exporter.Checkpoints;
+namespace Gpt2Onnx.Core.Checkpoints;
 
 /// <summary>
 /// Which layer norm sits where, by name, so that one forward pass serves both blocks: GPT-2 norms the

@@ -1,4 +1,4 @@
-namespace Gpt2Onnx.Exporter.Checkpoints;
+namespace Gpt2Onnx.Core.Checkpoints;
 
 /// <summary>
 /// GPT2_ML's model (imcaspar/gpt2-ml, Grover's code; bert4keras's GPT2_ML) in this project's names. It differs

@@ -1,4 +1,4 @@
-namespace Gpt2Onnx.Runtime.IO;
+namespace Gpt2Onnx.Core.IO;
 
 /// <summary>The folder a tool writes (--out), checked before any work: a file in its place is one error, not an exception after the work.</summary>
 public static class OutputFolder

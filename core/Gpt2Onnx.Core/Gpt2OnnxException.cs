@@ -1,4 +1,4 @@
-namespace Gpt2Onnx.Runtime;
+namespace Gpt2Onnx.Core;
 
 /// <summary>
 /// A problem the user can fix: a missing file, a bad option, a corrupt model. The message is one line

@@ -2,10 +2,9 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core.IO;
 
-namespace Gpt2Onnx.Exporter.Checkpoints;
+namespace Gpt2Onnx.Core.Checkpoints;
 
 /// <summary>Element types a safetensors file may declare, with their sizes in bytes.</summary>
 public enum SafeTensorDType { F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL }

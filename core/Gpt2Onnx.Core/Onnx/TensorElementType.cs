@@ -1,4 +1,4 @@
-namespace Gpt2Onnx.Runtime.Onnx;
+namespace Gpt2Onnx.Core.Onnx;
 
 /// <summary>Element types, numbered as ONNX's TensorProto.DataType (and ONNX Runtime) number them.</summary>
 public enum TensorElementType

@@ -1,4 +1,4 @@
-namespace Gpt2Onnx.Runtime.IO;
+namespace Gpt2Onnx.Core.IO;
 
 /// <summary>
 /// Why a file the tools need cannot be read as one, in the words of an error line: a folder in its place is

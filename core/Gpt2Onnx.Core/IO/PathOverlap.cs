@@ -1,4 +1,4 @@
-namespace Gpt2Onnx.Runtime.IO;
+namespace Gpt2Onnx.Core.IO;
 
 /// <summary>
 /// Whether a tool's output would land on one of its inputs: the same place, a folder that holds the input

@@ -1,7 +1,7 @@
 using System.Text.Json;
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core.IO;
 
-namespace Gpt2Onnx.Exporter.Checkpoints;
+namespace Gpt2Onnx.Core.Checkpoints;
 
 /// <summary>
 /// What a checkpoint folder's <c>trainer_state/state.json</c> (written by gpt2-train) says about how the

@@ -1,4 +1,4 @@
-namespace Gpt2Onnx.Runtime.IO;
+namespace Gpt2Onnx.Core.IO;
 
 /// <summary>
 /// An advisory lock on a file, held by one process at a time for as long as it lives: a second process that

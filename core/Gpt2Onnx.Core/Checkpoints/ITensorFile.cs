@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
-using Gpt2Onnx.Runtime;
 
-namespace Gpt2Onnx.Exporter.Checkpoints;
+namespace Gpt2Onnx.Core.Checkpoints;
 
 /// <summary>A file of named tensors a checkpoint's weights come from: model.safetensors or pytorch_model.bin.</summary>
 public interface ITensorFile : IDisposable
@@ -57,7 +56,7 @@ public static class TensorFileReading
     /// Copies the elements of a strided view of <paramref name="source"/> (<paramref name="shape"/>, element
     /// <paramref name="strides"/>, starting at element 0) into <paramref name="destination"/> in row-major order.
     /// </summary>
-    internal static void Gather(ReadOnlySpan<byte> source, Span<byte> destination, long[] shape, long[] strides, int elementSize)
+    public static void Gather(ReadOnlySpan<byte> source, Span<byte> destination, long[] shape, long[] strides, int elementSize)
     {
         long count = shape.Aggregate(1L, (a, b) => a * b);
         var index = new long[shape.Length];
@@ -79,11 +78,11 @@ public static class TensorFileReading
     /// A row-major [rows, columns] matrix written as its transpose [columns, rows] (a gather with strides
     /// [1, columns]): nn.Linear's [out, in] weights as GPT-2's Conv1D [in, out].
     /// </summary>
-    internal static void Transpose(ReadOnlySpan<byte> source, Span<byte> destination, long rows, long columns, int elementSize) =>
+    public static void Transpose(ReadOnlySpan<byte> source, Span<byte> destination, long rows, long columns, int elementSize) =>
         Gather(source, destination, [columns, rows], [1, columns], elementSize);
 
     /// <summary>Fills <paramref name="destination"/> from <paramref name="offset"/> in the file, or fails with the file's name.</summary>
-    internal static void ReadExactly(Microsoft.Win32.SafeHandles.SafeFileHandle file, Span<byte> destination, long offset, string path)
+    public static void ReadExactly(Microsoft.Win32.SafeHandles.SafeFileHandle file, Span<byte> destination, long offset, string path)
     {
         while (!destination.IsEmpty)
         {

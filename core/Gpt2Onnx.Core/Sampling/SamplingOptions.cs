@@ -1,6 +1,5 @@
-using Gpt2Onnx.Runtime.Generation.Beams;
 
-namespace Gpt2Onnx.Runtime.Generation;
+namespace Gpt2Onnx.Core.Sampling;
 
 /// <summary>
 /// How the next token is chosen and when generation stops. Defaults are plain sampling at temperature 1
