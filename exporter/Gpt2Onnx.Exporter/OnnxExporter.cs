@@ -14,6 +14,7 @@ using Gpt2Onnx.Runtime.Tokenizers;
 using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.Sampling;
 
 namespace Gpt2Onnx.Exporter;
 
@@ -83,7 +84,7 @@ public static class OnnxExporter
             }
             long modelBytes = new FileInfo(Path.Combine(temporary, ModelFile)).Length;
 
-            checkpoint.Config.Save(Path.Combine(temporary, Gpt2Checkpoint.ConfigFile));
+            checkpoint.Config.Save(Path.Combine(temporary, CheckpointLayout.ConfigFile));
             foreach (var name in CopiedFiles)
             {
                 string source = Path.Combine(checkpointDirectory, name);
@@ -199,18 +200,13 @@ public static class OnnxExporter
                     },
                 },
             },
-            ["search"] = new JsonObject
+            ["search"] = new JsonObject(HuggingFaceSampling.Write(generation.Sampling))
             {
-                ["do_sample"] = generation.DoSample,
                 ["max_length"] = config.NPositions,
                 ["min_length"] = 0,
                 ["num_beams"] = 1,
                 ["num_return_sequences"] = 1,
                 ["past_present_share_buffer"] = fused,
-                ["repetition_penalty"] = generation.RepetitionPenalty,
-                ["temperature"] = generation.Temperature,
-                ["top_k"] = generation.TopK,
-                ["top_p"] = generation.TopP,
             },
         };
     }

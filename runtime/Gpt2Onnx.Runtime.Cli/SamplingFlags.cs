@@ -17,7 +17,7 @@ public sealed class SamplingFlags
     {
         Description = "tokens to generate at most: up to the model's context length, where generation ends anyway " +
                       "(the default is cut to it)",
-        DefaultValueFactory = _ => 64,
+        DefaultValueFactory = _ => SamplingDefaults.MaxNewTokens,
     };
     public Option<int> MinNewTokens { get; } = new("--min-new-tokens")
     {

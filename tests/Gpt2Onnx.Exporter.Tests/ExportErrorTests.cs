@@ -5,6 +5,7 @@ using Gpt2Onnx.Runtime;
 using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.Onnx;
 
 namespace Gpt2Onnx.Exporter.Tests;
 
@@ -23,12 +24,12 @@ public sealed class ExportErrorTests : IDisposable
         var config = TinyCheckpoint.Config();
         string checkpoint = Path.Combine(_dir, name);
         Directory.CreateDirectory(checkpoint);
-        config.Save(Path.Combine(checkpoint, Gpt2Checkpoint.ConfigFile));
-        SafeTensorsFile.Write(Path.Combine(checkpoint, Gpt2Checkpoint.ModelFile), Gpt2Checkpoint.ExpectedTensors(config).Select(e =>
+        config.Save(Path.Combine(checkpoint, CheckpointLayout.ConfigFile));
+        SafeTensorsFile.Write(Path.Combine(checkpoint, CheckpointLayout.ModelFile), CheckpointLayout.ExpectedTensors(config).Select(e =>
         {
             var values = new float[e.Shape.Aggregate(1L, (a, b) => a * b)];
             if (e.Name == tensor) values[index] = value;
-            return new SafeTensorsFile.Entry(e.Name, SafeTensorDType.F32, e.Shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+            return new SafeTensorsFile.Entry(e.Name, TensorElementType.Float, e.Shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
         }));
         return checkpoint;
     }
@@ -234,7 +235,7 @@ public sealed class ExportErrorTests : IDisposable
     public void A_safetensors_header_as_long_as_the_file_says_how_much_follows_its_length()
     {
         // It said "the header claims 13285000 bytes but the file has 13285000".
-        string checkpoint = Checkpoint(), model = Path.Combine(checkpoint, Gpt2Checkpoint.ModelFile);
+        string checkpoint = Checkpoint(), model = Path.Combine(checkpoint, CheckpointLayout.ModelFile);
         long length = new FileInfo(model).Length;
         using (var file = new FileStream(model, FileMode.Open, FileAccess.Write))
             file.Write(BitConverter.GetBytes(length));
@@ -247,7 +248,7 @@ public sealed class ExportErrorTests : IDisposable
     public void A_folder_in_the_place_of_config_json_is_called_a_folder()
     {
         // It was reported as missing.
-        string checkpoint = Checkpoint(), config = Path.Combine(checkpoint, Gpt2Checkpoint.ConfigFile);
+        string checkpoint = Checkpoint(), config = Path.Combine(checkpoint, CheckpointLayout.ConfigFile);
         File.Delete(config);
         Directory.CreateDirectory(config);
         var error = Assert.Throws<Gpt2OnnxException>(() => Gpt2Config.Load(config));
@@ -257,7 +258,7 @@ public sealed class ExportErrorTests : IDisposable
     [Fact]
     public void A_size_past_int_range_in_config_json_is_called_out_of_range()
     {
-        string checkpoint = Checkpoint(), config = Path.Combine(checkpoint, Gpt2Checkpoint.ConfigFile);
+        string checkpoint = Checkpoint(), config = Path.Combine(checkpoint, CheckpointLayout.ConfigFile);
         string text = File.ReadAllText(config);
         File.WriteAllText(config, text.Replace("\"n_positions\": 32", "\"n_positions\": 1000000000000"));
         var error = Assert.Throws<Gpt2OnnxException>(() => Gpt2Config.Load(config));

@@ -22,8 +22,9 @@ public sealed record GenerationConfig(int Eos, bool DoSample, double Temperature
     /// </summary>
     public static GenerationConfig Read(string checkpointDirectory, Gpt2Config config)
     {
-        string path = Path.Combine(checkpointDirectory, "generation_config.json");
-        var defaults = new GenerationConfig(config.EosTokenId, DoSample: false, Temperature: 1, TopK: 50, TopP: 1, RepetitionPenalty: 1);
+        string path = Path.Combine(checkpointDirectory, CheckpointLayout.GenerationConfigFile);
+        var defaults = new GenerationConfig(config.EosTokenId, DoSample: false, Temperature: 1,
+                                            TopK: SamplingDefaults.HuggingFaceTopK, TopP: 1, RepetitionPenalty: 1);
         if (!File.Exists(path)) return Checked(defaults);
         try
         {
@@ -32,14 +33,18 @@ public sealed record GenerationConfig(int Eos, bool DoSample, double Temperature
                        ?? throw new Gpt2OnnxException($"{path} is not a JSON object: fix or delete it");
             var eos = root["eos_token_id"];
             if (eos is JsonArray { Count: > 0 } ids) eos = ids[0];
-            T Value<T>(string key, T fallback) => root[key] is JsonValue value ? value.GetValue<T>() : fallback;
+            var sampling = HuggingFaceSampling.Read(root);
             return Checked(new GenerationConfig(
-                eos is JsonValue id ? id.GetValue<int>() : defaults.Eos, Value("do_sample", defaults.DoSample), Value("temperature", defaults.Temperature),
-                Value("top_k", defaults.TopK), Value("top_p", defaults.TopP), Value("repetition_penalty", defaults.RepetitionPenalty)));
+                eos is JsonValue id ? id.GetValue<int>() : defaults.Eos, !sampling.Greedy, sampling.Temperature,
+                sampling.TopK, sampling.TopP, sampling.RepetitionPenalty));
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
         {
             throw new Gpt2OnnxException($"{path}: not a valid generation config ({JsonText.Describe(e)}): fix or delete it");
+        }
+        catch (Gpt2OnnxException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
+        {
+            throw new Gpt2OnnxException($"{path}: not a valid generation config ({e.Message}): fix or delete it");
         }
 
         GenerationConfig Checked(GenerationConfig g)

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Gpt2Onnx.Core.Onnx;
 
 namespace Gpt2Onnx.Core.Checkpoints;
 
@@ -22,24 +23,24 @@ public static class TensorFileReading
         var result = new float[tensor.ElementCount];
         switch (tensor.DType)
         {
-            case SafeTensorDType.F32:
+            case TensorElementType.Float:
                 file.ReadBytes(tensor, MemoryMarshal.AsBytes(result.AsSpan()));
                 break;
-            case SafeTensorDType.F16:
+            case TensorElementType.Float16:
             {
                 var halves = new Half[result.Length];
                 file.ReadBytes(tensor, MemoryMarshal.AsBytes(halves.AsSpan()));
                 for (int i = 0; i < result.Length; i++) result[i] = (float)halves[i];
                 break;
             }
-            case SafeTensorDType.BF16:
+            case TensorElementType.BFloat16:
             {
                 var raw = new ushort[result.Length];
                 file.ReadBytes(tensor, MemoryMarshal.AsBytes(raw.AsSpan()));
                 for (int i = 0; i < result.Length; i++) result[i] = BitConverter.Int32BitsToSingle(raw[i] << 16);
                 break;
             }
-            case SafeTensorDType.F64:
+            case TensorElementType.Double:
             {
                 var doubles = new double[result.Length];
                 file.ReadBytes(tensor, MemoryMarshal.AsBytes(doubles.AsSpan()));
@@ -47,7 +48,7 @@ public static class TensorFileReading
                 break;
             }
             default:
-                throw new Gpt2OnnxException($"{file.Path}: the tensor '{tensor.Name}' is {tensor.DType}, not a floating-point type: is this a model checkpoint?");
+                throw new Gpt2OnnxException($"{file.Path}: the tensor '{tensor.Name}' is {SafeTensorsFile.DTypeName(tensor.DType)}, not a floating-point type: is this a model checkpoint?");
         }
         return result;
     }

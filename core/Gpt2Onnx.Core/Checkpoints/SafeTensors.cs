@@ -3,14 +3,14 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Gpt2Onnx.Core.IO;
+using Gpt2Onnx.Core.Onnx;
 
 namespace Gpt2Onnx.Core.Checkpoints;
 
 /// <summary>Element types a safetensors file may declare, with their sizes in bytes.</summary>
-public enum SafeTensorDType { F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL }
 
 /// <summary>One tensor's entry in a safetensors header: where its bytes lie in the data section.</summary>
-public sealed record SafeTensorInfo(string Name, SafeTensorDType DType, long[] Shape, long Begin, long End)
+public sealed record SafeTensorInfo(string Name, TensorElementType DType, long[] Shape, long Begin, long End)
 {
     public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
     public long ByteLength => End - Begin;
@@ -44,13 +44,19 @@ public sealed class SafeTensorsFile : ITensorFile
         Metadata = metadata;
     }
 
-    public static int ElementSize(SafeTensorDType dtype) => dtype switch
+    public static int ElementSize(TensorElementType dtype) => dtype.SizeOf();
+
+    /// <summary>The element types a safetensors header names, by the names it gives them.</summary>
+    private static readonly Dictionary<string, TensorElementType> DTypes = new(StringComparer.Ordinal)
     {
-        SafeTensorDType.F64 or SafeTensorDType.I64 => 8,
-        SafeTensorDType.F32 or SafeTensorDType.I32 => 4,
-        SafeTensorDType.F16 or SafeTensorDType.BF16 or SafeTensorDType.I16 => 2,
-        _ => 1,
+        ["F32"] = TensorElementType.Float, ["F16"] = TensorElementType.Float16, ["BF16"] = TensorElementType.BFloat16,
+        ["F64"] = TensorElementType.Double, ["I64"] = TensorElementType.Int64, ["I32"] = TensorElementType.Int32,
+        ["I16"] = TensorElementType.Int16, ["I8"] = TensorElementType.Int8, ["U8"] = TensorElementType.UInt8,
+        ["BOOL"] = TensorElementType.Bool,
     };
+
+    /// <summary>The name a safetensors header gives <paramref name="dtype"/> (F32, BF16, I64, ...).</summary>
+    public static string DTypeName(TensorElementType dtype) => DTypes.First(d => d.Value == dtype).Key;
 
     public static SafeTensorsFile Open(string path)
     {
@@ -102,7 +108,7 @@ public sealed class SafeTensorsFile : ITensorFile
                 }
                 var value = entry.Value;
                 string dtypeText = value.GetProperty("dtype").GetString() ?? "";
-                if (!Enum.TryParse<SafeTensorDType>(dtypeText, out var dtype) || !Enum.IsDefined(dtype))
+                if (!DTypes.TryGetValue(dtypeText, out var dtype))
                     throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' has the unknown dtype '{dtypeText}' (known: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL)");
                 var shape = value.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()).ToArray();
                 var offsets = value.GetProperty("data_offsets").EnumerateArray().Select(d => d.GetInt64()).ToArray();
@@ -117,7 +123,7 @@ public sealed class SafeTensorsFile : ITensorFile
                         throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' has the shape [{string.Join(", ", shape)}], more bytes than any file holds: the file is damaged or hostile");
                     else elements *= d;
                 if (elements * ElementSize(dtype) != tensor.ByteLength)
-                    throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' ({dtype} [{string.Join(", ", shape)}]) needs {elements * ElementSize(dtype)} bytes but is given {tensor.ByteLength}: the file is damaged");
+                    throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' ({dtypeText} [{string.Join(", ", shape)}]) needs {elements * ElementSize(dtype)} bytes but is given {tensor.ByteLength}: the file is damaged");
                 if (!tensors.TryAdd(entry.Name, tensor))
                     throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' appears twice in the header: the file is damaged");
             }
@@ -151,7 +157,7 @@ public sealed class SafeTensorsFile : ITensorFile
     public void Dispose() => _file.Dispose();
 
     /// <summary>A tensor to write: its name, dtype, shape and raw little-endian bytes.</summary>
-    public sealed record Entry(string Name, SafeTensorDType DType, long[] Shape, ReadOnlyMemory<byte> Data);
+    public sealed record Entry(string Name, TensorElementType DType, long[] Shape, ReadOnlyMemory<byte> Data);
 
     /// <summary>Writes a safetensors file atomically (temporary name, then rename). Tensors are stored in the order given.</summary>
     public static void Write(string path, IEnumerable<Entry> entries, IReadOnlyDictionary<string, string>? metadata = null)
@@ -174,7 +180,7 @@ public sealed class SafeTensorsFile : ITensorFile
                 long expected = e.Shape.Aggregate(1L, (a, b) => a * b) * ElementSize(e.DType);
                 if (expected != e.Data.Length) throw new ArgumentException($"tensor {e.Name}: {e.Data.Length} bytes for a shape that needs {expected}");
                 json.WriteStartObject(e.Name);
-                json.WriteString("dtype", e.DType.ToString());
+                json.WriteString("dtype", DTypeName(e.DType));
                 json.WriteStartArray("shape");
                 foreach (var d in e.Shape) json.WriteNumberValue(d);
                 json.WriteEndArray();

@@ -22,7 +22,7 @@ public sealed record SamplingOptions
     public double FrequencyPenalty { get; init; }
     /// <summary>Makes sampling reproducible: the same seed, model and prompt give the same tokens.</summary>
     public ulong Seed { get; init; }
-    public int MaxNewTokens { get; init; } = 64;
+    public int MaxNewTokens { get; init; } = SamplingDefaults.MaxNewTokens;
     /// <summary>Stop tokens and stop strings are ignored until this many tokens exist.</summary>
     public int MinNewTokens { get; init; }
     /// <summary>Generation ends after one of these ids (the end-of-text id is added by the generator unless told otherwise).</summary>

@@ -186,25 +186,20 @@ public sealed class LanguageModel : IDisposable
     /// <summary>genai_config.json's search section as sampling options; a value out of range is one error naming it.</summary>
     private static SamplingOptions ReadSearch(JsonObject search, string path)
     {
-        T Value<T>(string key, T fallback)
-        {
-            if (search[key] is not JsonValue value) return fallback;
-            return value.TryGetValue<T>(out var result) ? result
-                : throw new Gpt2OnnxException($"{path}: search.{key} is {value.ToJsonString()}, not a {(typeof(T) == typeof(bool) ? "true or false" : "number")}: export the model again");
-        }
-        var defaults = new SamplingOptions();
+        SamplingOptions read;
         try
         {
-            return new SamplingOptions
-            {
-                Greedy = !Value("do_sample", false),
-                Temperature = Value("temperature", defaults.Temperature),
-                TopK = Value("top_k", 50), // onnxruntime-genai's and Hugging Face's default
-                TopP = Value("top_p", defaults.TopP),
-                RepetitionPenalty = Value("repetition_penalty", defaults.RepetitionPenalty),
-            }.Validate();
+            read = HuggingFaceSampling.Read(search);
         }
-        catch (Gpt2OnnxException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
+        catch (Gpt2OnnxException e)
+        {
+            throw new Gpt2OnnxException($"{path}: search.{e.Message}: export the model again");
+        }
+        try
+        {
+            return read.Validate();
+        }
+        catch (Gpt2OnnxException e)
         {
             throw new Gpt2OnnxException($"{path}: in search, {e.Message}: export the model again");
         }

@@ -94,7 +94,7 @@ public sealed class TrainingLoop
         int context;
         try
         {
-            config = resume ? Gpt2Config.Load(Path.Combine(output, Gpt2Checkpoint.ConfigFile))
+            config = resume ? Gpt2Config.Load(Path.Combine(output, CheckpointLayout.ConfigFile))
                 : init?.Config ?? ModelPresets.Resolve(options.Config) with { VocabSize = meta.VocabSize, BosTokenId = meta.EosTokenId, EosTokenId = meta.EosTokenId };
             if (config.VocabSize != meta.VocabSize)
                 throw new Gpt2OnnxException($"the model's vocabulary has {config.VocabSize} ids but the data's tokenizer has {meta.VocabSize}: prepare the data with the model's tokenizer");
@@ -306,7 +306,7 @@ public sealed class TrainingLoop
         if (prompt.Count == 0) prompt.Add(eos);
         GenerationRequest.FitPrompt(prompt, model.Config.NPositions, options.SampleTokens, truncateLeft: true); // a long prompt's end
         // A fixed seed: samples of different steps differ only because the model changed.
-        var sampling = new SamplingOptions { Temperature = 0.8, TopK = 40, Seed = 1, MaxNewTokens = options.SampleTokens };
+        var sampling = SamplingDefaults.TrainedModel with { Seed = 1, MaxNewTokens = options.SampleTokens };
         var ids = ModelGenerator.Generate(model, prompt, sampling, [eos]);
         string text = options.SamplePrompt + tokenizer.Decode(ids.ToArray());
         _log.WriteLine($"sample at step {step}: {text.Replace("\n", " / ")}");

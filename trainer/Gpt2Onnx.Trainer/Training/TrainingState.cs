@@ -29,7 +29,7 @@ public sealed record TrainingState
     public const string OptimizerFile = TrainingRecord.StateFolder + "/optimizer.safetensors";
 
     /// <summary>The files a save writes beside state.json, as paths in the run's folder.</summary>
-    public static readonly string[] SavedFiles = [Gpt2Checkpoint.ModelFile, OptimizerFile];
+    public static readonly string[] SavedFiles = [CheckpointLayout.ModelFile, OptimizerFile];
 
     /// <summary>
     /// Checks what a resume would use before any of it is used: a damaged or edited state is one error naming
