@@ -62,7 +62,7 @@ public sealed class ExportErrorTests : IDisposable
         File.WriteAllText(Path.Combine(checkpoint, "tokenizer_config.json"), "{}"); // a tokenizer's settings, but no tokenizer
         Assert.False(OnnxExporter.Export(checkpoint, output, new ExportOptions()).HasTokenizer);
         // A byte-level tokenizer (over 256 ids) beside a model of 96: the runtime would refuse the export at its first run.
-        var tokenizer = Gpt2Onnx.Runtime.Tokenizers.Training.BpeTrainer.Train(["the quick brown fox jumps over the lazy dog", "hello world"], vocabSize: 300);
+        var tokenizer = Gpt2Onnx.Trainer.Tokenizers.BpeTrainer.Train(["the quick brown fox jumps over the lazy dog", "hello world"], vocabSize: 300);
         tokenizer.Save(checkpoint);
         var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, Path.Combine(_dir, "onnx2"), new ExportOptions()));
         Assert.Contains($"its tokenizer has {tokenizer.VocabSize} ids but the model only 96: the folder mixes two models", error.Message);

@@ -4,7 +4,7 @@ using Gpt2Onnx.Exporter.Graphs;
 using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Onnx;
-using Gpt2Onnx.Runtime.Tokenizers.Training;
+using Gpt2Onnx.Trainer.Tokenizers;
 using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.Checkpoints;

@@ -19,7 +19,7 @@ public sealed class TrainedContextTests : IDisposable
     /// <summary>A checkpoint (32 positions, with a tokenizer) whose training state, when given, is <paramref name="state"/>.</summary>
     private string Checkpoint(string name, string? state)
     {
-        var tokenizer = Runtime.Tokenizers.Training.BpeTrainer.Train(["the quick brown fox jumps over the lazy dog"], vocabSize: 270);
+        var tokenizer = Gpt2Onnx.Trainer.Tokenizers.BpeTrainer.Train(["the quick brown fox jumps over the lazy dog"], vocabSize: 270);
         string checkpoint = TinyCheckpoint.Write(Path.Combine(_dir, name), TinyCheckpoint.Config(vocab: tokenizer.VocabSize, positions: 32), seed: 4);
         tokenizer.Save(checkpoint);
         if (state != null)

@@ -1,7 +1,7 @@
 using Gpt2Onnx.Exporter;
 using Gpt2Onnx.Exporter.Graphs;
 using Gpt2Onnx.Runtime.Tokenizers;
-using Gpt2Onnx.Runtime.Tokenizers.Training;
+using Gpt2Onnx.Trainer.Tokenizers;
 using Gpt2Onnx.TestSupport;
 
 namespace Gpt2Onnx.GenAI.Tests;

@@ -62,7 +62,7 @@ public static class TinyModel
                                                                            Gpt2Onnx.Exporter.Graphs.Precision fusedPrecision = Gpt2Onnx.Exporter.Graphs.Precision.Fp32,
                                                                            int vocab = 0, int embd = 32, int layers = 2)
     {
-        var tokenizer = Gpt2Onnx.Runtime.Tokenizers.Training.BpeTrainer.Train(
+        var tokenizer = Gpt2Onnx.Trainer.Tokenizers.BpeTrainer.Train(
             ["the quick brown fox jumps over the lazy dog", "床前明月光，疑是地上霜。", "hello world, hello model"], vocabSize: 300);
         var config = TinyCheckpoint.Config(vocab: vocab > 0 ? vocab : tokenizer.VocabSize, positions: positions, embd: embd, layers: layers) with { BosTokenId = tokenizer.EndOfTextId, EosTokenId = tokenizer.EndOfTextId };
         string checkpoint = TinyCheckpoint.Write(Path.Combine(directory, "ckpt"), config, seed);

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime.Tokenizers.Training;
+using Gpt2Onnx.Trainer.Tokenizers;
 using static Gpt2Onnx.TestSupport.TfBundleWriter;
 using Gpt2Onnx.Core.Checkpoints;
 

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime.Tokenizers.Training;
+using Gpt2Onnx.Trainer.Tokenizers;
 using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Model;

@@ -1,9 +1,9 @@
 using Gpt2Onnx.Runtime.Tokenizers;
-using Gpt2Onnx.Runtime.Tokenizers.Training;
+using Gpt2Onnx.Trainer.Tokenizers;
 
-namespace Gpt2Onnx.Runtime.Tests.Tokenizers;
+namespace Gpt2Onnx.Trainer.Tests;
 
-public class TrainingTests
+public class TokenizerTrainingTests
 {
     private static readonly string[] Corpus =
     [

@@ -1,4 +1,4 @@
-using Gpt2Onnx.Runtime.Tokenizers.Training;
+using Gpt2Onnx.Trainer.Tokenizers;
 using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Training;

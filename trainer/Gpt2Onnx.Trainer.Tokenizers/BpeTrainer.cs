@@ -1,7 +1,8 @@
 using System.Text;
 using Gpt2Onnx.Core;
+using Gpt2Onnx.Runtime.Tokenizers;
 
-namespace Gpt2Onnx.Runtime.Tokenizers.Training;
+namespace Gpt2Onnx.Trainer.Tokenizers;
 
 /// <summary>
 /// Learns a GPT-2-style byte-level BPE vocabulary from texts: the 256 byte symbols, merges learned over

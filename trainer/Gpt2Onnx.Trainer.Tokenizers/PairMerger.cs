@@ -1,4 +1,6 @@
-namespace Gpt2Onnx.Runtime.Tokenizers.Training;
+using Gpt2Onnx.Runtime.Tokenizers;
+
+namespace Gpt2Onnx.Trainer.Tokenizers;
 
 /// <summary>
 /// The learning loop shared by the BPE and WordPiece trainers: words are sequences of symbols with a

@@ -1,8 +1,9 @@
 using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
 using Gpt2Onnx.Core;
+using Gpt2Onnx.Runtime.Tokenizers;
 
-namespace Gpt2Onnx.Runtime.Tokenizers.Training;
+namespace Gpt2Onnx.Trainer.Tokenizers;
 
 /// <summary>
 /// Counts what a tokenizer trainer learns from (pieces, words) over a corpus on every core. Texts are taken one

@@ -1,8 +1,9 @@
-using Gpt2Onnx.Core.IO;
 using System.Text;
+using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Core;
+using Gpt2Onnx.Runtime.Tokenizers;
 
-namespace Gpt2Onnx.Runtime.Tokenizers.Training;
+namespace Gpt2Onnx.Trainer.Tokenizers;
 
 /// <summary>
 /// Learns a WordPiece vocabulary (vocab.txt): the special tokens, every character seen at least
