@@ -9,7 +9,9 @@ public static class SamplingDefaults
     /// <summary>Tokens a generation adds when not told how many.</summary>
     public const int MaxNewTokens = 64;
 
-    /// <summary>Top-k when a Hugging Face or onnxruntime-genai config leaves it out (both libraries' default).</summary>
+    /// <summary>
+    /// Top-k where a Hugging Face or onnxruntime-genai config leaves it out (both libraries' default).
+    /// </summary>
     public const int HuggingFaceTopK = 50;
 
     /// <summary>

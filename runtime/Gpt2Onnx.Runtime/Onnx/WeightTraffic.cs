@@ -26,7 +26,8 @@ public static class WeightTraffic
             var reader = new ProtoReader(file);
             reader.Fields(file.Length, (field, wire, end) =>
             {
-                if ((field, wire) == (ModelProto.GraphFieldNumber, LengthDelimited)) Graph(reader, end, tensors, readers);
+                if ((field, wire) == (ModelProto.GraphFieldNumber, LengthDelimited))
+                    Graph(reader, end, tensors, readers);
                 else reader.Skip(wire, end);
             });
         }
@@ -90,7 +91,8 @@ public static class WeightTraffic
     private static void ConstantValue(ProtoReader reader, long end, List<Tensor> values) =>
         reader.Fields(end, (field, wire, fieldEnd) =>
         {
-            if ((field, wire) == (AttributeProto.TFieldNumber, LengthDelimited)) values.Add(Initializer(reader, fieldEnd));
+            if ((field, wire) == (AttributeProto.TFieldNumber, LengthDelimited))
+                values.Add(Initializer(reader, fieldEnd));
             else reader.Skip(wire, fieldEnd);
         });
 
