@@ -1,10 +1,9 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Runtime.Tokenizers;
-using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Exporter;
 

@@ -1,9 +1,8 @@
 using Google.Protobuf;
-using Gpt2Onnx.Core.Onnx.Proto;
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Core.Onnx.Proto;
+using Gpt2Onnx.Runtime.Onnx;
 
 namespace Gpt2Onnx.Exporter;
 

@@ -2,19 +2,18 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Google.Protobuf;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.IO;
+using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Core.Onnx.Proto;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Exporter.Checkpoints.TensorFlow;
 using Gpt2Onnx.Exporter.Graphs;
 using Gpt2Onnx.Exporter.Onnx;
-using Gpt2Onnx.Core.Onnx.Proto;
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.Runtime.Tokenizers;
-using Gpt2Onnx.Core;
-using Gpt2Onnx.Core.Onnx;
-using Gpt2Onnx.Core.Checkpoints;
-using Gpt2Onnx.Core.Sampling;
 
 namespace Gpt2Onnx.Exporter;
 

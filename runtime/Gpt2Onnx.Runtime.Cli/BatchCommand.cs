@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Text.Json;
 using Gpt2Onnx.Cli;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Batch;
 using Gpt2Onnx.Runtime.Generation;
-using Gpt2Onnx.Core.Sampling;
 
 namespace Gpt2Onnx.Runtime.Cli;
 

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using Gpt2Onnx.Cli;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Lens;
-using Gpt2Onnx.Core.Sampling;
 
 namespace Gpt2Onnx.Runtime.Cli;
 

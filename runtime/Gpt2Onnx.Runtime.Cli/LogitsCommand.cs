@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Text;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Runtime.Tokenizers;
-using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Runtime.Cli;
 

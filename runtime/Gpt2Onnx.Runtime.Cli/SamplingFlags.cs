@@ -1,6 +1,6 @@
 using System.CommandLine;
-using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Core.Sampling;
+using Gpt2Onnx.Runtime.Generation;
 
 namespace Gpt2Onnx.Cli;
 

@@ -1,11 +1,11 @@
 using System.CommandLine;
 using Gpt2Onnx.Cli;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Runtime.Cli.Serving;
 using Gpt2Onnx.Runtime.Generation;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Hosting;
-using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Runtime.Cli;
 

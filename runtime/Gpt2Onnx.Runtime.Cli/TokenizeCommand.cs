@@ -3,9 +3,9 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Gpt2Onnx.Cli;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Runtime.Tokenizers;
-using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Runtime.Cli;
 

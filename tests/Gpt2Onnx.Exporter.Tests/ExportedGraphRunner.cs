@@ -1,10 +1,9 @@
-using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Runtime.Onnx;
 using Microsoft.ML.OnnxRuntime;
 using static Gpt2Onnx.Core.Onnx.GraphNames;
 using OrtType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
-using Gpt2Onnx.Core.Onnx;
-using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Exporter.Tests;
 

@@ -1,8 +1,8 @@
 using System.Text.Json;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Exporter.Graphs;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Trainer.Tokenizers;
-using Gpt2Onnx.Core.Sampling;
 
 namespace Gpt2Onnx.Exporter.Tests;
 

@@ -1,9 +1,8 @@
 using System.IO.Compression;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Exporter.Graphs;
-using Gpt2Onnx.Runtime;
 using static Gpt2Onnx.Exporter.Tests.PickleBytes;
-using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Exporter.Tests;
 

@@ -1,9 +1,9 @@
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Core.Onnx.Proto;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.TestSupport;
-using Gpt2Onnx.Core.Onnx;
-using Gpt2Onnx.Core.Sampling;
 
 namespace Gpt2Onnx.Exporter.Tests;
 

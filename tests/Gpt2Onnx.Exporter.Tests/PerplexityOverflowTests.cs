@@ -1,14 +1,12 @@
 using System.Runtime.InteropServices;
-using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Exporter.Graphs;
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Runtime.Generation;
-using Gpt2Onnx.Runtime.Onnx;
-using Gpt2Onnx.Trainer.Tokenizers;
-using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Exporter.Graphs;
+using Gpt2Onnx.Runtime.Generation;
+using Gpt2Onnx.Runtime.Onnx;
+using Gpt2Onnx.TestSupport;
+using Gpt2Onnx.Trainer.Tokenizers;
 
 namespace Gpt2Onnx.Exporter.Tests;
 

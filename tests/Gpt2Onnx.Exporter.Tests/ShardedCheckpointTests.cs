@@ -1,9 +1,8 @@
 using System.Text.Json.Nodes;
-using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.TestSupport;
 
 namespace Gpt2Onnx.Exporter.Tests;
 

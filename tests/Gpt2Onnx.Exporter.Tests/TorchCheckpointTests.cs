@@ -1,14 +1,12 @@
 using System.IO.Compression;
 using System.Runtime.InteropServices;
 using System.Text;
-using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Exporter.Graphs;
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Core.Onnx;
-
-using static Gpt2Onnx.Exporter.Tests.PickleBytes;
 using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Exporter.Graphs;
+using static Gpt2Onnx.Exporter.Tests.PickleBytes;
 
 namespace Gpt2Onnx.Exporter.Tests;
 

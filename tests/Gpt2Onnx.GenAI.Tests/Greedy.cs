@@ -1,6 +1,6 @@
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Generation;
 using GenAi = Microsoft.ML.OnnxRuntimeGenAI;
-using Gpt2Onnx.Core.Sampling;
 
 namespace Gpt2Onnx.GenAI.Tests;
 

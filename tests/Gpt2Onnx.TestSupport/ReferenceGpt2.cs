@@ -1,5 +1,5 @@
-using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Exporter.Checkpoints;
 
 namespace Gpt2Onnx.TestSupport;
 

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Core.Onnx;
 

@@ -1,8 +1,8 @@
 using System.Text.Json.Nodes;
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Trainer.Tokenizers;
 using static Gpt2Onnx.TestSupport.TfBundleWriter;
-using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.TestSupport;
 

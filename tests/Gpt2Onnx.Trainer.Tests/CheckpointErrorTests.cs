@@ -1,11 +1,10 @@
 using System.Runtime.InteropServices;
 using System.Text;
-using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.TestSupport;
 
 namespace Gpt2Onnx.Trainer.Tests;
 

@@ -1,14 +1,13 @@
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Trainer.Model;
-using static TorchSharp.torch;
 using Gpt2Onnx.Trainer.Training;
-using Gpt2Onnx.Core;
-using Gpt2Onnx.Core.Sampling;
-using Gpt2Onnx.Core.Checkpoints;
-using Gpt2Onnx.Core.Onnx;
+using static TorchSharp.torch;
 
 namespace Gpt2Onnx.Trainer.Tests;
 

@@ -1,11 +1,11 @@
 using System.Text.Json.Nodes;
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Trainer.Tokenizers;
 using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Model;
+using Gpt2Onnx.Trainer.Tokenizers;
 using static TorchSharp.torch;
-using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Trainer.Tests;
 

@@ -1,15 +1,14 @@
 using System.CommandLine;
-using Gpt2Onnx.Cli;
 using System.Text.Json;
+using Gpt2Onnx.Cli;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Model;
 using Gpt2Onnx.Trainer.Torch;
 using Gpt2Onnx.Trainer.Training;
-using Gpt2Onnx.Core;
-using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Trainer.Cli;
 

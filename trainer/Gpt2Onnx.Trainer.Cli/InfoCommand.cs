@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Text.Json;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Trainer.Torch;
 using TorchSharp;
-using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Trainer.Cli;
 

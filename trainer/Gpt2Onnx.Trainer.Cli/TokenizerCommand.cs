@@ -1,11 +1,10 @@
 using System.CommandLine;
 using Gpt2Onnx.Cli;
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Core.IO;
-using Gpt2Onnx.Trainer.Tokenizers;
-using Gpt2Onnx.Trainer.Data;
-using Gpt2Onnx.Trainer.Training;
 using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.IO;
+using Gpt2Onnx.Trainer.Data;
+using Gpt2Onnx.Trainer.Tokenizers;
+using Gpt2Onnx.Trainer.Training;
 
 namespace Gpt2Onnx.Trainer.Cli;
 

@@ -1,13 +1,11 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Gpt2Onnx.Cli;
-using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Training;
-using Gpt2Onnx.Core;
-using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Trainer.Cli;
 

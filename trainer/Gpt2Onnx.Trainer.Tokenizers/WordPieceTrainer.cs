@@ -1,6 +1,6 @@
 using System.Text;
-using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Runtime.Tokenizers;
 
 namespace Gpt2Onnx.Trainer.Tokenizers;

@@ -1,11 +1,9 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.Core;
-using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Core.Checkpoints;
-
+using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Runtime.Onnx;
 using static Gpt2Onnx.Core.Checkpoints.CheckpointLayout;
 
 namespace Gpt2Onnx.Exporter.Checkpoints;

@@ -1,9 +1,8 @@
 using System.Buffers.Binary;
-using Gpt2Onnx.Runtime;
-using Microsoft.Win32.SafeHandles;
 using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Core.Onnx;
+using Microsoft.Win32.SafeHandles;
 
 namespace Gpt2Onnx.Exporter.Checkpoints;
 

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Text;
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.Checkpoints;
 

@@ -1,12 +1,11 @@
 using System.Buffers.Binary;
 using System.Numerics;
 using System.Text;
-using Gpt2Onnx.Runtime;
-using Microsoft.Win32.SafeHandles;
-using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Core.Onnx;
+using Microsoft.Win32.SafeHandles;
 
 namespace Gpt2Onnx.Exporter.Checkpoints;
 

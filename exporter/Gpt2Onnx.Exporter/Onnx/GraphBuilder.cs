@@ -1,7 +1,7 @@
 using Google.Protobuf;
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Core.Onnx.Proto;
 using Gpt2Onnx.Runtime.Onnx;
-using Gpt2Onnx.Core.Onnx;
 
 namespace Gpt2Onnx.Exporter.Onnx;
 

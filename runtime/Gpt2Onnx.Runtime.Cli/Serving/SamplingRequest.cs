@@ -1,5 +1,5 @@
-using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Core.Sampling;
+using Gpt2Onnx.Runtime.Generation;
 
 namespace Gpt2Onnx.Runtime.Cli.Serving;
 

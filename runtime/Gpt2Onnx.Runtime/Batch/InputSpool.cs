@@ -1,5 +1,5 @@
-using Microsoft.Win32.SafeHandles;
 using Gpt2Onnx.Core;
+using Microsoft.Win32.SafeHandles;
 
 namespace Gpt2Onnx.Runtime.Batch;
 

@@ -1,9 +1,9 @@
 using System.Diagnostics;
-using Gpt2Onnx.Runtime.Onnx;
-using Microsoft.ML.OnnxRuntime;
 using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Core.Sampling;
+using Gpt2Onnx.Runtime.Onnx;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Gpt2Onnx.Runtime.Generation;
 

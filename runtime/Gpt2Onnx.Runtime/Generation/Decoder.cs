@@ -1,7 +1,7 @@
-using Gpt2Onnx.Runtime.Onnx;
-using Microsoft.ML.OnnxRuntime;
 using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Runtime.Onnx;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Gpt2Onnx.Runtime.Generation;
 

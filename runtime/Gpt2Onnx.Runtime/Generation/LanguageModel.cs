@@ -1,12 +1,12 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.IO;
+using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.Runtime.Tokenizers;
 using Gpt2Onnx.Runtime.Tokenizers.Contract;
-using Gpt2Onnx.Core;
-using Gpt2Onnx.Core.Onnx;
-using Gpt2Onnx.Core.Sampling;
-using Gpt2Onnx.Core.IO;
 
 namespace Gpt2Onnx.Runtime.Generation;
 

@@ -1,6 +1,6 @@
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Runtime.Onnx;
 using Microsoft.ML.OnnxRuntime;
-using Gpt2Onnx.Core.Onnx;
 
 namespace Gpt2Onnx.Runtime.Generation;
 

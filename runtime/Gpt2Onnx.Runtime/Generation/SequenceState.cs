@@ -1,8 +1,8 @@
 using System.Numerics.Tensors;
 using System.Text;
-using Gpt2Onnx.Runtime.Tokenizers;
 using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.Sampling;
+using Gpt2Onnx.Runtime.Tokenizers;
 
 namespace Gpt2Onnx.Runtime.Generation;
 

@@ -1,8 +1,8 @@
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Onnx;
 using Microsoft.ML.OnnxRuntime;
-using Gpt2Onnx.Core;
-using Gpt2Onnx.Core.Onnx;
 
 namespace Gpt2Onnx.Runtime.Lens;
 

@@ -1,5 +1,5 @@
-using Microsoft.ML.OnnxRuntime;
 using Gpt2Onnx.Core.Onnx;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Gpt2Onnx.Runtime.Onnx;
 

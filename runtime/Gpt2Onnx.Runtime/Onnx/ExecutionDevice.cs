@@ -1,5 +1,5 @@
-using Microsoft.ML.OnnxRuntime;
 using Gpt2Onnx.Core;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Gpt2Onnx.Runtime.Onnx;
 

@@ -1,9 +1,9 @@
 using System.Text.RegularExpressions;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.IO;
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Runtime.Native;
 using Microsoft.ML.OnnxRuntime;
-using Gpt2Onnx.Core;
-using Gpt2Onnx.Core.Onnx;
-using Gpt2Onnx.Core.IO;
 
 namespace Gpt2Onnx.Runtime.Onnx;
 

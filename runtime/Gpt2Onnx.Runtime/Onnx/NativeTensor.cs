@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
-using Microsoft.ML.OnnxRuntime;
 using Gpt2Onnx.Core.Onnx;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Gpt2Onnx.Runtime.Onnx;
 

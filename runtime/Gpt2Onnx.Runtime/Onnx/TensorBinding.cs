@@ -1,9 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Microsoft.ML.OnnxRuntime;
 using Gpt2Onnx.Core;
-
 using Gpt2Onnx.Core.Onnx;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Gpt2Onnx.Runtime.Onnx;
 

@@ -1,10 +1,9 @@
 using System.CommandLine;
 using System.Text.Json;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.GenAiBench;
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Onnx;
-using Gpt2Onnx.Core;
 
 // genai-bench --model DIR [--model DIR ...] [--batch N --rounds N --threads N --prompt-len N --new-tokens N]
 //             [--profile PREFIX]

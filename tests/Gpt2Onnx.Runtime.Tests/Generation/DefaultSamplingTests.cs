@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.TestSupport;
-using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Runtime.Tests.Generation;
 

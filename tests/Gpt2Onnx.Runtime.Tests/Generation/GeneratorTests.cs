@@ -1,12 +1,12 @@
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Exporter;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Exporter.Graphs;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.TestSupport;
-using Gpt2Onnx.Core;
-using Gpt2Onnx.Core.Onnx;
-using Gpt2Onnx.Core.Sampling;
 
 namespace Gpt2Onnx.Runtime.Tests.Generation;
 

@@ -1,4 +1,5 @@
 using System.Text;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.Runtime.Tokenizers;
@@ -6,7 +7,6 @@ using Gpt2Onnx.Runtime.Tokenizers.Contract;
 using Gpt2Onnx.TestSupport;
 using Microsoft.ML.Tokenizers;
 using BpeTokenizer = Gpt2Onnx.Runtime.Tokenizers.BpeTokenizer;
-using Gpt2Onnx.Core.Sampling;
 
 namespace Gpt2Onnx.Runtime.Tests.Generation;
 

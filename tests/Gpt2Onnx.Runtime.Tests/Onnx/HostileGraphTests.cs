@@ -1,6 +1,6 @@
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Core.Onnx.Proto;
 using Gpt2Onnx.TestSupport;
-using Gpt2Onnx.Core.Onnx;
 
 namespace Gpt2Onnx.Runtime.Tests.Onnx;
 

@@ -1,9 +1,9 @@
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Exporter;
 using Gpt2Onnx.Exporter.Graphs;
 using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.TestSupport;
-using Gpt2Onnx.Core;
-using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Runtime.Tests.Onnx;
 

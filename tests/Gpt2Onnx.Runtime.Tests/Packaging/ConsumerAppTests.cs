@@ -1,6 +1,6 @@
 using System.Text.Json;
-using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Core.Sampling;
+using Gpt2Onnx.TestSupport;
 
 namespace Gpt2Onnx.Runtime.Tests.Packaging;
 

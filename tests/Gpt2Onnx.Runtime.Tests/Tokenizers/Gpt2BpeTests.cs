@@ -1,8 +1,8 @@
 using System.Text;
 using System.Text.Json;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Runtime.Tests.Reference;
 using Gpt2Onnx.Runtime.Tokenizers;
-using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Runtime.Tests.Tokenizers;
 

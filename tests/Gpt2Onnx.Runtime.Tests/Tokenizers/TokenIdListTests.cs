@@ -1,6 +1,5 @@
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Runtime.Tokenizers;
 using Gpt2Onnx.Core;
+using Gpt2Onnx.Runtime.Tokenizers;
 
 namespace Gpt2Onnx.Runtime.Tests.Tokenizers;
 

@@ -1,8 +1,7 @@
 using System.Buffers.Binary;
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Runtime.Tokenizers;
-using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Trainer.Data;
 

@@ -1,9 +1,8 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.IO;
 using Microsoft.Win32.SafeHandles;
-using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Trainer.Data;
 

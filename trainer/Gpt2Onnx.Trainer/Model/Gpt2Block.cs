@@ -1,9 +1,8 @@
-using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Core.Checkpoints;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
-using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Trainer.Model;
 

@@ -1,14 +1,13 @@
 using System.Runtime.InteropServices;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Trainer.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
-using Gpt2Onnx.Core;
-using Gpt2Onnx.Core.Checkpoints;
-using Gpt2Onnx.Core.Onnx;
 
 namespace Gpt2Onnx.Trainer.Model;
 

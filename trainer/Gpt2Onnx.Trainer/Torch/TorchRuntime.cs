@@ -1,8 +1,7 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
-using Gpt2Onnx.Runtime;
-using TorchSharp;
 using Gpt2Onnx.Core;
+using TorchSharp;
 
 namespace Gpt2Onnx.Trainer.Torch;
 

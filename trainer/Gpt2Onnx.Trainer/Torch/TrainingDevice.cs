@@ -1,7 +1,6 @@
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
 using TorchSharp;
 using static TorchSharp.torch;
-using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Trainer.Torch;
 

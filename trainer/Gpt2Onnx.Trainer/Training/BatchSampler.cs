@@ -1,7 +1,6 @@
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Trainer.Data;
-using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Trainer.Training;
 

@@ -1,17 +1,16 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Core.IO;
+using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Core.Sampling;
+using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Model;
 using TorchSharp;
 using static TorchSharp.torch;
-using Gpt2Onnx.Core;
-using Gpt2Onnx.Core.Checkpoints;
-using Gpt2Onnx.Core.Sampling;
-using Gpt2Onnx.Core.Onnx;
 
 namespace Gpt2Onnx.Trainer.Training;
 

@@ -1,7 +1,7 @@
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Trainer.Model;
 using static TorchSharp.torch;
-using Gpt2Onnx.Core.Sampling;
 
 namespace Gpt2Onnx.Trainer.Training;
 

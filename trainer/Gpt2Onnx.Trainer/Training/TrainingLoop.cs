@@ -1,18 +1,17 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Runtime.Generation;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Core.IO;
+using Gpt2Onnx.Core.Sampling;
+using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Tokenizers;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Model;
 using Gpt2Onnx.Trainer.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
-using Gpt2Onnx.Core;
-using Gpt2Onnx.Core.Sampling;
-using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Trainer.Training;
 

@@ -1,6 +1,4 @@
 using System.Text.Json.Serialization;
-using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.Checkpoints;
 

@@ -1,10 +1,9 @@
 using Google.Protobuf;
-using Gpt2Onnx.Exporter.Checkpoints.TensorFlow.Proto;
-using Gpt2Onnx.Runtime;
-using Microsoft.Win32.SafeHandles;
 using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Exporter.Checkpoints.TensorFlow.Proto;
+using Microsoft.Win32.SafeHandles;
 
 namespace Gpt2Onnx.Exporter.Checkpoints.TensorFlow;
 

@@ -1,7 +1,6 @@
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Core.Onnx;
 
 namespace Gpt2Onnx.Exporter.Checkpoints.TensorFlow;

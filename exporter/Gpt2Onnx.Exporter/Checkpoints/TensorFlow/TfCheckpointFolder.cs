@@ -1,7 +1,6 @@
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Runtime.Tokenizers;
 using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Runtime.Tokenizers;
 
 namespace Gpt2Onnx.Exporter.Checkpoints.TensorFlow;
 

@@ -1,4 +1,3 @@
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.Checkpoints;
 

@@ -1,9 +1,9 @@
 using System.Text.Json.Nodes;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Batch;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Generation.Beams;
 using Gpt2Onnx.TestSupport;
-using Gpt2Onnx.Core.Sampling;
 
 namespace Gpt2Onnx.Runtime.Tests.Generation.Beams;
 

@@ -1,10 +1,10 @@
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Generation.Beams;
 using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.TestSupport;
-using Gpt2Onnx.Core;
-using Gpt2Onnx.Core.Sampling;
 
 namespace Gpt2Onnx.Runtime.Tests.Generation.Beams;
 
