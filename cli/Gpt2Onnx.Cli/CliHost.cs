@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Text.RegularExpressions;
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Cli;
 

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core.IO;
 
 namespace Gpt2Onnx.Cli;
 

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Generation;
 
 namespace Gpt2Onnx.Cli;
@@ -16,7 +17,7 @@ public sealed class SamplingFlags
     {
         Description = "tokens to generate at most: up to the model's context length, where generation ends anyway " +
                       "(the default is cut to it)",
-        DefaultValueFactory = _ => 64,
+        DefaultValueFactory = _ => SamplingDefaults.MaxNewTokens,
     };
     public Option<int> MinNewTokens { get; } = new("--min-new-tokens")
     {

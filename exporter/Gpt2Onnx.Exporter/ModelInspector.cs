@@ -1,6 +1,7 @@
 using Google.Protobuf;
-using Gpt2Onnx.Exporter.Onnx.Proto;
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Core.Onnx.Proto;
 using Gpt2Onnx.Runtime.Onnx;
 
 namespace Gpt2Onnx.Exporter;

@@ -2,13 +2,16 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Google.Protobuf;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.IO;
+using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Core.Onnx.Proto;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Exporter.Checkpoints.TensorFlow;
 using Gpt2Onnx.Exporter.Graphs;
 using Gpt2Onnx.Exporter.Onnx;
-using Gpt2Onnx.Exporter.Onnx.Proto;
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Runtime.IO;
 using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.Runtime.Tokenizers;
 
@@ -80,7 +83,7 @@ public static class OnnxExporter
             }
             long modelBytes = new FileInfo(Path.Combine(temporary, ModelFile)).Length;
 
-            checkpoint.Config.Save(Path.Combine(temporary, Gpt2Checkpoint.ConfigFile));
+            checkpoint.Config.Save(Path.Combine(temporary, CheckpointLayout.ConfigFile));
             foreach (var name in CopiedFiles)
             {
                 string source = Path.Combine(checkpointDirectory, name);
@@ -196,18 +199,13 @@ public static class OnnxExporter
                     },
                 },
             },
-            ["search"] = new JsonObject
+            ["search"] = new JsonObject(HuggingFaceSampling.Write(generation.Sampling))
             {
-                ["do_sample"] = generation.DoSample,
                 ["max_length"] = config.NPositions,
                 ["min_length"] = 0,
                 ["num_beams"] = 1,
                 ["num_return_sequences"] = 1,
                 ["past_present_share_buffer"] = fused,
-                ["repetition_penalty"] = generation.RepetitionPenalty,
-                ["temperature"] = generation.Temperature,
-                ["top_k"] = generation.TopK,
-                ["top_p"] = generation.TopP,
             },
         };
     }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Gpt2Onnx.Cli;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Batch;
 using Gpt2Onnx.Runtime.Generation;
 
@@ -40,7 +41,7 @@ internal static class BatchCommand
         {
             Description = "default for rows without max_new_tokens; up to the model's context length (the default " +
                           "is cut to it), as for each row's, or the row is written as an error",
-            DefaultValueFactory = _ => 64,
+            DefaultValueFactory = _ => SamplingDefaults.MaxNewTokens,
         };
         var temperature = new Option<double?>("--temperature") { Description = "default for rows without temperature (0 = greedy) [default: the model's]" };
         var json = new Option<bool>("--json") { Description = "print the summary as one JSON object" };

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using Gpt2Onnx.Cli;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Generation.Beams;
 
 namespace Gpt2Onnx.Runtime.Cli;

@@ -1,8 +1,9 @@
 using System.CommandLine;
 using System.Text.Json;
 using Gpt2Onnx.Cli;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Runtime.Generation;
-using Gpt2Onnx.Runtime.IO;
 using Gpt2Onnx.Runtime.Tokenizers;
 
 namespace Gpt2Onnx.Runtime.Cli;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Gpt2Onnx.Cli;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Lens;
 

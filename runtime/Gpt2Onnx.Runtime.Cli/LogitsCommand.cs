@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text;
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Runtime.Tokenizers;
 
 namespace Gpt2Onnx.Runtime.Cli;

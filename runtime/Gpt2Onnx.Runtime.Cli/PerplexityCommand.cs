@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
+using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Runtime.Generation;
-using Gpt2Onnx.Runtime.IO;
 
 namespace Gpt2Onnx.Runtime.Cli;
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Gpt2Onnx.Cli;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Runtime.Cli.Serving;
 using Gpt2Onnx.Runtime.Generation;
 using Microsoft.AspNetCore.Hosting.Server;

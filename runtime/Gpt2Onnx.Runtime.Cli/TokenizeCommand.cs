@@ -3,7 +3,8 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Gpt2Onnx.Cli;
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Runtime.Tokenizers;
 
 namespace Gpt2Onnx.Runtime.Cli;

@@ -1,7 +1,8 @@
 using System.Runtime.InteropServices;
-using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Exporter.Graphs;
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.TestSupport;
 
 namespace Gpt2Onnx.Exporter.Tests;
@@ -21,12 +22,12 @@ public sealed class ExportErrorTests : IDisposable
         var config = TinyCheckpoint.Config();
         string checkpoint = Path.Combine(_dir, name);
         Directory.CreateDirectory(checkpoint);
-        config.Save(Path.Combine(checkpoint, Gpt2Checkpoint.ConfigFile));
-        SafeTensorsFile.Write(Path.Combine(checkpoint, Gpt2Checkpoint.ModelFile), Gpt2Checkpoint.ExpectedTensors(config).Select(e =>
+        config.Save(Path.Combine(checkpoint, CheckpointLayout.ConfigFile));
+        SafeTensorsFile.Write(Path.Combine(checkpoint, CheckpointLayout.ModelFile), CheckpointLayout.ExpectedTensors(config).Select(e =>
         {
             var values = new float[e.Shape.Aggregate(1L, (a, b) => a * b)];
             if (e.Name == tensor) values[index] = value;
-            return new SafeTensorsFile.Entry(e.Name, SafeTensorDType.F32, e.Shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+            return new SafeTensorsFile.Entry(e.Name, TensorElementType.Float, e.Shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
         }));
         return checkpoint;
     }
@@ -59,7 +60,7 @@ public sealed class ExportErrorTests : IDisposable
         File.WriteAllText(Path.Combine(checkpoint, "tokenizer_config.json"), "{}"); // a tokenizer's settings, but no tokenizer
         Assert.False(OnnxExporter.Export(checkpoint, output, new ExportOptions()).HasTokenizer);
         // A byte-level tokenizer (over 256 ids) beside a model of 96: the runtime would refuse the export at its first run.
-        var tokenizer = Gpt2Onnx.Runtime.Tokenizers.Training.BpeTrainer.Train(["the quick brown fox jumps over the lazy dog", "hello world"], vocabSize: 300);
+        var tokenizer = Gpt2Onnx.Trainer.Tokenizers.BpeTrainer.Train(["the quick brown fox jumps over the lazy dog", "hello world"], vocabSize: 300);
         tokenizer.Save(checkpoint);
         var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, Path.Combine(_dir, "onnx2"), new ExportOptions()));
         Assert.Contains($"its tokenizer has {tokenizer.VocabSize} ids but the model only 96: the folder mixes two models", error.Message);
@@ -232,7 +233,7 @@ public sealed class ExportErrorTests : IDisposable
     public void A_safetensors_header_as_long_as_the_file_says_how_much_follows_its_length()
     {
         // It said "the header claims 13285000 bytes but the file has 13285000".
-        string checkpoint = Checkpoint(), model = Path.Combine(checkpoint, Gpt2Checkpoint.ModelFile);
+        string checkpoint = Checkpoint(), model = Path.Combine(checkpoint, CheckpointLayout.ModelFile);
         long length = new FileInfo(model).Length;
         using (var file = new FileStream(model, FileMode.Open, FileAccess.Write))
             file.Write(BitConverter.GetBytes(length));
@@ -245,7 +246,7 @@ public sealed class ExportErrorTests : IDisposable
     public void A_folder_in_the_place_of_config_json_is_called_a_folder()
     {
         // It was reported as missing.
-        string checkpoint = Checkpoint(), config = Path.Combine(checkpoint, Gpt2Checkpoint.ConfigFile);
+        string checkpoint = Checkpoint(), config = Path.Combine(checkpoint, CheckpointLayout.ConfigFile);
         File.Delete(config);
         Directory.CreateDirectory(config);
         var error = Assert.Throws<Gpt2OnnxException>(() => Gpt2Config.Load(config));
@@ -255,7 +256,7 @@ public sealed class ExportErrorTests : IDisposable
     [Fact]
     public void A_size_past_int_range_in_config_json_is_called_out_of_range()
     {
-        string checkpoint = Checkpoint(), config = Path.Combine(checkpoint, Gpt2Checkpoint.ConfigFile);
+        string checkpoint = Checkpoint(), config = Path.Combine(checkpoint, CheckpointLayout.ConfigFile);
         string text = File.ReadAllText(config);
         File.WriteAllText(config, text.Replace("\"n_positions\": 32", "\"n_positions\": 1000000000000"));
         var error = Assert.Throws<Gpt2OnnxException>(() => Gpt2Config.Load(config));

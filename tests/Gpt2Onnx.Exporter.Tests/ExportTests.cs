@@ -1,3 +1,5 @@
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Exporter.Graphs;
 using Gpt2Onnx.Runtime.Onnx;
@@ -15,7 +17,7 @@ public sealed class ExportTests : IDisposable
     private static readonly int[] Prompt = [5, 17, 3, 90, 42, 42, 0, 11, 64, 2];
 
     private (Gpt2Config Config, ReferenceGpt2 Reference, string Onnx) Export(ExportOptions options, string activation = "gelu_new", string prefix = "",
-                                                                              SafeTensorDType dtype = SafeTensorDType.F32)
+                                                                              TensorElementType dtype = TensorElementType.Float)
     {
         var config = TinyCheckpoint.Config(activation: activation);
         string checkpointDir = TinyCheckpoint.Write(Path.Combine(_dir, "ckpt"), config, seed: 11, prefix: prefix, dtype: dtype);
@@ -130,9 +132,9 @@ public sealed class ExportTests : IDisposable
     }
 
     [Theory]
-    [InlineData(SafeTensorDType.F16)]
-    [InlineData(SafeTensorDType.BF16)]
-    public void Half_precision_checkpoints_with_the_transformer_prefix_export(SafeTensorDType dtype)
+    [InlineData(TensorElementType.Float16)]
+    [InlineData(TensorElementType.BFloat16)]
+    public void Half_precision_checkpoints_with_the_transformer_prefix_export(TensorElementType dtype)
     {
         var (config, reference, onnx) = Export(new ExportOptions(), prefix: "transformer.", dtype: dtype);
         using var runner = new ExportedGraphRunner(onnx, config);

@@ -1,7 +1,8 @@
-using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Runtime.Onnx;
 using Microsoft.ML.OnnxRuntime;
-using static Gpt2Onnx.Runtime.Onnx.GraphNames;
+using static Gpt2Onnx.Core.Onnx.GraphNames;
 using OrtType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 
 namespace Gpt2Onnx.Exporter.Tests;

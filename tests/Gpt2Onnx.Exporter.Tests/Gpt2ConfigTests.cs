@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
-using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Exporter.Tests;
 

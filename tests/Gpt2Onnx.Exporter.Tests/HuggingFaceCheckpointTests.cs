@@ -1,7 +1,8 @@
 using System.Text.Json;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Exporter.Graphs;
 using Gpt2Onnx.Runtime.Generation;
-using Gpt2Onnx.Runtime.Tokenizers.Training;
+using Gpt2Onnx.Trainer.Tokenizers;
 
 namespace Gpt2Onnx.Exporter.Tests;
 

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Exporter.Graphs;
-using Gpt2Onnx.Runtime;
 
 namespace Gpt2Onnx.Exporter.Tests;
 

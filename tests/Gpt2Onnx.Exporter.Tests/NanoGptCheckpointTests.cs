@@ -1,7 +1,7 @@
 using System.IO.Compression;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Exporter.Graphs;
-using Gpt2Onnx.Runtime;
 using static Gpt2Onnx.Exporter.Tests.PickleBytes;
 
 namespace Gpt2Onnx.Exporter.Tests;

@@ -1,4 +1,6 @@
-using Gpt2Onnx.Exporter.Onnx.Proto;
+using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Core.Onnx.Proto;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.TestSupport;

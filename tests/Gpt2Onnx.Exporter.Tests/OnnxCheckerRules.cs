@@ -1,4 +1,4 @@
-using Gpt2Onnx.Exporter.Onnx.Proto;
+using Gpt2Onnx.Core.Onnx.Proto;
 
 namespace Gpt2Onnx.Exporter.Tests;
 

@@ -1,11 +1,12 @@
 using System.Runtime.InteropServices;
-using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Exporter.Graphs;
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Onnx;
-using Gpt2Onnx.Runtime.Tokenizers.Training;
 using Gpt2Onnx.TestSupport;
+using Gpt2Onnx.Trainer.Tokenizers;
 
 namespace Gpt2Onnx.Exporter.Tests;
 
@@ -28,16 +29,16 @@ public sealed class PerplexityOverflowTests : IDisposable
         };
         string checkpoint = Path.Combine(_dir, "ckpt");
         Directory.CreateDirectory(checkpoint);
-        config.Save(Path.Combine(checkpoint, Gpt2Checkpoint.ConfigFile));
-        var entries = Gpt2Checkpoint.ExpectedTensors(config).Select(e =>
+        config.Save(Path.Combine(checkpoint, CheckpointLayout.ConfigFile));
+        var entries = CheckpointLayout.ExpectedTensors(config).Select(e =>
         {
             bool gain = e.Name.Contains("ln_") && e.Name.EndsWith("weight");
             float value = e.Name switch { "wte.weight" => 1, "ln_f.bias" => 1e38f, _ when gain => 1, _ => 0 };
             var values = Enumerable.Repeat(value, (int)e.Shape.Aggregate(1L, (a, b) => a * b)).ToArray();
             var bytes = MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
-            return new SafeTensorsFile.Entry(e.Name, SafeTensorDType.F32, e.Shape, bytes);
+            return new SafeTensorsFile.Entry(e.Name, TensorElementType.Float, e.Shape, bytes);
         });
-        SafeTensorsFile.Write(Path.Combine(checkpoint, Gpt2Checkpoint.ModelFile), entries);
+        SafeTensorsFile.Write(Path.Combine(checkpoint, CheckpointLayout.ModelFile), entries);
         tokenizer.Save(checkpoint);
         _onnx = Path.Combine(_dir, "onnx");
         OnnxExporter.Export(checkpoint, _onnx, new ExportOptions { Variant = GraphVariant.Portable });

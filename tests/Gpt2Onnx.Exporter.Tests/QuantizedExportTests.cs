@@ -1,7 +1,8 @@
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.Onnx.Proto;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Exporter.Graphs;
-using Gpt2Onnx.Exporter.Onnx.Proto;
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.TestSupport;
 
 namespace Gpt2Onnx.Exporter.Tests;

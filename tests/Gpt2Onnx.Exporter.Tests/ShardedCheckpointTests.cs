@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.TestSupport;
 
 namespace Gpt2Onnx.Exporter.Tests;
@@ -26,10 +27,10 @@ public sealed class ShardedCheckpointTests : IDisposable
         string single = TinyCheckpoint.Write(Path.Combine(_dir, "single"), _config, seed: 3);
         string sharded = Path.Combine(_dir, "sharded");
         Directory.CreateDirectory(sharded);
-        _config.Save(Path.Combine(sharded, Gpt2Checkpoint.ConfigFile));
-        var names = Gpt2Checkpoint.ExpectedTensors(_config).ToList();
+        _config.Save(Path.Combine(sharded, CheckpointLayout.ConfigFile));
+        var names = CheckpointLayout.ExpectedTensors(_config).ToList();
         var map = new List<(string, string)>();
-        using (var source = SafeTensorsFile.Open(Path.Combine(single, Gpt2Checkpoint.ModelFile)))
+        using (var source = SafeTensorsFile.Open(Path.Combine(single, CheckpointLayout.ModelFile)))
             for (int part = 0; part < 2; part++)
             {
                 string shard = $"model-0000{part + 1}-of-00002.safetensors";
@@ -43,7 +44,7 @@ public sealed class ShardedCheckpointTests : IDisposable
                 }));
                 map.AddRange(half.Select(n => ("transformer." + n.Name, shard)));
             }
-        WriteIndex(Path.Combine(sharded, Gpt2Checkpoint.ModelFile + Gpt2Checkpoint.IndexSuffix), map);
+        WriteIndex(Path.Combine(sharded, CheckpointLayout.ModelFile + CheckpointLayout.IndexSuffix), map);
         return (single, sharded);
     }
 
@@ -53,7 +54,7 @@ public sealed class ShardedCheckpointTests : IDisposable
         var (single, sharded) = SplitCheckpoint();
         using var expected = Gpt2Checkpoint.Open(single);
         using var actual = Gpt2Checkpoint.Open(sharded);
-        foreach (var (name, _) in Gpt2Checkpoint.ExpectedTensors(_config))
+        foreach (var (name, _) in CheckpointLayout.ExpectedTensors(_config))
             Assert.Equal(expected.ReadFloat32(name), actual.ReadFloat32(name));
     }
 
@@ -63,10 +64,10 @@ public sealed class ShardedCheckpointTests : IDisposable
         string folder = Path.Combine(_dir, "bin");
         Directory.CreateDirectory(folder);
         var config = new Gpt2Config { VocabSize = 16, NPositions = 8, NEmbd = 8, NLayer = 2, NHead = 2, BosTokenId = 15, EosTokenId = 15 };
-        config.Save(Path.Combine(folder, Gpt2Checkpoint.ConfigFile));
+        config.Save(Path.Combine(folder, CheckpointLayout.ConfigFile));
         const string shard = "pytorch_model-00001-of-00001.bin";
-        File.Copy(Path.Combine(AppContext.BaseDirectory, "TorchFixtures", "zip", Gpt2Checkpoint.TorchModelFile), Path.Combine(folder, shard));
-        WriteIndex(Path.Combine(folder, Gpt2Checkpoint.TorchModelFile + Gpt2Checkpoint.IndexSuffix), [("transformer.wte.weight", shard), ("lm_head.weight", shard)]);
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "TorchFixtures", "zip", CheckpointLayout.TorchModelFile), Path.Combine(folder, shard));
+        WriteIndex(Path.Combine(folder, CheckpointLayout.TorchModelFile + CheckpointLayout.IndexSuffix), [("transformer.wte.weight", shard), ("lm_head.weight", shard)]);
         using var checkpoint = Gpt2Checkpoint.Open(folder);
         Assert.Equal(-125 / 256f, checkpoint.ReadFloat32("wte.weight")[0]); // the fixture's first value (TorchCheckpointTests)
     }
@@ -75,7 +76,7 @@ public sealed class ShardedCheckpointTests : IDisposable
     public void A_shard_named_outside_the_folder_is_refused()
     {
         var (_, sharded) = SplitCheckpoint();
-        WriteIndex(Path.Combine(sharded, Gpt2Checkpoint.ModelFile + Gpt2Checkpoint.IndexSuffix), [("transformer.wte.weight", "../single/model.safetensors")]);
+        WriteIndex(Path.Combine(sharded, CheckpointLayout.ModelFile + CheckpointLayout.IndexSuffix), [("transformer.wte.weight", "../single/model.safetensors")]);
         var error = Assert.ThrowsAny<Gpt2OnnxException>(() => Gpt2Checkpoint.Open(sharded).Dispose()).Message;
         Assert.Contains("names the shard '../single/model.safetensors', which is not a file name beside the index", error);
     }
@@ -84,7 +85,7 @@ public sealed class ShardedCheckpointTests : IDisposable
     public void An_index_that_puts_a_tensor_in_the_wrong_shard_is_refused()
     {
         var (_, sharded) = SplitCheckpoint();
-        WriteIndex(Path.Combine(sharded, Gpt2Checkpoint.ModelFile + Gpt2Checkpoint.IndexSuffix),
+        WriteIndex(Path.Combine(sharded, CheckpointLayout.ModelFile + CheckpointLayout.IndexSuffix),
             [("transformer.wte.weight", "model-00002-of-00002.safetensors"), ("transformer.wpe.weight", "model-00001-of-00002.safetensors")]);
         var error = Assert.ThrowsAny<Gpt2OnnxException>(() => Gpt2Checkpoint.Open(sharded).Dispose()).Message;
         Assert.Contains("puts 'transformer.wte.weight' in model-00002-of-00002.safetensors, which does not hold it", error);

@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
 using System.Text;
-using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Exporter.Checkpoints.TensorFlow;
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.TestSupport;
 using static Gpt2Onnx.TestSupport.TfBundleWriter;
 

@@ -1,7 +1,8 @@
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Exporter.Checkpoints.TensorFlow;
 using Gpt2Onnx.Exporter.Graphs;
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.TestSupport;
 
 namespace Gpt2Onnx.Exporter.Tests;
@@ -62,7 +63,7 @@ public sealed class TfCheckpointTests : IDisposable
         var converted = TfCheckpointConverter.Convert(Tf, Path.Combine(_dir, "hf"));
         using var original = Gpt2Checkpoint.Open(source);
         using var written = Gpt2Checkpoint.Open(converted.OutputDirectory);
-        foreach (var (name, _) in Gpt2Checkpoint.ExpectedTensors(original.Config))
+        foreach (var (name, _) in CheckpointLayout.ExpectedTensors(original.Config))
             Assert.Equal(original.ReadFloat32(name), written.ReadFloat32(name));
         int variables = gpt2Ml ? 4 + 16 * original.Config.NLayer : 4 + 12 * original.Config.NLayer;
         int slots = gpt2Ml ? 1 : 2;

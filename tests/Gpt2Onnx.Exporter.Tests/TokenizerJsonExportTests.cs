@@ -1,9 +1,10 @@
 using System.Text.Json.Nodes;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Exporter.Graphs;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Tokenizers;
-using Gpt2Onnx.Runtime.Tokenizers.Training;
 using Gpt2Onnx.TestSupport;
+using Gpt2Onnx.Trainer.Tokenizers;
 
 namespace Gpt2Onnx.Exporter.Tests;
 

@@ -1,10 +1,11 @@
 using System.IO.Compression;
 using System.Runtime.InteropServices;
 using System.Text;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Exporter.Graphs;
-using Gpt2Onnx.Runtime;
-
 using static Gpt2Onnx.Exporter.Tests.PickleBytes;
 
 namespace Gpt2Onnx.Exporter.Tests;
@@ -28,12 +29,12 @@ public sealed class TorchCheckpointTests : IDisposable
     {
         string folder = Path.Combine(_dir, format);
         Directory.CreateDirectory(folder);
-        FixtureConfig.Save(Path.Combine(folder, Gpt2Checkpoint.ConfigFile));
-        File.Copy(Path.Combine(AppContext.BaseDirectory, "TorchFixtures", format, Gpt2Checkpoint.TorchModelFile), Path.Combine(folder, Gpt2Checkpoint.TorchModelFile));
+        FixtureConfig.Save(Path.Combine(folder, CheckpointLayout.ConfigFile));
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "TorchFixtures", format, CheckpointLayout.TorchModelFile), Path.Combine(folder, CheckpointLayout.TorchModelFile));
         return folder;
     }
 
-    private string BinPath(string folder) => Path.Combine(folder, Gpt2Checkpoint.TorchModelFile);
+    private string BinPath(string folder) => Path.Combine(folder, CheckpointLayout.TorchModelFile);
 
     private string Refusal(string folder) => Assert.ThrowsAny<Gpt2OnnxException>(() => TorchCheckpointFile.Open(BinPath(folder)).Dispose()).Message;
 
@@ -44,7 +45,7 @@ public sealed class TorchCheckpointTests : IDisposable
     {
         using var checkpoint = Gpt2Checkpoint.Open(FixtureFolder(format));
         int j = 0;
-        foreach (var (name, shape) in Gpt2Checkpoint.ExpectedTensors(FixtureConfig))
+        foreach (var (name, shape) in CheckpointLayout.ExpectedTensors(FixtureConfig))
         {
             var values = checkpoint.ReadFloat32(name);
             Assert.Equal(shape.Aggregate(1L, (a, b) => a * b), values.Length);
@@ -60,12 +61,12 @@ public sealed class TorchCheckpointTests : IDisposable
         string torch = FixtureFolder("zip");
         string twin = Path.Combine(_dir, "safetensors");
         Directory.CreateDirectory(twin);
-        FixtureConfig.Save(Path.Combine(twin, Gpt2Checkpoint.ConfigFile));
-        SafeTensorsFile.Write(Path.Combine(twin, Gpt2Checkpoint.ModelFile), Gpt2Checkpoint.ExpectedTensors(FixtureConfig).Select((e, j) =>
+        FixtureConfig.Save(Path.Combine(twin, CheckpointLayout.ConfigFile));
+        SafeTensorsFile.Write(Path.Combine(twin, CheckpointLayout.ModelFile), CheckpointLayout.ExpectedTensors(FixtureConfig).Select((e, j) =>
         {
             var values = new float[e.Shape.Aggregate(1L, (a, b) => a * b)];
             for (int i = 0; i < values.Length; i++) values[i] = Expected(j, i);
-            return new SafeTensorsFile.Entry(e.Name, SafeTensorDType.F32, e.Shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+            return new SafeTensorsFile.Entry(e.Name, TensorElementType.Float, e.Shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
         }));
         var logits = new List<List<float[]>>();
         foreach (var checkpoint in new[] { torch, twin })
@@ -135,10 +136,10 @@ public sealed class TorchCheckpointTests : IDisposable
     [InlineData("legacy")]
     public void Truncated_or_damaged_files_fail_with_one_clear_error_and_never_crash(string format)
     {
-        byte[] good = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "TorchFixtures", format, Gpt2Checkpoint.TorchModelFile));
+        byte[] good = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "TorchFixtures", format, CheckpointLayout.TorchModelFile));
         string folder = Path.Combine(_dir, "damaged");
         Directory.CreateDirectory(folder);
-        FixtureConfig.Save(Path.Combine(folder, Gpt2Checkpoint.ConfigFile));
+        FixtureConfig.Save(Path.Combine(folder, CheckpointLayout.ConfigFile));
         var random = new Random(7);
         int failures = 0;
         for (int trial = 0; trial < 300; trial++)
@@ -150,7 +151,7 @@ public sealed class TorchCheckpointTests : IDisposable
             try
             {
                 using var checkpoint = Gpt2Checkpoint.Open(folder);
-                foreach (var (name, _) in Gpt2Checkpoint.ExpectedTensors(FixtureConfig)) checkpoint.ReadFloat32(name);
+                foreach (var (name, _) in CheckpointLayout.ExpectedTensors(FixtureConfig)) checkpoint.ReadFloat32(name);
             }
             catch (Gpt2OnnxException)
             {
@@ -177,7 +178,7 @@ public sealed class TorchCheckpointTests : IDisposable
     {
         string folder = Path.Combine(_dir, "handmade");
         Directory.CreateDirectory(folder);
-        FixtureConfig.Save(Path.Combine(folder, Gpt2Checkpoint.ConfigFile));
+        FixtureConfig.Save(Path.Combine(folder, CheckpointLayout.ConfigFile));
         PickleBytes.WriteArchive(BinPath(folder), pickle, compression, members);
         return folder;
     }

@@ -1,6 +1,6 @@
-using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Exporter.Graphs;
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.TestSupport;
@@ -17,7 +17,7 @@ public sealed class TrainedContextTests : IDisposable
     /// <summary>A checkpoint (32 positions, with a tokenizer) whose training state, when given, is <paramref name="state"/>.</summary>
     private string Checkpoint(string name, string? state)
     {
-        var tokenizer = Runtime.Tokenizers.Training.BpeTrainer.Train(["the quick brown fox jumps over the lazy dog"], vocabSize: 270);
+        var tokenizer = Gpt2Onnx.Trainer.Tokenizers.BpeTrainer.Train(["the quick brown fox jumps over the lazy dog"], vocabSize: 270);
         string checkpoint = TinyCheckpoint.Write(Path.Combine(_dir, name), TinyCheckpoint.Config(vocab: tokenizer.VocabSize, positions: 32), seed: 4);
         tokenizer.Save(checkpoint);
         if (state != null)

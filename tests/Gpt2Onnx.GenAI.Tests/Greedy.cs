@@ -1,3 +1,4 @@
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Generation;
 using GenAi = Microsoft.ML.OnnxRuntimeGenAI;
 

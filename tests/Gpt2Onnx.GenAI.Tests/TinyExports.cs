@@ -1,8 +1,8 @@
 using Gpt2Onnx.Exporter;
 using Gpt2Onnx.Exporter.Graphs;
 using Gpt2Onnx.Runtime.Tokenizers;
-using Gpt2Onnx.Runtime.Tokenizers.Training;
 using Gpt2Onnx.TestSupport;
+using Gpt2Onnx.Trainer.Tokenizers;
 
 namespace Gpt2Onnx.GenAI.Tests;
 

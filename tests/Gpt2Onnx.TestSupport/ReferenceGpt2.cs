@@ -1,3 +1,4 @@
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Exporter.Checkpoints;
 
 namespace Gpt2Onnx.TestSupport;
@@ -15,7 +16,7 @@ public sealed class ReferenceGpt2
     public ReferenceGpt2(Gpt2Checkpoint checkpoint)
     {
         _c = checkpoint.Config;
-        _w = Gpt2Checkpoint.ExpectedTensors(_c).ToDictionary(e => e.Name, e => checkpoint.ReadFloat32(e.Name).Select(v => (double)v).ToArray());
+        _w = CheckpointLayout.ExpectedTensors(_c).ToDictionary(e => e.Name, e => checkpoint.ReadFloat32(e.Name).Select(v => (double)v).ToArray());
     }
 
     public Gpt2Config Config => _c;

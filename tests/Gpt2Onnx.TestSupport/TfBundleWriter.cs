@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
 using Google.Protobuf;
-using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Exporter.Checkpoints.TensorFlow;
 using Gpt2Onnx.Exporter.Checkpoints.TensorFlow.Proto;
 

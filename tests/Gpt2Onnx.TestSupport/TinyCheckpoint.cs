@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
-using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.Onnx;
 
 namespace Gpt2Onnx.TestSupport;
 
@@ -19,14 +20,14 @@ public static class TinyCheckpoint
     /// every name (for example "transformer.") and <paramref name="dtype"/> picks the stored type.
     /// </summary>
     public static string Write(string directory, Gpt2Config config, int seed = 0, string prefix = "",
-                               SafeTensorDType dtype = SafeTensorDType.F32)
+                               TensorElementType dtype = TensorElementType.Float)
     {
         Directory.CreateDirectory(directory);
-        config.Save(Path.Combine(directory, Gpt2Checkpoint.ConfigFile));
+        config.Save(Path.Combine(directory, CheckpointLayout.ConfigFile));
         var random = new Random(seed);
         double Normal() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
         var entries = new List<SafeTensorsFile.Entry>();
-        foreach (var (name, shape) in Gpt2Checkpoint.ExpectedTensors(config))
+        foreach (var (name, shape) in CheckpointLayout.ExpectedTensors(config))
         {
             long n = shape.Aggregate(1L, (a, b) => a * b);
             bool gain = name.Contains("ln_") && name.EndsWith(".weight");
@@ -34,15 +35,15 @@ public static class TinyCheckpoint
             for (int i = 0; i < n; i++) values[i] = (float)(gain ? 1 + 0.2 * Normal() : 0.3 * Normal());
             entries.Add(new SafeTensorsFile.Entry(prefix + name, dtype, shape, Encode(values, dtype)));
         }
-        SafeTensorsFile.Write(Path.Combine(directory, Gpt2Checkpoint.ModelFile), entries);
+        SafeTensorsFile.Write(Path.Combine(directory, CheckpointLayout.ModelFile), entries);
         return directory;
     }
 
-    private static byte[] Encode(float[] values, SafeTensorDType dtype) => dtype switch
+    private static byte[] Encode(float[] values, TensorElementType dtype) => dtype switch
     {
-        SafeTensorDType.F32 => MemoryMarshal.AsBytes(values.AsSpan()).ToArray(),
-        SafeTensorDType.F16 => MemoryMarshal.AsBytes(values.Select(v => (Half)v).ToArray().AsSpan()).ToArray(),
-        SafeTensorDType.BF16 => MemoryMarshal.AsBytes(values.Select(v => (ushort)(BitConverter.SingleToInt32Bits(v) >> 16)).ToArray().AsSpan()).ToArray(),
+        TensorElementType.Float => MemoryMarshal.AsBytes(values.AsSpan()).ToArray(),
+        TensorElementType.Float16 => MemoryMarshal.AsBytes(values.Select(v => (Half)v).ToArray().AsSpan()).ToArray(),
+        TensorElementType.BFloat16 => MemoryMarshal.AsBytes(values.Select(v => (ushort)(BitConverter.SingleToInt32Bits(v) >> 16)).ToArray().AsSpan()).ToArray(),
         _ => throw new ArgumentException($"no test encoding for {dtype}"),
     };
 }
@@ -60,7 +61,7 @@ public static class TinyModel
                                                                            Gpt2Onnx.Exporter.Graphs.Precision fusedPrecision = Gpt2Onnx.Exporter.Graphs.Precision.Fp32,
                                                                            int vocab = 0, int embd = 32, int layers = 2)
     {
-        var tokenizer = Gpt2Onnx.Runtime.Tokenizers.Training.BpeTrainer.Train(
+        var tokenizer = Gpt2Onnx.Trainer.Tokenizers.BpeTrainer.Train(
             ["the quick brown fox jumps over the lazy dog", "床前明月光，疑是地上霜。", "hello world, hello model"], vocabSize: 300);
         var config = TinyCheckpoint.Config(vocab: vocab > 0 ? vocab : tokenizer.VocabSize, positions: positions, embd: embd, layers: layers) with { BosTokenId = tokenizer.EndOfTextId, EosTokenId = tokenizer.EndOfTextId };
         string checkpoint = TinyCheckpoint.Write(Path.Combine(directory, "ckpt"), config, seed);

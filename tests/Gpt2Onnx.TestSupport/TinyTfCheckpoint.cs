@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime.Tokenizers.Training;
+using Gpt2Onnx.Trainer.Tokenizers;
 using static Gpt2Onnx.TestSupport.TfBundleWriter;
 
 namespace Gpt2Onnx.TestSupport;

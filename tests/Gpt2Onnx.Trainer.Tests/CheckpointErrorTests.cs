@@ -1,7 +1,9 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.TestSupport;
 
 namespace Gpt2Onnx.Trainer.Tests;
@@ -14,13 +16,13 @@ public sealed class CheckpointErrorTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private string Error() => Assert.Throws<Gpt2OnnxException>(() => Gpt2Checkpoint.Open(_dir).Dispose()).Message;
-    private string ModelPath => Path.Combine(_dir, Gpt2Checkpoint.ModelFile);
+    private string ModelPath => Path.Combine(_dir, CheckpointLayout.ModelFile);
 
     [Fact]
     public void A_config_that_contradicts_the_checkpoint()
     {
         TinyCheckpoint.Write(_dir, TinyCheckpoint.Config());
-        (TinyCheckpoint.Config() with { NEmbd = 64 }).Save(Path.Combine(_dir, Gpt2Checkpoint.ConfigFile));
+        (TinyCheckpoint.Config() with { NEmbd = 64 }).Save(Path.Combine(_dir, CheckpointLayout.ConfigFile));
         Assert.Contains("the config contradicts the checkpoint", Error());
     }
 
@@ -28,7 +30,7 @@ public sealed class CheckpointErrorTests : IDisposable
     public void A_missing_tensor()
     {
         TinyCheckpoint.Write(_dir, TinyCheckpoint.Config(layers: 2));
-        (TinyCheckpoint.Config(layers: 3)).Save(Path.Combine(_dir, Gpt2Checkpoint.ConfigFile));
+        (TinyCheckpoint.Config(layers: 3)).Save(Path.Combine(_dir, CheckpointLayout.ConfigFile));
         Assert.Contains("lacks tensors", Error());
     }
 
@@ -36,7 +38,7 @@ public sealed class CheckpointErrorTests : IDisposable
     public void An_extra_tensor()
     {
         TinyCheckpoint.Write(_dir, TinyCheckpoint.Config(layers: 2));
-        TinyCheckpoint.Config(layers: 1).Save(Path.Combine(_dir, Gpt2Checkpoint.ConfigFile));
+        TinyCheckpoint.Config(layers: 1).Save(Path.Combine(_dir, CheckpointLayout.ConfigFile));
         Assert.Contains("tensors a GPT-2 does not", Error());
     }
 
@@ -52,7 +54,7 @@ public sealed class CheckpointErrorTests : IDisposable
     [Fact]
     public void A_header_length_beyond_the_file()
     {
-        TinyCheckpoint.Config().Save(Path.Combine(_dir, Gpt2Checkpoint.ConfigFile));
+        TinyCheckpoint.Config().Save(Path.Combine(_dir, CheckpointLayout.ConfigFile));
         File.WriteAllBytes(ModelPath, BitConverter.GetBytes(long.MaxValue));
         Assert.Contains("its header says its JSON takes 9,223,372,036,854,775,807 bytes, but only 0 follow", Error());
     }
@@ -61,7 +63,7 @@ public sealed class CheckpointErrorTests : IDisposable
     public void Overlapping_tensors()
     {
         var config = TinyCheckpoint.Config(vocab: 4, positions: 4, embd: 4, layers: 1, heads: 1);
-        config.Save(Path.Combine(_dir, Gpt2Checkpoint.ConfigFile));
+        config.Save(Path.Combine(_dir, CheckpointLayout.ConfigFile));
         string header = "{\"wte.weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"wpe.weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}";
         WriteRaw(header, new byte[12]);
         Assert.Contains("overlap", Error());
@@ -70,7 +72,7 @@ public sealed class CheckpointErrorTests : IDisposable
     [Fact]
     public void An_unknown_dtype()
     {
-        TinyCheckpoint.Config().Save(Path.Combine(_dir, Gpt2Checkpoint.ConfigFile));
+        TinyCheckpoint.Config().Save(Path.Combine(_dir, CheckpointLayout.ConfigFile));
         WriteRaw("{\"wte.weight\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]}}", new byte[2]);
         Assert.Contains("unknown dtype", Error());
     }
@@ -79,12 +81,12 @@ public sealed class CheckpointErrorTests : IDisposable
     public void NaN_weights()
     {
         var config = TinyCheckpoint.Config();
-        config.Save(Path.Combine(_dir, Gpt2Checkpoint.ConfigFile));
-        var entries = Gpt2Checkpoint.ExpectedTensors(config).Select(e =>
+        config.Save(Path.Combine(_dir, CheckpointLayout.ConfigFile));
+        var entries = CheckpointLayout.ExpectedTensors(config).Select(e =>
         {
             var values = new float[e.Shape.Aggregate(1L, (a, b) => a * b)];
             if (e.Name == "h.1.ln_2.bias") values[3] = float.NaN;
-            return new Exporter.Checkpoints.SafeTensorsFile.Entry(e.Name, SafeTensorDType.F32, e.Shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+            return new Gpt2Onnx.Core.Checkpoints.SafeTensorsFile.Entry(e.Name, TensorElementType.Float, e.Shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
         });
         SafeTensorsFile.Write(ModelPath, entries);
         using var broken = Gpt2Checkpoint.Open(_dir);
@@ -96,7 +98,7 @@ public sealed class CheckpointErrorTests : IDisposable
     public void A_shape_whose_size_overflows()
     {
         var config = TinyCheckpoint.Config(vocab: 4, positions: 4, embd: 4, layers: 1, heads: 1);
-        config.Save(Path.Combine(_dir, Gpt2Checkpoint.ConfigFile));
+        config.Save(Path.Combine(_dir, CheckpointLayout.ConfigFile));
         WriteRaw("{\"wte.weight\":{\"dtype\":\"F32\",\"shape\":[1099511627776,1099511627776],\"data_offsets\":[0,8]}}", new byte[8]);
         Assert.Contains("'wte.weight' has the shape [1099511627776, 1099511627776], more bytes than any file holds", Error());
     }
@@ -104,7 +106,7 @@ public sealed class CheckpointErrorTests : IDisposable
     [Fact]
     public void A_config_with_impossible_numbers()
     {
-        File.WriteAllText(Path.Combine(_dir, Gpt2Checkpoint.ConfigFile), "{\"n_embd\": 100, \"n_head\": 3}");
+        File.WriteAllText(Path.Combine(_dir, CheckpointLayout.ConfigFile), "{\"n_embd\": 100, \"n_head\": 3}");
         Assert.Contains("multiple of n_head", Error());
     }
 

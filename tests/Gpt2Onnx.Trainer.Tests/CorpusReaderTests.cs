@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
 using System.Text;
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Runtime.Tokenizers;
-using Gpt2Onnx.Runtime.Tokenizers.Training;
 using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Trainer.Data;
+using Gpt2Onnx.Trainer.Tokenizers;
 
 namespace Gpt2Onnx.Trainer.Tests;
 

@@ -1,10 +1,13 @@
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Trainer.Model;
-using static TorchSharp.torch;
 using Gpt2Onnx.Trainer.Training;
+using static TorchSharp.torch;
 
 namespace Gpt2Onnx.Trainer.Tests;
 
@@ -108,7 +111,7 @@ public sealed class Gpt2ModelTests : IDisposable
     {
         var config = TinyCheckpoint.Config(layers: 2);
         using var model = Gpt2Model.Create(config, seed: 1);
-        var expected = Gpt2Checkpoint.ExpectedTensors(config).Select(e => (e.Name, e.Shape)).OrderBy(e => e.Name, StringComparer.Ordinal);
+        var expected = CheckpointLayout.ExpectedTensors(config).Select(e => (e.Name, e.Shape)).OrderBy(e => e.Name, StringComparer.Ordinal);
         var actual = model.named_parameters().Select(p => (p.name, p.parameter.shape)).OrderBy(e => e.name, StringComparer.Ordinal);
         Assert.Equal(expected.Select(e => e.Name + ":" + string.Join("x", e.Shape)), actual.Select(e => e.name + ":" + string.Join("x", e.shape)));
     }
@@ -136,8 +139,8 @@ public sealed class Gpt2ModelTests : IDisposable
     {
         var config = TinyCheckpoint.Config();
         using var model = Gpt2Model.Create(config, seed: 2);
-        config.Save(Path.Combine(_dir, Gpt2Checkpoint.ConfigFile));
-        SafeTensorsFile.Write(Path.Combine(_dir, Gpt2Checkpoint.ModelFile), model.ToSafeTensors());
+        config.Save(Path.Combine(_dir, CheckpointLayout.ConfigFile));
+        SafeTensorsFile.Write(Path.Combine(_dir, CheckpointLayout.ModelFile), model.ToSafeTensors());
         using var checkpoint = Gpt2Checkpoint.Open(_dir);
         using var loaded = Gpt2Model.Load(checkpoint);
         using var scope = NewDisposeScope();
@@ -146,9 +149,9 @@ public sealed class Gpt2ModelTests : IDisposable
     }
 
     [Theory]
-    [InlineData(SafeTensorDType.F16)]
-    [InlineData(SafeTensorDType.BF16)]
-    public void Half_precision_checkpoints_with_the_transformer_prefix_load(SafeTensorDType dtype)
+    [InlineData(TensorElementType.Float16)]
+    [InlineData(TensorElementType.BFloat16)]
+    public void Half_precision_checkpoints_with_the_transformer_prefix_load(TensorElementType dtype)
     {
         var config = TinyCheckpoint.Config();
         TinyCheckpoint.Write(_dir, config, seed: 5, prefix: "transformer.", dtype: dtype);

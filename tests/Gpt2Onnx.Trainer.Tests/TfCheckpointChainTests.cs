@@ -1,9 +1,10 @@
 using System.Text.Json.Nodes;
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime.Tokenizers.Training;
 using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Model;
+using Gpt2Onnx.Trainer.Tokenizers;
 using static TorchSharp.torch;
 
 namespace Gpt2Onnx.Trainer.Tests;
@@ -43,7 +44,7 @@ public sealed class TfCheckpointChainTests : IDisposable
         var names = model.named_parameters().Select(p => p.name).ToHashSet();
         Assert.Contains("ln_emb.weight", names);
         Assert.DoesNotContain("ln_f.weight", names);
-        Assert.Equal(Gpt2Checkpoint.ExpectedTensors(config).Select(e => e.Name).Order(), names.Order());
+        Assert.Equal(CheckpointLayout.ExpectedTensors(config).Select(e => e.Name).Order(), names.Order());
         Assert.All(model["ln_emb.weight"].data<float>().ToArray(), g => Assert.Equal(1f, g));
     }
 

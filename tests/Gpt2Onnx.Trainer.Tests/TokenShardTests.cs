@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Trainer.Data;
 
 namespace Gpt2Onnx.Trainer.Tests;

@@ -1,6 +1,6 @@
-using TorchSharp;
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Trainer.Torch;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Gpt2Onnx.Trainer.Tests;

@@ -1,6 +1,6 @@
-using Gpt2Onnx.Runtime.Tokenizers.Training;
 using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Trainer.Data;
+using Gpt2Onnx.Trainer.Tokenizers;
 using Gpt2Onnx.Trainer.Training;
 
 namespace Gpt2Onnx.Trainer.Tests;

@@ -1,10 +1,11 @@
 using System.Text.Json.Nodes;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Runtime.IO;
-using Gpt2Onnx.Runtime.Tokenizers.Training;
 using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Trainer.Data;
+using Gpt2Onnx.Trainer.Tokenizers;
 using Gpt2Onnx.Trainer.Training;
 
 namespace Gpt2Onnx.Trainer.Tests;

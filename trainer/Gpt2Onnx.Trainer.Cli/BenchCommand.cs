@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using Gpt2Onnx.Cli;
-using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Trainer.Model;
 using Gpt2Onnx.Trainer.Torch;
 using Gpt2Onnx.Trainer.Training;

@@ -1,8 +1,9 @@
 using System.CommandLine;
-using Gpt2Onnx.Cli;
 using System.Text.Json;
+using Gpt2Onnx.Cli;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Model;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Trainer.Torch;
 using TorchSharp;
 
@@ -62,7 +63,7 @@ internal static class InfoCommand
         var a = torch.arange(6, torch.ScalarType.Float32).reshape(2, 3);
         var product = a.matmul(torch.ones(3, 2)).data<float>().ToArray();
         if (!product.SequenceEqual([3f, 3f, 12f, 12f]))
-            throw new Gpt2Onnx.Runtime.Gpt2OnnxException($"libtorch computed [{string.Join(", ", product)}] " +
+            throw new Gpt2Onnx.Core.Gpt2OnnxException($"libtorch computed [{string.Join(", ", product)}] " +
                 "for a product whose answer is [3, 3, 12, 12]: the native libraries are broken");
     }
 }

@@ -1,8 +1,8 @@
 using System.CommandLine;
-using Gpt2Onnx.Cli;
 using System.Text.Json;
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Cli;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Trainer.Parity;
 using Gpt2Onnx.Trainer.Torch;
 using Spectre.Console;

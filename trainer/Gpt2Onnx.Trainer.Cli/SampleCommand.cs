@@ -1,9 +1,10 @@
 using System.CommandLine;
 using System.Text.Json;
 using Gpt2Onnx.Cli;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Runtime.Generation;
-using Gpt2Onnx.Runtime.IO;
 using Gpt2Onnx.Runtime.Tokenizers;
 using Gpt2Onnx.Trainer.Model;
 using Gpt2Onnx.Trainer.Torch;

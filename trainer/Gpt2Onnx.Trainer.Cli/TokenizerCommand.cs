@@ -1,9 +1,9 @@
 using System.CommandLine;
 using Gpt2Onnx.Cli;
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Runtime.IO;
-using Gpt2Onnx.Runtime.Tokenizers.Training;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Trainer.Data;
+using Gpt2Onnx.Trainer.Tokenizers;
 using Gpt2Onnx.Trainer.Training;
 
 namespace Gpt2Onnx.Trainer.Cli;

@@ -1,7 +1,10 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Runtime.Onnx;
+using static Gpt2Onnx.Core.Checkpoints.CheckpointLayout;
 
 namespace Gpt2Onnx.Exporter.Checkpoints;
 
@@ -17,12 +20,6 @@ namespace Gpt2Onnx.Exporter.Checkpoints;
 /// </summary>
 public sealed class Gpt2Checkpoint : IDisposable
 {
-    public const string ModelFile = "model.safetensors";
-    /// <summary>The weights as torch.save wrote them, read when there is no model.safetensors.</summary>
-    public const string TorchModelFile = "pytorch_model.bin";
-    /// <summary>Appended to either name, the index of a checkpoint save_pretrained split into shards.</summary>
-    public const string IndexSuffix = ".index.json";
-    public const string ConfigFile = "config.json";
     private readonly ITensorFile _file;
     private readonly Dictionary<string, SafeTensorInfo> _tensors;
 
@@ -36,41 +33,6 @@ public sealed class Gpt2Checkpoint : IDisposable
         Config = config;
         _file = file;
         _tensors = tensors;
-    }
-
-    /// <summary>
-    /// Every tensor of a GPT-2 with this config, in a fixed order, with its shape ([in, out] for Conv1D weights);
-    /// a GPT2_ML block has ln_emb after wpe and no ln_f (<see cref="Gpt2MlLayout"/>).
-    /// </summary>
-    public static IEnumerable<(string Name, long[] Shape)> ExpectedTensors(Gpt2Config config)
-    {
-        long c = config.NEmbd, inner = config.InnerSize;
-        yield return ("wte.weight", [config.VocabSize, c]);
-        yield return ("wpe.weight", [config.NPositions, c]);
-        if (config.IsGpt2Ml)
-        {
-            yield return (Gpt2MlLayout.EmbeddingNorm + ".weight", [c]);
-            yield return (Gpt2MlLayout.EmbeddingNorm + ".bias", [c]);
-        }
-        for (int i = 0; i < config.NLayer; i++)
-        {
-            string h = $"h.{i}.";
-            yield return (h + "ln_1.weight", [c]);
-            yield return (h + "ln_1.bias", [c]);
-            yield return (h + "attn.c_attn.weight", [c, 3 * c]);
-            yield return (h + "attn.c_attn.bias", [3 * c]);
-            yield return (h + "attn.c_proj.weight", [c, c]);
-            yield return (h + "attn.c_proj.bias", [c]);
-            yield return (h + "ln_2.weight", [c]);
-            yield return (h + "ln_2.bias", [c]);
-            yield return (h + "mlp.c_fc.weight", [c, inner]);
-            yield return (h + "mlp.c_fc.bias", [inner]);
-            yield return (h + "mlp.c_proj.weight", [inner, c]);
-            yield return (h + "mlp.c_proj.bias", [c]);
-        }
-        if (config.IsGpt2Ml) yield break;
-        yield return ("ln_f.weight", [c]);
-        yield return ("ln_f.bias", [c]);
     }
 
     public static Gpt2Checkpoint Open(string directory)
@@ -196,7 +158,7 @@ public sealed class Gpt2Checkpoint : IDisposable
         if (type != TensorElementType.Float16) throw new ArgumentOutOfRangeException(nameof(type), type, "weights are float or float16");
         var info = _tensors[name];
         var values = ReadFloat32(name);
-        if (info.DType != SafeTensorDType.F16)
+        if (info.DType != TensorElementType.Float16)
         {
             int i = TensorPrimitives.IndexOfMaxMagnitude<float>(values);
             if (i >= 0 && Math.Abs(values[i]) > (float)Half.MaxValue)
@@ -211,7 +173,7 @@ public sealed class Gpt2Checkpoint : IDisposable
     public byte[] ReadFloat32Bytes(string name)
     {
         var info = _tensors[name];
-        if (info.DType != SafeTensorDType.F32)
+        if (info.DType != TensorElementType.Float)
             return MemoryMarshal.AsBytes(ReadFloat32(name).AsSpan()).ToArray();
         var bytes = new byte[info.ByteLength];
         _file.ReadBytes(info, bytes);

@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.Onnx;
 using Microsoft.Win32.SafeHandles;
 
 namespace Gpt2Onnx.Exporter.Checkpoints;
@@ -41,8 +43,8 @@ public static class LlmcCheckpoint
             int version = Field(1);
             var dtype = version switch
             {
-                3 => SafeTensorDType.F32,
-                5 => SafeTensorDType.BF16,
+                3 => TensorElementType.Float,
+                5 => TensorElementType.BFloat16,
                 _ => throw new Gpt2OnnxException($"{path} is llm.c model file version {version}; versions 3 (float32) and 5 (bfloat16), which llm.c writes today, are read: write it again with llm.c's train_gpt2.py"),
             };
             int maxT = Field(2), vocab = Field(3), layers = Field(4), heads = Field(5), channels = Field(6), padded = Field(7);
@@ -71,7 +73,7 @@ public static class LlmcCheckpoint
         private readonly Dictionary<string, SafeTensorInfo> _tensors = new();
         private readonly HashSet<string> _transposed = new();
 
-        public Weights(string path, SafeFileHandle file, Gpt2Config c, SafeTensorDType dtype, long paddedVocab)
+        public Weights(string path, SafeFileHandle file, Gpt2Config c, TensorElementType dtype, long paddedVocab)
         {
             Path = path;
             _file = file;

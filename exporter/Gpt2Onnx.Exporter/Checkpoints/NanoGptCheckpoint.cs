@@ -1,5 +1,7 @@
 using System.Runtime.InteropServices;
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.Onnx;
 
 namespace Gpt2Onnx.Exporter.Checkpoints;
 
@@ -98,8 +100,8 @@ public static class NanoGptCheckpoint
                 _stored["lm_head.weight"] = lmHead;
             }
             if (!bias)
-                foreach (var (name, shape) in Gpt2Checkpoint.ExpectedTensors(config).Where(e => e.Name.EndsWith(".bias", StringComparison.Ordinal)))
-                    _tensors.TryAdd("transformer." + name, new SafeTensorInfo("transformer." + name, SafeTensorDType.F32, shape, 0, shape[0] * sizeof(float)));
+                foreach (var (name, shape) in CheckpointLayout.ExpectedTensors(config).Where(e => e.Name.EndsWith(".bias", StringComparison.Ordinal)))
+                    _tensors.TryAdd("transformer." + name, new SafeTensorInfo("transformer." + name, TensorElementType.Float, shape, 0, shape[0] * sizeof(float)));
         }
 
         public string Path => _file.Path;

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Numerics;
 using System.Text;
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Exporter.Checkpoints;
 

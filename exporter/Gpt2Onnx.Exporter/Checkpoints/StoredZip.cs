@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Exporter.Checkpoints;
 

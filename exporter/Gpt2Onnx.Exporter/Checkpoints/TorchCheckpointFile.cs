@@ -1,9 +1,11 @@
 using System.Buffers.Binary;
 using System.Numerics;
 using System.Text;
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.IO;
+using Gpt2Onnx.Core.Onnx;
 using Microsoft.Win32.SafeHandles;
-using Gpt2Onnx.Runtime.IO;
 
 namespace Gpt2Onnx.Exporter.Checkpoints;
 
@@ -23,19 +25,19 @@ public sealed class TorchCheckpointFile : ITensorFile
     private static readonly BigInteger LegacyMagic = BigInteger.Parse("1950a86a20f9469cfc6c", System.Globalization.NumberStyles.HexNumber);
     private const long LegacyFormatVersion = 1001;
 
-    private static readonly Dictionary<string, SafeTensorDType> StorageTypes = new()
+    private static readonly Dictionary<string, TensorElementType> StorageTypes = new()
     {
-        ["FloatStorage"] = SafeTensorDType.F32, ["HalfStorage"] = SafeTensorDType.F16, ["BFloat16Storage"] = SafeTensorDType.BF16,
-        ["DoubleStorage"] = SafeTensorDType.F64, ["LongStorage"] = SafeTensorDType.I64, ["IntStorage"] = SafeTensorDType.I32,
-        ["ShortStorage"] = SafeTensorDType.I16, ["CharStorage"] = SafeTensorDType.I8, ["ByteStorage"] = SafeTensorDType.U8,
-        ["BoolStorage"] = SafeTensorDType.BOOL,
+        ["FloatStorage"] = TensorElementType.Float, ["HalfStorage"] = TensorElementType.Float16, ["BFloat16Storage"] = TensorElementType.BFloat16,
+        ["DoubleStorage"] = TensorElementType.Double, ["LongStorage"] = TensorElementType.Int64, ["IntStorage"] = TensorElementType.Int32,
+        ["ShortStorage"] = TensorElementType.Int16, ["CharStorage"] = TensorElementType.Int8, ["ByteStorage"] = TensorElementType.UInt8,
+        ["BoolStorage"] = TensorElementType.Bool,
     };
 
     /// <summary>A storage: its element type and count, and (once known) where its bytes start in the file.</summary>
-    private sealed class Storage(string key, SafeTensorDType dtype, long elements)
+    private sealed class Storage(string key, TensorElementType dtype, long elements)
     {
         public string Key { get; } = key;
-        public SafeTensorDType DType { get; } = dtype;
+        public TensorElementType DType { get; } = dtype;
         public long Elements { get; } = elements;
         public long FileOffset { get; set; } = -1;
     }
@@ -116,7 +118,7 @@ public sealed class TorchCheckpointFile : ITensorFile
             if (!members.TryGetValue(name, out var member))
                 throw new Gpt2OnnxException($"{path}: the storage '{storage.Key}' has no member {name}: the archive is incomplete; save it again");
             if (storage.Elements > member.Length / SafeTensorsFile.ElementSize(storage.DType))
-                throw new Gpt2OnnxException($"{path}: {name} holds {member.Length} bytes, fewer than its {storage.Elements} {storage.DType} elements need: the archive is damaged");
+                throw new Gpt2OnnxException($"{path}: {name} holds {member.Length} bytes, fewer than its {storage.Elements} {SafeTensorsFile.DTypeName(storage.DType)} elements need: the archive is damaged");
             storage.FileOffset = member.DataStart;
         }
         return stateDict;

@@ -1,4 +1,5 @@
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Runtime.Onnx;
 
 namespace Gpt2Onnx.Exporter.Graphs;

@@ -1,9 +1,9 @@
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Exporter.Onnx;
+using static Gpt2Onnx.Core.Onnx.GraphNames;
 using static Gpt2Onnx.Exporter.Onnx.GraphBuilder;
-using static Gpt2Onnx.Runtime.Onnx.GraphNames;
-using T = Gpt2Onnx.Runtime.Onnx.TensorElementType;
+using T = Gpt2Onnx.Core.Onnx.TensorElementType;
 
 namespace Gpt2Onnx.Exporter.Graphs;
 

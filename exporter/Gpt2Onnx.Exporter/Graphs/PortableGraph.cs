@@ -1,10 +1,11 @@
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Exporter.Checkpoints;
 using Gpt2Onnx.Exporter.Onnx;
 using Gpt2Onnx.Runtime.Onnx;
-using static Gpt2Onnx.Exporter.Onnx.GraphBuilder;
+using static Gpt2Onnx.Core.Onnx.GraphNames;
 using static Gpt2Onnx.Exporter.Graphs.Gpt2GraphParts;
-using static Gpt2Onnx.Runtime.Onnx.GraphNames;
-using T = Gpt2Onnx.Runtime.Onnx.TensorElementType;
+using static Gpt2Onnx.Exporter.Onnx.GraphBuilder;
+using T = Gpt2Onnx.Core.Onnx.TensorElementType;
 
 namespace Gpt2Onnx.Exporter.Graphs;
 

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Gpt2Onnx.Exporter.Onnx;
 using static Gpt2Onnx.Exporter.Onnx.GraphBuilder;
-using T = Gpt2Onnx.Runtime.Onnx.TensorElementType;
+using T = Gpt2Onnx.Core.Onnx.TensorElementType;
 
 namespace Gpt2Onnx.Exporter.Graphs;
 

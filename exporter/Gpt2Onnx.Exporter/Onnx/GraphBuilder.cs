@@ -1,5 +1,6 @@
 using Google.Protobuf;
-using Gpt2Onnx.Exporter.Onnx.Proto;
+using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Core.Onnx.Proto;
 using Gpt2Onnx.Runtime.Onnx;
 
 namespace Gpt2Onnx.Exporter.Onnx;

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Runtime.Cli.Serving;
 

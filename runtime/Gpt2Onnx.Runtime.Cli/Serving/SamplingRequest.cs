@@ -1,3 +1,4 @@
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Generation;
 
 namespace Gpt2Onnx.Runtime.Cli.Serving;

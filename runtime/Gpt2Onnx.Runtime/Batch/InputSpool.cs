@@ -1,3 +1,4 @@
+using Gpt2Onnx.Core;
 using Microsoft.Win32.SafeHandles;
 
 namespace Gpt2Onnx.Runtime.Batch;

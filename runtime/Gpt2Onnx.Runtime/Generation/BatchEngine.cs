@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Sampling;
 
 namespace Gpt2Onnx.Runtime.Generation;
 

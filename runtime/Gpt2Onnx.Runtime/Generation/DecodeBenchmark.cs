@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Onnx;
 using Microsoft.ML.OnnxRuntime;
 

@@ -1,3 +1,6 @@
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Sampling;
+
 namespace Gpt2Onnx.Runtime.Generation;
 
 /// <summary>One prompt to continue: text or token ids, not both (an empty prompt starts from end-of-text).</summary>

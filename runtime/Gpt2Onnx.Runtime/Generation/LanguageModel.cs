@@ -1,5 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.IO;
+using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.Runtime.Tokenizers;
 using Gpt2Onnx.Runtime.Tokenizers.Contract;
@@ -182,25 +186,20 @@ public sealed class LanguageModel : IDisposable
     /// <summary>genai_config.json's search section as sampling options; a value out of range is one error naming it.</summary>
     private static SamplingOptions ReadSearch(JsonObject search, string path)
     {
-        T Value<T>(string key, T fallback)
-        {
-            if (search[key] is not JsonValue value) return fallback;
-            return value.TryGetValue<T>(out var result) ? result
-                : throw new Gpt2OnnxException($"{path}: search.{key} is {value.ToJsonString()}, not a {(typeof(T) == typeof(bool) ? "true or false" : "number")}: export the model again");
-        }
-        var defaults = new SamplingOptions();
+        SamplingOptions read;
         try
         {
-            return new SamplingOptions
-            {
-                Greedy = !Value("do_sample", false),
-                Temperature = Value("temperature", defaults.Temperature),
-                TopK = Value("top_k", 50), // onnxruntime-genai's and Hugging Face's default
-                TopP = Value("top_p", defaults.TopP),
-                RepetitionPenalty = Value("repetition_penalty", defaults.RepetitionPenalty),
-            }.Validate();
+            read = HuggingFaceSampling.Read(search);
         }
-        catch (Gpt2OnnxException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
+        catch (Gpt2OnnxException e)
+        {
+            throw new Gpt2OnnxException($"{path}: search.{e.Message}: export the model again");
+        }
+        try
+        {
+            return read.Validate();
+        }
+        catch (Gpt2OnnxException e)
         {
             throw new Gpt2OnnxException($"{path}: in search, {e.Message}: export the model again");
         }
@@ -211,16 +210,16 @@ public sealed class LanguageModel : IDisposable
         string path = Path.Combine(directory, name);
         if (!File.Exists(path))
             throw new Gpt2OnnxException($"{directory} lacks {name}: is it a folder written by gpt2-export? (export it again)");
-        var bytes = Gpt2Onnx.Runtime.IO.BoundedFile.ReadAllBytes(path, 1 << 20)
+        var bytes = Gpt2Onnx.Core.IO.BoundedFile.ReadAllBytes(path, 1 << 20)
                     ?? throw new Gpt2OnnxException($"{path} is over 1 MB, far more than any model's config: is it the right file? (export the model again)");
         try
         {
-            return Gpt2Onnx.Runtime.IO.JsonText.Parse(bytes) as JsonObject
+            return Gpt2Onnx.Core.IO.JsonText.Parse(bytes) as JsonObject
                    ?? throw new Gpt2OnnxException($"{directory}/{name} is not a JSON object: export the model again");
         }
         catch (JsonException e)
         {
-            throw new Gpt2OnnxException($"{directory}/{name} is not valid JSON ({Gpt2Onnx.Runtime.IO.JsonText.Describe(e)}): export the model again");
+            throw new Gpt2OnnxException($"{directory}/{name} is not valid JSON ({Gpt2Onnx.Core.IO.JsonText.Describe(e)}): export the model again");
         }
     }
 

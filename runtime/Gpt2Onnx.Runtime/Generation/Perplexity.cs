@@ -1,3 +1,5 @@
+using Gpt2Onnx.Core;
+
 namespace Gpt2Onnx.Runtime.Generation;
 
 /// <summary>The result of scoring a text: mean negative log-likelihood per predicted token and its exponential.</summary>

@@ -1,3 +1,4 @@
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Runtime.Onnx;
 using Microsoft.ML.OnnxRuntime;
 

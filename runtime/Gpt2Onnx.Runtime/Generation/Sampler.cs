@@ -1,4 +1,6 @@
 using System.Numerics.Tensors;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Sampling;
 
 namespace Gpt2Onnx.Runtime.Generation;
 

@@ -1,5 +1,7 @@
 using System.Numerics.Tensors;
 using System.Text;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Tokenizers;
 
 namespace Gpt2Onnx.Runtime.Generation;

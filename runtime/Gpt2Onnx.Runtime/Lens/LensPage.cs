@@ -1,5 +1,5 @@
 using System.Reflection;
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core.IO;
 
 namespace Gpt2Onnx.Runtime.Lens;
 

@@ -1,3 +1,5 @@
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Onnx;
 using Microsoft.ML.OnnxRuntime;

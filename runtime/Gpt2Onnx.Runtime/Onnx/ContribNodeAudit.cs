@@ -1,3 +1,7 @@
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Onnx.Proto;
+using static Google.Protobuf.WireFormat.WireType;
+
 namespace Gpt2Onnx.Runtime.Onnx;
 
 /// <summary>
@@ -25,9 +29,14 @@ internal static class ContribNodeAudit
             var reader = new ProtoReader(file);
             reader.Fields(file.Length, (field, wire, end) =>
             {
-                if (field == 7 && wire == 2) Graph(reader, end, nodes, emptyConstants, 0);        // ModelProto.graph
-                else if (field == 25 && wire == 2) Function(reader, end, nodes, emptyConstants); // ModelProto.functions
-                else reader.Skip(wire, end);
+                switch (field, wire)
+                {
+                    case (ModelProto.GraphFieldNumber, LengthDelimited):
+                        Graph(reader, end, nodes, emptyConstants, 0); break;
+                    case (ModelProto.FunctionsFieldNumber, LengthDelimited):
+                        Function(reader, end, nodes, emptyConstants); break;
+                    default: reader.Skip(wire, end); break;
+                }
             });
         }
         catch (InvalidDataException)
@@ -52,8 +61,9 @@ internal static class ContribNodeAudit
         if (depth > MaxDepth) { reader.SkipTo(end); return; }
         reader.Fields(end, (field, wire, fieldEnd) =>
         {
-            if (field == 1 && wire == 2) nodes.Add(NodeProto(reader, fieldEnd, nodes, emptyConstants, depth)); // GraphProto.node
-            else if (field == 5 && wire == 2)                                                              // GraphProto.initializer
+            if ((field, wire) == (GraphProto.NodeFieldNumber, LengthDelimited))
+                nodes.Add(ReadNode(reader, fieldEnd, nodes, emptyConstants, depth));
+            else if ((field, wire) == (GraphProto.InitializerFieldNumber, LengthDelimited))
             {
                 var (name, empty) = Tensor(reader, fieldEnd);
                 if (empty) emptyConstants.Add(name);
@@ -65,11 +75,12 @@ internal static class ContribNodeAudit
     private static void Function(ProtoReader reader, long end, List<Node> nodes, HashSet<string> emptyConstants) =>
         reader.Fields(end, (field, wire, fieldEnd) =>
         {
-            if (field == 7 && wire == 2) nodes.Add(NodeProto(reader, fieldEnd, nodes, emptyConstants, 1)); // FunctionProto.node
+            if ((field, wire) == (FunctionProto.NodeFieldNumber, LengthDelimited))
+                nodes.Add(ReadNode(reader, fieldEnd, nodes, emptyConstants, 1));
             else reader.Skip(wire, fieldEnd);
         });
 
-    private static Node NodeProto(ProtoReader reader, long end, List<Node> nodes, HashSet<string> emptyConstants, int depth)
+    private static Node ReadNode(ProtoReader reader, long end, List<Node> nodes, HashSet<string> emptyConstants, int depth)
     {
         string name = "", opType = "", domain = "";
         var inputs = new List<string>();
@@ -80,12 +91,14 @@ internal static class ContribNodeAudit
         {
             switch (field, wire)
             {
-                case (1, 2): inputs.Add(reader.String(fieldEnd)); break;
-                case (2, 2): outputs.Add(reader.String(fieldEnd)); break;
-                case (3, 2): name = reader.String(fieldEnd); break;
-                case (4, 2): opType = reader.String(fieldEnd); break;
-                case (7, 2): domain = reader.String(fieldEnd); break;
-                case (5, 2): emptyValue |= Attribute(reader, fieldEnd, ints, nodes, emptyConstants, depth); break;
+                case (NodeProto.InputFieldNumber, LengthDelimited): inputs.Add(reader.String(fieldEnd)); break;
+                case (NodeProto.OutputFieldNumber, LengthDelimited): outputs.Add(reader.String(fieldEnd)); break;
+                case (NodeProto.NameFieldNumber, LengthDelimited): name = reader.String(fieldEnd); break;
+                case (NodeProto.OpTypeFieldNumber, LengthDelimited): opType = reader.String(fieldEnd); break;
+                case (NodeProto.DomainFieldNumber, LengthDelimited): domain = reader.String(fieldEnd); break;
+                case (NodeProto.AttributeFieldNumber, LengthDelimited):
+                    emptyValue |= Attribute(reader, fieldEnd, ints, nodes, emptyConstants, depth);
+                    break;
                 default: reader.Skip(wire, fieldEnd); break;
             }
         });
@@ -104,13 +117,17 @@ internal static class ContribNodeAudit
         {
             switch (field, wire)
             {
-                case (1, 2): name = reader.String(fieldEnd); break;
-                case (3, 0): values.Add((long)reader.Varint()); break;                              // i
-                case (8, 0): values.Add((long)reader.Varint()); break;                              // ints, one by one
-                case (8, 2): while (reader.Position < fieldEnd) values.Add((long)reader.Varint()); break; // ints, packed
-                case (5, 2): empty = Tensor(reader, fieldEnd).Empty; break;                         // t
-                case (6, 2): Graph(reader, fieldEnd, nodes, emptyConstants, depth + 1); break;      // g
-                case (11, 2): Graph(reader, fieldEnd, nodes, emptyConstants, depth + 1); break;     // graphs
+                case (AttributeProto.NameFieldNumber, LengthDelimited): name = reader.String(fieldEnd); break;
+                case (AttributeProto.IFieldNumber, Varint): values.Add((long)reader.Varint()); break;
+                case (AttributeProto.IntsFieldNumber, Varint): values.Add((long)reader.Varint()); break;
+                case (AttributeProto.IntsFieldNumber, LengthDelimited): // packed
+                    while (reader.Position < fieldEnd) values.Add((long)reader.Varint());
+                    break;
+                case (AttributeProto.TFieldNumber, LengthDelimited): empty = Tensor(reader, fieldEnd).Empty; break;
+                case (AttributeProto.GFieldNumber, LengthDelimited):
+                case (AttributeProto.GraphsFieldNumber, LengthDelimited):
+                    Graph(reader, fieldEnd, nodes, emptyConstants, depth + 1);
+                    break;
                 default: reader.Skip(wire, fieldEnd); break;
             }
         });
@@ -127,9 +144,11 @@ internal static class ContribNodeAudit
         {
             switch (field, wire)
             {
-                case (1, 0): empty |= reader.Varint() == 0; break;                                                  // dims
-                case (1, 2): while (reader.Position < fieldEnd) empty |= reader.Varint() == 0; break;            // dims, packed
-                case (8, 2): name = reader.String(fieldEnd); break;
+                case (TensorProto.DimsFieldNumber, Varint): empty |= reader.Varint() == 0; break;
+                case (TensorProto.DimsFieldNumber, LengthDelimited): // packed
+                    while (reader.Position < fieldEnd) empty |= reader.Varint() == 0;
+                    break;
+                case (TensorProto.NameFieldNumber, LengthDelimited): name = reader.String(fieldEnd); break;
                 default: reader.Skip(wire, fieldEnd); break;
             }
         });

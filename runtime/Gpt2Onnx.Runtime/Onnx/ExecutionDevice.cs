@@ -1,3 +1,4 @@
+using Gpt2Onnx.Core;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Gpt2Onnx.Runtime.Onnx;

@@ -1,3 +1,5 @@
+using Gpt2Onnx.Core.Onnx;
+
 namespace Gpt2Onnx.Runtime.Onnx;
 
 /// <summary>A graph input or output: its name, element type and dimensions (-1 and a name where symbolic).</summary>

@@ -1,4 +1,7 @@
 using System.Text.RegularExpressions;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.IO;
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Runtime.Native;
 using Microsoft.ML.OnnxRuntime;
 
@@ -31,7 +34,7 @@ public sealed partial class ModelSession : IDisposable
             throw new Gpt2OnnxException($"{settings.IntraOpThreads} threads: give 0 (one per core) to the " +
                                         $"{Environment.ProcessorCount} cores this process may use");
         if (!File.Exists(modelPath))
-            throw new Gpt2OnnxException($"{modelPath} {IO.MissingFile.Why(modelPath)}: export a model with " +
+            throw new Gpt2OnnxException($"{modelPath} {MissingFile.Why(modelPath)}: export a model with " +
                                         "'gpt2-export --checkpoint DIR --out DIR'");
         ContribNodeAudit.Check(modelPath);
         ModelPath = modelPath;

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Gpt2Onnx.Core.Onnx;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Gpt2Onnx.Runtime.Onnx;

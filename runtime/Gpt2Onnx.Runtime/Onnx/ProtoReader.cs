@@ -1,8 +1,12 @@
+using Google.Protobuf;
+
 namespace Gpt2Onnx.Runtime.Onnx;
 
 /// <summary>
 /// Protobuf's wire format over a seekable stream, for readers of a model.onnx's graph that skip its weights;
-/// anything malformed is an <see cref="InvalidDataException"/>.
+/// anything malformed is an <see cref="InvalidDataException"/>. Its readers take field numbers from the generated
+/// ONNX schema (Gpt2Onnx.Core.Onnx.Proto); they do not parse with it because a parsed ModelProto holds every
+/// weight in memory (docs/architecture.md, "The ONNX schema").
 /// </summary>
 internal sealed class ProtoReader(Stream stream)
 {
@@ -11,14 +15,16 @@ internal sealed class ProtoReader(Stream stream)
     public long Position => stream.Position;
 
     /// <summary>Calls <paramref name="read"/> with each field's number, wire type and end, up to an end.</summary>
-    public void Fields(long end, Action<int, int, long> read)
+    public void Fields(long end, Action<int, WireFormat.WireType, long> read)
     {
         while (stream.Position < end)
         {
             ulong key = Varint();
-            int field = (int)Math.Min(key >> 3, int.MaxValue), wire = (int)(key & 7);
-            long length = wire == 2 ? (long)Math.Min(Varint(), (ulong)long.MaxValue / 2) : 0;
-            long fieldEnd = wire == 2 ? Checked(stream.Position + length, end) : end;
+            int field = (int)Math.Min(key >> 3, int.MaxValue);
+            var wire = (WireFormat.WireType)(key & 7);
+            bool delimited = wire == WireFormat.WireType.LengthDelimited;
+            long length = delimited ? (long)Math.Min(Varint(), (ulong)long.MaxValue / 2) : 0;
+            long fieldEnd = delimited ? Checked(stream.Position + length, end) : end;
             read(field, wire, fieldEnd);
             if (stream.Position > end) throw new InvalidDataException();
         }
@@ -46,14 +52,14 @@ internal sealed class ProtoReader(Stream stream)
         return System.Text.Encoding.UTF8.GetString(bytes);
     }
 
-    public void Skip(int wire, long fieldEnd)
+    public void Skip(WireFormat.WireType wire, long fieldEnd)
     {
         switch (wire)
         {
-            case 0: Varint(); break;
-            case 1: SkipTo(Checked(stream.Position + 8, fieldEnd)); break;
-            case 2: SkipTo(fieldEnd); break;
-            case 5: SkipTo(Checked(stream.Position + 4, fieldEnd)); break;
+            case WireFormat.WireType.Varint: Varint(); break;
+            case WireFormat.WireType.Fixed64: SkipTo(Checked(stream.Position + 8, fieldEnd)); break;
+            case WireFormat.WireType.LengthDelimited: SkipTo(fieldEnd); break;
+            case WireFormat.WireType.Fixed32: SkipTo(Checked(stream.Position + 4, fieldEnd)); break;
             default: throw new InvalidDataException(); // groups: not in ONNX files
         }
     }

@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Onnx;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Gpt2Onnx.Runtime.Onnx;

@@ -1,3 +1,8 @@
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Core.Onnx.Proto;
+using static Google.Protobuf.WireFormat.WireType;
+
 namespace Gpt2Onnx.Runtime.Onnx;
 
 /// <summary>
@@ -21,7 +26,8 @@ public static class WeightTraffic
             var reader = new ProtoReader(file);
             reader.Fields(file.Length, (field, wire, end) =>
             {
-                if (field == 7 && wire == 2) Graph(reader, end, tensors, readers); // ModelProto.graph
+                if ((field, wire) == (ModelProto.GraphFieldNumber, LengthDelimited))
+                    Graph(reader, end, tensors, readers);
                 else reader.Skip(wire, end);
             });
         }
@@ -41,9 +47,14 @@ public static class WeightTraffic
                               Dictionary<string, List<(string, int)>> readers) =>
         reader.Fields(end, (field, wire, fieldEnd) =>
         {
-            if (field == 1 && wire == 2) Node(reader, fieldEnd, tensors, readers);        // GraphProto.node
-            else if (field == 5 && wire == 2) tensors.Add(Initializer(reader, fieldEnd)); // GraphProto.initializer
-            else reader.Skip(wire, fieldEnd);
+            switch (field, wire)
+            {
+                case (GraphProto.NodeFieldNumber, LengthDelimited): Node(reader, fieldEnd, tensors, readers); break;
+                case (GraphProto.InitializerFieldNumber, LengthDelimited):
+                    tensors.Add(Initializer(reader, fieldEnd));
+                    break;
+                default: reader.Skip(wire, fieldEnd); break;
+            }
         });
 
     /// <summary>
@@ -58,11 +69,14 @@ public static class WeightTraffic
         string op = "";
         reader.Fields(end, (field, wire, fieldEnd) =>
         {
-            if (field == 1 && wire == 2) inputs.Add(reader.String(fieldEnd));       // NodeProto.input
-            else if (field == 2 && wire == 2) outputs.Add(reader.String(fieldEnd)); // NodeProto.output
-            else if (field == 4 && wire == 2) op = reader.String(fieldEnd);         // NodeProto.op_type
-            else if (field == 5 && wire == 2) ConstantValue(reader, fieldEnd, values); // NodeProto.attribute
-            else reader.Skip(wire, fieldEnd);
+            switch (field, wire)
+            {
+                case (NodeProto.InputFieldNumber, LengthDelimited): inputs.Add(reader.String(fieldEnd)); break;
+                case (NodeProto.OutputFieldNumber, LengthDelimited): outputs.Add(reader.String(fieldEnd)); break;
+                case (NodeProto.OpTypeFieldNumber, LengthDelimited): op = reader.String(fieldEnd); break;
+                case (NodeProto.AttributeFieldNumber, LengthDelimited): ConstantValue(reader, fieldEnd, values); break;
+                default: reader.Skip(wire, fieldEnd); break;
+            }
         });
         if (op == "Constant" && outputs.Count == 1)
             tensors.AddRange(values.Select(v => v with { Name = outputs[0] }));
@@ -77,7 +91,8 @@ public static class WeightTraffic
     private static void ConstantValue(ProtoReader reader, long end, List<Tensor> values) =>
         reader.Fields(end, (field, wire, fieldEnd) =>
         {
-            if (field == 5 && wire == 2) values.Add(Initializer(reader, fieldEnd));
+            if ((field, wire) == (AttributeProto.TFieldNumber, LengthDelimited))
+                values.Add(Initializer(reader, fieldEnd));
             else reader.Skip(wire, fieldEnd);
         });
 
@@ -91,10 +106,12 @@ public static class WeightTraffic
         {
             switch (field, wire)
             {
-                case (1, 0): dims.Add((long)reader.Varint()); break;                                    // dims
-                case (1, 2): while (reader.Position < fieldEnd) dims.Add((long)reader.Varint()); break; // packed
-                case (2, 0): type = (int)reader.Varint(); break;                                        // data_type
-                case (8, 2): name = reader.String(fieldEnd); break;                                     // name
+                case (TensorProto.DimsFieldNumber, Varint): dims.Add((long)reader.Varint()); break;
+                case (TensorProto.DimsFieldNumber, LengthDelimited): // packed
+                    while (reader.Position < fieldEnd) dims.Add((long)reader.Varint());
+                    break;
+                case (TensorProto.DataTypeFieldNumber, Varint): type = (int)reader.Varint(); break;
+                case (TensorProto.NameFieldNumber, LengthDelimited): name = reader.String(fieldEnd); break;
                 default: reader.Skip(wire, fieldEnd); break;
             }
         });
@@ -105,12 +122,13 @@ public static class WeightTraffic
     }
 
     /// <summary>Bits per element of an ONNX TensorProto data type.</summary>
-    private static int ElementBits(int type) => type switch
+    private static int ElementBits(int type) => (TensorElementType)type switch
     {
-        1 or 6 or 12 => 32,                 // float, int32, uint32
-        7 or 11 or 13 => 64,                // int64, double, uint64
-        10 or 16 or 4 or 5 => 16,           // float16, bfloat16, uint16, int16
-        21 or 22 => 4,                      // uint4, int4
-        _ => 8,                             // uint8, int8, bool, the float8 types
+        TensorElementType.UInt4 or TensorElementType.Int4 => 4,
+        TensorElementType.Float or TensorElementType.Int32 or TensorElementType.UInt32 or TensorElementType.Int64
+            or TensorElementType.Double or TensorElementType.UInt64 or TensorElementType.Float16
+            or TensorElementType.BFloat16 or TensorElementType.UInt16 or TensorElementType.Int16
+            => 8 * ((TensorElementType)type).SizeOf(),
+        _ => 8, // uint8, int8, bool, the float8 types
     };
 }

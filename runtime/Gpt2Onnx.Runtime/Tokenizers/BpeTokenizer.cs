@@ -1,7 +1,8 @@
-using Gpt2Onnx.Runtime.IO;
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.IO;
 
 namespace Gpt2Onnx.Runtime.Tokenizers;
 

@@ -1,3 +1,5 @@
+using Gpt2Onnx.Core;
+
 namespace Gpt2Onnx.Runtime.Tokenizers;
 
 /// <summary>Opens whichever tokenizer a folder holds.</summary>

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.IO;
 
 namespace Gpt2Onnx.Runtime.Tokenizers;
 

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Runtime.Tokenizers;
 

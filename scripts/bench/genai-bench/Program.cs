@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.GenAiBench;
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Onnx;
 

@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Batch;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Onnx;

@@ -1,4 +1,5 @@
 using System.Text;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.Runtime.Tokenizers;

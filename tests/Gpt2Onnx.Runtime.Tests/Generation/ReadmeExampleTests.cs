@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.TestSupport;
 

@@ -1,3 +1,5 @@
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Generation;
 
 namespace Gpt2Onnx.Runtime.Tests.Generation;

@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core.IO;
 
 namespace Gpt2Onnx.Runtime.Tests.IO;
 

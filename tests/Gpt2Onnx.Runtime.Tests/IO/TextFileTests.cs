@@ -1,4 +1,5 @@
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.IO;
 
 namespace Gpt2Onnx.Runtime.Tests.IO;
 

@@ -1,4 +1,5 @@
-using Gpt2Onnx.Exporter.Onnx.Proto;
+using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Core.Onnx.Proto;
 using Gpt2Onnx.TestSupport;
 
 namespace Gpt2Onnx.Runtime.Tests.Onnx;
@@ -22,7 +23,7 @@ public sealed class HostileGraphTests : IDisposable
         var (_, _, folder) = TinyModel.Export(_dir);
         string graph = Path.Combine(folder, "model.onnx");
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(graph));
-        var shape = new TensorProto { Name = "huge_shape", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 3 }, Int64Data = { 3, 1_000_000_000_000, 4 } };
+        var shape = new TensorProto { Name = "huge_shape", DataType = (int)TensorElementType.Int64, Dims = { 3 }, Int64Data = { 3, 1_000_000_000_000, 4 } };
         model.Graph.Initializer.Add(shape);
         model.Graph.Node.Insert(0, new NodeProto { OpType = "ConstantOfShape", Input = { "huge_shape" }, Output = { "huge_value" } });
         model.Graph.Node.Single(n => n.Name == "hidden_3d").Input[0] = "huge_value";
@@ -59,7 +60,7 @@ public sealed class HostileGraphTests : IDisposable
         }
         else
         {
-            var empty = new TensorProto { Name = damage, DataType = (int)TensorProto.Types.DataType.Int32, Dims = { 0 } };
+            var empty = new TensorProto { Name = damage, DataType = (int)TensorElementType.Int32, Dims = { 0 } };
             if (damage == "empty_total_length") model.Graph.Initializer.Add(empty);
             else model.Graph.Node.Insert(0, new NodeProto { OpType = "Constant", Output = { damage }, Attribute = { new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = empty } } });
             attention.Input[6] = damage;

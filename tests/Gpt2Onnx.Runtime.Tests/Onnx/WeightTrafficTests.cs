@@ -1,3 +1,5 @@
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Exporter;
 using Gpt2Onnx.Exporter.Graphs;
 using Gpt2Onnx.Runtime.Onnx;
@@ -15,7 +17,7 @@ public sealed class WeightTrafficTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static readonly Exporter.Checkpoints.Gpt2Config Config = TinyCheckpoint.Config(embd: 64);
+    private static readonly Gpt2Onnx.Core.Checkpoints.Gpt2Config Config = TinyCheckpoint.Config(embd: 64);
     private const int ShapeConstantBytes = 512; // the graph's int64 shape constants, also initializers
 
     private string Export(ExportOptions options)
@@ -28,7 +30,7 @@ public sealed class WeightTrafficTests : IDisposable
     }
 
     /// <summary>The float weights but wte, wpe and the projections: biases, LayerNorm gains and shifts.</summary>
-    private static long SmallFloats(Exporter.Checkpoints.Gpt2Config c) =>
+    private static long SmallFloats(Gpt2Onnx.Core.Checkpoints.Gpt2Config c) =>
         c.NLayer * (4L * c.NEmbd + 3 * c.NEmbd + c.NEmbd + c.InnerSize + c.NEmbd) + 2 * c.NEmbd;
 
     /// <summary>MatMulNBits' bytes for a (K, N) weight: codes, float scales and zero points per block of 32.</summary>
@@ -38,7 +40,7 @@ public sealed class WeightTrafficTests : IDisposable
         return n * blocks * 32 * bits / 8 + 4 * n * blocks + n * (bits == 4 ? (blocks + 1) / 2 : blocks);
     }
 
-    private static long Projections(Exporter.Checkpoints.Gpt2Config c, Func<long, long, long> bytes) =>
+    private static long Projections(Gpt2Onnx.Core.Checkpoints.Gpt2Config c, Func<long, long, long> bytes) =>
         c.NLayer * (bytes(c.NEmbd, 3 * c.NEmbd) + bytes(c.NEmbd, c.NEmbd)
                     + bytes(c.NEmbd, c.InnerSize) + bytes(c.InnerSize, c.NEmbd));
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.TestSupport;
 
 namespace Gpt2Onnx.Runtime.Tests.Packaging;
@@ -21,9 +22,13 @@ public sealed class ConsumerAppTests : IDisposable
         // A version of its own per run, so that NuGet's global cache never hands the app an older build.
         string version = $"0.1.0-test{DateTime.UtcNow:yyyyMMddHHmmssfff}";
         string feed = Path.Combine(_dir, "feed"), app = Path.Combine(_dir, "app");
-        await Dotnet(RepositoryRoot.Path, "pack", "runtime/Gpt2Onnx.Runtime/Gpt2Onnx.Runtime.csproj", "-c", "Release",
-                     "--no-build", "-o", feed, $"-p:PackageVersion={version}");
+        // The runtime's package depends on Gpt2Onnx.Core's (the formats every stage shares), packed beside it.
+        foreach (string project in new[] { "core/Gpt2Onnx.Core/Gpt2Onnx.Core.csproj",
+                                           "runtime/Gpt2Onnx.Runtime/Gpt2Onnx.Runtime.csproj" })
+            await Dotnet(RepositoryRoot.Path, "pack", project, "-c", "Release",
+                         "--no-build", "-o", feed, $"-p:PackageVersion={version}");
         Assert.Single(Directory.GetFiles(feed, $"Gpt2Onnx.Runtime.{version}.nupkg"));
+        Assert.Single(Directory.GetFiles(feed, $"Gpt2Onnx.Core.{version}.nupkg"));
 
         Directory.CreateDirectory(app);
         File.WriteAllText(Path.Combine(app, "app.csproj"), $"""
@@ -42,6 +47,7 @@ public sealed class ConsumerAppTests : IDisposable
             <configuration><packageSources><add key="local" value="{feed}" /></packageSources></configuration>
             """);
         File.WriteAllText(Path.Combine(app, "Program.cs"), """
+            using Gpt2Onnx.Core.Sampling;
             using Gpt2Onnx.Runtime.Generation;
             using var model = LanguageModel.Load(args[0]);
             using var generator = new Generator(model);

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Runtime.Tests.Reference;
 using Gpt2Onnx.Runtime.Tokenizers;
 

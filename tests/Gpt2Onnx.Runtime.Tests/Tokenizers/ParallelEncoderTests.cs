@@ -1,3 +1,4 @@
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Runtime.Tokenizers;
 
 namespace Gpt2Onnx.Runtime.Tests.Tokenizers;

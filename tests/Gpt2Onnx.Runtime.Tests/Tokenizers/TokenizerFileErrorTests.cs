@@ -1,3 +1,4 @@
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Runtime.Tokenizers;
 
 namespace Gpt2Onnx.Runtime.Tests.Tokenizers;
@@ -30,7 +31,7 @@ public sealed class TokenizerFileErrorTests : IDisposable
     [Fact]
     public void A_byte_level_vocabulary_without_merges_needs_none()
     {
-        var tokenizer = Gpt2Onnx.Runtime.Tokenizers.Training.BpeTrainer.Train(["ab"], vocabSize: 257);
+        var tokenizer = Gpt2Onnx.Trainer.Tokenizers.BpeTrainer.Train(["ab"], vocabSize: 257);
         tokenizer.Save(_dir);
         Assert.Equal(257, Tokenizer.Load(_dir).VocabSize);
     }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Runtime.Tokenizers;
 
 namespace Gpt2Onnx.Runtime.Tests.Tokenizers;

@@ -1,7 +1,7 @@
 using System.Text;
 using Gpt2Onnx.Runtime.Tests.Reference;
 using Gpt2Onnx.Runtime.Tokenizers;
-using Gpt2Onnx.Runtime.Tokenizers.Training;
+using Gpt2Onnx.Trainer.Tokenizers;
 
 namespace Gpt2Onnx.Runtime.Tests.Tokenizers;
 

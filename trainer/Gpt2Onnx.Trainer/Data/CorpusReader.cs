@@ -1,9 +1,9 @@
-using Gpt2Onnx.Runtime.IO;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.IO;
 
 namespace Gpt2Onnx.Trainer.Data;
 

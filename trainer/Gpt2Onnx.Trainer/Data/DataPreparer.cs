@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Runtime.Tokenizers;
 
 namespace Gpt2Onnx.Trainer.Data;

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.IO;
 using Microsoft.Win32.SafeHandles;
 
 namespace Gpt2Onnx.Trainer.Data;

@@ -1,4 +1,4 @@
-using Gpt2Onnx.Exporter.Checkpoints;
+using Gpt2Onnx.Core.Checkpoints;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

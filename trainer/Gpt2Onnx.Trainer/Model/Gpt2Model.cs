@@ -1,6 +1,8 @@
 using System.Runtime.InteropServices;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Trainer.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -57,7 +59,7 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
     private void IndexParameters()
     {
         _byName = named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        Parameters = Gpt2Checkpoint.ExpectedTensors(Config).Select(e => (e.Name, _byName[e.Name])).ToList();
+        Parameters = CheckpointLayout.ExpectedTensors(Config).Select(e => (e.Name, _byName[e.Name])).ToList();
     }
 
     public Parameter this[string name] => _byName[name];
@@ -134,7 +136,7 @@ public sealed class Gpt2Model : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var values = value.detach().cpu().to_type(ScalarType.Float32).contiguous().data<float>().ToArray();
         var bytes = MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
-        return new SafeTensorsFile.Entry(name, SafeTensorDType.F32, value.shape, bytes);
+        return new SafeTensorsFile.Entry(name, TensorElementType.Float, value.shape, bytes);
     }
 
     /// <summary>Logits (B, T, V) for token ids (B, T).</summary>

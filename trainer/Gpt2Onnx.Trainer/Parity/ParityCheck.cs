@@ -1,12 +1,13 @@
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Runtime.Onnx;
 using Gpt2Onnx.Runtime.Tokenizers;
 using Gpt2Onnx.Trainer.Model;
 using Gpt2Onnx.Trainer.Torch;
-using TorchSharp;
 using Gpt2Onnx.Trainer.Training;
+using TorchSharp;
 
 namespace Gpt2Onnx.Trainer.Parity;
 

@@ -1,6 +1,6 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
 using TorchSharp;
 
 namespace Gpt2Onnx.Trainer.Torch;

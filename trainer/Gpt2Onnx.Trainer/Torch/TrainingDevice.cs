@@ -1,4 +1,4 @@
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
 using TorchSharp;
 using static TorchSharp.torch;
 

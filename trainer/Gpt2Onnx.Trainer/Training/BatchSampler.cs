@@ -1,4 +1,4 @@
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Trainer.Data;
 

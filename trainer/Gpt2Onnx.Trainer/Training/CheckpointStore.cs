@@ -1,9 +1,12 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.IO;
+using Gpt2Onnx.Core.Onnx;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Runtime.IO;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Model;
 using TorchSharp;
@@ -24,7 +27,7 @@ public static class CheckpointStore
 {
     private const string Pending = ".pending";
     private static string OptimizerPath(string dir) => Path.Combine(dir, TrainingState.OptimizerFile);
-    private static string ModelPath(string dir) => Path.Combine(dir, Gpt2Checkpoint.ModelFile);
+    private static string ModelPath(string dir) => Path.Combine(dir, CheckpointLayout.ModelFile);
     private static string[] CommitOrder(string dir) => [OptimizerPath(dir), ModelPath(dir), TrainingRecord.StatePath(dir)];
 
     public static bool HasTrainingState(string directory)
@@ -47,7 +50,7 @@ public static class CheckpointStore
         AtomicFile.WriteAllText(TrainingRecord.StatePath(directory) + Pending, JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
 
         // Files that never change within a run: written atomically, before the commit.
-        model.Config.Save(Path.Combine(directory, Gpt2Checkpoint.ConfigFile));
+        model.Config.Save(Path.Combine(directory, CheckpointLayout.ConfigFile));
         TokenizerFolder.CopyTo(tokenizerDirectory, directory);
         WriteGenerationConfig(directory, model.Config, eosTokenId);
 
@@ -130,7 +133,7 @@ public static class CheckpointStore
     {
         var info = Info(file, name, target.shape);
         using var noGrad = no_grad();
-        if (info.DType == SafeTensorDType.F32 && target.device.type == DeviceType.CPU
+        if (info.DType == TensorElementType.Float && target.device.type == DeviceType.CPU
             && target.dtype == ScalarType.Float32 && target.is_contiguous())
             file.ReadBytes(info, target.bytes);
         else
@@ -152,17 +155,21 @@ public static class CheckpointStore
         return info;
     }
 
-    /// <summary>generation_config.json with GPT-2's sampling defaults and this vocabulary's end-of-text id.</summary>
-    public static void WriteGenerationConfig(string directory, Gpt2Config config, int eosTokenId) =>
-        AtomicFile.WriteAllText(Path.Combine(directory, "generation_config.json"), new JsonObject
+    /// <summary>
+    /// generation_config.json with the trainer's sampling defaults (<see cref="SamplingDefaults.TrainedModel"/>)
+    /// and this vocabulary's end-of-text id.
+    /// </summary>
+    public static void WriteGenerationConfig(string directory, Gpt2Config config, int eosTokenId)
+    {
+        var generation = new JsonObject
         {
             ["bos_token_id"] = config.BosTokenId,
             ["eos_token_id"] = eosTokenId,
             ["pad_token_id"] = eosTokenId,
-            ["do_sample"] = true,
-            ["temperature"] = 0.8,
-            ["top_k"] = 40,
-            ["top_p"] = 1.0,
             ["max_length"] = config.NPositions,
-        }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        };
+        foreach (var (key, value) in HuggingFaceSampling.Write(SamplingDefaults.TrainedModel)) generation[key] = value;
+        AtomicFile.WriteAllText(Path.Combine(directory, CheckpointLayout.GenerationConfigFile),
+                                generation.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
 }

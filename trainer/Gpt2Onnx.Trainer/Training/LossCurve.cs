@@ -1,4 +1,4 @@
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core.IO;
 using ScottPlot;
 
 namespace Gpt2Onnx.Trainer.Training;

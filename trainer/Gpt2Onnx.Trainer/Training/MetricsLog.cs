@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core.IO;
 
 namespace Gpt2Onnx.Trainer.Training;
 

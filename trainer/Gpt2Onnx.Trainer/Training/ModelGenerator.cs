@@ -1,3 +1,4 @@
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Generation;
 using Gpt2Onnx.Trainer.Model;
 using static TorchSharp.torch;

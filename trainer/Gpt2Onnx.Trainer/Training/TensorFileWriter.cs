@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core.IO;
 using static TorchSharp.torch;
 
 namespace Gpt2Onnx.Trainer.Training;

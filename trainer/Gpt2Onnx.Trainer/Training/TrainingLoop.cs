@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.IO;
 using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Runtime.IO;
 using Gpt2Onnx.Runtime.Tokenizers;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Torch;

@@ -1,5 +1,6 @@
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Model;
 
@@ -79,7 +80,7 @@ internal sealed record TrainingPlan(TrainOptions Options, ShardMeta Meta, Traini
     /// <summary>The saved run's configuration, --init's, or the preset's sized to the data's vocabulary.</summary>
     private static Gpt2Config ResolveConfig(TrainOptions options, ShardMeta meta, Gpt2Checkpoint? init, bool resume)
     {
-        var config = resume ? Gpt2Config.Load(Path.Combine(options.OutputDirectory, Gpt2Checkpoint.ConfigFile))
+        var config = resume ? Gpt2Config.Load(Path.Combine(options.OutputDirectory, CheckpointLayout.ConfigFile))
             : init?.Config ?? ModelPresets.Resolve(options.Config) with
             {
                 VocabSize = meta.VocabSize, BosTokenId = meta.EosTokenId, EosTokenId = meta.EosTokenId,

@@ -1,6 +1,7 @@
 using System.Diagnostics;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
 using Gpt2Onnx.Trainer.Data;
 using Gpt2Onnx.Trainer.Model;
 using Gpt2Onnx.Trainer.Torch;

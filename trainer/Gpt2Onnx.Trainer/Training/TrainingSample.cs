@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
+using Gpt2Onnx.Core.IO;
+using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Runtime.Generation;
-using Gpt2Onnx.Runtime.IO;
 using Gpt2Onnx.Runtime.Tokenizers;
 using Gpt2Onnx.Trainer.Model;
 
@@ -22,10 +23,7 @@ internal static class TrainingSample
         GenerationRequest.FitPrompt(prompt, model.Config.NPositions, options.SampleTokens,
                                     truncateLeft: true); // a long prompt's end
         // A fixed seed: samples of different steps differ only because the model changed.
-        var sampling = new SamplingOptions
-        {
-            Temperature = 0.8, TopK = 40, Seed = 1, MaxNewTokens = options.SampleTokens,
-        };
+        var sampling = SamplingDefaults.TrainedModel with { Seed = 1, MaxNewTokens = options.SampleTokens };
         var ids = ModelGenerator.Generate(model, prompt, sampling, [eos]);
         string text = options.SamplePrompt + tokenizer.Decode(ids.ToArray());
         log.WriteLine($"sample at step {step}: {text.Replace("\n", " / ")}");

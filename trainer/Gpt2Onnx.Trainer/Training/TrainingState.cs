@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
-using Gpt2Onnx.Exporter.Checkpoints;
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Trainer.Training;
 
@@ -27,7 +27,7 @@ public sealed record TrainingState
     public const string OptimizerFile = TrainingRecord.StateFolder + "/optimizer.safetensors";
 
     /// <summary>The files a save writes beside state.json, as paths in the run's folder.</summary>
-    public static readonly string[] SavedFiles = [Gpt2Checkpoint.ModelFile, OptimizerFile];
+    public static readonly string[] SavedFiles = [CheckpointLayout.ModelFile, OptimizerFile];
 
     /// <summary>
     /// Checks what a resume would use before any of it is used: a damaged or edited state is one error naming

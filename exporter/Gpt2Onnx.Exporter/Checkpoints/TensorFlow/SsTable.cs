@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Exporter.Checkpoints.TensorFlow;
 

@@ -1,6 +1,8 @@
 using Google.Protobuf;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Exporter.Checkpoints.TensorFlow.Proto;
-using Gpt2Onnx.Runtime;
 using Microsoft.Win32.SafeHandles;
 
 namespace Gpt2Onnx.Exporter.Checkpoints.TensorFlow;
@@ -16,9 +18,9 @@ namespace Gpt2Onnx.Exporter.Checkpoints.TensorFlow;
 public sealed class TensorBundle : ITensorFile
 {
     /// <summary>TensorFlow's DataType numbers for the types read here and the counters skipped.</summary>
-    private static readonly Dictionary<int, SafeTensorDType> FloatTypes = new()
+    private static readonly Dictionary<int, TensorElementType> FloatTypes = new()
     {
-        [1] = SafeTensorDType.F32, [14] = SafeTensorDType.BF16, [19] = SafeTensorDType.F16,
+        [1] = TensorElementType.Float, [14] = TensorElementType.BFloat16, [19] = TensorElementType.Float16,
     };
     private const int MaxShards = 10_000;
     private readonly SafeFileHandle[] _shards;
@@ -113,7 +115,7 @@ public sealed class TensorBundle : ITensorFile
     }
 
     /// <summary>The entry's shape, which must need exactly its stored bytes (a hostile shape overflows here).</summary>
-    private long[] Shape(string name, BundleEntryProto entry, SafeTensorDType dtype)
+    private long[] Shape(string name, BundleEntryProto entry, TensorElementType dtype)
     {
         var shape = entry.Shape?.Dim.Select(d => d.Size).ToArray() ?? [];
         long bytes = SafeTensorsFile.ElementSize(dtype);
@@ -125,7 +127,8 @@ public sealed class TensorBundle : ITensorFile
             bytes *= d;
         }
         if (bytes != entry.Size)
-            throw new Gpt2OnnxException($"{Path}: '{name}' ({dtype} [{string.Join(", ", shape)}]) needs {bytes} " +
+            throw new Gpt2OnnxException($"{Path}: '{name}' ({SafeTensorsFile.DTypeName(dtype)} " +
+                                        $"[{string.Join(", ", shape)}]) needs {bytes} " +
                                         $"bytes but is given {entry.Size}: the index is damaged");
         return shape;
     }

@@ -1,5 +1,7 @@
-using Gpt2Onnx.Runtime;
-using Gpt2Onnx.Runtime.IO;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
+using Gpt2Onnx.Core.IO;
+using Gpt2Onnx.Core.Onnx;
 
 namespace Gpt2Onnx.Exporter.Checkpoints.TensorFlow;
 
@@ -31,12 +33,12 @@ public static class TfCheckpointConverter
         {
             if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
             Directory.CreateDirectory(temporary);
-            checkpoint.Config.Save(Path.Combine(temporary, Gpt2Checkpoint.ConfigFile));
-            SafeTensorsFile.Write(Path.Combine(temporary, Gpt2Checkpoint.ModelFile), Entries(checkpoint));
+            checkpoint.Config.Save(Path.Combine(temporary, CheckpointLayout.ConfigFile));
+            SafeTensorsFile.Write(Path.Combine(temporary, CheckpointLayout.ModelFile), Entries(checkpoint));
             CopyTokenizer(tfDirectory, temporary);
             if (Directory.Exists(outputDirectory)) Directory.Delete(outputDirectory, recursive: true);
             Directory.Move(temporary, outputDirectory);
-            int tensors = Gpt2Checkpoint.ExpectedTensors(checkpoint.Config).Count();
+            int tensors = CheckpointLayout.ExpectedTensors(checkpoint.Config).Count();
             return new TfConversion(outputDirectory, checkpoint.Config, tensors, skipped);
         }
         catch
@@ -48,8 +50,8 @@ public static class TfCheckpointConverter
 
     /// <summary>Each tensor in checkpoint order as float32, read (and its checksum verified) one at a time.</summary>
     private static IEnumerable<SafeTensorsFile.Entry> Entries(Gpt2Checkpoint checkpoint) =>
-        Gpt2Checkpoint.ExpectedTensors(checkpoint.Config).Select(e =>
-            new SafeTensorsFile.Entry(e.Name, SafeTensorDType.F32, e.Shape, checkpoint.ReadFloat32Bytes(e.Name)));
+        CheckpointLayout.ExpectedTensors(checkpoint.Config).Select(e =>
+            new SafeTensorsFile.Entry(e.Name, TensorElementType.Float, e.Shape, checkpoint.ReadFloat32Bytes(e.Name)));
 
     private static void CopyTokenizer(string from, string to)
     {

@@ -1,4 +1,5 @@
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 using Gpt2Onnx.Runtime.Tokenizers;
 
 namespace Gpt2Onnx.Exporter.Checkpoints.TensorFlow;
@@ -17,7 +18,7 @@ public static class TfCheckpointFolder
 
     /// <summary>True when the folder holds a TensorFlow checkpoint and no Hugging Face config.json.</summary>
     public static bool IsIn(string directory) =>
-        !File.Exists(Path.Combine(directory, Gpt2Checkpoint.ConfigFile))
+        !File.Exists(Path.Combine(directory, CheckpointLayout.ConfigFile))
         && (File.Exists(Path.Combine(directory, StateFile)) || Directory.EnumerateFiles(directory, "*.index").Any());
 
     public static (Gpt2Config Config, TfMappedWeights Weights) Open(string directory)

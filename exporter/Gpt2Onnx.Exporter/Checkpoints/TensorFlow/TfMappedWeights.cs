@@ -1,4 +1,5 @@
-using Gpt2Onnx.Runtime;
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Checkpoints;
 
 namespace Gpt2Onnx.Exporter.Checkpoints.TensorFlow;
 

@@ -1,3 +1,5 @@
+using Gpt2Onnx.Core.Checkpoints;
+
 namespace Gpt2Onnx.Exporter.Checkpoints.TensorFlow;
 
 /// <summary>

@@ -1,3 +1,6 @@
+using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Sampling;
+
 namespace Gpt2Onnx.Runtime.Generation.Beams;
 
 /// <summary>

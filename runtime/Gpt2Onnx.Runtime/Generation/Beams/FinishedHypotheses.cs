@@ -1,3 +1,5 @@
+using Gpt2Onnx.Core.Sampling;
+
 namespace Gpt2Onnx.Runtime.Generation.Beams;
 
 /// <summary>

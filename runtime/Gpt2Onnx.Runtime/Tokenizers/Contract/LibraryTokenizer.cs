@@ -1,4 +1,5 @@
 using System.Text;
+using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Runtime.Tokenizers.Contract;
 
