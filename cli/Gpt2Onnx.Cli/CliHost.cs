@@ -114,16 +114,20 @@ public static class CliHost
     /// </summary>
     internal static string Describe(string message)
     {
-        var match = Regex.Match(message, @"^Cannot parse argument '(?<value>.*?)' for option '(?<option>[^']+)' as expected type '(?<type>[^']+)'\.", RegexOptions.Singleline);
+        var match = Regex.Match(message,
+                                @"^Cannot parse argument '(?<value>.*?)' for option '(?<option>[^']+)' as expected " +
+                                @"type '(?<type>[^']+)'\.", RegexOptions.Singleline);
         if (!match.Success) return OneLine(message);
         string type = match.Groups["type"].Value;
-        var enumType = AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetType(type)).FirstOrDefault(t => t is { IsEnum: true });
+        var enumType = AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetType(type))
+            .FirstOrDefault(t => t is { IsEnum: true });
         string expected = type switch
         {
             "System.Int32" => $"a whole number from {int.MinValue} to {int.MaxValue}",
             "System.Int64" => $"a whole number from {long.MinValue} to {long.MaxValue}",
             "System.UInt64" => $"a whole number from 0 to {ulong.MaxValue}",
-            _ when enumType != null => "one of " + string.Join(", ", Enum.GetNames(enumType).Select(n => n.ToLowerInvariant())),
+            _ when enumType != null => "one of "
+                + string.Join(", ", Enum.GetNames(enumType).Select(n => n.ToLowerInvariant())),
             _ => "a value this option takes",
         };
         return OneLine($"{match.Groups["option"].Value}: '{match.Groups["value"].Value}' is not {expected}");
@@ -150,8 +154,10 @@ public static class CliHost
         TypeInitializationException { InnerException: { } inner } => UserErrorIn(inner),
         // Work spread over threads (Parallel.ForEach, PLINQ) hands back its errors wrapped.
         AggregateException many => many.Flatten().InnerExceptions.Select(UserErrorIn).FirstOrDefault(x => x != null),
-        // A path that cannot be read or written (missing folder, permissions, a full disk): the system's words say which.
-        IOException or UnauthorizedAccessException => new Gpt2OnnxException($"{e.Message.TrimEnd('.')}: check the path, its permissions and the free space"),
+        // A path that cannot be read or written (missing folder, permissions, a full disk): the system's words say
+        // which.
+        IOException or UnauthorizedAccessException =>
+            new Gpt2OnnxException($"{e.Message.TrimEnd('.')}: check the path, its permissions and the free space"),
         _ => null,
     };
 

@@ -25,19 +25,34 @@ public sealed class SamplingFlags
         DefaultValueFactory = _ => 0,
     };
     public Option<bool> Greedy { get; } = new("--greedy") { Description = "always take the most likely token" };
-    public Option<double?> Temperature { get; } = new("--temperature") { Description = "sampling temperature (0 = greedy) [default: the model's]" };
-    public Option<int?> TopK { get; } = new("--top-k") { Description = "sample among the k most likely tokens (0 = all) [default: the model's]" };
-    public Option<double?> TopP { get; } = new("--top-p") { Description = "sample among the most likely tokens whose probability reaches p [default: the model's]" };
-    public Option<double?> RepetitionPenalty { get; } = new("--repetition-penalty") { Description = "CTRL repetition penalty (1 = off) [default: the model's]" };
-    public Option<double> PresencePenalty { get; } = new("--presence-penalty") { Description = "subtracted from tokens already generated", DefaultValueFactory = _ => 0.0 };
-    public Option<double> FrequencyPenalty { get; } = new("--frequency-penalty") { Description = "subtracted per occurrence of tokens already generated", DefaultValueFactory = _ => 0.0 };
-    public Option<ulong> Seed { get; } = new("--seed") { Description = "random seed; the same seed gives the same text", DefaultValueFactory = _ => 0UL };
-    public Option<int[]> StopIds { get; } = new("--stop-id") { Description = "token ids that end generation (besides end-of-text)", AllowMultipleArgumentsPerToken = true };
+    public Option<double?> Temperature { get; } =
+        new("--temperature") { Description = "sampling temperature (0 = greedy) [default: the model's]" };
+    public Option<int?> TopK { get; } =
+        new("--top-k") { Description = "sample among the k most likely tokens (0 = all) [default: the model's]" };
+    public Option<double?> TopP { get; } =
+        new("--top-p") { Description = "sample among the most likely tokens whose probability reaches p [default: " +
+                                       "the model's]" };
+    public Option<double?> RepetitionPenalty { get; } =
+        new("--repetition-penalty") { Description = "CTRL repetition penalty (1 = off) [default: the model's]" };
+    public Option<double> PresencePenalty { get; } =
+        new("--presence-penalty") { Description = "subtracted from tokens already generated",
+                                    DefaultValueFactory = _ => 0.0 };
+    public Option<double> FrequencyPenalty { get; } =
+        new("--frequency-penalty") { Description = "subtracted per occurrence of tokens already generated",
+                                     DefaultValueFactory = _ => 0.0 };
+    public Option<ulong> Seed { get; } =
+        new("--seed") { Description = "random seed; the same seed gives the same text",
+                        DefaultValueFactory = _ => 0UL };
+    public Option<int[]> StopIds { get; } =
+        new("--stop-id") { Description = "token ids that end generation (besides end-of-text)",
+                           AllowMultipleArgumentsPerToken = true };
     public Option<string[]> Stop { get; } = new("--stop") { Description = "strings that end generation" };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { MaxNewTokens, MinNewTokens, Greedy, Temperature, TopK, TopP, RepetitionPenalty, PresencePenalty, FrequencyPenalty, Seed, StopIds, Stop })
+        foreach (var option in new Option[] { MaxNewTokens, MinNewTokens, Greedy, Temperature, TopK, TopP,
+                                              RepetitionPenalty, PresencePenalty, FrequencyPenalty, Seed, StopIds,
+                                              Stop })
             command.Options.Add(option);
     }
 
@@ -71,7 +86,8 @@ public sealed class SamplingFlags
     /// </summary>
     public SamplingOptions Read(ParseResult parsed, SamplingOptions? model = null)
     {
-        var sampling = (model ?? new SamplingOptions()).WithSampling(parsed.GetValue(Temperature), parsed.GetValue(TopK), parsed.GetValue(TopP));
+        var sampling = (model ?? new SamplingOptions())
+            .WithSampling(parsed.GetValue(Temperature), parsed.GetValue(TopK), parsed.GetValue(TopP));
         return (sampling with
         {
             Greedy = sampling.Greedy || parsed.GetValue(Greedy),

@@ -31,7 +31,8 @@ public static class HuggingFaceTokenizerFiles
         if (!File.Exists(json))
             AtomicFile.Write(json, stream =>
             {
-                var options = new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+                var options = new JsonWriterOptions { Indented = true,
+                                                      Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
                 using var writer = new Utf8JsonWriter(stream, options);
                 switch (tokenizer)
                 {
@@ -47,7 +48,8 @@ public static class HuggingFaceTokenizerFiles
         AtomicFile.WriteAllText(Path.Combine(folder, TokenizerConfig), text);
     }
 
-    /// <summary>What tokenizer_config.json says of this tokenizer: its class, special tokens and text settings.</summary>
+    /// <summary>What tokenizer_config.json says of this tokenizer: its class, special tokens and text
+    /// settings.</summary>
     private static IEnumerable<(string Key, JsonNode? Value)> ConfigEntries(ITokenizer tokenizer)
     {
         string endOfText = tokenizer.IdToToken(tokenizer.EndOfTextId);
@@ -71,7 +73,8 @@ public static class HuggingFaceTokenizerFiles
         yield return ("tokenize_chinese_chars", wordPiece.SplitCjk);
         yield return ("unk_token", wordPiece.IdToToken(wordPiece.UnknownId));
         yield return ("eos_token", endOfText);
-        var bertTokens = new[] { ("pad_token", "[PAD]"), ("cls_token", "[CLS]"), ("sep_token", "[SEP]"), ("mask_token", "[MASK]") };
+        var bertTokens = new[] { ("pad_token", "[PAD]"), ("cls_token", "[CLS]"), ("sep_token", "[SEP]"),
+                                 ("mask_token", "[MASK]") };
         foreach (var (key, token) in bertTokens)
             if (wordPiece.TokenToId(token) != null) yield return (key, token);
         yield return ("clean_up_tokenization_spaces", false);
@@ -165,7 +168,8 @@ public static class HuggingFaceTokenizerFiles
         writer.WriteEndObject();
     }
 
-    /// <summary>The version, no truncation or padding, and the special tokens as added tokens (matched whole).</summary>
+    /// <summary>The version, no truncation or padding, and the special tokens as added tokens (matched
+    /// whole).</summary>
     private static void WriteHeader(Utf8JsonWriter writer, IEnumerable<(string Token, int Id)> special)
     {
         writer.WriteString("version", "1.0");

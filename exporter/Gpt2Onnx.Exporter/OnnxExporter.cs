@@ -18,8 +18,10 @@ using Gpt2Onnx.Runtime.Tokenizers;
 namespace Gpt2Onnx.Exporter;
 
 /// <summary>What an export produced.</summary>
-/// <param name="HasTokenizer">whether the checkpoint's tokenizer went with it; without one, gpt2-run cannot load the folder</param>
-public sealed record ExportResult(string OutputDirectory, long ModelBytes, long DataBytes, int Nodes, double Seconds, bool HasTokenizer);
+/// <param name="HasTokenizer">whether the checkpoint's tokenizer went with it; without one, gpt2-run cannot load the
+/// folder</param>
+public sealed record ExportResult(string OutputDirectory, long ModelBytes, long DataBytes, int Nodes, double Seconds,
+                                  bool HasTokenizer);
 
 /// <summary>
 /// Writes the ONNX folder of docs/architecture.md from an HF-layout checkpoint: model.onnx (+ model.onnx.data
@@ -35,7 +37,8 @@ public static class OnnxExporter
     public const int Opset = 17;
     /// <summary>Protobuf cannot serialise a message over 2 GB; stay clear of it.</summary>
     private const long InlineLimit = 1_800_000_000;
-    private static readonly string[] CopiedFiles = ["generation_config.json", "vocab.json", "merges.txt", "vocab.txt", "tokenizer.json", "tokenizer_config.json"];
+    private static readonly string[] CopiedFiles =
+        ["generation_config.json", "vocab.json", "merges.txt", "vocab.txt", "tokenizer.json", "tokenizer_config.json"];
 
     public static ExportResult Export(string checkpointDirectory, string outputDirectory, ExportOptions options)
     {
@@ -44,19 +47,23 @@ public static class OnnxExporter
         outputDirectory = Path.GetFullPath(outputDirectory.TrimEnd('/'));
         OutputFolder.Check(outputDirectory);
         PathOverlap.Refuse(outputDirectory, "--out", checkpointDirectory, "--checkpoint"); // --force would replace it
-        if (Directory.Exists(outputDirectory) && Directory.EnumerateFileSystemEntries(outputDirectory).Any() && !options.Force)
-            throw new Gpt2OnnxException($"{outputDirectory} already exists: pass --force to replace it, or choose another --out");
+        if (Directory.Exists(outputDirectory) && Directory.EnumerateFileSystemEntries(outputDirectory).Any()
+            && !options.Force)
+            throw new Gpt2OnnxException($"{outputDirectory} already exists: pass --force to replace it, or choose " +
+                                        "another --out");
         using var checkpoint = Gpt2Checkpoint.Open(checkpointDirectory);
         var generation = GenerationConfig.Read(checkpointDirectory, checkpoint.Config); // before any work
         var tokenizer = CheckTokenizer(checkpointDirectory, checkpoint.Config);
 
         string temporary = outputDirectory + ".tmp-" + Environment.ProcessId;
-        AtomicFile.RemoveAbandoned(Path.GetDirectoryName(outputDirectory)!, Path.GetFileName(outputDirectory)); // an earlier export killed midway
+        // an earlier export killed midway
+        AtomicFile.RemoveAbandoned(Path.GetDirectoryName(outputDirectory)!, Path.GetFileName(outputDirectory));
         if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
         Directory.CreateDirectory(temporary);
         try
         {
-            var graph = options.Variant == GraphVariant.Portable ? PortableGraph.Build(checkpoint, options) : FusedGraph.Build(checkpoint, options);
+            var graph = options.Variant == GraphVariant.Portable
+                ? PortableGraph.Build(checkpoint, options) : FusedGraph.Build(checkpoint, options);
             if (options.WithHiddenStates) HiddenStateOutputs.Add(graph, checkpoint.Config);
             var model = new ModelProto
             {
@@ -65,12 +72,15 @@ public static class OnnxExporter
                 ProducerVersion = "1",
                 Domain = "ai.gpt2onnx",
                 ModelVersion = 1,
-                DocString = $"GPT-2 ({checkpoint.Config.NLayer} layers, {checkpoint.Config.NEmbd} wide) with a key/value cache",
+                DocString = $"GPT-2 ({checkpoint.Config.NLayer} layers, {checkpoint.Config.NEmbd} wide) with a " +
+                            "key/value cache",
                 Graph = graph.Graph,
             };
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
-            if (options.Variant == GraphVariant.Fused) model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
-            foreach (var (key, value) in Metadata(checkpoint.Config, options, TrainingRecord.TrainedPositions(checkpoint.Directory)))
+            if (options.Variant == GraphVariant.Fused)
+                model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
+            foreach (var (key, value) in Metadata(checkpoint.Config, options,
+                                                  TrainingRecord.TrainedPositions(checkpoint.Directory)))
                 model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
 
             long dataBytes = 0;
@@ -92,11 +102,14 @@ public static class OnnxExporter
             if (tokenizer is BpeTokenizer bpe && !File.Exists(Path.Combine(temporary, "vocab.json")))
                 bpe.Save(temporary); // OpenAI's encoder.json and vocab.bpe, under the names the runtime reads
             if (tokenizer != null) HuggingFaceTokenizerFiles.Write(tokenizer, temporary);
-            File.WriteAllText(Path.Combine(temporary, "genai_config.json"), GenaiConfig(checkpoint.Config, options, generation).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            File.WriteAllText(Path.Combine(temporary, "genai_config.json"),
+                              GenaiConfig(checkpoint.Config, options, generation)
+                                  .ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 
             if (Directory.Exists(outputDirectory)) Directory.Delete(outputDirectory, recursive: true);
             Directory.Move(temporary, outputDirectory);
-            return new ExportResult(outputDirectory, modelBytes, dataBytes, model.Graph.Node.Count, clock.Elapsed.TotalSeconds, tokenizer != null);
+            return new ExportResult(outputDirectory, modelBytes, dataBytes, model.Graph.Node.Count,
+                                    clock.Elapsed.TotalSeconds, tokenizer != null);
         }
         catch
         {
@@ -110,7 +123,8 @@ public static class OnnxExporter
     /// the weights were trained on when that is known and short of the model's context (positions past it
     /// were never trained).
     /// </summary>
-    public static IReadOnlyList<(string Key, string Value)> Metadata(Gpt2Config config, ExportOptions options, int? trainedPositions = null)
+    public static IReadOnlyList<(string Key, string Value)> Metadata(Gpt2Config config, ExportOptions options,
+                                                                     int? trainedPositions = null)
     {
         bool fused = options.Variant == GraphVariant.Fused;
         var entries = new List<(string, string)>
@@ -127,14 +141,16 @@ public static class OnnxExporter
             // and its rows are right-padded; the portable graph concatenates, and takes left padding.
             ("gpt2onnx.past_present_share_buffer", fused ? "true" : "false"),
             ("gpt2onnx.padding", fused ? "right" : "left"),
-            ("gpt2onnx.optional_inputs", $"{GraphNames.LogitsToKeep}: int64 scalar, default 0; logits for the last N positions only (0: all)"),
+            ("gpt2onnx.optional_inputs", $"{GraphNames.LogitsToKeep}: int64 scalar, default 0; logits for the last N " +
+                                         "positions only (0: all)"),
         };
         if (options.WeightBits is int bits)
         {
             entries.Add(($"gpt2onnx.int{bits}_block_size", options.BlockSize.ToString()));
             entries.Add(("gpt2onnx.head_precision", options.HeadBits is int head ? $"int{head}" : "fp32"));
         }
-        if (trainedPositions is int trained && trained < config.NPositions) entries.Add(("gpt2onnx.trained_context", trained.ToString()));
+        if (trainedPositions is int trained && trained < config.NPositions)
+            entries.Add(("gpt2onnx.trained_context", trained.ToString()));
         return entries;
     }
 
@@ -149,7 +165,9 @@ public static class OnnxExporter
         if (tokenizer == null && !Tokenizer.IsIn(checkpointDirectory)) return null;
         tokenizer ??= Tokenizer.Load(checkpointDirectory);
         if (tokenizer.VocabSize > config.VocabSize)
-            throw new Gpt2OnnxException($"{checkpointDirectory}: its tokenizer has {tokenizer.VocabSize} ids but the model only {config.VocabSize}: the folder mixes two models; put the model's own tokenizer beside it");
+            throw new Gpt2OnnxException($"{checkpointDirectory}: its tokenizer has {tokenizer.VocabSize} ids but the " +
+                                        $"model only {config.VocabSize}: the folder mixes two models; put the " +
+                                        "model's own tokenizer beside it");
         return tokenizer;
     }
 
@@ -184,7 +202,8 @@ public static class OnnxExporter
                 ["decoder"] = new JsonObject
                 {
                     ["filename"] = ModelFile,
-                    ["session_options"] = new JsonObject { ["log_id"] = "gpt2onnx", ["provider_options"] = new JsonArray() },
+                    ["session_options"] = new JsonObject { ["log_id"] = "gpt2onnx",
+                                                           ["provider_options"] = new JsonArray() },
                     ["head_size"] = config.HeadSize,
                     ["hidden_size"] = config.NEmbd,
                     ["num_attention_heads"] = config.NHead,
@@ -212,7 +231,8 @@ public static class OnnxExporter
 
     /// <summary>
     /// Moves every weight's bytes into one data file (each 64-byte aligned) and leaves references. Small
-    /// initializers (shape constants) stay inline: ONNX Runtime's shape inference reads them before it loads external data.
+    /// initializers (shape constants) stay inline: ONNX Runtime's shape inference reads them before it loads external
+    /// data.
     /// </summary>
     private static long MoveWeightsToDataFile(GraphProto graph, string path)
     {

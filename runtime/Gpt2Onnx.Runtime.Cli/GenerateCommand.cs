@@ -15,8 +15,10 @@ internal static class GenerateCommand
     {
         var model = new ModelFlags();
         var prompt = new PromptFlags();
-        var promptIds = new Option<string?>("--prompt-ids") { Description = "the prompt as token ids, for example 15496,995" };
-        var json = new Option<bool>("--json") { Description = "print {prompt_ids, ids, text, finish_reason, tokens_per_s} as one JSON object" };
+        var promptIds = new Option<string?>("--prompt-ids") { Description = "the prompt as token ids, for example " +
+                                                                            "15496,995" };
+        var json = new Option<bool>("--json") { Description = "print {prompt_ids, ids, text, finish_reason, " +
+                                                              "tokens_per_s} as one JSON object" };
         var sampling = new SamplingFlags();
         var beams = new BeamFlags();
         var command = new Command("generate", "continue a prompt with the model") { promptIds, json };
@@ -27,7 +29,8 @@ internal static class GenerateCommand
         command.SetAction(parsed =>
         {
             string? promptText = prompt.ReadText(parsed);
-            CliHost.Require(promptText == null || parsed.GetValue(promptIds) == null, "give --prompt (or --prompt-file) or --prompt-ids, not both");
+            CliHost.Require(promptText == null || parsed.GetValue(promptIds) == null,
+                            "give --prompt (or --prompt-file) or --prompt-ids, not both");
             var options = sampling.Read(parsed); // checked before the model loads
             var beamOptions = beams.Read(parsed);
             CliHost.Require(!beamOptions.Enabled || options.StopStrings.Count == 0,
@@ -42,7 +45,8 @@ internal static class GenerateCommand
             options = sampling.Read(parsed, languageModel.DefaultSampling);
             options = sampling.FitContext(parsed, options with { Beams = beamOptions }, languageModel.ContextLength);
             using var generator = new Generator(languageModel);
-            var request = new GenerationRequest { Prompt = promptText, PromptIds = ids, Options = options, TruncatePromptLeft = parsed.GetValue(prompt.Truncate) };
+            var request = new GenerationRequest { Prompt = promptText, PromptIds = ids, Options = options,
+                                                  TruncatePromptLeft = parsed.GetValue(prompt.Truncate) };
             bool stream = !parsed.GetValue(json);
             // The prompt is echoed once the model has taken it (with its first piece, or at the end), so a prompt
             // it refuses gives the error line alone, not the prompt followed by it.
@@ -58,7 +62,8 @@ internal static class GenerateCommand
             {
                 Echo("");
                 Console.WriteLine();
-                Console.Error.WriteLine($"[{result.TokenIds.Length} tokens, {result.FinishReason}, {generator.LastRun.Tokens / Math.Max(generator.LastRun.DecodeSeconds, 1e-9):F1} tokens/s]");
+                Console.Error.WriteLine($"[{result.TokenIds.Length} tokens, {result.FinishReason}, " +
+                    $"{generator.LastRun.Tokens / Math.Max(generator.LastRun.DecodeSeconds, 1e-9):F1} tokens/s]");
             }
             else
             {
@@ -68,7 +73,8 @@ internal static class GenerateCommand
             // The model's positions past the window it was trained on never learned anything: say so, once.
             int total = result.PromptIds.Length + result.TokenIds.Length;
             if (languageModel.TrainedContext is int trained && total > trained)
-                Console.Error.WriteLine($"note: the model was trained on {trained}-token windows and this text is {total} tokens long; past position {trained} its predictions are untrained");
+                Console.Error.WriteLine($"note: the model was trained on {trained}-token windows and this text is " +
+                                        $"{total} tokens long; past position {trained} its predictions are untrained");
             return 0;
         });
         return command;

@@ -16,7 +16,8 @@ internal static class InfoCommand
             string version = ModelSession.RuntimeVersion;
             string[] providers = Microsoft.ML.OnnxRuntime.OrtEnv.Instance().GetAvailableProviders();
             if (parsed.GetValue(json))
-                Console.WriteLine(JsonSerializer.Serialize(new { onnxruntime_version = version, execution_providers = providers }));
+                Console.WriteLine(JsonSerializer.Serialize(new { onnxruntime_version = version,
+                                                                 execution_providers = providers }));
             else
                 Console.WriteLine($"ONNX Runtime {version} (execution providers: {string.Join(", ", providers)})");
             return 0;

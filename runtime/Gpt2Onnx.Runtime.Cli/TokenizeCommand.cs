@@ -17,14 +17,20 @@ internal static class TokenizeCommand
 {
     public static Command Create()
     {
-        var tokenizerDir = new Option<string>("--tokenizer") { Description = "tokenizer folder (vocab.json + merges.txt, or vocab.txt)", Required = true };
-        var input = new Option<string[]>("--input") { Description = "text files, each one document (ids with --decode)", AllowMultipleArgumentsPerToken = true };
+        var tokenizerDir = new Option<string>("--tokenizer") { Description = "tokenizer folder (vocab.json + " +
+                                                                             "merges.txt, or vocab.txt)", Required =
+                                                                                 true };
+        var input = new Option<string[]>("--input") { Description = "text files, each one document (ids with --decode)",
+                                                      AllowMultipleArgumentsPerToken = true };
         var text = new Option<string?>("--text") { Description = "a string to encode (ids with --decode)" };
         var decode = new Option<bool>("--decode") { Description = "turn space-separated ids back into text" };
-        var allowSpecial = new Option<bool>("--allow-special") { Description = "read special-token text such as <|endoftext|> as the special token" };
+        var allowSpecial = new Option<bool>("--allow-special") { Description = "read special-token text such as " +
+                                                                               "<|endoftext|> as the special token" };
         var threads = ThreadsOption.Create("threads that encode documents", 1, zeroIsEveryCore: true);
         var json = new Option<bool>("--json") { Description = "print {tokens, seconds, mb_per_s} instead of the ids" };
-        var repeat = new Option<int>("--repeat") { Description = "encode this many times, each with a freshly loaded tokenizer, and report the fastest (for benchmarks)", DefaultValueFactory = _ => 1 };
+        var repeat = new Option<int>("--repeat") { Description = "encode this many times, each with a freshly loaded " +
+                                                                 "tokenizer, and report the fastest (for benchmarks)",
+                                                                 DefaultValueFactory = _ => 1 };
         var command = new Command("tokenize", "encode text to token ids, or decode ids to text")
         {
             tokenizerDir, input, text, decode, allowSpecial, threads, json, repeat,
@@ -40,7 +46,8 @@ internal static class TokenizeCommand
             var documents = parsed.GetValue(text) is { } literal ? [literal] : files.Select(ReadDocument).ToList();
             if (parsed.GetValue(decode))
                 return Decode(tokenizer, documents);
-            return Encode(() => Tokenizer.Load(tokenizerPath), tokenizer, documents, parsed.GetValue(allowSpecial), parsed.GetValue(threads), parsed.GetValue(json),
+            return Encode(() => Tokenizer.Load(tokenizerPath), tokenizer, documents, parsed.GetValue(allowSpecial),
+                          parsed.GetValue(threads), parsed.GetValue(json),
                           parsed.GetValue(repeat));
         });
         return command;
@@ -50,7 +57,8 @@ internal static class TokenizeCommand
         TextFile.Read(path, 512L << 20, "split it, or tokenize a corpus into shards with 'gpt2-train prepare'");
 
     /// <param name="fresh">a new tokenizer for each repeat, so every timed run starts with an empty cache</param>
-    private static int Encode(Func<ITokenizer> fresh, ITokenizer tokenizer, List<string> documents, bool allowSpecial, int threads, bool json, int repeat)
+    private static int Encode(Func<ITokenizer> fresh, ITokenizer tokenizer, List<string> documents, bool allowSpecial,
+                              int threads, bool json, int repeat)
     {
         long bytes = documents.Sum(d => (long)Encoding.UTF8.GetByteCount(d));
         int[][] ids = [];
@@ -93,11 +101,13 @@ internal static class TokenizeCommand
             foreach (var field in document.Split([' ', '\n', '\r', '\t', ','], StringSplitOptions.RemoveEmptyEntries))
             {
                 if (!int.TryParse(field, out int id))
-                    throw new Gpt2OnnxException($"'{field}' is not a token id: --decode reads integers separated by spaces");
+                    throw new Gpt2OnnxException($"'{field}' is not a token id: --decode reads integers separated by " +
+                                                "spaces");
                 ids.Add(id);
             }
             // Byte-level BPE decodes to exact bytes, even where they are not valid UTF-8.
-            byte[] bytes = tokenizer is BpeTokenizer bpe ? bpe.DecodeBytes(ids.ToArray()) : Encoding.UTF8.GetBytes(tokenizer.Decode(ids.ToArray()));
+            byte[] bytes = tokenizer is BpeTokenizer bpe
+                ? bpe.DecodeBytes(ids.ToArray()) : Encoding.UTF8.GetBytes(tokenizer.Decode(ids.ToArray()));
             output.Write(bytes);
             if (documents.Count > 1) output.WriteByte((byte)'\n');
         }

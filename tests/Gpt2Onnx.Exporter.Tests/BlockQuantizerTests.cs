@@ -27,7 +27,8 @@ public class BlockQuantizerTests
         return q.Scales[col * q.Blocks + block] * (code - zero);
     }
 
-    /// <summary>Plain min-max quantization of one block to top + 1 levels: the error the search must never exceed.</summary>
+    /// <summary>Plain min-max quantization of one block to top + 1 levels: the error the search must never
+    /// exceed.</summary>
     private static double MinMaxError(float[] values, int top)
     {
         float min = Math.Min(0, values.Min()), max = Math.Max(0, values.Max());

@@ -16,18 +16,21 @@ public sealed class ExportErrorTests : IDisposable
 
     private string Checkpoint() => TinyCheckpoint.Write(Path.Combine(_dir, "ckpt"), TinyCheckpoint.Config(), seed: 3);
 
-    /// <summary>A zero checkpoint in <paramref name="name"/> whose <paramref name="tensor"/> holds <paramref name="value"/> at <paramref name="index"/>.</summary>
+    /// <summary>A zero checkpoint in <paramref name="name"/> whose <paramref name="tensor"/> holds <paramref
+    /// name="value"/> at <paramref name="index"/>.</summary>
     private string CheckpointWith(string name, string tensor, int index, float value)
     {
         var config = TinyCheckpoint.Config();
         string checkpoint = Path.Combine(_dir, name);
         Directory.CreateDirectory(checkpoint);
         config.Save(Path.Combine(checkpoint, CheckpointLayout.ConfigFile));
-        SafeTensorsFile.Write(Path.Combine(checkpoint, CheckpointLayout.ModelFile), CheckpointLayout.ExpectedTensors(config).Select(e =>
+        SafeTensorsFile.Write(Path.Combine(checkpoint, CheckpointLayout.ModelFile),
+                              CheckpointLayout.ExpectedTensors(config).Select(e =>
         {
             var values = new float[e.Shape.Aggregate(1L, (a, b) => a * b)];
             if (e.Name == tensor) values[index] = value;
-            return new SafeTensorsFile.Entry(e.Name, TensorElementType.Float, e.Shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+            return new SafeTensorsFile.Entry(e.Name, TensorElementType.Float, e.Shape,
+                                             MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
         }));
         return checkpoint;
     }
@@ -35,8 +38,11 @@ public sealed class ExportErrorTests : IDisposable
     [Fact]
     public void A_fused_export_of_a_head_size_its_attention_kernel_refuses_says_to_use_portable()
     {
-        string checkpoint = TinyCheckpoint.Write(Path.Combine(_dir, "narrow"), TinyCheckpoint.Config(embd: 16, heads: 8), seed: 3); // head size 2
-        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, Path.Combine(_dir, "onnx"), new ExportOptions { Variant = GraphVariant.Fused }));
+        // head size 2
+        string checkpoint = TinyCheckpoint.Write(Path.Combine(_dir, "narrow"),
+                                                 TinyCheckpoint.Config(embd: 16, heads: 8), seed: 3);
+        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, Path.Combine(_dir, "onnx"),
+            new ExportOptions { Variant = GraphVariant.Fused }));
         Assert.Contains("a multiple of 8, and this model's is 2: export it with --variant portable", error.Message);
         Assert.False(Directory.Exists(Path.Combine(_dir, "onnx")));
     }
@@ -45,11 +51,13 @@ public sealed class ExportErrorTests : IDisposable
     [InlineData("999999", "eos_token_id 999999 is outside the vocabulary (0..95)")]
     [InlineData("-5", "eos_token_id -5 is outside the vocabulary")]
     [InlineData("\"two\"", "not a valid generation config")]
-    public void A_generation_config_whose_end_of_text_the_model_cannot_have_is_refused_before_any_work(string eos, string expected)
+    public void A_generation_config_whose_end_of_text_the_model_cannot_have_is_refused_before_any_work(string eos,
+        string expected)
     {
         string checkpoint = Checkpoint(), output = Path.Combine(_dir, "onnx");
         File.WriteAllText(Path.Combine(checkpoint, "generation_config.json"), $"{{\"eos_token_id\": {eos}}}");
-        Assert.Contains(expected, Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, output, new ExportOptions())).Message);
+        Assert.Contains(expected, Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, output,
+            new ExportOptions())).Message);
         Assert.False(Directory.Exists(output));
     }
 
@@ -57,13 +65,18 @@ public sealed class ExportErrorTests : IDisposable
     public void A_tokenizer_with_more_ids_than_the_model_is_refused_before_any_work_and_a_missing_one_is_reported()
     {
         string checkpoint = Checkpoint(), output = Path.Combine(_dir, "onnx");
-        File.WriteAllText(Path.Combine(checkpoint, "tokenizer_config.json"), "{}"); // a tokenizer's settings, but no tokenizer
+        // a tokenizer's settings, but no tokenizer
+        File.WriteAllText(Path.Combine(checkpoint, "tokenizer_config.json"), "{}");
         Assert.False(OnnxExporter.Export(checkpoint, output, new ExportOptions()).HasTokenizer);
-        // A byte-level tokenizer (over 256 ids) beside a model of 96: the runtime would refuse the export at its first run.
-        var tokenizer = Gpt2Onnx.Trainer.Tokenizers.BpeTrainer.Train(["the quick brown fox jumps over the lazy dog", "hello world"], vocabSize: 300);
+        // A byte-level tokenizer (over 256 ids) beside a model of 96: the runtime would refuse the export at its first
+        // run.
+        var tokenizer = Gpt2Onnx.Trainer.Tokenizers.BpeTrainer.Train(["the quick brown fox jumps over the lazy dog",
+                                                                      "hello world"], vocabSize: 300);
         tokenizer.Save(checkpoint);
-        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, Path.Combine(_dir, "onnx2"), new ExportOptions()));
-        Assert.Contains($"its tokenizer has {tokenizer.VocabSize} ids but the model only 96: the folder mixes two models", error.Message);
+        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, Path.Combine(_dir, "onnx2"),
+                                                                               new ExportOptions()));
+        Assert.Contains($"its tokenizer has {tokenizer.VocabSize} ids but the model only 96: the folder mixes two " +
+                        "models", error.Message);
         Assert.False(Directory.Exists(Path.Combine(_dir, "onnx2")));
     }
 
@@ -73,7 +86,8 @@ public sealed class ExportErrorTests : IDisposable
         string checkpoint = Checkpoint(), output = Path.Combine(_dir, "onnx");
         File.WriteAllText(Path.Combine(checkpoint, "generation_config.json"), "{\"eos_token_id\": [7, 9]}");
         OnnxExporter.Export(checkpoint, output, new ExportOptions());
-        Assert.Equal(7, System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(output, "genai_config.json")))!["model"]!["eos_token_id"]!.GetValue<int>());
+        Assert.Equal(7, System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(output,
+            "genai_config.json")))!["model"]!["eos_token_id"]!.GetValue<int>());
     }
 
     [Fact]
@@ -81,7 +95,8 @@ public sealed class ExportErrorTests : IDisposable
     {
         string file = Path.Combine(_dir, "not-a-folder");
         File.WriteAllText(file, "keep me");
-        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(Path.Combine(_dir, "no-checkpoint-needed"), file, new ExportOptions()));
+        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(Path.Combine(_dir,
+            "no-checkpoint-needed"), file, new ExportOptions()));
         Assert.Contains("is a file: --out names the folder to write", error.Message);
         Assert.Equal("keep me", File.ReadAllText(file));
     }
@@ -91,7 +106,8 @@ public sealed class ExportErrorTests : IDisposable
     {
         string checkpoint = Checkpoint(), output = Path.Combine(_dir, "onnx");
         OnnxExporter.Export(checkpoint, output, new ExportOptions());
-        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, output, new ExportOptions()));
+        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, output,
+                                                                               new ExportOptions()));
         Assert.Contains("--force", error.Message);
         OnnxExporter.Export(checkpoint, output, new ExportOptions { Force = true, Variant = GraphVariant.Fused });
         Assert.Equal("fused", ModelInspector.Inspect(output).Metadata.Single(m => m.Key == "gpt2onnx.variant").Value);
@@ -102,7 +118,8 @@ public sealed class ExportErrorTests : IDisposable
     {
         string checkpoint = CheckpointWith("inf", "h.1.mlp.c_fc.weight", 0, float.PositiveInfinity);
         string output = Path.Combine(_dir, "onnx");
-        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, output, new ExportOptions()));
+        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, output,
+                                                                               new ExportOptions()));
         Assert.Contains("infinity", error.Message);
         Assert.False(Directory.Exists(output));
         Assert.Empty(Directory.GetDirectories(_dir, "onnx*"));
@@ -128,11 +145,14 @@ public sealed class ExportErrorTests : IDisposable
     public void The_same_checkpoint_exports_to_the_same_bytes()
     {
         string checkpoint = Checkpoint();
-        foreach (var options in new[] { new ExportOptions(), new ExportOptions { Variant = GraphVariant.Fused, Precision = Precision.Int4 } })
+        foreach (var options in new[] { new ExportOptions(),
+                                        new ExportOptions { Variant = GraphVariant.Fused,
+                                                            Precision = Precision.Int4 } })
         {
             OnnxExporter.Export(checkpoint, Path.Combine(_dir, "a"), options with { Force = true });
             OnnxExporter.Export(checkpoint, Path.Combine(_dir, "b"), options with { Force = true });
-            Assert.Equal(File.ReadAllBytes(Path.Combine(_dir, "a", OnnxExporter.ModelFile)), File.ReadAllBytes(Path.Combine(_dir, "b", OnnxExporter.ModelFile)));
+            Assert.Equal(File.ReadAllBytes(Path.Combine(_dir, "a", OnnxExporter.ModelFile)),
+                         File.ReadAllBytes(Path.Combine(_dir, "b", OnnxExporter.ModelFile)));
         }
     }
 
@@ -159,7 +179,8 @@ public sealed class ExportErrorTests : IDisposable
         var report = ModelInspector.Inspect(output);
         Assert.Equal(8, report.IrVersion);
         Assert.Equal([("ai.onnx", 17L)], report.Opsets);
-        Assert.Equal(["input_ids", "attention_mask", "position_ids", "past_key_values.0.key", "past_key_values.0.value"], report.Inputs.Take(5).Select(i => i.Name));
+        Assert.Equal(["input_ids", "attention_mask", "position_ids", "past_key_values.0.key",
+                      "past_key_values.0.value"], report.Inputs.Take(5).Select(i => i.Name));
         Assert.Equal(["logits", "present.0.key", "present.0.value"], report.Outputs.Take(3).Select(o => o.Name));
         Assert.DoesNotContain(report.Operators, o => o.Op.Contains('.')); // no contrib domain
         // wte is stored once: the parameter count is the model's, not the model's plus a copied LM head.
@@ -171,7 +192,8 @@ public sealed class ExportErrorTests : IDisposable
     {
         string checkpoint = CheckpointWith("large", "h.0.attn.c_proj.bias", 3, -70000f);
         string output = Path.Combine(_dir, "o");
-        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, output, new ExportOptions { Precision = Precision.Fp16 }));
+        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(checkpoint, output,
+            new ExportOptions { Precision = Precision.Fp16 }));
         Assert.Contains("'h.0.attn.c_proj.bias' holds -70000 at element 3, beyond float16's range", error.Message);
         Assert.Contains("--precision fp32", error.Message);
         Assert.False(Directory.Exists(output));
@@ -181,7 +203,8 @@ public sealed class ExportErrorTests : IDisposable
     [Fact]
     public void Int4_needs_the_fused_variant()
     {
-        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(Checkpoint(), Path.Combine(_dir, "o"), new ExportOptions { Precision = Precision.Int4 }));
+        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(Checkpoint(), Path.Combine(_dir, "o"),
+            new ExportOptions { Precision = Precision.Int4 }));
         Assert.Contains("--variant fused", error.Message);
     }
 
@@ -190,18 +213,23 @@ public sealed class ExportErrorTests : IDisposable
     {
         string path = Path.Combine(_dir, "model.onnx");
         File.WriteAllBytes(path, [0xFF, 0xFF, 0xFF, 0x01, 0x02]);
-        Assert.Contains("not a valid ONNX model", Assert.Throws<Gpt2OnnxException>(() => ModelInspector.Inspect(path)).Message);
+        Assert.Contains("not a valid ONNX model",
+                        Assert.Throws<Gpt2OnnxException>(() => ModelInspector.Inspect(path)).Message);
     }
 
     [Theory]
     [InlineData("fp32", true)]
     [InlineData("int4", false)]
-    public async Task A_block_size_given_for_a_precision_that_has_none_is_named_as_not_used(string precision, bool noted)
+    public async Task A_block_size_given_for_a_precision_that_has_none_is_named_as_not_used(string precision,
+        bool noted)
     {
-        var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-export", "--checkpoint", Checkpoint(), "--out", Path.Combine(_dir, precision),
-                                                              "--variant", "fused", "--precision", precision, "--block-size", "16");
+        var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-export", "--checkpoint", Checkpoint(), "--out",
+                                                              Path.Combine(_dir, precision),
+                                                              "--variant", "fused", "--precision", precision,
+                                                              "--block-size", "16");
         Assert.True(exitCode == 0, stderr);
-        Assert.Equal(noted, stderr.Contains("note: --block-size is for --precision int4 and int8; this fp32 export does not use it"));
+        Assert.Equal(noted, stderr.Contains("note: --block-size is for --precision int4 and int8; this fp32 export " +
+                                            "does not use it"));
     }
 
     [Theory]

@@ -7,7 +7,8 @@ using Gpt2Onnx.TestSupport;
 
 namespace Gpt2Onnx.Exporter.Tests;
 
-/// <summary>Exported graphs of small random checkpoints, run in ONNX Runtime, against the independent reference.</summary>
+/// <summary>Exported graphs of small random checkpoints, run in ONNX Runtime, against the independent
+/// reference.</summary>
 public sealed class ExportTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory().FullName;
@@ -16,11 +17,13 @@ public sealed class ExportTests : IDisposable
 
     private static readonly int[] Prompt = [5, 17, 3, 90, 42, 42, 0, 11, 64, 2];
 
-    private (Gpt2Config Config, ReferenceGpt2 Reference, string Onnx) Export(ExportOptions options, string activation = "gelu_new", string prefix = "",
-                                                                              TensorElementType dtype = TensorElementType.Float)
+    private (Gpt2Config Config, ReferenceGpt2 Reference, string Onnx) Export(
+        ExportOptions options, string activation = "gelu_new", string prefix = "",
+        TensorElementType dtype = TensorElementType.Float)
     {
         var config = TinyCheckpoint.Config(activation: activation);
-        string checkpointDir = TinyCheckpoint.Write(Path.Combine(_dir, "ckpt"), config, seed: 11, prefix: prefix, dtype: dtype);
+        string checkpointDir = TinyCheckpoint.Write(Path.Combine(_dir, "ckpt"), config, seed: 11, prefix: prefix,
+                                                    dtype: dtype);
         using var checkpoint = Gpt2Checkpoint.Open(checkpointDir);
         var reference = new ReferenceGpt2(checkpoint);
         string onnx = Path.Combine(_dir, "onnx");
@@ -39,7 +42,8 @@ public sealed class ExportTests : IDisposable
     }
 
     private static double Top1Agreement(double[][] expected, List<float[]> actual) =>
-        expected.Select((row, i) => Array.IndexOf(row, row.Max()) == Array.IndexOf(actual[i], actual[i].Max()) ? 1.0 : 0.0).Average();
+        expected.Select((row, i) => Array.IndexOf(row, row.Max()) == Array.IndexOf(actual[i], actual[i].Max())
+                        ? 1.0 : 0.0).Average();
 
     [Theory]
     [InlineData("gelu_new")]
@@ -67,16 +71,20 @@ public sealed class ExportTests : IDisposable
         using var runner = new ExportedGraphRunner(onnx, config);
         var expected = reference.Forward(Prompt);
         Assert.True(MaxAbsDiff(expected, runner.RunFused(config.NPositions, Prompt)) < 1e-3);
-        Assert.True(MaxAbsDiff(expected, runner.RunFused(config.NPositions, Prompt[..6], Prompt[6..7], Prompt[7..8], Prompt[8..])) < 1e-3);
+        Assert.True(MaxAbsDiff(expected,
+                               runner.RunFused(config.NPositions, Prompt[..6], Prompt[6..7], Prompt[7..8],
+                                               Prompt[8..])) < 1e-3);
     }
 
     [Fact]
     public void Fused_int4_agrees_with_the_reference_on_the_top_token()
     {
-        var (config, reference, onnx) = Export(new ExportOptions { Variant = GraphVariant.Fused, Precision = Precision.Int4 });
+        var (config, reference, onnx) =
+            Export(new ExportOptions { Variant = GraphVariant.Fused, Precision = Precision.Int4 });
         using var runner = new ExportedGraphRunner(onnx, config);
         var expected = reference.Forward(Prompt);
-        double agreement = Top1Agreement(expected, runner.RunFused(config.NPositions, Prompt[..5], Prompt[5..6], Prompt[6..]));
+        double agreement = Top1Agreement(expected,
+                                         runner.RunFused(config.NPositions, Prompt[..5], Prompt[5..6], Prompt[6..]));
         Assert.True(agreement >= 0.7, $"int4 top-1 agreement {agreement:P0}");
     }
 
@@ -88,8 +96,10 @@ public sealed class ExportTests : IDisposable
         var (config, reference, onnx) = Export(new ExportOptions { Variant = variant, Precision = Precision.Fp16 });
         using var runner = new ExportedGraphRunner(onnx, config);
         Assert.Equal(TensorElementType.Float16, runner.Session.Input(GraphNames.PastKey(0))!.ElementType);
-        Assert.Equal(TensorElementType.Float16, runner.Session.Outputs.Single(o => o.Name == GraphNames.PresentValue(1)).ElementType);
-        Assert.Equal(TensorElementType.Float, runner.Session.Outputs.Single(o => o.Name == GraphNames.Logits).ElementType);
+        Assert.Equal(TensorElementType.Float16,
+                     runner.Session.Outputs.Single(o => o.Name == GraphNames.PresentValue(1)).ElementType);
+        Assert.Equal(TensorElementType.Float,
+                     runner.Session.Outputs.Single(o => o.Name == GraphNames.Logits).ElementType);
         var expected = reference.Forward(Prompt);
         var logits = variant == GraphVariant.Portable
             ? runner.RunPortable(Prompt[..6], Prompt[6..7], Prompt[7..])
@@ -97,27 +107,33 @@ public sealed class ExportTests : IDisposable
         double agreement = Top1Agreement(expected, logits), diff = MaxAbsDiff(expected, logits);
         Assert.True(agreement == 1.0, $"fp16 top-1 agreement {agreement:P0}");
         Assert.True(diff < 2e-2, $"fp16 max |Δlogit| {diff:E2}");
-        Assert.True(diff > 0, "an fp16 graph cannot match a float64 reference exactly: were the weights rounded at all?");
+        Assert.True(diff > 0, "an fp16 graph cannot match a float64 reference exactly: were the weights rounded at " +
+                              "all?");
     }
 
     [Theory]
     [InlineData(GraphVariant.Portable, Precision.Fp32)]
     [InlineData(GraphVariant.Fused, Precision.Fp32)]
     [InlineData(GraphVariant.Fused, Precision.Int4)]
-    public void Logits_to_keep_is_optional_and_limits_the_logits_to_the_last_positions(GraphVariant variant, Precision precision)
+    public void Logits_to_keep_is_optional_and_limits_the_logits_to_the_last_positions(GraphVariant variant,
+                                                                                       Precision precision)
     {
         var (config, _, onnx) = Export(new ExportOptions { Variant = variant, Precision = precision });
         using var runner = new ExportedGraphRunner(onnx, config);
         Assert.Null(runner.Session.Inputs.FirstOrDefault(i => i.Name == GraphNames.LogitsToKeep)); // not required ...
-        Assert.Equal(TensorElementType.Int64, runner.Session.Input(GraphNames.LogitsToKeep)!.ElementType); // ... but there
-        List<float[]> Run() => variant == GraphVariant.Portable ? runner.RunPortable(Prompt[..7], Prompt[7..]) : runner.RunFused(config.NPositions, Prompt[..7], Prompt[7..]);
+        // ... but there
+        Assert.Equal(TensorElementType.Int64, runner.Session.Input(GraphNames.LogitsToKeep)!.ElementType);
+        List<float[]> Run() => variant == GraphVariant.Portable
+            ? runner.RunPortable(Prompt[..7], Prompt[7..])
+                : runner.RunFused(config.NPositions, Prompt[..7], Prompt[7..]);
         // fp32 rows are computed the same way whatever else is computed; int4's kernel quantizes its input
         // per call, so rows differ in the last bits.
         double tolerance = precision == Precision.Int4 ? 1e-4 : 0;
         void Same(List<float[]> expected, List<float[]> actual)
         {
             Assert.Equal(expected.Count, actual.Count);
-            Assert.True(MaxAbsDiff(expected.Select(r => r.Select(v => (double)v).ToArray()).ToArray(), actual) <= tolerance);
+            Assert.True(MaxAbsDiff(expected.Select(r => r.Select(v => (double)v).ToArray()).ToArray(),
+                                   actual) <= tolerance);
         }
         var all = Run();
         Assert.Equal(Prompt.Length, all.Count);

@@ -22,14 +22,17 @@ public sealed class HuggingFaceCheckpointTests : IDisposable
 
     private static int[] Ints(JsonElement array) => array.EnumerateArray().Select(e => e.GetInt32()).ToArray();
 
-    /// <summary>The fixture's checkpoint with a tokenizer of its 300 ids beside it (the runtime loads one; no text is compared).</summary>
+    /// <summary>The fixture's checkpoint with a tokenizer of its 300 ids beside it (the runtime loads one; no text is
+    /// compared).</summary>
     private string Checkpoint(string name)
     {
         string folder = Path.Combine(_dir, name);
         Directory.CreateDirectory(folder);
         foreach (var file in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "HuggingFaceFixtures", name)))
-            if (Path.GetFileName(file) != "expected.json") File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
-        var tokenizer = BpeTrainer.Train(["the quick brown fox jumps over the lazy dog", "hello world, hello model", "床前明月光，疑是地上霜。"], vocabSize: 300, minFrequency: 1);
+            if (Path.GetFileName(file) != "expected.json")
+                File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+        var tokenizer = BpeTrainer.Train(["the quick brown fox jumps over the lazy dog", "hello world, hello model",
+                                          "床前明月光，疑是地上霜。"], vocabSize: 300, minFrequency: 1);
         Assert.Equal(300, tokenizer.VocabSize);
         tokenizer.Save(folder);
         return folder;
@@ -46,7 +49,8 @@ public sealed class HuggingFaceCheckpointTests : IDisposable
     [InlineData("bfloat16", GraphVariant.Fused)]
     public void An_export_computes_what_transformers_computed(string name, GraphVariant variant)
     {
-        using var expected = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "HuggingFaceFixtures", name, "expected.json")));
+        using var expected = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory,
+            "HuggingFaceFixtures", name, "expected.json")));
         var root = expected.RootElement;
         string onnx = Path.Combine(_dir, "onnx");
         OnnxExporter.Export(Checkpoint(name), onnx, new ExportOptions { Variant = variant });
@@ -61,7 +65,8 @@ public sealed class HuggingFaceCheckpointTests : IDisposable
             foreach (var value in row.EnumerateArray())
             {
                 float want = value.GetSingle(), got = logits[position * model.VocabSize + id];
-                Assert.True(Math.Abs(got - want) <= 1e-4f * (1 + Math.Abs(want)), $"position {position}, id {id}: {got}, transformers {want}");
+                Assert.True(Math.Abs(got - want) <= 1e-4f * (1 + Math.Abs(want)),
+                            $"position {position}, id {id}: {got}, transformers {want}");
                 id++;
             }
             Assert.Equal(model.VocabSize, id);
@@ -70,7 +75,8 @@ public sealed class HuggingFaceCheckpointTests : IDisposable
         Assert.Equal(prompt.Length, position);
 
         using var generator = new Generator(model);
-        foreach (string run in new[] { "greedy", "greedy_repetition_penalty", "greedy_min_new_tokens", "greedy_left_padded_batch" })
+        foreach (string run in new[] { "greedy", "greedy_repetition_penalty", "greedy_min_new_tokens",
+                                       "greedy_left_padded_batch" })
         {
             var reference = root.GetProperty(run);
             var hf = reference.GetProperty("options");
@@ -83,7 +89,8 @@ public sealed class HuggingFaceCheckpointTests : IDisposable
             };
             var prompts = reference.GetProperty("prompts").EnumerateArray().Select(Ints).ToArray();
             var continuations = reference.GetProperty("continuations").EnumerateArray().Select(Ints).ToArray();
-            var results = generator.Generate(prompts.Select(p => new GenerationRequest { PromptIds = p, Options = options }).ToArray());
+            var results = generator.Generate(prompts.Select(p => new GenerationRequest { PromptIds = p,
+                Options = options }).ToArray());
             for (int i = 0; i < prompts.Length; i++)
             {
                 // transformers keeps the end-of-text that stopped a row; ours reports it as the finish reason.
@@ -97,10 +104,13 @@ public sealed class HuggingFaceCheckpointTests : IDisposable
         int[] ids = Ints(window.GetProperty("ids"));
         foreach (var reference in window.GetProperty("results").EnumerateArray())
         {
-            var ours = Perplexity.Evaluate(model, ids, reference.GetProperty("window").GetInt32(), reference.GetProperty("stride").GetInt32());
+            var ours = Perplexity.Evaluate(model, ids, reference.GetProperty("window").GetInt32(),
+                                           reference.GetProperty("stride").GetInt32());
             Assert.Equal(reference.GetProperty("tokens").GetInt64(), ours.Tokens);
             double want = reference.GetProperty("loss").GetDouble();
-            Assert.True(Math.Abs(ours.Loss - want) <= 1e-5 * want, $"window {reference.GetProperty("window")}, stride {reference.GetProperty("stride")}: loss {ours.Loss}, transformers {want}");
+            Assert.True(Math.Abs(ours.Loss - want) <= 1e-5 * want,
+                        $"window {reference.GetProperty("window")}, stride {reference.GetProperty("stride")}: loss " +
+                        $"{ours.Loss}, transformers {want}");
         }
     }
 }

@@ -20,7 +20,8 @@ public sealed class LlmcCheckpointTests : IDisposable
     {
         string folder = Path.Combine(_dir, name);
         Directory.CreateDirectory(folder);
-        File.Copy(Path.Combine(AppContext.BaseDirectory, "TorchFixtures", "llmc", FileName), Path.Combine(folder, FileName));
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "TorchFixtures", "llmc", FileName),
+                  Path.Combine(folder, FileName));
         return folder;
     }
 
@@ -29,7 +30,8 @@ public sealed class LlmcCheckpointTests : IDisposable
     {
         using var checkpoint = Gpt2Checkpoint.Open(Fixture());
         var c = checkpoint.Config;
-        Assert.Equal((50257, 16, 8, 2, 1, "gelu_new"), (c.VocabSize, c.NPositions, c.NEmbd, c.NLayer, c.NHead, c.ActivationFunction));
+        Assert.Equal((50257, 16, 8, 2, 1, "gelu_new"),
+                     (c.VocabSize, c.NPositions, c.NEmbd, c.NLayer, c.NHead, c.ActivationFunction));
         Assert.Equal(50257L * 8, checkpoint.ReadFloat32("wte.weight").Length);
     }
 
@@ -58,7 +60,8 @@ public sealed class LlmcCheckpointTests : IDisposable
         var bytes = File.ReadAllBytes(path);
         BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4), 1);
         File.WriteAllBytes(path, bytes);
-        Assert.Contains("version 1; versions 3 (float32) and 5 (bfloat16)", Assert.Throws<Gpt2OnnxException>(() => Gpt2Checkpoint.Open(folder).Dispose()).Message);
+        Assert.Contains("version 1; versions 3 (float32) and 5 (bfloat16)",
+                        Assert.Throws<Gpt2OnnxException>(() => Gpt2Checkpoint.Open(folder).Dispose()).Message);
     }
 
     [Fact]
@@ -66,6 +69,7 @@ public sealed class LlmcCheckpointTests : IDisposable
     {
         string folder = Fixture();
         File.Copy(Path.Combine(folder, FileName), Path.Combine(folder, "model_00000020.bin"));
-        Assert.Contains("holds 2 llm.c model files", Assert.Throws<Gpt2OnnxException>(() => Gpt2Checkpoint.Open(folder).Dispose()).Message);
+        Assert.Contains("holds 2 llm.c model files",
+                        Assert.Throws<Gpt2OnnxException>(() => Gpt2Checkpoint.Open(folder).Dispose()).Message);
     }
 }

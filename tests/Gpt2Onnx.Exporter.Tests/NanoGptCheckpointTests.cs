@@ -20,7 +20,8 @@ public sealed class NanoGptCheckpointTests : IDisposable
     {
         string folder = Path.Combine(_dir, "out");
         Directory.CreateDirectory(folder);
-        File.Copy(Path.Combine(AppContext.BaseDirectory, "TorchFixtures", "nanogpt", NanoGptCheckpoint.FileName), Path.Combine(folder, NanoGptCheckpoint.FileName));
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "TorchFixtures", "nanogpt", NanoGptCheckpoint.FileName),
+                  Path.Combine(folder, NanoGptCheckpoint.FileName));
         return folder;
     }
 
@@ -29,7 +30,8 @@ public sealed class NanoGptCheckpointTests : IDisposable
     {
         using var checkpoint = Gpt2Checkpoint.Open(Fixture());
         var c = checkpoint.Config;
-        Assert.Equal((50257, 16, 8, 2, 1, "gelu"), (c.VocabSize, c.NPositions, c.NEmbd, c.NLayer, c.NHead, c.ActivationFunction));
+        Assert.Equal((50257, 16, 8, 2, 1, "gelu"),
+                     (c.VocabSize, c.NPositions, c.NEmbd, c.NLayer, c.NHead, c.ActivationFunction));
         Assert.All(checkpoint.ReadFloat32("h.1.attn.c_attn.bias"), b => Assert.Equal(0f, b)); // bias=False
     }
 
@@ -46,7 +48,8 @@ public sealed class NanoGptCheckpointTests : IDisposable
         Directory.CreateDirectory(folder);
         var pickle = Pickle(P.EmptyDict, P.Mark,
             P.Str("model"), P.EmptyDict,
-            P.Str("model_args"), P.EmptyDict, P.Mark, P.Str("vocab_size"), P.Int(65), P.Str("n_layer"), P.Int(6), P.SetItems,
+            P.Str("model_args"), P.EmptyDict, P.Mark, P.Str("vocab_size"), P.Int(65), P.Str("n_layer"), P.Int(6),
+            P.SetItems,
             P.SetItems, P.Stop);
         WriteArchive(Path.Combine(folder, NanoGptCheckpoint.FileName), pickle, CompressionLevel.NoCompression);
         var error = Assert.ThrowsAny<Gpt2OnnxException>(() => Gpt2Checkpoint.Open(folder).Dispose()).Message;

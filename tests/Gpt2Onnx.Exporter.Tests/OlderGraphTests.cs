@@ -7,14 +7,16 @@ using Gpt2Onnx.TestSupport;
 
 namespace Gpt2Onnx.Exporter.Tests;
 
-/// <summary>The runtime drives graphs without the optional logits_to_keep input (older exports, other exporters) as well.</summary>
+/// <summary>The runtime drives graphs without the optional logits_to_keep input (older exports, other exporters) as
+/// well.</summary>
 public sealed class OlderGraphTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory().FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    /// <summary>A copy of <paramref name="folder"/> whose graph no longer lists logits_to_keep as an input (its default becomes a constant).</summary>
+    /// <summary>A copy of <paramref name="folder"/> whose graph no longer lists logits_to_keep as an input (its default
+    /// becomes a constant).</summary>
     private string WithoutLogitsToKeep(string folder)
     {
         string copy = folder + "-older";
@@ -39,7 +41,9 @@ public sealed class OlderGraphTests : IDisposable
         Assert.NotNull(current.Session.Input(GraphNames.LogitsToKeep));
         Assert.Null(older.Session.Input(GraphNames.LogitsToKeep));
         var requests = new[] { new[] { 5, 6 }, new[] { 10, 200, 33, 7, 8 }, new[] { 42 } }
-            .Select(p => new GenerationRequest { PromptIds = p, Options = new SamplingOptions { Greedy = true, MaxNewTokens = 6, StopTokenIds = [] } }).ToList();
+            .Select(p => new GenerationRequest { PromptIds = p,
+                                                 Options = new SamplingOptions { Greedy = true, MaxNewTokens = 6,
+                                                                                 StopTokenIds = [] } }).ToList();
         using var a = new Generator(current);
         using var b = new Generator(older);
         Assert.Equal(a.Generate(requests).Select(r => r.TokenIds), b.Generate(requests).Select(r => r.TokenIds));

@@ -12,8 +12,10 @@ internal static class OnnxCheckerRules
 {
     private static readonly HashSet<string> Opset17 =
     [
-        "Add", "And", "Cast", "Concat", "Div", "Erf", "Gather", "Gemm", "LayerNormalization", "LessOrEqual", "MatMul", "Mul",
-        "Neg", "Pow", "Range", "Reshape", "Shape", "Slice", "Softmax", "Split", "Sub", "Tanh", "Transpose", "Unsqueeze", "Where",
+        "Add", "And", "Cast", "Concat", "Div", "Erf", "Gather", "Gemm", "LayerNormalization", "LessOrEqual", "MatMul",
+        "Mul",
+        "Neg", "Pow", "Range", "Reshape", "Shape", "Slice", "Softmax", "Split", "Sub", "Tanh", "Transpose", "Unsqueeze",
+        "Where",
     ];
 
     public static void Check(string modelPath)
@@ -34,7 +36,8 @@ internal static class OnnxCheckerRules
         var inputs = graph.Input.Select(i => i.Name).ToHashSet();
         foreach (var initializer in graph.Initializer)
         {
-            if (!inputs.Contains(initializer.Name)) Define(initializer.Name, "initializer"); // else the input's default value
+            // else the input's default value
+            if (!inputs.Contains(initializer.Name)) Define(initializer.Name, "initializer");
             Assert.NotEqual(0, initializer.DataType);
         }
         foreach (var node in graph.Node)
@@ -42,7 +45,8 @@ internal static class OnnxCheckerRules
             Assert.Equal("", node.Domain);
             Assert.Contains(node.OpType, Opset17);
             foreach (var input in node.Input.Where(i => i.Length > 0))
-                Assert.True(defined.Contains(input), $"{node.Name} ({node.OpType}) reads '{input}', which nothing before it defines");
+                Assert.True(defined.Contains(input),
+                            $"{node.Name} ({node.OpType}) reads '{input}', which nothing before it defines");
             foreach (var output in node.Output) Define(output, $"output of {node.Name}");
         }
         foreach (var output in graph.Output)
@@ -51,6 +55,7 @@ internal static class OnnxCheckerRules
             Assert.NotEqual(0, output.Type.TensorType.ElemType);
         }
         var used = graph.Node.SelectMany(n => n.Input).Concat(graph.Output.Select(o => o.Name)).ToHashSet();
-        Assert.All(graph.Node.SelectMany(n => n.Output), o => Assert.True(used.Contains(o), $"'{o}' is computed but never used"));
+        Assert.All(graph.Node.SelectMany(n => n.Output),
+                   o => Assert.True(used.Contains(o), $"'{o}' is computed but never used"));
     }
 }

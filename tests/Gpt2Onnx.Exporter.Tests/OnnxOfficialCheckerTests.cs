@@ -23,7 +23,8 @@ public sealed class OnnxOfficialCheckerTests : IDisposable
 
     private static string Check(string modelPath)
     {
-        var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true,
+                                                               RedirectStandardError = true };
         foreach (var argument in new[] { "-c", Checker, modelPath }) start.ArgumentList.Add(argument);
         using var process = Process.Start(start)!;
         string output = process.StandardOutput.ReadToEnd(), errors = process.StandardError.ReadToEnd();
@@ -40,20 +41,26 @@ public sealed class OnnxOfficialCheckerTests : IDisposable
     {
         string checkpoint = TinyCheckpoint.Write(Path.Combine(_dir, "ckpt"), TinyCheckpoint.Config(), seed: 5);
         string output = Path.Combine(_dir, "onnx");
-        OnnxExporter.Export(checkpoint, output, new ExportOptions { Precision = precision, ExternalData = externalData });
-        Assert.Equal($"{OnnxExporter.IrVersion} ai.onnx:{OnnxExporter.Opset}", Check(Path.Combine(output, OnnxExporter.ModelFile)));
+        OnnxExporter.Export(checkpoint, output,
+                            new ExportOptions { Precision = precision, ExternalData = externalData });
+        Assert.Equal($"{OnnxExporter.IrVersion} ai.onnx:{OnnxExporter.Opset}",
+                     Check(Path.Combine(output, OnnxExporter.ModelFile)));
     }
 
-    /// <summary>The checker knows no com.microsoft schemas and skips those nodes; every standard node is checked.</summary>
+    /// <summary>The checker knows no com.microsoft schemas and skips those nodes; every standard node is
+    /// checked.</summary>
     [Theory]
     [InlineData(Precision.Int8, null)]
     [InlineData(Precision.Int4, null)]
     [InlineData(Precision.Int4, HeadPrecision.Fp32)]
-    public void The_quantized_fused_graphs_pass_the_full_ONNX_check_of_their_standard_operators(Precision precision, HeadPrecision? head)
+    public void The_quantized_fused_graphs_pass_the_full_ONNX_check_of_their_standard_operators(Precision precision,
+        HeadPrecision? head)
     {
         string checkpoint = TinyCheckpoint.Write(Path.Combine(_dir, "ckpt"), TinyCheckpoint.Config(), seed: 5);
         string output = Path.Combine(_dir, "onnx");
-        OnnxExporter.Export(checkpoint, output, new ExportOptions { Variant = GraphVariant.Fused, Precision = precision, Head = head });
-        Assert.Equal($"{OnnxExporter.IrVersion} ai.onnx:{OnnxExporter.Opset},com.microsoft:1", Check(Path.Combine(output, OnnxExporter.ModelFile)));
+        OnnxExporter.Export(checkpoint, output,
+                            new ExportOptions { Variant = GraphVariant.Fused, Precision = precision, Head = head });
+        Assert.Equal($"{OnnxExporter.IrVersion} ai.onnx:{OnnxExporter.Opset},com.microsoft:1",
+                     Check(Path.Combine(output, OnnxExporter.ModelFile)));
     }
 }

@@ -42,7 +42,8 @@ public sealed class QuantizedExportTests : IDisposable
         var expected = new ReferenceGpt2(checkpoint).Forward(Prompt);
         using var runner = new ExportedGraphRunner(onnx, Config);
         var actual = runner.RunFused(Config.NPositions, Prompt[..5], Prompt[5..6], Prompt[6..]);
-        double top1 = expected.Select((row, i) => Array.IndexOf(row, row.Max()) == Array.IndexOf(actual[i], actual[i].Max()))
+        double top1 = expected.Select((row, i) => Array.IndexOf(row, row.Max()) == Array.IndexOf(actual[i],
+            actual[i].Max()))
                               .Average(same => same ? 1.0 : 0.0);
         double max = expected.SelectMany((row, i) => row.Select((v, j) => Math.Abs(v - actual[i][j]))).Max();
         return (top1, max);
@@ -109,12 +110,15 @@ public sealed class QuantizedExportTests : IDisposable
     [Fact]
     public void The_metadata_names_the_head_precision_and_the_block_size()
     {
-        var metadata = OnnxExporter.Metadata(Config, Fused(Precision.Int8, blockSize: 64)).ToDictionary(e => e.Key, e => e.Value);
+        var metadata = OnnxExporter.Metadata(Config, Fused(Precision.Int8, blockSize: 64))
+            .ToDictionary(e => e.Key, e => e.Value);
         Assert.Equal(("int8", "int8", "64"),
-                     (metadata["gpt2onnx.precision"], metadata["gpt2onnx.head_precision"], metadata["gpt2onnx.int8_block_size"]));
+                     (metadata["gpt2onnx.precision"], metadata["gpt2onnx.head_precision"],
+                      metadata["gpt2onnx.int8_block_size"]));
         var fp32Head = OnnxExporter.Metadata(Config, Fused(Precision.Int4, HeadPrecision.Fp32));
         Assert.Contains(("gpt2onnx.head_precision", "fp32"), fp32Head);
-        Assert.DoesNotContain(OnnxExporter.Metadata(Config, new ExportOptions()), e => e.Key.Contains("head_precision"));
+        Assert.DoesNotContain(OnnxExporter.Metadata(Config, new ExportOptions()),
+                              e => e.Key.Contains("head_precision"));
     }
 
     [Fact]

@@ -21,7 +21,8 @@ public sealed class ShardedCheckpointTests : IDisposable
             ["weight_map"] = new JsonObject(map.Select(m => KeyValuePair.Create(m.Name, (JsonNode?)m.Shard))),
         }.ToJsonString());
 
-    /// <summary>The single-file checkpoint's tensors split over two safetensors shards (with the transformer. prefix), and an index.</summary>
+    /// <summary>The single-file checkpoint's tensors split over two safetensors shards (with the transformer. prefix),
+    /// and an index.</summary>
     private (string Single, string Sharded) SplitCheckpoint()
     {
         string single = TinyCheckpoint.Write(Path.Combine(_dir, "single"), _config, seed: 3);
@@ -63,22 +64,28 @@ public sealed class ShardedCheckpointTests : IDisposable
     {
         string folder = Path.Combine(_dir, "bin");
         Directory.CreateDirectory(folder);
-        var config = new Gpt2Config { VocabSize = 16, NPositions = 8, NEmbd = 8, NLayer = 2, NHead = 2, BosTokenId = 15, EosTokenId = 15 };
+        var config = new Gpt2Config { VocabSize = 16, NPositions = 8, NEmbd = 8, NLayer = 2, NHead = 2, BosTokenId = 15,
+                                      EosTokenId = 15 };
         config.Save(Path.Combine(folder, CheckpointLayout.ConfigFile));
         const string shard = "pytorch_model-00001-of-00001.bin";
-        File.Copy(Path.Combine(AppContext.BaseDirectory, "TorchFixtures", "zip", CheckpointLayout.TorchModelFile), Path.Combine(folder, shard));
-        WriteIndex(Path.Combine(folder, CheckpointLayout.TorchModelFile + CheckpointLayout.IndexSuffix), [("transformer.wte.weight", shard), ("lm_head.weight", shard)]);
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "TorchFixtures", "zip", CheckpointLayout.TorchModelFile),
+                  Path.Combine(folder, shard));
+        WriteIndex(Path.Combine(folder, CheckpointLayout.TorchModelFile + CheckpointLayout.IndexSuffix),
+                   [("transformer.wte.weight", shard), ("lm_head.weight", shard)]);
         using var checkpoint = Gpt2Checkpoint.Open(folder);
-        Assert.Equal(-125 / 256f, checkpoint.ReadFloat32("wte.weight")[0]); // the fixture's first value (TorchCheckpointTests)
+        // the fixture's first value (TorchCheckpointTests)
+        Assert.Equal(-125 / 256f, checkpoint.ReadFloat32("wte.weight")[0]);
     }
 
     [Fact]
     public void A_shard_named_outside_the_folder_is_refused()
     {
         var (_, sharded) = SplitCheckpoint();
-        WriteIndex(Path.Combine(sharded, CheckpointLayout.ModelFile + CheckpointLayout.IndexSuffix), [("transformer.wte.weight", "../single/model.safetensors")]);
+        WriteIndex(Path.Combine(sharded, CheckpointLayout.ModelFile + CheckpointLayout.IndexSuffix),
+                   [("transformer.wte.weight", "../single/model.safetensors")]);
         var error = Assert.ThrowsAny<Gpt2OnnxException>(() => Gpt2Checkpoint.Open(sharded).Dispose()).Message;
-        Assert.Contains("names the shard '../single/model.safetensors', which is not a file name beside the index", error);
+        Assert.Contains("names the shard '../single/model.safetensors', which is not a file name beside the index",
+                        error);
     }
 
     [Fact]
@@ -86,9 +93,11 @@ public sealed class ShardedCheckpointTests : IDisposable
     {
         var (_, sharded) = SplitCheckpoint();
         WriteIndex(Path.Combine(sharded, CheckpointLayout.ModelFile + CheckpointLayout.IndexSuffix),
-            [("transformer.wte.weight", "model-00002-of-00002.safetensors"), ("transformer.wpe.weight", "model-00001-of-00002.safetensors")]);
+            [("transformer.wte.weight", "model-00002-of-00002.safetensors"),
+             ("transformer.wpe.weight", "model-00001-of-00002.safetensors")]);
         var error = Assert.ThrowsAny<Gpt2OnnxException>(() => Gpt2Checkpoint.Open(sharded).Dispose()).Message;
-        Assert.Contains("puts 'transformer.wte.weight' in model-00002-of-00002.safetensors, which does not hold it", error);
+        Assert.Contains("puts 'transformer.wte.weight' in model-00002-of-00002.safetensors, which does not hold it",
+                        error);
     }
 
     [Fact]

@@ -99,7 +99,8 @@ public sealed class TokenizerJsonExportTests : IDisposable
         Assert.Equal(tokenizer.IdToToken(tokenizer.EndOfTextId), config["eos_token"]!.GetValue<string>());
         var json = JsonNode.Parse(File.ReadAllText(Path.Combine(export, "tokenizer.json")))!;
         var added = json["added_tokens"]!.AsArray();
-        Assert.Contains(added, t => t!["id"]!.GetValue<int>() == tokenizer.EndOfTextId && t["special"]!.GetValue<bool>());
+        Assert.Contains(added, t => t!["id"]!.GetValue<int>() == tokenizer.EndOfTextId
+                        && t["special"]!.GetValue<bool>());
     }
 
     [Fact]

@@ -17,7 +17,9 @@ namespace Gpt2Onnx.Exporter.Tests;
 /// </summary>
 public sealed class TorchCheckpointTests : IDisposable
 {
-    private static readonly Gpt2Config FixtureConfig = new Gpt2Config { VocabSize = 16, NPositions = 8, NEmbd = 8, NLayer = 2, NHead = 2, BosTokenId = 15, EosTokenId = 15 }.Validate("fixture");
+    private static readonly Gpt2Config FixtureConfig =
+        new Gpt2Config { VocabSize = 16, NPositions = 8, NEmbd = 8, NLayer = 2, NHead = 2, BosTokenId = 15,
+                         EosTokenId = 15 }.Validate("fixture");
     private readonly string _dir = Directory.CreateTempSubdirectory().FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -30,16 +32,19 @@ public sealed class TorchCheckpointTests : IDisposable
         string folder = Path.Combine(_dir, format);
         Directory.CreateDirectory(folder);
         FixtureConfig.Save(Path.Combine(folder, CheckpointLayout.ConfigFile));
-        File.Copy(Path.Combine(AppContext.BaseDirectory, "TorchFixtures", format, CheckpointLayout.TorchModelFile), Path.Combine(folder, CheckpointLayout.TorchModelFile));
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "TorchFixtures", format, CheckpointLayout.TorchModelFile),
+                  Path.Combine(folder, CheckpointLayout.TorchModelFile));
         return folder;
     }
 
     private string BinPath(string folder) => Path.Combine(folder, CheckpointLayout.TorchModelFile);
 
-    private string Refusal(string folder) => Assert.ThrowsAny<Gpt2OnnxException>(() => TorchCheckpointFile.Open(BinPath(folder)).Dispose()).Message;
+    private string Refusal(string folder) =>
+        Assert.ThrowsAny<Gpt2OnnxException>(() => TorchCheckpointFile.Open(BinPath(folder)).Dispose()).Message;
 
     [Theory]
-    [InlineData("zip")]     // the transformer. prefix, a tied lm_head, mask buffers, a strided view, two windows of one storage
+    // the transformer. prefix, a tied lm_head, mask buffers, a strided view, two windows of one storage
+    [InlineData("zip")]
     [InlineData("legacy")]  // float16, the format before PyTorch 1.6
     public void Every_tensor_of_a_torch_save_file_has_the_values_it_was_saved_with(string format)
     {
@@ -62,11 +67,13 @@ public sealed class TorchCheckpointTests : IDisposable
         string twin = Path.Combine(_dir, "safetensors");
         Directory.CreateDirectory(twin);
         FixtureConfig.Save(Path.Combine(twin, CheckpointLayout.ConfigFile));
-        SafeTensorsFile.Write(Path.Combine(twin, CheckpointLayout.ModelFile), CheckpointLayout.ExpectedTensors(FixtureConfig).Select((e, j) =>
+        SafeTensorsFile.Write(Path.Combine(twin, CheckpointLayout.ModelFile),
+                              CheckpointLayout.ExpectedTensors(FixtureConfig).Select((e, j) =>
         {
             var values = new float[e.Shape.Aggregate(1L, (a, b) => a * b)];
             for (int i = 0; i < values.Length; i++) values[i] = Expected(j, i);
-            return new SafeTensorsFile.Entry(e.Name, TensorElementType.Float, e.Shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+            return new SafeTensorsFile.Entry(e.Name, TensorElementType.Float, e.Shape,
+                                             MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
         }));
         var logits = new List<List<float[]>>();
         foreach (var checkpoint in new[] { torch, twin })
@@ -136,7 +143,8 @@ public sealed class TorchCheckpointTests : IDisposable
     [InlineData("legacy")]
     public void Truncated_or_damaged_files_fail_with_one_clear_error_and_never_crash(string format)
     {
-        byte[] good = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "TorchFixtures", format, CheckpointLayout.TorchModelFile));
+        byte[] good = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "TorchFixtures", format,
+                                                     CheckpointLayout.TorchModelFile));
         string folder = Path.Combine(_dir, "damaged");
         Directory.CreateDirectory(folder);
         FixtureConfig.Save(Path.Combine(folder, CheckpointLayout.ConfigFile));
@@ -161,20 +169,25 @@ public sealed class TorchCheckpointTests : IDisposable
         Assert.True(failures >= 100, $"only {failures} of 300 damaged files were refused"); // every truncation at least
     }
 
-    /// <summary>_rebuild_tensor_v2 of storage '0' (float, <paramref name="storageElements"/> long), offset 0, shape [size], stride [1].</summary>
+    /// <summary>_rebuild_tensor_v2 of storage '0' (float, <paramref name="storageElements"/> long), offset 0, shape
+    /// [size], stride [1].</summary>
     private static byte[] Tensor(int storageElements, int size) =>
     [
         .. P.Global("torch._utils", "_rebuild_tensor_v2"), .. P.Mark,
-        .. P.Mark, .. P.Str("storage"), .. P.Global("torch", "FloatStorage"), .. P.Str("0"), .. P.Str("cpu"), .. P.Int(storageElements), .. P.Tuple, .. P.PersId,
+        .. P.Mark, .. P.Str("storage"), .. P.Global("torch", "FloatStorage"), .. P.Str("0"), .. P.Str("cpu"),
+        .. P.Int(storageElements), .. P.Tuple, .. P.PersId,
         .. P.Int(0), .. P.Int(size), .. P.Tuple1, .. P.Int(1), .. P.Tuple1, .. P.False,
         .. P.Global("collections", "OrderedDict"), .. P.EmptyTuple, .. P.Reduce,
         .. P.Tuple, .. P.Reduce,
     ];
 
-    /// <summary>A folder with the fixture's config and a pytorch_model.bin zip holding archive/data.pkl and the given members.</summary>
-    private string ArchiveWith(byte[] pickle, params (string Name, byte[] Bytes)[] members) => ArchiveWith(pickle, CompressionLevel.NoCompression, members);
+    /// <summary>A folder with the fixture's config and a pytorch_model.bin zip holding archive/data.pkl and the given
+    /// members.</summary>
+    private string ArchiveWith(byte[] pickle, params (string Name, byte[] Bytes)[] members) =>
+        ArchiveWith(pickle, CompressionLevel.NoCompression, members);
 
-    private string ArchiveWith(byte[] pickle, CompressionLevel compression, params (string Name, byte[] Bytes)[] members)
+    private string ArchiveWith(byte[] pickle, CompressionLevel compression,
+                               params (string Name, byte[] Bytes)[] members)
     {
         string folder = Path.Combine(_dir, "handmade");
         Directory.CreateDirectory(folder);

@@ -7,18 +7,23 @@ using Gpt2Onnx.TestSupport;
 
 namespace Gpt2Onnx.Exporter.Tests;
 
-/// <summary>The window a checkpoint was trained on travels into its export, and perplexity scores with it by default.</summary>
+/// <summary>The window a checkpoint was trained on travels into its export, and perplexity scores with it by
+/// default.</summary>
 public sealed class TrainedContextTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory().FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    /// <summary>A checkpoint (32 positions, with a tokenizer) whose training state, when given, is <paramref name="state"/>.</summary>
+    /// <summary>A checkpoint (32 positions, with a tokenizer) whose training state, when given, is <paramref
+    /// name="state"/>.</summary>
     private string Checkpoint(string name, string? state)
     {
-        var tokenizer = Gpt2Onnx.Trainer.Tokenizers.BpeTrainer.Train(["the quick brown fox jumps over the lazy dog"], vocabSize: 270);
-        string checkpoint = TinyCheckpoint.Write(Path.Combine(_dir, name), TinyCheckpoint.Config(vocab: tokenizer.VocabSize, positions: 32), seed: 4);
+        var tokenizer = Gpt2Onnx.Trainer.Tokenizers.BpeTrainer.Train(["the quick brown fox jumps over the lazy dog"],
+                                                                     vocabSize: 270);
+        string checkpoint = TinyCheckpoint.Write(Path.Combine(_dir, name),
+                                                 TinyCheckpoint.Config(vocab: tokenizer.VocabSize, positions: 32),
+                                                 seed: 4);
         tokenizer.Save(checkpoint);
         if (state != null)
         {
@@ -40,7 +45,8 @@ public sealed class TrainedContextTests : IDisposable
     [InlineData(GraphVariant.Fused)]
     public void An_export_records_the_trained_window_and_perplexity_defaults_to_it(GraphVariant variant)
     {
-        using var model = Export(Checkpoint("trained", """{"step": 10, "options": {"context": 8, "batch_size": 4, "init": null}}"""), variant);
+        const string record = """{"step": 10, "options": {"context": 8, "batch_size": 4, "init": null}}""";
+        using var model = Export(Checkpoint("trained", record), variant);
         Assert.Equal(8, model.TrainedContext);
         var ids = Enumerable.Range(0, 40).Select(i => (i * 7 + 3) % 90).ToArray();
         var byDefault = Perplexity.Evaluate(model, ids);
@@ -76,7 +82,8 @@ public sealed class TrainedContextTests : IDisposable
     {
         using var model = Export(Checkpoint("bounds", null));
         var ids = Enumerable.Range(0, 40).Select(i => (i * 5 + 1) % 90).ToArray();
-        Assert.Contains(expected, Assert.Throws<Gpt2OnnxException>(() => Perplexity.Evaluate(model, ids, window, stride)).Message);
+        Assert.Contains(expected, Assert.Throws<Gpt2OnnxException>(() => Perplexity.Evaluate(model, ids, window,
+            stride)).Message);
     }
 
     [Fact]

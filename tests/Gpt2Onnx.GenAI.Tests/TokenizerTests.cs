@@ -11,7 +11,8 @@ namespace Gpt2Onnx.GenAI.Tests;
 [Collection(GenAiCollection.Name)]
 public sealed class TokenizerTests(TinyExports exports)
 {
-    /// <summary>Where byte-level BPE implementations part: the pre-tokenizer's pattern, bytes of each width, spaces.</summary>
+    /// <summary>Where byte-level BPE implementations part: the pre-tokenizer's pattern, bytes of each width,
+    /// spaces.</summary>
     public static readonly TheoryData<string> HardTexts =
     [
         "Hello world, hello model.",

@@ -2,21 +2,26 @@ using Gpt2Onnx.TestSupport;
 
 namespace Gpt2Onnx.Runtime.Tests;
 
-/// <summary>What the command line says about values it cannot read: exit code 2 and the option, the value and what it takes.</summary>
+/// <summary>What the command line says about values it cannot read: exit code 2 and the option, the value and what it
+/// takes.</summary>
 public class CommandLineTests
 {
     [Theory]
     // .NET reads a comma as a thousands separator: --top-p 0,9 was 9, and --temperature 1,5 ran at 15.
     [InlineData("--top-p", "0,9", "--top-p: '0,9' is not a number (write a decimal with a point: 0.9)")]
     [InlineData("--temperature", "1,5", "--temperature: '1,5' is not a number")]
-    // These named .NET types (System.Int32, Gpt2Onnx.Runtime.Onnx.GraphOptimization) and put suggestions on lines of their own.
+    // These named .NET types (System.Int32, Gpt2Onnx.Runtime.Onnx.GraphOptimization) and put suggestions on lines of
+    // their own.
     [InlineData("--threads", "two", "--threads: 'two' is not a whole number from -2147483648 to 2147483647")]
     [InlineData("--seed", "-1", "--seed: '-1' is not a whole number from 0 to 18446744073709551615")]
     [InlineData("--stop-id", "x", "--stop-id: 'x' is not a whole number from -2147483648 to 2147483647")]
-    [InlineData("--graph-optimization", "most", "--graph-optimization: 'most' is not one of none, basic, extended, all")]
-    public async Task A_value_an_option_cannot_take_is_one_error_line_naming_both(string option, string value, string expected)
+    [InlineData("--graph-optimization", "most",
+                "--graph-optimization: 'most' is not one of none, basic, extended, all")]
+    public async Task A_value_an_option_cannot_take_is_one_error_line_naming_both(string option, string value,
+                                                                                  string expected)
     {
-        var (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", "unused", "--prompt", "a", option, value);
+        var (exitCode, stdout, stderr) =
+            await CliProcess.RunAsync("gpt2-run", "generate", "--model", "unused", "--prompt", "a", option, value);
         Assert.Equal(2, exitCode);
         Assert.Equal("", stdout);
         var lines = stderr.TrimEnd('\n').Split('\n');
@@ -82,7 +87,8 @@ public class CommandLineTests
     public async Task Decimals_with_a_point_or_an_exponent_are_read()
     {
         // Parsed, then refused by the sampler's own check: the value arrived as written.
-        var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", "unused", "--prompt", "a", "--top-p", "1.5e0");
+        var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", "unused", "--prompt",
+                                                              "a", "--top-p", "1.5e0");
         Assert.Equal(1, exitCode);
         Assert.Contains("top-p must be in (0, 1], not 1.5", stderr);
     }

@@ -2,7 +2,8 @@ using System.Diagnostics;
 
 namespace Gpt2Onnx.TestSupport;
 
-/// <summary>Runs a built command line (scripts/gpt2-run, gpt2-train, gpt2-export) in a child process: for what only a fresh process shows, or what ends one.</summary>
+/// <summary>Runs a built command line (scripts/gpt2-run, gpt2-train, gpt2-export) in a child process: for what only a
+/// fresh process shows, or what ends one.</summary>
 public static class CliProcess
 {
     public static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string tool, params string[] arguments) =>
@@ -33,6 +34,7 @@ public static class RepositoryRoot
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
             if (File.Exists(System.IO.Path.Combine(dir.FullName, "Gpt2Onnx.sln")))
                 return dir.FullName;
-        throw new InvalidOperationException("cannot find the repository root (Gpt2Onnx.sln) above " + AppContext.BaseDirectory);
+        throw new InvalidOperationException("cannot find the repository root (Gpt2Onnx.sln) above "
+                                            + AppContext.BaseDirectory);
     }
 }

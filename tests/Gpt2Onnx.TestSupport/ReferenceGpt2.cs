@@ -16,7 +16,8 @@ public sealed class ReferenceGpt2
     public ReferenceGpt2(Gpt2Checkpoint checkpoint)
     {
         _c = checkpoint.Config;
-        _w = CheckpointLayout.ExpectedTensors(_c).ToDictionary(e => e.Name, e => checkpoint.ReadFloat32(e.Name).Select(v => (double)v).ToArray());
+        _w = CheckpointLayout.ExpectedTensors(_c)
+            .ToDictionary(e => e.Name, e => checkpoint.ReadFloat32(e.Name).Select(v => (double)v).ToArray());
     }
 
     public Gpt2Config Config => _c;
@@ -39,7 +40,8 @@ public sealed class ReferenceGpt2
         for (int i = 0; i < t; i++)
         {
             x[i] = new double[c];
-            for (int j = 0; j < c; j++) x[i][j] = _w["wte.weight"][ids[i] * c + j] + _w["wpe.weight"][positions[i] * c + j];
+            for (int j = 0; j < c; j++) x[i][j] = _w["wte.weight"][ids[i] * c + j]
+                + _w["wpe.weight"][positions[i] * c + j];
             if (ml) x[i] = Norm(x[i], "ln_emb");
         }
         for (int layer = 0; layer < _c.NLayer; layer++)
@@ -47,7 +49,8 @@ public sealed class ReferenceGpt2
             residuals?.Add(x.Select(row => (double[])row.Clone()).ToArray());
             string p = $"h.{layer}.";
             var h = ml ? x : x.Select(row => Norm(row, p + "ln_1")).ToArray();
-            var qkv = h.Select(row => Conv1D(row, _w[p + "attn.c_attn.weight"], _w[p + "attn.c_attn.bias"], 3 * c)).ToArray();
+            var qkv = h.Select(row => Conv1D(row, _w[p + "attn.c_attn.weight"], _w[p + "attn.c_attn.bias"], 3 * c))
+                .ToArray();
             var attended = new double[t][];
             for (int i = 0; i < t; i++) attended[i] = new double[c];
             for (int head = 0; head < nh; head++)
@@ -81,7 +84,8 @@ public sealed class ReferenceGpt2
                 var projected = Conv1D(attended[i], _w[p + "attn.c_proj.weight"], _w[p + "attn.c_proj.bias"], c);
                 for (int j = 0; j < c; j++) x[i][j] += projected[j];
                 var m = Norm(x[i], p + (ml ? "ln_1" : "ln_2"));
-                var fc = Conv1D(m, _w[p + "mlp.c_fc.weight"], _w[p + "mlp.c_fc.bias"], _c.InnerSize).Select(Gelu).ToArray();
+                var fc = Conv1D(m, _w[p + "mlp.c_fc.weight"], _w[p + "mlp.c_fc.bias"], _c.InnerSize).Select(Gelu)
+                    .ToArray();
                 var down = Conv1D(fc, _w[p + "mlp.c_proj.weight"], _w[p + "mlp.c_proj.bias"], c);
                 for (int j = 0; j < c; j++) x[i][j] += down[j];
                 if (ml) x[i] = Norm(x[i], p + "ln_2");
@@ -131,7 +135,8 @@ public sealed class ReferenceGpt2
         return logits;
     }
 
-    /// <summary>Greedy continuation of <paramref name="prompt"/> by <paramref name="count"/> tokens (full recompute each step).</summary>
+    /// <summary>Greedy continuation of <paramref name="prompt"/> by <paramref name="count"/> tokens (full recompute
+    /// each step).</summary>
     public int[] Greedy(int[] prompt, int count)
     {
         var ids = prompt.ToList();

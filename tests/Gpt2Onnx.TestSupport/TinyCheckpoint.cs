@@ -25,7 +25,8 @@ public static class TinyCheckpoint
         Directory.CreateDirectory(directory);
         config.Save(Path.Combine(directory, CheckpointLayout.ConfigFile));
         var random = new Random(seed);
-        double Normal() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+        double Normal() =>
+            Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
         var entries = new List<SafeTensorsFile.Entry>();
         foreach (var (name, shape) in CheckpointLayout.ExpectedTensors(config))
         {
@@ -43,7 +44,8 @@ public static class TinyCheckpoint
     {
         TensorElementType.Float => MemoryMarshal.AsBytes(values.AsSpan()).ToArray(),
         TensorElementType.Float16 => MemoryMarshal.AsBytes(values.Select(v => (Half)v).ToArray().AsSpan()).ToArray(),
-        TensorElementType.BFloat16 => MemoryMarshal.AsBytes(values.Select(v => (ushort)(BitConverter.SingleToInt32Bits(v) >> 16)).ToArray().AsSpan()).ToArray(),
+        TensorElementType.BFloat16 => MemoryMarshal.AsBytes(
+            values.Select(v => (ushort)(BitConverter.SingleToInt32Bits(v) >> 16)).ToArray().AsSpan()).ToArray(),
         _ => throw new ArgumentException($"no test encoding for {dtype}"),
     };
 }
@@ -57,13 +59,17 @@ public static class TinyModel
     /// <paramref name="vocab"/> (0: the tokenizer's 300), <paramref name="embd"/> and <paramref name="layers"/> set
     /// the model's size.
     /// </summary>
-    public static (string Checkpoint, string Portable, string Fused) Export(string directory, int seed = 21, int positions = 64,
-                                                                           Gpt2Onnx.Exporter.Graphs.Precision fusedPrecision = Gpt2Onnx.Exporter.Graphs.Precision.Fp32,
-                                                                           int vocab = 0, int embd = 32, int layers = 2)
+    public static (string Checkpoint, string Portable, string Fused) Export(
+        string directory, int seed = 21, int positions = 64,
+        Gpt2Onnx.Exporter.Graphs.Precision fusedPrecision = Gpt2Onnx.Exporter.Graphs.Precision.Fp32,
+        int vocab = 0, int embd = 32, int layers = 2)
     {
         var tokenizer = Gpt2Onnx.Trainer.Tokenizers.BpeTrainer.Train(
-            ["the quick brown fox jumps over the lazy dog", "床前明月光，疑是地上霜。", "hello world, hello model"], vocabSize: 300);
-        var config = TinyCheckpoint.Config(vocab: vocab > 0 ? vocab : tokenizer.VocabSize, positions: positions, embd: embd, layers: layers) with { BosTokenId = tokenizer.EndOfTextId, EosTokenId = tokenizer.EndOfTextId };
+            ["the quick brown fox jumps over the lazy dog", "床前明月光，疑是地上霜。", "hello world, hello model"],
+            vocabSize: 300);
+        var config = TinyCheckpoint.Config(vocab: vocab > 0 ? vocab : tokenizer.VocabSize, positions: positions,
+                                           embd: embd, layers: layers) with { BosTokenId = tokenizer.EndOfTextId,
+                                                                              EosTokenId = tokenizer.EndOfTextId };
         string checkpoint = TinyCheckpoint.Write(Path.Combine(directory, "ckpt"), config, seed);
         tokenizer.Save(checkpoint);
         string portable = Path.Combine(directory, "onnx-portable"), fused = Path.Combine(directory, "onnx-fused");

@@ -64,7 +64,8 @@ public sealed class CheckpointErrorTests : IDisposable
     {
         var config = TinyCheckpoint.Config(vocab: 4, positions: 4, embd: 4, layers: 1, heads: 1);
         config.Save(Path.Combine(_dir, CheckpointLayout.ConfigFile));
-        string header = "{\"wte.weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"wpe.weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}";
+        string header = "{\"wte.weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}," +
+                        "\"wpe.weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}";
         WriteRaw(header, new byte[12]);
         Assert.Contains("overlap", Error());
     }
@@ -86,7 +87,9 @@ public sealed class CheckpointErrorTests : IDisposable
         {
             var values = new float[e.Shape.Aggregate(1L, (a, b) => a * b)];
             if (e.Name == "h.1.ln_2.bias") values[3] = float.NaN;
-            return new Gpt2Onnx.Core.Checkpoints.SafeTensorsFile.Entry(e.Name, TensorElementType.Float, e.Shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+            return new Gpt2Onnx.Core.Checkpoints.SafeTensorsFile.Entry(e.Name, TensorElementType.Float, e.Shape,
+                                                                       MemoryMarshal.AsBytes(values.AsSpan())
+                                                                           .ToArray());
         });
         SafeTensorsFile.Write(ModelPath, entries);
         using var broken = Gpt2Checkpoint.Open(_dir);
@@ -99,8 +102,10 @@ public sealed class CheckpointErrorTests : IDisposable
     {
         var config = TinyCheckpoint.Config(vocab: 4, positions: 4, embd: 4, layers: 1, heads: 1);
         config.Save(Path.Combine(_dir, CheckpointLayout.ConfigFile));
-        WriteRaw("{\"wte.weight\":{\"dtype\":\"F32\",\"shape\":[1099511627776,1099511627776],\"data_offsets\":[0,8]}}", new byte[8]);
-        Assert.Contains("'wte.weight' has the shape [1099511627776, 1099511627776], more bytes than any file holds", Error());
+        WriteRaw("{\"wte.weight\":{\"dtype\":\"F32\",\"shape\":[1099511627776,1099511627776],\"data_offsets\":[0,8]}}",
+                 new byte[8]);
+        Assert.Contains("'wte.weight' has the shape [1099511627776, 1099511627776], more bytes than any file holds",
+                        Error());
     }
 
     [Fact]

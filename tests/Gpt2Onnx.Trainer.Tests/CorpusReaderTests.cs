@@ -19,9 +19,11 @@ public sealed class CorpusReaderTests : IDisposable
 
     private static string Sample()
     {
-        string[] joins = [" ", "  ", "\n", "\n\n", "\r\n", "\t", " \n ", "\n \n", "\u3000", "\u00a0", "x\ny", " 's ", "don't it's 1,000 3.14 😀 "];
+        string[] joins = [" ", "  ", "\n", "\n\n", "\r\n", "\t", " \n ", "\n \n", "\u3000", "\u00a0", "x\ny", " 's ",
+                          "don't it's 1,000 3.14 😀 "];
         var text = new StringBuilder();
-        var files = Directory.GetFiles(Path.Combine(Root(), ".deps", "data", "brown"), "c*").Order(StringComparer.Ordinal).Take(12).ToList();
+        var files = Directory.GetFiles(Path.Combine(Root(), ".deps", "data", "brown"), "c*")
+            .Order(StringComparer.Ordinal).Take(12).ToList();
         for (int i = 0; i < files.Count; i++)
         {
             text.Append(CorpusReader.StripBrownTags(File.ReadAllText(files[i])));
@@ -59,11 +61,14 @@ public sealed class CorpusReaderTests : IDisposable
         while (text.Length <= CorpusReader.PieceChars) text += "\n" + text;
         string corpus = Path.Combine(_dir, "big.txt"), tokenizer = Path.Combine(Root(), "models", "gpt2-tokenizer");
         File.WriteAllText(corpus, text);
-        var meta = DataPreparer.Prepare(new PrepareOptions { Inputs = [corpus], TokenizerDirectory = tokenizer, OutputDirectory = Path.Combine(_dir, "data"), ValFraction = 0 });
+        var meta = DataPreparer.Prepare(new PrepareOptions { Inputs = [corpus], TokenizerDirectory = tokenizer,
+                                                             OutputDirectory = Path.Combine(_dir, "data"),
+                                                             ValFraction = 0 });
         var gpt2 = BpeTokenizer.Load(tokenizer);
         var expected = gpt2.Encode(text).Append(gpt2.EndOfTextId).ToArray();
         var bytes = File.ReadAllBytes(Path.Combine(_dir, "data", "train.bin"));
-        var written = Enumerable.Range(0, bytes.Length / 2).Select(i => (int)BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(2 * i))).ToArray();
+        var written = Enumerable.Range(0, bytes.Length / 2)
+            .Select(i => (int)BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(2 * i))).ToArray();
         Assert.Equal(expected, written);
         Assert.Equal(1, meta.TrainDocuments);
         Assert.Equal(expected.Length, meta.TrainTokens);
@@ -76,7 +81,9 @@ public sealed class CorpusReaderTests : IDisposable
         string corpus = Path.Combine(_dir, "book.txt"), tokenizer = Path.Combine(Root(), "models", "gpt2-tokenizer");
         File.WriteAllText(corpus, Sample());
         ShardMeta Prepare(string name, double fraction) =>
-            DataPreparer.Prepare(new PrepareOptions { Inputs = [corpus], TokenizerDirectory = tokenizer, OutputDirectory = Path.Combine(_dir, name), ValFraction = fraction });
+            DataPreparer.Prepare(new PrepareOptions { Inputs = [corpus], TokenizerDirectory = tokenizer,
+                                                      OutputDirectory = Path.Combine(_dir, name),
+                                                      ValFraction = fraction });
         var whole = Prepare("whole", 0);
         var split = Prepare("split", 0.1);
         Assert.Equal(("documents", 0L), (whole.ValSplit, whole.ValTokens));
@@ -90,7 +97,9 @@ public sealed class CorpusReaderTests : IDisposable
         // Documents enough to hold some out: whole documents, as before.
         File.WriteAllText(Path.Combine(_dir, "second.txt"), Sample());
         for (int i = 0; i < 9; i++) File.Copy(corpus, Path.Combine(_dir, $"more-{i}.txt"));
-        var many = DataPreparer.Prepare(new PrepareOptions { Inputs = [Path.Combine(_dir, "*.txt")], TokenizerDirectory = tokenizer, OutputDirectory = Path.Combine(_dir, "many") });
+        var many = DataPreparer.Prepare(new PrepareOptions { Inputs = [Path.Combine(_dir, "*.txt")],
+                                                             TokenizerDirectory = tokenizer,
+                                                             OutputDirectory = Path.Combine(_dir, "many") });
         Assert.Equal(("documents", 1), (many.ValSplit, many.ValDocuments));
     }
 
@@ -99,10 +108,12 @@ public sealed class CorpusReaderTests : IDisposable
     {
         string jsonl = Path.Combine(_dir, "c.jsonl");
         File.WriteAllBytes(jsonl, [.. "{\"text\": \"ok\"}\n{\"text\": \""u8, 0xFF, .. "\"}\n"u8]);
-        Assert.Contains("c.jsonl:2: not UTF-8", Assert.Throws<Gpt2OnnxException>(() => CorpusReader.ReadPieces(jsonl).ToList()).Message);
+        Assert.Contains("c.jsonl:2: not UTF-8",
+                        Assert.Throws<Gpt2OnnxException>(() => CorpusReader.ReadPieces(jsonl).ToList()).Message);
         string poems = Path.Combine(_dir, "p.json");
         File.WriteAllText(poems, "[{\"title\": \"t\", \"paragraphs\": [\"床前明月光，\", 5]}]");
-        Assert.Contains("other than strings", Assert.Throws<Gpt2OnnxException>(() => CorpusReader.ReadPieces(poems).ToList()).Message);
+        Assert.Contains("other than strings",
+                        Assert.Throws<Gpt2OnnxException>(() => CorpusReader.ReadPieces(poems).ToList()).Message);
     }
 
     [Theory]

@@ -34,7 +34,8 @@ public sealed class Gpt2ModelTests : IDisposable
         var logits = model.Forward(tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Length])).data<float>().ToArray();
         var expected = Flatten(reference.Forward(ids));
         Assert.Equal(expected.Length, logits.Length);
-        for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - logits[i]) < 1e-4, $"logit {i}: {expected[i]} vs {logits[i]}");
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - logits[i]) < 1e-4, $"logit {i}: {expected[i]} vs {logits[i]}");
     }
 
     /// <summary>
@@ -49,9 +50,11 @@ public sealed class Gpt2ModelTests : IDisposable
     public void Forward_of_a_transformers_checkpoint_gives_the_logits_transformers_computed(string name)
     {
         string folder = Path.Combine(AppContext.BaseDirectory, "HuggingFaceFixtures", name);
-        using var expected = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(Path.Combine(folder, "expected.json")));
+        using var expected = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(Path.Combine(folder,
+            "expected.json")));
         long[] ids = expected.RootElement.GetProperty("prompt").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-        var want = expected.RootElement.GetProperty("prompt_logits").EnumerateArray().SelectMany(r => r.EnumerateArray().Select(v => v.GetSingle())).ToArray();
+        var want = expected.RootElement.GetProperty("prompt_logits").EnumerateArray()
+            .SelectMany(r => r.EnumerateArray().Select(v => v.GetSingle())).ToArray();
         using var checkpoint = Gpt2Checkpoint.Open(folder);
         using var model = Gpt2Model.Load(checkpoint);
         using var scope = NewDisposeScope();
@@ -59,7 +62,8 @@ public sealed class Gpt2ModelTests : IDisposable
         var logits = model.Forward(tensor(ids, [1, ids.Length])).data<float>().ToArray();
         Assert.Equal(want.Length, logits.Length);
         for (int i = 0; i < want.Length; i++)
-            Assert.True(Math.Abs(want[i] - logits[i]) <= 1e-4f * (1 + Math.Abs(want[i])), $"logit {i}: {logits[i]}, transformers {want[i]}");
+            Assert.True(Math.Abs(want[i] - logits[i]) <= 1e-4f * (1 + Math.Abs(want[i])),
+                        $"logit {i}: {logits[i]}, transformers {want[i]}");
     }
 
     [Fact]
@@ -71,7 +75,8 @@ public sealed class Gpt2ModelTests : IDisposable
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var plain = model.Forward(tensor(new long[] { 7, 8, 9 }, [1, 3])).data<float>().ToArray();
-        var padded = model.Forward(tensor(new long[] { 0, 0, 7, 8, 9 }, [1, 5]), tensor(new long[] { 0, 0, 0, 1, 2 }, [1, 5]),
+        var padded = model.Forward(tensor(new long[] { 0, 0, 7, 8, 9 }, [1, 5]),
+                                   tensor(new long[] { 0, 0, 0, 1, 2 }, [1, 5]),
                                    tensor(new[] { true, true, false, false, false }, [1, 5])).data<float>().ToArray();
         var tail = padded.AsSpan(2 * config.VocabSize).ToArray();
         for (int i = 0; i < plain.Length; i++) Assert.True(Math.Abs(plain[i] - tail[i]) < 1e-5);
@@ -98,12 +103,16 @@ public sealed class Gpt2ModelTests : IDisposable
         var config = TinyCheckpoint.Config(positions: 16);
         using var model = Gpt2Model.Create(config, seed: 4);
         var greedy = new SamplingOptions { Greedy = true, MaxNewTokens = 30, StopTokenIds = [] };
-        Assert.Equal(4, ModelGenerator.Generate(model, Enumerable.Range(1, 12).ToArray(), greedy, []).Count); // before, a window slid on for 30
-        Assert.Throws<ArgumentException>(() => ModelGenerator.Generate(model, Enumerable.Range(1, 16).ToArray(), greedy, []));
+        // before, a window slid on for 30
+        Assert.Equal(4, ModelGenerator.Generate(model, Enumerable.Range(1, 12).ToArray(), greedy, []).Count);
+        Assert.Throws<ArgumentException>(() => ModelGenerator.Generate(model, Enumerable.Range(1, 16).ToArray(), greedy,
+                                                                       []));
         var ids = Enumerable.Range(1, 40).ToList();
         GenerationRequest.FitPrompt(ids, 16, 6, truncateLeft: true);
         Assert.Equal(Enumerable.Range(31, 10), ids); // the prompt's end, with room for the 6 new tokens
-        Assert.Contains("--truncate", Assert.Throws<Gpt2OnnxException>(() => GenerationRequest.FitPrompt(Enumerable.Range(1, 16).ToList(), 16, 6, false)).Message);
+        var tooLong = Enumerable.Range(1, 16).ToList();
+        var error = Assert.Throws<Gpt2OnnxException>(() => GenerationRequest.FitPrompt(tooLong, 16, 6, false));
+        Assert.Contains("--truncate", error.Message);
     }
 
     [Fact]
@@ -111,9 +120,12 @@ public sealed class Gpt2ModelTests : IDisposable
     {
         var config = TinyCheckpoint.Config(layers: 2);
         using var model = Gpt2Model.Create(config, seed: 1);
-        var expected = CheckpointLayout.ExpectedTensors(config).Select(e => (e.Name, e.Shape)).OrderBy(e => e.Name, StringComparer.Ordinal);
-        var actual = model.named_parameters().Select(p => (p.name, p.parameter.shape)).OrderBy(e => e.name, StringComparer.Ordinal);
-        Assert.Equal(expected.Select(e => e.Name + ":" + string.Join("x", e.Shape)), actual.Select(e => e.name + ":" + string.Join("x", e.shape)));
+        var expected = CheckpointLayout.ExpectedTensors(config).Select(e => (e.Name, e.Shape))
+            .OrderBy(e => e.Name, StringComparer.Ordinal);
+        var actual = model.named_parameters().Select(p => (p.name, p.parameter.shape))
+            .OrderBy(e => e.name, StringComparer.Ordinal);
+        Assert.Equal(expected.Select(e => e.Name + ":" + string.Join("x", e.Shape)),
+                     actual.Select(e => e.name + ":" + string.Join("x", e.shape)));
     }
 
     [Fact]

@@ -79,7 +79,8 @@ public class GradientTests
 
     [Fact] public void Conv1D_input() => CheckGradient([2, 3, 4], x => Project(Conv(4, 6).forward(x)));
 
-    /// <summary>The weight's gradient through the product Conv1D computes (its [in, out] weight untransposed).</summary>
+    /// <summary>The weight's gradient through the product Conv1D computes (its [in, out] weight
+    /// untransposed).</summary>
     [Fact]
     public void Conv1D_weight() =>
         CheckGradient([4, 6], w => Project(addmm(Weights([6], 4), Weights([5, 4], 3), w, 1, 1)));

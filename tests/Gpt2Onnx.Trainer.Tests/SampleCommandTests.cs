@@ -19,19 +19,24 @@ public sealed class SampleCommandTests : IDisposable
     public async Task Without_options_sample_and_generate_both_sample_as_generation_config_says()
     {
         var (checkpoint, _, _) = TinyModel.Export(_dir);
-        File.WriteAllText(Path.Combine(checkpoint, "generation_config.json"), "{\"eos_token_id\": 0, \"do_sample\": true, \"temperature\": 1.3, \"top_k\": 7}");
+        File.WriteAllText(Path.Combine(checkpoint, "generation_config.json"),
+                          "{\"eos_token_id\": 0, \"do_sample\": true, \"temperature\": 1.3, \"top_k\": 7}");
         string onnx = Path.Combine(_dir, "onnx");
         OnnxExporter.Export(checkpoint, onnx, new ExportOptions());
 
         async Task<string> Ids(string tool, params string[] arguments)
         {
-            var (exitCode, stdout, stderr) = await CliProcess.RunAsync(tool, [.. arguments, "--prompt", "hello world", "--max-new-tokens", "10", "--seed", "11", "--json"]);
+            var (exitCode, stdout, stderr) =
+                await CliProcess.RunAsync(tool,
+                                          [.. arguments, "--prompt", "hello world", "--max-new-tokens", "10", "--seed",
+                                           "11", "--json"]);
             Assert.True(exitCode == 0, stderr);
             return JsonNode.Parse(stdout)!["ids"]!.ToJsonString();
         }
         string sampled = await Ids("gpt2-train", "sample", "--checkpoint", checkpoint);
         Assert.Equal(sampled, await Ids("gpt2-run", "generate", "--model", onnx));
-        Assert.Equal(sampled, await Ids("gpt2-train", "sample", "--checkpoint", checkpoint, "--temperature", "1.3", "--top-k", "7"));
+        Assert.Equal(sampled, await Ids("gpt2-train", "sample", "--checkpoint", checkpoint, "--temperature", "1.3",
+                                        "--top-k", "7"));
         Assert.NotEqual(sampled, await Ids("gpt2-train", "sample", "--checkpoint", checkpoint, "--greedy"));
     }
 }

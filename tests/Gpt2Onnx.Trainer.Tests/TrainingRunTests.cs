@@ -10,7 +10,8 @@ using Gpt2Onnx.Trainer.Training;
 
 namespace Gpt2Onnx.Trainer.Tests;
 
-/// <summary>Whole training runs on a tiny model: the loss falls, a resumed run continues bit for bit, bad input is refused.</summary>
+/// <summary>Whole training runs on a tiny model: the loss falls, a resumed run continues bit for bit, bad input is
+/// refused.</summary>
 public sealed class TrainingRunTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory().FullName;
@@ -21,7 +22,8 @@ public sealed class TrainingRunTests : IDisposable
     private string PrepareData(int documents = 300, string name = "data")
     {
         var random = new Random(42);
-        string[] subjects = ["the cat", "a dog", "my friend", "the old man"], verbs = ["sees", "likes", "finds", "draws"],
+        string[] subjects = ["the cat", "a dog", "my friend", "the old man"],
+        verbs = ["sees", "likes", "finds", "draws"],
                  objects = ["the moon", "a red ball", "the river", "green hills"];
         var texts = Enumerable.Range(0, documents).Select(_ => string.Join(" ", Enumerable.Range(0, 6).Select(_ =>
             $"{subjects[random.Next(4)]} {verbs[random.Next(4)]} {objects[random.Next(4)]}."))).ToList();
@@ -30,7 +32,8 @@ public sealed class TrainingRunTests : IDisposable
         string tokenizer = Path.Combine(_dir, name + "-tokenizer");
         WordPieceTrainer.Save(WordPieceTrainer.Train(texts, vocabSize: 60), tokenizer);
         string data = Path.Combine(_dir, name);
-        DataPreparer.Prepare(new PrepareOptions { Inputs = [corpus], TokenizerDirectory = tokenizer, OutputDirectory = data });
+        DataPreparer.Prepare(new PrepareOptions { Inputs = [corpus], TokenizerDirectory = tokenizer,
+                                                  OutputDirectory = data });
         return data;
     }
 
@@ -52,7 +55,8 @@ public sealed class TrainingRunTests : IDisposable
     }
 
     private static double[] Losses(string output) =>
-        File.ReadLines(Path.Combine(output, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!["loss"]!.GetValue<double>()).ToArray();
+        File.ReadLines(Path.Combine(output, "metrics.jsonl"))
+            .Select(l => JsonNode.Parse(l)!["loss"]!.GetValue<double>()).ToArray();
 
     [Fact]
     public void A_tiny_model_learns_its_corpus()
@@ -64,7 +68,8 @@ public sealed class TrainingRunTests : IDisposable
         Assert.Equal(60, losses.Length);
         Assert.True(losses.TakeLast(10).Average() < losses.Take(5).Average() - 1.0,
                     $"loss went from {losses.Take(5).Average():F3} to {losses.TakeLast(10).Average():F3}");
-        Assert.StartsWith("\x89PNG", System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(Path.Combine(output, "loss.png")).AsSpan(0, 4)));
+        Assert.StartsWith("\x89PNG", System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(Path.Combine(output,
+            "loss.png")).AsSpan(0, 4)));
         string svg = File.ReadAllText(Path.Combine(output, "loss.svg"));
         Assert.Contains("<svg", svg);
         foreach (var label in new[] { "train loss", "val loss", "learning rate", "step" }) Assert.Contains(label, svg);
@@ -90,7 +95,8 @@ public sealed class TrainingRunTests : IDisposable
             Exporter.OnnxExporter.Export(checkpoint, onnx, options);
             var report = Parity.ParityCheck.Run(checkpoint, onnx, generateTokens: 6);
             Assert.True(report.Passed, $"{name}: {string.Join("; ", report.Failures)}");
-            Assert.True(report.MaxAbsDiff <= (report.Tolerance.MaxAbsDiff ?? 2e-2), $"{name}: max |Δlogit| {report.MaxAbsDiff:E2}");
+            Assert.True(report.MaxAbsDiff <= (report.Tolerance.MaxAbsDiff ?? 2e-2),
+                        $"{name}: max |Δlogit| {report.MaxAbsDiff:E2}");
             Assert.Equal(1.0, report.Top1Agreement);
             Assert.True(report.GreedyIdentical && report.BatchIdentical);
         }
@@ -193,7 +199,8 @@ public sealed class TrainingRunTests : IDisposable
             string path = Path.Combine(output, file);
             var original = File.ReadAllBytes(path);
             var damaged = original.ToArray();
-            damaged[^100] ^= 0x40; // a bit of a float near the end: the file still parses, and the run would resume from wrong numbers
+            // a bit of a float near the end: the file still parses, and the run would resume from wrong numbers
+            damaged[^100] ^= 0x40;
             File.WriteAllBytes(path, damaged);
             var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, output, steps: 4), resume: true));
             Assert.Contains($"{path} does not match the SHA-256 that trainer_state/state.json recorded", error.Message);
@@ -217,7 +224,8 @@ public sealed class TrainingRunTests : IDisposable
     [InlineData("step", "\"four\"", "'step' is missing or of the wrong type")]
     [InlineData("options", "null", "'options' is missing or of the wrong type")]
     [InlineData("sha256", "{\"model.safetensors\": \"00\"}", "sha256 must give the 64-digit SHA-256")]
-    public void A_state_json_edited_or_damaged_is_one_error_naming_the_entry_before_the_run_resumes(string key, string json, string expected)
+    public void A_state_json_edited_or_damaged_is_one_error_naming_the_entry_before_the_run_resumes(string key,
+        string json, string expected)
     {
         string data = PrepareData();
         string output = Path.Combine(_dir, "run");
@@ -234,7 +242,8 @@ public sealed class TrainingRunTests : IDisposable
     [InlineData("tokenizer", "null", "'tokenizer' is missing or of the wrong type")]
     [InlineData("vocab_size", "\"many\"", "'vocab_size' is missing or of the wrong type")]
     [InlineData("dtype", "\"float32\"", "not a valid shard description")]
-    public void A_shard_description_edited_or_damaged_is_one_error_naming_the_entry(string key, string json, string expected)
+    public void A_shard_description_edited_or_damaged_is_one_error_naming_the_entry(string key, string json,
+                                                                                    string expected)
     {
         string data = PrepareData();
         EditJson(Path.Combine(data, "meta.json"), meta => meta[key] = JsonNode.Parse(json));
@@ -250,7 +259,9 @@ public sealed class TrainingRunTests : IDisposable
         string output = Path.Combine(_dir, "run");
         Train(Options(data, output, steps: 2));
         EditJson(TrainingRecord.StatePath(output), state => state["options"]!["min_lr_ratio"] = 5);
-        Assert.Contains("min_lr_ratio must be in [0, 1], not 5", Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, output, steps: 4), resume: true)).Message);
+        Assert.Contains("min_lr_ratio must be in [0, 1], not 5",
+                        Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, output, steps: 4), resume: true))
+                            .Message);
     }
 
     [Fact]
@@ -275,7 +286,9 @@ public sealed class TrainingRunTests : IDisposable
     {
         string data = PrepareData();
         var meta = ShardMeta.Load(data);
-        string init = TinyCheckpoint.Write(Path.Combine(_dir, "init"), TinyCheckpoint.Config(vocab: meta.VocabSize, positions: 64), prefix: "transformer.");
+        string init = TinyCheckpoint.Write(Path.Combine(_dir, "init"),
+                                           TinyCheckpoint.Config(vocab: meta.VocabSize, positions: 64),
+                                           prefix: "transformer.");
         string output = Path.Combine(_dir, "tuned");
         Train(Options(data, output, steps: 3) with { InitCheckpoint = init, FreezeEmbeddings = true });
         using var before = Gpt2Checkpoint.Open(init);
@@ -289,14 +302,19 @@ public sealed class TrainingRunTests : IDisposable
     {
         // Before, they were dropped in silence: --lr 0.1 on --resume looked applied and was not.
         string data = PrepareData(documents: 40), output = Path.Combine(_dir, "run");
-        string[] run = ["train", "--data", data, "--out", output, "--config", "tiny", "--batch-size", "2", "--context", "16", "--threads", "1", "--eval-every", "0", "--sample-tokens", "0"];
+        string[] run = ["train", "--data", data, "--out", output, "--config", "tiny", "--batch-size", "2", "--context",
+                        "16", "--threads", "1", "--eval-every", "0", "--sample-tokens", "0"];
         var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-train", [.. run, "--steps", "1"]);
         Assert.True(exitCode == 0, stderr);
         Assert.DoesNotContain("note:", stderr);
-        (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-train", "train", "--data", data, "--out", output, "--resume", "--steps", "2", "--lr", "0.1", "--config", "gpt2");
+        (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-train", "train", "--data", data, "--out", output,
+                                                          "--resume", "--steps", "2", "--lr", "0.1", "--config",
+                                                          "gpt2");
         Assert.True(exitCode == 0, stderr);
         Assert.Contains("so --config, --lr given here are not used; only --steps and --minutes change", stderr);
-        (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-train", [.. run.Select(a => a == output ? output + "-tuned" : a), "--steps", "1", "--init", output]);
+        (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-train",
+                                                          [.. run.Select(a => a == output ? output + "-tuned" : a),
+                                                           "--steps", "1", "--init", output]);
         Assert.True(exitCode == 0, stderr);
         Assert.Contains("--init takes the model's shape from the checkpoint, so --config is not used", stderr);
     }
@@ -306,15 +324,20 @@ public sealed class TrainingRunTests : IDisposable
     {
         // Before, --resume without --steps took the option's default (1,000 steps) for a run of 4, with a new warm-up.
         string data = PrepareData(documents: 40), output = Path.Combine(_dir, "run");
-        var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-train", "train", "--data", data, "--out", output, "--config", "tiny", "--steps", "4",
-            "--save-every", "2", "--batch-size", "2", "--context", "16", "--threads", "1", "--eval-every", "0", "--sample-tokens", "0");
+        var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-train", "train", "--data", data, "--out", output,
+                                                              "--config", "tiny", "--steps", "4",
+            "--save-every", "2", "--batch-size", "2", "--context", "16", "--threads", "1", "--eval-every", "0",
+            "--sample-tokens", "0");
         Assert.True(exitCode == 0, stderr);
-        Assert.Equal(1, CheckpointStore.ReadState(output).Options.WarmupSteps); // 10% of 4 steps, at least 1, saved with the run
-        (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-train", "train", "--data", data, "--out", output, "--resume");
+        // 10% of 4 steps, at least 1, saved with the run
+        Assert.Equal(1, CheckpointStore.ReadState(output).Options.WarmupSteps);
+        (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-train", "train", "--data", data, "--out", output,
+                                                          "--resume");
         Assert.True(exitCode == 0, stderr);
         Assert.Contains("resuming " + output + " at step 4 of 4", stderr);
         Assert.Equal(4, CheckpointStore.ReadState(output).Step);
-        (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-train", "train", "--data", data, "--out", output, "--resume", "--steps", "6");
+        (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-train", "train", "--data", data, "--out", output,
+                                                          "--resume", "--steps", "6");
         Assert.True(exitCode == 0, stderr);
         var state = CheckpointStore.ReadState(output);
         Assert.Equal((6, 6, 1), (state.Step, state.Options.Steps, state.Options.WarmupSteps));
@@ -325,7 +348,8 @@ public sealed class TrainingRunTests : IDisposable
     {
         if (TorchSharp.torch.cuda.is_available()) return; // this check is about CPU-only libtorch builds
         string data = PrepareData(documents: 40), output = Path.Combine(_dir, "run");
-        var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-train", "train", "--data", data, "--out", output, "--steps", "1", "--device", "cuda:0");
+        var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-train", "train", "--data", data, "--out", output,
+                                                              "--steps", "1", "--device", "cuda:0");
         Assert.Equal(1, exitCode);
         Assert.Single(stderr.Trim().Split('\n'));
         Assert.Contains("--device cuda:0: the libtorch in use", stderr);
@@ -337,14 +361,16 @@ public sealed class TrainingRunTests : IDisposable
     {
         string data = PrepareData();
         string init = TinyCheckpoint.Write(Path.Combine(_dir, "init"), TinyCheckpoint.Config(vocab: 500));
-        var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, Path.Combine(_dir, "out"), 2) with { InitCheckpoint = init }));
+        var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, Path.Combine(_dir, "out"),
+                                                                         2) with { InitCheckpoint = init }));
         Assert.Contains("vocabulary", error.Message);
     }
 
     [Fact]
     public void A_second_run_into_a_folder_being_trained_is_refused_before_it_touches_it()
     {
-        // Before, both ran, and the second one's recovery of an interrupted save could discard the first one's save in progress.
+        // Before, both ran, and the second one's recovery of an interrupted save could discard the first one's save in
+        // progress.
         string data = PrepareData(documents: 40), output = Path.Combine(_dir, "run");
         Directory.CreateDirectory(Path.Combine(output, "trainer_state"));
         using (var other = ExclusiveLock.TryAcquire(Path.Combine(output, "trainer_state", "run.lock")))
@@ -353,7 +379,8 @@ public sealed class TrainingRunTests : IDisposable
             var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, output, steps: 1)));
             Assert.Contains("is being trained by another process", error.Message);
             Assert.True(Directory.Exists(output));
-            Assert.Null(ExclusiveLock.TryAcquire(Path.Combine(output, "trainer_state", "run.lock"))); // still the other's
+            // still the other's
+            Assert.Null(ExclusiveLock.TryAcquire(Path.Combine(output, "trainer_state", "run.lock")));
         }
         Assert.Equal(1, Train(Options(data, output, steps: 1)).Step);
         Assert.Equal(2, Train(Options(data, output, steps: 2), resume: true).Step); // the lock goes with the run
@@ -363,8 +390,10 @@ public sealed class TrainingRunTests : IDisposable
     public void A_micro_batch_too_large_for_memory_is_refused_before_anything_is_allocated()
     {
         string data = PrepareData();
-        var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, Path.Combine(_dir, "out"), 2) with { BatchSize = int.MaxValue }));
-        Assert.Contains($"--batch-size {int.MaxValue} × --context 32 needs", error.Message); // the product overflowed int before
+        var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, Path.Combine(_dir, "out"),
+                                                                         2) with { BatchSize = int.MaxValue }));
+        // the product overflowed int before
+        Assert.Contains($"--batch-size {int.MaxValue} × --context 32 needs", error.Message);
         Assert.Contains("reach a larger batch with --grad-accum", error.Message);
         Assert.False(Directory.Exists(Path.Combine(_dir, "out")));
     }
@@ -375,7 +404,9 @@ public sealed class TrainingRunTests : IDisposable
     public void Negative_schedule_settings_are_refused(int? warmup, double weightDecay, string expected)
     {
         string data = PrepareData();
-        var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, Path.Combine(_dir, "out"), 2) with { WarmupSteps = warmup, WeightDecay = weightDecay }));
+        var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, Path.Combine(_dir, "out"),
+                                                                         2) with { WarmupSteps = warmup,
+                                                                                   WeightDecay = weightDecay }));
         Assert.Contains(expected, error.Message);
     }
 
@@ -383,7 +414,8 @@ public sealed class TrainingRunTests : IDisposable
     public void A_corpus_shorter_than_one_window_is_refused()
     {
         string data = PrepareData(documents: 1);
-        var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, Path.Combine(_dir, "out"), 2) with { Context = 64, Config = "tiny" }));
+        var error = Assert.Throws<Gpt2OnnxException>(() => Train(Options(data, Path.Combine(_dir, "out"),
+                                                                         2) with { Context = 64, Config = "tiny" }));
         Assert.Contains("fewer than one training window", error.Message);
     }
 
@@ -394,7 +426,8 @@ public sealed class TrainingRunTests : IDisposable
         File.WriteAllText(corpus, "");
         string tokenizer = Path.Combine(_dir, "tok");
         WordPieceTrainer.Save(WordPieceTrainer.Train(["a b c"], 20), tokenizer);
-        var error = Assert.Throws<Gpt2OnnxException>(() => DataPreparer.Prepare(new PrepareOptions { Inputs = [corpus], TokenizerDirectory = tokenizer, OutputDirectory = Path.Combine(_dir, "d") }));
+        var error = Assert.Throws<Gpt2OnnxException>(() => DataPreparer.Prepare(new PrepareOptions { Inputs = [corpus],
+            TokenizerDirectory = tokenizer, OutputDirectory = Path.Combine(_dir, "d") }));
         Assert.Contains("empty", error.Message);
     }
 
@@ -414,8 +447,12 @@ public sealed class TrainingRunTests : IDisposable
         string first = PrepareData(name: "first");
         string corpus = Path.Combine(_dir, "first.jsonl");
         string again = Path.Combine(_dir, "again");
-        DataPreparer.Prepare(new PrepareOptions { Inputs = [corpus], TokenizerDirectory = Path.Combine(_dir, "first-tokenizer"), OutputDirectory = again, Threads = 1 });
-        Assert.Equal(File.ReadAllBytes(Path.Combine(first, "train.bin")), File.ReadAllBytes(Path.Combine(again, "train.bin")));
-        Assert.Equal(File.ReadAllBytes(Path.Combine(first, "val.bin")), File.ReadAllBytes(Path.Combine(again, "val.bin")));
+        DataPreparer.Prepare(new PrepareOptions { Inputs = [corpus],
+                                                  TokenizerDirectory = Path.Combine(_dir, "first-tokenizer"),
+                                                  OutputDirectory = again, Threads = 1 });
+        Assert.Equal(File.ReadAllBytes(Path.Combine(first, "train.bin")),
+                     File.ReadAllBytes(Path.Combine(again, "train.bin")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(first, "val.bin")),
+                     File.ReadAllBytes(Path.Combine(again, "val.bin")));
     }
 }

@@ -10,14 +10,23 @@ internal static class PrepareCommand
 {
     public static Command Create()
     {
-        var input = new Option<string[]>("--input") { Description = "text, JSONL or chinese-poetry JSON files, folders or patterns", Required = true, AllowMultipleArgumentsPerToken = true };
+        var input = new Option<string[]>("--input") { Description = "text, JSONL or chinese-poetry JSON files, " +
+                                                                    "folders or patterns", Required = true,
+                                                                    AllowMultipleArgumentsPerToken = true };
         var tokenizer = new Option<string>("--tokenizer") { Description = "tokenizer folder", Required = true };
-        var output = new Option<string>("--out") { Description = "the folder for train.bin, val.bin and meta.json", Required = true };
-        var valFraction = new Option<double>("--val-fraction") { Description = "share of documents held out for validation", DefaultValueFactory = _ => 0.1 };
-        var format = new Option<CorpusFormat>("--format") { Description = "how to read the inputs", DefaultValueFactory = _ => CorpusFormat.Auto };
-        var textField = new Option<string>("--text-field") { Description = "the JSONL field that holds the text", DefaultValueFactory = _ => "text" };
+        var output = new Option<string>("--out") { Description = "the folder for train.bin, val.bin and meta.json",
+                                                   Required = true };
+        var valFraction = new Option<double>("--val-fraction") { Description = "share of documents held out for " +
+                                                                               "validation", DefaultValueFactory = _ =>
+                                                                                   0.1 };
+        var format = new Option<CorpusFormat>("--format") { Description = "how to read the inputs",
+                                                            DefaultValueFactory = _ => CorpusFormat.Auto };
+        var textField = new Option<string>("--text-field") { Description = "the JSONL field that holds the text",
+                                                             DefaultValueFactory = _ => "text" };
         var threads = ThreadsOption.Create("tokenizer threads", 0, zeroIsEveryCore: true);
-        var command = new Command("prepare", "tokenize a corpus into token shards") { input, tokenizer, output, valFraction, format, textField, threads };
+        var command = new Command("prepare", "tokenize a corpus into token shards") { input, tokenizer, output,
+                                                                                      valFraction, format, textField,
+                                                                                      threads };
         command.SetAction(parsed =>
         {
             var progress = new ProgressLine();
@@ -32,11 +41,15 @@ internal static class PrepareCommand
                 Threads = parsed.GetValue(threads),
             }, progress);
             progress.Done();
-            Console.Error.WriteLine($"train: {meta.TrainTokens:N0} tokens in {Counted.Of(meta.TrainDocuments, "document")}; val: {meta.ValTokens:N0} tokens in {Counted.Of(meta.ValDocuments, "document")}; " +
-                                    $"vocabulary {meta.VocabSize:N0} ({meta.DType}) → {parsed.GetValue(output)}");
+            Console.Error.WriteLine($"train: {meta.TrainTokens:N0} tokens in " +
+                                    $"{Counted.Of(meta.TrainDocuments, "document")}; val: {meta.ValTokens:N0} tokens " +
+                                    $"in {Counted.Of(meta.ValDocuments, "document")}; vocabulary {meta.VocabSize:N0} " +
+                                    $"({meta.DType}) → {parsed.GetValue(output)}");
             if (meta.ValSplit == "tail")
-                Console.Error.WriteLine($"note: the corpus has too few documents to hold {parsed.GetValue(valFraction) * 100:0.##}% of them out, " +
-                                        "so validation is that share of its tokens, from its end (a document may begin in train and end in val)");
+                Console.Error.WriteLine("note: the corpus has too few documents to hold " +
+                                        $"{parsed.GetValue(valFraction) * 100:0.##}% of them out, so validation is " +
+                                        "that share of its tokens, from its end (a document may begin in train and " +
+                                        "end in val)");
             return 0;
         });
         return command;
@@ -54,7 +67,8 @@ internal sealed class ProgressLine : IProgress<(string Stage, int Done, int Tota
     {
         var now = DateTime.UtcNow;
         bool stageChanged = value.Stage != _stage;
-        if (!stageChanged && value.Done != value.Total && now - _last < TimeSpan.FromMilliseconds(_terminal ? 200 : 5000)) return;
+        if (!stageChanged && value.Done != value.Total
+            && now - _last < TimeSpan.FromMilliseconds(_terminal ? 200 : 5000)) return;
         _last = now;
         if (stageChanged && _terminal && _stage.Length > 0) Console.Error.WriteLine();
         _stage = value.Stage;

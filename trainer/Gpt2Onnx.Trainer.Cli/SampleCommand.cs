@@ -20,12 +20,14 @@ internal static class SampleCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "checkpoint folder (with its tokenizer files)", Required = true };
+        var checkpoint = new Option<string>("--checkpoint") { Description = "checkpoint folder (with its tokenizer " +
+                                                                            "files)", Required = true };
         var prompt = new PromptFlags();
         var threads = ThreadsOption.Create("libtorch threads", Environment.ProcessorCount, zeroIsEveryCore: false);
         var json = new Option<bool>("--json") { Description = "print {ids, text} as one JSON object" };
         var sampling = new SamplingFlags();
-        var command = new Command("sample", "generate text from a checkpoint with the runtime's sampler") { checkpoint, threads, json };
+        var command = new Command("sample", "generate text from a checkpoint with the runtime's sampler") { checkpoint,
+            threads, json };
         prompt.AddTo(command);
         sampling.AddTo(command);
         command.SetAction(parsed =>
@@ -36,13 +38,16 @@ internal static class SampleCommand
             string dir = parsed.GetValue(checkpoint)!;
             var tokenizer = Tokenizer.Load(dir);
             using var ckpt = Gpt2Checkpoint.Open(dir);
-            options = sampling.Read(parsed, GenerationConfig.Read(dir, ckpt.Config).Sampling); // the model's way to sample, changed by the options given
+            // the model's way to sample, changed by the options given
+            options = sampling.Read(parsed, GenerationConfig.Read(dir, ckpt.Config).Sampling);
             options = sampling.FitContext(parsed, options, ckpt.Config.NPositions);
             using var model = Gpt2Model.Load(ckpt);
             var ids = new List<int>();
             tokenizer.Encode(promptText, ids);
             if (ids.Count == 0) ids.Add(tokenizer.EndOfTextId);
-            GenerationRequest.FitPrompt(ids, model.Config.NPositions, options.MaxNewTokens, parsed.GetValue(prompt.Truncate)); // as gpt2-run generate does
+            // as gpt2-run generate does
+            GenerationRequest.FitPrompt(ids, model.Config.NPositions, options.MaxNewTokens,
+                                        parsed.GetValue(prompt.Truncate));
             var stops = options.StopTokenIds.Append(tokenizer.EndOfTextId).ToList();
             bool streaming = !parsed.GetValue(json);
             Action<string>? onText = streaming ? Console.Write : null;
@@ -56,7 +61,8 @@ internal static class SampleCommand
             if (streaming)
                 Console.WriteLine();
             else
-                Console.WriteLine(JsonSerializer.Serialize(new { prompt_ids = ids, ids = generated, text = completion }, JsonText.Readable));
+                Console.WriteLine(JsonSerializer.Serialize(new { prompt_ids = ids, ids = generated, text = completion },
+                                                           JsonText.Readable));
             return 0;
         });
         return command;

@@ -13,15 +13,24 @@ internal static class TokenizerCommand
 {
     public static Command Create()
     {
-        var input = new Option<string[]>("--input") { Description = "corpus files, folders or patterns", Required = true, AllowMultipleArgumentsPerToken = true };
-        var kind = new Option<string>("--kind") { Description = "bpe (GPT-2 byte-level) or wordpiece (BERT style; character-level on Chinese)", DefaultValueFactory = _ => "bpe" };
+        var input = new Option<string[]>("--input") { Description = "corpus files, folders or patterns",
+                                                      Required = true, AllowMultipleArgumentsPerToken = true };
+        var kind = new Option<string>("--kind") { Description = "bpe (GPT-2 byte-level) or wordpiece (BERT style; " +
+                                                                "character-level on Chinese)",
+                                                                DefaultValueFactory = _ => "bpe" };
         kind.AcceptOnlyFromAmong("bpe", "wordpiece");
-        var vocabSize = new Option<int>("--vocab-size") { Description = "tokens in the vocabulary, special tokens included", Required = true };
-        var minFrequency = new Option<int>("--min-frequency") { Description = "ignore characters (WordPiece) and pairs seen fewer times", DefaultValueFactory = _ => 2 };
+        var vocabSize = new Option<int>("--vocab-size") { Description = "tokens in the vocabulary, special tokens " +
+                                                                        "included", Required = true };
+        var minFrequency = new Option<int>("--min-frequency") { Description = "ignore characters (WordPiece) and " +
+                                                                              "pairs seen fewer " +
+                                                                              "times", DefaultValueFactory = _ => 2 };
         var lowerCase = new Option<bool>("--lower-case") { Description = "WordPiece: lower-case and strip accents" };
-        var format = new Option<CorpusFormat>("--format") { Description = "how to read the inputs", DefaultValueFactory = _ => CorpusFormat.Auto };
-        var textField = new Option<string>("--text-field") { Description = "the JSONL field that holds the text", DefaultValueFactory = _ => "text" };
-        var output = new Option<string>("--out") { Description = "the folder to write vocab.json + merges.txt, or vocab.txt", Required = true };
+        var format = new Option<CorpusFormat>("--format") { Description = "how to read the inputs",
+                                                            DefaultValueFactory = _ => CorpusFormat.Auto };
+        var textField = new Option<string>("--text-field") { Description = "the JSONL field that holds the text",
+                                                             DefaultValueFactory = _ => "text" };
+        var output = new Option<string>("--out") { Description = "the folder to write vocab.json + merges.txt, or " +
+                                                                 "vocab.txt", Required = true };
         var command = new Command("tokenizer", "train a byte-level BPE or WordPiece vocabulary from a corpus")
         {
             input, kind, vocabSize, minFrequency, lowerCase, format, textField, output,
@@ -37,7 +46,8 @@ internal static class TokenizerCommand
             IEnumerable<string> Texts()
             {
                 foreach (var file in files)
-                    foreach (var piece in CorpusReader.ReadPieces(file, parsed.GetValue(format), parsed.GetValue(textField)!))
+                    foreach (var piece in CorpusReader.ReadPieces(file, parsed.GetValue(format),
+                                                                  parsed.GetValue(textField)!))
                     {
                         if (piece.EndsDocument) documents++;
                         anyText |= piece.Text.Length > 0;
@@ -47,7 +57,8 @@ internal static class TokenizerCommand
             string outDir = parsed.GetValue(output)!;
             OutputFolder.Check(outDir); // before the learning, which can take minutes
             RefuseOverlap(outDir, parsed.GetValue(input)!.Where(Path.Exists).Concat(files));
-            Console.Error.WriteLine($"learning a {parsed.GetValue(kind)} vocabulary of {parsed.GetValue(vocabSize)} from {files.Count} file(s)");
+            Console.Error.WriteLine($"learning a {parsed.GetValue(kind)} vocabulary of {parsed.GetValue(vocabSize)} " +
+                                    $"from {files.Count} file(s)");
             Action save;
             int size;
             if (parsed.GetValue(kind) == "bpe")
@@ -57,14 +68,18 @@ internal static class TokenizerCommand
             }
             else
             {
-                var wordPiece = WordPieceTrainer.Train(Texts(), parsed.GetValue(vocabSize), parsed.GetValue(minFrequency), parsed.GetValue(lowerCase));
+                var wordPiece = WordPieceTrainer.Train(Texts(), parsed.GetValue(vocabSize),
+                                                       parsed.GetValue(minFrequency), parsed.GetValue(lowerCase));
                 (save, size) = (() => WordPieceTrainer.Save(wordPiece, outDir), wordPiece.VocabSize);
             }
             if (!anyText) throw new Gpt2OnnxException("the corpus is empty: the input files hold no text");
             save();
-            Console.Error.WriteLine($"wrote a vocabulary of {size} tokens, learned from {Counted.Of(documents, "document")}, to {outDir}");
+            Console.Error.WriteLine($"wrote a vocabulary of {size} tokens, learned from " +
+                                    $"{Counted.Of(documents, "document")}, to {outDir}");
             if (size < parsed.GetValue(vocabSize))
-                Console.Error.WriteLine($"note: {size:N0} of the {parsed.GetValue(vocabSize):N0} tokens asked for: the corpus has no more to learn (pairs to merge, or characters); more text gives a larger vocabulary");
+                Console.Error.WriteLine($"note: {size:N0} of the {parsed.GetValue(vocabSize):N0} tokens asked for: " +
+                                        "the corpus has no more to learn (pairs to merge, or characters); more text " +
+                                        "gives a larger vocabulary");
             return 0;
         });
         return command;

@@ -17,7 +17,8 @@ public static class BpeTrainer
     public static BpeTokenizer Train(IEnumerable<string> texts, int vocabSize, long minFrequency = 2)
     {
         if (vocabSize < 257)
-            throw new Gpt2OnnxException($"a byte-level BPE vocabulary needs at least 257 tokens (256 bytes and end-of-text), not {vocabSize}");
+            throw new Gpt2OnnxException("a byte-level BPE vocabulary needs at least 257 tokens (256 bytes and " +
+                                        $"end-of-text), not {vocabSize}");
         var pieces = CountPieces(texts);
 
         var symbols = new List<string>(vocabSize);
@@ -27,7 +28,8 @@ public static class BpeTrainer
             symbolOfByte[b] = symbols.Count;
             symbols.Add(ByteLevelAlphabet.ByteToChar((byte)b).ToString());
         }
-        var words = pieces.OrderBy(p => p.Key, StringComparer.Ordinal) // a fixed order: the result never depends on threads
+        // a fixed order: the result never depends on threads
+        var words = pieces.OrderBy(p => p.Key, StringComparer.Ordinal)
             .Select(p => (p.Key.Select(c => symbolOfByte[ByteLevelAlphabet.CharToByte(c)]).ToArray(), p.Value))
             .ToList();
 

@@ -21,13 +21,15 @@ internal sealed class PairMerger
     /// <param name="symbols">the initial alphabet; new symbols are appended</param>
     /// <param name="words">each distinct word as symbol indices, with its frequency</param>
     /// <param name="join">the spelling of a merged pair</param>
-    public PairMerger(List<string> symbols, IReadOnlyList<(int[] Symbols, long Count)> words, Func<string, string, string> join)
+    public PairMerger(List<string> symbols, IReadOnlyList<(int[] Symbols, long Count)> words,
+                      Func<string, string, string> join)
     {
         _symbols = symbols;
         _words = words.Select(w => w.Symbols).ToArray();
         _counts = words.Select(w => w.Count).ToArray();
         _join = join;
-        _heap = new PriorityQueue<long, (long, int, int)>(Comparer<(long Count, int Left, int Right)>.Create(ComparePriority));
+        _heap = new PriorityQueue<long, (long, int, int)>(
+            Comparer<(long Count, int Left, int Right)>.Create(ComparePriority));
         for (int w = 0; w < _words.Length; w++) AddPairs(w, +1);
         foreach (var (key, count) in _pairCounts) _heap.Enqueue(key, (count, PairKey.Left(key), PairKey.Right(key)));
     }

@@ -18,7 +18,8 @@ public static class WordPieceTrainer
     {
         var specials = WordPieceTokenizer.DefaultSpecialTokens;
         if (vocabSize <= specials.Length)
-            throw new Gpt2OnnxException($"a WordPiece vocabulary needs more than its {specials.Length} special tokens, not {vocabSize}");
+            throw new Gpt2OnnxException($"a WordPiece vocabulary needs more than its {specials.Length} special " +
+                                        $"tokens, not {vocabSize}");
         var basic = new BasicTokenizer(lowerCase);
         var wordCounts = CountWords(texts, basic);
 
@@ -57,7 +58,8 @@ public static class WordPieceTrainer
         return new WordPieceTokenizer(unique, basic);
     }
 
-    /// <summary>Writes vocab.txt and tokenizer_config.json (each atomically) into <paramref name="directory"/>.</summary>
+    /// <summary>Writes vocab.txt and tokenizer_config.json (each atomically) into <paramref
+    /// name="directory"/>.</summary>
     public static void Save(WordPieceTokenizer tokenizer, string directory)
     {
         Directory.CreateDirectory(directory);
@@ -67,7 +69,8 @@ public static class WordPieceTrainer
         });
         AtomicFile.Write(Path.Combine(directory, "tokenizer_config.json"), stream =>
         {
-            using var writer = new System.Text.Json.Utf8JsonWriter(stream, new System.Text.Json.JsonWriterOptions { Indented = true });
+            using var writer = new System.Text.Json.Utf8JsonWriter(stream,
+                new System.Text.Json.JsonWriterOptions { Indented = true });
             writer.WriteStartObject();
             writer.WriteString("tokenizer_class", "BertTokenizer");
             writer.WriteBoolean("do_lower_case", tokenizer.LowerCase);

@@ -9,10 +9,13 @@ namespace Gpt2Onnx.Core.Checkpoints;
 /// What a checkpoint's generation_config.json says: the end-of-text id and how to sample. The export's
 /// genai_config.json repeats it, and gpt2-train sample starts from it.
 /// </summary>
-public sealed record GenerationConfig(int Eos, bool DoSample, double Temperature, int TopK, double TopP, double RepetitionPenalty)
+public sealed record GenerationConfig(int Eos, bool DoSample, double Temperature, int TopK, double TopP,
+                                      double RepetitionPenalty)
 {
     /// <summary>How to sample as the runtime's options: greedy unless do_sample.</summary>
-    public SamplingOptions Sampling => new() { Greedy = !DoSample, Temperature = Temperature, TopK = TopK, TopP = TopP, RepetitionPenalty = RepetitionPenalty };
+    public SamplingOptions Sampling =>
+        new() { Greedy = !DoSample, Temperature = Temperature, TopK = TopK, TopP = TopP,
+                RepetitionPenalty = RepetitionPenalty };
 
     /// <summary>
     /// generation_config.json's facts, with Hugging Face's defaults for what it leaves out (greedy; when sampling,
@@ -29,7 +32,9 @@ public sealed record GenerationConfig(int Eos, bool DoSample, double Temperature
         try
         {
             var root = JsonText.Parse(BoundedFile.ReadAllBytes(path, 1 << 20)
-                                      ?? throw new Gpt2OnnxException($"{path} is over 1 MB, far more than a generation config: fix or delete it")) as JsonObject
+                                      ?? throw new Gpt2OnnxException($"{path} is over 1 MB, far more than a " +
+                                                                     "generation config: fix or delete " +
+                                                                     "it")) as JsonObject
                        ?? throw new Gpt2OnnxException($"{path} is not a JSON object: fix or delete it");
             var eos = root["eos_token_id"];
             if (eos is JsonArray { Count: > 0 } ids) eos = ids[0];
@@ -40,7 +45,8 @@ public sealed record GenerationConfig(int Eos, bool DoSample, double Temperature
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
         {
-            throw new Gpt2OnnxException($"{path}: not a valid generation config ({JsonText.Describe(e)}): fix or delete it");
+            throw new Gpt2OnnxException($"{path}: not a valid generation config ({JsonText.Describe(e)}): fix or " +
+                                        "delete it");
         }
         catch (Gpt2OnnxException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
         {
@@ -50,10 +56,14 @@ public sealed record GenerationConfig(int Eos, bool DoSample, double Temperature
         GenerationConfig Checked(GenerationConfig g)
         {
             if (g.Eos < 0 || g.Eos >= config.VocabSize)
-                throw new Gpt2OnnxException($"{path}: eos_token_id {g.Eos} is outside the vocabulary (0..{config.VocabSize - 1}): fix or delete it");
-            if (!(g.Temperature > 0 && g.TopK >= 0 && g.TopP is > 0 and <= 1 && g.RepetitionPenalty > 0 && double.IsFinite(g.Temperature + g.RepetitionPenalty)))
-                throw new Gpt2OnnxException($"{path}: a sampling value is out of range (temperature {g.Temperature}, top_k {g.TopK}, top_p {g.TopP}, " +
-                                            $"repetition_penalty {g.RepetitionPenalty}; each must be positive, top_k may be 0, top_p at most 1): fix or delete it");
+                throw new Gpt2OnnxException($"{path}: eos_token_id {g.Eos} is outside the vocabulary " +
+                                            $"(0..{config.VocabSize - 1}): fix or delete it");
+            if (!(g.Temperature > 0 && g.TopK >= 0 && g.TopP is > 0 and <= 1 && g.RepetitionPenalty > 0
+                  && double.IsFinite(g.Temperature + g.RepetitionPenalty)))
+                throw new Gpt2OnnxException($"{path}: a sampling value is out of range (temperature {g.Temperature}, " +
+                                            $"top_k {g.TopK}, top_p {g.TopP}, repetition_penalty " +
+                                            $"{g.RepetitionPenalty}; each must be positive, top_k may be 0, top_p at " +
+                                            "most 1): fix or delete it");
             return g;
         }
     }

@@ -19,7 +19,8 @@ public sealed record Gpt2Config
     /// <summary>The MLP's hidden width; null means 4 × n_embd, GPT-2's choice.</summary>
     public int? NInner { get; init; }
     public double LayerNormEpsilon { get; init; } = 1e-5;
-    /// <summary>"gelu_new" (tanh approximation, GPT-2's own), "gelu_pytorch_tanh" (the same), or "gelu" (exact erf).</summary>
+    /// <summary>"gelu_new" (tanh approximation, GPT-2's own), "gelu_pytorch_tanh" (the same), or "gelu" (exact
+    /// erf).</summary>
     public string ActivationFunction { get; init; } = "gelu_new";
     public int BosTokenId { get; init; } = 50256;
     public int EosTokenId { get; init; } = 50256;
@@ -42,11 +43,13 @@ public sealed record Gpt2Config
     /// <summary>The most layers a config may declare (GPT-2 XL has 48).</summary>
     public const int MaxLayers = 1024;
 
-    public int InnerSize => NInner ?? (int)Math.Min(4L * NEmbd, int.MaxValue); // saturating: a hostile n_embd is refused by the parameter count, not wrapped into a small width
+    // saturating: a hostile n_embd is refused by the parameter count, not wrapped into a small width
+    public int InnerSize => NInner ?? (int)Math.Min(4L * NEmbd, int.MaxValue);
     public int HeadSize => NEmbd / NHead;
     public bool TanhGelu => ActivationFunction is "gelu_new" or "gelu_pytorch_tanh" or "gelu_fast";
 
-    /// <summary>Parameters in the model (the LM head is tied to wte and not counted twice); checked, so a hostile config overflows into an exception, not a small number.</summary>
+    /// <summary>Parameters in the model (the LM head is tied to wte and not counted twice); checked, so a hostile
+    /// config overflows into an exception, not a small number.</summary>
     public long ParameterCount => checked(
         (long)VocabSize * NEmbd + (long)NPositions * NEmbd + 2L * NEmbd
         + NLayer * (4L * NEmbd + 3L * NEmbd * NEmbd + 3L * NEmbd + (long)NEmbd * NEmbd + NEmbd
@@ -62,17 +65,21 @@ public sealed record Gpt2Config
         Require(VocabSize > 0, $"vocab_size must be positive, not {VocabSize}");
         Require(NPositions > 0, $"n_positions must be positive, not {NPositions}");
         Require(NEmbd > 0 && NLayer > 0 && NHead > 0, "n_embd, n_layer and n_head must be positive");
-        // Every layer is a dozen named tensors to list and match; far more layers than any GPT-2 has (48) is a hostile or broken file.
-        Require(NLayer <= MaxLayers, $"n_layer is {NLayer}, more than the {MaxLayers} this tool accepts: is the config right?");
+        // Every layer is a dozen named tensors to list and match; far more layers than any GPT-2 has (48) is a hostile
+        // or broken file.
+        Require(NLayer <= MaxLayers, $"n_layer is {NLayer}, more than the {MaxLayers} this tool accepts: is the " +
+                                     "config right?");
         Require(NEmbd % NHead == 0, $"n_embd ({NEmbd}) must be a multiple of n_head ({NHead})");
         Require(InnerSize > 0, $"n_inner must be positive, not {InnerSize}");
-        Require(LayerNormEpsilon > 0 && LayerNormEpsilon < 1, $"layer_norm_epsilon must be in (0, 1), not {LayerNormEpsilon}");
+        Require(LayerNormEpsilon > 0 && LayerNormEpsilon < 1,
+                $"layer_norm_epsilon must be in (0, 1), not {LayerNormEpsilon}");
         Require(Block is Gpt2Block or Gpt2MlBlock, $"block '{Block}' is not known (use {Gpt2Block} or {Gpt2MlBlock})");
         Require(TanhGelu || ActivationFunction == "gelu",
             $"activation_function '{ActivationFunction}' is not supported (use gelu_new, gelu_pytorch_tanh or gelu)");
         Require(BosTokenId >= 0 && BosTokenId < VocabSize && EosTokenId >= 0 && EosTokenId < VocabSize,
             $"bos_token_id ({BosTokenId}) and eos_token_id ({EosTokenId}) must be ids below vocab_size ({VocabSize})");
-        foreach (var (name, p) in new[] { ("embd_pdrop", EmbdPdrop), ("attn_pdrop", AttnPdrop), ("resid_pdrop", ResidPdrop) })
+        foreach (var (name, p) in new[] { ("embd_pdrop", EmbdPdrop), ("attn_pdrop", AttnPdrop),
+                                          ("resid_pdrop", ResidPdrop) })
             Require(p >= 0 && p < 1, $"{name} must be in [0, 1), not {p}");
         // Sizes that would need more memory than any machine has are a hostile or broken file.
         long parameters;
@@ -84,7 +91,9 @@ public sealed record Gpt2Config
         {
             parameters = long.MaxValue;
         }
-        Require(parameters < 100_000_000_000L, $"the model would have {(parameters == long.MaxValue ? "more than 9.2e18" : parameters.ToString())} parameters: is the config right?");
+        Require(parameters < 100_000_000_000L,
+                $"the model would have {(parameters == long.MaxValue ? "more than 9.2e18" : parameters.ToString())} " +
+                "parameters: is the config right?");
         return this;
     }
 
@@ -95,7 +104,8 @@ public sealed record Gpt2Config
             throw new Gpt2OnnxException($"{path} {MissingFile.Why(path)}: a checkpoint folder needs config.json " +
                                         "(GPT2Config keys)");
         var bytes = BoundedFile.ReadAllBytes(path, 1 << 20)
-                    ?? throw new Gpt2OnnxException($"{path} is over 1 MB, far more than a model configuration: is it the right file?");
+                    ?? throw new Gpt2OnnxException($"{path} is over 1 MB, far more than a model configuration: is it " +
+                                                   "the right file?");
         JsonObject root;
         try
         {
@@ -148,17 +158,22 @@ public sealed record Gpt2Config
         }
         // Variants of GPT-2's arithmetic that Hugging Face's GPT2Config can switch on; computing the plain
         // arithmetic for them would give wrong logits silently, so they are refused by name.
-        foreach (var (key, plain) in new[] { ("scale_attn_weights", true), ("scale_attn_by_inverse_layer_idx", false), ("add_cross_attention", false) })
+        foreach (var (key, plain) in new[] { ("scale_attn_weights", true), ("scale_attn_by_inverse_layer_idx", false),
+                                             ("add_cross_attention", false) })
         {
             var node = root[key];
             if (node == null || node.GetValueKind() == JsonValueKind.Null) continue;
             if (node.GetValueKind() is not (JsonValueKind.True or JsonValueKind.False))
                 throw new Gpt2OnnxException($"{source}: '{key}' must be true or false, not {node.ToJsonString()}");
             if (node.GetValue<bool>() != plain)
-                throw new Gpt2OnnxException($"{source}: {key} = {(!plain).ToString().ToLowerInvariant()} changes GPT-2's attention, which this project does not implement; only {key} = {plain.ToString().ToLowerInvariant()} checkpoints are supported");
+                throw new Gpt2OnnxException($"{source}: {key} = {(!plain).ToString().ToLowerInvariant()} changes " +
+                                            $"GPT-2's attention, which this project does not implement; only {key} = " +
+                                            $"{plain.ToString().ToLowerInvariant()} checkpoints are supported");
         }
-        if (root["model_type"] is { } type && type.GetValueKind() == JsonValueKind.String && type.GetValue<string>() != "gpt2")
-            throw new Gpt2OnnxException($"{source}: model_type is '{type.GetValue<string>()}', not gpt2: this tool handles GPT-2 checkpoints");
+        if (root["model_type"] is { } type && type.GetValueKind() == JsonValueKind.String
+            && type.GetValue<string>() != "gpt2")
+            throw new Gpt2OnnxException($"{source}: model_type is '{type.GetValue<string>()}', not gpt2: this tool " +
+                                        "handles GPT-2 checkpoints");
         var innerNode = root["n_inner"];
         return new Gpt2Config
         {

@@ -11,7 +11,8 @@ public interface ITensorFile : IDisposable
     /// <summary>The file's own key/value notes (safetensors' __metadata__; none in a torch.save file).</summary>
     IReadOnlyDictionary<string, string> Metadata { get; }
 
-    /// <summary>One tensor's values as contiguous little-endian bytes of its dtype, copied into <paramref name="destination"/> (exactly its size).</summary>
+    /// <summary>One tensor's values as contiguous little-endian bytes of its dtype, copied into <paramref
+    /// name="destination"/> (exactly its size).</summary>
     void ReadBytes(SafeTensorInfo tensor, Span<byte> destination);
 }
 
@@ -48,7 +49,9 @@ public static class TensorFileReading
                 break;
             }
             default:
-                throw new Gpt2OnnxException($"{file.Path}: the tensor '{tensor.Name}' is {SafeTensorsFile.DTypeName(tensor.DType)}, not a floating-point type: is this a model checkpoint?");
+                throw new Gpt2OnnxException($"{file.Path}: the tensor '{tensor.Name}' is " +
+                                            $"{SafeTensorsFile.DTypeName(tensor.DType)}, not a floating-point type: " +
+                                            "is this a model checkpoint?");
         }
         return result;
     }
@@ -57,7 +60,8 @@ public static class TensorFileReading
     /// Copies the elements of a strided view of <paramref name="source"/> (<paramref name="shape"/>, element
     /// <paramref name="strides"/>, starting at element 0) into <paramref name="destination"/> in row-major order.
     /// </summary>
-    public static void Gather(ReadOnlySpan<byte> source, Span<byte> destination, long[] shape, long[] strides, int elementSize)
+    public static void Gather(ReadOnlySpan<byte> source, Span<byte> destination, long[] shape, long[] strides,
+                              int elementSize)
     {
         long count = shape.Aggregate(1L, (a, b) => a * b);
         var index = new long[shape.Length];
@@ -79,16 +83,20 @@ public static class TensorFileReading
     /// A row-major [rows, columns] matrix written as its transpose [columns, rows] (a gather with strides
     /// [1, columns]): nn.Linear's [out, in] weights as GPT-2's Conv1D [in, out].
     /// </summary>
-    public static void Transpose(ReadOnlySpan<byte> source, Span<byte> destination, long rows, long columns, int elementSize) =>
+    public static void Transpose(ReadOnlySpan<byte> source, Span<byte> destination, long rows, long columns,
+                                 int elementSize) =>
         Gather(source, destination, [columns, rows], [1, columns], elementSize);
 
-    /// <summary>Fills <paramref name="destination"/> from <paramref name="offset"/> in the file, or fails with the file's name.</summary>
-    public static void ReadExactly(Microsoft.Win32.SafeHandles.SafeFileHandle file, Span<byte> destination, long offset, string path)
+    /// <summary>Fills <paramref name="destination"/> from <paramref name="offset"/> in the file, or fails with the
+    /// file's name.</summary>
+    public static void ReadExactly(Microsoft.Win32.SafeHandles.SafeFileHandle file, Span<byte> destination, long offset,
+                                   string path)
     {
         while (!destination.IsEmpty)
         {
             int read = RandomAccess.Read(file, destination, offset);
-            if (read == 0) throw new Gpt2OnnxException($"{path} ended early: the file is truncated or changed while being read");
+            if (read == 0) throw new Gpt2OnnxException($"{path} ended early: the file is truncated or changed while " +
+                                                       "being read");
             destination = destination[read..];
             offset += read;
         }

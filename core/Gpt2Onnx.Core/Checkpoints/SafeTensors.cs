@@ -66,7 +66,8 @@ public sealed class SafeTensorsFile : ITensorFile
                                         "model.safetensors (or pytorch_model.bin, as torch.save writes it, or the " +
                                         "index.json of either one split into shards)");
         long fileLength = info.Length;
-        if (fileLength < 8) throw new Gpt2OnnxException($"{path} is truncated ({fileLength} bytes, less than the 8-byte header length): the file is damaged; write it again");
+        if (fileLength < 8) throw new Gpt2OnnxException($"{path} is truncated ({fileLength} bytes, less than the " +
+                                                        "8-byte header length): the file is damaged; write it again");
         byte[] header;
         using (var stream = File.OpenRead(path))
         {
@@ -85,10 +86,12 @@ public sealed class SafeTensorsFile : ITensorFile
         long dataLength = fileLength - dataStart;
         var (tensors, metadata) = ParseHeader(path, header, dataLength);
 
-        return new SafeTensorsFile(path, File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read), dataStart, tensors, metadata);
+        return new SafeTensorsFile(path, File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read),
+                                   dataStart, tensors, metadata);
     }
 
-    private static (Dictionary<string, SafeTensorInfo>, Dictionary<string, string>) ParseHeader(string path, byte[] header, long dataLength)
+    private static (Dictionary<string, SafeTensorInfo>, Dictionary<string, string>) ParseHeader(string path,
+        byte[] header, long dataLength)
     {
         var tensors = new Dictionary<string, SafeTensorInfo>();
         var metadata = new Dictionary<string, string>();
@@ -109,46 +112,63 @@ public sealed class SafeTensorsFile : ITensorFile
                 var value = entry.Value;
                 string dtypeText = value.GetProperty("dtype").GetString() ?? "";
                 if (!DTypes.TryGetValue(dtypeText, out var dtype))
-                    throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' has the unknown dtype '{dtypeText}' (known: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL)");
+                    throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' has the unknown dtype " +
+                                                $"'{dtypeText}' (known: F32, F16, BF16, F64, I64, I32, I16, I8, U8, " +
+                                                "BOOL)");
                 var shape = value.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()).ToArray();
                 var offsets = value.GetProperty("data_offsets").EnumerateArray().Select(d => d.GetInt64()).ToArray();
                 if (offsets.Length != 2 || shape.Any(d => d < 0))
-                    throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' has a malformed shape or data_offsets: the file is damaged");
+                    throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' has a malformed shape or " +
+                                                "data_offsets: the file is damaged");
                 var tensor = new SafeTensorInfo(entry.Name, dtype, shape, offsets[0], offsets[1]);
                 if (tensor.Begin < 0 || tensor.End < tensor.Begin || tensor.End > dataLength)
-                    throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' points at bytes {tensor.Begin}..{tensor.End}, outside the {dataLength}-byte data section: the file is truncated or damaged");
+                    throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' points at bytes " +
+                                                $"{tensor.Begin}..{tensor.End}, outside the {dataLength}-byte data " +
+                                                "section: the file is truncated or damaged");
                 long elements = 1;
                 foreach (var d in shape)
                     if (d != 0 && elements > long.MaxValue / ElementSize(dtype) / d)
-                        throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' has the shape [{string.Join(", ", shape)}], more bytes than any file holds: the file is damaged or hostile");
+                        throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' has the shape " +
+                                                    $"[{string.Join(", ", shape)}], more bytes than any file holds: " +
+                                                    "the file is damaged or hostile");
                     else elements *= d;
                 if (elements * ElementSize(dtype) != tensor.ByteLength)
-                    throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' ({dtypeText} [{string.Join(", ", shape)}]) needs {elements * ElementSize(dtype)} bytes but is given {tensor.ByteLength}: the file is damaged");
+                    throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' ({dtypeText} " +
+                                                $"[{string.Join(", ", shape)}]) needs " +
+                                                $"{elements * ElementSize(dtype)} bytes but is given " +
+                                                $"{tensor.ByteLength}: the file is damaged");
                 if (!tensors.TryAdd(entry.Name, tensor))
-                    throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' appears twice in the header: the file is damaged");
+                    throw new Gpt2OnnxException($"{path}: the tensor '{entry.Name}' appears twice in the header: the " +
+                                                "file is damaged");
             }
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException or OverflowException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException
+                                  or FormatException or OverflowException)
         {
             string what = e is KeyNotFoundException ? "dtype, shape or data_offsets is missing" : JsonText.Describe(e);
-            throw new Gpt2OnnxException($"{path}: the header is not valid safetensors JSON{(current == null ? "" : $" at '{current}'")} ({what}): the file is damaged; write it again");
+            throw new Gpt2OnnxException($"{path}: the header is not valid safetensors " +
+                                        $"JSON{(current == null ? "" : $" at '{current}'")} ({what}): the file is " +
+                                        "damaged; write it again");
         }
         var ordered = tensors.Values.OrderBy(t => t.Begin).ToList();
         for (int i = 1; i < ordered.Count; i++)
             if (ordered[i].Begin < ordered[i - 1].End)
-                throw new Gpt2OnnxException($"{path}: the tensors '{ordered[i - 1].Name}' and '{ordered[i].Name}' overlap in the file: the file is damaged or hostile");
+                throw new Gpt2OnnxException($"{path}: the tensors '{ordered[i - 1].Name}' and '{ordered[i].Name}' " +
+                                            "overlap in the file: the file is damaged or hostile");
         return (tensors, metadata);
     }
 
     /// <summary>The raw bytes of one tensor, copied into <paramref name="destination"/> (exactly its size).</summary>
     public void ReadBytes(SafeTensorInfo tensor, Span<byte> destination)
     {
-        if (destination.Length != tensor.ByteLength) throw new ArgumentException("destination size differs from the tensor's");
+        if (destination.Length != tensor.ByteLength)
+            throw new ArgumentException("destination size differs from the tensor's");
         long offset = _dataStart + tensor.Begin;
         while (!destination.IsEmpty)
         {
             int read = RandomAccess.Read(_file, destination, offset);
-            if (read == 0) throw new Gpt2OnnxException($"{Path} ended early while reading '{tensor.Name}': the file changed or is damaged");
+            if (read == 0) throw new Gpt2OnnxException($"{Path} ended early while reading '{tensor.Name}': the file " +
+                                                       "changed or is damaged");
             destination = destination[read..];
             offset += read;
         }
@@ -159,8 +179,10 @@ public sealed class SafeTensorsFile : ITensorFile
     /// <summary>A tensor to write: its name, dtype, shape and raw little-endian bytes.</summary>
     public sealed record Entry(string Name, TensorElementType DType, long[] Shape, ReadOnlyMemory<byte> Data);
 
-    /// <summary>Writes a safetensors file atomically (temporary name, then rename). Tensors are stored in the order given.</summary>
-    public static void Write(string path, IEnumerable<Entry> entries, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <summary>Writes a safetensors file atomically (temporary name, then rename). Tensors are stored in the order
+    /// given.</summary>
+    public static void Write(string path, IEnumerable<Entry> entries,
+                             IReadOnlyDictionary<string, string>? metadata = null)
     {
         var list = entries.ToList();
         var header = new StringBuilder();
@@ -178,7 +200,9 @@ public sealed class SafeTensorsFile : ITensorFile
             foreach (var e in list)
             {
                 long expected = e.Shape.Aggregate(1L, (a, b) => a * b) * ElementSize(e.DType);
-                if (expected != e.Data.Length) throw new ArgumentException($"tensor {e.Name}: {e.Data.Length} bytes for a shape that needs {expected}");
+                if (expected != e.Data.Length)
+                    throw new ArgumentException($"tensor {e.Name}: {e.Data.Length} bytes for a shape that needs " +
+                                                $"{expected}");
                 json.WriteStartObject(e.Name);
                 json.WriteString("dtype", DTypeName(e.DType));
                 json.WriteStartArray("shape");

@@ -15,7 +15,8 @@ public static class TrainingRecord
     /// <summary>Largest state file read: the trainer's is about 8 KB.</summary>
     private const long MaxStateBytes = 1 << 20;
 
-    public static string StatePath(string checkpointDirectory) => Path.Combine(checkpointDirectory, StateFolder, StateFile);
+    public static string StatePath(string checkpointDirectory) =>
+        Path.Combine(checkpointDirectory, StateFolder, StateFile);
 
     /// <summary>
     /// The window length (tokens) the checkpoint in <paramref name="checkpointDirectory"/> was trained with,
@@ -48,7 +49,8 @@ public static class TrainingRecord
             bool init = options["init"] is { } from && from.GetValueKind() != JsonValueKind.Null;
             return new Options(context, init);
         }
-        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException or InvalidOperationException)
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException
+                                  or InvalidOperationException)
         {
             return null;
         }

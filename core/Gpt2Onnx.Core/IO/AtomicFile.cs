@@ -1,6 +1,7 @@
 namespace Gpt2Onnx.Core.IO;
 
-/// <summary>Files that appear complete or not at all: written under a temporary name, flushed to disk, renamed.</summary>
+/// <summary>Files that appear complete or not at all: written under a temporary name, flushed to disk,
+/// renamed.</summary>
 public static class AtomicFile
 {
     public static void Write(string path, Action<Stream> write)
@@ -10,10 +11,12 @@ public static class AtomicFile
         file.Commit();
     }
 
-    /// <summary>Starts writing <paramref name="path"/> under a temporary name, for writers that keep several files open.</summary>
+    /// <summary>Starts writing <paramref name="path"/> under a temporary name, for writers that keep several files
+    /// open.</summary>
     public static PendingFile Begin(string path) => new(path);
 
-    /// <summary>A file being written under a temporary name: <see cref="Commit"/> puts it in place; disposing it uncommitted deletes it.</summary>
+    /// <summary>A file being written under a temporary name: <see cref="Commit"/> puts it in place; disposing it
+    /// uncommitted deletes it.</summary>
     public sealed class PendingFile : IDisposable
     {
         private readonly string _path, _temporary;
@@ -23,7 +26,8 @@ public static class AtomicFile
         {
             _path = path;
             _temporary = path + ".tmp-" + Environment.ProcessId;
-            _stream = new FileStream(_temporary, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 20); // readable: a writer may revise what it wrote
+            // readable: a writer may revise what it wrote
+            _stream = new FileStream(_temporary, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 20);
         }
 
         public Stream Stream => _stream;

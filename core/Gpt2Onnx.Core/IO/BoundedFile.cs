@@ -6,12 +6,14 @@ namespace Gpt2Onnx.Core.IO;
 /// </summary>
 public static class BoundedFile
 {
-    /// <summary>The bytes of <paramref name="path"/>, or null when it holds more than <paramref name="maxBytes"/>.</summary>
+    /// <summary>The bytes of <paramref name="path"/>, or null when it holds more than <paramref
+    /// name="maxBytes"/>.</summary>
     public static byte[]? ReadAllBytes(string path, long maxBytes)
     {
         if (maxBytes < 0 || maxBytes >= Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(maxBytes));
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1);
-        long reported = stream.CanSeek ? stream.Length : 0; // 0 for devices and pipes: their length is only known at their end
+        // 0 for devices and pipes: their length is only known at their end
+        long reported = stream.CanSeek ? stream.Length : 0;
         if (reported > maxBytes) return null;
         // A regular file fills a buffer of its own size and is returned as it is; one that reports 0 or grows
         // (a device, a pipe) grows the buffer, never past the limit.

@@ -5,7 +5,8 @@ namespace Gpt2Onnx.Core.IO;
 /// <summary>What kept a line from being read.</summary>
 public enum LineProblem { None, TooLong, NotUtf8 }
 
-/// <summary>One line of a file: its number, and its text unless <see cref="Problem"/> kept it from being read.</summary>
+/// <summary>One line of a file: its number, and its text unless <see cref="Problem"/> kept it from being
+/// read.</summary>
 public readonly record struct BoundedLine(int Number, string? Text, LineProblem Problem);
 
 /// <summary>
@@ -18,7 +19,8 @@ public readonly record struct BoundedLine(int Number, string? Text, LineProblem 
 /// </summary>
 public static class BoundedLines
 {
-    private static readonly UTF8Encoding Strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+    private static readonly UTF8Encoding Strict =
+        new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     public static IEnumerable<BoundedLine> Read(string path, int maxChars)
     {
@@ -26,11 +28,13 @@ public static class BoundedLines
         foreach (var line in Read(stream, path, maxChars)) yield return line;
     }
 
-    /// <summary>The lines from the stream's position to its end (the stream stays open); <paramref name="path"/> names it in errors.</summary>
+    /// <summary>The lines from the stream's position to its end (the stream stays open); <paramref name="path"/> names
+    /// it in errors.</summary>
     public static IEnumerable<BoundedLine> Read(Stream stream, string path, int maxChars)
     {
         var buffer = new byte[1 << 16];
-        int maxBytes = checked(4 * maxChars + 1); // a character is at most 4 bytes; + 1: room for a '\r' before the '\n'
+        // a character is at most 4 bytes; + 1: room for a '\r' before the '\n'
+        int maxBytes = checked(4 * maxChars + 1);
         var line = new MemoryStream();
         bool tooLong = false, first = true;
         int number = 0, read;
@@ -40,7 +44,8 @@ public static class BoundedLines
             if (first)
             {
                 first = false;
-                if (read >= 2 && (buffer[0], buffer[1]) is (0xFF, 0xFE) or (0xFE, 0xFF) || read >= 4 && buffer[..4] is [0, 0, 0xFE, 0xFF])
+                if (read >= 2 && (buffer[0], buffer[1]) is (0xFF, 0xFE) or (0xFE, 0xFF) || read >= 4
+                    && buffer[..4] is [0, 0, 0xFE, 0xFF])
                     throw new Gpt2OnnxException($"{path} is UTF-16 or UTF-32 text: save it as UTF-8");
                 if (read >= 3 && buffer[0] == 0xEF && buffer[1] == 0xBB && buffer[2] == 0xBF) start = 3;
             }

@@ -11,7 +11,8 @@ public sealed class ExclusiveLock : IDisposable
 
     private ExclusiveLock(FileStream file) => _file = file;
 
-    /// <summary>The lock on <paramref name="path"/> (created when missing), or null when another process holds it.</summary>
+    /// <summary>The lock on <paramref name="path"/> (created when missing), or null when another process holds
+    /// it.</summary>
     public static ExclusiveLock? TryAcquire(string path)
     {
         try
@@ -24,7 +25,8 @@ public sealed class ExclusiveLock : IDisposable
         }
     }
 
-    /// <summary>Whether opening a file failed because another process holds it (FileShare.None is flock on Linux).</summary>
+    /// <summary>Whether opening a file failed because another process holds it (FileShare.None is flock on
+    /// Linux).</summary>
     public static bool HeldElsewhere(IOException e) => e.HResult is EWOULDBLOCK or SharingViolation;
 
     private const int EWOULDBLOCK = 11; // Linux: the lock is held elsewhere

@@ -10,7 +10,8 @@ namespace Gpt2Onnx.Core.IO;
 /// </summary>
 public static class JsonText
 {
-    public static readonly JsonSerializerOptions Readable = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    public static readonly JsonSerializerOptions Readable =
+        new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>
     /// <paramref name="utf8"/> without a leading UTF-8 byte-order mark, checked (<see cref="Check"/>) and parsed.
@@ -31,7 +32,8 @@ public static class JsonText
     /// </summary>
     public static T ReadFile<T>(string path, string remedy) where T : class
     {
-        var bytes = BoundedFile.ReadAllBytes(path, 16 << 20) ?? throw new Gpt2OnnxException($"{path} is over 16 MB, far more than this file holds: {remedy}");
+        var bytes = BoundedFile.ReadAllBytes(path, 16 << 20)
+            ?? throw new Gpt2OnnxException($"{path} is over 16 MB, far more than this file holds: {remedy}");
         JsonNode? root;
         try
         {
@@ -43,11 +45,14 @@ public static class JsonText
         }
         try
         {
-            return root.Deserialize<T>(StrictTypes) ?? throw new Gpt2OnnxException($"{path} holds null, not an object: {remedy}");
+            return root.Deserialize<T>(StrictTypes)
+                ?? throw new Gpt2OnnxException($"{path} holds null, not an object: {remedy}");
         }
         catch (JsonException e)
         {
-            string entry = e.Path is null or "$" ? "an entry is missing, or it is not an object" : $"'{e.Path.TrimStart('$', '.')}' is missing or of the wrong type";
+            string entry = e.Path is null or "$"
+                ? "an entry is missing, or it is not an object"
+                    : $"'{e.Path.TrimStart('$', '.')}' is missing or of the wrong type";
             throw new Gpt2OnnxException($"{path}: {entry}: {remedy}");
         }
     }
@@ -59,7 +64,8 @@ public static class JsonText
         utf8.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? utf8[3..] : utf8;
 
     /// <summary>A file's bytes after a leading UTF-8 byte-order mark, if any, for readers that take memory.</summary>
-    public static ReadOnlyMemory<byte> WithoutByteOrderMark(byte[] utf8) => utf8.AsMemory(utf8.Length - WithoutByteOrderMark(utf8.AsSpan()).Length);
+    public static ReadOnlyMemory<byte> WithoutByteOrderMark(byte[] utf8) =>
+        utf8.AsMemory(utf8.Length - WithoutByteOrderMark(utf8.AsSpan()).Length);
 
     /// <summary>
     /// Checks a JSON document strictly enough that reading it afterwards cannot fail: valid syntax, no property
@@ -70,7 +76,8 @@ public static class JsonText
     public static void Check(ReadOnlySpan<byte> utf8)
     {
         var reader = new Utf8JsonReader(utf8);
-        var names = new Stack<HashSet<string>?>(); // per open container: the object's property names (null for an array)
+        // per open container: the object's property names (null for an array)
+        var names = new Stack<HashSet<string>?>();
         while (reader.Read())
         {
             switch (reader.TokenType)
@@ -80,7 +87,9 @@ public static class JsonText
                 case JsonTokenType.EndObject or JsonTokenType.EndArray: names.Pop(); break;
                 case JsonTokenType.PropertyName:
                     if (!names.Peek()!.Add(Text(ref reader, utf8)))
-                        throw At(utf8, reader.TokenStartIndex, $"the property {Excerpt(JsonSerializer.Serialize(reader.GetString()))} is given twice");
+                        throw At(utf8, reader.TokenStartIndex,
+                                 $"the property {Excerpt(JsonSerializer.Serialize(reader.GetString()))} is given " +
+                                 "twice");
                     break;
                 case JsonTokenType.String: Text(ref reader, utf8); break;
             }
@@ -94,7 +103,8 @@ public static class JsonText
             }
             catch (InvalidOperationException)
             {
-                throw At(utf8, reader.TokenStartIndex, "a string is not text (bytes that are not UTF-8, or an escaped half of a surrogate pair)");
+                throw At(utf8, reader.TokenStartIndex,
+                         "a string is not text (bytes that are not UTF-8, or an escaped half of a surrogate pair)");
             }
         }
     }
@@ -105,10 +115,12 @@ public static class JsonText
     private static StrictnessException At(ReadOnlySpan<byte> utf8, long offset, string problem)
     {
         var before = utf8[..(int)offset];
-        return new StrictnessException(problem, before.Count((byte)'\n'), offset - (before.LastIndexOf((byte)'\n') + 1));
+        return new StrictnessException(problem, before.Count((byte)'\n'),
+                                       offset - (before.LastIndexOf((byte)'\n') + 1));
     }
 
-    /// <summary>Valid JSON syntax, but not what <see cref="Check"/> accepts; its message is ours, short and safe to show.</summary>
+    /// <summary>Valid JSON syntax, but not what <see cref="Check"/> accepts; its message is ours, short and safe to
+    /// show.</summary>
     private sealed class StrictnessException(string message, long line, long byteInLine)
         : JsonException(message, path: null, lineNumber: line, bytePositionInLine: byteInLine);
 
@@ -121,7 +133,8 @@ public static class JsonText
     public static string Describe(Exception e)
     {
         if (e is JsonException { LineNumber: { } line } json)
-            return (e is StrictnessException ? e.Message + " at " : "") + $"line {line + 1}, byte {json.BytePositionInLine + 1}";
+            return (e is StrictnessException ? e.Message + " at " : "")
+                + $"line {line + 1}, byte {json.BytePositionInLine + 1}";
         string first = e.Message.Split('\n', 2)[0].TrimEnd();
         return first.Length <= 160 ? first : first[..160] + "…";
     }

@@ -1,6 +1,7 @@
 namespace Gpt2Onnx.Core.IO;
 
-/// <summary>The folder a tool writes (--out), checked before any work: a file in its place is one error, not an exception after the work.</summary>
+/// <summary>The folder a tool writes (--out), checked before any work: a file in its place is one error, not an
+/// exception after the work.</summary>
 public static class OutputFolder
 {
     public static void Check(string path)

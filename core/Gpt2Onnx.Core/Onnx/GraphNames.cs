@@ -9,7 +9,8 @@ public static class GraphNames
     public const string AttentionMask = "attention_mask";
     public const string PositionIds = "position_ids";
     public const string Logits = "logits";
-    /// <summary>Optional (default 0, all): logits are computed for the last this many positions only; a prefill that samples needs 1.</summary>
+    /// <summary>Optional (default 0, all): logits are computed for the last this many positions only; a prefill that
+    /// samples needs 1.</summary>
     public const string LogitsToKeep = "logits_to_keep";
     public static string PastKey(int layer) => $"past_key_values.{layer}.key";
     public static string PastValue(int layer) => $"past_key_values.{layer}.value";

@@ -13,7 +13,8 @@ public static class TensorElementTypes
     {
         TensorElementType.Float or TensorElementType.Int32 or TensorElementType.UInt32 => 4,
         TensorElementType.Int64 or TensorElementType.Double or TensorElementType.UInt64 => 8,
-        TensorElementType.Float16 or TensorElementType.BFloat16 or TensorElementType.Int16 or TensorElementType.UInt16 => 2,
+        TensorElementType.Float16 or TensorElementType.BFloat16 or TensorElementType.Int16
+            or TensorElementType.UInt16 => 2,
         TensorElementType.UInt8 or TensorElementType.Int8 or TensorElementType.Bool => 1,
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "no fixed element size"),
     };

@@ -14,20 +14,24 @@ public sealed record SamplingOptions
     public int TopK { get; init; }
     /// <summary>Keep the smallest set of most likely tokens whose probability reaches p; 1 keeps all.</summary>
     public double TopP { get; init; } = 1.0;
-    /// <summary>CTRL's penalty (as Hugging Face applies it) on every token already in the prompt or output; 1 is off.</summary>
+    /// <summary>CTRL's penalty (as Hugging Face applies it) on every token already in the prompt or output; 1 is
+    /// off.</summary>
     public double RepetitionPenalty { get; init; } = 1.0;
     /// <summary>Subtracted once from the logit of every token already generated (OpenAI's definition).</summary>
     public double PresencePenalty { get; init; }
-    /// <summary>Subtracted per occurrence from the logit of every token already generated (OpenAI's definition).</summary>
+    /// <summary>Subtracted per occurrence from the logit of every token already generated (OpenAI's
+    /// definition).</summary>
     public double FrequencyPenalty { get; init; }
     /// <summary>Makes sampling reproducible: the same seed, model and prompt give the same tokens.</summary>
     public ulong Seed { get; init; }
     public int MaxNewTokens { get; init; } = SamplingDefaults.MaxNewTokens;
     /// <summary>Stop tokens and stop strings are ignored until this many tokens exist.</summary>
     public int MinNewTokens { get; init; }
-    /// <summary>Generation ends after one of these ids (the end-of-text id is added by the generator unless told otherwise).</summary>
+    /// <summary>Generation ends after one of these ids (the end-of-text id is added by the generator unless told
+    /// otherwise).</summary>
     public IReadOnlyList<int> StopTokenIds { get; init; } = [];
-    /// <summary>Generation ends when the text produced so far contains one of these; the stop string is not returned.</summary>
+    /// <summary>Generation ends when the text produced so far contains one of these; the stop string is not
+    /// returned.</summary>
     public IReadOnlyList<string> StopStrings { get; init; } = [];
 
     /// <summary>
@@ -52,13 +56,18 @@ public sealed record SamplingOptions
     /// <summary>Throws a clear error for a value out of range.</summary>
     public SamplingOptions Validate()
     {
-        if (double.IsNaN(Temperature) || Temperature < 0) throw new Gpt2OnnxException($"temperature must be 0 (greedy) or more, not {Temperature}");
+        if (double.IsNaN(Temperature) || Temperature < 0)
+            throw new Gpt2OnnxException($"temperature must be 0 (greedy) or more, not {Temperature}");
         if (TopK < 0) throw new Gpt2OnnxException($"top-k must be 0 (off) or more, not {TopK}");
         if (!(TopP > 0 && TopP <= 1)) throw new Gpt2OnnxException($"top-p must be in (0, 1], not {TopP}");
-        if (!(RepetitionPenalty > 0)) throw new Gpt2OnnxException($"the repetition penalty must be positive (1 is off), not {RepetitionPenalty}");
-        if (double.IsNaN(PresencePenalty) || double.IsNaN(FrequencyPenalty)) throw new Gpt2OnnxException("the presence and frequency penalties must be numbers");
+        if (!(RepetitionPenalty > 0)) throw new Gpt2OnnxException("the repetition penalty must be positive (1 is " +
+                                                                  $"off), not {RepetitionPenalty}");
+        if (double.IsNaN(PresencePenalty) || double.IsNaN(FrequencyPenalty))
+            throw new Gpt2OnnxException("the presence and frequency penalties must be numbers");
         if (MaxNewTokens < 0) throw new Gpt2OnnxException($"max new tokens must be 0 or more, not {MaxNewTokens}");
-        if (MinNewTokens < 0 || MinNewTokens > MaxNewTokens) throw new Gpt2OnnxException($"min new tokens must be between 0 and max new tokens ({MaxNewTokens}), not {MinNewTokens}");
+        if (MinNewTokens < 0 || MinNewTokens > MaxNewTokens)
+            throw new Gpt2OnnxException($"min new tokens must be between 0 and max new tokens ({MaxNewTokens}), not " +
+                                        $"{MinNewTokens}");
         if (StopStrings.Any(string.IsNullOrEmpty)) throw new Gpt2OnnxException("a stop string must not be empty");
         Beams.Validate();
         if (Beams.Enabled && StopStrings.Count > 0)

@@ -27,7 +27,8 @@ public sealed class Gpt2Checkpoint : IDisposable
     public Gpt2Config Config { get; }
     public IReadOnlyDictionary<string, string> Metadata => _file.Metadata;
 
-    private Gpt2Checkpoint(string directory, Gpt2Config config, ITensorFile file, Dictionary<string, SafeTensorInfo> tensors)
+    private Gpt2Checkpoint(string directory, Gpt2Config config, ITensorFile file,
+                           Dictionary<string, SafeTensorInfo> tensors)
     {
         Directory = directory;
         Config = config;
@@ -38,13 +39,17 @@ public sealed class Gpt2Checkpoint : IDisposable
     public static Gpt2Checkpoint Open(string directory)
     {
         if (!System.IO.Directory.Exists(directory))
-            throw new Gpt2OnnxException($"the checkpoint folder {directory} does not exist: pass a folder with config.json and model.safetensors");
+            throw new Gpt2OnnxException($"the checkpoint folder {directory} does not exist: pass a folder with " +
+                                        "config.json and model.safetensors");
         if (File.Exists(Path.Combine(directory, "model.onnx"))
-            && !new[] { ModelFile, TorchModelFile, ModelFile + IndexSuffix, TorchModelFile + IndexSuffix }.Any(f => File.Exists(Path.Combine(directory, f))))
-            throw new Gpt2OnnxException($"{directory} is an ONNX export (model.onnx), not a checkpoint: pass the checkpoint folder it was exported from (config.json and model.safetensors)");
+            && !new[] { ModelFile, TorchModelFile, ModelFile + IndexSuffix,
+                        TorchModelFile + IndexSuffix }.Any(f => File.Exists(Path.Combine(directory, f))))
+            throw new Gpt2OnnxException($"{directory} is an ONNX export (model.onnx), not a checkpoint: pass the " +
+                                        "checkpoint folder it was exported from (config.json and model.safetensors)");
         Gpt2Config config;
         ITensorFile file;
-        if (!File.Exists(Path.Combine(directory, ConfigFile)) && File.Exists(Path.Combine(directory, NanoGptCheckpoint.FileName)))
+        if (!File.Exists(Path.Combine(directory, ConfigFile))
+            && File.Exists(Path.Combine(directory, NanoGptCheckpoint.FileName)))
         {
             (config, file) = NanoGptCheckpoint.Open(Path.Combine(directory, NanoGptCheckpoint.FileName));
         }
@@ -75,9 +80,13 @@ public sealed class Gpt2Checkpoint : IDisposable
     /// <summary>The one llm.c model file in a folder without config.json, or null when there is none.</summary>
     private static string? LlmcModelFile(string directory)
     {
-        var files = System.IO.Directory.EnumerateFiles(directory, "*.bin").Where(LlmcCheckpoint.IsModelFile).Order(StringComparer.Ordinal).ToList();
+        var files = System.IO.Directory.EnumerateFiles(directory, "*.bin").Where(LlmcCheckpoint.IsModelFile)
+            .Order(StringComparer.Ordinal).ToList();
         if (files.Count > 1)
-            throw new Gpt2OnnxException($"{directory} holds {files.Count} llm.c model files ({string.Join(", ", files.Select(Path.GetFileName).Take(4))}{(files.Count > 4 ? ", ..." : "")}): put the one to use in a folder of its own, with GPT-2's vocab.json and merges.txt");
+            throw new Gpt2OnnxException($"{directory} holds {files.Count} llm.c model files " +
+                                        $"({string.Join(", ", files.Select(Path.GetFileName).Take(4))}" +
+                                        $"{(files.Count > 4 ? ", ..." : "")}): put the one to use in a folder of its " +
+                                        "own, with GPT-2's vocab.json and merges.txt");
         return files.FirstOrDefault();
     }
 
@@ -89,9 +98,11 @@ public sealed class Gpt2Checkpoint : IDisposable
     {
         string Beside(string name) => Path.Combine(directory, name);
         if (File.Exists(Beside(ModelFile))) return SafeTensorsFile.Open(Beside(ModelFile));
-        if (File.Exists(Beside(ModelFile + IndexSuffix))) return ShardedTensorFile.Open(Beside(ModelFile + IndexSuffix), SafeTensorsFile.Open);
+        if (File.Exists(Beside(ModelFile + IndexSuffix)))
+            return ShardedTensorFile.Open(Beside(ModelFile + IndexSuffix), SafeTensorsFile.Open);
         if (File.Exists(Beside(TorchModelFile))) return TorchCheckpointFile.Open(Beside(TorchModelFile));
-        if (File.Exists(Beside(TorchModelFile + IndexSuffix))) return ShardedTensorFile.Open(Beside(TorchModelFile + IndexSuffix), TorchCheckpointFile.Open);
+        if (File.Exists(Beside(TorchModelFile + IndexSuffix)))
+            return ShardedTensorFile.Open(Beside(TorchModelFile + IndexSuffix), TorchCheckpointFile.Open);
         return SafeTensorsFile.Open(Beside(ModelFile));
     }
 
@@ -103,13 +114,15 @@ public sealed class Gpt2Checkpoint : IDisposable
         var expected = ExpectedTensors(config).ToDictionary(e => e.Name, e => e.Shape);
         foreach (var (stored, info) in file.Tensors)
         {
-            string name = stored.StartsWith("transformer.", StringComparison.Ordinal) ? stored["transformer.".Length..] : stored;
+            string name = stored.StartsWith("transformer.", StringComparison.Ordinal)
+                ? stored["transformer.".Length..] : stored;
             if (name == "lm_head.weight")
             {
                 lmHead = info;
                 continue;
             }
-            if (name.EndsWith(".attn.bias", StringComparison.Ordinal) && info.Shape.Length == 4) continue; // the causal-mask buffer
+            // the causal-mask buffer
+            if (name.EndsWith(".attn.bias", StringComparison.Ordinal) && info.Shape.Length == 4) continue;
             if (name.EndsWith(".attn.masked_bias", StringComparison.Ordinal)) continue;
             if (!expected.ContainsKey(name))
             {
@@ -117,27 +130,34 @@ public sealed class Gpt2Checkpoint : IDisposable
                 continue;
             }
             if (!byName.TryAdd(name, info))
-                throw new Gpt2OnnxException($"{file.Path}: '{name}' is stored twice (with and without the 'transformer.' prefix): keep one");
+                throw new Gpt2OnnxException($"{file.Path}: '{name}' is stored twice (with and without the " +
+                                            "'transformer.' prefix): keep one");
         }
         string where = Path.GetDirectoryName(file.Path) ?? ".";
         if (unexpected.Count > 0)
-            throw new Gpt2OnnxException($"{file.Path} has tensors a GPT-2 does not ({Summarize(unexpected)}): is this a GPT-2 checkpoint, and does {ConfigFile} match it?");
+            throw new Gpt2OnnxException($"{file.Path} has tensors a GPT-2 does not ({Summarize(unexpected)}): is " +
+                                        $"this a GPT-2 checkpoint, and does {ConfigFile} match it?");
         var missing = expected.Keys.Where(n => !byName.ContainsKey(n)).ToList();
         if (missing.Count > 0)
-            throw new Gpt2OnnxException($"{file.Path} lacks tensors that {where}/{ConfigFile} implies ({Summarize(missing)}): does n_layer match the checkpoint?");
+            throw new Gpt2OnnxException($"{file.Path} lacks tensors that {where}/{ConfigFile} implies " +
+                                        $"({Summarize(missing)}): does n_layer match the checkpoint?");
         foreach (var (name, shape) in expected)
         {
             var info = byName[name];
             if (!info.Shape.SequenceEqual(shape))
-                throw new Gpt2OnnxException($"{file.Path}: '{name}' has shape [{string.Join(", ", info.Shape)}] but {ConfigFile} implies [{string.Join(", ", shape)}]: the config contradicts the checkpoint");
+                throw new Gpt2OnnxException($"{file.Path}: '{name}' has shape [{string.Join(", ", info.Shape)}] but " +
+                                            $"{ConfigFile} implies [{string.Join(", ", shape)}]: the config " +
+                                            "contradicts the checkpoint");
         }
         if (lmHead != null)
         {
             var wte = byName["wte.weight"];
             // A torch.save file stores a tied head as a second view of wte's storage: nothing to compare then.
             bool sameView = file is TorchCheckpointFile torch && torch.SameView(lmHead, wte);
-            if (!sameView && (!lmHead.Shape.SequenceEqual(wte.Shape) || !file.ReadFloat32(lmHead).AsSpan().SequenceEqual(file.ReadFloat32(wte))))
-                throw new Gpt2OnnxException($"{file.Path}: lm_head.weight differs from wte.weight; GPT-2 ties them and this tool supports only tied heads");
+            if (!sameView && (!lmHead.Shape.SequenceEqual(wte.Shape)
+                              || !file.ReadFloat32(lmHead).AsSpan().SequenceEqual(file.ReadFloat32(wte))))
+                throw new Gpt2OnnxException($"{file.Path}: lm_head.weight differs from wte.weight; GPT-2 ties them " +
+                                            "and this tool supports only tied heads");
         }
         return byName;
     }
@@ -155,21 +175,24 @@ public sealed class Gpt2Checkpoint : IDisposable
     public byte[] ReadBytes(string name, TensorElementType type)
     {
         if (type == TensorElementType.Float) return ReadFloat32Bytes(name);
-        if (type != TensorElementType.Float16) throw new ArgumentOutOfRangeException(nameof(type), type, "weights are float or float16");
+        if (type != TensorElementType.Float16)
+            throw new ArgumentOutOfRangeException(nameof(type), type, "weights are float or float16");
         var info = _tensors[name];
         var values = ReadFloat32(name);
         if (info.DType != TensorElementType.Float16)
         {
             int i = TensorPrimitives.IndexOfMaxMagnitude<float>(values);
             if (i >= 0 && Math.Abs(values[i]) > (float)Half.MaxValue)
-                throw new Gpt2OnnxException($"{_file.Path}: '{name}' holds {values[i]} at element {i}, beyond float16's range (±65504): export this checkpoint with --precision fp32");
+                throw new Gpt2OnnxException($"{_file.Path}: '{name}' holds {values[i]} at element {i}, beyond " +
+                                            "float16's range (±65504): export this checkpoint with --precision fp32");
         }
         var halves = new Half[values.Length];
         TensorPrimitives.ConvertToHalf(values, halves);
         return MemoryMarshal.AsBytes(halves.AsSpan()).ToArray();
     }
 
-    /// <summary>One tensor's float32 values as little-endian bytes (ready for an ONNX initializer), checked like <see cref="ReadFloat32"/>.</summary>
+    /// <summary>One tensor's float32 values as little-endian bytes (ready for an ONNX initializer), checked like <see
+    /// cref="ReadFloat32"/>.</summary>
     public byte[] ReadFloat32Bytes(string name)
     {
         var info = _tensors[name];
@@ -193,7 +216,9 @@ public sealed class Gpt2Checkpoint : IDisposable
     {
         for (int i = 0; i < values.Length; i++)
             if (!float.IsFinite(values[i]))
-                throw new Gpt2OnnxException($"{_file.Path}: '{name}' holds {(float.IsNaN(values[i]) ? "NaN" : "an infinity")} at element {i}: the checkpoint is broken (a diverged training run?)");
+                throw new Gpt2OnnxException($"{_file.Path}: '{name}' holds " +
+                                            $"{(float.IsNaN(values[i]) ? "NaN" : "an infinity")} at element {i}: the " +
+                                            "checkpoint is broken (a diverged training run?)");
     }
 
     public void Dispose() => _file.Dispose();

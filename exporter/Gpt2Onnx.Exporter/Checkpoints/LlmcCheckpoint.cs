@@ -45,13 +45,19 @@ public static class LlmcCheckpoint
             {
                 3 => TensorElementType.Float,
                 5 => TensorElementType.BFloat16,
-                _ => throw new Gpt2OnnxException($"{path} is llm.c model file version {version}; versions 3 (float32) and 5 (bfloat16), which llm.c writes today, are read: write it again with llm.c's train_gpt2.py"),
+                _ => throw new Gpt2OnnxException($"{path} is llm.c model file version {version}; versions 3 " +
+                                                 "(float32) and 5 (bfloat16), which llm.c writes today, are read: " +
+                                                 "write it again with llm.c's train_gpt2.py"),
             };
-            int maxT = Field(2), vocab = Field(3), layers = Field(4), heads = Field(5), channels = Field(6), padded = Field(7);
+            int maxT = Field(2), vocab = Field(3), layers = Field(4), heads = Field(5), channels = Field(6),
+            padded = Field(7);
             if (maxT <= 0 || layers <= 0 || heads <= 0 || channels <= 0 || padded < vocab)
-                throw new Gpt2OnnxException($"{path}: the header (max_seq_len {maxT}, vocab_size {vocab}, padded {padded}, num_layers {layers}, num_heads {heads}, channels {channels}) describes no model: the file is damaged");
+                throw new Gpt2OnnxException($"{path}: the header (max_seq_len {maxT}, vocab_size {vocab}, padded " +
+                                            $"{padded}, num_layers {layers}, num_heads {heads}, channels {channels}) " +
+                                            "describes no model: the file is damaged");
             if (vocab < 50257)
-                throw new Gpt2OnnxException($"{path}: a {vocab}-token vocabulary cannot use GPT-2's tokenizer: only models with GPT-2's vocabulary can be exported");
+                throw new Gpt2OnnxException($"{path}: a {vocab}-token vocabulary cannot use GPT-2's tokenizer: only " +
+                                            "models with GPT-2's vocabulary can be exported");
             var config = new Gpt2Config
             {
                 VocabSize = vocab, NPositions = maxT, NEmbd = channels, NLayer = layers, NHead = heads,
@@ -94,7 +100,8 @@ public static class LlmcCheckpoint
                     if (transposed) _transposed.Add(name);
                 }
             }
-            Next("wte.weight", [c.VocabSize, C], paddedVocab * C); // the padding rows follow the vocabulary's and are skipped
+            // the padding rows follow the vocabulary's and are skipped
+            Next("wte.weight", [c.VocabSize, C], paddedVocab * C);
             Next("wpe.weight", [c.NPositions, C], c.NPositions * C);
             PerLayer("ln_1.weight", [C]);
             PerLayer("ln_1.bias", [C]);
@@ -112,7 +119,9 @@ public static class LlmcCheckpoint
             Next("ln_f.bias", [C], C);
             long length = RandomAccess.GetLength(file);
             if (length != at)
-                throw new Gpt2OnnxException($"{path} holds {length} bytes but its header implies {at}: the file is {(length < at ? "truncated" : "not a model file of this shape")}; write it again");
+                throw new Gpt2OnnxException($"{path} holds {length} bytes but its header implies {at}: the file is " +
+                                            $"{(length < at ? "truncated" : "not a model file of this shape")}; " +
+                                            "write it again");
         }
 
         public string Path { get; }
@@ -128,7 +137,8 @@ public static class LlmcCheckpoint
             }
             var stored = new byte[tensor.ByteLength];
             TensorFileReading.ReadExactly(_file, stored, tensor.Begin, Path);
-            TensorFileReading.Transpose(stored, destination, tensor.Shape[1], tensor.Shape[0], SafeTensorsFile.ElementSize(tensor.DType));
+            TensorFileReading.Transpose(stored, destination, tensor.Shape[1], tensor.Shape[0],
+                                        SafeTensorsFile.ElementSize(tensor.DType));
         }
 
         public void Dispose() => _file.Dispose();

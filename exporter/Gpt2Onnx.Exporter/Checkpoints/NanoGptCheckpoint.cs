@@ -17,15 +17,18 @@ public static class NanoGptCheckpoint
 {
     public const string FileName = "ckpt.pt";
     private const string CompiledPrefix = "_orig_mod.";
-    private static readonly string[] LinearWeights = ["attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight"];
+    private static readonly string[] LinearWeights =
+        ["attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight"];
 
     public static (Gpt2Config Config, ITensorFile Weights) Open(string path)
     {
         PickleDict? modelArgs = null;
         var file = TorchCheckpointFile.Open(path, saved =>
         {
-            if (saved is not PickleDict checkpoint || checkpoint["model"] is not PickleDict model || checkpoint["model_args"] is not PickleDict args)
-                throw new Gpt2OnnxException($"{path} is not a nanoGPT checkpoint: it lacks the \"model\" and \"model_args\" dicts that nanoGPT's train.py saves");
+            if (saved is not PickleDict checkpoint || checkpoint["model"] is not PickleDict model
+                || checkpoint["model_args"] is not PickleDict args)
+                throw new Gpt2OnnxException($"{path} is not a nanoGPT checkpoint: it lacks the \"model\" and " +
+                                            "\"model_args\" dicts that nanoGPT's train.py saves");
             modelArgs = args;
             return model;
         });
@@ -44,15 +47,22 @@ public static class NanoGptCheckpoint
     private static Gpt2Config Config(string path, PickleDict args)
     {
         int Int(string key) => args[key] is long value && value is > 0 and <= int.MaxValue ? (int)value
-            : throw new Gpt2OnnxException($"{path}: model_args' {key} is {PickleReader.Describe(args[key])}, not a positive integer: the checkpoint is damaged");
+            : throw new Gpt2OnnxException($"{path}: model_args' {key} is {PickleReader.Describe(args[key])}, not a " +
+                                          "positive integer: the checkpoint is damaged");
         int vocab = Int("vocab_size");
-        // The runtime reads GPT-2's tokenizer; a smaller vocabulary (a character-level model) has no tokenizer it could use.
+        // The runtime reads GPT-2's tokenizer; a smaller vocabulary (a character-level model) has no tokenizer it could
+        // use.
         if (vocab < 50257)
-            throw new Gpt2OnnxException($"{path}: a {vocab}-token vocabulary (a character-level model?) cannot use GPT-2's tokenizer: only models with GPT-2's vocabulary (50257, or nanoGPT's padded 50304) can be exported");
-        double dropout = args["dropout"] switch { double d => d, long l => l, null => 0, var other => throw new Gpt2OnnxException($"{path}: model_args' dropout is {PickleReader.Describe(other)}, not a number") };
+            throw new Gpt2OnnxException($"{path}: a {vocab}-token vocabulary (a character-level model?) cannot use " +
+                                        "GPT-2's tokenizer: only models with GPT-2's vocabulary (50257, or nanoGPT's " +
+                                        "padded 50304) can be exported");
+        double dropout = args["dropout"] switch { double d => d, long l => l, null => 0,
+                                                  var other => throw new Gpt2OnnxException($"{path}: model_args' " +
+            $"dropout is {PickleReader.Describe(other)}, not a number") };
         return new Gpt2Config
         {
-            VocabSize = vocab, NPositions = Int("block_size"), NEmbd = Int("n_embd"), NLayer = Int("n_layer"), NHead = Int("n_head"),
+            VocabSize = vocab, NPositions = Int("block_size"), NEmbd = Int("n_embd"), NLayer = Int("n_layer"),
+            NHead = Int("n_head"),
             ActivationFunction = "gelu", LayerNormEpsilon = 1e-5, BosTokenId = 50256, EosTokenId = 50256,
             EmbdPdrop = dropout, AttnPdrop = dropout, ResidPdrop = dropout,
         }.Validate(path);
@@ -62,10 +72,12 @@ public static class NanoGptCheckpoint
     {
         bool b => b,
         null => true, // nanoGPT's default
-        var other => throw new Gpt2OnnxException($"{path}: model_args' bias is {PickleReader.Describe(other)}, not true or false"),
+        var other => throw new Gpt2OnnxException($"{path}: model_args' bias is {PickleReader.Describe(other)}, not " +
+                                                 "true or false"),
     };
 
-    /// <summary>The state dict under GPT-2's names and layout: Linear weights transposed, zero biases where bias=False.</summary>
+    /// <summary>The state dict under GPT-2's names and layout: Linear weights transposed, zero biases where
+    /// bias=False.</summary>
     private sealed class Weights : ITensorFile
     {
         private readonly TorchCheckpointFile _file;
@@ -79,7 +91,8 @@ public static class NanoGptCheckpoint
             SafeTensorInfo? wte = null, lmHead = null;
             foreach (var (stored, info) in file.Tensors)
             {
-                string name = stored.StartsWith(CompiledPrefix, StringComparison.Ordinal) ? stored[CompiledPrefix.Length..] : stored;
+                string name = stored.StartsWith(CompiledPrefix, StringComparison.Ordinal)
+                    ? stored[CompiledPrefix.Length..] : stored;
                 if (name == "lm_head.weight") { lmHead = info; continue; }
                 if (name == "transformer.wte.weight") wte = info;
                 if (LinearWeights.Any(w => name.EndsWith("." + w, StringComparison.Ordinal)) && info.Shape.Length == 2)
@@ -100,8 +113,11 @@ public static class NanoGptCheckpoint
                 _stored["lm_head.weight"] = lmHead;
             }
             if (!bias)
-                foreach (var (name, shape) in CheckpointLayout.ExpectedTensors(config).Where(e => e.Name.EndsWith(".bias", StringComparison.Ordinal)))
-                    _tensors.TryAdd("transformer." + name, new SafeTensorInfo("transformer." + name, TensorElementType.Float, shape, 0, shape[0] * sizeof(float)));
+                foreach (var (name, shape) in CheckpointLayout.ExpectedTensors(config)
+                             .Where(e => e.Name.EndsWith(".bias", StringComparison.Ordinal)))
+                    _tensors.TryAdd("transformer." + name,
+                                    new SafeTensorInfo("transformer." + name, TensorElementType.Float, shape, 0,
+                                                       shape[0] * sizeof(float)));
         }
 
         public string Path => _file.Path;
@@ -122,7 +138,8 @@ public static class NanoGptCheckpoint
             }
             var source = new byte[stored.ByteLength];
             _file.ReadBytes(stored, source);
-            TensorFileReading.Transpose(source, destination, stored.Shape[0], stored.Shape[1], SafeTensorsFile.ElementSize(stored.DType));
+            TensorFileReading.Transpose(source, destination, stored.Shape[0], stored.Shape[1],
+                                        SafeTensorsFile.ElementSize(stored.DType));
         }
 
         public void Dispose() => _file.Dispose();

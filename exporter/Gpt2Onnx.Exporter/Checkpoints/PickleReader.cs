@@ -5,13 +5,15 @@ using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Exporter.Checkpoints;
 
-/// <summary>A global a pickle names (GLOBAL or STACK_GLOBAL): only a name here; nothing is imported or called.</summary>
+/// <summary>A global a pickle names (GLOBAL or STACK_GLOBAL): only a name here; nothing is imported or
+/// called.</summary>
 public sealed record PickleGlobal(string Module, string Name)
 {
     public override string ToString() => $"{Module}.{Name}";
 }
 
-/// <summary>A pickle that runs past the end of the bytes it was given (which may be only the start of a file).</summary>
+/// <summary>A pickle that runs past the end of the bytes it was given (which may be only the start of a
+/// file).</summary>
 public sealed class PickleTruncatedException(string message) : Gpt2OnnxException(message);
 
 /// <summary>A dict or OrderedDict from a pickle, in insertion order.</summary>
@@ -44,7 +46,8 @@ public sealed class PickleReader
     public required Func<object?, object?> PersistentLoad { get; init; }
 
     /// <param name="source">The file (and member) the pickle came from, for messages.</param>
-    /// <param name="start">Where the pickle starts in <paramref name="data"/>; <see cref="Position"/> is past its STOP after <see cref="Load"/>.</param>
+    /// <param name="start">Where the pickle starts in <paramref name="data"/>; <see cref="Position"/> is past its STOP
+    /// after <see cref="Load"/>.</param>
     public PickleReader(string source, byte[] data, int start = 0)
     {
         _source = source;
@@ -68,8 +71,9 @@ public sealed class PickleReader
             switch (op)
             {
                 case 0x80: if (Byte() > 5) throw Error(offset, "a pickle protocol newer than 5"); break; // PROTO
-                case 0x95: Bytes(8); break;                                                                  // FRAME: a length hint only
-                case (byte)'.': return stack.Count == 1 ? stack[0] : throw Error(offset, $"STOP with {stack.Count} values on the stack");
+                case 0x95: Bytes(8); break;  // FRAME: a length hint only
+                case (byte)'.': return stack.Count == 1
+                    ? stack[0] : throw Error(offset, $"STOP with {stack.Count} values on the stack");
                 case (byte)'(': stack.Add(MarkObject); break;
                 case (byte)')': stack.Add(Array.Empty<object?>()); break;
                 case (byte)']': stack.Add(new List<object?>()); break;
@@ -77,13 +81,20 @@ public sealed class PickleReader
                 case (byte)'t': stack.Add(PopToMark(stack, offset).ToArray()); break;
                 case 0x85: stack.Add(new[] { Pop(stack, offset) }); break;
                 case 0x86: { var b = Pop(stack, offset); var a = Pop(stack, offset); stack.Add(new[] { a, b }); break; }
-                case 0x87: { var c = Pop(stack, offset); var b = Pop(stack, offset); var a = Pop(stack, offset); stack.Add(new[] { a, b, c }); break; }
+                case 0x87: { var c = Pop(stack, offset); var b = Pop(stack, offset); var a = Pop(stack,
+                    offset); stack.Add(new[] { a, b, c }); break; }
                 case (byte)'l': stack.Add(PopToMark(stack, offset)); break;
-                case (byte)'d': { var dict = new PickleDict(); AddPairs(dict, PopToMark(stack, offset), offset); stack.Add(dict); break; }
-                case (byte)'a': { var value = Pop(stack, offset); Top<List<object?>>(stack, offset, "APPEND").Add(value); break; }
-                case (byte)'e': { var items = PopToMark(stack, offset); Top<List<object?>>(stack, offset, "APPENDS").AddRange(items); break; }
-                case (byte)'s': { var value = Pop(stack, offset); var key = Pop(stack, offset); Top<PickleDict>(stack, offset, "SETITEM").Items.Add((key, value)); break; }
-                case (byte)'u': { var items = PopToMark(stack, offset); AddPairs(Top<PickleDict>(stack, offset, "SETITEMS"), items, offset); break; }
+                case (byte)'d': { var dict = new PickleDict(); AddPairs(dict, PopToMark(stack, offset),
+                                                                        offset); stack.Add(dict); break; }
+                case (byte)'a': { var value = Pop(stack, offset); Top<List<object?>>(stack, offset,
+                                                                                     "APPEND").Add(value); break; }
+                case (byte)'e': { var items = PopToMark(stack, offset); Top<List<object?>>(stack, offset,
+                    "APPENDS").AddRange(items); break; }
+                case (byte)'s': { var value = Pop(stack, offset); var key = Pop(stack, offset); Top<PickleDict>(stack,
+                    offset, "SETITEM").Items.Add((key, value)); break; }
+                case (byte)'u': { var items = PopToMark(stack,
+                                                        offset); AddPairs(Top<PickleDict>(stack, offset, "SETITEMS"),
+                                                                          items, offset); break; }
                 case (byte)'N': stack.Add(null); break;
                 case 0x88: stack.Add(true); break;
                 case 0x89: stack.Add(false); break;
@@ -93,23 +104,24 @@ public sealed class PickleReader
                 case 0x8a: stack.Add(Long(Byte(), offset)); break;                                           // LONG1
                 case 0x8b: stack.Add(Long(Length(4, offset), offset)); break;                               // LONG4
                 case (byte)'G': stack.Add(BinaryPrimitives.ReadDoubleBigEndian(Bytes(8))); break;
-                case (byte)'X': stack.Add(Utf8(Length(4, offset))); break;                                  // BINUNICODE
-                case 0x8c: stack.Add(Utf8(Byte())); break;                                                   // SHORT_BINUNICODE
-                case 0x8d: stack.Add(Utf8(Length(8, offset))); break;                                       // BINUNICODE8
-                case (byte)'U': stack.Add(Encoding.Latin1.GetString(Bytes(Byte()))); break;                  // SHORT_BINSTRING
+                case (byte)'X': stack.Add(Utf8(Length(4, offset))); break;  // BINUNICODE
+                case 0x8c: stack.Add(Utf8(Byte())); break;  // SHORT_BINUNICODE
+                case 0x8d: stack.Add(Utf8(Length(8, offset))); break;  // BINUNICODE8
+                case (byte)'U': stack.Add(Encoding.Latin1.GetString(Bytes(Byte()))); break;  // SHORT_BINSTRING
                 case (byte)'T': stack.Add(Encoding.Latin1.GetString(Bytes(Length(4, offset)))); break;      // BINSTRING
-                case (byte)'C': stack.Add(Bytes(Byte()).ToArray()); break;                                   // SHORT_BINBYTES
+                case (byte)'C': stack.Add(Bytes(Byte()).ToArray()); break;  // SHORT_BINBYTES
                 case (byte)'B': stack.Add(Bytes(Length(4, offset)).ToArray()); break;                       // BINBYTES
                 case (byte)'q': memo[Byte()] = Peek(stack, offset); break;                                   // BINPUT
                 case (byte)'r': memo[BinaryPrimitives.ReadUInt32LittleEndian(Bytes(4))] = Peek(stack, offset); break;
                 case 0x94: memo[memo.Count] = Peek(stack, offset); break;                                    // MEMOIZE
                 case (byte)'h': stack.Add(Recall(memo, Byte(), offset)); break;                              // BINGET
-                case (byte)'j': stack.Add(Recall(memo, BinaryPrimitives.ReadUInt32LittleEndian(Bytes(4)), offset)); break;
+                case (byte)'j': stack.Add(Recall(memo, BinaryPrimitives.ReadUInt32LittleEndian(Bytes(4)),
+                                                 offset)); break;
                 case (byte)'0': Pop(stack, offset); break;
                 case (byte)'1': PopToMark(stack, offset); break;
                 case (byte)'2': stack.Add(Peek(stack, offset)); break;
                 case (byte)'c': stack.Add(Global(Line(offset), Line(offset), offset)); break;
-                case 0x93:                                                                                   // STACK_GLOBAL
+                case 0x93:  // STACK_GLOBAL
                 {
                     var name = Pop(stack, offset) as string;
                     var module = Pop(stack, offset) as string;
@@ -118,14 +130,17 @@ public sealed class PickleReader
                     break;
                 }
                 case (byte)'R':
-                case 0x81:                                                                                   // REDUCE, NEWOBJ
+                case 0x81:  // REDUCE, NEWOBJ
                 {
-                    var arguments = Pop(stack, offset) as object?[] ?? throw Error(offset, "a call whose arguments are not a tuple");
-                    var function = Pop(stack, offset) as PickleGlobal ?? throw Error(offset, "a call of something that is not a global");
+                    var arguments = Pop(stack, offset) as object?[]
+                        ?? throw Error(offset, "a call whose arguments are not a tuple");
+                    var function = Pop(stack, offset) as PickleGlobal
+                        ?? throw Error(offset, "a call of something that is not a global");
                     stack.Add(Reduce(function, arguments));
                     break;
                 }
-                case (byte)'b': Pop(stack, offset); Peek(stack, offset); break; // BUILD: an object's attributes (such as a state dict's _metadata); the data needs none
+                // BUILD: an object's attributes (such as a state dict's _metadata); the data needs none
+                case (byte)'b': Pop(stack, offset); Peek(stack, offset); break;
                 case (byte)'Q': stack.Add(PersistentLoad(Pop(stack, offset))); break;                       // BINPERSID
                 default: throw Error(offset, $"opcode 0x{op:x2}, which a saved state dict does not use");
             }
@@ -133,14 +148,17 @@ public sealed class PickleReader
     }
 
     private Gpt2OnnxException Error(int offset, string what) =>
-        new($"{_source}: the pickle holds {what} (at byte {offset}): the file is damaged, or not a state dict of tensors; save the weights with safetensors instead");
+        new($"{_source}: the pickle holds {what} (at byte {offset}): the file is damaged, or not a state dict of " +
+            "tensors; save the weights with safetensors instead");
 
     private byte Byte() =>
-        _at < _data.Length ? _data[_at++] : throw new PickleTruncatedException(Error(_at, "no STOP before its end").Message);
+        _at < _data.Length ? _data[_at++]
+            : throw new PickleTruncatedException(Error(_at, "no STOP before its end").Message);
 
     private ReadOnlySpan<byte> Bytes(long count)
     {
-        if (count > _data.Length - _at) throw new PickleTruncatedException(Error(_at, $"a length of {count} bytes beyond its end").Message);
+        if (count > _data.Length - _at)
+            throw new PickleTruncatedException(Error(_at, $"a length of {count} bytes beyond its end").Message);
         var span = _data.AsSpan(_at, (int)count);
         _at += (int)count;
         return span;
@@ -148,13 +166,17 @@ public sealed class PickleReader
 
     private long Length(int width, int offset)
     {
-        long length = width == 4 ? BinaryPrimitives.ReadUInt32LittleEndian(Bytes(4)) : BinaryPrimitives.ReadInt64LittleEndian(Bytes(8));
-        return length >= 0 && length <= _data.Length - _at ? length : throw new PickleTruncatedException(Error(offset, $"a length of {length} bytes beyond its end").Message);
+        long length = width == 4 ? BinaryPrimitives.ReadUInt32LittleEndian(Bytes(4))
+            : BinaryPrimitives.ReadInt64LittleEndian(Bytes(8));
+        return length >= 0 && length <= _data.Length - _at
+            ? length : throw new PickleTruncatedException(Error(offset,
+                                                                $"a length of {length} bytes beyond its end").Message);
     }
 
     private string Utf8(long length) => Encoding.UTF8.GetString(Bytes(length));
 
-    /// <summary>A little-endian two's-complement integer; torch's legacy format stores its 80-bit magic number this way.</summary>
+    /// <summary>A little-endian two's-complement integer; torch's legacy format stores its 80-bit magic number this
+    /// way.</summary>
     private object Long(long length, int offset)
     {
         if (length > 32) throw Error(offset, $"a {length}-byte integer");
@@ -175,11 +197,14 @@ public sealed class PickleReader
     {
         var global = new PickleGlobal(module, name);
         return IsAllowed(global) ? global
-            : throw new Gpt2OnnxException($"{_source}: the pickle asks for {global} (at byte {offset}), which a state dict of tensors never needs, so it is refused (nothing in the file is run): save the weights with safetensors instead");
+            : throw new Gpt2OnnxException($"{_source}: the pickle asks for {global} (at byte {offset}), which a " +
+                                          "state dict of tensors never needs, so it is refused (nothing in the file " +
+                                          "is run): save the weights with safetensors instead");
     }
 
     private object? Recall(Dictionary<long, object?> memo, long index, int offset) =>
-        memo.TryGetValue(index, out var value) ? value : throw Error(offset, $"a reference to memo entry {index}, never stored");
+        memo.TryGetValue(index, out var value)
+            ? value : throw Error(offset, $"a reference to memo entry {index}, never stored");
 
     private object? Pop(List<object?> stack, int offset)
     {
@@ -189,7 +214,8 @@ public sealed class PickleReader
     }
 
     private object? Peek(List<object?> stack, int offset) =>
-        stack.Count > 0 && stack[^1] is not Mark ? stack[^1] : throw Error(offset, "an opcode with too few values on the stack");
+        stack.Count > 0 && stack[^1] is not Mark
+            ? stack[^1] : throw Error(offset, "an opcode with too few values on the stack");
 
     private T Top<T>(List<object?> stack, int offset, string opcode) where T : class =>
         Peek(stack, offset) as T ?? throw Error(offset, $"{opcode} on a {Describe(stack[^1])}");

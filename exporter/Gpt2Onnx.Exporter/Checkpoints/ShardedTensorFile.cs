@@ -22,7 +22,8 @@ public sealed class ShardedTensorFile : ITensorFile
     public IReadOnlyDictionary<string, SafeTensorInfo> Tensors { get; }
     public IReadOnlyDictionary<string, string> Metadata { get; } = new Dictionary<string, string>();
 
-    private ShardedTensorFile(string path, List<ITensorFile> shards, Dictionary<string, ITensorFile> shardOf, Dictionary<string, SafeTensorInfo> tensors)
+    private ShardedTensorFile(string path, List<ITensorFile> shards, Dictionary<string, ITensorFile> shardOf,
+                              Dictionary<string, SafeTensorInfo> tensors)
     {
         Path = path;
         _shards = shards;
@@ -41,9 +42,12 @@ public sealed class ShardedTensorFile : ITensorFile
             foreach (string shard in weightMap.Values.Distinct())
             {
                 if (shard.Length == 0 || shard != System.IO.Path.GetFileName(shard) || shard is "." or "..")
-                    throw new Gpt2OnnxException($"{indexPath} names the shard '{shard}', which is not a file name beside the index: shards must sit in the checkpoint folder");
+                    throw new Gpt2OnnxException($"{indexPath} names the shard '{shard}', which is not a file name " +
+                                                "beside the index: shards must sit in the checkpoint folder");
                 string path = System.IO.Path.Combine(folder, shard);
-                if (!File.Exists(path)) throw new Gpt2OnnxException($"{indexPath} names the shard {shard}, which is missing: copy every shard the index names into {folder}");
+                if (!File.Exists(path)) throw new Gpt2OnnxException($"{indexPath} names the shard {shard}, which is " +
+                                                                    "missing: copy every shard the index names into " +
+                                                                    $"{folder}");
                 shards[shard] = openShard(path);
             }
             var shardOf = new Dictionary<string, ITensorFile>();
@@ -52,12 +56,14 @@ public sealed class ShardedTensorFile : ITensorFile
                 foreach (var (name, info) in file.Tensors)
                 {
                     if (!tensors.TryAdd(name, info))
-                        throw new Gpt2OnnxException($"{indexPath}: '{name}' is in two shards ({shardOf[name].Path} and {file.Path}): the checkpoint is damaged");
+                        throw new Gpt2OnnxException($"{indexPath}: '{name}' is in two shards ({shardOf[name].Path} " +
+                                                    $"and {file.Path}): the checkpoint is damaged");
                     shardOf[name] = file;
                 }
             foreach (var (name, shard) in weightMap)
                 if (!shardOf.TryGetValue(name, out var file) || file != shards[shard])
-                    throw new Gpt2OnnxException($"{indexPath} puts '{name}' in {shard}, which does not hold it: the index and the shards do not match; save the checkpoint again");
+                    throw new Gpt2OnnxException($"{indexPath} puts '{name}' in {shard}, which does not hold it: the " +
+                                                "index and the shards do not match; save the checkpoint again");
             return new ShardedTensorFile(indexPath, shards.Values.ToList(), shardOf, tensors);
         }
         catch
@@ -70,15 +76,18 @@ public sealed class ShardedTensorFile : ITensorFile
     private static Dictionary<string, string> ReadWeightMap(string indexPath)
     {
         var bytes = BoundedFile.ReadAllBytes(indexPath, MaxIndexBytes)
-                    ?? throw new Gpt2OnnxException($"{indexPath} is over {MaxIndexBytes >> 20} MB, far more than a shard index: is it the right file?");
+                    ?? throw new Gpt2OnnxException($"{indexPath} is over {MaxIndexBytes >> 20} MB, far more than a " +
+                                                   "shard index: is it the right file?");
         try
         {
             if (JsonText.Parse(bytes) is not JsonObject { } root || root["weight_map"] is not JsonObject map)
-                throw new Gpt2OnnxException($"{indexPath} has no \"weight_map\" object: it is not a shard index save_pretrained wrote");
+                throw new Gpt2OnnxException($"{indexPath} has no \"weight_map\" object: it is not a shard index " +
+                                            "save_pretrained wrote");
             var weightMap = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var (name, shard) in map)
                 weightMap[name] = shard?.GetValueKind() == JsonValueKind.String ? shard.GetValue<string>()
-                    : throw new Gpt2OnnxException($"{indexPath}: the shard of '{name}' is {shard?.ToJsonString() ?? "null"}, not a file name");
+                    : throw new Gpt2OnnxException($"{indexPath}: the shard of '{name}' is " +
+                                                  $"{shard?.ToJsonString() ?? "null"}, not a file name");
             return weightMap;
         }
         catch (JsonException e)
@@ -87,7 +96,8 @@ public sealed class ShardedTensorFile : ITensorFile
         }
     }
 
-    public void ReadBytes(SafeTensorInfo tensor, Span<byte> destination) => _shardOf[tensor.Name].ReadBytes(tensor, destination);
+    public void ReadBytes(SafeTensorInfo tensor, Span<byte> destination) =>
+        _shardOf[tensor.Name].ReadBytes(tensor, destination);
 
     public void Dispose()
     {

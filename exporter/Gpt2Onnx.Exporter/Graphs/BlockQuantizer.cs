@@ -113,8 +113,10 @@ internal static class BlockQuantizer
     private static float Code(float value, float inverseGrid, float zero, float top) =>
         Math.Clamp(MathF.Round(value * inverseGrid) + zero, 0f, top);
 
-    /// <summary>Σv·d and Σd² for the codes d = q - zero of one block, eight values at a time where the CPU can.</summary>
-    private static (double ValueCode, double CodeCode) CodeSums(ReadOnlySpan<float> values, float inverseGrid, float zero,
+    /// <summary>Σv·d and Σd² for the codes d = q - zero of one block, eight values at a time where the CPU
+    /// can.</summary>
+    private static (double ValueCode, double CodeCode) CodeSums(ReadOnlySpan<float> values, float inverseGrid,
+                                                                float zero,
                                                                 float top)
     {
         int i = 0;

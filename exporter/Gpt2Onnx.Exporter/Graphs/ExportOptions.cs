@@ -8,7 +8,8 @@ public enum GraphVariant
 {
     /// <summary>Standard ONNX (IR 8, opset 17): runs in any ONNX runtime.</summary>
     Portable,
-    /// <summary>ONNX Runtime's contrib operators (attention with a shared KV buffer, fused norms, MatMulNBits).</summary>
+    /// <summary>ONNX Runtime's contrib operators (attention with a shared KV buffer, fused norms,
+    /// MatMulNBits).</summary>
     Fused,
 }
 
@@ -38,8 +39,10 @@ public sealed record ExportOptions
     /// <summary>Replace an existing output folder.</summary>
     public bool Force { get; init; }
 
-    /// <summary>The type of the weights, activations and cache: float16 for fp16, float otherwise (int4 quantizes weights only). Logits are always float.</summary>
-    public TensorElementType ComputeType => Precision == Precision.Fp16 ? TensorElementType.Float16 : TensorElementType.Float;
+    /// <summary>The type of the weights, activations and cache: float16 for fp16, float otherwise (int4 quantizes
+    /// weights only). Logits are always float.</summary>
+    public TensorElementType ComputeType =>
+        Precision == Precision.Fp16 ? TensorElementType.Float16 : TensorElementType.Float;
 
     /// <summary>Bits per weight of the blocks' projections: 4 or 8, or null when they are not quantized.</summary>
     public int? WeightBits => Precision switch { Precision.Int4 => 4, Precision.Int8 => 8, _ => null };
@@ -63,8 +66,9 @@ public sealed record ExportOptions
             throw new Gpt2OnnxException(
                 $"{precision} needs --variant fused: its MatMulNBits operator is ONNX Runtime's, not standard ONNX");
         if (Head != null && WeightBits == null)
-            throw new Gpt2OnnxException($"--head-precision is for --precision int4 or int8; a {precision} export keeps " +
-                                        $"its head {precision}: leave the flag out, or export with --precision int4");
+            throw new Gpt2OnnxException($"--head-precision is for --precision int4 or int8; a {precision} export " +
+                                        $"keeps its head {precision}: leave the flag out, or export with --precision " +
+                                        "int4");
         if (WithHiddenStates && (Variant != GraphVariant.Portable || Precision != Precision.Fp32))
             throw new Gpt2OnnxException("--with-hidden-states exports a portable fp32 graph: " +
                                         "drop --variant and --precision");

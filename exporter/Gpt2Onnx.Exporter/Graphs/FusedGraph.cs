@@ -31,7 +31,9 @@ internal static class FusedGraph
         var g = new GraphBuilder();
         long C = c.NEmbd, nh = c.NHead, hs = c.HeadSize;
         if (hs % 8 != 0) // ONNX Runtime's CPU kernel refuses it at the first run otherwise
-            throw new Gpt2OnnxException($"the fused graph's GroupQueryAttention needs a head size (n_embd / n_head) that is a multiple of 8, and this model's is {hs}: export it with --variant portable");
+            throw new Gpt2OnnxException("the fused graph's GroupQueryAttention needs a head size (n_embd / n_head) " +
+                                        $"that is a multiple of 8, and this model's is {hs}: export it with " +
+                                        "--variant portable");
         var F = options.ComputeType;
 
         Gpt2GraphParts.Inputs(g, c, "max_sequence_length", F);
@@ -49,7 +51,8 @@ internal static class FusedGraph
                                              (row, col) => w[(long)row * n + col]);
             return weight.Apply(g, x, name, bias: W(layer + ".bias"));
         }
-        string LayerNorm(string x, string layer) => Gpt2GraphParts.LayerNorm(g, x, W(layer + ".weight"), W(layer + ".bias"), c.LayerNormEpsilon, layer);
+        string LayerNorm(string x, string layer) =>
+            Gpt2GraphParts.LayerNorm(g, x, W(layer + ".weight"), W(layer + ".bias"), c.LayerNormEpsilon, layer);
 
         var (seqLensK, totalLength) = AttentionLengths(g);
         var batchAndLength = Gpt2GraphParts.BatchAndLength(g);
@@ -65,8 +68,10 @@ internal static class FusedGraph
             var attentionInput = norms.Attention is { } attentionNorm ? LayerNorm(x, p + attentionNorm) : x;
             var qkvFlat = Linear(attentionInput, p + "attn.c_attn", p + "attn.c_attn");
             var qkv = g.Node("Reshape", [qkvFlat, packedShape], p + "attn.qkv"); // (B, S, 3C)
-            // The presents are GQA's own outputs (no copy): bound to the same buffers as the pasts, the cache is updated in place.
-            var attention = g.Nodes("GroupQueryAttention", [qkv, "", "", PastKey(i), PastValue(i), seqLensK, totalLength], p + "attn", 3,
+            // The presents are GQA's own outputs (no copy): bound to the same buffers as the pasts, the cache is
+            // updated in place.
+            var attention = g.Nodes("GroupQueryAttention",
+                                    [qkv, "", "", PastKey(i), PastValue(i), seqLensK, totalLength], p + "attn", 3,
                 [Int("num_heads", nh), Int("kv_num_heads", nh), FloatAttribute("scale", (float)(1.0 / Math.Sqrt(hs)))],
                 "com.microsoft", [p + "attn", PresentKey(i), PresentValue(i)]);
             var merged = g.Node("Reshape", [attention[0], g.Int64s(false, -1, C)], p + "attn.merged");
@@ -92,8 +97,10 @@ internal static class FusedGraph
     private static (string SeqLensK, string TotalLength) AttentionLengths(GraphBuilder g)
     {
         var ones = g.Node("ReduceSum", [AttentionMask, g.Int64s(false, 1)], "mask_row_sums", Int("keepdims", 0));
-        var seqLensK = g.Node("Cast", [g.Node("Sub", [ones, g.Int64s(true, 1)], "seqlens_k_int64")], "seqlens_k", Int("to", (long)T.Int32));
-        var total = g.Node("Gather", [g.Node("Shape", [AttentionMask], "mask_shape"), g.Int64s(true, 1)], "total_length", Int("axis", 0));
+        var seqLensK = g.Node("Cast", [g.Node("Sub", [ones, g.Int64s(true, 1)], "seqlens_k_int64")], "seqlens_k",
+                              Int("to", (long)T.Int32));
+        var total = g.Node("Gather", [g.Node("Shape", [AttentionMask], "mask_shape"), g.Int64s(true, 1)],
+                           "total_length", Int("axis", 0));
         return (seqLensK, g.Node("Cast", [total], "total_sequence_length", Int("to", (long)T.Int32)));
     }
 }

@@ -27,7 +27,8 @@ internal static class Gpt2GraphParts
 
     /// <summary>wte[input_ids] + wpe[position_ids]: (B, S, C).</summary>
     public static string Embeddings(GraphBuilder g, string wte, string wpe) =>
-        g.Node("Add", [g.Node("Gather", [wte, InputIds], "wte_gather"), g.Node("Gather", [wpe, PositionIds], "wpe_gather")], "embeddings");
+        g.Node("Add", [g.Node("Gather", [wte, InputIds], "wte_gather"),
+                       g.Node("Gather", [wpe, PositionIds], "wpe_gather")], "embeddings");
 
     /// <summary>
     /// (B, S), input_ids' shape. Both graphs keep the residual stream flat, (B·S, C), so that each
@@ -49,7 +50,8 @@ internal static class Gpt2GraphParts
 
     /// <summary>Flat hidden states (B·S, C) back to (B, S, C).</summary>
     public static string Unflatten(GraphBuilder g, string x, string batchAndLength, long width) =>
-        g.Node("Reshape", [x, g.Node("Concat", [batchAndLength, g.Int64s(false, width)], "hidden_shape", Int("axis", 0))], "hidden_3d");
+        g.Node("Reshape", [x, g.Node("Concat", [batchAndLength, g.Int64s(false, width)], "hidden_shape",
+                                     Int("axis", 0))], "hidden_3d");
 
     /// <summary>x @ W + b for flat x (rows, in), with W in GPT-2's Conv1D layout [in, out]: one Gemm.</summary>
     public static string Linear(GraphBuilder g, string x, string weight, string bias, string name) =>
@@ -78,11 +80,14 @@ internal static class Gpt2GraphParts
     {
         var flat = g.Node("Reshape", [x, g.Int64s(false, -1, c.NEmbd)], "lm_head.flatten");
         var logits = g.Cast(g.Node("Gemm", [flat, wte], "lm_head", Int("transB", 1)), type, T.Float, "lm_head.float");
-        var outShape = g.Node("Concat", [g.Node("Shape", [x], "kept_shape", Int("end", 2)), g.Int64s(false, c.VocabSize)], "logits_shape", Int("axis", 0));
+        var outShape = g.Node("Concat",
+                              [g.Node("Shape", [x], "kept_shape", Int("end", 2)), g.Int64s(false, c.VocabSize)],
+                              "logits_shape", Int("axis", 0));
         g.Node("Reshape", [logits, outShape], Logits);
     }
 
-    /// <summary>logits (B, K, V, float) and each layer's present key and value (B, nh, <paramref name="cacheLength"/>, hs) of <paramref name="type"/>.</summary>
+    /// <summary>logits (B, K, V, float) and each layer's present key and value (B, nh, <paramref name="cacheLength"/>,
+    /// hs) of <paramref name="type"/>.</summary>
     public static void Outputs(GraphBuilder g, Gpt2Config c, string cacheLength, T type)
     {
         g.Output(Logits, T.Float, "batch_size", "kept_sequence_length", c.VocabSize);

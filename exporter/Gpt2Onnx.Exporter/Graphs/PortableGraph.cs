@@ -38,35 +38,50 @@ internal static class PortableGraph
             LayerNorm(g, x, W(name + ".weight"), W(name + ".bias"), c.LayerNormEpsilon, name);
         var x = Gpt2GraphParts.FlatEmbeddings(g, wte, W("wpe.weight"), C);                                   // (B·S, C)
         if (norms.Embeddings is { } embeddingNorm) x = Norm(x, embeddingNorm);
-        var headsShape = g.Node("Concat", [batchAndLength, g.Int64s(false, 3 * nh, hs)], "qkv_heads_shape", Int("axis", 0));
+        var headsShape = g.Node("Concat", [batchAndLength, g.Int64s(false, 3 * nh, hs)], "qkv_heads_shape",
+                                Int("axis", 0));
 
         string bias = AttentionBias(g, batchAndLength);
         for (int i = 0; i < c.NLayer; i++)
         {
             string p = $"h.{i}.";
             var h = norms.Attention is { } attentionNorm ? Norm(x, p + attentionNorm) : x;
-            var qkv = Linear(g, h, W(p + "attn.c_attn.weight"), W(p + "attn.c_attn.bias"), p + "attn.c_attn");    // (B·S, 3C)
-            var heads = g.Node("Transpose", [g.Node("Reshape", [qkv, headsShape], p + "attn.qkv_heads")], p + "attn.qkv", Ints("perm", 0, 2, 1, 3)); // (B, 3nh, S, hs)
+            // (B·S, 3C)
+            var qkv = Linear(g, h, W(p + "attn.c_attn.weight"), W(p + "attn.c_attn.bias"), p + "attn.c_attn");
+            // (B, 3nh, S, hs)
+            var heads = g.Node("Transpose", [g.Node("Reshape", [qkv, headsShape], p + "attn.qkv_heads")],
+                               p + "attn.qkv", Ints("perm", 0, 2, 1, 3));
             var parts = g.Nodes("Split", [heads, g.Int64s(false, nh, nh, nh)], p + "attn.split", 3, [Int("axis", 1)]);
-            var q = parts[0];                                                                                   // (B, nh, S, hs)
+            var q = parts[0];  // (B, nh, S, hs)
             // The concatenations are the presents themselves: no copy into separate outputs.
-            var k = g.Node("Concat", [PastKey(i), parts[1]], PresentKey(i), Int("axis", 2));                     // (B, nh, T, hs)
+            var k = g.Node("Concat", [PastKey(i), parts[1]], PresentKey(i), Int("axis", 2));  // (B, nh, T, hs)
             var v = g.Node("Concat", [PastValue(i), parts[2]], PresentValue(i), Int("axis", 2));
-            var scores = g.Node("MatMul", [q, g.Node("Transpose", [k], p + "attn.kT", Ints("perm", 0, 1, 3, 2))], p + "attn.scores"); // (B, nh, S, T)
+            // (B, nh, S, T)
+            var scores = g.Node("MatMul", [q, g.Node("Transpose", [k], p + "attn.kT", Ints("perm", 0, 1, 3, 2))],
+                                p + "attn.scores");
             scores = g.Cast(scores, F, T.Float, p + "attn.scores_float");
-            scores = g.Node("Add", [g.Node("Mul", [scores, g.Float((float)(1.0 / Math.Sqrt(hs)))], p + "attn.scaled"), bias], p + "attn.masked");
-            var weights = g.Cast(g.Node("Softmax", [scores], p + "attn.softmax", Int("axis", -1)), T.Float, F, p + "attn.weights");
-            var y = g.Node("MatMul", [weights, v], p + "attn.context");                                       // (B, nh, S, hs)
-            y = g.Node("Reshape", [g.Node("Transpose", [y], p + "attn.merge", Ints("perm", 0, 2, 1, 3)), g.Int64s(false, -1, C)], p + "attn.merged"); // (B·S, C)
-            x = g.Node("Add", [x, Linear(g, y, W(p + "attn.c_proj.weight"), W(p + "attn.c_proj.bias"), p + "attn.c_proj")], p + "residual_1");
+            scores = g.Node("Add", [g.Node("Mul", [scores, g.Float((float)(1.0 / Math.Sqrt(hs)))], p + "attn.scaled"),
+                                    bias], p + "attn.masked");
+            var weights = g.Cast(g.Node("Softmax", [scores], p + "attn.softmax", Int("axis", -1)), T.Float, F,
+                                 p + "attn.weights");
+            var y = g.Node("MatMul", [weights, v], p + "attn.context");  // (B, nh, S, hs)
+            // (B·S, C)
+            y = g.Node("Reshape", [g.Node("Transpose", [y], p + "attn.merge", Ints("perm", 0, 2, 1, 3)),
+                                   g.Int64s(false, -1, C)], p + "attn.merged");
+            x = g.Node("Add", [x, Linear(g, y, W(p + "attn.c_proj.weight"), W(p + "attn.c_proj.bias"),
+                                         p + "attn.c_proj")], p + "residual_1");
 
             h = Norm(x, p + norms.Mlp);
-            h = Gelu(g, Linear(g, h, W(p + "mlp.c_fc.weight"), W(p + "mlp.c_fc.bias"), p + "mlp.c_fc"), c.TanhGelu, F, p + "mlp.gelu"); // (B·S, 4C)
-            x = g.Node("Add", [x, Linear(g, h, W(p + "mlp.c_proj.weight"), W(p + "mlp.c_proj.bias"), p + "mlp.c_proj")], p + "residual_2");
+            // (B·S, 4C)
+            h = Gelu(g, Linear(g, h, W(p + "mlp.c_fc.weight"), W(p + "mlp.c_fc.bias"), p + "mlp.c_fc"), c.TanhGelu, F,
+                     p + "mlp.gelu");
+            x = g.Node("Add", [x, Linear(g, h, W(p + "mlp.c_proj.weight"), W(p + "mlp.c_proj.bias"), p + "mlp.c_proj")],
+                       p + "residual_2");
             if (norms.Output is { } outputNorm) x = Norm(x, p + outputNorm);
         }
         if (norms.Final is { } finalNorm) x = Norm(x, finalNorm);
-        Gpt2GraphParts.TiedLmHead(g, Gpt2GraphParts.KeptPositions(g, Gpt2GraphParts.Unflatten(g, x, batchAndLength, C)), wte, c, F);
+        Gpt2GraphParts.TiedLmHead(g, Gpt2GraphParts.KeptPositions(g, Gpt2GraphParts.Unflatten(g, x, batchAndLength, C)),
+                                  wte, c, F);
         Gpt2GraphParts.Outputs(g, c, "total_sequence_length", F);
         return g;
     }
@@ -78,15 +93,20 @@ internal static class PortableGraph
     /// </summary>
     private static string AttentionBias(GraphBuilder g, string batchAndLength)
     {
-        var total = g.Node("Gather", [g.Node("Shape", [AttentionMask], "mask_shape"), g.Int64s(true, 1)], "total_length", Int("axis", 0));
+        var total = g.Node("Gather", [g.Node("Shape", [AttentionMask], "mask_shape"), g.Int64s(true, 1)],
+                           "total_length", Int("axis", 0));
         var current = g.Node("Gather", [batchAndLength, g.Int64s(true, 1)], "current_length", Int("axis", 0));
         var past = g.Node("Sub", [total, current], "past_length");
         var queries = g.Node("Range", [past, total, g.Int64s(true, 1)], "query_positions");                 // (S)
         var keys = g.Node("Range", [g.Int64s(true, 0), total, g.Int64s(true, 1)], "key_positions");        // (T)
         var causal = g.Node("LessOrEqual", [g.Node("Unsqueeze", [keys, g.Int64s(false, 0)], "keys_row"),
-                                            g.Node("Unsqueeze", [queries, g.Int64s(false, 1)], "queries_column")], "causal"); // (S, T)
-        var notPadded = g.Node("Cast", [g.Node("Unsqueeze", [AttentionMask, g.Int64s(false, 1, 2)], "mask_4d")], "mask_bool", Int("to", (long)T.Bool)); // (B, 1, 1, T)
-        var allowed = g.Node("And", [causal, notPadded], "allowed");                                        // (B, 1, S, T)
+                                            // (S, T)
+                                            g.Node("Unsqueeze", [queries, g.Int64s(false, 1)], "queries_column")],
+                                            "causal");
+        // (B, 1, 1, T)
+        var notPadded = g.Node("Cast", [g.Node("Unsqueeze", [AttentionMask, g.Int64s(false, 1, 2)], "mask_4d")],
+                               "mask_bool", Int("to", (long)T.Bool));
+        var allowed = g.Node("And", [causal, notPadded], "allowed");  // (B, 1, S, T)
         return g.Node("Where", [allowed, g.Float(0f), g.Float(float.MinValue)], "attention_bias");
     }
 
@@ -101,12 +121,15 @@ internal static class PortableGraph
         if (tanh)
         {
             var cube = g.Node("Pow", [x, g.Float(3f, type)], name + "_x3");
-            var sum = g.Node("Add", [x, g.Node("Mul", [cube, g.Float(0.044715f, type)], name + "_cubic")], name + "_sum");
-            inner = g.Node("Tanh", [g.Node("Mul", [sum, g.Float((float)Math.Sqrt(2 / Math.PI), type)], name + "_scaled")], name + "_tanh");
+            var sum = g.Node("Add", [x, g.Node("Mul", [cube, g.Float(0.044715f, type)], name + "_cubic")],
+                             name + "_sum");
+            inner = g.Node("Tanh", [g.Node("Mul", [sum, g.Float((float)Math.Sqrt(2 / Math.PI), type)],
+                                           name + "_scaled")], name + "_tanh");
         }
         else
         {
-            inner = g.Node("Erf", [g.Node("Mul", [x, g.Float((float)(1 / Math.Sqrt(2)), type)], name + "_scaled")], name + "_erf");
+            inner = g.Node("Erf", [g.Node("Mul", [x, g.Float((float)(1 / Math.Sqrt(2)), type)], name + "_scaled")],
+                           name + "_erf");
         }
         var half = g.Node("Mul", [x, g.Float(0.5f, type)], name + "_half");
         return g.Node("Mul", [half, g.Node("Add", [inner, g.Float(1f, type)], name + "_plus1")], name);

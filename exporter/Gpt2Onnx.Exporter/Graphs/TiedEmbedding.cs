@@ -57,7 +57,8 @@ internal abstract class TiedEmbedding
         {
             var q = table.Q;
             long rowBytes = (long)q.Blocks * q.BlockBytes, width = (long)q.Blocks * q.BlockSize;
-            var rows = g.Node("Reshape", [table.Codes, g.Int64s(false, table.N, rowBytes)], "wte.rows"); // (V, C·bits/8)
+            // (V, C·bits/8)
+            var rows = g.Node("Reshape", [table.Codes, g.Int64s(false, table.N, rowBytes)], "wte.rows");
             var looked = g.ContribNode("GatherBlockQuantized", [rows, InputIds, table.Scales, table.ZeroPoints],
                 "wte_gather", 1, Int("gather_axis", 0), Int("quantize_axis", 1), Int("block_size", q.BlockSize),
                 Int("bits", q.Bits))[0];

@@ -32,7 +32,8 @@ public sealed record BatchJobOptions
 }
 
 /// <summary>How a batch job went.</summary>
-public sealed record BatchJobSummary(int Rows, int Skipped, int Written, int Errors, long Tokens, double Seconds, bool Continuous)
+public sealed record BatchJobSummary(int Rows, int Skipped, int Written, int Errors, long Tokens, double Seconds,
+                                     bool Continuous)
 {
     public double TokensPerSecond => Tokens / Math.Max(Seconds, 1e-9);
 }
@@ -48,9 +49,11 @@ public static class BatchJob
     public static BatchJobSummary Run(LanguageModel model, BatchJobOptions options, TextWriter log)
     {
         if (options.ShardCount < 1 || options.ShardIndex < 0 || options.ShardIndex >= options.ShardCount)
-            throw new Gpt2OnnxException($"--shard {options.ShardIndex}/{options.ShardCount} is not a shard: use i/N with 0 ≤ i < N");
+            throw new Gpt2OnnxException($"--shard {options.ShardIndex}/{options.ShardCount} is not a shard: use i/N " +
+                                        "with 0 ≤ i < N");
         if (options.MaxLength < 0)
-            throw new Gpt2OnnxException($"--max-length must be 0 (what the longest row needs) or more, not {options.MaxLength}");
+            throw new Gpt2OnnxException("--max-length must be 0 (what the longest row needs) or more, not " +
+                                        $"{options.MaxLength}");
         if (File.Exists(options.Input)) PathOverlap.Refuse(options.Output, "--output", options.Input, "--input");
         using var spool = InputSpool.CopyIfStream(options.Input, options.InputName, !options.SkipErrors);
         return RunChecked(model, options with { Spool = spool }, log);
@@ -64,7 +67,8 @@ public static class BatchJob
         var done = output.Done;
         var todo = shard.Where(r => !done.Contains(r.Key)).ToList();
         int skipped = shard.Count - todo.Count;
-        if (skipped > 0) log.WriteLine($"batch: {skipped} row(s) already in {options.Output}; resuming with {todo.Count}");
+        if (skipped > 0) log.WriteLine($"batch: {skipped} row(s) already in {options.Output}; resuming with " +
+                                       $"{todo.Count}");
         int longestNeed = Math.Min(model.ContextLength, todo.Select(r => r.Need).Append(2).Max());
 
         // The rows are read a second time, one at a time, as the engine takes them: a job of millions of rows
@@ -85,7 +89,8 @@ public static class BatchJob
         }
 
         // No more slots than rows to run: the cache is allocated once, for every slot.
-        using var engine = new BatchEngine(model, Math.Min(options.MaxBatch, Math.Max(1, todo.Count)), options.MaxLength > 0 ? options.MaxLength : longestNeed);
+        using var engine = new BatchEngine(model, Math.Min(options.MaxBatch, Math.Max(1, todo.Count)),
+                                           options.MaxLength > 0 ? options.MaxLength : longestNeed);
         var clock = Stopwatch.StartNew();
         var lastReport = TimeSpan.Zero;
         int written = 0, errors = malformed;
@@ -97,7 +102,8 @@ public static class BatchJob
             {
                 errors++;
                 log.WriteLine($"batch: line {row.Line} (id {row.Key}): {result.Error}");
-                json = new JsonObject { ["id"] = row.IdJson.DeepClone(), ["error"] = result.Error, ["line"] = row.Line };
+                json = new JsonObject { ["id"] = row.IdJson.DeepClone(), ["error"] = result.Error,
+                                        ["line"] = row.Line };
             }
             else
             {
@@ -117,13 +123,16 @@ public static class BatchJob
                 lastReport = clock.Elapsed;
                 double rate = engine.TokensGenerated / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
                 double eta = written == 0 ? 0 : clock.Elapsed.TotalSeconds / written * (todo.Count - written);
-                log.WriteLine($"batch: {written}/{todo.Count} rows | {rate:F1} tokens/s | ETA {TimeSpan.FromSeconds(Math.Round(eta)):c}");
+                log.WriteLine($"batch: {written}/{todo.Count} rows | {rate:F1} tokens/s | ETA " +
+                              $"{TimeSpan.FromSeconds(Math.Round(eta)):c}");
             }
         }
-        return new BatchJobSummary(todo.Count, skipped, written, errors, engine.TokensGenerated, clock.Elapsed.TotalSeconds, options.Continuous && engine.Continuous);
+        return new BatchJobSummary(todo.Count, skipped, written, errors, engine.TokensGenerated,
+                                   clock.Elapsed.TotalSeconds, options.Continuous && engine.Continuous);
     }
 
-    /// <summary>The longest input line read: far more than a GPT-2 context of text, and a bound on what one row can allocate.</summary>
+    /// <summary>The longest input line read: far more than a GPT-2 context of text, and a bound on what one row can
+    /// allocate.</summary>
     public const int MaxLineChars = 1 << 20;
 
     /// <summary>The most bytes a line of <see cref="MaxLineChars"/> characters takes in UTF-8.</summary>
@@ -138,7 +147,8 @@ public static class BatchJob
     /// in input order, each id and the cache length it needs: its prompt plus its new tokens (a prompt that
     /// cannot be encoded needs nothing here; the engine reports it).
     /// </summary>
-    private static (List<(string Key, int Need)> Shard, int Malformed) CheckInput(LanguageModel model, BatchJobOptions options, TextWriter log)
+    private static (List<(string Key, int Need)> Shard, int Malformed) CheckInput(LanguageModel model,
+        BatchJobOptions options, TextWriter log)
     {
         if (options.Spool == null && !File.Exists(options.Input))
             throw new Gpt2OnnxException($"{options.InputName} " +
@@ -152,17 +162,20 @@ public static class BatchJob
         {
             if (row == null)
             {
-                if (!options.SkipErrors) throw new Gpt2OnnxException($"{options.InputName}: {error}; fix it, or pass --on-error skip");
+                if (!options.SkipErrors) throw new Gpt2OnnxException($"{options.InputName}: {error}; fix it, or pass " +
+                                                                     "--on-error skip");
                 log.WriteLine($"batch: skipping {options.InputName}: {error}");
                 malformed++;
                 continue;
             }
             if (lines.TryGetValue(row.Key, out int first))
-                throw new Gpt2OnnxException($"{options.InputName}: the id {row.Key} appears on lines {first} and {number}: ids must be unique");
+                throw new Gpt2OnnxException($"{options.InputName}: the id {row.Key} appears on lines {first} and " +
+                                            $"{number}: ids must be unique");
             lines[row.Key] = number;
             foreach (string key in row.OtherKeys)
                 if (otherKeys.Count < 100 && otherKeys.Add(key))
-                    log.WriteLine($"batch: line {number} has '{key}', which is not an option and is left out of generation (the options: {string.Join(", ", BatchRow.OptionNames)})");
+                    log.WriteLine($"batch: line {number} has '{key}', which is not an option and is left out of " +
+                                  $"generation (the options: {string.Join(", ", BatchRow.OptionNames)})");
             if (!row.InShard(options.ShardIndex, options.ShardCount)) continue;
             int need = 2;
             try
@@ -179,9 +192,11 @@ public static class BatchJob
         return (shard, malformed);
     }
 
-    /// <summary>The well-formed rows of this shard, read again one at a time (the first read reported the others).</summary>
+    /// <summary>The well-formed rows of this shard, read again one at a time (the first read reported the
+    /// others).</summary>
     private static IEnumerable<BatchRow> ShardRows(BatchJobOptions options) =>
-        ParseRows(options).Select(r => r.Row).OfType<BatchRow>().Where(row => row.InShard(options.ShardIndex, options.ShardCount));
+        ParseRows(options).Select(r => r.Row).OfType<BatchRow>()
+            .Where(row => row.InShard(options.ShardIndex, options.ShardCount));
 
     /// <summary>Each non-blank input line as a row, or the reason it is not one.</summary>
     private static IEnumerable<(int Line, BatchRow? Row, string? Error)> ParseRows(BatchJobOptions options)
@@ -214,5 +229,6 @@ public static class BatchJob
     }
 
     private static Gpt2OnnxException InputChanged(BatchJobOptions options, int? line) =>
-        new($"{options.InputName} changed while the job ran{(line == null ? "" : $" (line {line})")}: run the job again; the rows already written are kept");
+        new($"{options.InputName} changed while the job ran{(line == null ? "" : $" (line {line})")}: run the job " +
+            "again; the rows already written are kept");
 }

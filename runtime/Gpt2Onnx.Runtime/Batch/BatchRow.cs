@@ -16,7 +16,8 @@ namespace Gpt2Onnx.Runtime.Batch;
 /// that are none of these: kept out of generation (rows may carry metadata), and named so a misspelt
 /// option does not pass unnoticed.
 /// </summary>
-public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationRequest Request, IReadOnlyList<string> OtherKeys)
+public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationRequest Request,
+                              IReadOnlyList<string> OtherKeys)
 {
     /// <summary>The optional properties of a row, besides its id and prompt.</summary>
     public static readonly IReadOnlyList<string> OptionNames =
@@ -25,7 +26,8 @@ public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationR
         "presence_penalty", "frequency_penalty", "seed", "stop", .. BeamRowOptions.Names,
     ];
 
-    /// <summary>Parses one line; throws <see cref="Gpt2OnnxException"/> naming the line for anything malformed.</summary>
+    /// <summary>Parses one line; throws <see cref="Gpt2OnnxException"/> naming the line for anything
+    /// malformed.</summary>
     public static BatchRow Parse(int line, string text, SamplingOptions defaults)
     {
         JsonObject row;
@@ -50,8 +52,10 @@ public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationR
             try
             {
                 // A whole number written as 3.0 or 1e2 (as pandas and many JSON writers write integer columns) is one.
-                if (fallback is int or ulong && node.GetValueKind() == JsonValueKind.Number && node.GetValue<JsonElement>().TryGetDecimal(out var number)
-                    && number == decimal.Truncate(number) && number >= (fallback is int ? int.MinValue : 0) && number <= (fallback is int ? int.MaxValue : ulong.MaxValue))
+                if (fallback is int or ulong && node.GetValueKind() == JsonValueKind.Number
+                    && node.GetValue<JsonElement>().TryGetDecimal(out var number)
+                    && number == decimal.Truncate(number) && number >= (fallback is int ? int.MinValue : 0)
+                        && number <= (fallback is int ? int.MaxValue : ulong.MaxValue))
                     return (T)(object)(fallback is int ? (int)number : (ulong)number);
                 return node.GetValue<T>();
             }
@@ -64,19 +68,22 @@ public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationR
                     string => "a string",
                     _ => "a number",
                 };
-                throw new Gpt2OnnxException($"line {line}: '{name}' must be {expected}, not {JsonText.Excerpt(node.ToJsonString())}");
+                throw new Gpt2OnnxException($"line {line}: '{name}' must be {expected}, not " +
+                                            $"{JsonText.Excerpt(node.ToJsonString())}");
             }
         }
         var stop = row["stop"] switch
         {
             null => defaults.StopStrings,
             JsonValue v when v.GetValueKind() == JsonValueKind.String => [v.GetValue<string>()],
-            JsonArray a when a.All(s => s?.GetValueKind() == JsonValueKind.String) => a.Select(s => s!.GetValue<string>()).ToList(),
+            JsonArray a when a.All(s => s?.GetValueKind() == JsonValueKind.String) =>
+                a.Select(s => s!.GetValue<string>()).ToList(),
             _ => throw new Gpt2OnnxException($"line {line}: 'stop' must be a string or an array of strings"),
         };
         string key = id.ToJsonString();
         // A row's sampling values ask for sampling, as on the command line.
-        var options = defaults.WithSampling(row["temperature"] is null ? null : Get("temperature", defaults.Temperature),
+        var options = defaults.WithSampling(row["temperature"] is null
+                                            ? null : Get("temperature", defaults.Temperature),
                                             row["top_k"] is null ? null : Get("top_k", defaults.TopK),
                                             row["top_p"] is null ? null : Get("top_p", defaults.TopP)) with
         {
@@ -98,8 +105,10 @@ public sealed record BatchRow(int Line, JsonNode IdJson, string Key, GenerationR
         {
             throw new Gpt2OnnxException($"line {line}: {e.Message}");
         }
-        var others = row.Select(p => p.Key).Where(k => k is not ("id" or "prompt") && !OptionNames.Contains(k)).ToList();
-        return new BatchRow(line, id.DeepClone(), key, new GenerationRequest { Prompt = prompt.GetValue<string>(), Options = options }, others);
+        var others = row.Select(p => p.Key).Where(k => k is not ("id" or "prompt") && !OptionNames.Contains(k))
+            .ToList();
+        return new BatchRow(line, id.DeepClone(), key,
+                            new GenerationRequest { Prompt = prompt.GetValue<string>(), Options = options }, others);
     }
 
     /// <summary>FNV-1a (64-bit) of the id's JSON text: stable across machines, processes and .NET versions.</summary>

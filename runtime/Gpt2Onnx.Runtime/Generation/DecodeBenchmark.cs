@@ -12,7 +12,8 @@ public sealed record BenchResult(
     string Mode, int Batch, int PromptLength, int NewTokens, double PrefillMs, double StepMsP50, double StepMsP90,
     double TokensPerSecond, double HostShare, double AllocatedBytesPerStep, long PeakRssBytes, long RssGrowthBytes);
 
-/// <summary>A graph to time: through this runtime's decoder (IO binding), or as plain ONNX Runtime runs it (the peer).</summary>
+/// <summary>A graph to time: through this runtime's decoder (IO binding), or as plain ONNX Runtime runs it (the
+/// peer).</summary>
 public sealed record BenchRow(LanguageModel Model, bool IoBinding);
 
 /// <summary>
@@ -23,7 +24,8 @@ public sealed record BenchRow(LanguageModel Model, bool IoBinding);
 /// </summary>
 public static class DecodeBenchmark
 {
-    public static BenchResult Run(LanguageModel model, int batch, int promptLength, int newTokens, bool ioBinding, int warmupSteps = 3)
+    public static BenchResult Run(LanguageModel model, int batch, int promptLength, int newTokens, bool ioBinding,
+                                  int warmupSteps = 3)
     {
         // In long: a huge count overflowed int and passed the check.
         if ((long)promptLength + newTokens + warmupSteps > model.ContextLength)
@@ -31,8 +33,11 @@ public static class DecodeBenchmark
                                         $"context of {model.ContextLength}");
         Decoder.CheckMemory(model, batch, promptLength + newTokens + warmupSteps); // before the prompts: batch of them
         var random = new Random(7);
-        var prompts = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, promptLength).Select(_ => random.Next(model.VocabSize)).ToArray()).ToList();
-        return ioBinding ? WithBinding(model, prompts, newTokens, warmupSteps) : WithPlainRun(model, prompts, newTokens, warmupSteps);
+        var prompts = Enumerable.Range(0, batch)
+            .Select(_ => Enumerable.Range(0, promptLength).Select(_ => random.Next(model.VocabSize)).ToArray())
+                .ToList();
+        return ioBinding ? WithBinding(model, prompts, newTokens, warmupSteps)
+            : WithPlainRun(model, prompts, newTokens, warmupSteps);
     }
 
     /// <summary>
@@ -40,7 +45,8 @@ public static class DecodeBenchmark
     /// (A B, B A, ...), so a slow minute of the machine falls on every row alike and each round's ratios
     /// compare runs seconds apart. Returns each row's results, one per round.
     /// </summary>
-    public static BenchResult[][] Rounds(IReadOnlyList<BenchRow> rows, int batch, int promptLength, int newTokens, int rounds,
+    public static BenchResult[][] Rounds(IReadOnlyList<BenchRow> rows, int batch, int promptLength, int newTokens,
+                                         int rounds,
                                          Action<int>? roundStarting = null)
     {
         if (rows.Count == 0) throw new ArgumentException("at least one row");
@@ -67,7 +73,10 @@ public static class DecodeBenchmark
         decoder.Prefill(prompts);
         double prefillMs = clock.Elapsed.TotalMilliseconds;
         var tokens = new int[batch];
-        var samplers = Enumerable.Range(0, batch).Select(_ => new Sampler(model.VocabSize, new SamplingOptions { Greedy = true, MaxNewTokens = newTokens + warmup })).ToArray();
+        var samplers = Enumerable.Range(0, batch)
+            .Select(_ => new Sampler(model.VocabSize,
+                                     new SamplingOptions { Greedy = true, MaxNewTokens = newTokens + warmup }))
+                                         .ToArray();
         void Step()
         {
             for (int b = 0; b < batch; b++) tokens[b] = samplers[b].Next(decoder.Logits(b));
@@ -87,7 +96,8 @@ public static class DecodeBenchmark
         long total = Stopwatch.GetTimestamp() - start;
         long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
         double host = 1 - (double)(decoder.RunTicks - runTicksBefore) / total;
-        return Result("io-binding", batch, length, newTokens, prefillMs, times, host, (double)allocated / newTokens, CurrentRss() - rssBefore);
+        return Result("io-binding", batch, length, newTokens, prefillMs, times, host, (double)allocated / newTokens,
+                      CurrentRss() - rssBefore);
     }
 
     private static BenchResult WithPlainRun(LanguageModel model, List<int[]> prompts, int newTokens, int warmup)
@@ -95,7 +105,8 @@ public static class DecodeBenchmark
         var session = model.Session;
         int batch = prompts.Count, length = prompts[0].Length, vocab = model.VocabSize;
         var outputNames = new List<string> { GraphNames.Logits };
-        for (int i = 0; i < model.Layers; i++) outputNames.AddRange([GraphNames.PresentKey(i), GraphNames.PresentValue(i)]);
+        for (int i = 0; i < model.Layers; i++)
+            outputNames.AddRange([GraphNames.PresentKey(i), GraphNames.PresentValue(i)]);
         var pasts = new List<OrtValue>();
         int total = 0;
         var next = new long[batch];
@@ -112,12 +123,14 @@ public static class DecodeBenchmark
             {
                 OrtValue.CreateTensorValueFromMemory(ids, [batch, newPerRow]),
                 OrtValue.CreateTensorValueFromMemory(Enumerable.Repeat(1L, batch * total).ToArray(), [batch, total]),
-                OrtValue.CreateTensorValueFromMemory(Enumerable.Range(0, batch).SelectMany(_ => Enumerable.Range(total - newPerRow, newPerRow)
+                OrtValue.CreateTensorValueFromMemory(Enumerable.Range(0,
+                    batch).SelectMany(_ => Enumerable.Range(total - newPerRow, newPerRow)
                     .Select(p => (long)p)).ToArray(), [batch, newPerRow]),
             };
             if (pasts.Count == 0)
                 for (int i = 0; i < 2 * model.Layers; i++)
-                    pasts.Add(OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, cacheType, [batch, model.Heads, 0, model.HeadSize]));
+                    pasts.Add(OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, cacheType,
+                                                                  [batch, model.Heads, 0, model.HeadSize]));
             for (int i = 0; i < model.Layers; i++)
             {
                 names.AddRange([GraphNames.PastKey(i), GraphNames.PastValue(i)]);
@@ -129,7 +142,8 @@ public static class DecodeBenchmark
             foreach (var value in inputs) value.Dispose();
             var logits = outputs[0].GetTensorDataAsSpan<float>().ToArray();
             for (int b = 0; b < batch; b++)
-                next[b] = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits.AsSpan(((b + 1) * newPerRow - 1) * vocab, vocab));
+                next[b] = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits.AsSpan(((b
+                    + 1) * newPerRow - 1) * vocab, vocab));
             outputs[0].Dispose();
             pasts = outputs.Skip(1).ToList();
         }
@@ -145,7 +159,8 @@ public static class DecodeBenchmark
         for (int i = 0; i < warmup; i++) RunOnce(next.ToArray(), 1);
         var times = new double[newTokens];
         long rssBefore = CurrentRss();
-        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread(), runBefore = runTicks, start = Stopwatch.GetTimestamp();
+        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread(), runBefore = runTicks,
+        start = Stopwatch.GetTimestamp();
         for (int i = 0; i < newTokens; i++)
         {
             long t = Stopwatch.GetTimestamp();
@@ -155,16 +170,19 @@ public static class DecodeBenchmark
         long elapsed = Stopwatch.GetTimestamp() - start;
         long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
         foreach (var p in pasts) p.Dispose();
-        return Result("plain-run", batch, length, newTokens, prefillMs, times, 1 - (double)(runTicks - runBefore) / elapsed, (double)allocated / newTokens,
+        return Result("plain-run", batch, length, newTokens, prefillMs, times,
+                      1 - (double)(runTicks - runBefore) / elapsed, (double)allocated / newTokens,
                       CurrentRss() - rssBefore);
     }
 
-    private static BenchResult Result(string mode, int batch, int length, int newTokens, double prefillMs, double[] times, double host, double allocatedPerStep,
+    private static BenchResult Result(string mode, int batch, int length, int newTokens, double prefillMs,
+                                      double[] times, double host, double allocatedPerStep,
                                       long rssGrowth)
     {
         var sorted = times.Order().ToArray();
         double P(double q) => sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
-        return new BenchResult(mode, batch, length, newTokens, prefillMs, P(0.5), P(0.9), batch * newTokens / (times.Sum() / 1000), host, allocatedPerStep, PeakRss(),
+        return new BenchResult(mode, batch, length, newTokens, prefillMs, P(0.5), P(0.9),
+                               batch * newTokens / (times.Sum() / 1000), host, allocatedPerStep, PeakRss(),
                                rssGrowth);
     }
 
@@ -178,7 +196,8 @@ public static class DecodeBenchmark
     {
         try
         {
-            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
+            var line = File.ReadLines("/proc/self/status")
+                .FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
             return line == null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
         }
         catch (IOException)

@@ -27,7 +27,8 @@ internal abstract unsafe class Decoder : IDisposable
     protected static readonly Utf8Name LogitsName = new(GraphNames.Logits);
     protected static readonly Utf8Name LogitsToKeepName = new(GraphNames.LogitsToKeep);
     protected readonly Utf8Name[] PastKeyNames, PastValueNames, PresentKeyNames, PresentValueNames;
-    /// <summary>Whether the graph takes logits_to_keep, so a prefill can skip the LM head where no token is sampled.</summary>
+    /// <summary>Whether the graph takes logits_to_keep, so a prefill can skip the LM head where no token is
+    /// sampled.</summary>
     protected readonly bool KeepsLastLogits;
     private readonly NativeTensor _logitsToKeep; // () int64
 
@@ -37,18 +38,24 @@ internal abstract unsafe class Decoder : IDisposable
     /// </summary>
     internal static void CheckMemory(LanguageModel model, int maxBatch, int maxLength)
     {
-        double cache = 2.0 * model.Layers * maxBatch * model.Heads * maxLength * model.HeadSize * model.CacheType.SizeOf();
-        double bytes = cache + 2.0 * maxBatch * model.VocabSize * sizeof(float) + 2.0 * maxBatch * maxLength * sizeof(long);
+        double cache = 2.0 * model.Layers * maxBatch * model.Heads * maxLength * model.HeadSize
+                       * model.CacheType.SizeOf();
+        double bytes = cache + 2.0 * maxBatch * model.VocabSize * sizeof(float)
+            + 2.0 * maxBatch * maxLength * sizeof(long);
         double available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-        if (bytes > available || (double)maxBatch * model.VocabSize > Array.MaxLength || (double)maxBatch * maxLength > Array.MaxLength)
-            throw new Gpt2OnnxException($"a batch of {maxBatch} sequences of up to {maxLength} tokens needs {bytes / 1e9:F1} GB " +
-                                        $"for its key/value cache and logits, beyond this machine's {available / 1e9:F1} GB: lower the batch (--max-batch) or the length (--max-length)");
+        if (bytes > available || (double)maxBatch * model.VocabSize > Array.MaxLength
+            || (double)maxBatch * maxLength > Array.MaxLength)
+            throw new Gpt2OnnxException($"a batch of {maxBatch} sequences of up to {maxLength} tokens needs " +
+                                        $"{bytes / 1e9:F1} GB for its key/value cache and logits, beyond this " +
+                                        $"machine's {available / 1e9:F1} GB: lower the batch (--max-batch) or the " +
+                                        "length (--max-length)");
     }
 
     protected Decoder(LanguageModel model, int maxBatch, int maxLength)
     {
         if (maxLength > model.ContextLength)
-            throw new Gpt2OnnxException($"{maxLength} tokens exceed the model's context of {model.ContextLength}: shorten the prompt or --max-new-tokens");
+            throw new Gpt2OnnxException($"{maxLength} tokens exceed the model's context of {model.ContextLength}: " +
+                                        "shorten the prompt or --max-new-tokens");
         CheckMemory(model, maxBatch, maxLength);
         Model = model;
         MaxBatch = maxBatch;
@@ -56,13 +63,16 @@ internal abstract unsafe class Decoder : IDisposable
         Lengths = new int[maxBatch];
         Binding = model.Session.CreateBinding();
         _lastLogits = new float[maxBatch * model.VocabSize];
-        StepLogits = NativeTensor.OnHostMemory(TensorElementType.Float, [maxBatch, 1, model.VocabSize], ((long)maxBatch * model.VocabSize * sizeof(float)));
+        StepLogits = NativeTensor.OnHostMemory(TensorElementType.Float, [maxBatch, 1, model.VocabSize],
+                                               ((long)maxBatch * model.VocabSize * sizeof(float)));
         StepIds = NativeTensor.OnHostMemory(TensorElementType.Int64, [maxBatch, 1], (maxBatch * sizeof(long)));
         StepPositions = NativeTensor.OnHostMemory(TensorElementType.Int64, [maxBatch, 1], (maxBatch * sizeof(long)));
         PastKeyNames = Enumerable.Range(0, model.Layers).Select(i => new Utf8Name(GraphNames.PastKey(i))).ToArray();
         PastValueNames = Enumerable.Range(0, model.Layers).Select(i => new Utf8Name(GraphNames.PastValue(i))).ToArray();
-        PresentKeyNames = Enumerable.Range(0, model.Layers).Select(i => new Utf8Name(GraphNames.PresentKey(i))).ToArray();
-        PresentValueNames = Enumerable.Range(0, model.Layers).Select(i => new Utf8Name(GraphNames.PresentValue(i))).ToArray();
+        PresentKeyNames = Enumerable.Range(0, model.Layers).Select(i => new Utf8Name(GraphNames.PresentKey(i)))
+            .ToArray();
+        PresentValueNames = Enumerable.Range(0, model.Layers).Select(i => new Utf8Name(GraphNames.PresentValue(i)))
+            .ToArray();
         KeepsLastLogits = model.Session.Input(GraphNames.LogitsToKeep) != null;
         _logitsToKeep = NativeTensor.OnHostMemory(TensorElementType.Int64, [], sizeof(long));
     }
@@ -80,7 +90,8 @@ internal abstract unsafe class Decoder : IDisposable
 
     public int BatchSize { get; protected set; }
 
-    /// <summary>Stopwatch ticks spent inside ONNX Runtime's Run since the decoder was made (the rest is host work).</summary>
+    /// <summary>Stopwatch ticks spent inside ONNX Runtime's Run since the decoder was made (the rest is host
+    /// work).</summary>
     public long RunTicks { get; private set; }
 
     /// <summary>Runs the bound graph, counting the time it takes.</summary>
@@ -94,7 +105,8 @@ internal abstract unsafe class Decoder : IDisposable
     /// <summary>Tokens of sequence <paramref name="row"/> in the cache.</summary>
     public int Length(int row) => Lengths[row];
 
-    /// <summary>The most tokens sequence <paramref name="row"/> can reach (less than MaxLength where padding takes room).</summary>
+    /// <summary>The most tokens sequence <paramref name="row"/> can reach (less than MaxLength where padding takes
+    /// room).</summary>
     public virtual int Capacity(int row) => MaxLength;
 
     /// <summary>The newest logits of sequence <paramref name="row"/> (valid until the next step).</summary>
@@ -118,10 +130,12 @@ internal abstract unsafe class Decoder : IDisposable
     /// <summary>Checks a fresh batch of prompts against this decoder's size.</summary>
     protected void CheckPrompts(IReadOnlyList<int[]> prompts)
     {
-        if (prompts.Count == 0 || prompts.Count > MaxBatch) throw new ArgumentException($"between 1 and {MaxBatch} prompts");
+        if (prompts.Count == 0 || prompts.Count > MaxBatch)
+            throw new ArgumentException($"between 1 and {MaxBatch} prompts");
         if (prompts.Any(p => p.Length == 0)) throw new ArgumentException("every prompt needs at least one token");
         int longest = prompts.Max(p => p.Length);
-        if (longest > MaxLength) throw new Gpt2OnnxException($"a prompt of {longest} tokens exceeds the {MaxLength} this decoder was made for");
+        if (longest > MaxLength) throw new Gpt2OnnxException($"a prompt of {longest} tokens exceeds the {MaxLength} " +
+                                                             "this decoder was made for");
     }
 
     private void Prefill(IReadOnlyList<int[]> prompts, bool keepAll)
@@ -130,7 +144,8 @@ internal abstract unsafe class Decoder : IDisposable
         int longest = prompts.Max(p => p.Length);
         BatchSize = prompts.Count;
         // Only the positions from the earliest last token on need logits (all of them for keepAll).
-        int rows = keepAll || !KeepsLastLogits ? longest : longest - prompts.Min(p => PrefillLogitsIndex(p.Length, longest));
+        int rows = keepAll || !KeepsLastLogits
+            ? longest : longest - prompts.Min(p => PrefillLogitsIndex(p.Length, longest));
         using var logits = RunPrefill(prompts, longest, rows);
         var all = logits.Span<float>();
         _allLogits = keepAll ? all.ToArray() : null;
@@ -153,7 +168,8 @@ internal abstract unsafe class Decoder : IDisposable
     {
         if (tokens.Length != BatchSize) throw new ArgumentException($"one token per sequence ({BatchSize})");
         for (int b = 0; b < BatchSize; b++)
-            if (Lengths[b] >= MaxLength && (active.IsEmpty || active[b])) throw new Gpt2OnnxException($"sequence {b} reached the decoder's length of {MaxLength} tokens");
+            if (Lengths[b] >= MaxLength && (active.IsEmpty || active[b]))
+                throw new Gpt2OnnxException($"sequence {b} reached the decoder's length of {MaxLength} tokens");
         var ids = StepIds.Span<long>();
         var positions = StepPositions.Span<long>();
         for (int b = 0; b < BatchSize; b++)
@@ -195,26 +211,31 @@ internal abstract unsafe class Decoder : IDisposable
     /// <summary>Whether one slot can be refilled while the others decode (continuous batching).</summary>
     public virtual bool CanRefillSlots => false;
 
-    /// <summary>Starts a batch of <paramref name="batch"/> empty slots for <see cref="RefillSlots"/> (continuous batching).</summary>
-    public virtual void StartEmpty(int batch) => throw new NotSupportedException("this graph cannot refill slots: export it with --variant fused");
+    /// <summary>Starts a batch of <paramref name="batch"/> empty slots for <see cref="RefillSlots"/> (continuous
+    /// batching).</summary>
+    public virtual void StartEmpty(int batch) =>
+        throw new NotSupportedException("this graph cannot refill slots: export it with --variant fused");
 
     /// <summary>
     /// Replaces the sequences in slots <paramref name="firstRow"/> to firstRow + prompts.Count - 1 with
     /// <paramref name="prompts"/> and computes their logits.
     /// </summary>
-    public virtual void RefillSlots(int firstRow, IReadOnlyList<int[]> prompts) => throw new NotSupportedException("this graph cannot refill slots: export it with --variant fused");
+    public virtual void RefillSlots(int firstRow, IReadOnlyList<int[]> prompts) =>
+        throw new NotSupportedException("this graph cannot refill slots: export it with --variant fused");
 
     /// <summary>
     /// Moves the sequence in slot <paramref name="from"/> (its cache, length and logits) into the free slot
     /// <paramref name="to"/>, so that the busy slots can be gathered at the front and the batch shrunk.
     /// </summary>
-    public virtual void MoveSlot(int from, int to) => throw new NotSupportedException("this graph cannot move slots: export it with --variant fused");
+    public virtual void MoveSlot(int from, int to) =>
+        throw new NotSupportedException("this graph cannot move slots: export it with --variant fused");
 
     /// <summary>
     /// Steps the first <paramref name="batch"/> slots from now on (up to MaxBatch): a slot beyond the old
     /// batch is empty until it is refilled, and one beyond the new batch is no longer computed.
     /// </summary>
-    public virtual void ResizeBatch(int batch) => throw new NotSupportedException("this graph cannot resize its batch: export it with --variant fused");
+    public virtual void ResizeBatch(int batch) =>
+        throw new NotSupportedException("this graph cannot resize its batch: export it with --variant fused");
 
     /// <summary>Records slot <paramref name="row"/>'s newest logits and length after a refill.</summary>
     protected void SetSlot(int row, ReadOnlySpan<float> logits, int length)
@@ -225,7 +246,8 @@ internal abstract unsafe class Decoder : IDisposable
 
     /// <summary>
     /// Runs the prompts; returns logits (B, <paramref name="logitsRows"/>, V) of the padded batch's last
-    /// positions (after <see cref="BindLogitsToKeep"/>; all <paramref name="paddedLength"/> when the graph cannot limit them).
+    /// positions (after <see cref="BindLogitsToKeep"/>; all <paramref name="paddedLength"/> when the graph cannot limit
+    /// them).
     /// </summary>
     protected abstract NativeTensor RunPrefill(IReadOnlyList<int[]> prompts, int paddedLength, int logitsRows);
 

@@ -17,15 +17,17 @@ internal sealed unsafe class FusedDecoder : Decoder
 {
     private static readonly Utf8Name MaskName = new(GraphNames.AttentionMask);
     private readonly NativeTensor[] _keys, _values;  // (B, nh, MaxLength, hs)
-    private readonly NativeTensor _mask;              // (B, MaxLength) int64: row b is Lengths[b] ones (+1 in a step), then zeros
+    private readonly NativeTensor _mask;  // (B, MaxLength) int64: row b is Lengths[b] ones (+1 in a step), then zeros
 
     public FusedDecoder(LanguageModel model, int maxBatch, int maxLength) : base(model, maxBatch, maxLength)
     {
         long bytes = (long)maxBatch * model.Heads * maxLength * model.HeadSize * model.CacheType.SizeOf();
-        NativeTensor Buffer() => NativeTensor.ForCache(model.Session.Device, model.CacheType, CacheShape(maxBatch), bytes);
+        NativeTensor Buffer() => NativeTensor.ForCache(model.Session.Device, model.CacheType, CacheShape(maxBatch),
+                                                       bytes);
         _keys = Enumerable.Range(0, model.Layers).Select(_ => Buffer()).ToArray();
         _values = Enumerable.Range(0, model.Layers).Select(_ => Buffer()).ToArray();
-        _mask = NativeTensor.OnHostMemory(TensorElementType.Int64, [maxBatch, maxLength], (long)maxBatch * maxLength * sizeof(long));
+        _mask = NativeTensor.OnHostMemory(TensorElementType.Int64, [maxBatch, maxLength],
+                                          (long)maxBatch * maxLength * sizeof(long));
         _mask.Span<long>().Clear();
     }
 
@@ -81,7 +83,8 @@ internal sealed unsafe class FusedDecoder : Decoder
 
     protected override int PrefillLogitsIndex(int length, int paddedLength) => length - 1;
 
-    /// <summary>Only reached through <see cref="Decoder.PrefillAll"/>: one prompt into slot 0, every position's logits.</summary>
+    /// <summary>Only reached through <see cref="Decoder.PrefillAll"/>: one prompt into slot 0, every position's
+    /// logits.</summary>
     protected override NativeTensor RunPrefill(IReadOnlyList<int[]> prompts, int paddedLength, int logitsRows)
     {
         StartEmpty(prompts.Count);
@@ -129,7 +132,8 @@ internal sealed unsafe class FusedDecoder : Decoder
 
     public override void ResizeBatch(int batch) => Resize(batch);
 
-    /// <summary>Steps <paramref name="batch"/> slots from now on: the tensors view the front of their buffers, bound once.</summary>
+    /// <summary>Steps <paramref name="batch"/> slots from now on: the tensors view the front of their buffers, bound
+    /// once.</summary>
     private void Resize(int batch)
     {
         if (batch < 1 || batch > MaxBatch) throw new ArgumentOutOfRangeException(nameof(batch));
@@ -222,8 +226,10 @@ internal sealed unsafe class FusedDecoder : Decoder
     {
         int count = prompts.Count;
         if (count == 0 || firstRow < 0 || firstRow + count > BatchSize)
-            throw new ArgumentOutOfRangeException(nameof(firstRow), $"rows {firstRow} to {firstRow + count - 1} of {BatchSize}");
-        if (prompts.Any(p => p.Length == 0 || p.Length > MaxLength)) throw new ArgumentException($"prompts of 1 to {MaxLength} tokens");
+            throw new ArgumentOutOfRangeException(nameof(firstRow),
+                                                  $"rows {firstRow} to {firstRow + count - 1} of {BatchSize}");
+        if (prompts.Any(p => p.Length == 0 || p.Length > MaxLength))
+            throw new ArgumentException($"prompts of 1 to {MaxLength} tokens");
         int longest = prompts.Max(p => p.Length), shortest = prompts.Min(p => p.Length);
         // Logits from the earliest last token on (every position where the graph cannot limit them).
         int rows = KeepsLastLogits ? longest - shortest + 1 : longest;
@@ -239,7 +245,8 @@ internal sealed unsafe class FusedDecoder : Decoder
         }
     }
 
-    /// <summary>Runs right-padded prompts into the cache rows from <paramref name="firstRow"/> on, with a binding of their own.</summary>
+    /// <summary>Runs right-padded prompts into the cache rows from <paramref name="firstRow"/> on, with a binding of
+    /// their own.</summary>
     private void RunPrompts(int firstRow, IReadOnlyList<int[]> prompts, int logitsRows, NativeTensor logits)
     {
         int count = prompts.Count, longest = prompts.Max(p => p.Length);
@@ -249,7 +256,8 @@ internal sealed unsafe class FusedDecoder : Decoder
         var (idTensor, positionTensor) = RightPadded(prompts, longest);
         using var ids = idTensor;
         using var positions = positionTensor;
-        using var mask = NativeTensor.OnHostMemory(TensorElementType.Int64, [count, longest], (long)count * longest * sizeof(long));
+        using var mask = NativeTensor.OnHostMemory(TensorElementType.Int64, [count, longest],
+                                                   (long)count * longest * sizeof(long));
         WriteMask(mask.Span<long>(), count, longest, prompts.Select(p => p.Length).ToArray());
         using var keep = NativeTensor.From<long>([logitsRows]);
         try
@@ -286,11 +294,13 @@ internal sealed unsafe class FusedDecoder : Decoder
                 ids[b * paddedLength + t] = t < prompts[b].Length ? prompts[b][t] : Model.EndOfTextId;
                 positions[b * paddedLength + t] = t;
             }
-        return (NativeTensor.From<long>(ids, prompts.Count, paddedLength), NativeTensor.From<long>(positions, prompts.Count, paddedLength));
+        return (NativeTensor.From<long>(ids, prompts.Count, paddedLength),
+                NativeTensor.From<long>(positions, prompts.Count, paddedLength));
     }
 
     /// <summary>Binds every input and output; each layer's cache is bound as both its past and its present.</summary>
-    private void Bind(OrtIoBinding binding, NativeTensor ids, NativeTensor positions, NativeTensor mask, NativeTensor logits,
+    private void Bind(OrtIoBinding binding, NativeTensor ids, NativeTensor positions, NativeTensor mask,
+                      NativeTensor logits,
                       NativeTensor[] keys, NativeTensor[] values)
     {
         binding.BindInput(InputIdsName, ids);

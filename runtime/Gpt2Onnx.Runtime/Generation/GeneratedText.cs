@@ -56,7 +56,8 @@ public sealed class GeneratedText
         return false;
     }
 
-    /// <summary>The whole text: what the decoder still holds is added (unless a stop string ended it) and handed out.</summary>
+    /// <summary>The whole text: what the decoder still holds is added (unless a stop string ended it) and handed
+    /// out.</summary>
     public string Complete(Action<string>? onText)
     {
         if (!Stopped) _text.Append(_decoder.Flush());

@@ -9,7 +9,8 @@ public sealed record GenerationRequest
     public string? Prompt { get; init; }
     public IReadOnlyList<int>? PromptIds { get; init; }
     public SamplingOptions Options { get; init; } = new();
-    /// <summary>Drop tokens from the prompt's start when it and the new tokens exceed the context, instead of failing.</summary>
+    /// <summary>Drop tokens from the prompt's start when it and the new tokens exceed the context, instead of
+    /// failing.</summary>
     public bool TruncatePromptLeft { get; init; }
 
     /// <summary>
@@ -26,8 +27,9 @@ public sealed record GenerationRequest
         }
         else if (ids.Count >= contextLength)
         {
-            throw new Gpt2OnnxException($"the prompt has {ids.Count} tokens, which leaves no room in the model's context of {contextLength}: " +
-                                        "shorten it, or allow left truncation (--truncate)");
+            throw new Gpt2OnnxException($"the prompt has {ids.Count} tokens, which leaves no room in the model's " +
+                                        $"context of {contextLength}: shorten it, or allow left truncation " +
+                                        "(--truncate)");
         }
     }
 }

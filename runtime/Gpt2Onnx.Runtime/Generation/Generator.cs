@@ -13,7 +13,8 @@ public sealed class Generator : IDisposable
 
     public Generator(LanguageModel model) => _model = model;
 
-    /// <summary>Tokens generated and seconds spent in the last call (prefill included), for throughput reports.</summary>
+    /// <summary>Tokens generated and seconds spent in the last call (prefill included), for throughput
+    /// reports.</summary>
     public (int Tokens, double PrefillSeconds, double DecodeSeconds) LastRun { get; private set; }
 
     public GenerationResult Generate(GenerationRequest request, Action<string>? onText = null) =>
@@ -32,7 +33,8 @@ public sealed class Generator : IDisposable
         int batch = requests.Count;
         if (batch == 0) return [];
         if (requests.Any(r => r.Options.Beams.Enabled)) return GenerateMixed(requests, onText, observers);
-        var prompts = requests.Select(r => SequenceState.PromptIds(_model, r with { Options = r.Options.Validate() })).ToArray();
+        var prompts = requests.Select(r => SequenceState.PromptIds(_model, r with { Options = r.Options.Validate() }))
+            .ToArray();
         // Room for the longest prompt and the most new tokens (a left-padded batch needs both at once).
         long longest = prompts.Max(p => p.Length) + (long)requests.Max(r => r.Options.MaxNewTokens);
         int maxLength = (int)Math.Min(_model.ContextLength, longest);
@@ -46,7 +48,8 @@ public sealed class Generator : IDisposable
                                            observers?[b]))
             .ToArray();
         foreach (var observer in observers ?? []) observer?.Started();
-        var callbacks = Enumerable.Range(0, batch).Select(b => onText == null ? null : (Action<string>)(text => onText(b, text))).ToArray();
+        var callbacks = Enumerable.Range(0, batch)
+            .Select(b => onText == null ? null : (Action<string>)(text => onText(b, text))).ToArray();
         var next = new int[batch];
         var active = new bool[batch];
         int total = 0;

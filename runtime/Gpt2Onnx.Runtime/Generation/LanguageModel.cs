@@ -34,7 +34,8 @@ public sealed class LanguageModel : IDisposable
     public int EndOfTextId { get; }
     /// <summary>True for graphs whose past and present share one buffer (the fused variant).</summary>
     public bool SharesCacheBuffer { get; }
-    /// <summary>The element type of the key/value cache (float, or float16 for fp16 exports), read from the graph's first past input.</summary>
+    /// <summary>The element type of the key/value cache (float, or float16 for fp16 exports), read from the graph's
+    /// first past input.</summary>
     public TensorElementType CacheType { get; }
     /// <summary>"portable" or "fused", and "fp32", "fp16" or "int4", as the export declared them.</summary>
     public string Variant { get; }
@@ -70,24 +71,31 @@ public sealed class LanguageModel : IDisposable
         Variant = session.Metadata.GetValueOrDefault("gpt2onnx.variant", "portable");
         Precision = session.Metadata.GetValueOrDefault("gpt2onnx.precision", "fp32");
         SharesCacheBuffer = session.Metadata.GetValueOrDefault("gpt2onnx.past_present_share_buffer") == "true";
-        if (int.TryParse(session.Metadata.GetValueOrDefault("gpt2onnx.trained_context"), System.Globalization.NumberStyles.None,
-                         System.Globalization.CultureInfo.InvariantCulture, out int trained) && trained >= 2 && trained < ContextLength)
+        if (int.TryParse(session.Metadata.GetValueOrDefault("gpt2onnx.trained_context"),
+                         System.Globalization.NumberStyles.None,
+                         System.Globalization.CultureInfo.InvariantCulture,
+                         out int trained) && trained >= 2 && trained < ContextLength)
             TrainedContext = trained;
         if (session.Input(GraphNames.AttentionMask) == null)
-            throw new Gpt2OnnxException($"{session.ModelPath} has no attention_mask input: it is not a graph this runtime drives (export it again with gpt2-export)");
+            throw new Gpt2OnnxException($"{session.ModelPath} has no attention_mask input: it is not a graph this " +
+                                        "runtime drives (export it again with gpt2-export)");
         var past = session.Input(GraphNames.PastKey(0))
-                   ?? throw new Gpt2OnnxException($"{session.ModelPath} has no input {GraphNames.PastKey(0)}: it is not a graph with a key/value cache (export it with gpt2-export)");
+                   ?? throw new Gpt2OnnxException($"{session.ModelPath} has no input {GraphNames.PastKey(0)}: it is " +
+                                                  "not a graph with a key/value cache (export it with gpt2-export)");
         CacheType = past.ElementType;
         if (CacheType is not (TensorElementType.Float or TensorElementType.Float16))
-            throw new Gpt2OnnxException($"{session.ModelPath}: its cache is {CacheType}; this runtime drives float or float16 caches (export with --precision fp32, fp16 or int4)");
+            throw new Gpt2OnnxException($"{session.ModelPath}: its cache is {CacheType}; this runtime drives float " +
+                                        "or float16 caches (export with --precision fp32, fp16 or int4)");
         var logits = session.Outputs.FirstOrDefault(o => o.Name == GraphNames.Logits);
         if (logits?.ElementType != TensorElementType.Float)
-            throw new Gpt2OnnxException($"{session.ModelPath}: its logits output is {(logits == null ? "missing" : logits.ElementType.ToString())}, not float: export the model again with gpt2-export");
+            throw new Gpt2OnnxException($"{session.ModelPath}: its logits output is " +
+                                        $"{(logits == null ? "missing" : logits.ElementType.ToString())}, not float: " +
+                                        "export the model again with gpt2-export");
         CheckAgainstGraph(session, past, logits);
         CheckDevice(session);
         if (Tokenizer.VocabSize > VocabSize)
-            throw new Gpt2OnnxException($"{directory}: the tokenizer has {Tokenizer.VocabSize} ids but the model only " +
-                                        $"{VocabSize}: the folder mixes two models");
+            throw new Gpt2OnnxException($"{directory}: the tokenizer has {Tokenizer.VocabSize} ids but the model " +
+                                        $"only {VocabSize}: the folder mixes two models");
     }
 
     /// <summary>
@@ -97,11 +105,13 @@ public sealed class LanguageModel : IDisposable
     private void CheckDevice(ModelSession session)
     {
         if (session.Device.IsCuda && SharesCacheBuffer && CacheType == TensorElementType.Float)
-            throw new Gpt2OnnxException($"{Directory} is a fused {Precision} graph, whose attention ONNX Runtime runs on the " +
-                                        "CPU only: for CUDA export it with --variant fused --precision fp16, or use a portable export");
+            throw new Gpt2OnnxException($"{Directory} is a fused {Precision} graph, whose attention ONNX Runtime " +
+                                        "runs on the CPU only: for CUDA export it with --variant fused --precision " +
+                                        "fp16, or use a portable export");
     }
 
-    /// <summary>Largest context a model may declare: the cache is sized from it, so a hostile config must not pick it freely.</summary>
+    /// <summary>Largest context a model may declare: the cache is sized from it, so a hostile config must not pick it
+    /// freely.</summary>
     public const int MaxContextLength = 1 << 20;
 
     /// <summary>
@@ -112,14 +122,18 @@ public sealed class LanguageModel : IDisposable
     private void CheckAgainstGraph(ModelSession session, GraphValue past, GraphValue logits)
     {
         string config = $"{Directory}/{_configFile}";
-        int pastKeys = session.Inputs.Count(i => i.Name.StartsWith("past_key_values.", StringComparison.Ordinal) && i.Name.EndsWith(".key", StringComparison.Ordinal));
+        int pastKeys = session.Inputs.Count(i => i.Name.StartsWith("past_key_values.", StringComparison.Ordinal)
+                                            && i.Name.EndsWith(".key", StringComparison.Ordinal));
         if (Layers != pastKeys)
-            throw new Gpt2OnnxException($"{config} says {Layers} layers, but the graph has {pastKeys} past key inputs: the folder mixes two models (export it again)");
+            throw new Gpt2OnnxException($"{config} says {Layers} layers, but the graph has {pastKeys} past key " +
+                                        "inputs: the folder mixes two models (export it again)");
         void Dimension(GraphValue value, int axis, int expected, string what)
         {
             var dims = value.Dimensions;
             if (dims.Length <= axis || (dims[axis] >= 0 && dims[axis] != expected))
-                throw new Gpt2OnnxException($"{config} gives {what} as {expected}, but the graph's {value.Name} has shape [{string.Join(", ", dims)}]: the folder mixes two models (export it again)");
+                throw new Gpt2OnnxException($"{config} gives {what} as {expected}, but the graph's {value.Name} has " +
+                                            $"shape [{string.Join(", ", dims)}]: the folder mixes two models (export " +
+                                            "it again)");
         }
         Dimension(past, 1, Heads, "the attention heads");
         Dimension(past, 3, HeadSize, "the head size");
@@ -127,9 +141,11 @@ public sealed class LanguageModel : IDisposable
         if (Heads < 1 || HeadSize < 1 || VocabSize < 1)
             throw new Gpt2OnnxException($"{config} declares no heads, head size or vocabulary: export the model again");
         if (ContextLength < 2 || ContextLength > MaxContextLength)
-            throw new Gpt2OnnxException($"{config} says a context of {ContextLength} tokens; a model's context is 2 to {MaxContextLength:N0}: export the model again");
+            throw new Gpt2OnnxException($"{config} says a context of {ContextLength} tokens; a model's context is 2 " +
+                                        $"to {MaxContextLength:N0}: export the model again");
         if (EndOfTextId < 0 || EndOfTextId >= VocabSize)
-            throw new Gpt2OnnxException($"{config} says end-of-text is id {EndOfTextId}, outside the vocabulary of {VocabSize}: export the model again");
+            throw new Gpt2OnnxException($"{config} says end-of-text is id {EndOfTextId}, outside the vocabulary of " +
+                                        $"{VocabSize}: export the model again");
     }
 
     /// <summary>
@@ -148,20 +164,27 @@ public sealed class LanguageModel : IDisposable
                                      SessionSettings? settings = null)
     {
         if (!System.IO.Directory.Exists(directory))
-            throw new Gpt2OnnxException($"the model folder {directory} does not exist: export one with 'gpt2-export --checkpoint DIR --out {directory}'");
+            throw new Gpt2OnnxException($"the model folder {directory} does not exist: export one with 'gpt2-export " +
+                                        $"--checkpoint DIR --out {directory}'");
         if (!File.Exists(Path.Combine(directory, "model.onnx")))
-            throw new Gpt2OnnxException(File.Exists(Path.Combine(directory, "model.safetensors")) || File.Exists(Path.Combine(directory, "pytorch_model.bin"))
-                ? $"{directory} is a checkpoint, not an ONNX export: export it first with 'gpt2-export --checkpoint {directory} --out DIR' and pass DIR"
+            throw new Gpt2OnnxException(File.Exists(Path.Combine(directory, "model.safetensors"))
+                                        || File.Exists(Path.Combine(directory, "pytorch_model.bin"))
+                ? $"{directory} is a checkpoint, not an ONNX export: export it first with 'gpt2-export --checkpoint " +
+                  $"{directory} --out DIR' and pass DIR"
                 : $"{directory} lacks model.onnx: is it a folder written by gpt2-export? (export it again)");
         JsonObject model, decoder;
         JsonObject? search = null;
         string configFile;
-        if (File.Exists(Path.Combine(directory, "genai_config.json")) || !File.Exists(Path.Combine(directory, "config.json")))
+        if (File.Exists(Path.Combine(directory, "genai_config.json"))
+            || !File.Exists(Path.Combine(directory, "config.json")))
         {
             configFile = "genai_config.json";
             var genai = ReadJson(directory, configFile);
-            model = genai["model"] as JsonObject ?? throw new Gpt2OnnxException($"{directory}/genai_config.json lacks 'model': export the model again");
-            decoder = model["decoder"] as JsonObject ?? throw new Gpt2OnnxException($"{directory}/genai_config.json lacks 'model.decoder': export the model again");
+            model = genai["model"] as JsonObject
+                ?? throw new Gpt2OnnxException($"{directory}/genai_config.json lacks 'model': export the model again");
+            decoder = model["decoder"] as JsonObject
+                ?? throw new Gpt2OnnxException($"{directory}/genai_config.json lacks 'model.decoder': export the " +
+                                               "model again");
             search = genai["search"] as JsonObject;
         }
         else
@@ -183,7 +206,8 @@ public sealed class LanguageModel : IDisposable
         }
     }
 
-    /// <summary>genai_config.json's search section as sampling options; a value out of range is one error naming it.</summary>
+    /// <summary>genai_config.json's search section as sampling options; a value out of range is one error naming
+    /// it.</summary>
     private static SamplingOptions ReadSearch(JsonObject search, string path)
     {
         SamplingOptions read;
@@ -209,9 +233,11 @@ public sealed class LanguageModel : IDisposable
     {
         string path = Path.Combine(directory, name);
         if (!File.Exists(path))
-            throw new Gpt2OnnxException($"{directory} lacks {name}: is it a folder written by gpt2-export? (export it again)");
+            throw new Gpt2OnnxException($"{directory} lacks {name}: is it a folder written by gpt2-export? (export " +
+                                        "it again)");
         var bytes = Gpt2Onnx.Core.IO.BoundedFile.ReadAllBytes(path, 1 << 20)
-                    ?? throw new Gpt2OnnxException($"{path} is over 1 MB, far more than any model's config: is it the right file? (export the model again)");
+                    ?? throw new Gpt2OnnxException($"{path} is over 1 MB, far more than any model's config: is it " +
+                                                   "the right file? (export the model again)");
         try
         {
             return Gpt2Onnx.Core.IO.JsonText.Parse(bytes) as JsonObject
@@ -219,7 +245,8 @@ public sealed class LanguageModel : IDisposable
         }
         catch (JsonException e)
         {
-            throw new Gpt2OnnxException($"{directory}/{name} is not valid JSON ({Gpt2Onnx.Core.IO.JsonText.Describe(e)}): export the model again");
+            throw new Gpt2OnnxException($"{directory}/{name} is not valid JSON " +
+                                        $"({Gpt2Onnx.Core.IO.JsonText.Describe(e)}): export the model again");
         }
     }
 
@@ -243,7 +270,8 @@ public sealed class LanguageModel : IDisposable
     private static (JsonObject Model, JsonObject Decoder) FromHuggingFaceConfig(string directory, JsonObject config)
     {
         if (config["model_type"] is JsonValue type && type.TryGetValue<string>(out var name) && name != "gpt2")
-            throw new Gpt2OnnxException($"{directory}/config.json describes a '{name}' model; this runtime drives GPT-2 graphs");
+            throw new Gpt2OnnxException($"{directory}/config.json describes a '{name}' model; this runtime drives " +
+                                        "GPT-2 graphs");
         int Int(params string[] keys)
         {
             foreach (var key in keys)
@@ -254,13 +282,16 @@ public sealed class LanguageModel : IDisposable
         }
         int embd = Int("n_embd", "hidden_size"), heads = Int("n_head", "num_attention_heads");
         if (heads < 1 || embd % heads != 0)
-            throw new Gpt2OnnxException($"{directory}/config.json: n_embd ({embd}) is not a multiple of n_head ({heads}): fix the file");
-        var decoder = new JsonObject { ["num_hidden_layers"] = Int("n_layer", "num_hidden_layers"), ["num_attention_heads"] = heads, ["head_size"] = embd / heads };
+            throw new Gpt2OnnxException($"{directory}/config.json: n_embd ({embd}) is not a multiple of n_head " +
+                                        $"({heads}): fix the file");
+        var decoder = new JsonObject { ["num_hidden_layers"] = Int("n_layer", "num_hidden_layers"),
+                                       ["num_attention_heads"] = heads, ["head_size"] = embd / heads };
         var model = new JsonObject
         {
             ["context_length"] = Int("n_positions", "n_ctx", "max_position_embeddings"),
             ["vocab_size"] = Int("vocab_size"),
-            ["eos_token_id"] = config["eos_token_id"] is null ? 50256 : Int("eos_token_id"), // GPT-2's end-of-text when a config leaves it out
+            // GPT-2's end-of-text when a config leaves it out
+            ["eos_token_id"] = config["eos_token_id"] is null ? 50256 : Int("eos_token_id"),
         };
         return (model, decoder);
     }
@@ -290,9 +321,11 @@ public sealed class LanguageModel : IDisposable
         return result;
     }
 
-    /// <summary>A decoder for up to <paramref name="maxBatch"/> sequences of up to <paramref name="maxLength"/> tokens each.</summary>
+    /// <summary>A decoder for up to <paramref name="maxBatch"/> sequences of up to <paramref name="maxLength"/> tokens
+    /// each.</summary>
     internal Decoder CreateDecoder(int maxBatch, int maxLength) =>
-        SharesCacheBuffer ? new FusedDecoder(this, maxBatch, maxLength) : new PortableDecoder(this, maxBatch, maxLength);
+        SharesCacheBuffer ? new FusedDecoder(this, maxBatch, maxLength)
+            : new PortableDecoder(this, maxBatch, maxLength);
 
     public void Dispose() => Session.Dispose();
 }

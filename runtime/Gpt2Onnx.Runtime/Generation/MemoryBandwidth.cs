@@ -11,7 +11,8 @@ namespace Gpt2Onnx.Runtime.Generation;
 /// </summary>
 public static unsafe class MemoryBandwidth
 {
-    /// <summary>Bytes per second read by <paramref name="threads"/> threads summing a buffer far larger than the caches (best of five).</summary>
+    /// <summary>Bytes per second read by <paramref name="threads"/> threads summing a buffer far larger than the caches
+    /// (best of five).</summary>
     public static double Measure(int threads, int megabytes = 256)
     {
         if (threads < 1) threads = Environment.ProcessorCount;

@@ -2,7 +2,8 @@ using Gpt2Onnx.Core;
 
 namespace Gpt2Onnx.Runtime.Generation;
 
-/// <summary>The result of scoring a text: mean negative log-likelihood per predicted token and its exponential.</summary>
+/// <summary>The result of scoring a text: mean negative log-likelihood per predicted token and its
+/// exponential.</summary>
 public sealed record PerplexityResult(double Loss, double Perplexity, long Tokens, int Windows);
 
 /// <summary>
@@ -20,11 +21,15 @@ public static class Perplexity
         if (stride < 0)
             throw new Gpt2OnnxException($"the stride ({stride}) must be 0 (half the window) or more");
         if (window > model.ContextLength)
-            throw new Gpt2OnnxException($"a window of {window} tokens exceeds the model's context of {model.ContextLength}: pass at most {model.ContextLength}, or 0 for the window it was trained on");
+            throw new Gpt2OnnxException($"a window of {window} tokens exceeds the model's context of " +
+                                        $"{model.ContextLength}: pass at most {model.ContextLength}, or 0 for the " +
+                                        "window it was trained on");
         window = window == 0 ? model.TrainedContext ?? model.ContextLength : window;
         stride = stride == 0 ? Math.Max(1, window / 2) : stride;
-        if (stride > window) throw new Gpt2OnnxException($"the stride ({stride}) must not exceed the window ({window})");
-        if (ids.Count < 2) throw new Gpt2OnnxException("the text has fewer than two tokens, so nothing can be predicted: give a longer text");
+        if (stride > window) throw new Gpt2OnnxException($"the stride ({stride}) must not exceed the window " +
+                                                         $"({window})");
+        if (ids.Count < 2) throw new Gpt2OnnxException("the text has fewer than two tokens, so nothing can be " +
+                                                       "predicted: give a longer text");
         using var decoder = model.CreateDecoder(1, window);
         double total = 0;
         long scored = 0;

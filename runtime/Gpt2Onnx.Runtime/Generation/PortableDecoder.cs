@@ -23,10 +23,12 @@ internal sealed unsafe class PortableDecoder : Decoder
     public PortableDecoder(LanguageModel model, int maxBatch, int maxLength) : base(model, maxBatch, maxLength)
     {
         long bytes = (long)maxBatch * model.Heads * maxLength * model.HeadSize * model.CacheType.SizeOf();
-        NativeTensor Buffer() => NativeTensor.ForCache(model.Session.Device, model.CacheType, [maxBatch, model.Heads, 0, model.HeadSize], bytes);
+        NativeTensor Buffer() => NativeTensor.ForCache(model.Session.Device, model.CacheType,
+                                                       [maxBatch, model.Heads, 0, model.HeadSize], bytes);
         _keys = Enumerable.Range(0, model.Layers).Select(_ => new[] { Buffer(), Buffer() }).ToArray();
         _values = Enumerable.Range(0, model.Layers).Select(_ => new[] { Buffer(), Buffer() }).ToArray();
-        _mask = NativeTensor.OnHostMemory(TensorElementType.Int64, [maxBatch, 1], ((long)maxBatch * maxLength * sizeof(long)));
+        _mask = NativeTensor.OnHostMemory(TensorElementType.Int64, [maxBatch, 1],
+                                          ((long)maxBatch * maxLength * sizeof(long)));
         _maskRows = new long[maxBatch * maxLength];
         _promptLengths = new int[maxBatch];
     }
@@ -36,7 +38,8 @@ internal sealed unsafe class PortableDecoder : Decoder
     private int _paddedPrompt;
     private readonly int[] _promptLengths;
 
-    /// <summary>Left padding takes room: a shorter prompt's row ends when the padded batch reaches the maximum.</summary>
+    /// <summary>Left padding takes room: a shorter prompt's row ends when the padded batch reaches the
+    /// maximum.</summary>
     public override int Capacity(int row) => MaxLength - (_paddedPrompt - _promptLengths[row]);
 
     protected override NativeTensor RunPrefill(IReadOnlyList<int[]> prompts, int paddedLength, int logitsRows)
@@ -61,7 +64,8 @@ internal sealed unsafe class PortableDecoder : Decoder
         _total = 0;
         using var idTensor = NativeTensor.From<long>(ids, batch, paddedLength);
         using var positionTensor = NativeTensor.From<long>(positions, batch, paddedLength);
-        var logits = NativeTensor.OnHostMemory(TensorElementType.Float, [batch, logitsRows, Model.VocabSize], ((long)batch * logitsRows * Model.VocabSize * sizeof(float)));
+        var logits = NativeTensor.OnHostMemory(TensorElementType.Float, [batch, logitsRows, Model.VocabSize],
+                                               ((long)batch * logitsRows * Model.VocabSize * sizeof(float)));
         BindLogitsToKeep(logitsRows);
         Run(idTensor, positionTensor, logits, paddedLength);
         // The step tensors view this batch from now on: Step writes the next tokens into them before it runs,

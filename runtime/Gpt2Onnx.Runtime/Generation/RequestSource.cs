@@ -11,7 +11,8 @@ internal abstract class RequestSource : IDisposable
 {
     public enum Read { Item, NotYet, End }
 
-    /// <summary>The next request; when none has arrived yet, <see cref="Read.NotYet"/>, unless <paramref name="wait"/>.</summary>
+    /// <summary>The next request; when none has arrived yet, <see cref="Read.NotYet"/>, unless <paramref
+    /// name="wait"/>.</summary>
     public abstract Read TryRead(bool wait, out BatchItem item);
 
     public virtual void Dispose() { }
@@ -19,7 +20,8 @@ internal abstract class RequestSource : IDisposable
     public static RequestSource Of(IEnumerable<BatchItem> items) => new SequenceSource(items.GetEnumerator());
 
     /// <summary>A producer's error (the channel completed with it) surfaces from the read that meets it.</summary>
-    public static RequestSource Of(ChannelReader<BatchItem> reader, CancellationToken cancellation) => new ChannelSource(reader, cancellation);
+    public static RequestSource Of(ChannelReader<BatchItem> reader, CancellationToken cancellation) =>
+        new ChannelSource(reader, cancellation);
 
     private sealed class SequenceSource(IEnumerator<BatchItem> items) : RequestSource
     {

@@ -30,12 +30,14 @@ public sealed class Sampler
     /// ids from this one up are never chosen: the padding rows of a vocabulary padded beyond its tokenizer (nanoGPT
     /// pads GPT-2's 50257 to 50304), which were never trained on and which no tokenizer can turn into text
     /// </param>
-    public Sampler(int vocabSize, SamplingOptions options, IReadOnlyList<int>? stopTokenIds = null, int? decodableIds = null)
+    public Sampler(int vocabSize, SamplingOptions options, IReadOnlyList<int>? stopTokenIds = null,
+                   int? decodableIds = null)
     {
         _options = options.Validate();
         _vocabSize = vocabSize;
         _decodable = Math.Clamp(decodableIds ?? vocabSize, 1, vocabSize);
-        _suppressedWhileShort = (stopTokenIds ?? options.StopTokenIds).Where(id => id >= 0 && id < vocabSize).Distinct().ToArray();
+        _suppressedWhileShort = (stopTokenIds ?? options.StopTokenIds).Where(id => id >= 0 && id < vocabSize).Distinct()
+            .ToArray();
         _contextCounts = new int[vocabSize];
         _generatedCounts = new int[vocabSize];
         _weights = new float[vocabSize];
@@ -48,7 +50,8 @@ public sealed class Sampler
     /// <summary>Tokens chosen since the last reset.</summary>
     public int GeneratedCount => _generated;
 
-    /// <summary>Starts a new sequence: forgets the counts, reseeds the generator, and counts the prompt's tokens.</summary>
+    /// <summary>Starts a new sequence: forgets the counts, reseeds the generator, and counts the prompt's
+    /// tokens.</summary>
     public void Reset(ReadOnlySpan<int> prompt)
     {
         foreach (int id in _contextTokens) _contextCounts[id] = 0;
@@ -66,9 +69,11 @@ public sealed class Sampler
     /// </summary>
     public int Next(Span<float> logits)
     {
-        if (logits.Length != _vocabSize) throw new ArgumentException($"expected {_vocabSize} logits, got {logits.Length}");
+        if (logits.Length != _vocabSize)
+            throw new ArgumentException($"expected {_vocabSize} logits, got {logits.Length}");
         if (float.IsNaN(TensorPrimitives.Sum(logits)) && ContainsNaN(logits))
-            throw new Gpt2OnnxException("the model produced NaN logits, so no token can be chosen: the model or its export is broken (check it with 'gpt2-train parity')");
+            throw new Gpt2OnnxException("the model produced NaN logits, so no token can be chosen: the model or its " +
+                                        "export is broken (check it with 'gpt2-train parity')");
         ApplyPenalties(logits);
         logits[_decodable..].Fill(float.NegativeInfinity);
         if (GeneratedCount < _options.MinNewTokens)
@@ -98,7 +103,9 @@ public sealed class Sampler
     {
         // Weights proportional to softmax(logits / T), computed relative to the maximum so nothing overflows.
         float max = TensorPrimitives.Max(logits);
-        if (float.IsNegativeInfinity(max)) throw new Gpt2OnnxException("every token is forbidden (all logits are -inf): loosen the stop tokens or min-new-tokens");
+        if (float.IsNegativeInfinity(max))
+            throw new Gpt2OnnxException("every token is forbidden (all logits are -inf): loosen the stop tokens or " +
+                                        "min-new-tokens");
         var weights = _weights.AsSpan();
         TensorPrimitives.Subtract(logits, max, weights);
         TensorPrimitives.Multiply(weights, (float)(1.0 / _options.Temperature), weights);
@@ -124,7 +131,8 @@ public sealed class Sampler
         return DrawFrom(weights, chosen, everyId: false);
     }
 
-    /// <summary>Draws an id with probability proportional to its weight, among <paramref name="ids"/> or every id.</summary>
+    /// <summary>Draws an id with probability proportional to its weight, among <paramref name="ids"/> or every
+    /// id.</summary>
     private int DrawFrom(ReadOnlySpan<float> weights, ReadOnlySpan<int> ids, bool everyId)
     {
         bool all = everyId;

@@ -49,7 +49,8 @@ internal sealed class SequenceState
     public string? Finish { get; private set; }
     public bool Done => Finish != null;
 
-    /// <summary>Chooses the next token from <paramref name="logits"/>; returns it (to feed back unless <see cref="Done"/>).</summary>
+    /// <summary>Chooses the next token from <paramref name="logits"/>; returns it (to feed back unless <see
+    /// cref="Done"/>).</summary>
     public int Next(Span<float> logits, int lengthInCache, Action<string>? onText)
     {
         if (_rawLogits != null) logits.CopyTo(_rawLogits); // the sampler overwrites the logits as scratch
@@ -62,7 +63,8 @@ internal sealed class SequenceState
         _generated.Add(token);
         if (_observer != null) onText = onText == null ? _collect : onText + _collect;
         // Stop strings count only from the minimum length on, like stop tokens.
-        if (_text != null && _text.Append(token, onText, watchStops: _generated.Count >= _options.MinNewTokens)) Finish = FinishReasons.StopString;
+        if (_text != null && _text.Append(token, onText, watchStops: _generated.Count >= _options.MinNewTokens))
+            Finish = FinishReasons.StopString;
         if (Finish == null && _generated.Count >= _options.MaxNewTokens) Finish = FinishReasons.Length;
         if (Finish == null && lengthInCache + 1 >= _maxTotal) Finish = FinishReasons.Length;
         if (_observer != null)
@@ -123,7 +125,9 @@ internal sealed class SequenceState
         if (request.PromptIds != null)
         {
             foreach (int id in request.PromptIds)
-                if (id < 0 || id >= model.VocabSize) throw new Gpt2OnnxException($"the prompt id {id} is outside the vocabulary (0..{model.VocabSize - 1})");
+                if (id < 0 || id >= model.VocabSize)
+                    throw new Gpt2OnnxException($"the prompt id {id} is outside the vocabulary " +
+                                                $"(0..{model.VocabSize - 1})");
             ids.AddRange(request.PromptIds);
         }
         else

@@ -22,7 +22,8 @@ internal static unsafe class HugePages
         if (!OperatingSystem.IsLinux()) return;
         // The C library's own functions, found in the process (glibc or musl alike), so no library name is assumed.
         var process = NativeLibrary.GetMainProgramHandle();
-        if (NativeLibrary.TryGetExport(process, "mmap", out var mmap) && NativeLibrary.TryGetExport(process, "munmap", out var munmap)
+        if (NativeLibrary.TryGetExport(process, "mmap", out var mmap)
+            && NativeLibrary.TryGetExport(process, "munmap", out var munmap)
             && NativeLibrary.TryGetExport(process, "madvise", out var madvise))
         {
             Mmap = (delegate* unmanaged<void*, nuint, int, int, int, nint, void*>)mmap;

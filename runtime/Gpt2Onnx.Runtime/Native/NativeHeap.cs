@@ -6,7 +6,8 @@ namespace Gpt2Onnx.Runtime.Native;
 internal static unsafe class NativeHeap
 {
     private static readonly delegate* unmanaged<nuint, int> MallocTrim =
-        OperatingSystem.IsLinux() && NativeLibrary.TryGetExport(NativeLibrary.GetMainProgramHandle(), "malloc_trim", out var trim)
+        OperatingSystem.IsLinux() && NativeLibrary.TryGetExport(NativeLibrary.GetMainProgramHandle(), "malloc_trim",
+                                                                out var trim)
             ? (delegate* unmanaged<nuint, int>)trim : null;
 
     /// <summary>

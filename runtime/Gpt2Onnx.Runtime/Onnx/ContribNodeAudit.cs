@@ -17,7 +17,8 @@ internal static class ContribNodeAudit
     private const string ContribDomain = "com.microsoft";
     private const int MaxDepth = 64; // subgraphs nested deeper are left to ONNX Runtime's own limit
 
-    private sealed record Node(string Name, string OpType, string Domain, List<string> Inputs, List<(string Name, long Value)> Ints);
+    private sealed record Node(string Name, string OpType, string Domain, List<string> Inputs,
+                               List<(string Name, long Value)> Ints);
 
     public static void Check(string modelPath)
     {
@@ -49,10 +50,13 @@ internal static class ContribNodeAudit
             string where = $"{modelPath}: node '{node.Name}' ({node.OpType})";
             foreach (var (name, value) in node.Ints)
                 if (value is < int.MinValue or > int.MaxValue)
-                    throw new Gpt2OnnxException($"{where} has {name} = {value}, beyond the 32-bit range ONNX Runtime reads it in: the graph is damaged or hostile; export it again");
+                    throw new Gpt2OnnxException($"{where} has {name} = {value}, beyond the 32-bit range ONNX Runtime " +
+                                                "reads it in: the graph is damaged or hostile; export it again");
             foreach (var input in node.Inputs)
                 if (emptyConstants.Contains(input))
-                    throw new Gpt2OnnxException($"{where}: its input '{input}' is an empty constant, which ONNX Runtime's kernel would read past: the graph is damaged or hostile; export it again");
+                    throw new Gpt2OnnxException($"{where}: its input '{input}' is an empty constant, which ONNX " +
+                                                "Runtime's kernel would read past: the graph is damaged or hostile; " +
+                                                "export it again");
         }
     }
 
@@ -80,7 +84,8 @@ internal static class ContribNodeAudit
             else reader.Skip(wire, fieldEnd);
         });
 
-    private static Node ReadNode(ProtoReader reader, long end, List<Node> nodes, HashSet<string> emptyConstants, int depth)
+    private static Node ReadNode(ProtoReader reader, long end, List<Node> nodes, HashSet<string> emptyConstants,
+                                 int depth)
     {
         string name = "", opType = "", domain = "";
         var inputs = new List<string>();
@@ -107,8 +112,10 @@ internal static class ContribNodeAudit
         return new Node(name, opType, domain, inputs, ints);
     }
 
-    /// <summary>Collects an attribute's integers and walks its subgraphs; true when its tensor value is empty.</summary>
-    private static bool Attribute(ProtoReader reader, long end, List<(string, long)> ints, List<Node> nodes, HashSet<string> emptyConstants, int depth)
+    /// <summary>Collects an attribute's integers and walks its subgraphs; true when its tensor value is
+    /// empty.</summary>
+    private static bool Attribute(ProtoReader reader, long end, List<(string, long)> ints, List<Node> nodes,
+                                  HashSet<string> emptyConstants, int depth)
     {
         string name = "";
         var values = new List<long>();

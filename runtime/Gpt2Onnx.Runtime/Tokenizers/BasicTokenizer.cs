@@ -6,8 +6,8 @@ namespace Gpt2Onnx.Runtime.Tokenizers;
 /// <summary>
 /// BERT's basic tokenization, the step before WordPiece, as Hugging Face's BertNormalizer and
 /// BertPreTokenizer define it: drops NUL, U+FFFD and every control, format and private-use character but
-/// tab, newline and carriage return; splits on whitespace; makes every CJK ideograph (when <paramref name="splitCjk"/>) and every
-/// punctuation character its own word; optionally lower-cases (full case mapping) and strips accents (NFD,
+/// tab, newline and carriage return; splits on whitespace; makes every CJK ideograph (when <paramref name="splitCjk"/>)
+/// and every punctuation character its own word; optionally lower-cases (full case mapping) and strips accents (NFD,
 /// then no nonspacing marks). <paramref name="stripAccents"/> null follows <paramref name="lowerCase"/>, as
 /// tokenizer_config.json's strip_accents does.
 /// </summary>
@@ -75,7 +75,8 @@ public sealed class BasicTokenizer(bool lowerCase = false, bool? stripAccents = 
     /// Unicode's full lower-case mapping without context: .NET's simple mapping, except that U+0130 (İ)
     /// becomes "i" and a combining dot above (U+0307), its only unconditional mapping to two characters.
     /// </summary>
-    private static string ToLower(string text) => text.Replace("\u0130", "i\u0307", StringComparison.Ordinal).ToLowerInvariant();
+    private static string ToLower(string text) =>
+        text.Replace("\u0130", "i\u0307", StringComparison.Ordinal).ToLowerInvariant();
 
     private static string RemoveAccents(string text)
     {
@@ -106,11 +107,13 @@ public sealed class BasicTokenizer(bool lowerCase = false, bool? stripAccents = 
         int cp = rune.Value;
         if (cp is >= 33 and <= 47 or >= 58 and <= 64 or >= 91 and <= 96 or >= 123 and <= 126) return true;
         return Rune.GetUnicodeCategory(rune) is UnicodeCategory.ConnectorPunctuation or UnicodeCategory.DashPunctuation
-            or UnicodeCategory.OpenPunctuation or UnicodeCategory.ClosePunctuation or UnicodeCategory.InitialQuotePunctuation
+            or UnicodeCategory.OpenPunctuation or UnicodeCategory.ClosePunctuation
+                or UnicodeCategory.InitialQuotePunctuation
             or UnicodeCategory.FinalQuotePunctuation or UnicodeCategory.OtherPunctuation;
     }
 
-    /// <summary>The CJK Unified Ideograph blocks (not Hiragana, Katakana or Hangul, which BERT treats as letters).</summary>
+    /// <summary>The CJK Unified Ideograph blocks (not Hiragana, Katakana or Hangul, which BERT treats as
+    /// letters).</summary>
     public static bool IsCjk(int cp) =>
         cp is >= 0x4E00 and <= 0x9FFF or >= 0x3400 and <= 0x4DBF or >= 0x20000 and <= 0x2A6DF
             or >= 0x2A700 and <= 0x2B73F or >= 0x2B740 and <= 0x2B81F or >= 0x2B820 and <= 0x2CEAF

@@ -16,7 +16,8 @@ public sealed partial class BpeTokenizer : Microsoft.ML.Tokenizers.Tokenizer, IT
 {
     private const int MaxStackPiece = 256;
     private const int MaxScannedPiece = 64; // bytes; longer pieces merge through a priority queue
-    private const int CacheLimit = 1 << 18; // pieces of at most MaxScannedPiece bytes; about 25 MB per thread when full of words, 120 MB at most
+    // pieces of at most MaxScannedPiece bytes; about 25 MB per thread when full of words, 120 MB at most
+    private const int CacheLimit = 1 << 18;
 
     private readonly Dictionary<string, int> _vocab;
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocabBySpan;
@@ -28,7 +29,8 @@ public sealed partial class BpeTokenizer : Microsoft.ML.Tokenizers.Tokenizer, IT
     private readonly ThreadLocal<Dictionary<string, int[]>> _cache;
 
     private BpeTokenizer(Dictionary<string, int> vocab, string[] idToToken, byte[][] idToBytes,
-                         Dictionary<long, long> merges, IReadOnlyList<(string, string)> mergeList, SpecialTokens special)
+                         Dictionary<long, long> merges, IReadOnlyList<(string, string)> mergeList,
+                         SpecialTokens special)
     {
         Merges = mergeList;
         _vocab = vocab;
@@ -52,7 +54,8 @@ public sealed partial class BpeTokenizer : Microsoft.ML.Tokenizers.Tokenizer, IT
     /// <summary>The merge rules in rank order, as merges.txt lists them.</summary>
     public IReadOnlyList<(string Left, string Right)> Merges { get; }
 
-    /// <summary>Loads vocab.json and merges.txt (and tokenizer_config.json when present) from <paramref name="directory"/>.</summary>
+    /// <summary>Loads vocab.json and merges.txt (and tokenizer_config.json when present) from <paramref
+    /// name="directory"/>.</summary>
     public static BpeTokenizer Load(string directory)
     {
         string vocabPath = Path.Combine(directory, "vocab.json");
@@ -63,7 +66,8 @@ public sealed partial class BpeTokenizer : Microsoft.ML.Tokenizers.Tokenizer, IT
         return Create(vocab, mergeLines, config?.All, config?.EosToken, vocabPath, mergesPath);
     }
 
-    /// <summary>GPT-2's tokenizer from a parsed tokenizer.json (<paramref name="path"/>) and the folder's tokenizer_config.json when present.</summary>
+    /// <summary>GPT-2's tokenizer from a parsed tokenizer.json (<paramref name="path"/>) and the folder's
+    /// tokenizer_config.json when present.</summary>
     public static BpeTokenizer FromTokenizerJson(JsonElement root, string directory, string path)
     {
         var (vocab, merges, special) = TokenizerFiles.ReadBpeTokenizerJson(root, path);
@@ -79,7 +83,8 @@ public sealed partial class BpeTokenizer : Microsoft.ML.Tokenizers.Tokenizer, IT
         int size = 0;
         foreach (var id in vocab.Values)
         {
-            if (id < 0) throw new Gpt2OnnxException($"{vocabSource}: the id {id} is negative; ids must be 0..N-1: regenerate the vocabulary");
+            if (id < 0) throw new Gpt2OnnxException($"{vocabSource}: the id {id} is negative; ids must be 0..N-1: " +
+                                                    "regenerate the vocabulary");
             size = Math.Max(size, id + 1);
         }
         var idToToken = new string[size];
@@ -87,24 +92,29 @@ public sealed partial class BpeTokenizer : Microsoft.ML.Tokenizers.Tokenizer, IT
         foreach (var (token, id) in vocab)
         {
             if (idToToken[id] != null)
-                throw new Gpt2OnnxException($"{vocabSource}: the id {id} is given to both '{idToToken[id]}' and '{token}': regenerate the vocabulary");
+                throw new Gpt2OnnxException($"{vocabSource}: the id {id} is given to both '{idToToken[id]}' and " +
+                                            $"'{token}': regenerate the vocabulary");
             idToToken[id] = token;
         }
         for (int id = 0; id < size; id++)
             if (idToToken[id] == null)
-                throw new Gpt2OnnxException($"{vocabSource}: no token has the id {id} (ids must be 0..{size - 1} without gaps): regenerate the vocabulary");
+                throw new Gpt2OnnxException($"{vocabSource}: no token has the id {id} (ids must be 0..{size - 1} " +
+                                            "without gaps): regenerate the vocabulary");
 
         var special = new SpecialTokens(vocab, specialTokens, endOfText, vocabSource);
         for (int id = 0; id < size; id++)
         {
             string token = idToToken[id];
-            byte[]? bytes = special.Ids.ContainsKey(token) ? Encoding.UTF8.GetBytes(token) : ByteLevelAlphabet.ToBytes(token);
+            byte[]? bytes = special.Ids.ContainsKey(token)
+                ? Encoding.UTF8.GetBytes(token) : ByteLevelAlphabet.ToBytes(token);
             idToBytes[id] = bytes ?? throw new Gpt2OnnxException(
-                $"{vocabSource}: the token '{token}' (id {id}) has characters outside GPT-2's byte-level alphabet: is this a byte-level BPE vocabulary?");
+                $"{vocabSource}: the token '{token}' (id {id}) has characters outside GPT-2's byte-level alphabet: " +
+                "is this a byte-level BPE vocabulary?");
         }
         for (int b = 0; b < 256; b++)
             if (!vocab.ContainsKey(ByteLevelAlphabet.ByteToChar((byte)b).ToString()))
-                throw new Gpt2OnnxException($"{vocabSource}: the vocabulary lacks the token for byte 0x{b:X2}, so some text could not be encoded: regenerate the vocabulary");
+                throw new Gpt2OnnxException($"{vocabSource}: the vocabulary lacks the token for byte 0x{b:X2}, so " +
+                                            "some text could not be encoded: regenerate the vocabulary");
 
         // Without merges every token of several bytes is out of reach and text encodes byte by byte: an empty or
         // lost merges.txt, which would otherwise load and give ids the model was never trained on.
@@ -120,10 +130,14 @@ public sealed partial class BpeTokenizer : Microsoft.ML.Tokenizers.Tokenizer, IT
             var (left, right) = merges[rank];
             int line = rank + 2; // merges.txt lines are 1-based, after the "#version" header
             if (!vocab.TryGetValue(left, out int leftId) || !vocab.TryGetValue(right, out int rightId))
-                throw new Gpt2OnnxException($"{mergesSource}:{line}: the merge '{left} {right}' names a symbol that is not in the vocabulary: the two files do not belong together");
+                throw new Gpt2OnnxException($"{mergesSource}:{line}: the merge '{left} {right}' names a symbol that " +
+                                            "is not in the vocabulary: the two files do not belong together");
             if (!vocab.TryGetValue(left + right, out int mergedId))
-                throw new Gpt2OnnxException($"{mergesSource}:{line}: the merge '{left} {right}' makes '{left + right}', which is not in the vocabulary: the two files do not belong together");
-            mergeTable.TryAdd(PairKey.Of(leftId, rightId), ((long)rank << 32) | (uint)mergedId); // the first rule for a pair wins
+                throw new Gpt2OnnxException($"{mergesSource}:{line}: the merge '{left} {right}' makes " +
+                                            $"'{left + right}', which is not in the vocabulary: the two files do not " +
+                                            "belong together");
+            // the first rule for a pair wins
+            mergeTable.TryAdd(PairKey.Of(leftId, rightId), ((long)rank << 32) | (uint)mergedId);
         }
         return new BpeTokenizer(vocab, idToToken, idToBytes, mergeTable, merges.ToArray(), special);
     }
@@ -134,7 +148,8 @@ public sealed partial class BpeTokenizer : Microsoft.ML.Tokenizers.Tokenizer, IT
         Directory.CreateDirectory(directory);
         AtomicFile.Write(Path.Combine(directory, "vocab.json"), stream =>
         {
-            using var writer = new System.Text.Json.Utf8JsonWriter(stream, new System.Text.Json.JsonWriterOptions { Indented = false });
+            using var writer = new System.Text.Json.Utf8JsonWriter(stream,
+                new System.Text.Json.JsonWriterOptions { Indented = false });
             writer.WriteStartObject();
             for (int id = 0; id < _idToToken.Length; id++) writer.WriteNumber(_idToToken[id], id);
             writer.WriteEndObject();
@@ -202,7 +217,8 @@ public sealed partial class BpeTokenizer : Microsoft.ML.Tokenizers.Tokenizer, IT
                 else
                 {
                     int[] merged = MergePiece(piece);
-                    if (cache.Count < CacheLimit && piece.Length <= MaxScannedPiece) cache[new string(chars)] = merged; // bounded memory: a full cache stops growing, and long pieces (rarely repeated) stay out
+                    // bounded memory: a full cache stops growing, and long pieces (rarely repeated) stay out
+                    if (cache.Count < CacheLimit && piece.Length <= MaxScannedPiece) cache[new string(chars)] = merged;
 
                     ids.AddRange(merged);
                 }
@@ -222,7 +238,8 @@ public sealed partial class BpeTokenizer : Microsoft.ML.Tokenizers.Tokenizer, IT
     private int[] MergePiece(ReadOnlySpan<byte> piece) =>
         piece.Length <= MaxScannedPiece ? MergeByScan(piece) : MergeByQueue(piece);
 
-    /// <summary><c>ranks[i]</c> caches the rank of the pair (parts[i], parts[i+1]), so each merge costs a scan of ints and two lookups.</summary>
+    /// <summary><c>ranks[i]</c> caches the rank of the pair (parts[i], parts[i+1]), so each merge costs a scan of ints
+    /// and two lookups.</summary>
     internal int[] MergeByScan(ReadOnlySpan<byte> piece)
     {
         int n = piece.Length;
@@ -291,7 +308,8 @@ public sealed partial class BpeTokenizer : Microsoft.ML.Tokenizers.Tokenizer, IT
             int count = n;
             while (queue.TryDequeue(out int at, out long key))
             {
-                if (ranks[at] == long.MaxValue || ranks[at] >> 32 != key >> 32) continue; // merged away, or a different pair now
+                // merged away, or a different pair now
+                if (ranks[at] == long.MaxValue || ranks[at] >> 32 != key >> 32) continue;
                 int right = next[at];
                 parts[at] = MergedId(ranks[at]);
                 ranks[right] = long.MaxValue;
@@ -346,7 +364,8 @@ public sealed partial class BpeTokenizer : Microsoft.ML.Tokenizers.Tokenizer, IT
     public byte[] BytesOf(int id)
     {
         if ((uint)id >= (uint)_idToBytes.Length)
-            throw new Gpt2OnnxException($"the token id {id} is outside the vocabulary (0..{_idToBytes.Length - 1}): was it made with another tokenizer?");
+            throw new Gpt2OnnxException($"the token id {id} is outside the vocabulary (0..{_idToBytes.Length - 1}): " +
+                                        "was it made with another tokenizer?");
         return _idToBytes[id];
     }
 

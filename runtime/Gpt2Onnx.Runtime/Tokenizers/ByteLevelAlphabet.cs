@@ -26,7 +26,8 @@ public static class ByteLevelAlphabet
         for (int i = 0; i < bytes.Length; i++) chars[i] = ByteToCharTable[bytes[i]];
     }
 
-    /// <summary>The bytes a token written in the alphabet stands for; null when it has a character outside it.</summary>
+    /// <summary>The bytes a token written in the alphabet stands for; null when it has a character outside
+    /// it.</summary>
     public static byte[]? ToBytes(string token)
     {
         var bytes = new byte[token.Length];

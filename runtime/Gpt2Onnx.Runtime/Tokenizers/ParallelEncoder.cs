@@ -16,7 +16,8 @@ public static class ParallelEncoder
         if (threads < 0) throw new Gpt2OnnxException($"--threads must be 0 (every core) or more, not {threads}");
         var results = new int[documents.Count][];
         int done = 0;
-        var options = new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : Environment.ProcessorCount };
+        var options = new ParallelOptions { MaxDegreeOfParallelism = threads > 0
+                                           ? threads : Environment.ProcessorCount };
         Parallel.For(0, documents.Count, options, () => new List<int>(), (i, _, ids) =>
         {
             ids.Clear();

@@ -29,7 +29,8 @@ internal sealed class SpecialTokenMatcher(IEnumerable<KeyValuePair<string, int>>
 
     public delegate void OrdinaryEncoder(ReadOnlySpan<char> text, List<int> ids);
 
-    /// <summary>Encodes <paramref name="text"/>: special tokens become their ids, the text between them goes to <paramref name="ordinary"/>.</summary>
+    /// <summary>Encodes <paramref name="text"/>: special tokens become their ids, the text between them goes to
+    /// <paramref name="ordinary"/>.</summary>
     public void Encode(ReadOnlySpan<char> text, List<int> ids, OrdinaryEncoder ordinary)
     {
         while (FindNext(text, out int at, out int length, out int id))

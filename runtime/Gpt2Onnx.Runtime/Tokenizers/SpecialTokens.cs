@@ -22,8 +22,10 @@ internal sealed class SpecialTokens
         {
             if (!vocab.TryGetValue(name, out int id))
                 throw new Gpt2OnnxException(name == Gpt2EndOfText && declared == null
-                    ? $"{source}: the vocabulary has no end-of-text token '{Gpt2EndOfText}': add it, or name one as eos_token in tokenizer_config.json"
-                    : $"{source}: the special token '{name}' is not in the vocabulary: the tokenizer files do not belong together");
+                    ? $"{source}: the vocabulary has no end-of-text token '{Gpt2EndOfText}': add it, or name one as " +
+                      "eos_token in tokenizer_config.json"
+                    : $"{source}: the special token '{name}' is not in the vocabulary: the tokenizer files do not " +
+                      "belong together");
             ids[name] = id;
         }
         Ids = ids;

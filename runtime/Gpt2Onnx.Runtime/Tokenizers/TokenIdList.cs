@@ -20,9 +20,12 @@ public static class TokenIdList
         {
             var entry = entries[i].Trim();
             if (entry.Length == 0)
-                throw new Gpt2OnnxException($"token id {i + 1} of {entries.Length} is empty: write the ids as whole numbers separated by single commas, for example 15496,995");
-            if (!entry.All(char.IsAsciiDigit) || !int.TryParse(entry, NumberStyles.None, CultureInfo.InvariantCulture, out ids[i]))
-                throw new Gpt2OnnxException($"token id {i + 1} of {entries.Length}, '{Shorten(entry)}', is not a whole number from 0 to {int.MaxValue}");
+                throw new Gpt2OnnxException($"token id {i + 1} of {entries.Length} is empty: write the ids as whole " +
+                                            "numbers separated by single commas, for example 15496,995");
+            if (!entry.All(char.IsAsciiDigit)
+                || !int.TryParse(entry, NumberStyles.None, CultureInfo.InvariantCulture, out ids[i]))
+                throw new Gpt2OnnxException($"token id {i + 1} of {entries.Length}, '{Shorten(entry)}', is not a " +
+                                            $"whole number from 0 to {int.MaxValue}");
         }
         return ids;
     }

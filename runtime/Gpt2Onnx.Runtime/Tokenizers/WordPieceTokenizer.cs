@@ -21,7 +21,8 @@ public sealed partial class WordPieceTokenizer : Microsoft.ML.Tokenizers.Tokeniz
     private readonly BasicTokenizer _basic;
     private readonly SpecialWordPieces _special;
 
-    /// <summary>A WordPiece tokenizer over <paramref name="tokens"/>; <paramref name="basic"/> (by default: cased, CJK split) splits text into words.</summary>
+    /// <summary>A WordPiece tokenizer over <paramref name="tokens"/>; <paramref name="basic"/> (by default: cased, CJK
+    /// split) splits text into words.</summary>
     public WordPieceTokenizer(IReadOnlyList<string> tokens, BasicTokenizer? basic = null,
                               string? unknownToken = null, string? endOfTextToken = null, string source = "vocab.txt")
     {
@@ -29,7 +30,8 @@ public sealed partial class WordPieceTokenizer : Microsoft.ML.Tokenizers.Tokeniz
         _ids = new Dictionary<string, int>(_tokens.Length);
         for (int i = 0; i < _tokens.Length; i++)
             if (!_ids.TryAdd(_tokens[i], i))
-                throw new Gpt2OnnxException($"{source}: the token '{_tokens[i]}' appears twice: regenerate the vocabulary");
+                throw new Gpt2OnnxException($"{source}: the token '{_tokens[i]}' appears twice: regenerate the " +
+                                            "vocabulary");
         _idsBySpan = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
         _basic = basic ?? new BasicTokenizer();
         _special = new SpecialWordPieces(_ids, unknownToken ?? "[UNK]", endOfTextToken ?? "[SEP]", source);
@@ -45,7 +47,8 @@ public sealed partial class WordPieceTokenizer : Microsoft.ML.Tokenizers.Tokeniz
         string path = Path.Combine(directory, "vocab.txt");
         var tokens = TokenizerFiles.ReadVocabTxt(path);
         var config = TokenizerFiles.ReadConfig(directory);
-        return new WordPieceTokenizer(tokens, Basic(config, lowerCase: true, stripAccents: null, splitCjk: true), config?.UnkToken, config?.EosToken, path);
+        return new WordPieceTokenizer(tokens, Basic(config, lowerCase: true, stripAccents: null, splitCjk: true),
+                                      config?.UnkToken, config?.EosToken, path);
     }
 
     /// <summary>
@@ -55,14 +58,17 @@ public sealed partial class WordPieceTokenizer : Microsoft.ML.Tokenizers.Tokeniz
     /// </summary>
     public static WordPieceTokenizer FromTokenizerJson(JsonElement root, string directory, string path)
     {
-        var (tokens, unknown, lowerCase, stripAccents, splitCjk) = TokenizerFiles.ReadWordPieceTokenizerJson(root, path);
+        var (tokens, unknown, lowerCase, stripAccents, splitCjk) =
+            TokenizerFiles.ReadWordPieceTokenizerJson(root, path);
         var config = TokenizerFiles.ReadConfig(directory);
-        return new WordPieceTokenizer(tokens, Basic(config, lowerCase, stripAccents, splitCjk), config?.UnkToken ?? unknown, config?.EosToken, path);
+        return new WordPieceTokenizer(tokens, Basic(config, lowerCase, stripAccents, splitCjk),
+                                      config?.UnkToken ?? unknown, config?.EosToken, path);
     }
 
     /// <summary>The text settings tokenizer_config.json gives, and where it gives none, these.</summary>
     private static BasicTokenizer Basic(TokenizerConfig? config, bool lowerCase, bool? stripAccents, bool splitCjk) =>
-        new(config?.DoLowerCase ?? lowerCase, config?.StripAccents ?? stripAccents, config?.TokenizeChineseChars ?? splitCjk);
+        new(config?.DoLowerCase ?? lowerCase, config?.StripAccents ?? stripAccents,
+            config?.TokenizeChineseChars ?? splitCjk);
 
     public int VocabSize => _tokens.Length;
     public int EndOfTextId => _special.EndOfTextId;
@@ -179,7 +185,8 @@ public sealed partial class WordPieceTokenizer : Microsoft.ML.Tokenizers.Tokeniz
     public string IdToToken(int id)
     {
         if ((uint)id >= (uint)_tokens.Length)
-            throw new Gpt2OnnxException($"the token id {id} is outside the vocabulary (0..{_tokens.Length - 1}): was it made with another tokenizer?");
+            throw new Gpt2OnnxException($"the token id {id} is outside the vocabulary (0..{_tokens.Length - 1}): was " +
+                                        "it made with another tokenizer?");
         return _tokens[id];
     }
 
@@ -206,9 +213,11 @@ public sealed partial class WordPieceTokenizer : Microsoft.ML.Tokenizers.Tokeniz
         public SpecialWordPieces(Dictionary<string, int> ids, string unknown, string endOfText, string source)
         {
             if (!ids.TryGetValue(unknown, out int unknownId))
-                throw new Gpt2OnnxException($"{source}: the vocabulary has no unknown token '{unknown}': add it, or name one as unk_token in tokenizer_config.json");
+                throw new Gpt2OnnxException($"{source}: the vocabulary has no unknown token '{unknown}': add it, or " +
+                                            "name one as unk_token in tokenizer_config.json");
             if (!ids.TryGetValue(endOfText, out int endId))
-                throw new Gpt2OnnxException($"{source}: the vocabulary has no end-of-text token '{endOfText}': add it, or name one as eos_token in tokenizer_config.json");
+                throw new Gpt2OnnxException($"{source}: the vocabulary has no end-of-text token '{endOfText}': add " +
+                                            "it, or name one as eos_token in tokenizer_config.json");
             UnknownId = unknownId;
             EndOfTextId = endId;
             Matcher = new SpecialTokenMatcher(ids.Where(p => p.Key.Length > 2 && p.Key[0] == '[' && p.Key[^1] == ']'));

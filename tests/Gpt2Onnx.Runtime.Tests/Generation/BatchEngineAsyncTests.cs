@@ -6,10 +6,12 @@ using Gpt2Onnx.TestSupport;
 
 namespace Gpt2Onnx.Runtime.Tests.Generation;
 
-/// <summary>The batch engine fed by an asynchronous producer: same results, requests answered as they come, errors, cancellation.</summary>
+/// <summary>The batch engine fed by an asynchronous producer: same results, requests answered as they come, errors,
+/// cancellation.</summary>
 public sealed class BatchEngineAsyncTests : IDisposable
 {
-    private static readonly TimeSpan Deadlock = TimeSpan.FromMinutes(2); // a hang fails the test instead of stopping the run
+    // a hang fails the test instead of stopping the run
+    private static readonly TimeSpan Deadlock = TimeSpan.FromMinutes(2);
 
     private readonly string _dir = Directory.CreateTempSubdirectory().FullName;
     private readonly string _fused, _portable;
@@ -35,7 +37,9 @@ public sealed class BatchEngineAsyncTests : IDisposable
         })).ToList();
     }
 
-    private static async IAsyncEnumerable<BatchItem> Trickle(IEnumerable<BatchItem> items, [EnumeratorCancellation] CancellationToken cancellation = default)
+    private static async IAsyncEnumerable<BatchItem> Trickle(IEnumerable<BatchItem> items,
+                                                             [EnumeratorCancellation] CancellationToken cancellation =
+                                                                 default)
     {
         foreach (var item in items)
         {
@@ -44,7 +48,9 @@ public sealed class BatchEngineAsyncTests : IDisposable
         }
     }
 
-    private static string Describe(BatchOutput o) => $"{o.Id} {o.Seed} {o.Error} {o.Result?.FinishReason} {string.Join(",", o.Result?.TokenIds ?? [])} {o.Result?.Text}";
+    private static string Describe(BatchOutput o) =>
+        $"{o.Id} {o.Seed} {o.Error} {o.Result?.FinishReason} {string.Join(",", o.Result?.TokenIds ?? [])} " +
+        $"{o.Result?.Text}";
 
     private static async Task<List<BatchOutput>> Collect(IAsyncEnumerable<BatchOutput> outputs)
     {
@@ -108,7 +114,8 @@ public sealed class BatchEngineAsyncTests : IDisposable
             await foreach (var item in Trickle(Items(3))) yield return item;
             throw new InvalidOperationException("the queue broke");
         }
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Collect(engine.RunAsync(Failing())).WaitAsync(Deadlock));
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(
+            () => Collect(engine.RunAsync(Failing())).WaitAsync(Deadlock));
         Assert.Equal("the queue broke", error.Message);
         Assert.Equal(6, engine.Run(Items(6)).Count());
     }
@@ -123,7 +130,8 @@ public sealed class BatchEngineAsyncTests : IDisposable
         using var cancel = new CancellationTokenSource();
         async Task CancelAfterFirst()
         {
-            await foreach (var output in engine.RunAsync(Trickle(Items(40)), cancellationToken: cancel.Token)) cancel.Cancel();
+            await foreach (var output in engine.RunAsync(Trickle(Items(40)),
+                                                         cancellationToken: cancel.Token)) cancel.Cancel();
         }
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => CancelAfterFirst().WaitAsync(Deadlock));
 

@@ -23,22 +23,26 @@ public sealed class BatchJobTests : IDisposable
         string path = Path.Combine(_dir, "in.jsonl");
         string[] prompts = ["the quick", "床前明月光，", "hello", "", "the lazy dog jumps over the", "fox"];
         File.WriteAllLines(path, Enumerable.Range(0, rows).Select(i =>
-            $"{{\"id\": {(i % 2 == 0 ? i.ToString() : $"\"row-{i}\"")}, \"prompt\": \"{prompts[i % prompts.Length]}\", \"max_new_tokens\": {3 + i * 7 % 17}{extra?.Invoke(i) ?? ""}}}"));
+            $"{{\"id\": {(i % 2 == 0 ? i.ToString() : $"\"row-{i}\"")}, \"prompt\": " +
+            $"\"{prompts[i % prompts.Length]}\", \"max_new_tokens\": {3 + i * 7 % 17}{extra?.Invoke(i) ?? ""}}}"));
         return path;
     }
 
-    private BatchJobSummary Run(string input, string output, int shard = 0, int shards = 1, bool continuous = true, bool skipErrors = false, string? model = null,
+    private BatchJobSummary Run(string input, string output, int shard = 0, int shards = 1, bool continuous = true,
+                                bool skipErrors = false, string? model = null,
                                 TextWriter? log = null, bool retryErrors = false)
     {
         using var languageModel = LanguageModel.Load(model ?? _fused, new SessionSettings { IntraOpThreads = 1 });
         return BatchJob.Run(languageModel, new BatchJobOptions
         {
-            Input = input, Output = output, MaxBatch = 4, ShardIndex = shard, ShardCount = shards, Continuous = continuous, SkipErrors = skipErrors,
+            Input = input, Output = output, MaxBatch = 4, ShardIndex = shard, ShardCount = shards,
+            Continuous = continuous, SkipErrors = skipErrors,
             RetryErrors = retryErrors,
         }, log ?? TextWriter.Null);
     }
 
-    private static List<JsonObject> Rows(string path) => File.ReadAllLines(path).Select(l => (JsonObject)JsonNode.Parse(l)!).ToList();
+    private static List<JsonObject> Rows(string path) =>
+        File.ReadAllLines(path).Select(l => (JsonObject)JsonNode.Parse(l)!).ToList();
 
     [Fact]
     public void Every_row_comes_back_in_input_order_with_its_id_preserved()
@@ -69,7 +73,8 @@ public sealed class BatchJobTests : IDisposable
     public void Continuous_batching_gives_each_row_the_result_it_gets_alone()
     {
         string input = Input(10);
-        string continuous = Path.Combine(_dir, "c.jsonl"), single = Path.Combine(_dir, "s.jsonl"), portable = Path.Combine(_dir, "p.jsonl");
+        string continuous = Path.Combine(_dir, "c.jsonl"), single = Path.Combine(_dir, "s.jsonl"),
+        portable = Path.Combine(_dir, "p.jsonl");
         Run(input, continuous);
         using (var model = LanguageModel.Load(_fused, new SessionSettings { IntraOpThreads = 1 }))
         {
@@ -140,9 +145,12 @@ public sealed class BatchJobTests : IDisposable
     public void Malformed_rows_can_be_skipped_and_are_counted()
     {
         string input = Input(4);
-        File.AppendAllText(input, "not json\n{\"id\": 7, \"prompt\": \"x\", \"temperature\": -1}\n{\"id\": 8, \"prompt\": \"x\", \"prompt\": \"y\"}\n{\"id\": 10, \"prompt\": \"\\ud800\"}\n");
+        File.AppendAllText(input, "not json\n{\"id\": 7, \"prompt\": \"x\", \"temperature\": -1}\n{\"id\": 8, " +
+                                  "\"prompt\": \"x\", \"prompt\": \"y\"}\n{\"id\": 10, \"prompt\": \"\\ud800\"}\n");
         File.AppendAllText(input, "{\"id\": 9, \"prompt\": \"");
-        using (var stream = new FileStream(input, FileMode.Append)) stream.Write([0xFF, (byte)'"', (byte)'}', (byte)'\n']); // not UTF-8
+        // not UTF-8
+        using (var stream = new FileStream(input, FileMode.Append))
+            stream.Write([0xFF, (byte)'"', (byte)'}', (byte)'\n']);
         string output = Path.Combine(_dir, "out.jsonl");
         var log = new StringWriter();
         var summary = Run(input, output, skipErrors: true, log: log);
@@ -157,8 +165,10 @@ public sealed class BatchJobTests : IDisposable
     public void A_line_too_long_for_any_prompt_is_reported_by_number_without_being_read_whole()
     {
         string input = Path.Combine(_dir, "long.jsonl"), output = Path.Combine(_dir, "long-out.jsonl");
-        File.WriteAllText(input, "{\"id\": 1, \"prompt\": \"hello\", \"max_new_tokens\": 2}\n{\"id\": 2, \"prompt\": \"" +
-                                 new string('a', BatchJob.MaxLineChars + 10) + "\"}\n{\"id\": 3, \"prompt\": \"fox\", \"max_new_tokens\": 2}\n");
+        File.WriteAllText(input, "{\"id\": 1, \"prompt\": \"hello\", \"max_new_tokens\": 2}\n{\"id\": 2, \"prompt\": " +
+                                 "\"" +
+                                 new string('a', BatchJob.MaxLineChars + 10)
+                                     + "\"}\n{\"id\": 3, \"prompt\": \"fox\", \"max_new_tokens\": 2}\n");
         var error = Assert.Throws<Gpt2OnnxException>(() => Run(input, output));
         Assert.Contains("line 2 is longer than", error.Message);
         var summary = Run(input, output, skipErrors: true);
@@ -169,7 +179,9 @@ public sealed class BatchJobTests : IDisposable
     [Fact]
     public void A_row_sets_every_sampling_option_the_runtime_has()
     {
-        const string text = """{"id": "a", "prompt": "p", "max_new_tokens": 9, "min_new_tokens": 3, "temperature": 0.5, "top_k": 7, "top_p": 0.9, "repetition_penalty": 1.2, "presence_penalty": 0.25, "frequency_penalty": 0.5, "seed": 11, "stop": ["x", "y"]}""";
+        const string text = """{"id": "a", "prompt": "p", "max_new_tokens": 9, "min_new_tokens": 3""" +
+                            """, "temperature": 0.5, "top_k": 7, "top_p": 0.9, "repetition_penalty": 1.2""" +
+                            """, "presence_penalty": 0.25, "frequency_penalty": 0.5, "seed": 11, "stop": ["x", "y"]}""";
         var row = BatchRow.Parse(1, text, new SamplingOptions());
         var expected = new SamplingOptions
         {
@@ -179,7 +191,8 @@ public sealed class BatchJobTests : IDisposable
         Assert.Equal(expected, row.Request.Options);
         Assert.Equal(["x", "y"], row.Request.Options.StopStrings);
         Assert.Empty(row.OtherKeys);
-        var error = Assert.Throws<Gpt2OnnxException>(() => BatchRow.Parse(4, """{"id": 1, "prompt": "p", "min_new_tokens": 5, "max_new_tokens": 2}""", new SamplingOptions()));
+        const string shorter = """{"id": 1, "prompt": "p", "min_new_tokens": 5, "max_new_tokens": 2}""";
+        var error = Assert.Throws<Gpt2OnnxException>(() => BatchRow.Parse(4, shorter, new SamplingOptions()));
         Assert.Contains("line 4", error.Message);
         Assert.Contains("min new tokens", error.Message);
     }
@@ -187,11 +200,15 @@ public sealed class BatchJobTests : IDisposable
     [Theory]
     [InlineData("3.0", "1e1", "18446744073709551615")]
     [InlineData("3", "10.000", "1.8446744073709551615e19")]
-    public void Whole_numbers_written_with_a_fraction_or_an_exponent_are_whole_numbers(string maxNew, string topK, string seed)
+    public void Whole_numbers_written_with_a_fraction_or_an_exponent_are_whole_numbers(string maxNew, string topK,
+                                                                                       string seed)
     {
         // pandas writes an integer column that has a gap as floats: 3.0
-        var row = BatchRow.Parse(1, $$"""{"id": 1, "prompt": "p", "max_new_tokens": {{maxNew}}, "top_k": {{topK}}, "seed": {{seed}}}""", new SamplingOptions());
-        Assert.Equal((3, 10, ulong.MaxValue), (row.Request.Options.MaxNewTokens, row.Request.Options.TopK, row.Request.Options.Seed));
+        string text = $$"""{"id": 1, "prompt": "p", "max_new_tokens": {{maxNew}}, "top_k": {{topK}}""" +
+                      $$""", "seed": {{seed}}}""";
+        var row = BatchRow.Parse(1, text, new SamplingOptions());
+        Assert.Equal((3, 10, ulong.MaxValue),
+                     (row.Request.Options.MaxNewTokens, row.Request.Options.TopK, row.Request.Options.Seed));
     }
 
     [Theory]
@@ -200,9 +217,11 @@ public sealed class BatchJobTests : IDisposable
     [InlineData("seed", "-1.0", "whole number from 0")]
     [InlineData("seed", "1.8446744073709551616e19", "whole number from 0")]
     [InlineData("top_k", "\"3\"", "whole number")]
-    public void A_number_that_is_not_a_whole_number_in_range_is_refused_naming_it(string name, string value, string expected)
+    public void A_number_that_is_not_a_whole_number_in_range_is_refused_naming_it(string name, string value,
+                                                                                  string expected)
     {
-        var error = Assert.Throws<Gpt2OnnxException>(() => BatchRow.Parse(2, $$"""{"id": 1, "prompt": "p", "{{name}}": {{value}}}""", new SamplingOptions()));
+        string text = $$"""{"id": 1, "prompt": "p", "{{name}}": {{value}}}""";
+        var error = Assert.Throws<Gpt2OnnxException>(() => BatchRow.Parse(2, text, new SamplingOptions()));
         Assert.Contains($"line 2: '{name}' must be a {expected}", error.Message);
     }
 
@@ -212,10 +231,12 @@ public sealed class BatchJobTests : IDisposable
         // Before, --max-batch 16777216 for three rows asked for a cache of terabytes and was refused.
         string output = Path.Combine(_dir, "out.jsonl");
         using var model = LanguageModel.Load(_fused, new SessionSettings { IntraOpThreads = 1 });
-        var summary = BatchJob.Run(model, new BatchJobOptions { Input = Input(3), Output = output, MaxBatch = 1 << 24 }, TextWriter.Null);
+        var summary = BatchJob.Run(model, new BatchJobOptions { Input = Input(3), Output = output, MaxBatch = 1 << 24 },
+                                   TextWriter.Null);
         Assert.Equal(3, summary.Written);
         Assert.Contains("at least one sequence", Assert.Throws<Gpt2OnnxException>(
-            () => BatchJob.Run(model, new BatchJobOptions { Input = Input(3), Output = output + "2", MaxBatch = 0 }, TextWriter.Null)).Message);
+            () => BatchJob.Run(model, new BatchJobOptions { Input = Input(3), Output = output + "2", MaxBatch = 0 },
+                               TextWriter.Null)).Message);
     }
 
     [Fact]
@@ -256,7 +277,8 @@ public sealed class BatchJobTests : IDisposable
             var error = Assert.Throws<Gpt2OnnxException>(() => Run(Input(3), output));
             Assert.Contains("open in another process", error.Message);
         }
-        Assert.Equal("{\"id\":0,\"completion\":\"x\"}\n{\"id\":\"row-1\",\"compl", File.ReadAllText(output)); // its torn line is not ours to cut
+        // its torn line is not ours to cut
+        Assert.Equal("{\"id\":0,\"completion\":\"x\"}\n{\"id\":\"row-1\",\"compl", File.ReadAllText(output));
         Assert.Equal(1, Run(Input(3), output).Skipped); // once it has ended, the job resumes
         Assert.Equal(3, Rows(output).Count);
     }
@@ -325,13 +347,15 @@ public sealed class BatchJobTests : IDisposable
         Run(Input(5), output, log: log);
         Assert.True(log.Tries > 0);
         Assert.Equal(log.Tries, log.Refusals);
-        using var after = new FileStream(output, FileMode.Open, FileAccess.Read, FileShare.ReadWrite); // and after it, anyone can
+        // and after it, anyone can
+        using var after = new FileStream(output, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
     }
 
     [Fact]
     public void An_unwritable_output_is_refused_before_any_work()
     {
-        var error = Assert.Throws<Gpt2OnnxException>(() => Run(Input(3), Path.Combine(_dir, "missing-folder", "out.jsonl")));
+        var error = Assert.Throws<Gpt2OnnxException>(() => Run(Input(3),
+                                                               Path.Combine(_dir, "missing-folder", "out.jsonl")));
         Assert.Contains("does not exist", error.Message);
     }
 
@@ -358,17 +382,21 @@ public sealed class BatchJobTests : IDisposable
         var summary = Run(fifo, Path.Combine(_dir, "from-pipe.jsonl"));
         await writer;
         Assert.Equal(5, summary.Written);
-        Assert.Equal(File.ReadAllText(Path.Combine(_dir, "from-file.jsonl")), File.ReadAllText(Path.Combine(_dir, "from-pipe.jsonl")));
-        Assert.Empty(Directory.GetFiles(Path.GetTempPath(), $"gpt2-run-batch-input-{Environment.ProcessId}-*")); // the copy is gone
+        Assert.Equal(File.ReadAllText(Path.Combine(_dir, "from-file.jsonl")),
+                     File.ReadAllText(Path.Combine(_dir, "from-pipe.jsonl")));
+        // the copy is gone
+        Assert.Empty(Directory.GetFiles(Path.GetTempPath(), $"gpt2-run-batch-input-{Environment.ProcessId}-*"));
     }
 
     [Fact]
     public void An_output_on_a_device_that_reads_without_end_is_not_read_to_resume()
     {
-        // /dev/null reads as empty but /dev/full and /dev/zero never end; resuming read them for ever. A device is a new output.
+        // /dev/null reads as empty but /dev/full and /dev/zero never end; resuming read them for ever. A device is a
+        // new output.
         var summary = Run(Input(3), "/dev/null");
         Assert.Equal(3, summary.Written);
-        Assert.Contains("No space left on device", Assert.Throws<IOException>(() => Run(Input(3), "/dev/full")).Message);
+        Assert.Contains("No space left on device",
+                        Assert.Throws<IOException>(() => Run(Input(3), "/dev/full")).Message);
     }
 
     [Theory]
@@ -377,11 +405,14 @@ public sealed class BatchJobTests : IDisposable
     public void Rows_asking_for_no_new_token_come_back_empty_even_when_their_prompt_fills_the_cache(bool continuous)
     {
         string input = Path.Combine(_dir, "zero.jsonl");
-        File.WriteAllLines(input, ["{\"id\": 1, \"prompt\": \"the lazy dog jumps\", \"max_new_tokens\": 0}", "{\"id\": 2, \"prompt\": \"fox\", \"max_new_tokens\": 0}"]);
+        File.WriteAllLines(input, ["{\"id\": 1, \"prompt\": \"the lazy dog jumps\", \"max_new_tokens\": 0}",
+                                   "{\"id\": 2, \"prompt\": \"fox\", \"max_new_tokens\": 0}"]);
         string output = Path.Combine(_dir, "out.jsonl");
         var summary = Run(input, output, continuous: continuous);
         Assert.Equal(0, summary.Errors);
-        Assert.All(Rows(output), row => Assert.Equal(("", 0), (row["completion"]!.GetValue<string>(), row["tokens"]!.GetValue<int>())));
+        Assert.All(Rows(output), row => Assert.Equal(("", 0),
+                                                     (row["completion"]!.GetValue<string>(),
+                                                      row["tokens"]!.GetValue<int>())));
     }
 
     [Fact]
@@ -389,7 +420,9 @@ public sealed class BatchJobTests : IDisposable
     {
         string output = Path.Combine(_dir, "out.jsonl");
         using var model = LanguageModel.Load(_fused, new SessionSettings { IntraOpThreads = 1 });
-        var error = Assert.Throws<Gpt2OnnxException>(() => BatchJob.Run(model, new BatchJobOptions { Input = Input(3), Output = output, MaxLength = -5 }, TextWriter.Null));
+        var error = Assert.Throws<Gpt2OnnxException>(() => BatchJob.Run(model,
+                                                                        new BatchJobOptions { Input = Input(3),
+            Output = output, MaxLength = -5 }, TextWriter.Null));
         Assert.Contains("--max-length must be 0 (what the longest row needs) or more, not -5", error.Message);
         Assert.False(File.Exists(output));
     }

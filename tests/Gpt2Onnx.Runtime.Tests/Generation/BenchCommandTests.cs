@@ -28,8 +28,10 @@ public sealed class BenchCommandTests : IDisposable
         Assert.Equal(3, result["rounds"]!.GetValue<int>());
         Assert.Equal(3, result["memory_bytes_per_s"]!.AsArray().Count);
         var rows = result["rows"]!.AsArray();
-        Assert.Equal([(_portable, "model", "io-binding", "portable"), (_fused, "model", "io-binding", "fused"), (_portable, "peer", "plain-run", "portable")],
-                     rows.Select(r => (r!["model"]!.GetValue<string>(), r["role"]!.GetValue<string>(), r["mode"]!.GetValue<string>(), r["variant"]!.GetValue<string>())));
+        Assert.Equal([(_portable, "model", "io-binding", "portable"), (_fused, "model", "io-binding", "fused"),
+                      (_portable, "peer", "plain-run", "portable")],
+                     rows.Select(r => (r!["model"]!.GetValue<string>(), r["role"]!.GetValue<string>(),
+                                       r["mode"]!.GetValue<string>(), r["variant"]!.GetValue<string>())));
         foreach (var row in rows)
         {
             var rounds = row!["rounds_tokens_per_s"]!.AsArray().Select(v => v!.GetValue<double>()).ToArray();
@@ -41,7 +43,8 @@ public sealed class BenchCommandTests : IDisposable
             Assert.True(row["weights_read_per_step_bytes"]!.GetValue<long>() > 0);
             Assert.True(row["roofline_fraction"]!.GetValue<double>() > 0);
         }
-        Assert.True(rows[2]!["allocated_bytes_per_step"]!.GetValue<double>() > 0); // the peer's Run hands back new tensors each step
+        // the peer's Run hands back new tensors each step
+        Assert.True(rows[2]!["allocated_bytes_per_step"]!.GetValue<double>() > 0);
     }
 
     [Fact]
@@ -50,8 +53,10 @@ public sealed class BenchCommandTests : IDisposable
         var (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-run", ["bench", "--model", _fused, .. Short]);
         Assert.True(exitCode == 0, stderr);
         var result = JsonNode.Parse(stdout)!;
-        Assert.Equal(("io-binding", "fused", 1, 16), (result["mode"]!.GetValue<string>(), result["variant"]!.GetValue<string>(),
-                                                      result["batch"]!.GetValue<int>(), result["new_tokens"]!.GetValue<int>()));
+        Assert.Equal(("io-binding", "fused", 1, 16),
+                     (result["mode"]!.GetValue<string>(), result["variant"]!.GetValue<string>(),
+                                                      result["batch"]!.GetValue<int>(),
+                                                      result["new_tokens"]!.GetValue<int>()));
         Assert.True(result["peak_rss_bytes"]!.GetValue<long>() > 0);
         Assert.True(result["weights_read_ms"]!.GetValue<double>() > 0);
     }
@@ -59,7 +64,8 @@ public sealed class BenchCommandTests : IDisposable
     [Fact]
     public async Task Each_graph_reports_the_weights_a_step_reads_its_roofline_and_the_share_of_it_reached()
     {
-        var (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-run", ["bench", "--model", _fused, "--batch", "2", .. Short]);
+        var (exitCode, stdout, stderr) =
+            await CliProcess.RunAsync("gpt2-run", ["bench", "--model", _fused, "--batch", "2", .. Short]);
         Assert.True(exitCode == 0, stderr);
         var result = JsonNode.Parse(stdout)!;
         double Number(string key) => result[key]!.GetValue<double>();
@@ -75,9 +81,11 @@ public sealed class BenchCommandTests : IDisposable
     [Fact]
     public async Task Rounds_below_one_are_a_usage_error()
     {
-        var (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-run", ["bench", "--model", _fused, "--rounds", "0", .. Short]);
+        var (exitCode, stdout, stderr) =
+            await CliProcess.RunAsync("gpt2-run", ["bench", "--model", _fused, "--rounds", "0", .. Short]);
         Assert.Equal(2, exitCode);
         Assert.Equal("", stdout);
-        Assert.Equal(["error: --rounds must be positive, not 0", "run 'gpt2-run bench --help' for usage"], stderr.TrimEnd('\n').Split('\n'));
+        Assert.Equal(["error: --rounds must be positive, not 0", "run 'gpt2-run bench --help' for usage"],
+                     stderr.TrimEnd('\n').Split('\n'));
     }
 }

@@ -18,7 +18,10 @@ public sealed class DefaultSamplingTests : IDisposable
 
     private static async Task<string> Ids(string folder, params string[] options)
     {
-        var (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-run", ["generate", "--model", folder, "--prompt-ids", "5,6,7", "--max-new-tokens", "12", "--seed", "3", "--json", .. options]);
+        var (exitCode, stdout, stderr) =
+            await CliProcess.RunAsync("gpt2-run",
+                                      ["generate", "--model", folder, "--prompt-ids", "5,6,7", "--max-new-tokens", "12",
+                                       "--seed", "3", "--json", .. options]);
         Assert.True(exitCode == 0, stderr);
         return JsonNode.Parse(stdout)!["ids"]!.ToJsonString();
     }
@@ -29,16 +32,21 @@ public sealed class DefaultSamplingTests : IDisposable
         var (_, portable, _) = TinyModel.Export(_dir);
         string genai = Path.Combine(portable, "genai_config.json");
         var config = JsonNode.Parse(File.ReadAllText(genai))!;
-        Assert.False(config["search"]!["do_sample"]!.GetValue<bool>()); // no generation_config.json in the checkpoint: greedy
+        // no generation_config.json in the checkpoint: greedy
+        Assert.False(config["search"]!["do_sample"]!.GetValue<bool>());
         Assert.Equal(await Ids(portable, "--greedy"), await Ids(portable));
-        Assert.Equal(await Ids(portable, "--temperature", "1.5", "--top-k", "50"), await Ids(portable, "--temperature", "1.5")); // a temperature asks for sampling
+        // a temperature asks for sampling
+        Assert.Equal(await Ids(portable, "--temperature", "1.5", "--top-k", "50"),
+                     await Ids(portable, "--temperature", "1.5"));
 
         config["search"]!["do_sample"] = true;
         config["search"]!["temperature"] = 1.7;
         config["search"]!["top_k"] = 9;
         File.WriteAllText(genai, config.ToJsonString());
         using (var model = LanguageModel.Load(portable))
-            Assert.Equal((false, 1.7, 9, 1.0), (model.DefaultSampling.Greedy, model.DefaultSampling.Temperature, model.DefaultSampling.TopK, model.DefaultSampling.TopP));
+            Assert.Equal((false, 1.7, 9, 1.0),
+                         (model.DefaultSampling.Greedy, model.DefaultSampling.Temperature, model.DefaultSampling.TopK,
+                          model.DefaultSampling.TopP));
         Assert.Equal(await Ids(portable, "--temperature", "1.7", "--top-k", "9"), await Ids(portable));
         Assert.Equal(await Ids(portable, "--temperature", "1.7", "--top-k", "0"), await Ids(portable, "--top-k", "0"));
         Assert.NotEqual(await Ids(portable, "--greedy"), await Ids(portable));
@@ -60,9 +68,11 @@ public sealed class DefaultSamplingTests : IDisposable
             "{\"id\": \"greedy\", \"prompt\": \"hello world\", \"max_new_tokens\": 12, \"temperature\": 0}",
             "{\"id\": \"hot\", \"prompt\": \"hello world\", \"max_new_tokens\": 12, \"temperature\": 1.5, \"seed\": 1}",
         ]);
-        var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-run", "batch", "--model", portable, "--input", input, "--output", output);
+        var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-run", "batch", "--model", portable, "--input",
+                                                              input, "--output", output);
         Assert.True(exitCode == 0, stderr);
-        var rows = File.ReadAllLines(output).Select(l => JsonNode.Parse(l)!).ToDictionary(r => r["id"]!.GetValue<string>(), r => r["completion"]!.GetValue<string>());
+        var rows = File.ReadAllLines(output).Select(l => JsonNode.Parse(l)!)
+            .ToDictionary(r => r["id"]!.GetValue<string>(), r => r["completion"]!.GetValue<string>());
         Assert.Equal(rows["greedy"], rows["default"]);
         Assert.NotEqual(rows["greedy"], rows["hot"]);
     }

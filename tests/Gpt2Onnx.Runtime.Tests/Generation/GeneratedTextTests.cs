@@ -8,7 +8,8 @@ public class GeneratedTextTests
 {
     private static readonly Lazy<BpeTokenizer> Gpt2 = new(() => BpeTokenizer.Load(RepositoryPaths.Gpt2Tokenizer));
 
-    /// <summary>Feeds <paramref name="text"/>'s tokens one by one; returns the pieces handed out, the final text, and the tokens used.</summary>
+    /// <summary>Feeds <paramref name="text"/>'s tokens one by one; returns the pieces handed out, the final text, and
+    /// the tokens used.</summary>
     private static (List<string> Pieces, string Text, int Tokens) Feed(string text, string[] stops, int watchFrom = 1)
     {
         var ids = new List<int>();

@@ -26,7 +26,8 @@ public sealed class GeneratorTests : IDisposable
         return new ReferenceGpt2(checkpoint).Greedy(prompt, count);
     }
 
-    private static LanguageModel Load(string dir) => LanguageModel.Load(dir, new SessionSettings { IntraOpThreads = 1 });
+    private static LanguageModel Load(string dir) =>
+        LanguageModel.Load(dir, new SessionSettings { IntraOpThreads = 1 });
     private static SamplingOptions Greedy(int n) => new() { Greedy = true, MaxNewTokens = n, StopTokenIds = [] };
 
     [Theory]
@@ -51,8 +52,11 @@ public sealed class GeneratorTests : IDisposable
         using var model = Load(fused ? _fused : _portable);
         using var generator = new Generator(model);
         int[][] prompts = [[5], [10, 200, 33, 7, 8, 9, 90], [42, 42, 43]];
-        var alone = prompts.Select(p => generator.Generate(new GenerationRequest { PromptIds = p, Options = Greedy(8) }).TokenIds).ToList();
-        var together = generator.Generate(prompts.Select(p => new GenerationRequest { PromptIds = p, Options = Greedy(8) }).ToList());
+        var alone = prompts.Select(p => generator.Generate(new GenerationRequest { PromptIds = p,
+                                                                                   Options = Greedy(8) }).TokenIds)
+                                                                                       .ToList();
+        var together = generator.Generate(prompts.Select(p => new GenerationRequest { PromptIds = p,
+                                                                                      Options = Greedy(8) }).ToList());
         for (int i = 0; i < prompts.Length; i++) Assert.Equal(alone[i], together[i].TokenIds);
     }
 
@@ -88,10 +92,12 @@ public sealed class GeneratorTests : IDisposable
         // and the batch shrinks to two; later slot 1 ends and the batch shrinks to one.
         int[][] prompts = [[5, 6], [10, 200, 33, 7, 8], [42, 42, 43]];
         int[] lengths = [2, 9, 14];
-        var requests = prompts.Select((p, i) => new GenerationRequest { PromptIds = p, Options = Greedy(lengths[i]) }).ToList();
+        var requests = prompts.Select((p, i) => new GenerationRequest { PromptIds = p, Options = Greedy(lengths[i]) })
+            .ToList();
         var alone = requests.Select(r => generator.Generate(r).TokenIds).ToList();
         using var engine = new BatchEngine(model, maxBatch: 3, maxLength: 32);
-        var results = engine.Run(requests.Select((r, i) => new BatchItem(i.ToString(), r))).Select(o => o.Result!.TokenIds).ToList();
+        var results = engine.Run(requests.Select((r, i) => new BatchItem(i.ToString(), r)))
+            .Select(o => o.Result!.TokenIds).ToList();
         Assert.Equal(alone, results);
         Assert.Equal(lengths, results.Select(r => r.Length));
     }
@@ -105,11 +111,13 @@ public sealed class GeneratorTests : IDisposable
         var requests = Enumerable.Range(0, 14).Select(i => new GenerationRequest
         {
             PromptIds = Enumerable.Range(0, random.Next(1, 12)).Select(_ => random.Next(model.VocabSize)).ToArray(),
-            Options = new SamplingOptions { MaxNewTokens = random.Next(1, 20), Temperature = i % 3 == 0 ? 0 : 0.9, TopK = 30, Seed = (ulong)i, StopTokenIds = [] },
+            Options = new SamplingOptions { MaxNewTokens = random.Next(1, 20), Temperature = i % 3 == 0 ? 0 : 0.9,
+                                            TopK = 30, Seed = (ulong)i, StopTokenIds = [] },
         }).ToList();
         var alone = requests.Select(r => generator.Generate(r).TokenIds).ToList();
         using var engine = new BatchEngine(model, maxBatch: 5, maxLength: 40);
-        var together = engine.Run(requests.Select((r, i) => new BatchItem(i.ToString(), r))).Select(o => o.Result!.TokenIds).ToList();
+        var together = engine.Run(requests.Select((r, i) => new BatchItem(i.ToString(), r)))
+            .Select(o => o.Result!.TokenIds).ToList();
         Assert.Equal(alone, together);
     }
 
@@ -124,8 +132,10 @@ public sealed class GeneratorTests : IDisposable
         int[] promptLengths = [3, 4, 5, 9, 10, 17];
         var requests = Enumerable.Range(0, 48).Select(i => new GenerationRequest
         {
-            PromptIds = Enumerable.Range(0, promptLengths[random.Next(promptLengths.Length)]).Select(_ => random.Next(model.VocabSize)).ToArray(),
-            Options = new SamplingOptions { MaxNewTokens = random.Next(1, 12), Temperature = i % 2 == 0 ? 0 : 0.8, TopP = 0.9, Seed = (ulong)i, StopTokenIds = [] },
+            PromptIds = Enumerable.Range(0, promptLengths[random.Next(promptLengths.Length)])
+                .Select(_ => random.Next(model.VocabSize)).ToArray(),
+            Options = new SamplingOptions { MaxNewTokens = random.Next(1, 12), Temperature = i % 2 == 0 ? 0 : 0.8,
+                                            TopP = 0.9, Seed = (ulong)i, StopTokenIds = [] },
         }).ToList();
         var alone = requests.Select(r => generator.Generate(r).TokenIds).ToList();
         using var engine = new BatchEngine(model, maxBatch: 16, maxLength: 32);
@@ -140,10 +150,12 @@ public sealed class GeneratorTests : IDisposable
     public void A_profiled_session_writes_a_trace_of_every_operator_when_it_closes()
     {
         string prefix = Path.Combine(_dir, "trace");
-        using (var model = LanguageModel.Load(_fused, new SessionSettings { IntraOpThreads = 1, ProfilePrefix = prefix }))
+        using (var model = LanguageModel.Load(_fused,
+                                              new SessionSettings { IntraOpThreads = 1, ProfilePrefix = prefix }))
         using (var generator = new Generator(model))
             generator.Generate(new GenerationRequest { PromptIds = [1, 2, 3], Options = Greedy(3) });
-        var events = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Directory.GetFiles(_dir, "trace_*.json").Single()))!.AsArray();
+        var events = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Directory.GetFiles(_dir,
+            "trace_*.json").Single()))!.AsArray();
         Assert.Contains(events, e => (string?)e!["name"] == "model_run");
         Assert.Contains(events, e => (string?)e!["args"]?["op_name"] == "GroupQueryAttention");
     }
@@ -155,19 +167,22 @@ public sealed class GeneratorTests : IDisposable
         // order it recognises, so a reordering would slow every portable model down without changing a result.
         string prefix = Path.Combine(_dir, "portable_trace");
         int layers;
-        using (var model = LanguageModel.Load(_portable, new SessionSettings { IntraOpThreads = 1, ProfilePrefix = prefix }))
+        using (var model = LanguageModel.Load(_portable,
+                                              new SessionSettings { IntraOpThreads = 1, ProfilePrefix = prefix }))
         using (var generator = new Generator(model))
         {
             layers = model.Layers;
             generator.Generate(new GenerationRequest { PromptIds = [1, 2, 3], Options = Greedy(2) });
         }
-        var events = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Directory.GetFiles(_dir, "portable_trace_*.json").Single()))!.AsArray();
+        var events = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Directory.GetFiles(_dir,
+            "portable_trace_*.json").Single()))!.AsArray();
         var ops = events.Select(e => (string?)e!["args"]?["op_name"]).Where(op => op != null).ToList();
         int runs = events.Count(e => (string?)e!["name"] == "model_run");
         Assert.Equal(layers * runs, ops.Count(op => op == "FastGelu"));
         Assert.DoesNotContain("Tanh", ops);
         Assert.DoesNotContain("Pow", ops);
-        Assert.Equal((4 * layers + 1) * runs, ops.Count(op => op == "Gemm")); // four projections a layer and the LM head
+        // four projections a layer and the LM head
+        Assert.Equal((4 * layers + 1) * runs, ops.Count(op => op == "Gemm"));
     }
 
     [Fact]
@@ -189,7 +204,8 @@ public sealed class GeneratorTests : IDisposable
     {
         using var portable = Load(_portable);
         using var fused = Load(_fused);
-        var options = new SamplingOptions { Temperature = 1.5, TopK = 50, Seed = 77, MaxNewTokens = 16, StopTokenIds = [] };
+        var options = new SamplingOptions { Temperature = 1.5, TopK = 50, Seed = 77, MaxNewTokens = 16,
+                                            StopTokenIds = [] };
         var request = new GenerationRequest { Prompt = "the quick", Options = options };
         using var g1 = new Generator(portable);
         using var g2 = new Generator(fused);
@@ -207,8 +223,10 @@ public sealed class GeneratorTests : IDisposable
         // The decoder is kept while it is big enough: batches of 3, then 1, then 3 again share it.
         using var model = Load(fused ? _fused : _portable);
         using var shared = new Generator(model);
-        var three = new[] { "the quick", "hello", "fox" }.Select(p => new GenerationRequest { Prompt = p, Options = Greedy(5) }).ToList();
-        var expected = three.Select(r => { using var alone = new Generator(model); return alone.Generate(r).TokenIds; }).ToList();
+        var three = new[] { "the quick", "hello",
+                            "fox" }.Select(p => new GenerationRequest { Prompt = p, Options = Greedy(5) }).ToList();
+        var expected = three.Select(r => { using var alone = new Generator(model); return alone.Generate(r).TokenIds; })
+            .ToList();
         shared.Generate(three);
         Assert.Equal(expected[1], shared.Generate([three[1]])[0].TokenIds);
         Assert.Equal(expected, shared.Generate(three).Select(r => r.TokenIds));
@@ -235,7 +253,9 @@ public sealed class GeneratorTests : IDisposable
         using var model = Load(_portable);
         using var generator = new Generator(model);
         var pieces = new List<string>();
-        var result = generator.Generate(new GenerationRequest { Prompt = "床前", Options = new SamplingOptions { Seed = 5, MaxNewTokens = 20 } }, pieces.Add);
+        var result = generator.Generate(new GenerationRequest { Prompt = "床前",
+                                                                Options = new SamplingOptions { Seed = 5,
+            MaxNewTokens = 20 } }, pieces.Add);
         Assert.Equal(result.Text, string.Concat(pieces));
         // A random model may emit invalid UTF-8 (shown as U+FFFD), but a piece never ends inside a character.
         Assert.All(pieces, p => Assert.False(char.IsHighSurrogate(p[^1])));
@@ -246,10 +266,14 @@ public sealed class GeneratorTests : IDisposable
     {
         using var model = Load(_portable);
         using var generator = new Generator(model);
-        var free = generator.Generate(new GenerationRequest { Prompt = "hello", Options = new SamplingOptions { Seed = 9, MaxNewTokens = 30, StopTokenIds = [] } });
+        var free = generator.Generate(new GenerationRequest { Prompt = "hello",
+                                                              Options = new SamplingOptions { Seed = 9,
+            MaxNewTokens = 30, StopTokenIds = [] } });
         Assert.True(free.Text.Length >= 4);
         string stop = free.Text.Substring(2, 2);
-        var stopped = generator.Generate(new GenerationRequest { Prompt = "hello", Options = new SamplingOptions { Seed = 9, MaxNewTokens = 30, StopTokenIds = [], StopStrings = [stop] } });
+        var stopped = generator.Generate(new GenerationRequest { Prompt = "hello",
+                                                                 Options = new SamplingOptions { Seed = 9,
+            MaxNewTokens = 30, StopTokenIds = [], StopStrings = [stop] } });
         Assert.Equal(FinishReasons.StopString, stopped.FinishReason);
         Assert.Equal(free.Text[..free.Text.IndexOf(stop, StringComparison.Ordinal)], stopped.Text);
     }
@@ -270,7 +294,8 @@ public sealed class GeneratorTests : IDisposable
     {
         using var model = Load(_fused);
         using var generator = new Generator(model);
-        var error = Assert.Throws<Gpt2OnnxException>(() => generator.Generate(new GenerationRequest { Prompt = "the", PromptIds = [1, 2], Options = Greedy(2) }));
+        var error = Assert.Throws<Gpt2OnnxException>(() => generator.Generate(new GenerationRequest { Prompt = "the",
+            PromptIds = [1, 2], Options = Greedy(2) }));
         Assert.Contains("both Prompt and PromptIds", error.Message);
     }
 
@@ -289,22 +314,27 @@ public sealed class GeneratorTests : IDisposable
         using var model = Load(_portable);
         using var generator = new Generator(model);
         var ids = Enumerable.Range(1, 80).ToArray(); // the context is 64
-        var error = Assert.Throws<Gpt2OnnxException>(() => generator.Generate(new GenerationRequest { PromptIds = ids, Options = Greedy(4) }));
+        var error = Assert.Throws<Gpt2OnnxException>(() => generator.Generate(new GenerationRequest { PromptIds = ids,
+            Options = Greedy(4) }));
         Assert.Contains("context", error.Message);
-        var result = generator.Generate(new GenerationRequest { PromptIds = ids, Options = Greedy(4), TruncatePromptLeft = true });
+        var result = generator.Generate(new GenerationRequest { PromptIds = ids, Options = Greedy(4),
+                                                                TruncatePromptLeft = true });
         Assert.Equal(ids[^60..], result.PromptIds);
         Assert.Equal(4, result.TokenIds.Length);
     }
 
     [Fact]
-    public async Task The_generate_command_echoes_a_prompt_the_model_took_and_refuses_one_it_cannot_with_the_error_alone()
+    public async Task Generate_echoes_a_prompt_the_model_took_and_refuses_one_it_cannot_with_the_error_alone()
     {
         string tooLong = string.Concat(Enumerable.Repeat(" a", 80)); // the context is 64
-        var (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", _portable, "--prompt", tooLong, "--max-new-tokens", "2", "--threads", "1");
+        var (exitCode, stdout, stderr) =
+            await CliProcess.RunAsync("gpt2-run", "generate", "--model", _portable, "--prompt", tooLong,
+                                      "--max-new-tokens", "2", "--threads", "1");
         Assert.NotEqual(0, exitCode);
         Assert.Equal("", stdout); // before, the prompt was echoed and then refused
         Assert.Contains("context", Assert.Single(stderr.TrimEnd('\n').Split('\n')));
-        (exitCode, stdout, _) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", _portable, "--prompt", " a a", "--max-new-tokens", "2", "--threads", "1");
+        (exitCode, stdout, _) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", _portable, "--prompt",
+                                                          " a a", "--max-new-tokens", "2", "--threads", "1");
         Assert.Equal(0, exitCode);
         Assert.StartsWith(" a a", stdout);
     }
@@ -364,9 +394,12 @@ public sealed class GeneratorTests : IDisposable
         var inline = await CliProcess.RunAsync("gpt2-run", ["generate", "--prompt", text, .. rest]);
         var fromFile = await CliProcess.RunAsync("gpt2-run", ["generate", "--prompt-file", file, .. rest]);
         Assert.True(inline.ExitCode == 0, inline.Stderr);
-        static string Tokens(string json) => string.Join("|", new[] { "prompt_ids", "ids", "text" }.Select(k => System.Text.Json.Nodes.JsonNode.Parse(json)![k]!.ToJsonString()));
+        static string Tokens(string json) =>
+            string.Join("|", new[] { "prompt_ids", "ids",
+            "text" }.Select(k => System.Text.Json.Nodes.JsonNode.Parse(json)![k]!.ToJsonString()));
         Assert.Equal(Tokens(inline.Stdout), Tokens(fromFile.Stdout)); // the line breaks included
-        var both = await CliProcess.RunAsync("gpt2-run", ["generate", "--prompt", text, "--prompt-file", file, .. rest]);
+        var both = await CliProcess.RunAsync("gpt2-run",
+                                             ["generate", "--prompt", text, "--prompt-file", file, .. rest]);
         Assert.Equal(2, both.ExitCode);
         Assert.Contains("give --prompt or --prompt-file, not both", both.Stderr);
     }
@@ -376,7 +409,8 @@ public sealed class GeneratorTests : IDisposable
     {
         using var model = Load(_fused);
         using var generator = new Generator(model);
-        var result = generator.Generate(new GenerationRequest { PromptIds = Enumerable.Range(1, 60).ToArray(), Options = Greedy(30) });
+        var result = generator.Generate(new GenerationRequest { PromptIds = Enumerable.Range(1, 60).ToArray(),
+                                                                Options = Greedy(30) });
         Assert.Equal(FinishReasons.Length, result.FinishReason);
         Assert.True(result.PromptIds.Length + result.TokenIds.Length <= 64);
     }
@@ -385,7 +419,8 @@ public sealed class GeneratorTests : IDisposable
     public void A_checkpoint_given_as_a_model_is_told_to_be_exported_and_an_export_given_as_a_checkpoint_is_told_apart()
     {
         var error = Assert.Throws<Gpt2OnnxException>(() => Load(_checkpoint));
-        Assert.Contains("is a checkpoint, not an ONNX export: export it first with 'gpt2-export --checkpoint", error.Message);
+        Assert.Contains("is a checkpoint, not an ONNX export: export it first with 'gpt2-export --checkpoint",
+                        error.Message);
         error = Assert.Throws<Gpt2OnnxException>(() => Gpt2Checkpoint.Open(_fused));
         Assert.Contains("is an ONNX export (model.onnx), not a checkpoint", error.Message);
     }
@@ -417,21 +452,26 @@ public sealed class GeneratorTests : IDisposable
     [Fact]
     public void A_CUDA_device_in_a_build_with_the_CPU_package_says_how_to_get_one_and_auto_falls_back_to_the_CPU()
     {
-        var error = Assert.Throws<Gpt2OnnxException>(() => LanguageModel.Load(_fused, new SessionSettings { Device = "cuda:0" }));
+        var error = Assert.Throws<Gpt2OnnxException>(() => LanguageModel.Load(_fused,
+            new SessionSettings { Device = "cuda:0" }));
         Assert.Contains("CPU package, which has no CUDA provider", error.Message);
         Assert.Contains("-p:OnnxRuntimeGpu=true", error.Message);
         Assert.Contains("--device cpu", error.Message);
         using var model = LanguageModel.Load(_fused, new SessionSettings { Device = "auto", IntraOpThreads = 1 });
         Assert.Equal("cpu", model.Session.Device.Name);
         using var generator = new Generator(model);
-        Assert.Equal(3, generator.Generate(new GenerationRequest { PromptIds = [1, 2], Options = Greedy(3) }).TokenIds.Length);
-        Assert.Contains("not a device", Assert.Throws<Gpt2OnnxException>(() => LanguageModel.Load(_fused, new SessionSettings { Device = "gpu" })).Message);
+        Assert.Equal(3, generator.Generate(new GenerationRequest { PromptIds = [1, 2],
+                                                                   Options = Greedy(3) }).TokenIds.Length);
+        Assert.Contains("not a device",
+                        Assert.Throws<Gpt2OnnxException>(() => LanguageModel.Load(_fused,
+            new SessionSettings { Device = "gpu" })).Message);
     }
 
     [Fact]
     public async Task A_CUDA_device_on_the_command_line_is_one_error_line()
     {
-        var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", _fused, "--prompt-ids", "1,2",
+        var (exitCode, _, stderr) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", _fused, "--prompt-ids",
+                                                              "1,2",
                                                               "--max-new-tokens", "1", "--device", "cuda:0");
         Assert.Equal(1, exitCode);
         Assert.Contains("no CUDA provider", stderr);
@@ -439,7 +479,8 @@ public sealed class GeneratorTests : IDisposable
         Assert.Single(stderr.TrimEnd('\n').Split('\n'));
     }
 
-    /// <summary>A copy of the portable export without genai_config.json: the graph, config.json and the tokenizer, as Optimum writes a folder.</summary>
+    /// <summary>A copy of the portable export without genai_config.json: the graph, config.json and the tokenizer, as
+    /// Optimum writes a folder.</summary>
     private string PortableWithoutGenaiConfig(string name)
     {
         string folder = Path.Combine(_dir, name);
@@ -456,7 +497,8 @@ public sealed class GeneratorTests : IDisposable
         using var ours = Load(_portable);
         using var theirs = Load(optimum);
         Assert.Equal((ours.Layers, ours.Heads, ours.HeadSize, ours.ContextLength, ours.VocabSize, ours.EndOfTextId),
-                     (theirs.Layers, theirs.Heads, theirs.HeadSize, theirs.ContextLength, theirs.VocabSize, theirs.EndOfTextId));
+                     (theirs.Layers, theirs.Heads, theirs.HeadSize, theirs.ContextLength, theirs.VocabSize,
+                      theirs.EndOfTextId));
         var request = new GenerationRequest { Prompt = "the quick", Options = Greedy(12) };
         using var a = new Generator(ours);
         using var b = new Generator(theirs);
@@ -467,10 +509,12 @@ public sealed class GeneratorTests : IDisposable
     public void A_Hugging_Face_config_that_contradicts_the_graph_is_refused_by_name()
     {
         string folder = PortableWithoutGenaiConfig("contradicting");
-        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "config.json")))!.AsObject();
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder,
+                                                                                         "config.json")))!.AsObject();
         config["n_layer"] = 5;
         File.WriteAllText(Path.Combine(folder, "config.json"), config.ToJsonString());
-        Assert.Contains("config.json says 5 layers, but the graph has 2 past key inputs", Assert.Throws<Gpt2OnnxException>(() => Load(folder)).Message);
+        Assert.Contains("config.json says 5 layers, but the graph has 2 past key inputs",
+                        Assert.Throws<Gpt2OnnxException>(() => Load(folder)).Message);
     }
 
     [Theory]
@@ -478,13 +522,16 @@ public sealed class GeneratorTests : IDisposable
     [InlineData(1_000_000)]
     public void A_thread_count_outside_the_cores_is_refused_before_the_session_is_made(int threads) =>
         Assert.Contains($"{threads} threads: give 0 (one per core) to the {Environment.ProcessorCount} cores",
-            Assert.Throws<Gpt2OnnxException>(() => LanguageModel.Load(_portable, new SessionSettings { IntraOpThreads = threads })).Message);
+            Assert.Throws<Gpt2OnnxException>(() => LanguageModel.Load(_portable,
+                                                                      new SessionSettings { IntraOpThreads = threads }))
+                                                                          .Message);
 
     [Fact]
     public void A_batch_too_large_for_memory_is_refused_before_anything_is_allocated()
     {
         using var model = Load(_fused);
-        var error = Assert.Throws<Gpt2OnnxException>(() => new BatchEngine(model, maxBatch: 100_000_000, maxLength: 64));
+        var error = Assert.Throws<Gpt2OnnxException>(() => new BatchEngine(model, maxBatch: 100_000_000,
+                                                                           maxLength: 64));
         Assert.Contains("a batch of 100000000 sequences of up to 64 tokens needs", error.Message);
         Assert.Contains("lower the batch (--max-batch) or the length (--max-length)", error.Message);
     }
@@ -492,7 +539,8 @@ public sealed class GeneratorTests : IDisposable
     [Fact]
     public void An_oversized_config_is_refused_before_it_is_read()
     {
-        File.WriteAllText(Path.Combine(_portable, "genai_config.json"), "{\"model\": \"" + new string('x', 2 << 20) + "\"}");
+        File.WriteAllText(Path.Combine(_portable, "genai_config.json"),
+                          "{\"model\": \"" + new string('x', 2 << 20) + "\"}");
         Assert.Contains("over 1 MB", Assert.Throws<Gpt2OnnxException>(() => Load(_portable)).Message);
     }
 
@@ -508,7 +556,8 @@ public sealed class GeneratorTests : IDisposable
     // A whole number past int's range was "no whole number" too.
     [InlineData("head_size", "1e99", "has 'head_size' 1E+99, past the largest this runtime takes (2147483647)")]
     [InlineData("context_length", "1000000000000", "has 'context_length' 1000000000000, past the largest this runtime")]
-    public void A_config_that_contradicts_its_graph_or_is_hostile_is_refused_before_anything_is_allocated(string key, string value, string expected)
+    public void A_config_that_contradicts_its_graph_or_is_hostile_is_refused_before_anything_is_allocated(string key,
+        string value, string expected)
     {
         string path = Path.Combine(_portable, "genai_config.json");
         var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;

@@ -57,7 +57,8 @@ public sealed class ReadmeBatchExampleTests : IDisposable
         var lines = new List<string>();
         // ---- README: "Batch jobs" ----
         using var engine = new BatchEngine(model, maxBatch: 16);
-        foreach (var output in engine.Run(prompts.Select((p, i) => new BatchItem(i.ToString(), new GenerationRequest { Prompt = p }))))
+        foreach (var output in engine.Run(prompts.Select((p, i) => new BatchItem(i.ToString(),
+            new GenerationRequest { Prompt = p }))))
             lines.Add($"{output.Id}: {output.Result?.Text ?? output.Error}");
         // ---- end of the README example ----
         Assert.Equal(["0", "1", "2"], lines.Select(l => l[..1]));
@@ -76,7 +77,8 @@ public sealed class ReadmeBatchExampleTests : IDisposable
         var queue = Channel.CreateUnbounded<BatchItem>(); // the app writes requests here as they arrive
         var serving = Task.Run(async () =>
         {
-            await foreach (var output in engine.RunAsync(queue.Reader.ReadAllAsync(cancellationToken), cancellationToken: cancellationToken))
+            await foreach (var output in engine.RunAsync(queue.Reader.ReadAllAsync(cancellationToken),
+                                                         cancellationToken: cancellationToken))
                 lines.Add($"{output.Id}: {output.Result?.Text ?? output.Error}");
         });
         await queue.Writer.WriteAsync(new BatchItem("a", new GenerationRequest { Prompt = "床前明月光，" }));

@@ -42,7 +42,8 @@ public class SamplerTests
     public void The_same_seed_gives_the_same_tokens_and_another_seed_others()
     {
         var logits = Logits(500, 3);
-        var a = Enumerable.Range(0, 50).Select(_ => Sample(new SamplingOptions { Seed = 7, Temperature = 2 }, logits)).Distinct().ToList();
+        var a = Enumerable.Range(0, 50).Select(_ => Sample(new SamplingOptions { Seed = 7, Temperature = 2 }, logits))
+            .Distinct().ToList();
         Assert.Single(a);
         var sampler = new Sampler(500, new SamplingOptions { Seed = 7, Temperature = 2 });
         sampler.Reset([]);
@@ -56,13 +57,15 @@ public class SamplerTests
     [Fact]
     public void Draws_follow_the_softmax_distribution()
     {
-        float[] logits = [0, (float)Math.Log(2), (float)Math.Log(3), (float)Math.Log(4)]; // probabilities 0.1 0.2 0.3 0.4
+        // probabilities 0.1 0.2 0.3 0.4
+        float[] logits = [0, (float)Math.Log(2), (float)Math.Log(3), (float)Math.Log(4)];
         var sampler = new Sampler(4, new SamplingOptions { Seed = 11 });
         sampler.Reset([]);
         var counts = new int[4];
         const int draws = 40_000;
         for (int i = 0; i < draws; i++) counts[sampler.Next((float[])logits.Clone())]++;
-        for (int i = 0; i < 4; i++) Assert.InRange(counts[i] / (double)draws, 0.1 * (i + 1) - 0.01, 0.1 * (i + 1) + 0.01);
+        for (int i = 0; i < 4; i++) Assert.InRange(counts[i] / (double)draws, 0.1 * (i + 1) - 0.01,
+                                                   0.1 * (i + 1) + 0.01);
     }
 
     [Fact]
@@ -109,7 +112,8 @@ public class SamplerTests
     public void Repetition_penalty_divides_positive_and_multiplies_negative_logits_of_seen_tokens()
     {
         // Token 0 (logit 2) was in the prompt: 2 / 4 = 0.5 < 1 (token 1) → greedy picks 1.
-        Assert.Equal(1, Sample(new SamplingOptions { Greedy = true, RepetitionPenalty = 4 }, [2f, 1f, -1f], prompt: [0]));
+        Assert.Equal(1, Sample(new SamplingOptions { Greedy = true, RepetitionPenalty = 4 }, [2f, 1f, -1f],
+                               prompt: [0]));
         Assert.Equal(0, Sample(new SamplingOptions { Greedy = true }, [2f, 1f, -1f], prompt: [0]));
     }
 
@@ -126,7 +130,8 @@ public class SamplerTests
     [Fact]
     public void Stop_tokens_are_forbidden_until_the_minimum_length()
     {
-        var sampler = new Sampler(3, new SamplingOptions { Greedy = true, MinNewTokens = 2, MaxNewTokens = 5 }, stopTokenIds: [0]);
+        var sampler = new Sampler(3, new SamplingOptions { Greedy = true, MinNewTokens = 2, MaxNewTokens = 5 },
+                                  stopTokenIds: [0]);
         sampler.Reset([]);
         Assert.Equal([1, 1, 0], Enumerable.Range(0, 3).Select(_ => sampler.Next([5f, 1f, 0f])).ToArray());
     }
@@ -144,13 +149,15 @@ public class SamplerTests
     [InlineData(1.0, 0, 0.0)]
     [InlineData(1.0, 0, 1.5)]
     public void Out_of_range_options_are_rejected(double temperature, int topK, double topP) =>
-        Assert.Throws<Gpt2OnnxException>(() => new SamplingOptions { Temperature = temperature, TopK = topK, TopP = topP }.Validate());
+        Assert.Throws<Gpt2OnnxException>(() => new SamplingOptions { Temperature = temperature, TopK = topK,
+                                                                     TopP = topP }.Validate());
 
     [Fact]
     public void Choosing_a_token_allocates_nothing()
     {
         var logits = Logits(50257, 9);
-        var sampler = new Sampler(logits.Length, new SamplingOptions { TopK = 40, TopP = 0.9, RepetitionPenalty = 1.2, Seed = 1 });
+        var sampler = new Sampler(logits.Length,
+                                  new SamplingOptions { TopK = 40, TopP = 0.9, RepetitionPenalty = 1.2, Seed = 1 });
         sampler.Reset([1, 2, 3]);
         var scratch = new float[logits.Length];
         for (int i = 0; i < 20; i++) { logits.CopyTo(scratch, 0); sampler.Next(scratch); }

@@ -9,7 +9,8 @@ public sealed class BoundedLinesTests : IDisposable
 
     public void Dispose() => File.Delete(_path);
 
-    private List<(int, string?)> Read(string content, int maxChars) => Read(System.Text.Encoding.UTF8.GetBytes(content), maxChars);
+    private List<(int, string?)> Read(string content, int maxChars) =>
+        Read(System.Text.Encoding.UTF8.GetBytes(content), maxChars);
 
     private List<(int, string?)> Read(byte[] content, int maxChars)
     {
@@ -36,8 +37,10 @@ public sealed class BoundedLinesTests : IDisposable
     [Fact]
     public void A_line_that_is_not_UTF8_is_reported_not_mended_and_a_byte_order_mark_is_dropped()
     {
-        File.WriteAllBytes(_path, [0xEF, 0xBB, 0xBF, (byte)'a', (byte)'\n', 0xFF, (byte)'b', (byte)'\n', 0xE8, 0xA9, 0xA9]);
-        Assert.Equal([new BoundedLine(1, "a", LineProblem.None), new BoundedLine(2, null, LineProblem.NotUtf8), new BoundedLine(3, "詩", LineProblem.None)],
+        File.WriteAllBytes(_path, [0xEF, 0xBB, 0xBF, (byte)'a', (byte)'\n', 0xFF, (byte)'b', (byte)'\n', 0xE8, 0xA9,
+                                   0xA9]);
+        Assert.Equal([new BoundedLine(1, "a", LineProblem.None), new BoundedLine(2, null, LineProblem.NotUtf8),
+                      new BoundedLine(3, "詩", LineProblem.None)],
                      BoundedLines.Read(_path, 5).ToList());
     }
 
@@ -45,6 +48,7 @@ public sealed class BoundedLinesTests : IDisposable
     public void A_UTF16_file_is_refused_as_a_whole()
     {
         File.WriteAllBytes(_path, [0xFF, 0xFE, (byte)'a', 0, (byte)'\n', 0]);
-        Assert.Contains("save it as UTF-8", Assert.Throws<Gpt2OnnxException>(() => BoundedLines.Read(_path, 5).ToList()).Message);
+        Assert.Contains("save it as UTF-8",
+                        Assert.Throws<Gpt2OnnxException>(() => BoundedLines.Read(_path, 5).ToList()).Message);
     }
 }

@@ -6,13 +6,15 @@ namespace Gpt2Onnx.Runtime.Tests.IO;
 
 public class JsonTextTests
 {
-    private static string Problem(string json) => JsonText.Describe(Assert.ThrowsAny<JsonException>(() => JsonText.Parse(Encoding.UTF8.GetBytes(json))));
+    private static string Problem(string json) =>
+        JsonText.Describe(Assert.ThrowsAny<JsonException>(() => JsonText.Parse(Encoding.UTF8.GetBytes(json))));
 
     [Fact]
     public void A_property_given_twice_in_one_object_is_refused_with_where()
     {
         Assert.Equal("the property \"a\" is given twice at line 2, byte 2", Problem("{\"a\": 1,\n \"a\": 2}"));
-        Assert.Equal("the property \"k\" is given twice at line 1, byte 27", Problem("[{\"k\": 1}, {\"k\": {\"k\": 2, \"k\": 3}}]"));
+        Assert.Equal("the property \"k\" is given twice at line 1, byte 27",
+                     Problem("[{\"k\": 1}, {\"k\": {\"k\": 2, \"k\": 3}}]"));
         // A name is quoted escaped and cut short, so the error stays one short line.
         string name = "line\n" + new string('x', 1000);
         Assert.Equal("the property \"line\\n" + new string('x', 52) + "… is given twice at line 1, byte 1015",
@@ -32,7 +34,8 @@ public class JsonTextTests
     public void Bytes_that_are_not_UTF8_in_a_string_are_refused()
     {
         byte[] json = [.. "{\"a\": \""u8, 0xFF, .. "\"}"u8];
-        Assert.StartsWith("a string is not text", JsonText.Describe(Assert.ThrowsAny<JsonException>(() => JsonText.Parse(json))));
+        Assert.StartsWith("a string is not text",
+                          JsonText.Describe(Assert.ThrowsAny<JsonException>(() => JsonText.Parse(json))));
     }
 
     [Fact]

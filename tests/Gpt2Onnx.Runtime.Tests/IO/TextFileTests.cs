@@ -29,10 +29,13 @@ public sealed class TextFileTests : IDisposable
     public void A_file_that_is_not_UTF8_is_refused()
     {
         File.WriteAllBytes(_path, [(byte)'a', 0xFF]);
-        Assert.Contains("is not UTF-8 text", Assert.Throws<Gpt2OnnxException>(() => TextFile.Read(_path, 100, "split it")).Message);
+        Assert.Contains("is not UTF-8 text",
+                        Assert.Throws<Gpt2OnnxException>(() => TextFile.Read(_path, 100, "split it")).Message);
     }
 
     [Fact]
     public void A_folder_given_as_the_file_is_named_as_a_folder() =>
-        Assert.EndsWith("is a folder: pass a text file", Assert.Throws<Gpt2OnnxException>(() => TextFile.Read(Path.GetTempPath(), 100, "split it")).Message);
+        Assert.EndsWith("is a folder: pass a text file",
+                        Assert.Throws<Gpt2OnnxException>(() => TextFile.Read(Path.GetTempPath(), 100, "split it"))
+                            .Message);
 }

@@ -31,7 +31,8 @@ public sealed partial class LensPageBrowserTests(LensModels models) : IClassFixt
     {
         string page = Path.Combine(_dir, "lens.html");
         var (exitCode, stdout, stderr) = await CliProcess.RunAsync(
-            "gpt2-run", "lens", "--model", models.WithHiddenStates, "--prompt", "the quick brown fox", "--generate", "3",
+            "gpt2-run", "lens", "--model", models.WithHiddenStates, "--prompt", "the quick brown fox", "--generate",
+            "3",
             "--compare", "the", "o", "--out", page, "--json");
         Assert.True(exitCode == 0, stderr);
         return (page, JsonNode.Parse(stdout)!);

@@ -4,7 +4,8 @@ using Gpt2Onnx.TestSupport;
 
 namespace Gpt2Onnx.Runtime.Tests.Onnx;
 
-/// <summary>Graphs damaged so that ONNX Runtime accepts them and then fails while running: one error line each, never a crash.</summary>
+/// <summary>Graphs damaged so that ONNX Runtime accepts them and then fails while running: one error line each, never a
+/// crash.</summary>
 public sealed class HostileGraphTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory().FullName;
@@ -23,13 +24,16 @@ public sealed class HostileGraphTests : IDisposable
         var (_, _, folder) = TinyModel.Export(_dir);
         string graph = Path.Combine(folder, "model.onnx");
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(graph));
-        var shape = new TensorProto { Name = "huge_shape", DataType = (int)TensorElementType.Int64, Dims = { 3 }, Int64Data = { 3, 1_000_000_000_000, 4 } };
+        var shape = new TensorProto { Name = "huge_shape", DataType = (int)TensorElementType.Int64, Dims = { 3 },
+                                      Int64Data = { 3, 1_000_000_000_000, 4 } };
         model.Graph.Initializer.Add(shape);
-        model.Graph.Node.Insert(0, new NodeProto { OpType = "ConstantOfShape", Input = { "huge_shape" }, Output = { "huge_value" } });
+        model.Graph.Node.Insert(0, new NodeProto { OpType = "ConstantOfShape", Input = { "huge_shape" },
+                                                   Output = { "huge_value" } });
         model.Graph.Node.Single(n => n.Name == "hidden_3d").Input[0] = "huge_value";
         File.WriteAllBytes(graph, Google.Protobuf.MessageExtensions.ToByteArray(model));
 
-        var (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", folder, "--prompt-ids", "1,2",
+        var (exitCode, stdout, stderr) =
+            await CliProcess.RunAsync("gpt2-run", "generate", "--model", folder, "--prompt-ids", "1,2",
                                                                    "--max-new-tokens", "1");
         Assert.Equal(1, exitCode);
         Assert.Equal("", stdout);
@@ -48,7 +52,8 @@ public sealed class HostileGraphTests : IDisposable
     [InlineData("num_heads", "num_heads = 4611686018427387904, beyond the 32-bit range")]
     [InlineData("empty_total_length", "input 'empty_total_length' is an empty constant")]
     [InlineData("empty_constant_node", "input 'empty_constant_node' is an empty constant")]
-    public async Task A_graph_crafted_to_crash_GroupQueryAttention_is_refused_when_it_loads(string damage, string expected)
+    public async Task A_graph_crafted_to_crash_GroupQueryAttention_is_refused_when_it_loads(string damage,
+        string expected)
     {
         var (_, _, folder) = TinyModel.Export(_dir);
         string graph = Path.Combine(folder, "model.onnx");
@@ -62,12 +67,17 @@ public sealed class HostileGraphTests : IDisposable
         {
             var empty = new TensorProto { Name = damage, DataType = (int)TensorElementType.Int32, Dims = { 0 } };
             if (damage == "empty_total_length") model.Graph.Initializer.Add(empty);
-            else model.Graph.Node.Insert(0, new NodeProto { OpType = "Constant", Output = { damage }, Attribute = { new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = empty } } });
+            else model.Graph.Node.Insert(0,
+                                         new NodeProto { OpType = "Constant", Output = { damage },
+                                                         Attribute = { new AttributeProto { Name = "value",
+                Type = AttributeProto.Types.AttributeType.Tensor, T = empty } } });
             attention.Input[6] = damage;
         }
         File.WriteAllBytes(graph, Google.Protobuf.MessageExtensions.ToByteArray(model));
 
-        var (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-run", "generate", "--model", folder, "--prompt-ids", "1,2", "--max-new-tokens", "1");
+        var (exitCode, stdout, stderr) =
+            await CliProcess.RunAsync("gpt2-run", "generate", "--model", folder, "--prompt-ids", "1,2",
+                                      "--max-new-tokens", "1");
         Assert.Equal("", stdout);
         Assert.StartsWith("error: ", stderr);
         Assert.Contains(expected, stderr);

@@ -6,6 +6,9 @@ namespace Gpt2Onnx.Runtime.Tests.Reference;
 /// </summary>
 internal static class BertReference
 {
-    public static int[][] Encode(IReadOnlyList<string> vocab, bool lowerCase, bool? stripAccents, bool splitCjk, IReadOnlyList<string> texts) =>
-        NodeReference.Run<int[][]>("bert-wordpiece.js", new { vocab, lowercase = lowerCase, strip_accents = stripAccents, handle_chinese_chars = splitCjk, texts });
+    public static int[][] Encode(IReadOnlyList<string> vocab, bool lowerCase, bool? stripAccents, bool splitCjk,
+                                 IReadOnlyList<string> texts) =>
+        NodeReference.Run<int[][]>("bert-wordpiece.js",
+                                   new { vocab, lowercase = lowerCase, strip_accents = stripAccents,
+                                         handle_chinese_chars = splitCjk, texts });
 }

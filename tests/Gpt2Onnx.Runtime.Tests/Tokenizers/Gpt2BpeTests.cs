@@ -71,12 +71,13 @@ public class Gpt2BpeTests
     public void Every_Tang_poem_encodes_to_the_same_ids_as_tiktoken()
     {
         var poems = new List<string>();
-        foreach (var file in Directory.GetFiles(RepositoryPaths.TangPoems, "poet.tang.*.json").Order(StringComparer.Ordinal))
+        foreach (var file in Directory.GetFiles(RepositoryPaths.TangPoems,
+                                                "poet.tang.*.json").Order(StringComparer.Ordinal))
         {
             using var json = JsonDocument.Parse(File.ReadAllBytes(file));
             foreach (var poem in json.RootElement.EnumerateArray())
-                poems.Add(poem.GetProperty("title").GetString() + "\n" +
-                          string.Join("\n", poem.GetProperty("paragraphs").EnumerateArray().Select(p => p.GetString())));
+                poems.Add(poem.GetProperty("title").GetString() + "\n" + string.Join(
+                    "\n", poem.GetProperty("paragraphs").EnumerateArray().Select(p => p.GetString())));
         }
         Assert.Equal(57607, poems.Count);
         // One reference call per 5,000 poems keeps the JSON exchanged with node small.
@@ -84,14 +85,18 @@ public class Gpt2BpeTests
             AssertSameIdsAsTiktoken(chunk);
     }
 
-    /// <summary>Pieces far longer than a word, of every kind the pre-tokenizer makes: these merge through the priority queue.</summary>
+    /// <summary>Pieces far longer than a word, of every kind the pre-tokenizer makes: these merge through the priority
+    /// queue.</summary>
     private static string[] LongPieceTexts()
     {
         var random = new Random(77);
-        string Run(int length, string alphabet) => new(Enumerable.Range(0, length).Select(_ => alphabet[random.Next(alphabet.Length)]).ToArray());
+        string Run(int length, string alphabet) =>
+            new(Enumerable.Range(0, length).Select(_ => alphabet[random.Next(alphabet.Length)]).ToArray());
         string words = string.Concat(Enumerable.Repeat("thequickbrownfoxjumpsoverthelazydog", 60));
         string cjk = string.Concat(Enumerable.Range(0, 1000).Select(_ => (char)random.Next(0x4E00, 0x9FFF)));
-        string emoji = string.Concat(Enumerable.Range(0, 400).Select(_ => char.ConvertFromUtf32(random.Next(0x1F600, 0x1F650))));
+        string emoji = string.Concat(Enumerable.Range(0,
+                                                      400).Select(_ => char.ConvertFromUtf32(random.Next(0x1F600,
+            0x1F650))));
         return
         [
             Run(3000, "ab"), Run(3000, "abcdefghijklmnopqrstuvwxyz"), " " + words, words.ToUpperInvariant(),
@@ -178,7 +183,9 @@ public class Gpt2BpeTests
             {
                 int at = 0;
                 while (at < actual.Length && at < expected[i].Length && actual[at] == expected[i][at]) at++;
-                Assert.Fail($"document {i} differs from tiktoken at id {at}: expected {string.Join(",", expected[i].Skip(at).Take(8))}, got {string.Join(",", actual.Skip(at).Take(8))}");
+                Assert.Fail($"document {i} differs from tiktoken at id {at}: expected " +
+                            $"{string.Join(",", expected[i].Skip(at).Take(8))}, got " +
+                            $"{string.Join(",", actual.Skip(at).Take(8))}");
             }
         }
     }

@@ -19,7 +19,8 @@ public sealed class HuggingFaceTokenizerFixtureTests : IDisposable
 
     private static readonly string Fixtures = Path.Combine(AppContext.BaseDirectory, "Reference", "HuggingFace");
 
-    private static JsonElement Read(string file) => JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Fixtures, file))).RootElement;
+    private static JsonElement Read(string file) =>
+        JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Fixtures, file))).RootElement;
 
     private static string Describe(string text) =>
         string.Join(" ", text.EnumerateRunes().Select(r => $"U+{r.Value:X4}"));
@@ -34,16 +35,20 @@ public sealed class HuggingFaceTokenizerFixtureTests : IDisposable
             var expected = expectedIds[i].EnumerateArray().Select(e => e.GetInt32()).ToArray();
             var actual = ours.Encode(text);
             if (!expected.SequenceEqual(actual))
-                differences.Add($"text {i} ({Describe(text)}): Hugging Face gives {string.Join(" ", expected)}, ours {string.Join(" ", actual)}");
+                differences.Add($"text {i} ({Describe(text)}): Hugging Face gives {string.Join(" ", expected)}, ours " +
+                                $"{string.Join(" ", actual)}");
         }
-        Assert.True(differences.Count == 0, $"{setting}: {differences.Count} of {texts.GetArrayLength()} texts differ; {string.Join("; ", differences.Take(5))}");
+        Assert.True(differences.Count == 0,
+                    $"{setting}: {differences.Count} of {texts.GetArrayLength()} texts differ; " +
+                    $"{string.Join("; ", differences.Take(5))}");
     }
 
     [Fact]
     public void Gpt2_bpe_gives_the_ids_of_the_rust_tokenizers_library()
     {
         var fixture = Read("bpe-gpt2.json");
-        AssertSameIds(Tokenizer.Load(RepositoryPaths.Gpt2Tokenizer), fixture.GetProperty("texts"), fixture.GetProperty("ids"), "GPT-2 BPE");
+        AssertSameIds(Tokenizer.Load(RepositoryPaths.Gpt2Tokenizer), fixture.GetProperty("texts"),
+                      fixture.GetProperty("ids"), "GPT-2 BPE");
     }
 
     [Theory]
@@ -56,10 +61,14 @@ public sealed class HuggingFaceTokenizerFixtureTests : IDisposable
     {
         var fixture = Read("wordpiece.json");
         var options = fixture.GetProperty("settings").GetProperty(setting).GetProperty("options");
-        bool? stripAccents = options.GetProperty("strip_accents").ValueKind == JsonValueKind.Null ? null : options.GetProperty("strip_accents").GetBoolean();
-        var basic = new BasicTokenizer(options.GetProperty("lowercase").GetBoolean(), stripAccents, options.GetProperty("handle_chinese_chars").GetBoolean());
-        var ours = new WordPieceTokenizer(TokenizerFiles.ReadVocabTxt(Path.Combine(Fixtures, "wordpiece-vocab.txt")), basic);
-        AssertSameIds(ours, fixture.GetProperty("texts"), fixture.GetProperty("settings").GetProperty(setting).GetProperty("ids"), setting);
+        bool? stripAccents = options.GetProperty("strip_accents").ValueKind == JsonValueKind.Null
+            ? null : options.GetProperty("strip_accents").GetBoolean();
+        var basic = new BasicTokenizer(options.GetProperty("lowercase").GetBoolean(), stripAccents,
+                                       options.GetProperty("handle_chinese_chars").GetBoolean());
+        var ours = new WordPieceTokenizer(TokenizerFiles.ReadVocabTxt(Path.Combine(Fixtures, "wordpiece-vocab.txt")),
+                                          basic);
+        AssertSameIds(ours, fixture.GetProperty("texts"),
+                      fixture.GetProperty("settings").GetProperty(setting).GetProperty("ids"), setting);
     }
 
     [Theory]
@@ -68,19 +77,24 @@ public sealed class HuggingFaceTokenizerFixtureTests : IDisposable
     public void A_bert_tokenizer_saved_by_transformers_5_loads_from_its_tokenizer_json(string folder, string setting)
     {
         var tokenizer = Tokenizer.Load(Path.Combine(Fixtures, folder));
-        Assert.Equal(TokenizerFiles.ReadVocabTxt(Path.Combine(Fixtures, "wordpiece-vocab.txt")), ((WordPieceTokenizer)tokenizer).Tokens);
+        Assert.Equal(TokenizerFiles.ReadVocabTxt(Path.Combine(Fixtures, "wordpiece-vocab.txt")),
+                     ((WordPieceTokenizer)tokenizer).Tokens);
         var fixture = Read("wordpiece.json");
-        AssertSameIds(tokenizer, fixture.GetProperty("texts"), fixture.GetProperty("settings").GetProperty(setting).GetProperty("ids"), folder);
+        AssertSameIds(tokenizer, fixture.GetProperty("texts"),
+                      fixture.GetProperty("settings").GetProperty(setting).GetProperty("ids"), folder);
     }
 
-    /// <summary>The lower-cased folder with its tokenizer.json edited by <paramref name="edit"/> and tokenizer_config.json replaced by <paramref name="config"/>.</summary>
+    /// <summary>The lower-cased folder with its tokenizer.json edited by <paramref name="edit"/> and
+    /// tokenizer_config.json replaced by <paramref name="config"/>.</summary>
     private string EditedBertFolder(Action<System.Text.Json.Nodes.JsonObject> edit, string? config = null)
     {
         string source = Path.Combine(Fixtures, "transformers5-bert-lower");
-        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(source, "tokenizer.json")))!.AsObject();
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(source,
+                                                                                       "tokenizer.json")))!.AsObject();
         edit(json);
         File.WriteAllText(Path.Combine(_dir, "tokenizer.json"), json.ToJsonString());
-        File.WriteAllText(Path.Combine(_dir, "tokenizer_config.json"), config ?? File.ReadAllText(Path.Combine(source, "tokenizer_config.json")));
+        File.WriteAllText(Path.Combine(_dir, "tokenizer_config.json"),
+                          config ?? File.ReadAllText(Path.Combine(source, "tokenizer_config.json")));
         return _dir;
     }
 
@@ -89,7 +103,9 @@ public sealed class HuggingFaceTokenizerFixtureTests : IDisposable
     {
         var cased = Tokenizer.Load(EditedBertFolder(_ => { }, """{"do_lower_case": false}"""));
         var fixture = Read("wordpiece.json");
-        AssertSameIds(cased, fixture.GetProperty("texts"), fixture.GetProperty("settings").GetProperty("cased").GetProperty("ids"), "do_lower_case false over a lower-casing normalizer");
+        AssertSameIds(cased, fixture.GetProperty("texts"),
+                      fixture.GetProperty("settings").GetProperty("cased").GetProperty("ids"),
+                      "do_lower_case false over a lower-casing normalizer");
         var lower = Tokenizer.Load(EditedBertFolder(_ => { }, "{}"));
         Assert.True(((WordPieceTokenizer)lower).LowerCase); // nothing said: the normalizer's own setting
     }
@@ -108,7 +124,8 @@ public sealed class HuggingFaceTokenizerFixtureTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Unsupported))]
-    public void A_wordpiece_tokenizer_json_this_project_cannot_reproduce_is_refused_by_what_differs(string change, string expected)
+    public void A_wordpiece_tokenizer_json_this_project_cannot_reproduce_is_refused_by_what_differs(string change,
+        string expected)
     {
         string folder = EditedBertFolder(json =>
         {
@@ -120,9 +137,12 @@ public sealed class HuggingFaceTokenizerFixtureTests : IDisposable
                 case "longest": model["max_input_chars_per_word"] = 200; break;
                 case "normalizer": json["normalizer"] = null; break;
                 case "clean": json["normalizer"]!["clean_text"] = false; break;
-                case "pre": json["pre_tokenizer"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "Whitespace" }; break;
+                case "pre": json["pre_tokenizer"] =
+                    new System.Text.Json.Nodes.JsonObject { ["type"] = "Whitespace" }; break;
                 case "gap": model["vocab"]!["[PAD]"] = 5000; break;
-                case "added": json["added_tokens"]!.AsArray().Add(new System.Text.Json.Nodes.JsonObject { ["id"] = 3000, ["content"] = "<new>", ["special"] = true }); break;
+                case "added": json["added_tokens"]!.AsArray()
+                    .Add(new System.Text.Json.Nodes.JsonObject { ["id"] = 3000, ["content"] = "<new>",
+                                                                 ["special"] = true }); break;
             }
         });
         var error = Assert.Throws<Gpt2OnnxException>(() => Tokenizer.Load(folder));

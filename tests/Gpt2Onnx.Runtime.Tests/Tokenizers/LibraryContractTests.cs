@@ -107,7 +107,9 @@ public sealed class LibraryContractTests
         try
         {
             var ours = new WordPieceTokenizer(vocab, new BasicTokenizer(lowerCase: true));
-            var bert = BertTokenizer.Create(file, new BertOptions { LowerCaseBeforeTokenization = true, RemoveNonSpacingMarks = true });
+            var bert = BertTokenizer.Create(file,
+                                            new BertOptions { LowerCaseBeforeTokenization = true,
+                                                              RemoveNonSpacingMarks = true });
             string text = "Unaffable  running, hello床前 world! Café ab xyz";
             var theirs = bert.EncodeToIds(text, addSpecialTokens: false);
             var tokens = ((MlTokenizer)ours).EncodeToTokens(text, out _);

@@ -19,5 +19,7 @@ public class ParallelEncoderTests
     [Fact]
     public void A_negative_thread_count_is_refused() =>
         Assert.Contains("--threads must be 0 (every core) or more, not -1",
-            Assert.Throws<Gpt2OnnxException>(() => ParallelEncoder.EncodeAll(BpeTokenizer.Load(RepositoryPaths.Gpt2Tokenizer), ["a"], threads: -1)).Message);
+            Assert.Throws<Gpt2OnnxException>(
+                () => ParallelEncoder.EncodeAll(BpeTokenizer.Load(RepositoryPaths.Gpt2Tokenizer), ["a"], threads: -1))
+                .Message);
 }

@@ -12,7 +12,8 @@ public class TokenIdListTests
     [InlineData("2147483647", new[] { int.MaxValue })]
     [InlineData("", new int[0])]
     [InlineData("  ", new int[0])]
-    public void Reads_ids_separated_by_commas(string text, int[] expected) => Assert.Equal(expected, TokenIdList.Parse(text));
+    public void Reads_ids_separated_by_commas(string text, int[] expected) =>
+        Assert.Equal(expected, TokenIdList.Parse(text));
 
     [Theory]
     [InlineData("1,,2", "token id 2 of 3 is empty")]

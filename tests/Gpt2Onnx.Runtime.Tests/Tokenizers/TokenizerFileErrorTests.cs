@@ -11,8 +11,10 @@ public sealed class TokenizerFileErrorTests : IDisposable
 
     private void CopyGpt2(string? vocab = null, string? merges = null)
     {
-        File.WriteAllText(Path.Combine(_dir, "vocab.json"), vocab ?? File.ReadAllText(Path.Combine(RepositoryPaths.Gpt2Tokenizer, "vocab.json")));
-        File.WriteAllText(Path.Combine(_dir, "merges.txt"), merges ?? File.ReadAllText(Path.Combine(RepositoryPaths.Gpt2Tokenizer, "merges.txt")));
+        File.WriteAllText(Path.Combine(_dir, "vocab.json"),
+                          vocab ?? File.ReadAllText(Path.Combine(RepositoryPaths.Gpt2Tokenizer, "vocab.json")));
+        File.WriteAllText(Path.Combine(_dir, "merges.txt"),
+                          merges ?? File.ReadAllText(Path.Combine(RepositoryPaths.Gpt2Tokenizer, "merges.txt")));
     }
 
     private string LoadError() => Assert.Throws<Gpt2OnnxException>(() => Tokenizer.Load(_dir)).Message;
@@ -97,7 +99,8 @@ public sealed class TokenizerFileErrorTests : IDisposable
     [Fact]
     public void A_tokenizer_json_without_a_vocabulary_is_reported()
     {
-        File.WriteAllText(Path.Combine(_dir, "tokenizer.json"), "{\"model\": {\"type\": \"BPE\"}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}");
+        File.WriteAllText(Path.Combine(_dir, "tokenizer.json"),
+                          "{\"model\": {\"type\": \"BPE\"}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}");
         Assert.Contains("model.vocab is missing or not an object of token → id", LoadError());
     }
 

@@ -15,12 +15,14 @@ public class WordPieceReferenceTests
 {
     private static readonly Lazy<(WordPieceTokenizer Tokenizer, string[] Brown)> Trained = new(() =>
     {
-        var brown = Directory.GetFiles(RepositoryPaths.BrownCorpus).Order(StringComparer.Ordinal).Take(60).Select(File.ReadAllText).ToArray();
+        var brown = Directory.GetFiles(RepositoryPaths.BrownCorpus).Order(StringComparer.Ordinal).Take(60)
+            .Select(File.ReadAllText).ToArray();
         var tokenizer = WordPieceTrainer.Train([.. brown, "床前明月光，疑是地上霜。舉頭望明月，低頭思故鄉。"], vocabSize: 3000);
         return (tokenizer, brown);
     });
 
-    /// <summary>Random texts built from words of the vocabulary and every kind of character BERT's rules treat apart.</summary>
+    /// <summary>Random texts built from words of the vocabulary and every kind of character BERT's rules treat
+    /// apart.</summary>
     private static string[] RandomTexts(int count, int seed)
     {
         var random = new Random(seed);
@@ -28,17 +30,24 @@ public class WordPieceReferenceTests
         string Pick(params string[] choices) => choices[random.Next(choices.Length)];
         Func<string>[] pieces =
         [
-            () => Pick(words), () => Pick(words).ToUpperInvariant(), () => char.ToUpperInvariant(Pick(words)[0]) + Pick(words), () => " ",
-            () => Pick("\t", "\n", "\r\n", "\u00a0", "\u3000", "\u2028", "\u2029", "\u2003", "\u0085", "\v", "\f", "\u001c"),
-            () => Pick("é", "ñ", "Å", "ü", "ç", "É", "e\u0301", "n\u0303", "ǅ", "ß", "ẞ", "İ", "ı", "K", "Ω", "ﬁ", "Ⅻ", "①", "½", "a\U0001D167"),
-            () => Pick(",", ".", "!", "?", "'", "\"", "-", "(", ")", "[", "]", "$", "%", "^", "`", "~", "|", "<", ">", "_", "@", "#"),
-            () => Pick("—", "–", "…", "«", "»", "“", "”", "‘", "’", "、", "。", "，", "！", "（", "）", "「", "」", "¿", "¡", "·", "§", "©", "°", "€"),
+            () => Pick(words), () => Pick(words).ToUpperInvariant(), () =>
+                char.ToUpperInvariant(Pick(words)[0]) + Pick(words), () => " ",
+            () => Pick("\t", "\n", "\r\n", "\u00a0", "\u3000", "\u2028", "\u2029", "\u2003", "\u0085", "\v", "\f",
+                       "\u001c"),
+            () => Pick("é", "ñ", "Å", "ü", "ç", "É", "e\u0301", "n\u0303", "ǅ", "ß", "ẞ", "İ", "ı", "K", "Ω", "ﬁ", "Ⅻ",
+                       "①", "½", "a\U0001D167"),
+            () => Pick(",", ".", "!", "?", "'", "\"", "-", "(", ")", "[", "]", "$", "%", "^", "`", "~", "|", "<", ">",
+                       "_", "@", "#"),
+            () => Pick("—", "–", "…", "«", "»", "“", "”", "‘", "’", "、", "。", "，", "！", "（", "）", "「", "」", "¿", "¡",
+                       "·", "§", "©", "°", "€"),
             () => Pick("床", "前", "明", "月", "光", "疑", "是", "地", "霜", "中", "国", "\uF900", "\u3400"),
             () => Pick("한국어", "ひらがな", "カタカナ", "Ελληνικά", "русский", "עברית", "العربية", "हिन्दी", "ไทย"),
             () => Pick("😀", "👍🏽", "👨‍👩‍👧", "🇫🇷", "𝔘𝔫𝔦", "\U00010348"),
-            () => Pick("\u0001", "\u001f", "\u200b", "\u200d", "\ufeff", "\u00ad", "\ue000", "\uf8ff", "\U000F0000", "\u0000", "\ufffd", "\u0301", "\u20dd", "\u0378", "\U000E0080"),
+            () => Pick("\u0001", "\u001f", "\u200b", "\u200d", "\ufeff", "\u00ad", "\ue000", "\uf8ff", "\U000F0000",
+                       "\u0000", "\ufffd", "\u0301", "\u20dd", "\u0378", "\U000E0080"),
             () => Pick("0", "1", "42", "3.14", "１２３", "٣", "²"),
-            () => new string('x', random.Next(90, 110)), () => string.Concat(Enumerable.Repeat("😀", random.Next(40, 110))),
+            () => new string('x', random.Next(90, 110)), () =>
+                string.Concat(Enumerable.Repeat("😀", random.Next(40, 110))),
             () => string.Concat(Enumerable.Repeat(Pick(words), 8)),
         ];
         return Enumerable.Range(0, count).Select(_ =>
@@ -55,7 +64,8 @@ public class WordPieceReferenceTests
     [InlineData(true, false, true, 3)]
     [InlineData(false, true, true, 4)]
     [InlineData(false, null, false, 5)]
-    public void Random_multi_script_texts_encode_to_the_same_ids_as_Hugging_Face(bool lowerCase, bool? stripAccents, bool splitCjk, int seed)
+    public void Random_multi_script_texts_encode_to_the_same_ids_as_Hugging_Face(bool lowerCase, bool? stripAccents,
+                                                                                 bool splitCjk, int seed)
     {
         var tokens = Trained.Value.Tokenizer.Tokens;
         var ours = new WordPieceTokenizer(tokens, new BasicTokenizer(lowerCase, stripAccents, splitCjk));
@@ -63,6 +73,8 @@ public class WordPieceReferenceTests
         var expected = BertReference.Encode(tokens, lowerCase, stripAccents, splitCjk, texts);
         for (int i = 0; i < texts.Length; i++)
             Assert.True(expected[i].SequenceEqual(ours.Encode(texts[i])),
-                $"text {i} ({string.Join(" ", texts[i].EnumerateRunes().Take(40).Select(r => $"U+{r.Value:X4}"))}...): tokenizers.js gives {string.Join(" ", expected[i])}, ours {string.Join(" ", ours.Encode(texts[i]))}");
+                $"text {i} " +
+                $"({string.Join(" ", texts[i].EnumerateRunes().Take(40).Select(r => $"U+{r.Value:X4}"))}...): " +
+                $"tokenizers.js gives {string.Join(" ", expected[i])}, ours {string.Join(" ", ours.Encode(texts[i]))}");
     }
 }

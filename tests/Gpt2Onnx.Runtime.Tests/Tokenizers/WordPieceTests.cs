@@ -6,7 +6,8 @@ namespace Gpt2Onnx.Runtime.Tests.Tokenizers;
 public class WordPieceTests
 {
     private static WordPieceTokenizer Make(bool lowerCase = false) => new(
-        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##aff", "##able", "run", "##ning", "床", "前", "明", "月", "光", "，", "。",
+        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##aff", "##able", "run", "##ning", "床", "前", "明", "月",
+         "光", "，", "。",
          "hello", "world", ",", "!", "cafe", "a", "##b"],
         new BasicTokenizer(lowerCase));
 
@@ -44,7 +45,8 @@ public class WordPieceTests
     {
         // 60 emoji are 120 UTF-16 units but 60 characters, under BERT's 100-character limit.
         var t = new WordPieceTokenizer(["[UNK]", "[SEP]", "\U0001F600", "##\U0001F600"]);
-        string sixty = string.Concat(Enumerable.Repeat("\U0001F600", 60)), hundredOne = string.Concat(Enumerable.Repeat("\U0001F600", 101));
+        string sixty = string.Concat(Enumerable.Repeat("\U0001F600", 60)),
+        hundredOne = string.Concat(Enumerable.Repeat("\U0001F600", 101));
         Assert.Equal(["\U0001F600", .. Enumerable.Repeat("##\U0001F600", 59)], Tokens(t, sixty));
         Assert.Equal(["[UNK]"], Tokens(t, hundredOne));
     }
@@ -52,7 +54,8 @@ public class WordPieceTests
     [Fact]
     public void Lower_casing_uses_the_full_mapping_and_accents_go_even_outside_the_basic_plane()
     {
-        var t = new WordPieceTokenizer(["[UNK]", "[SEP]", "i\u0307", "a", "i"], new BasicTokenizer(lowerCase: true, stripAccents: false));
+        var t = new WordPieceTokenizer(["[UNK]", "[SEP]", "i\u0307", "a", "i"],
+                                       new BasicTokenizer(lowerCase: true, stripAccents: false));
         Assert.Equal(["i\u0307"], Tokens(t, "\u0130")); // İ lower-cases to two characters
         var stripped = new WordPieceTokenizer(["[UNK]", "[SEP]", "a"], new BasicTokenizer(stripAccents: true));
         Assert.Equal(["a"], Tokens(stripped, "a\U0001D167")); // a nonspacing mark outside the BMP
@@ -99,17 +102,20 @@ public class WordPieceTests
     [InlineData("{\"do_lower_case\": false, \"strip_accents\": true}", "Café 床前", "Cafe 床 前")]
     [InlineData("{\"do_lower_case\": false, \"tokenize_chinese_chars\": false}", "Café 床前", "Caf é 床前")]
     [InlineData("{\"unk_token\": \"[UNK]\"}", "Café 床前", "cafe 床 前")] // Hugging Face's defaults
-    public void Tokenizer_config_sets_case_accents_and_CJK_as_Hugging_Face_reads_them(string config, string text, string expected)
+    public void Tokenizer_config_sets_case_accents_and_CJK_as_Hugging_Face_reads_them(string config, string text,
+                                                                                      string expected)
     {
         string dir = Directory.CreateTempSubdirectory().FullName;
         try
         {
-            File.WriteAllLines(Path.Combine(dir, "vocab.txt"), ["[UNK]", "[SEP]", "caf", "Caf", "cafe", "Cafe", "##é", "é", "床", "前", "床前"]);
+            File.WriteAllLines(Path.Combine(dir, "vocab.txt"),
+                               ["[UNK]", "[SEP]", "caf", "Caf", "cafe", "Cafe", "##é", "é", "床", "前", "床前"]);
             File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), config);
             var t = Tokenizer.Load(dir);
             Assert.Equal(expected, string.Join(" ", t.Encode(text).Select(t.IdToToken)).Replace(" ##", " "));
             File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), "{\"strip_accents\": \"yes\"}");
-            Assert.Contains("'strip_accents' is \"yes\", not true, false or null", Assert.Throws<Gpt2OnnxException>(() => Tokenizer.Load(dir)).Message);
+            Assert.Contains("'strip_accents' is \"yes\", not true, false or null",
+                            Assert.Throws<Gpt2OnnxException>(() => Tokenizer.Load(dir)).Message);
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

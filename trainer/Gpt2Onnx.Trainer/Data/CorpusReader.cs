@@ -19,9 +19,11 @@ public enum CorpusFormat
     Text,
     /// <summary>One JSON object per line; its text field is one document.</summary>
     Jsonl,
-    /// <summary>chinese-poetry JSON: an array of {title, author, paragraphs}; each poem's paragraphs, one per line, are one document.</summary>
+    /// <summary>chinese-poetry JSON: an array of {title, author, paragraphs}; each poem's paragraphs, one per line, are
+    /// one document.</summary>
     Poetry,
-    /// <summary>The Brown corpus's tagged files: "word/tag" tokens; the tags are removed, the whole file is one document.</summary>
+    /// <summary>The Brown corpus's tagged files: "word/tag" tokens; the tags are removed, the whole file is one
+    /// document.</summary>
     Brown,
 }
 
@@ -49,19 +51,23 @@ public static class CorpusReader
             {
                 string directory = Path.GetDirectoryName(input) is { Length: > 0 } d ? d : ".";
                 if (directory.IndexOfAny(['*', '?']) >= 0)
-                    throw new Gpt2OnnxException($"'{input}': wildcards are supported in the file name only, not in folder names");
+                    throw new Gpt2OnnxException($"'{input}': wildcards are supported in the file name only, not in " +
+                                                "folder names");
                 var matches = Directory.Exists(directory)
-                    ? Directory.EnumerateFiles(directory, Path.GetFileName(input)).Order(StringComparer.Ordinal).ToList()
+                    ? Directory.EnumerateFiles(directory, Path.GetFileName(input)).Order(StringComparer.Ordinal)
+                        .ToList()
                     : [];
                 if (matches.Count == 0) throw new Gpt2OnnxException($"'{input}' matches no file: check the pattern");
                 files.AddRange(matches.Select(Path.GetFullPath));
             }
             else
             {
-                throw new Gpt2OnnxException($"'{input}' is neither a file, a folder nor a pattern that matches files: check the path");
+                throw new Gpt2OnnxException($"'{input}' is neither a file, a folder nor a pattern that matches " +
+                                            "files: check the path");
             }
         }
-        if (files.Count == 0) throw new Gpt2OnnxException("no input files: pass text, JSONL or chinese-poetry JSON files, folders, or patterns");
+        if (files.Count == 0) throw new Gpt2OnnxException("no input files: pass text, JSONL or chinese-poetry JSON " +
+                                                          "files, folders, or patterns");
         return files.Distinct().ToList();
     }
 
@@ -70,7 +76,8 @@ public static class CorpusReader
     /// document longer than <see cref="PieceChars"/> comes in several pieces, so no text is held whole (a text
     /// file may be larger than any string) and long documents tokenize in parallel.
     /// </summary>
-    public static IEnumerable<CorpusPiece> ReadPieces(string path, CorpusFormat format = CorpusFormat.Auto, string textField = "text")
+    public static IEnumerable<CorpusPiece> ReadPieces(string path, CorpusFormat format = CorpusFormat.Auto,
+                                                      string textField = "text")
     {
         if (format == CorpusFormat.Auto)
             format = Path.GetExtension(path).ToLowerInvariant() switch
@@ -82,8 +89,10 @@ public static class CorpusReader
         return format switch
         {
             CorpusFormat.Text => Split(TextChunks(path), PieceChars, path),
-            CorpusFormat.Brown => Split(TextChunks(path), PieceChars, path).Select(p => p with { Text = StripBrownTags(p.Text) }),
-            CorpusFormat.Jsonl => ReadJsonl(path, textField).SelectMany(document => Split([document], PieceChars, path)),
+            CorpusFormat.Brown => Split(TextChunks(path), PieceChars, path)
+                .Select(p => p with { Text = StripBrownTags(p.Text) }),
+            CorpusFormat.Jsonl => ReadJsonl(path, textField)
+                .SelectMany(document => Split([document], PieceChars, path)),
             CorpusFormat.Poetry => ReadPoetry(path).Select(poem => new CorpusPiece(poem, EndsDocument: true)),
             _ => throw new ArgumentOutOfRangeException(nameof(format)),
         };
@@ -92,7 +101,8 @@ public static class CorpusReader
     /// <summary>About how long a piece of a document is, in characters.</summary>
     public const int PieceChars = 1 << 20;
 
-    /// <summary>The longest JSONL line read, and the longest stretch of text without a place to cut it (256 Mi characters).</summary>
+    /// <summary>The longest JSONL line read, and the longest stretch of text without a place to cut it (256 Mi
+    /// characters).</summary>
     public const int MaxUncutChars = 1 << 28;
 
     private static readonly Regex BrownTag = new(@"(\S)/[^\s/]+(?=\s|$)", RegexOptions.Compiled);
@@ -109,7 +119,8 @@ public static class CorpusReader
     /// whitespace leaves its last space to the word after it, and nothing takes a line break in front of a
     /// word), and WordPiece splits at whitespace, so the pieces' ids, joined, are the whole text's ids.
     /// </summary>
-    public static IEnumerable<CorpusPiece> Split(IEnumerable<string> chunks, int pieceChars, string source = "a document")
+    public static IEnumerable<CorpusPiece> Split(IEnumerable<string> chunks, int pieceChars,
+                                                 string source = "a document")
     {
         var pending = new StringBuilder();
         int searched = pieceChars; // where the search for the next cut resumes: none lies between pieceChars and here
@@ -123,7 +134,8 @@ public static class CorpusReader
                 {
                     searched = pending.Length - 1;
                     if (pending.Length > MaxUncutChars)
-                        throw new Gpt2OnnxException($"{source}: a stretch of over {MaxUncutChars:N0} characters has no space or line break between words: is it text?");
+                        throw new Gpt2OnnxException($"{source}: a stretch of over {MaxUncutChars:N0} characters has " +
+                                                    "no space or line break between words: is it text?");
                     break;
                 }
                 yield return new CorpusPiece(pending.ToString(0, cut), EndsDocument: false);
@@ -134,7 +146,8 @@ public static class CorpusReader
         yield return new CorpusPiece(pending.ToString(), EndsDocument: true);
     }
 
-    /// <summary>The first index in [<paramref name="from"/>, <paramref name="to"/>) to cut <paramref name="text"/> before, or -1.</summary>
+    /// <summary>The first index in [<paramref name="from"/>, <paramref name="to"/>) to cut <paramref name="text"/>
+    /// before, or -1.</summary>
     private static int FindCut(StringBuilder text, int from, int to)
     {
         for (int k = Math.Max(from, 2); k < to; k++)
@@ -202,20 +215,25 @@ public static class CorpusReader
     {
         foreach (var (line, text, problem) in BoundedLines.Read(path, MaxUncutChars))
         {
-            if (problem == LineProblem.TooLong) throw new Gpt2OnnxException($"{path}:{line}: longer than {MaxUncutChars:N0} characters: split the document");
-            if (problem == LineProblem.NotUtf8) throw new Gpt2OnnxException($"{path}:{line}: not UTF-8 text: convert the file to UTF-8 first");
+            if (problem == LineProblem.TooLong)
+                throw new Gpt2OnnxException($"{path}:{line}: longer than {MaxUncutChars:N0} characters: split the " +
+                                            "document");
+            if (problem == LineProblem.NotUtf8)
+                throw new Gpt2OnnxException($"{path}:{line}: not UTF-8 text: convert the file to UTF-8 first");
             if (string.IsNullOrWhiteSpace(text)) continue;
             string? document;
             try
             {
-                document = JsonText.Parse(Encoding.UTF8.GetBytes(text)) is JsonObject row && row[field] is JsonValue value
+                document = JsonText.Parse(Encoding.UTF8.GetBytes(text)) is JsonObject row
+                    && row[field] is JsonValue value
                            && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
             }
             catch (JsonException e)
             {
                 throw new Gpt2OnnxException($"{path}:{line}: not valid JSON ({JsonText.Describe(e)}): fix the line");
             }
-            if (document == null) throw new Gpt2OnnxException($"{path}:{line}: no string field '{field}': pass --text-field with the right name");
+            if (document == null) throw new Gpt2OnnxException($"{path}:{line}: no string field '{field}': pass " +
+                                                              "--text-field with the right name");
             yield return document;
         }
     }
@@ -223,7 +241,9 @@ public static class CorpusReader
     private static IEnumerable<string> ReadPoetry(string path)
     {
         var bytes = BoundedFile.ReadAllBytes(path, MaxUncutChars)
-                    ?? throw new Gpt2OnnxException($"{path} is over {MaxUncutChars / (1 << 20)} MB, more than a chinese-poetry file: split it, or pass --format jsonl for JSON lines");
+                    ?? throw new Gpt2OnnxException($"{path} is over {MaxUncutChars / (1 << 20)} MB, more than a " +
+                                                   "chinese-poetry file: split it, or pass --format jsonl for JSON " +
+                                                   "lines");
         JsonDocument json;
         try
         {
@@ -233,19 +253,24 @@ public static class CorpusReader
         }
         catch (JsonException e)
         {
-            throw new Gpt2OnnxException($"{path}: not valid JSON ({JsonText.Describe(e)}): is it a chinese-poetry file?");
+            throw new Gpt2OnnxException($"{path}: not valid JSON ({JsonText.Describe(e)}): is it a chinese-poetry " +
+                                        "file?");
         }
         using (json)
         {
             if (json.RootElement.ValueKind != JsonValueKind.Array)
-                throw new Gpt2OnnxException($"{path}: expected an array of poems ({{title, author, paragraphs}}): is it a chinese-poetry file?");
+                throw new Gpt2OnnxException($"{path}: expected an array of poems ({{title, author, paragraphs}}): is " +
+                                            "it a chinese-poetry file?");
             var poems = new List<string>();
             foreach (var poem in json.RootElement.EnumerateArray())
             {
-                if (poem.ValueKind != JsonValueKind.Object || !poem.TryGetProperty("paragraphs", out var paragraphs) || paragraphs.ValueKind != JsonValueKind.Array)
-                    throw new Gpt2OnnxException($"{path}: a poem without a 'paragraphs' array: is it a chinese-poetry file?");
+                if (poem.ValueKind != JsonValueKind.Object || !poem.TryGetProperty("paragraphs", out var paragraphs)
+                    || paragraphs.ValueKind != JsonValueKind.Array)
+                    throw new Gpt2OnnxException($"{path}: a poem without a 'paragraphs' array: is it a " +
+                                                "chinese-poetry file?");
                 if (paragraphs.EnumerateArray().Any(p => p.ValueKind != JsonValueKind.String))
-                    throw new Gpt2OnnxException($"{path}: a poem's 'paragraphs' holds something other than strings: is it a chinese-poetry file?");
+                    throw new Gpt2OnnxException($"{path}: a poem's 'paragraphs' holds something other than strings: " +
+                                                "is it a chinese-poetry file?");
                 var text = string.Join("\n", paragraphs.EnumerateArray().Select(p => p.GetString()));
                 if (text.Length > 0) poems.Add(text);
             }

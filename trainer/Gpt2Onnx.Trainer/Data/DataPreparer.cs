@@ -32,7 +32,8 @@ public static class DataPreparer
     /// <summary>About how many characters are encoded together (in parallel) before their ids are written.</summary>
     public const int BatchChars = 16 << 20;
 
-    public static ShardMeta Prepare(PrepareOptions options, IProgress<(string Stage, int Done, int Total)>? progress = null)
+    public static ShardMeta Prepare(PrepareOptions options,
+                                    IProgress<(string Stage, int Done, int Total)>? progress = null)
     {
         if (!(options.ValFraction >= 0 && options.ValFraction < 1))
             throw new Gpt2OnnxException($"the validation fraction must be in [0, 1), not {options.ValFraction}");
@@ -90,7 +91,8 @@ public static class DataPreparer
         if (train.Tokens == 0) throw new Gpt2OnnxException("no document was left for training: lower --val-fraction");
         // Too few documents to hold one out (a single book, say): hold out the stream's last tokens instead,
         // as nanoGPT splits its text, rather than train with no validation at all.
-        long tailTokens = val.Tokens == 0 ? Math.Min((long)Math.Round(train.Tokens * options.ValFraction), train.Tokens - 1) : 0;
+        long tailTokens = val.Tokens == 0
+            ? Math.Min((long)Math.Round(train.Tokens * options.ValFraction), train.Tokens - 1) : 0;
         bool tail = tailTokens > 0;
         if (tail) train.MoveTailTo(val, tailTokens, eos);
         train.Commit();
@@ -115,7 +117,8 @@ public static class DataPreparer
         return meta;
     }
 
-    /// <summary>A shard being written (under a temporary name until committed): little-endian ids of one width.</summary>
+    /// <summary>A shard being written (under a temporary name until committed): little-endian ids of one
+    /// width.</summary>
     private sealed class ShardWriter(string path, int width) : IDisposable
     {
         private readonly AtomicFile.PendingFile _file = AtomicFile.Begin(path);
@@ -150,7 +153,8 @@ public static class DataPreparer
             Tokens++;
         }
 
-        /// <summary>Moves this shard's last <paramref name="count"/> tokens to the end of <paramref name="other"/>.</summary>
+        /// <summary>Moves this shard's last <paramref name="count"/> tokens to the end of <paramref
+        /// name="other"/>.</summary>
         public void MoveTailTo(ShardWriter other, long count, int eos)
         {
             var stream = _file.Stream;
@@ -159,9 +163,12 @@ public static class DataPreparer
             long start = (Tokens - count) * width;
             stream.Position = start - width;
             var chunk = new byte[1 << 20];
-            int IdAt(int at) => width == 2 ? BinaryPrimitives.ReadUInt16LittleEndian(chunk.AsSpan(at)) : (int)BinaryPrimitives.ReadUInt32LittleEndian(chunk.AsSpan(at));
+            int IdAt(int at) => width == 2
+                ? BinaryPrimitives.ReadUInt16LittleEndian(chunk.AsSpan(at))
+                    : (int)BinaryPrimitives.ReadUInt32LittleEndian(chunk.AsSpan(at));
             stream.ReadExactly(chunk, 0, width);
-            if (IdAt(0) != eos) Documents++; // the last token kept ends no document: one cut in two counts in both shards
+            // the last token kept ends no document: one cut in two counts in both shards
+            if (IdAt(0) != eos) Documents++;
             int read;
             while ((read = stream.ReadAtLeast(chunk, chunk.Length, throwOnEndOfStream: false)) > 0)
                 for (int at = 0; at < read; at += width)

@@ -25,7 +25,8 @@ public sealed record ShardMeta
     [JsonPropertyName("val_split")] public string ValSplit { get; init; } = "documents";
     /// <summary>The tokenizer folder, relative to the shard folder (a copy is kept there).</summary>
     [JsonPropertyName("tokenizer")] public string Tokenizer { get; init; } = "tokenizer";
-    /// <summary>SHA-256 over the tokenizer's files, so a checkpoint can tell whether it was trained with the same one.</summary>
+    /// <summary>SHA-256 over the tokenizer's files, so a checkpoint can tell whether it was trained with the same
+    /// one.</summary>
     [JsonPropertyName("tokenizer_sha256")] public string TokenizerSha256 { get; init; } = "";
 
     [JsonIgnore] public int BytesPerToken => DType == "uint32" ? 4 : 2;
@@ -37,13 +38,19 @@ public sealed record ShardMeta
             throw new Gpt2OnnxException($"{path} {MissingFile.Why(path)}: prepare the data first with 'gpt2-train " +
                                         $"prepare --input ... --tokenizer ... --out {directory}'");
         var meta = JsonText.ReadFile<ShardMeta>(path, "prepare the data again");
-        if (meta.VocabSize <= 0 || meta.DType is not ("uint16" or "uint32") || meta.EosTokenId < 0 || meta.EosTokenId >= meta.VocabSize)
-            throw new Gpt2OnnxException($"{path}: not a valid shard description (vocab_size, dtype uint16 or uint32, eos_token_id below vocab_size): prepare the data again");
-        if (meta.Tokenizer.Length == 0 || Path.IsPathRooted(meta.Tokenizer) || meta.Tokenizer.Split('/', '\\').Any(part => part is "" or "." or ".."))
-            throw new Gpt2OnnxException($"{path}: tokenizer must name a folder inside {directory}, not '{meta.Tokenizer}': prepare the data again");
+        if (meta.VocabSize <= 0 || meta.DType is not ("uint16" or "uint32") || meta.EosTokenId < 0
+            || meta.EosTokenId >= meta.VocabSize)
+            throw new Gpt2OnnxException($"{path}: not a valid shard description (vocab_size, dtype uint16 or uint32, " +
+                                        "eos_token_id below vocab_size): prepare the data again");
+        if (meta.Tokenizer.Length == 0 || Path.IsPathRooted(meta.Tokenizer)
+            || meta.Tokenizer.Split('/', '\\').Any(part => part is "" or "." or ".."))
+            throw new Gpt2OnnxException($"{path}: tokenizer must name a folder inside {directory}, not " +
+                                        $"'{meta.Tokenizer}': prepare the data again");
         return meta;
     }
 
     public void Save(string directory) =>
-        AtomicFile.WriteAllText(Path.Combine(directory, "meta.json"), JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        AtomicFile.WriteAllText(Path.Combine(directory, "meta.json"),
+                                JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true })
+                                    + "\n");
 }

@@ -16,8 +16,10 @@ public static class ModelPresets
     {
         if (File.Exists(nameOrPath)) return Gpt2Config.Load(nameOrPath);
         using var stream = typeof(ModelPresets).Assembly.GetManifestResourceStream($"presets/{nameOrPath}.json")
-            ?? throw new Gpt2OnnxException($"'{nameOrPath}' is neither a config file nor a preset (presets: {string.Join(", ", Names)})");
-        var json = JsonNode.Parse(stream) as JsonObject ?? throw new InvalidOperationException("a preset is not a JSON object");
+            ?? throw new Gpt2OnnxException($"'{nameOrPath}' is neither a config file nor a preset (presets: " +
+                                           $"{string.Join(", ", Names)})");
+        var json = JsonNode.Parse(stream) as JsonObject
+            ?? throw new InvalidOperationException("a preset is not a JSON object");
         return Gpt2Config.FromJson(json, $"preset {nameOrPath}");
     }
 }

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.Sampling;
 using Gpt2Onnx.Exporter.Checkpoints;
@@ -22,23 +23,28 @@ public static class ParityCheck
     public static readonly IReadOnlyList<(string Name, string Text)> DefaultPrompts =
     [
         ("english-short", "The quick brown fox"),
-        ("english-long", "It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness, " +
-                         "it was the epoch of belief, it was the epoch of incredulity, it was the season of Light, it was the season of Darkness."),
+        ("english-long", "It was the best of times, it was the worst of times, it was the age of wisdom, it was the " +
+                         "age of foolishness, it was the epoch of belief, it was the epoch of incredulity, it was " +
+                         "the season of Light, it was the season of Darkness."),
         ("chinese-short", "床前明月光，"),
         ("chinese-poem", "春眠不覺曉，處處聞啼鳥。夜來風雨聲，花落知多少。"),
         ("chinese-long", "白日依山盡，黃河入海流。欲窮千里目，更上一層樓。千山鳥飛絕，萬徑人蹤滅。孤舟蓑笠翁，獨釣寒江雪。"),
         ("mixed", "Li Bai wrote 静夜思 in 726: 床前明月光"),
     ];
 
-    public static ParityReport Run(string checkpointDirectory, string onnxDirectory, IReadOnlyList<(string Name, string Text)>? prompts = null,
+    public static ParityReport Run(string checkpointDirectory, string onnxDirectory,
+                                   IReadOnlyList<(string Name, string Text)>? prompts = null,
                                    int generateTokens = 12, TextWriter? log = null)
     {
         prompts ??= DefaultPrompts;
         using var checkpoint = Gpt2Checkpoint.Open(checkpointDirectory);
         using var model = Gpt2Model.Load(checkpoint);
-        using var runtime = LanguageModel.Load(onnxDirectory, new SessionSettings { IntraOpThreads = TorchRuntime.Threads });
-        if (runtime.VocabSize != checkpoint.Config.VocabSize || runtime.Layers != checkpoint.Config.NLayer || runtime.ContextLength != checkpoint.Config.NPositions)
-            throw new Gpt2OnnxException($"{onnxDirectory} was not exported from {checkpointDirectory} (different vocabulary, layers or context): export it again");
+        using var runtime = LanguageModel.Load(onnxDirectory,
+                                               new SessionSettings { IntraOpThreads = TorchRuntime.Threads });
+        if (runtime.VocabSize != checkpoint.Config.VocabSize || runtime.Layers != checkpoint.Config.NLayer
+            || runtime.ContextLength != checkpoint.Config.NPositions)
+            throw new Gpt2OnnxException($"{onnxDirectory} was not exported from {checkpointDirectory} (different " +
+                                        "vocabulary, layers or context): export it again");
         var tokenizer = Tokenizer.Load(checkpointDirectory);
         int context = checkpoint.Config.NPositions;
         int eos = runtime.EndOfTextId;
@@ -67,7 +73,8 @@ public static class ParityCheck
             float[] expected;
             using (var scope = torch.NewDisposeScope())
             using (torch.no_grad())
-                expected = model.Forward(torch.tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Length])).data<float>().ToArray();
+                expected = model.Forward(torch.tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Length]))
+                    .data<float>().ToArray();
             var full = runtime.SequenceLogits(ids);
             var cached = runtime.IncrementalLogits(ids, Math.Max(1, ids.Length / 2));
             double maxAbs = MaxAbsDiff(expected, full), scale = expected.Max(Math.Abs);
@@ -95,12 +102,14 @@ public static class ParityCheck
             }
             else
             {
-                result = result with { GreedyIdentical = true, SampledIdentical = true }; // no room to generate at the context limit
+                // no room to generate at the context limit
+                result = result with { GreedyIdentical = true, SampledIdentical = true };
             }
             results.Add(result);
         }
         var batchPrompts = sequences.Where(s => s.Ids.Length + generateTokens <= context).ToList();
-        var batch = generator.Generate(batchPrompts.Select(s => new GenerationRequest { PromptIds = s.Ids, Options = greedy }).ToList());
+        var batch = generator.Generate(batchPrompts.Select(s => new GenerationRequest { PromptIds = s.Ids,
+                                                                                        Options = greedy }).ToList());
         bool batchIdentical = batch.Select((r, i) => r.TokenIds.SequenceEqual(trainerGreedy[i])).All(x => x);
 
         var tolerance = ParityTolerance.For(runtime.Variant, runtime.Precision);
@@ -121,11 +130,15 @@ public static class ParityCheck
             Prompts = results,
         };
         var failures = new List<string>();
-        if (tolerance.MaxAbsDiff is double limit && !(report.MaxAbsDiff <= limit)) failures.Add($"max |Δlogit| {report.MaxAbsDiff:E2} > {limit:E0}");
-        if (tolerance.MaxAbsDiff is double cacheLimit && !(report.CacheMaxAbsDiff <= cacheLimit)) failures.Add($"cache vs full {report.CacheMaxAbsDiff:E2} > {cacheLimit:E0}");
-        if (report.Top1Agreement < tolerance.MinTop1Agreement) failures.Add($"top-1 agreement {report.Top1Agreement:P2} < {tolerance.MinTop1Agreement:P0}");
+        if (tolerance.MaxAbsDiff is double limit && !(report.MaxAbsDiff <= limit))
+            failures.Add($"max |Δlogit| {report.MaxAbsDiff:E2} > {limit:E0}");
+        if (tolerance.MaxAbsDiff is double cacheLimit && !(report.CacheMaxAbsDiff <= cacheLimit))
+            failures.Add($"cache vs full {report.CacheMaxAbsDiff:E2} > {cacheLimit:E0}");
+        if (report.Top1Agreement < tolerance.MinTop1Agreement)
+            failures.Add($"top-1 agreement {report.Top1Agreement:P2} < {tolerance.MinTop1Agreement:P0}");
         if (tolerance.GreedyIdenticalRequired && !report.GreedyIdentical) failures.Add("greedy continuations differ");
-        if (tolerance.GreedyIdenticalRequired && !report.BatchIdentical) failures.Add("the padded batch differs from single prompts");
+        if (tolerance.GreedyIdenticalRequired && !report.BatchIdentical)
+            failures.Add("the padded batch differs from single prompts");
         return report with { Passed = failures.Count == 0, Failures = failures };
     }
 
@@ -148,7 +161,7 @@ public static class ParityCheck
         {
             var e = expected.AsSpan(r * vocab, vocab);
             var a = actual.AsSpan(r * vocab, vocab);
-            if (System.Numerics.Tensors.TensorPrimitives.IndexOfMax(e) == System.Numerics.Tensors.TensorPrimitives.IndexOfMax(a)) same++;
+            if (TensorPrimitives.IndexOfMax(e) == TensorPrimitives.IndexOfMax(a)) same++;
         }
         return (double)same / rows;
     }

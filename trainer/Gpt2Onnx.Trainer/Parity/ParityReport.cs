@@ -33,7 +33,8 @@ public sealed record ParityReport
     [JsonPropertyName("cache_max_abs_diff")] public double CacheMaxAbsDiff { get; init; }
     [JsonPropertyName("greedy_identical")] public bool GreedyIdentical { get; init; }
     [JsonPropertyName("sampled_identical")] public bool SampledIdentical { get; init; }
-    /// <summary>The runtime's greedy tokens for all prompts in one padded batch equal the trainer's, prompt by prompt.</summary>
+    /// <summary>The runtime's greedy tokens for all prompts in one padded batch equal the trainer's, prompt by
+    /// prompt.</summary>
     [JsonPropertyName("batch_identical")] public bool BatchIdentical { get; init; }
     [JsonPropertyName("tolerance")] public required ParityTolerance Tolerance { get; init; }
     [JsonPropertyName("passed")] public bool Passed { get; init; }

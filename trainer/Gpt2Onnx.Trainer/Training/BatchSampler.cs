@@ -23,7 +23,8 @@ public sealed class BatchSampler
     public BatchSampler(TokenShard shard, int context, int? stride, double noise, int vocabSize, ulong seed)
     {
         if (shard.Length < context + 1)
-            throw new Gpt2OnnxException($"{shard.Path} holds {shard.Length} tokens, fewer than one training window of {context + 1}: add text, or lower --context");
+            throw new Gpt2OnnxException($"{shard.Path} holds {shard.Length} tokens, fewer than one training window " +
+                                        $"of {context + 1}: add text, or lower --context");
         if (stride is <= 0) throw new Gpt2OnnxException($"--stride must be positive, not {stride}");
         _shard = shard;
         _context = context;

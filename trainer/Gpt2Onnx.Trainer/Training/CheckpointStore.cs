@@ -28,7 +28,8 @@ public static class CheckpointStore
     private const string Pending = ".pending";
     private static string OptimizerPath(string dir) => Path.Combine(dir, TrainingState.OptimizerFile);
     private static string ModelPath(string dir) => Path.Combine(dir, CheckpointLayout.ModelFile);
-    private static string[] CommitOrder(string dir) => [OptimizerPath(dir), ModelPath(dir), TrainingRecord.StatePath(dir)];
+    private static string[] CommitOrder(string dir) =>
+        [OptimizerPath(dir), ModelPath(dir), TrainingRecord.StatePath(dir)];
 
     public static bool HasTrainingState(string directory)
     {
@@ -46,8 +47,11 @@ public static class CheckpointStore
         TensorFileWriter.Write(OptimizerPath(directory) + Pending, optimizer.State.ToList(), stepMetadata);
         var weights = model.Parameters.Select(p => (p.Name, (TorchSharp.torch.Tensor)p.Tensor)).ToList();
         TensorFileWriter.Write(ModelPath(directory) + Pending, weights, stepMetadata);
-        state = state with { Sha256 = TrainingState.SavedFiles.ToDictionary(f => f, f => Sha256(Path.Combine(directory, f) + Pending)) };
-        AtomicFile.WriteAllText(TrainingRecord.StatePath(directory) + Pending, JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
+        state = state with { Sha256 = TrainingState.SavedFiles.ToDictionary(f => f,
+                                                                            f => Sha256(Path.Combine(directory, f)
+                                                                                        + Pending)) };
+        AtomicFile.WriteAllText(TrainingRecord.StatePath(directory) + Pending,
+                                JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
 
         // Files that never change within a run: written atomically, before the commit.
         model.Config.Save(Path.Combine(directory, CheckpointLayout.ConfigFile));
@@ -57,7 +61,8 @@ public static class CheckpointStore
         foreach (var path in CommitOrder(directory)) File.Move(path + Pending, path, overwrite: true);
     }
 
-    /// <summary>Restores weights, moments and state saved by <see cref="Save"/> into a model and optimizer of the same shape.</summary>
+    /// <summary>Restores weights, moments and state saved by <see cref="Save"/> into a model and optimizer of the same
+    /// shape.</summary>
     public static TrainingState Load(string directory, Gpt2Model model, IGpt2Optimizer optimizer)
     {
         Recover(directory);
@@ -83,13 +88,15 @@ public static class CheckpointStore
         if (!File.Exists(path))
             throw new Gpt2OnnxException($"{path} {MissingFile.Why(path)}, so {directory} cannot be resumed: drop " +
                                         "--resume to start a new run there, or pass the folder of a run");
-        return JsonText.ReadFile<TrainingState>(path, "the checkpoint cannot be resumed; restore it or start a new run").Validate(path);
+        return JsonText.ReadFile<TrainingState>(path, "the checkpoint cannot be resumed; restore it or start a new run")
+            .Validate(path);
     }
 
     public static bool IsFrozen(string name, TrainOptions options) =>
         options.FreezeEmbeddings && name is "wte.weight" or "wpe.weight";
 
-    /// <summary>Finishes or discards a save that a crash interrupted, and deletes the files it was still writing.</summary>
+    /// <summary>Finishes or discards a save that a crash interrupted, and deletes the files it was still
+    /// writing.</summary>
     private static void Recover(string directory)
     {
         AtomicFile.RemoveAbandoned(directory);
@@ -107,16 +114,21 @@ public static class CheckpointStore
     private static void CheckStep(IReadOnlyDictionary<string, string> metadata, int step, string path)
     {
         if (!metadata.TryGetValue("step", out var saved) || saved != step.ToString())
-            throw new Gpt2OnnxException($"{path} is from step {(saved ?? "?")} but trainer_state/state.json is at step {step}: the checkpoint was changed by hand; restore it or start a new run");
+            throw new Gpt2OnnxException($"{path} is from step {(saved ?? "?")} but trainer_state/state.json is at " +
+                                        $"step {step}: the checkpoint was changed by hand; restore it or start a new " +
+                                        "run");
     }
 
-    /// <summary>The saved files against the SHA-256 state.json recorded for them: a damaged byte would otherwise resume into a diverging run.</summary>
+    /// <summary>The saved files against the SHA-256 state.json recorded for them: a damaged byte would otherwise resume
+    /// into a diverging run.</summary>
     private static void CheckSha256(string directory, TrainingState state)
     {
         if (state.Sha256 == null) return; // saved before checksums were recorded
         foreach (var (file, expected) in state.Sha256)
             if (Sha256(Path.Combine(directory, file)) != expected)
-                throw new Gpt2OnnxException($"{Path.Combine(directory, file)} does not match the SHA-256 that trainer_state/state.json recorded for it: the file is damaged or was replaced; restore it or start a new run");
+                throw new Gpt2OnnxException($"{Path.Combine(directory, file)} does not match the SHA-256 that " +
+                                            "trainer_state/state.json recorded for it: the file is damaged or was " +
+                                            "replaced; restore it or start a new run");
     }
 
     private static string Sha256(string path)

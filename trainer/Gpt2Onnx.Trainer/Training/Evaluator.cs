@@ -11,7 +11,8 @@ namespace Gpt2Onnx.Trainer.Training;
 public static class Evaluator
 {
     /// <returns>the mean loss and the number of tokens scored</returns>
-    public static (double Loss, long Tokens) Evaluate(Gpt2Model model, TokenShard shard, int context, int batchSize, int maxBatches)
+    public static (double Loss, long Tokens) Evaluate(Gpt2Model model, TokenShard shard, int context, int batchSize,
+                                                      int maxBatches)
     {
         context = (int)Math.Min(context, shard.Length - 1);
         if (context < 1) return (double.NaN, 0);

@@ -4,28 +4,33 @@ using Gpt2Onnx.Core.IO;
 
 namespace Gpt2Onnx.Trainer.Training;
 
-/// <summary>metrics.jsonl: one line per step (step, loss, lr, tokens_per_s, elapsed; eval rows add val_loss and val_ppl).</summary>
+/// <summary>metrics.jsonl: one line per step (step, loss, lr, tokens_per_s, elapsed; eval rows add val_loss and
+/// val_ppl).</summary>
 public sealed class MetricsLog : IDisposable
 {
     private readonly StreamWriter _writer;
 
     public string Path { get; }
 
-    /// <summary>Opens the log, first dropping rows after <paramref name="keepUpToStep"/> (a resumed run redoes them).</summary>
+    /// <summary>Opens the log, first dropping rows after <paramref name="keepUpToStep"/> (a resumed run redoes
+    /// them).</summary>
     public MetricsLog(string path, int keepUpToStep)
     {
         Path = path;
         if (File.Exists(path))
         {
             var kept = File.ReadLines(path).Where(line => StepOf(line) is int step && step <= keepUpToStep).ToList();
-            AtomicFile.WriteAllText(path, string.Concat(kept.Select(line => line + "\n"))); // a crash now keeps the old log whole
+            // a crash now keeps the old log whole
+            AtomicFile.WriteAllText(path, string.Concat(kept.Select(line => line + "\n")));
         }
-        _writer = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true, NewLine = "\n" };
+        _writer = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write,
+                                                  FileShare.Read)) { AutoFlush = true, NewLine = "\n" };
     }
 
     public void Write(JsonObject row) => _writer.WriteLine(row.ToJsonString());
 
-    /// <summary>The loss curve's points: (step, loss) and (step, lr) of training rows, (step, val_loss) of eval rows.</summary>
+    /// <summary>The loss curve's points: (step, loss) and (step, lr) of training rows, (step, val_loss) of eval
+    /// rows.</summary>
     public sealed record Curves(List<(int Step, double Loss)> Train, List<(int Step, double Loss)> Val,
                                 List<(int Step, double Value)> LearningRate);
 

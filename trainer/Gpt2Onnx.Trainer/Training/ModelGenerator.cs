@@ -18,12 +18,15 @@ public static class ModelGenerator
     /// list and is not part of it, as in the runtime's generator. <paramref name="onToken"/> sees each new
     /// token and may end the list after it by returning false (a stop string in its text, say).
     /// </summary>
-    public static List<int> Generate(Gpt2Model model, IReadOnlyList<int> prompt, SamplingOptions options, IReadOnlyList<int> stopTokenIds,
+    public static List<int> Generate(Gpt2Model model, IReadOnlyList<int> prompt, SamplingOptions options,
+                                     IReadOnlyList<int> stopTokenIds,
                                      Func<int, bool>? onToken = null)
     {
-        if (prompt.Count == 0) throw new ArgumentException("the prompt must hold at least one token (use the end-of-text id for none)");
+        if (prompt.Count == 0) throw new ArgumentException("the prompt must hold at least one token (use the " +
+                                                           "end-of-text id for none)");
         int context = model.Config.NPositions;
-        if (prompt.Count >= context) throw new ArgumentException($"the prompt has {prompt.Count} tokens, which leaves no room in the model's context of {context}");
+        if (prompt.Count >= context) throw new ArgumentException($"the prompt has {prompt.Count} tokens, which " +
+                                                                 $"leaves no room in the model's context of {context}");
         var sampler = new Sampler(model.Config.VocabSize, options, stopTokenIds);
         var ids = prompt.ToList();
         sampler.Reset(ids.ToArray());

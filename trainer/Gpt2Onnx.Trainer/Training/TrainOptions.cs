@@ -2,11 +2,13 @@ using System.Text.Json.Serialization;
 
 namespace Gpt2Onnx.Trainer.Training;
 
-/// <summary>Everything <c>gpt2-train train</c> takes; read from flags in one place, stored with each checkpoint.</summary>
+/// <summary>Everything <c>gpt2-train train</c> takes; read from flags in one place, stored with each
+/// checkpoint.</summary>
 public sealed record TrainOptions
 {
     [JsonPropertyName("data")] public required string DataDirectory { get; init; }
-    /// <summary>A preset name from models/presets (gpt2, tiny, ...) or a config.json path; ignored with --init.</summary>
+    /// <summary>A preset name from models/presets (gpt2, tiny, ...) or a config.json path; ignored with
+    /// --init.</summary>
     [JsonPropertyName("config")] public string Config { get; init; } = "tiny";
     [JsonPropertyName("out")] public required string OutputDirectory { get; init; }
     [JsonPropertyName("init")] public string? InitCheckpoint { get; init; }
@@ -30,7 +32,8 @@ public sealed record TrainOptions
     [JsonPropertyName("seed")] public ulong Seed { get; init; } = 1337;
     /// <summary>libtorch threads; resuming bit for bit needs the same number.</summary>
     [JsonPropertyName("threads")] public int Threads { get; init; } = Environment.ProcessorCount;
-    /// <summary>Null: random windows; otherwise windows that start every Stride tokens, in order, wrapping around.</summary>
+    /// <summary>Null: random windows; otherwise windows that start every Stride tokens, in order, wrapping
+    /// around.</summary>
     [JsonPropertyName("stride")] public int? Stride { get; init; }
     [JsonPropertyName("freeze_embeddings")] public bool FreezeEmbeddings { get; init; }
     /// <summary>The probability of replacing each input token with a random one.</summary>

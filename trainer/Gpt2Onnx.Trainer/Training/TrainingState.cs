@@ -37,14 +37,21 @@ public sealed record TrainingState
     {
         void Require(bool ok, string message)
         {
-            if (!ok) throw new Gpt2OnnxException($"{path}: {message}: the checkpoint cannot be resumed; restore it or start a new run");
+            if (!ok) throw new Gpt2OnnxException($"{path}: {message}: the checkpoint cannot be resumed; restore it " +
+                                                 "or start a new run");
         }
         Require(Step >= 0 && OptimizerStep >= 0 && TokensSeen >= 0 && DataCursor >= 0,
-                $"step ({Step}), optimizer_step ({OptimizerStep}), tokens_seen ({TokensSeen}) and data_cursor ({DataCursor}) must be 0 or more");
-        Require(double.IsFinite(ElapsedSeconds) && ElapsedSeconds >= 0, $"elapsed_seconds must be 0 or more, not {ElapsedSeconds}");
-        Require(DataRng is { Length: 4 } && DataRng.Any(x => x != 0), "data_rng must be the four numbers of a xoshiro256 state, not all zero");
-        Require(TorchRng.Length > 0 && Convert.TryFromBase64String(TorchRng, new byte[TorchRng.Length], out _), "torch_rng must be libtorch's generator state in base64");
-        Require(Sha256 == null || (Sha256.Count == SavedFiles.Length && SavedFiles.All(f => Sha256.TryGetValue(f, out var hex) && hex.Length == 64 && hex.All(char.IsAsciiHexDigitLower))),
+                $"step ({Step}), optimizer_step ({OptimizerStep}), tokens_seen ({TokensSeen}) and data_cursor " +
+                $"({DataCursor}) must be 0 or more");
+        Require(double.IsFinite(ElapsedSeconds) && ElapsedSeconds >= 0,
+                $"elapsed_seconds must be 0 or more, not {ElapsedSeconds}");
+        Require(DataRng is { Length: 4 } && DataRng.Any(x => x != 0),
+                "data_rng must be the four numbers of a xoshiro256 state, not all zero");
+        Require(TorchRng.Length > 0 && Convert.TryFromBase64String(TorchRng, new byte[TorchRng.Length], out _),
+                "torch_rng must be libtorch's generator state in base64");
+        Require(Sha256 == null || (Sha256.Count == SavedFiles.Length
+                                   && SavedFiles.All(f => Sha256.TryGetValue(f, out var hex) && hex.Length == 64
+                                                     && hex.All(char.IsAsciiHexDigitLower))),
                 $"sha256 must give the 64-digit SHA-256 of {string.Join(" and ", SavedFiles)}");
         return this;
     }

@@ -71,7 +71,8 @@ public static class SsTable
             // A snappy element of 3 bytes copies at most 64: a declared length beyond that ratio is a lie.
             int length = Snappier.Snappy.GetUncompressedLength(data);
             if (length > MaxBytes || length > 22L * data.Length + 64)
-                throw Damaged(path, $"has a {data.Length}-byte snappy block that claims to expand to {length:N0} bytes");
+                throw Damaged(path, $"has a {data.Length}-byte snappy block that claims to expand to {length:N0} " +
+                                    "bytes");
             var output = new byte[length];
             if (Snappier.Snappy.Decompress(data, output) != length) throw new InvalidDataException();
             return output;
