@@ -1,4 +1,6 @@
+using System.Text.Json;
 using Gpt2Onnx.Core;
+using Gpt2Onnx.TestSupport;
 using Gpt2Onnx.Trainer.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -15,6 +17,16 @@ public class TorchRuntimeTests
         // TorchSharp's fallback copies all of libtorch into a "cpu" folder beside it when its first load fails.
         Assert.False(Directory.Exists(Path.Combine(AppContext.BaseDirectory, "cpu")));
         Assert.True(File.Exists(Path.Combine(TorchRuntime.LibTorchFolder, "libtorch_cpu.so")));
+    }
+
+    [Fact]
+    public async Task The_trainers_main_thread_keeps_large_tensors_in_the_heap_instead_of_mmapping_each_one()
+    {
+        // Only the process's main thread uses glibc's main heap, so this runs in a process of its own.
+        var (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-train", "info", "--json");
+        Assert.True(exitCode == 0, stderr);
+        using var info = JsonDocument.Parse(stdout);
+        Assert.True(info.RootElement.GetProperty("heap_keeps_large_tensors").GetBoolean());
     }
 
     [Fact]

@@ -30,6 +30,7 @@ internal static class InfoCommand
                 torchsharp_library = Shown(TorchRuntime.TorchSharpLibrary),
                 threads = TorchRuntime.Threads,
                 native_bf16 = CpuFeatures.HasNativeBf16,
+                heap_keeps_large_tensors = TensorHeap.KeepsLargeTensors(),
                 cuda_devices = torch.cuda.is_available() ? torch.cuda.device_count() : 0,
             };
             if (parsed.GetValue(json))
@@ -42,6 +43,9 @@ internal static class InfoCommand
                 Console.WriteLine($"TorchSharp native library: {info.torchsharp_library}");
                 string bf16 = info.native_bf16 ? "yes" : "no";
                 Console.WriteLine($"{info.threads} threads; native bf16: {bf16}; CUDA devices: {info.cuda_devices}");
+                Console.WriteLine(info.heap_keeps_large_tensors
+                    ? "large tensors: kept in the heap for the next step"
+                    : "large tensors: mmapped and unmapped each time (not glibc, or the heap setting failed)");
             }
             return 0;
         });

@@ -117,6 +117,7 @@ public static class TorchRuntime
         }
         LoadOrExplain(ChooseTorchSharpLibrary(),
             "run scripts/setup.sh, which patches a copy of it where this system's libstdc++ is too old");
+        TensorHeap.KeepFreedMemory();
         return folder;
     }
 
