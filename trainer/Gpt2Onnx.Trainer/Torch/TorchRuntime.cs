@@ -11,7 +11,8 @@ namespace Gpt2Onnx.Trainer.Torch;
 /// cache, or from GPT2ONNX_LIBTORCH (the lib folder of another libtorch 2.10, a CUDA build say);
 /// libLibTorchSharp.so from the copy scripts/setup.sh patched where the system's libstdc++ is too old for it
 /// (Debian 12), else from its package. Each is loaded by full path, so TorchSharp's own load by name finds
-/// them already loaded (by their sonames) and never copies libtorch next to the program.
+/// them already loaded (by their sonames) and never copies libtorch next to the program. Loading also sets the heap
+/// libtorch's CPU tensors come from (<see cref="TensorHeap"/>).
 /// </summary>
 public static class TorchRuntime
 {
