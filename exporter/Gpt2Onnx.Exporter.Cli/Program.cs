@@ -21,6 +21,11 @@ var headPrecision = new Option<HeadPrecision?>("--head-precision")
 {
     Description = "int4 and int8: the tied embedding and LM head as int4, int8 or fp32 (default: as --precision)",
 };
+var headInt8Rows = new Option<int?>("--head-int8-rows")
+{
+    Description = "with an int4 head: the rows of the first N token ids (the most frequent) stay int8 " +
+                  "(default: a 32nd of the vocabulary; 0: all int4)",
+};
 var blockSize = new Option<int>("--block-size")
 {
     Description = "int4 and int8: weights per scale", DefaultValueFactory = _ => 32,
@@ -36,7 +41,8 @@ var json = new Option<bool>("--json") { Description = "print one JSON object" };
 
 var root = new RootCommand("gpt2-export: write a GPT-2 checkpoint as an ONNX graph with a key/value cache")
 {
-    checkpoint, output, variant, precision, headPrecision, blockSize, externalData, force, json, hiddenStates,
+    checkpoint, output, variant, precision, headPrecision, headInt8Rows, blockSize, externalData, force, json,
+    hiddenStates,
 };
 root.SetAction(parsed =>
 {
@@ -47,6 +53,7 @@ root.SetAction(parsed =>
         Variant = parsed.GetValue(variant),
         Precision = parsed.GetValue(precision),
         Head = parsed.GetValue(headPrecision),
+        HeadInt8Rows = parsed.GetValue(headInt8Rows),
         BlockSize = parsed.GetValue(blockSize),
         ExternalData = parsed.GetValue(externalData),
         Force = parsed.GetValue(force),

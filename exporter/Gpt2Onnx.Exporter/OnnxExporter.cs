@@ -148,6 +148,8 @@ public static class OnnxExporter
         {
             entries.Add(($"gpt2onnx.int{bits}_block_size", options.BlockSize.ToString()));
             entries.Add(("gpt2onnx.head_precision", options.HeadBits is int head ? $"int{head}" : "fp32"));
+            if (options.HeadInt8RowsOf(config.VocabSize) is > 0 and var rows)
+                entries.Add(("gpt2onnx.head_int8_rows", rows.ToString()));
         }
         if (trainedPositions is int trained && trained < config.NPositions)
             entries.Add(("gpt2onnx.trained_context", trained.ToString()));

@@ -25,15 +25,17 @@ public sealed class QuantizedExportTests : IDisposable
 
     private string Checkpoint() => TinyCheckpoint.Write(Path.Combine(_dir, "ckpt"), Config, seed: 11);
 
-    private string Export(Precision precision, HeadPrecision? head = null)
+    private string Export(Precision precision, HeadPrecision? head = null, int? int8Rows = null)
     {
-        string onnx = Path.Combine(_dir, $"onnx-{precision}-{head}");
-        OnnxExporter.Export(Checkpoint(), onnx, Fused(precision, head));
+        string onnx = Path.Combine(_dir, $"onnx-{precision}-{head}-{int8Rows}");
+        OnnxExporter.Export(Checkpoint(), onnx, Fused(precision, head) with { HeadInt8Rows = int8Rows });
         return onnx;
     }
 
     private static ExportOptions Fused(Precision precision, HeadPrecision? head = null, int blockSize = 32) =>
         new() { Variant = GraphVariant.Fused, Precision = precision, Head = head, BlockSize = blockSize };
+
+    private const int FrequentRows = 40; // of the 96 ids
 
     /// <summary>Top-1 agreement and max |Δlogit| against the reference, over a prompt fed in three chunks.</summary>
     private (double Top1, double MaxDiff) AgainstReference(string onnx)
@@ -57,7 +59,7 @@ public sealed class QuantizedExportTests : IDisposable
     [InlineData(Precision.Int8, 8)]
     public void The_quantized_table_is_stored_once_and_read_by_the_lookup_and_the_head(Precision precision, int bits)
     {
-        var graph = Graph(Export(precision));
+        var graph = Graph(Export(precision, int8Rows: precision == Precision.Int4 ? 0 : null));
         Assert.DoesNotContain(graph.Initializer, t => t.Name == "wte.weight");
         var codes = Assert.Single(graph.Initializer, t => t.Name == $"wte.weight.q{bits}");
         Assert.Equal([Config.VocabSize, 64 / 32, 32 * bits / 8], codes.Dims);
@@ -72,6 +74,50 @@ public sealed class QuantizedExportTests : IDisposable
         Assert.Equal("input_ids", lookup.Input[1]);
         Assert.Equal(head.Input.Skip(2).Take(2), lookup.Input.Skip(2).Take(2)); // the same scales and zero points
         Assert.Equal(bits, lookup.Attribute.Single(a => a.Name == "bits").I);
+    }
+
+    [Fact]
+    public void An_int4_head_keeps_the_first_ids_rows_in_int8_and_stores_each_row_once()
+    {
+        var graph = Graph(Export(Precision.Int4, int8Rows: FrequentRows));
+        var frequent = Assert.Single(graph.Initializer, t => t.Name == "wte.weight.frequent.q8");
+        var rest = Assert.Single(graph.Initializer, t => t.Name == "wte.weight.q4");
+        Assert.Equal([FrequentRows, 2, 32], frequent.Dims);
+        Assert.Equal([Config.VocabSize - FrequentRows, 2, 16], rest.Dims);
+
+        var head = Assert.Single(graph.Node, n => n.Output.Contains("logits"));
+        Assert.Equal("Concat", head.OpType); // the frequent ids' logits first: id order
+        var parts = head.Input.Select(i => Assert.Single(graph.Node, n => n.Output.Contains(i))).ToArray();
+        Assert.Equal([(frequent.Name, 8L), (rest.Name, 4L)],
+                     parts.Select(p => (p.Input[1], p.Attribute.Single(a => a.Name == "bits").I)));
+        var lookups = graph.Node.Where(n => n.OpType == "GatherBlockQuantized").ToArray();
+        Assert.Equal(2, lookups.Length);
+        Assert.Equal(parts.Select(p => p.Input[2]).Order(), lookups.Select(l => l.Input[2]).Order()); // same scales
+    }
+
+    [Fact]
+    public void Each_id_is_looked_up_in_the_table_that_holds_its_row_and_its_logit_comes_from_that_row()
+    {
+        using var split = new ExportedGraphRunner(Export(Precision.Int4, int8Rows: FrequentRows), Config);
+        using var int8Head = new ExportedGraphRunner(Export(Precision.Int4, HeadPrecision.Int8), Config);
+        using var int4Head = new ExportedGraphRunner(Export(Precision.Int4, int8Rows: 0), Config);
+        int[] frequentIds = [5, 17, 3, 39, 0, 11], restIds = [90, 42, 40, 64, 95, 41];
+        // Rows are quantized one at a time, so the split's tables hold the same bytes as the whole-table heads':
+        // a prompt of frequent ids runs as under an int8 head, a prompt of the others as under an int4 head.
+        Same(int8Head.RunFused(Config.NPositions, frequentIds[..4], frequentIds[4..]),
+             split.RunFused(Config.NPositions, frequentIds[..4], frequentIds[4..]), 0, FrequentRows);
+        Same(int4Head.RunFused(Config.NPositions, restIds[..4], restIds[4..]),
+             split.RunFused(Config.NPositions, restIds[..4], restIds[4..]), FrequentRows, Config.VocabSize);
+    }
+
+    /// <summary>The logits of ids [from, to) agree at every position (MatMulNBits' int8 activations may round
+    /// the last bits differently in a product of another width).</summary>
+    private static void Same(List<float[]> expected, List<float[]> actual, int from, int to)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        double max = expected.SelectMany((row, i) => Enumerable.Range(from, to - from)
+                                                               .Select(j => Math.Abs(row[j] - actual[i][j]))).Max();
+        Assert.True(max <= 1e-4, $"logits of ids {from}-{to - 1} differ by up to {max:E2}");
     }
 
     [Fact]
@@ -115,6 +161,8 @@ public sealed class QuantizedExportTests : IDisposable
         Assert.Equal(("int8", "int8", "64"),
                      (metadata["gpt2onnx.precision"], metadata["gpt2onnx.head_precision"],
                       metadata["gpt2onnx.int8_block_size"]));
+        var int4 = OnnxExporter.Metadata(Config, Fused(Precision.Int4)).ToDictionary(e => e.Key, e => e.Value);
+        Assert.Equal(("int4", "3"), (int4["gpt2onnx.head_precision"], int4["gpt2onnx.head_int8_rows"])); // 96 / 32
         var fp32Head = OnnxExporter.Metadata(Config, Fused(Precision.Int4, HeadPrecision.Fp32));
         Assert.Contains(("gpt2onnx.head_precision", "fp32"), fp32Head);
         Assert.DoesNotContain(OnnxExporter.Metadata(Config, new ExportOptions()),
@@ -127,6 +175,21 @@ public sealed class QuantizedExportTests : IDisposable
         var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(Checkpoint(), Path.Combine(_dir, "o"),
             new ExportOptions { Variant = GraphVariant.Fused, Head = HeadPrecision.Int4 }));
         Assert.Contains("--head-precision is for --precision int4 or int8", error.Message);
+    }
+
+    [Theory]
+    [InlineData(Precision.Int8, null, "this export's head is int8")]
+    [InlineData(Precision.Int4, HeadPrecision.Fp32, "this export's head is fp32")]
+    [InlineData(Precision.Fp32, null, "this export's head is fp32")]
+    public void Int8_rows_for_a_head_that_is_not_int4_are_refused(Precision precision, HeadPrecision? head,
+                                                                  string why)
+    {
+        var options = (precision == Precision.Fp32 ? new ExportOptions() : Fused(precision, head))
+                      with { HeadInt8Rows = 8 };
+        var error = Assert.Throws<Gpt2OnnxException>(() => OnnxExporter.Export(Checkpoint(), Path.Combine(_dir, "o"),
+                                                                              options));
+        Assert.Contains("--head-int8-rows is for an int4 head", error.Message);
+        Assert.Contains(why, error.Message);
     }
 
     [Fact]

@@ -28,6 +28,12 @@ public sealed record ExportOptions
     /// GatherBlockQuantized from one copy) or kept float. Null: as many bits as the blocks.
     /// </summary>
     public HeadPrecision? Head { get; init; }
+    /// <summary>
+    /// With an int4 head: how many rows of the table, from id 0, stay 8-bit. Tokenizers number their tokens in
+    /// frequency order (BPE by merge rank, WordPiece vocabularies as trained), so these are the most frequent
+    /// tokens, the ones whose logits most often decide the top token. Null: a 32nd of the vocabulary.
+    /// </summary>
+    public int? HeadInt8Rows { get; init; }
     /// <summary>Weights per scale in int4 and int8 quantization (a power of two, at least 16).</summary>
     public int BlockSize { get; init; } = 32;
     /// <summary>Store weights in model.onnx.data even when the model is under 2 GB.</summary>
@@ -55,6 +61,10 @@ public sealed record ExportOptions
         _ => null,
     };
 
+    /// <summary>The rows <see cref="HeadInt8Rows"/> keeps 8-bit in a vocabulary of <paramref name="vocab"/>: 0
+    /// unless the head is int4, and at most all of them.</summary>
+    public int HeadInt8RowsOf(int vocab) => HeadBits == 4 ? Math.Min(vocab, HeadInt8Rows ?? vocab / 32) : 0;
+
     private HeadPrecision DefaultHead => WeightBits == 4 ? HeadPrecision.Int4 : HeadPrecision.Int8;
 
     public ExportOptions Validate()
@@ -69,6 +79,14 @@ public sealed record ExportOptions
             throw new Gpt2OnnxException($"--head-precision is for --precision int4 or int8; a {precision} export " +
                                         $"keeps its head {precision}: leave the flag out, or export with --precision " +
                                         "int4");
+        if (HeadInt8Rows < 0)
+            throw new Gpt2OnnxException($"--head-int8-rows is a count of rows, 0 or more, not {HeadInt8Rows}");
+        if (HeadInt8Rows != null && HeadBits != 4)
+        {
+            string head = HeadBits is int bits ? $"int{bits}" : WeightBits == null ? precision : "fp32";
+            throw new Gpt2OnnxException("--head-int8-rows is for an int4 head (--precision int4); this export's " +
+                                        $"head is {head}: leave the flag out");
+        }
         if (WithHiddenStates && (Variant != GraphVariant.Portable || Precision != Precision.Fp32))
             throw new Gpt2OnnxException("--with-hidden-states exports a portable fp32 graph: " +
                                         "drop --variant and --precision");
