@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with the peer it must beat, in the same run (these machines are noisy;
-# only ratios hold). Usage: scripts/bench.sh [tokenizer|torch|runtime|batch|serve|bf16|beam|memory|adafactor ...]   (no argument: every benchmark;
+# only ratios hold). Usage: scripts/bench.sh [tokenizer|torch|runtime|genai|batch|serve|bf16|beam|memory|adafactor ...]   (no argument: every benchmark;
 # BENCH_BATCH=N sets the batch job's batch size, 128 by default; BENCH_ROUNDS=N the rounds, 3 for each; BENCH_PROCESSES=N the runtime benchmark's processes per batch size, 3;
 # BENCH_WORK=DIR the folder of models and data, .deps/bench by default)
 set -euo pipefail
@@ -201,16 +201,6 @@ bench_runtime() {
   done
   # Memory over a long run: 16 sequences × 640 tokens = 10,240 generated tokens after warm-up.
   runs+=("$("$RUN" bench --model "$dir/onnx-fused" --batch 16 --new-tokens 640 --threads "$threads" --json)")
-  # onnxruntime-genai's Generator on the same fused exports, alternated with our decoder in each process (its own
-  # tool: GenAI brings its own copy of ONNX Runtime's package, which nothing else here may reference).
-  dotnet build "$ROOT/scripts/bench/genai-bench" -c Release --nologo -v q >&2 || { echo "bench: genai-bench did not build" >&2; exit 1; }
-  local genai=()
-  for batch in 1 16; do
-    for _ in $(seq "$processes"); do
-      genai+=("$(dotnet "$ROOT/scripts/bench/genai-bench/bin/Release/net10.0/genai-bench.dll" --model "$dir/onnx-fused" --model "$dir/onnx-int4" --model "$dir/onnx-int8" \
-        --batch $batch --rounds "$rounds" --threads "$threads")")
-    done
-  done
   python3 - "$processes" "${runs[@]}" <<'PY'
 import json, statistics, sys
 processes = int(sys.argv[1])
@@ -264,6 +254,26 @@ for group in batches:
 print(f"  {long_run['batch'] * long_run['new_tokens']:,} tokens (fused fp32, batch {long_run['batch']} x {long_run['new_tokens']}): RSS grew {long_run['rss_growth_bytes'] / 1e6:.1f} MB "
       f"over the timed steps; {long_run['allocated_bytes_per_step']:.0f} managed bytes allocated per step; peak RSS {long_run['peak_rss_bytes'] / 1e6:.0f} MB")
 PY
+  bench_genai "$dir" "$threads" "$rounds" "$processes"
+}
+
+# onnxruntime-genai's Generator on the same fused exports as bench_runtime, alternated with our decoder in each
+# process (its own tool: GenAI brings its own copy of ONNX Runtime's package, which nothing else here may
+# reference). Part of "runtime"; "genai" runs it alone.
+bench_genai() {
+  local dir="${1:-}" threads="${2:-$(nproc)}" rounds="${3:-${BENCH_ROUNDS:-3}}" processes="${4:-${BENCH_PROCESSES:-3}}"
+  if [ -z "$dir" ]; then
+    dir=$(gpt2_124m)
+    echo "== genai: GPT-2 124M, $threads threads, prompt 32, 128 new tokens (greedy); $processes processes per batch size, each timing every row $rounds times"
+  fi
+  dotnet build "$ROOT/scripts/bench/genai-bench" -c Release --nologo -v q >&2 || { echo "bench: genai-bench did not build" >&2; exit 1; }
+  local genai=()
+  for batch in 1 16; do
+    for _ in $(seq "$processes"); do
+      genai+=("$(dotnet "$ROOT/scripts/bench/genai-bench/bin/Release/net10.0/genai-bench.dll" --model "$dir/onnx-fused" --model "$dir/onnx-int4" --model "$dir/onnx-int8" \
+        --batch $batch --rounds "$rounds" --threads "$threads")")
+    done
+  done
   python3 - "$processes" "${genai[@]}" <<'PY'
 import json, statistics, sys
 processes = int(sys.argv[1])
@@ -283,12 +293,16 @@ for group in (runs[:processes], runs[processes:]):
         m = lambda key: median(r[key] for r in rows)
         print(f"  {names[(row['engine'], row['precision'])]:48} {batch:5d} {m('prefill_ms'):10.1f} {m('token_ms_p50'):8.2f} {m('token_ms_p90'):8.2f} {m('tokens_per_s'):9.1f}")
     for ours in range(0, len(group[0]["rows"]), 2):
-        # Each process's ratio is the median of its rounds' ratios; the figure is the median of the processes'.
-        by_process = [[a / b for a, b in zip(run["rows"][ours]["rounds_tokens_per_s"], run["rows"][ours + 1]["rounds_tokens_per_s"])] for run in group]
-        per_process = [median(values) for values in by_process]
-        rounds = [v for values in by_process for v in values]
-        lines.append(f"  batch {batch}: ours/GenAI, fused {group[0]['rows'][ours]['precision']}: {median(per_process):.2f}x (processes: "
-                     + ", ".join(f"{v:.2f}" for v in per_process) + f"; rounds {min(rounds):.2f}-{max(rounds):.2f}) (target 1.0x)")
+        def ratio(key):
+            """Each process's ratio is the median of its rounds' ratios; the figure is the median of the processes'."""
+            by_process = [[a / b for a, b in zip(run["rows"][ours][key], run["rows"][ours + 1][key])] for run in group]
+            per_process = [median(values) for values in by_process]
+            rounds = [v for values in by_process for v in values]
+            return (f"{median(per_process):.2f}x (processes: " + ", ".join(f"{v:.2f}" for v in per_process)
+                    + f"; rounds {min(rounds):.2f}-{max(rounds):.2f})")
+        lines.append(f"  batch {batch}: ours/GenAI, fused {group[0]['rows'][ours]['precision']}: decode steps {ratio('rounds_tokens_per_s')}; "
+                     f"prompt to last token {ratio('rounds_prompt_to_last_token_per_s')} (target 1.0x)")
+print("  ratios: decode steps = tokens/s of the timed steps; prompt to last token = the prefill and those steps together")
 print("\n".join(lines))
 PY
 }
@@ -567,12 +581,13 @@ for section in "${sections[@]}"; do
     tokenizer) bench_tokenizer ;;
     torch) bench_torch ;;
     runtime) bench_runtime ;;
+    genai) bench_genai ;;
     batch) bench_batch ;;
     serve) bench_serve ;;
     bf16) bench_bf16 ;;
     beam) bench_beam ;;
     memory) bench_memory ;;
     adafactor) bench_adafactor ;;
-    *) echo "bench: unknown benchmark '$section' (known: tokenizer torch runtime batch serve bf16 beam memory adafactor)" >&2; exit 2 ;;
+    *) echo "bench: unknown benchmark '$section' (known: tokenizer torch runtime genai batch serve bf16 beam memory adafactor)" >&2; exit 2 ;;
   esac
 done

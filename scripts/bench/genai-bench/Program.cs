@@ -70,6 +70,7 @@ command.SetAction(parsed =>
                     precision = ours[i / 2].Precision, prefill_ms = median.PrefillMs, token_ms_p50 = median.StepMsP50,
                     token_ms_p90 = median.StepMsP90, tokens_per_s = median.TokensPerSecond,
                     rounds_tokens_per_s = rows.Select(r => r.TokensPerSecond),
+                    rounds_prompt_to_last_token_per_s = rows.Select(PromptToLastToken),
                 };
             }),
         }));
@@ -87,3 +88,11 @@ command.SetAction(parsed =>
     }
 });
 return command.Parse(args).Invoke();
+
+// New tokens per second from the prompt to the last token: the prefill and the timed steps together (a user's
+// wait for the whole answer, where the prefill's work counts as well as the steps').
+static double PromptToLastToken(BenchResult r)
+{
+    double tokens = (double)r.Batch * r.NewTokens;
+    return tokens / (r.PrefillMs / 1000 + tokens / r.TokensPerSecond);
+}
