@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using Gpt2Onnx.Core.Native;
 
 namespace Gpt2Onnx.Runtime.Native;
 
@@ -19,12 +19,8 @@ internal static unsafe class HugePages
 
     static HugePages()
     {
-        if (!OperatingSystem.IsLinux()) return;
-        // The C library's own functions, found in the process (glibc or musl alike), so no library name is assumed.
-        var process = NativeLibrary.GetMainProgramHandle();
-        if (NativeLibrary.TryGetExport(process, "mmap", out var mmap)
-            && NativeLibrary.TryGetExport(process, "munmap", out var munmap)
-            && NativeLibrary.TryGetExport(process, "madvise", out var madvise))
+        nint mmap = CLibrary.Export("mmap"), munmap = CLibrary.Export("munmap"), madvise = CLibrary.Export("madvise");
+        if (mmap != 0 && munmap != 0 && madvise != 0)
         {
             Mmap = (delegate* unmanaged<void*, nuint, int, int, int, nint, void*>)mmap;
             Munmap = (delegate* unmanaged<void*, nuint, int>)munmap;

@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using Gpt2Onnx.Core.Native;
 
 namespace Gpt2Onnx.Runtime.Native;
 
@@ -6,9 +6,7 @@ namespace Gpt2Onnx.Runtime.Native;
 internal static unsafe class NativeHeap
 {
     private static readonly delegate* unmanaged<nuint, int> MallocTrim =
-        OperatingSystem.IsLinux() && NativeLibrary.TryGetExport(NativeLibrary.GetMainProgramHandle(), "malloc_trim",
-                                                                out var trim)
-            ? (delegate* unmanaged<nuint, int>)trim : null;
+        (delegate* unmanaged<nuint, int>)CLibrary.Export("malloc_trim");
 
     /// <summary>
     /// Gives the heap's free memory back to the system (glibc's malloc_trim; nothing where the C library has

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Gpt2Onnx.Core.Native;
 using static TorchSharp.torch;
 
 namespace Gpt2Onnx.Trainer.Torch;
@@ -28,14 +29,10 @@ public static unsafe class TensorHeap
         public nuint Arena, OrdBlks, SmBlks, HBlks, HBlkHd, UsmBlks, FsmBlks, UordBlks, FordBlks, KeepCost;
     }
 
-    private static nint Export(string name) =>
-        OperatingSystem.IsLinux() && NativeLibrary.TryGetExport(NativeLibrary.GetMainProgramHandle(), name, out var f)
-            ? f : 0;
-
     /// <summary>Switches glibc's heap to keep freed tensors; nothing where the C library is not glibc.</summary>
     public static void KeepFreedMemory()
     {
-        var mallopt = (delegate* unmanaged<int, int, int>)Export("mallopt");
+        var mallopt = (delegate* unmanaged<int, int, int>)CLibrary.Export("mallopt");
         if (mallopt == null) return;
         mallopt(TrimThreshold, KeptFreeBytes);
         mallopt(MmapMax, 0);
@@ -47,7 +44,7 @@ public static unsafe class TensorHeap
     /// </summary>
     public static bool KeepsLargeTensors()
     {
-        var mallinfo2 = (delegate* unmanaged<MallInfo2>)Export("mallinfo2");
+        var mallinfo2 = (delegate* unmanaged<MallInfo2>)CLibrary.Export("mallinfo2");
         if (mallinfo2 == null) return false;
         const long bytes = 64L << 20;
         nuint mappedBefore = mallinfo2().HBlkHd;
