@@ -196,7 +196,7 @@ bench_runtime() {
   for batch in 1 16; do
     for _ in $(seq "$processes"); do
       runs+=("$("$RUN" bench --model "$dir/onnx-portable" --model "$dir/onnx-fused" --model "$dir/onnx-int4" --model "$dir/onnx-int8" \
-        --peer "$dir/onnx-peer-transformers" --peer "$dir/onnx-peer-lean" --batch $batch --rounds "$rounds" --threads "$threads" --json)")
+        --peer "$dir/onnx-peer-transformers" --peer "$dir/onnx-peer-lean" --batch $batch --rounds "$rounds" --threads "$threads" --products --json)")
     done
   done
   # Memory over a long run: 16 sequences × 640 tokens = 10,240 generated tokens after warm-up.
@@ -251,6 +251,32 @@ for group in batches:
         target = " (target 50%)" if i == INT4 and group[0]["batch"] == 1 else ""
         print(f"  {name:48} {group[0]['batch']:5d} {m('weights_read_per_step_bytes') / 1e6:8.1f} {m('roofline_tokens_per_s'):9.1f} "
               f"{m('tokens_per_s'):9.1f} {m('roofline_fraction'):8.1%}{target}")
+# The floor ONNX Runtime's kernels put under each step: the graph's weight products alone, timed as each round starts.
+print("  weight products alone: each graph's MatMul, Gemm, FusedMatMul and MatMulNBits nodes fed from inputs, nothing else")
+print(f"  {'':48} {'batch':>5} {'products ms':>11} {'step p50 ms':>11} {'share':>6}")
+for group in batches:
+    for i in (PORTABLE, FUSED, INT4, INT8):
+        rows = [run["rows"][i] for run in group]
+        m = lambda key: median(r[key] for r in rows)
+        print(f"  {names[i]:48} {group[0]['batch']:5d} {m('products_ms'):11.2f} {m('token_ms_p50'):11.2f} "
+              f"{median(r['products_ms'] / r['token_ms_p50'] for r in rows):6.0%}")
+def ceiling(group, over, under, key="rounds_token_ms_p50"):
+    """over's step (or products) against under's products alone, per round: the most under/over can reach."""
+    per_process = [median(a / b for a, b in zip(run["rows"][over][key], run["rows"][under]["rounds_products_ms"]))
+                   for run in group]
+    return f"{median(per_process):.2f}x (processes: {each(per_process, 2)})"
+print("  ceilings: a step cannot be faster than its own products, so a ratio to another graph's step cannot pass that step over them")
+for group in batches:
+    batch = group[0]["batch"]
+    print(f"  batch {batch}: peer step / portable products {ceiling(group, PEER, PORTABLE)}" + (" (floor 1.1x)" if batch == 1 else ""))
+    print(f"  {'':9}peer step / fused fp32 products {ceiling(group, PEER, FUSED)}" + (" (floor 1.2x)" if batch == 1 else " (floor 1.4x)"))
+    if batch == 1:
+        print(f"  {'':9}fused fp32 products / int4 products {ceiling(group, FUSED, INT4, 'rounds_products_ms')} (target 6x; "
+              "both graphs run the same other nodes, so int4/fused fp32 stays below it)")
+reached = [run["rows"][INT4]["weights_read_per_step_bytes"] / bandwidth / (ms / 1000)
+           for run in batches[0] for bandwidth, ms in zip(run["memory_bytes_per_s"], run["rows"][INT4]["rounds_products_ms"])]
+print(f"  batch 1: int4's products alone reach {median(reached):.1%} of its roofline (rounds {min(reached):.1%}-{max(reached):.1%}; "
+      "target 50% for the whole step)")
 print(f"  {long_run['batch'] * long_run['new_tokens']:,} tokens (fused fp32, batch {long_run['batch']} x {long_run['new_tokens']}): RSS grew {long_run['rss_growth_bytes'] / 1e6:.1f} MB "
       f"over the timed steps; {long_run['allocated_bytes_per_step']:.0f} managed bytes allocated per step; peak RSS {long_run['peak_rss_bytes'] / 1e6:.0f} MB")
 PY

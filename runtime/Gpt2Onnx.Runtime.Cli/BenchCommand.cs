@@ -39,9 +39,15 @@ internal static class BenchCommand
                                                           DefaultValueFactory = _ => 128 };
         var noBinding = new Option<bool>("--no-io-binding") { Description = "time the models as --peer does: a Run " +
                                                                             "per token without IO binding" };
+        var products = new Option<bool>("--products")
+        {
+            Description = "also time each model's weight products alone (its MatMul, Gemm, FusedMatMul and " +
+                          "MatMulNBits, fed from inputs, nothing else) as each round starts: the floor ONNX " +
+                          "Runtime's kernels put under a step",
+        };
         var json = new Option<bool>("--json") { Description = "print one JSON object" };
         var command = new Command("bench", "measure generation speed on random prompts") { models, peers, rounds, batch,
-            promptLength, newTokens, noBinding, json };
+            promptLength, newTokens, noBinding, products, json };
         flags.AddSessionOptionsTo(command);
         command.SetAction(parsed =>
         {
@@ -56,12 +62,12 @@ internal static class BenchCommand
                     loaded.Add((LanguageModel.Load(directory, settings), !parsed.GetValue(noBinding)));
                 foreach (var directory in parsed.GetValue(peers) ?? [])
                     loaded.Add((LanguageModel.Load(directory, settings), false));
-                var bench = new Bench(loaded.Select(l => new BenchRow(l.Model, l.IoBinding)).ToList(),
-                                      parsed.GetValue(flags.Threads),
+                int modelCount = parsed.GetValue(models)!.Length;
+                var bench = new Bench(loaded.Select(l => new BenchRow(l.Model, l.IoBinding)).ToList(), settings,
                                       parsed.GetValue(batch), parsed.GetValue(promptLength), parsed.GetValue(newTokens),
-                                      parsed.GetValue(rounds));
+                                      parsed.GetValue(rounds), parsed.GetValue(products) ? modelCount : 0);
                 if (loaded.Count == 1 && parsed.GetValue(rounds) == 1) bench.PrintOne(parsed.GetValue(json));
-                else bench.PrintSideBySide(parsed.GetValue(json), parsed.GetValue(models)!.Length);
+                else bench.PrintSideBySide(parsed.GetValue(json), modelCount);
             }
             finally
             {
@@ -72,7 +78,9 @@ internal static class BenchCommand
         return command;
     }
 
-    /// <summary>The timed runs of every row, each round's memory bandwidth, and how they are printed.</summary>
+    /// <summary>
+    /// The timed runs of every row, each round's memory bandwidth and weight products, and how they are printed.
+    /// </summary>
     private sealed class Bench
     {
         private readonly IReadOnlyList<BenchRow> _rows;
@@ -80,13 +88,31 @@ internal static class BenchCommand
         private readonly double[] _bandwidth;           // bytes/s read, measured as each round starts
         private readonly long[] _weightBytes;          // the model's files
         private readonly long[] _stepBytes;            // weights a decode step at batch 1 reads
+        private readonly double[][] _productsMs;       // [row][round] for the first rows asked for, timed likewise
+        private readonly int[] _productCounts;
 
-        public Bench(IReadOnlyList<BenchRow> rows, int threads, int batch, int promptLength, int newTokens, int rounds)
+        /// <summary>Times every row; the first <paramref name="productRows"/> rows' weight products too.</summary>
+        public Bench(IReadOnlyList<BenchRow> rows, SessionSettings settings, int batch, int promptLength,
+                     int newTokens, int rounds, int productRows)
         {
             _rows = rows;
             _bandwidth = new double[rounds];
-            _results = DecodeBenchmark.Rounds(rows, batch, promptLength, newTokens, rounds,
-                                              round => _bandwidth[round] = MemoryBandwidth.Measure(threads));
+            var products = rows.Take(productRows).Select(r => new WeightProducts(
+                Path.Combine(r.Model.Directory, "model.onnx"), batch, settings)).ToList();
+            _productsMs = products.Select(_ => new double[rounds]).ToArray();
+            _productCounts = products.Select(p => p.Count).ToArray();
+            try
+            {
+                _results = DecodeBenchmark.Rounds(rows, batch, promptLength, newTokens, rounds, round =>
+                {
+                    _bandwidth[round] = MemoryBandwidth.Measure(settings.IntraOpThreads);
+                    for (int i = 0; i < products.Count; i++) _productsMs[i][round] = products[i].MedianRunMs();
+                });
+            }
+            finally
+            {
+                foreach (var p in products) p.Dispose();
+            }
             _weightBytes = rows.Select(r => Directory.EnumerateFiles(r.Model.Directory,
                                                                      "model.onnx*").Sum(f => new FileInfo(f).Length))
                                                                          .ToArray();
@@ -113,6 +139,17 @@ internal static class BenchCommand
 
         private double Median(IEnumerable<double> perRound) => perRound.Order().ElementAt(_bandwidth.Length / 2);
 
+        /// <summary>The median, over the rounds, of a run of the row's weight products; null when not timed.</summary>
+        private double? ProductsMs(int row) => row < _productsMs.Length ? Median(_productsMs[row]) : null;
+
+        /// <summary>
+        /// The line that says how much of a row's step its weight products alone take: what ONNX Runtime's kernels
+        /// leave to every other node and to the runtime.
+        /// </summary>
+        private string ProductsLine(int row, BenchResult step) =>
+            $"weight products alone ({_productCounts[row]} nodes fed from inputs): {ProductsMs(row):F2} ms a run, " +
+            $"{ProductsMs(row) / step.StepMsP50:P0} of the step's p50 {step.StepMsP50:F2} ms";
+
         public void PrintOne(bool json)
         {
             var r = _results[0][0];
@@ -132,7 +169,7 @@ internal static class BenchCommand
                     rss_growth_bytes = r.RssGrowthBytes, weight_bytes = _weightBytes[0],
                     memory_bytes_per_s = _bandwidth[0], weights_read_ms = weightsReadMs,
                     weights_read_per_step_bytes = _stepBytes[0], roofline_tokens_per_s = Roofline(0),
-                    roofline_fraction = RooflineFraction(0),
+                    roofline_fraction = RooflineFraction(0), products_ms = ProductsMs(0),
                 }));
                 return;
             }
@@ -145,6 +182,7 @@ internal static class BenchCommand
             Console.WriteLine($"roofline: a step reads {_stepBytes[0] / 1e6:F1} MB of weights, {weightsReadMs:F2} ms " +
                               $"at the {_bandwidth[0] / 1e9:F1} GB/s measured here: at most {Roofline(0):F1} " +
                               $"tokens/s at batch {r.Batch}; reached {RooflineFraction(0):P1}");
+            if (_productsMs.Length > 0) Console.WriteLine(ProductsLine(0, r));
         }
 
         private string FolderName(int row) =>
@@ -178,7 +216,8 @@ internal static class BenchCommand
                             rounds_tokens_per_s = _results[i].Select(r => r.TokensPerSecond),
                             rounds_token_ms_p50 = _results[i].Select(r => r.StepMsP50),
                             weights_read_per_step_bytes = _stepBytes[i], roofline_tokens_per_s = Roofline(i),
-                            roofline_fraction = RooflineFraction(i),
+                            roofline_fraction = RooflineFraction(i), products_ms = ProductsMs(i),
+                            rounds_products_ms = i < _productsMs.Length ? _productsMs[i] : null,
                         };
                     }),
                 }));
@@ -197,6 +236,8 @@ internal static class BenchCommand
                                   $"{_results[i].Max(r => r.AllocatedBytesPerStep),7:F0} {_stepBytes[i] / 1e6,8:F1} " +
                                   $"{Roofline(i),9:F1} {RooflineFraction(i),8:P1}");
             }
+            for (int i = 0; i < _productsMs.Length; i++)
+                Console.WriteLine($"  {FolderName(i)}: {ProductsLine(i, Median(i))}");
             if (_rows.Count > modelCount)
                 for (int i = 0; i < modelCount; i++)
                 {

@@ -39,13 +39,7 @@ public sealed partial class ModelSession : IDisposable
         ContribNodeAudit.Check(modelPath);
         ModelPath = modelPath;
         EnsureEnvironment();
-        using var options = new SessionOptions
-        {
-            IntraOpNumThreads = settings.IntraOpThreads,
-            InterOpNumThreads = 1,
-            GraphOptimizationLevel = (GraphOptimizationLevel)(int)settings.Optimization,
-            LogSeverityLevel = (OrtLoggingLevel)(int)settings.LogLevel,
-        };
+        using var options = Options(settings);
         if (settings.ProfilePrefix != null)
         {
             options.ProfileOutputPathPrefix = settings.ProfilePrefix; // read when profiling is enabled, so first
@@ -76,6 +70,15 @@ public sealed partial class ModelSession : IDisposable
             throw;
         }
     }
+
+    /// <summary>The options every session of this runtime starts from: threads, optimisation and logging.</summary>
+    internal static SessionOptions Options(SessionSettings settings) => new()
+    {
+        IntraOpNumThreads = settings.IntraOpThreads,
+        InterOpNumThreads = 1,
+        GraphOptimizationLevel = (GraphOptimizationLevel)(int)settings.Optimization,
+        LogSeverityLevel = (OrtLoggingLevel)(int)settings.LogLevel,
+    };
 
     private List<GraphValue> Describe(IReadOnlyDictionary<string, NodeMetadata> values) => values.Select(v =>
     {

@@ -79,6 +79,28 @@ public sealed class BenchCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task With_products_each_model_reports_its_weight_products_alone_for_every_round()
+    {
+        var (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-run",
+            ["bench", "--model", _fused, "--peer", _portable, "--rounds", "3", "--products", .. Short]);
+        Assert.True(exitCode == 0, stderr);
+        var rows = JsonNode.Parse(stdout)!["rows"]!.AsArray();
+        var rounds = rows[0]!["rounds_products_ms"]!.AsArray().Select(v => v!.GetValue<double>()).ToArray();
+        Assert.Equal(3, rounds.Length);
+        Assert.All(rounds, ms => Assert.True(ms > 0));
+        Assert.Equal(rounds.Order().ElementAt(1), rows[0]!["products_ms"]!.GetValue<double>());
+        // A peer is timed as an application runs it; its products are not ours to time.
+        Assert.Null(rows[1]!["products_ms"]);
+        Assert.Null(rows[1]!["rounds_products_ms"]);
+
+        (exitCode, stdout, stderr) = await CliProcess.RunAsync("gpt2-run",
+            ["bench", "--model", _fused, "--products", .. Short.SkipLast(1)]);
+        Assert.True(exitCode == 0, stderr);
+        Assert.Matches(@"\nweight products alone \(9 nodes fed from inputs\): \d+\.\d\d ms a run, " +
+                       @"\d+ ?% of the step's p50", stdout);
+    }
+
+    [Fact]
     public async Task Rounds_below_one_are_a_usage_error()
     {
         var (exitCode, stdout, stderr) =

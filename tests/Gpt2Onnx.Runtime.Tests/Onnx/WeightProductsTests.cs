@@ -1,0 +1,130 @@
+using Google.Protobuf;
+using Gpt2Onnx.Core.Onnx.Proto;
+using Gpt2Onnx.Exporter;
+using Gpt2Onnx.Exporter.Graphs;
+using Gpt2Onnx.Runtime.Onnx;
+using Gpt2Onnx.TestSupport;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Gpt2Onnx.Runtime.Tests.Onnx;
+
+/// <summary>
+/// A model's weight products alone (what <c>gpt2-run bench --products</c> times): every product with a weight,
+/// fed from an input, computing what the same node computes in the model, and nothing else.
+/// </summary>
+public sealed class WeightProductsTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory().FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static readonly string[] ProductOps = ["MatMul", "Gemm", "FusedMatMul", "MatMulNBits"];
+
+    private string Export(ExportOptions options)
+    {
+        string checkpoint = Path.Combine(_dir, "ckpt");
+        if (!Directory.Exists(checkpoint)) TinyCheckpoint.Write(checkpoint, TinyCheckpoint.Config(embd: 64), seed: 5);
+        string onnx = Path.Combine(_dir, $"onnx-{options.Variant}-{options.Precision}-{options.ExternalData}");
+        OnnxExporter.Export(checkpoint, onnx, options);
+        return Path.Combine(onnx, OnnxExporter.ModelFile);
+    }
+
+    private static ModelProto Read(string path) => ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+
+    [Theory]
+    [InlineData(GraphVariant.Portable, Precision.Fp32, 2 * 4 + 1)] // 4 projections a layer, the head
+    [InlineData(GraphVariant.Fused, Precision.Fp32, 2 * 4 + 1)]
+    [InlineData(GraphVariant.Fused, Precision.Int4, 2 * 4 + 2)]    // the head's int8 rows and int4 rows
+    public void Every_product_with_a_weight_is_kept_fed_from_an_input_and_nothing_else(
+        GraphVariant variant, Precision precision, int expected)
+    {
+        var model = Read(Export(new ExportOptions { Variant = variant, Precision = precision }));
+        var products = WeightProducts.ProductsOnly(model, batch: 3);
+        var graph = products.Graph;
+        Assert.Equal(expected, graph.Node.Count);
+        Assert.All(graph.Node, n => Assert.Contains(n.OpType, ProductOps));
+        // The model's own nodes, in its order, with their weights and attributes.
+        var originals = model.Graph.Node.Where(n => graph.Node.Any(p => p.Output[0] == n.Output[0])).ToList();
+        Assert.Equal(originals.Select(n => (n.OpType, n.Name, n.Domain, string.Join(",", n.Input.Skip(1)))),
+                     graph.Node.Select(n => (n.OpType, n.Name, n.Domain, string.Join(",", n.Input.Skip(1)))));
+        Assert.Equal(originals.Select(n => n.Attribute), graph.Node.Select(n => n.Attribute));
+        // One input per product, (batch, width), and only the initializers the products read.
+        Assert.Equal(graph.Node.Select(n => n.Input[0]), graph.Input.Select(i => i.Name));
+        Assert.All(graph.Input, i => Assert.Equal(3, i.Type.TensorType.Shape.Dim[0].DimValue));
+        Assert.Equal(graph.Node.SelectMany(n => n.Input.Skip(1)).Where(n => n != "").Distinct().Order(),
+                     graph.Initializer.Select(t => t.Name).Order());
+        Assert.Equal(graph.Node.Select(n => n.Output[0]), graph.Output.Select(o => o.Name));
+    }
+
+    [Fact]
+    public void A_float_product_computes_its_input_times_the_models_weight_plus_its_bias()
+    {
+        var model = Read(Export(new ExportOptions { Variant = GraphVariant.Fused }));
+        var products = WeightProducts.ProductsOnly(model, batch: 2);
+        var weights = model.Graph.Initializer.ToDictionary(t => t.Name);
+        using var session = new InferenceSession(products.ToByteArray());
+        var random = new Random(3);
+        var inputs = products.Graph.Input.ToDictionary(i => i.Name, i =>
+        {
+            var shape = i.Type.TensorType.Shape.Dim.Select(d => d.DimValue).ToArray();
+            return (Data: Enumerable.Range(0, (int)(shape[0] * shape[1])).Select(_ => random.NextSingle() - 0.5f)
+                        .ToArray(), Width: (int)shape[1]);
+        });
+        var values = inputs.Values.Select(i => OrtValue.CreateTensorValueFromMemory(i.Data, [2, i.Width])).ToList();
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, inputs.Keys.ToArray(), values, session.OutputNames);
+        values.ForEach(v => v.Dispose());
+        for (int p = 0; p < products.Graph.Node.Count; p++)
+        {
+            var node = products.Graph.Node[p];
+            var (x, k) = inputs[node.Input[0]];
+            var w = Floats(weights[node.Input[1]]);
+            bool transB = node.Attribute.Any(a => a.Name == "transB" && a.I == 1);
+            int n = w.Length / k;
+            var bias = node.Input.Count > 2 ? Floats(weights[node.Input[2]]) : new float[n];
+            var actual = outputs[p].GetTensorDataAsSpan<float>().ToArray();
+            Assert.Equal(2 * n, actual.Length);
+            for (int row = 0; row < 2; row++)
+                for (int j = 0; j < n; j++)
+                {
+                    double expected = bias[j];
+                    for (int i = 0; i < k; i++) expected += x[row * k + i] * (double)w[transB ? j * k + i : i * n + j];
+                    Assert.True(Math.Abs(expected - actual[row * n + j]) < 1e-4,
+                                $"{node.Name} [{row}, {j}]: {actual[row * n + j]} against {expected}");
+                }
+        }
+    }
+
+    private static float[] Floats(TensorProto t) =>
+        t.RawData.Length > 0 ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(t.RawData.Span).ToArray()
+            : t.FloatData.ToArray();
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // weights in model.onnx.data, read from the model's folder
+    public void The_products_of_an_int4_export_run_and_are_timed(bool externalData)
+    {
+        string path = Export(new ExportOptions
+        {
+            Variant = GraphVariant.Fused, Precision = Precision.Int4, ExternalData = externalData,
+        });
+        using var products = new WeightProducts(path, batch: 2, new SessionSettings { IntraOpThreads = 1 });
+        Assert.Equal(2 * 4 + 2, products.Count);
+        Assert.True(products.MedianRunMs(runs: 5, warmup: 1) > 0);
+    }
+
+    [Fact]
+    public void A_graph_without_a_weight_product_is_refused_with_one_line()
+    {
+        string path = Path.Combine(_dir, "identity.onnx");
+        var graph = new GraphProto { Name = "identity", Node = { new NodeProto { OpType = "Identity", Input = { "x" },
+                                                                                 Output = { "y" } } } };
+        File.WriteAllBytes(path, new ModelProto { IrVersion = 8, Graph = graph,
+                                                  OpsetImport = { new OperatorSetIdProto { Version = 17 } } }
+                                     .ToByteArray());
+        var e = Assert.Throws<Gpt2Onnx.Core.Gpt2OnnxException>(() =>
+            new WeightProducts(path, batch: 1, new SessionSettings()));
+        Assert.Equal($"{path} has no product with a weight (MatMul, Gemm, FusedMatMul, MatMulNBits) to time",
+                     e.Message);
+    }
+}
