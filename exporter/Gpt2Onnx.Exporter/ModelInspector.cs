@@ -23,17 +23,7 @@ public static class ModelInspector
         string file = Directory.Exists(path) ? System.IO.Path.Combine(path, OnnxExporter.ModelFile) : path;
         if (!File.Exists(file)) throw new Gpt2OnnxException($"{file} does not exist: pass an ONNX folder or a .onnx " +
                                                             "file");
-        ModelProto model;
-        try
-        {
-            using var stream = File.OpenRead(file);
-            model = ModelProto.Parser.ParseFrom(stream);
-        }
-        catch (InvalidProtocolBufferException e)
-        {
-            throw new Gpt2OnnxException($"{file} is not a valid ONNX model ({e.Message}): is the file complete?");
-        }
-        if (model.Graph == null) throw new Gpt2OnnxException($"{file} holds no graph: is it an ONNX model?");
+        var model = OnnxModelFile.Read(file);
         static string TypeName(int t) =>
             Enum.IsDefined(typeof(TensorElementType), t)
                 ? ((TensorElementType)t).ToString().ToLowerInvariant() : $"type{t}";

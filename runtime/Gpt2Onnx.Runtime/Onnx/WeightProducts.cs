@@ -1,9 +1,10 @@
 using System.Diagnostics;
 using Google.Protobuf;
 using Gpt2Onnx.Core;
+using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Core.Onnx.Proto;
 using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
+using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 
 namespace Gpt2Onnx.Runtime.Onnx;
 
@@ -30,17 +31,8 @@ public sealed class WeightProducts : IDisposable
     /// </summary>
     public WeightProducts(string modelPath, int batch, SessionSettings settings)
     {
-        ModelProto model;
-        try
-        {
-            using var file = File.OpenRead(modelPath);
-            model = ModelProto.Parser.ParseFrom(file);
-        }
-        catch (InvalidProtocolBufferException e)
-        {
-            throw new Gpt2OnnxException($"{modelPath} is not a well-formed ONNX model ({e.Message}): export it again");
-        }
-        var products = ProductsOnly(model, batch);
+        ContribNodeAudit.Check(modelPath);
+        var products = ProductsOnly(OnnxModelFile.Read(modelPath), batch);
         Count = products.Graph.Node.Count;
         if (Count == 0)
             throw new Gpt2OnnxException($"{modelPath} has no product with a weight (MatMul, Gemm, FusedMatMul, " +
@@ -51,7 +43,16 @@ public sealed class WeightProducts : IDisposable
         options.AddSessionConfigEntry("session.model_external_initializers_file_folder_path",
                                       Path.GetDirectoryName(Path.GetFullPath(modelPath))!);
         _device = CudaProvider.Append(options, settings);
-        _session = new InferenceSession(products.ToByteArray(), options);
+        try
+        {
+            _session = new InferenceSession(products.ToByteArray(), options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            _device.Dispose();
+            throw new Gpt2OnnxException($"{modelPath}'s weight products could not be loaded: " +
+                                        ModelSession.OneLine(e.Message), e);
+        }
         _binding = _session.CreateIoBinding();
         var random = new Random(11);
         foreach (var input in products.Graph.Input)
@@ -113,16 +114,34 @@ public sealed class WeightProducts : IDisposable
         if (node.Input.Skip(1).Any(name => name != "" && !initializers.ContainsKey(name))) return null;
         var weight = initializers[node.Input[1]];
         if (node.OpType == "MatMulNBits")
-            return node.Input.Count < 3 ? null
-                : (Attribute(node, "K"), Attribute(node, "N"), initializers[node.Input[2]].DataType);
+        {
+            if (node.Input.Count < 3) return null;
+            if (!MatchesItsWeight(node, weight))
+                throw new Gpt2OnnxException($"MatMulNBits '{node.Name}': its K, N, bits and block_size do not match " +
+                                            $"its weight's shape [{string.Join(", ", weight.Dims)}]: export the " +
+                                            "model again");
+            return (Attribute(node, "K"), Attribute(node, "N"), initializers[node.Input[2]].DataType);
+        }
         if (weight.Dims.Count != 2) return null;
         bool transB = node.OpType != "MatMul" && Attribute(node, "transB") == 1;
         return transB ? (weight.Dims[1], weight.Dims[0], weight.DataType)
             : (weight.Dims[0], weight.Dims[1], weight.DataType);
     }
 
-    private static long Attribute(NodeProto node, string name) =>
-        node.Attribute.FirstOrDefault(a => a.Name == name)?.I ?? 0;
+    /// <summary>
+    /// Whether a MatMulNBits' packed weight is (N, K's blocks, a block's bytes): the widths its inputs and outputs are
+    /// allocated with are then backed by the weight's own bytes, not only by attributes.
+    /// </summary>
+    private static bool MatchesItsWeight(NodeProto node, TensorProto weight)
+    {
+        long k = Attribute(node, "K"), n = Attribute(node, "N"), bits = Attribute(node, "bits", 4),
+             block = Attribute(node, "block_size");
+        return k > 0 && n > 0 && bits is > 0 and <= 8 && block > 0 && weight.Dims.Count == 3 && weight.Dims[0] == n
+               && weight.Dims[1] == (k + block - 1) / block && weight.Dims[2] == block * bits / 8;
+    }
+
+    private static long Attribute(NodeProto node, string name, long absent = 0) =>
+        node.Attribute.FirstOrDefault(a => a.Name == name)?.I ?? absent;
 
     private static ValueInfoProto Value(string name, int type, long[] shape)
     {

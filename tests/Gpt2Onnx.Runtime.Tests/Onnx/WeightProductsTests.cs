@@ -114,6 +114,21 @@ public sealed class WeightProductsTests : IDisposable
     }
 
     [Fact]
+    public void A_MatMulNBits_whose_widths_its_weight_does_not_hold_is_refused_before_anything_is_allocated()
+    {
+        var model = Read(Export(new ExportOptions { Variant = GraphVariant.Fused, Precision = Precision.Int4 }));
+        var node = model.Graph.Node.First(n => n.OpType == "MatMulNBits");
+        node.Attribute.First(a => a.Name == "K").I = 1 << 30; // a 4 GB input per row, were it allocated
+        string path = Path.Combine(_dir, "hostile.onnx");
+        File.WriteAllBytes(path, model.ToByteArray());
+        var weight = model.Graph.Initializer.First(t => t.Name == node.Input[1]);
+        var e = Assert.Throws<Gpt2Onnx.Core.Gpt2OnnxException>(() =>
+            new WeightProducts(path, batch: 1, new SessionSettings()));
+        Assert.Equal($"MatMulNBits '{node.Name}': its K, N, bits and block_size do not match its weight's shape " +
+                     $"[{string.Join(", ", weight.Dims)}]: export the model again", e.Message);
+    }
+
+    [Fact]
     public void A_graph_without_a_weight_product_is_refused_with_one_line()
     {
         string path = Path.Combine(_dir, "identity.onnx");
