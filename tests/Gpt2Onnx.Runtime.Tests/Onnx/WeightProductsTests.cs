@@ -100,16 +100,17 @@ public sealed class WeightProductsTests : IDisposable
             : t.FloatData.ToArray();
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)] // weights in model.onnx.data, read from the model's folder
-    public void The_products_of_an_int4_export_run_and_are_timed(bool externalData)
+    [InlineData(Precision.Int4, false, 2 * 4 + 2)]
+    [InlineData(Precision.Int4, true, 2 * 4 + 2)] // weights in model.onnx.data, read from the model's folder
+    [InlineData(Precision.Fp16, false, 2 * 4 + 1)] // float16 inputs
+    public void The_products_of_an_export_run_and_are_timed(Precision precision, bool externalData, int count)
     {
         string path = Export(new ExportOptions
         {
-            Variant = GraphVariant.Fused, Precision = Precision.Int4, ExternalData = externalData,
+            Variant = GraphVariant.Fused, Precision = precision, ExternalData = externalData,
         });
         using var products = new WeightProducts(path, batch: 2, new SessionSettings { IntraOpThreads = 1 });
-        Assert.Equal(2 * 4 + 2, products.Count);
+        Assert.Equal(count, products.Count);
         Assert.True(products.MedianRunMs(runs: 5, warmup: 1) > 0);
     }
 
