@@ -97,12 +97,13 @@ internal static class BenchCommand
         {
             _rows = rows;
             _bandwidth = new double[rounds];
-            var products = rows.Take(productRows).Select(r => new WeightProducts(
-                Path.Combine(r.Model.Directory, "model.onnx"), batch, settings)).ToList();
-            _productsMs = products.Select(_ => new double[rounds]).ToArray();
-            _productCounts = products.Select(p => p.Count).ToArray();
+            var products = new List<WeightProducts>();
             try
             {
+                foreach (var row in rows.Take(productRows))
+                    products.Add(new WeightProducts(Path.Combine(row.Model.Directory, "model.onnx"), batch, settings));
+                _productsMs = products.Select(_ => new double[rounds]).ToArray();
+                _productCounts = products.Select(p => p.Count).ToArray();
                 _results = DecodeBenchmark.Rounds(rows, batch, promptLength, newTokens, rounds, round =>
                 {
                     _bandwidth[round] = MemoryBandwidth.Measure(settings.IntraOpThreads);
