@@ -56,10 +56,58 @@ public sealed class WeightProductsTests : IDisposable
         Assert.Equal(graph.Node.Select(n => n.Output[0]), graph.Output.Select(o => o.Name));
     }
 
-    [Fact]
-    public void A_float_product_computes_its_input_times_the_models_weight_plus_its_bias()
+    [Theory]
+    [InlineData(GraphVariant.Portable)]
+    [InlineData(GraphVariant.Fused)]
+    public void A_float_product_computes_its_input_times_the_models_weight_plus_its_bias(GraphVariant variant)
     {
-        var model = Read(Export(new ExportOptions { Variant = GraphVariant.Fused }));
+        var model = Read(Export(new ExportOptions { Variant = variant }));
+        Assert.Equal(2 * 4 + 1, ComputeLikeTheModel(model));
+    }
+
+    /// <summary>
+    /// A model in miniature that an exporter of ours never writes: a Gemm reading its input and weight transposed,
+    /// a weight named like the products' own inputs, an empty weight and a missing one (neither is a product).
+    /// </summary>
+    [Fact]
+    public void Transposed_inputs_taken_names_and_empty_weights_are_handled()
+    {
+        var random = new Random(8);
+        TensorProto Weight(string name, params long[] dims) => new()
+        {
+            Name = name, DataType = 1, Dims = { dims },
+            RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(
+                Enumerable.Range(0, (int)dims.Aggregate(1L, (a, d) => a * d)).Select(_ => random.NextSingle() - 0.5f)
+                    .ToArray().AsSpan())),
+        };
+        static AttributeProto Int(string name, long value) =>
+            new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+        var graph = new GraphProto
+        {
+            Name = "odd",
+            Node =
+            {
+                new NodeProto { OpType = "Gemm", Name = "both transposed", Input = { "x", "activation 0" },
+                                Output = { "y" }, Attribute = { Int("transA", 1), Int("transB", 1) } },
+                new NodeProto { OpType = "MatMul", Name = "plain", Input = { "y", "w" }, Output = { "z" } },
+                new NodeProto { OpType = "MatMul", Name = "empty", Input = { "z", "nothing" }, Output = { "e" } },
+                new NodeProto { OpType = "MatMul", Name = "no weight", Input = { "z", "" }, Output = { "f" } },
+            },
+            Initializer = { Weight("activation 0", 6, 5), Weight("w", 6, 3), Weight("nothing", 3, 0) },
+        };
+        var model = new ModelProto
+        {
+            IrVersion = 8, Graph = graph, OpsetImport = { new OperatorSetIdProto { Version = 17 } },
+        };
+        Assert.Equal(2, ComputeLikeTheModel(model));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="model"/>'s products on random inputs and checks each output against a float64 sum
+    /// over the model's own weights; returns how many products there were.
+    /// </summary>
+    private static int ComputeLikeTheModel(ModelProto model)
+    {
         var products = WeightProducts.ProductsOnly(model, batch: 2);
         var weights = model.Graph.Initializer.ToDictionary(t => t.Name);
         using var session = new InferenceSession(products.ToByteArray());
@@ -68,18 +116,20 @@ public sealed class WeightProductsTests : IDisposable
         {
             var shape = i.Type.TensorType.Shape.Dim.Select(d => d.DimValue).ToArray();
             return (Data: Enumerable.Range(0, (int)(shape[0] * shape[1])).Select(_ => random.NextSingle() - 0.5f)
-                        .ToArray(), Width: (int)shape[1]);
+                        .ToArray(), Shape: shape);
         });
-        var values = inputs.Values.Select(i => OrtValue.CreateTensorValueFromMemory(i.Data, [2, i.Width])).ToList();
+        var values = inputs.Values.Select(i => OrtValue.CreateTensorValueFromMemory(i.Data, i.Shape)).ToList();
         using var runOptions = new RunOptions();
         using var outputs = session.Run(runOptions, inputs.Keys.ToArray(), values, session.OutputNames);
         values.ForEach(v => v.Dispose());
         for (int p = 0; p < products.Graph.Node.Count; p++)
         {
             var node = products.Graph.Node[p];
-            var (x, k) = inputs[node.Input[0]];
-            var w = Floats(weights[node.Input[1]]);
+            bool transA = node.Attribute.Any(a => a.Name == "transA" && a.I == 1);
             bool transB = node.Attribute.Any(a => a.Name == "transB" && a.I == 1);
+            var (x, shape) = inputs[node.Input[0]];
+            int k = (int)shape[transA ? 0 : 1];
+            var w = Floats(weights[node.Input[1]]);
             int n = w.Length / k;
             var bias = node.Input.Count > 2 ? Floats(weights[node.Input[2]]) : new float[n];
             var actual = outputs[p].GetTensorDataAsSpan<float>().ToArray();
@@ -88,11 +138,13 @@ public sealed class WeightProductsTests : IDisposable
                 for (int j = 0; j < n; j++)
                 {
                     double expected = bias[j];
-                    for (int i = 0; i < k; i++) expected += x[row * k + i] * (double)w[transB ? j * k + i : i * n + j];
+                    for (int i = 0; i < k; i++)
+                        expected += x[transA ? i * 2 + row : row * k + i] * (double)w[transB ? j * k + i : i * n + j];
                     Assert.True(Math.Abs(expected - actual[row * n + j]) < 1e-4,
                                 $"{node.Name} [{row}, {j}]: {actual[row * n + j]} against {expected}");
                 }
         }
+        return products.Graph.Node.Count;
     }
 
     private static float[] Floats(TensorProto t) =>
