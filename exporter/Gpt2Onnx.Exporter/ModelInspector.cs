@@ -1,4 +1,3 @@
-using Google.Protobuf;
 using Gpt2Onnx.Core;
 using Gpt2Onnx.Core.Onnx;
 using Gpt2Onnx.Core.Onnx.Proto;

@@ -101,7 +101,7 @@ internal static class BenchCommand
             try
             {
                 foreach (var row in rows.Take(productRows))
-                    products.Add(new WeightProducts(Path.Combine(row.Model.Directory, "model.onnx"), batch, settings));
+                    products.Add(new WeightProducts(row.Model.Session.ModelPath, batch, settings));
                 _productsMs = products.Select(_ => new double[rounds]).ToArray();
                 _productCounts = products.Select(p => p.Count).ToArray();
                 _results = DecodeBenchmark.Rounds(rows, batch, promptLength, newTokens, rounds, round =>
@@ -117,8 +117,7 @@ internal static class BenchCommand
             _weightBytes = rows.Select(r => Directory.EnumerateFiles(r.Model.Directory,
                                                                      "model.onnx*").Sum(f => new FileInfo(f).Length))
                                                                          .ToArray();
-            _stepBytes = rows.Select(r => WeightTraffic.PerDecodeStep(Path.Combine(r.Model.Directory, "model.onnx")))
-                             .ToArray();
+            _stepBytes = rows.Select(r => WeightTraffic.PerDecodeStep(r.Model.Session.ModelPath)).ToArray();
         }
 
         /// <summary>
